@@ -1,0 +1,426 @@
+"""The resident record (住民票) and the household (世帯): the interchange format of DESIGN.md §3.
+
+One household per JSON object (one per line in JSONL files). Parsing is strict: unknown keys,
+missing keys and values of the wrong shape are errors that name the field in Japanese, so that a
+bad import line is reported instead of silently losing an item of a 住民票.
+
+Names are kept exactly as given (IVS included); only search keys are folded elsewhere.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field, fields
+from datetime import date
+from typing import Any, Literal
+
+from app.domain.errors import ValidationError
+from app.domain.identifiers import (
+    is_valid_juminhyo_code,
+    is_valid_local_government_code,
+    is_valid_my_number,
+    is_valid_postal_code,
+)
+
+Sex = Literal["male", "female"]
+Status = Literal["resident", "removed"]
+
+SEXES: tuple[str, ...] = ("male", "female")
+STATUSES: tuple[str, ...] = ("resident", "removed")
+
+# Japanese labels used in error messages; every key of the format has one.
+FIELD_LABELS: dict[str, str] = {
+    "household_id": "世帯ID",
+    "municipality_code": "地方公共団体コード",
+    "postal_code": "郵便番号",
+    "address": "住所",
+    "katagaki": "方書",
+    "head_person_id": "世帯主ID",
+    "members": "世帯員",
+    "person_id": "個人ID",
+    "juminhyo_code": "住民票コード",
+    "my_number": "個人番号",
+    "version": "住民票版数",
+    "status": "状態",
+    "name": "氏名",
+    "name_kana": "氏名(フリガナ)",
+    "former_name": "旧氏",
+    "alias": "通称",
+    "alias_kana": "通称(フリガナ)",
+    "birth_date": "生年月日",
+    "sex": "性別",
+    "relationship": "続柄",
+    "honseki": "本籍",
+    "hittosha": "筆頭者",
+    "became_resident_on": "住民となった年月日",
+    "became_resident_reported_on": "住民となった届出日",
+    "address_set_on": "住所を定めた年月日",
+    "address_set_reported_on": "住所を定めた届出日",
+    "previous_address": "転入前住所",
+    "removed_on": "消除年月日",
+    "removal_reason": "消除事由",
+    "moved_out_to": "転出先",
+    "nationality": "国籍・地域",
+    "residence_status": "在留資格",
+    "period_of_stay_until": "在留期間の満了日",
+    "residence_card_number": "在留カード等の番号",
+    "article_30_45": "法第30条の45に規定する区分",
+    "support_measure": "支援措置",
+    "history": "記事",
+    "until": "支援措置の期限",
+    "date": "記事の日付",
+    "kind": "記事の種別",
+    "note": "記事の内容",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class SupportMeasure:
+    """支援措置 (DV, stalking, child abuse): certificates about this person need approval."""
+
+    until: date
+    # person_ids of the registered 加害者 (perpetrators), whose requests are refused.
+    perpetrator_person_ids: tuple[str, ...] = ()
+
+    def active_on(self, day: date) -> bool:
+        return day <= self.until
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryEntry:
+    """One 記事 line of the 住民票 (転入, 転居, 出生, 氏名変更 ...)."""
+
+    date: date
+    kind: str
+    note: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Person:
+    person_id: str
+    juminhyo_code: str
+    my_number: str | None
+    version: int
+    status: Status
+    name: str
+    name_kana: str
+    birth_date: date
+    sex: Sex
+    relationship: str
+    former_name: str | None = None
+    alias: str | None = None
+    alias_kana: str | None = None
+    honseki: str | None = None
+    hittosha: str | None = None
+    became_resident_on: date | None = None
+    became_resident_reported_on: date | None = None
+    address_set_on: date | None = None
+    address_set_reported_on: date | None = None
+    previous_address: str | None = None
+    removed_on: date | None = None
+    removal_reason: str | None = None
+    moved_out_to: str | None = None
+    nationality: str | None = None
+    residence_status: str | None = None
+    period_of_stay_until: date | None = None
+    residence_card_number: str | None = None
+    article_30_45: str | None = None
+    support_measure: SupportMeasure | None = None
+    history: tuple[HistoryEntry, ...] = ()
+
+    @property
+    def is_foreign(self) -> bool:
+        return self.nationality is not None
+
+    @property
+    def is_removed(self) -> bool:
+        return self.status == "removed"
+
+    def is_protected_on(self, day: date) -> bool:
+        return self.support_measure is not None and self.support_measure.active_on(day)
+
+
+@dataclass(frozen=True, slots=True)
+class Household:
+    household_id: str
+    municipality_code: str
+    postal_code: str
+    address: str
+    katagaki: str | None
+    head_person_id: str
+    members: tuple[Person, ...] = field(default_factory=tuple)
+
+    @property
+    def version(self) -> int:
+        """The household changes whenever one of its members does."""
+        return max((m.version for m in self.members), default=0)
+
+    def member(self, person_id: str) -> Person:
+        for m in self.members:
+            if m.person_id == person_id:
+                return m
+        raise KeyError(person_id)
+
+    @property
+    def head(self) -> Person:
+        return self.member(self.head_person_id)
+
+
+# ---------------------------------------------------------------------------------------------
+# Parsing
+
+
+_DATE_FIELDS_PERSON = {
+    "birth_date",
+    "became_resident_on",
+    "became_resident_reported_on",
+    "address_set_on",
+    "address_set_reported_on",
+    "removed_on",
+    "period_of_stay_until",
+}
+_OPTIONAL_STR_PERSON = {
+    "former_name",
+    "alias",
+    "alias_kana",
+    "honseki",
+    "hittosha",
+    "previous_address",
+    "removal_reason",
+    "moved_out_to",
+    "nationality",
+    "residence_status",
+    "residence_card_number",
+    "article_30_45",
+}
+_REQUIRED_PERSON = {
+    "person_id",
+    "juminhyo_code",
+    "my_number",
+    "version",
+    "status",
+    "name",
+    "name_kana",
+    "birth_date",
+    "sex",
+    "relationship",
+}
+_PERSON_KEYS = {f.name for f in fields(Person)}
+_HOUSEHOLD_KEYS = {f.name for f in fields(Household)}
+_SUPPORT_KEYS = {"until", "perpetrator_person_ids"}
+_HISTORY_KEYS = {"date", "kind", "note"}
+
+
+def _label(key: str) -> str:
+    return f"{FIELD_LABELS.get(key, key)}({key})"
+
+
+def _check_keys(obj: Any, allowed: set[str], required: set[str], where: str) -> dict[str, Any]:
+    if not isinstance(obj, dict):
+        raise ValidationError(where, f"{where}がJSONのオブジェクトではありません。")
+    unknown = sorted(set(obj) - allowed)
+    if unknown:
+        raise ValidationError(where, f"{where}に未知の項目があります: {', '.join(unknown)}")
+    missing = sorted(required - set(obj))
+    if missing:
+        names = "、".join(_label(k) for k in missing)
+        raise ValidationError(where, f"{where}に必須の項目がありません: {names}")
+    return obj
+
+
+def _str(obj: dict[str, Any], key: str, where: str, *, optional: bool = False) -> str | None:
+    value = obj.get(key)
+    if value is None:
+        if optional:
+            return None
+        raise ValidationError(key, f"{where}: {_label(key)}が空です。")
+    if not isinstance(value, str):
+        raise ValidationError(key, f"{where}: {_label(key)}は文字列でなければなりません。")
+    if not optional and not value.strip():
+        raise ValidationError(key, f"{where}: {_label(key)}が空です。")
+    return value
+
+
+def _date(obj: dict[str, Any], key: str, where: str, *, optional: bool = True) -> date | None:
+    value = obj.get(key)
+    if value is None:
+        if optional:
+            return None
+        raise ValidationError(key, f"{where}: {_label(key)}が空です。")
+    if not isinstance(value, str):
+        raise ValidationError(key, f"{where}: {_label(key)}は日付(YYYY-MM-DD)でなければなりません。")
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise ValidationError(
+            key, f"{where}: {_label(key)}「{value}」は正しい日付(YYYY-MM-DD)ではありません。"
+        ) from None
+
+
+def parse_person(obj: Any, where: str = "世帯員") -> Person:
+    obj = _check_keys(obj, _PERSON_KEYS, _REQUIRED_PERSON, where)
+    person_id = _str(obj, "person_id", where)
+    where = f"{where}[{person_id}]"
+
+    juminhyo_code = _str(obj, "juminhyo_code", where)
+    if not is_valid_juminhyo_code(juminhyo_code):
+        raise ValidationError(
+            "juminhyo_code", f"{where}: 住民票コード「{juminhyo_code}」が正しくありません(11桁・検査数字)。"
+        )
+    my_number = _str(obj, "my_number", where, optional=True)
+    if my_number is not None and not is_valid_my_number(my_number):
+        # The number itself is never echoed: it is 特定個人情報.
+        raise ValidationError("my_number", f"{where}: 個人番号が正しくありません(12桁・検査数字)。")
+
+    version = obj["version"]
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise ValidationError("version", f"{where}: 住民票版数は1以上の整数でなければなりません。")
+    status = obj["status"]
+    if status not in STATUSES:
+        raise ValidationError("status", f"{where}: 状態は resident か removed です(「{status}」)。")
+    sex = obj["sex"]
+    if sex not in SEXES:
+        raise ValidationError("sex", f"{where}: 性別は male か female です(「{sex}」)。")
+
+    kwargs: dict[str, Any] = {}
+    for key in _DATE_FIELDS_PERSON:
+        kwargs[key] = _date(obj, key, where, optional=key != "birth_date")
+    for key in _OPTIONAL_STR_PERSON:
+        kwargs[key] = _str(obj, key, where, optional=True)
+
+    name_kana = _str(obj, "name_kana", where)
+    support = obj.get("support_measure")
+    support_measure = None
+    if support is not None:
+        support = _check_keys(support, _SUPPORT_KEYS, {"until"}, f"{where}の支援措置")
+        ids = support.get("perpetrator_person_ids", [])
+        if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+            raise ValidationError("support_measure", f"{where}: 加害者IDは文字列のリストです。")
+        support_measure = SupportMeasure(
+            until=_date(support, "until", where, optional=False),  # type: ignore[arg-type]
+            perpetrator_person_ids=tuple(ids),
+        )
+    history_raw = obj.get("history", [])
+    if not isinstance(history_raw, list):
+        raise ValidationError("history", f"{where}: 記事はリストでなければなりません。")
+    history = []
+    for item in history_raw:
+        item = _check_keys(item, _HISTORY_KEYS, {"date", "kind"}, f"{where}の記事")
+        history.append(
+            HistoryEntry(
+                date=_date(item, "date", where, optional=False),  # type: ignore[arg-type]
+                kind=_str(item, "kind", where),  # type: ignore[arg-type]
+                note=_str(item, "note", where, optional=True) or "",
+            )
+        )
+
+    if status == "removed" and kwargs["removed_on"] is None:
+        raise ValidationError("removed_on", f"{where}: 除票には消除年月日が必要です。")
+
+    return Person(
+        person_id=person_id,  # type: ignore[arg-type]
+        juminhyo_code=juminhyo_code,  # type: ignore[arg-type]
+        my_number=my_number,
+        version=version,
+        status=status,
+        name=_str(obj, "name", where),  # type: ignore[arg-type]
+        name_kana=name_kana,  # type: ignore[arg-type]
+        sex=sex,
+        relationship=_str(obj, "relationship", where),  # type: ignore[arg-type]
+        support_measure=support_measure,
+        history=tuple(history),
+        **kwargs,
+    )
+
+
+def parse_household(obj: Any) -> Household:
+    obj = _check_keys(obj, _HOUSEHOLD_KEYS, _HOUSEHOLD_KEYS - {"katagaki"}, "世帯")
+    household_id = _str(obj, "household_id", "世帯")
+    where = f"世帯[{household_id}]"
+    code = _str(obj, "municipality_code", where)
+    if not is_valid_local_government_code(code):
+        raise ValidationError(
+            "municipality_code", f"{where}: 地方公共団体コード「{code}」が正しくありません(6桁・検査数字)。"
+        )
+    postal = _str(obj, "postal_code", where)
+    if not is_valid_postal_code(postal):
+        raise ValidationError(
+            "postal_code", f"{where}: 郵便番号「{postal}」が正しくありません(例: 090-0024)。"
+        )
+    members_raw = obj["members"]
+    if not isinstance(members_raw, list) or not members_raw:
+        raise ValidationError("members", f"{where}: 世帯員が1人もいません。")
+    members = tuple(parse_person(m, f"{where}の世帯員") for m in members_raw)
+    ids = [m.person_id for m in members]
+    if len(set(ids)) != len(ids):
+        raise ValidationError("members", f"{where}: 同じ個人IDの世帯員が重複しています。")
+    head = _str(obj, "head_person_id", where)
+    if head not in ids:
+        raise ValidationError("head_person_id", f"{where}: 世帯主IDが世帯員の中にありません。")
+    return Household(
+        household_id=household_id,  # type: ignore[arg-type]
+        municipality_code=code,  # type: ignore[arg-type]
+        postal_code=postal,  # type: ignore[arg-type]
+        address=_str(obj, "address", where),  # type: ignore[arg-type]
+        katagaki=_str(obj, "katagaki", where, optional=True),
+        head_person_id=head,  # type: ignore[arg-type]
+        members=members,
+    )
+
+
+def parse_line(line: str) -> Household:
+    """One JSONL line → Household; JSON syntax errors become ValidationError too."""
+    try:
+        obj = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise ValidationError("json", f"JSONとして読めません({exc.msg}、{exc.colno}文字目)。") from None
+    return parse_household(obj)
+
+
+# ---------------------------------------------------------------------------------------------
+# Emitting
+
+
+def _emit_value(value: Any) -> Any:
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
+def person_to_dict(p: Person) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for f in fields(Person):
+        value = getattr(p, f.name)
+        if f.name == "support_measure":
+            out[f.name] = (
+                None
+                if value is None
+                else {
+                    "until": value.until.isoformat(),
+                    "perpetrator_person_ids": list(value.perpetrator_person_ids),
+                }
+            )
+        elif f.name == "history":
+            out[f.name] = [
+                {"date": h.date.isoformat(), "kind": h.kind, "note": h.note} for h in value
+            ]
+        else:
+            out[f.name] = _emit_value(value)
+    return out
+
+
+def household_to_dict(h: Household) -> dict[str, Any]:
+    return {
+        "household_id": h.household_id,
+        "municipality_code": h.municipality_code,
+        "postal_code": h.postal_code,
+        "address": h.address,
+        "katagaki": h.katagaki,
+        "head_person_id": h.head_person_id,
+        "members": [person_to_dict(m) for m in h.members],
+    }
+
+
+def dump_line(h: Household) -> str:
+    """Household → one JSONL line (UTF-8 text, no trailing newline, IVS kept as is)."""
+    return json.dumps(household_to_dict(h), ensure_ascii=False, separators=(",", ":"))

@@ -1,0 +1,183 @@
+"""Wire models of sync protocol v1 (DESIGN.md §5), shared by the client and the server.
+
+Pure data: pydantic models and constants, no I/O. The server imports this module and
+app.domain only; the client's httpx code lives in app.sync.client.
+
+Households travel in the interchange format of DESIGN.md §3 (`app.domain.records`), as a dict
+in `ChangeItem.data`; both sides validate it with `parse_household` when it arrives.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+PROTOCOL_VERSION = 1
+API_PREFIX = "/v1"
+
+# Limits that both sides know; the server answers 413 / 422 past them.
+MAX_PAGE_LIMIT = 5000
+DEFAULT_PAGE_LIMIT = 2000
+MAX_EVENTS_PER_BATCH = 500
+DIGEST_BUCKETS = 256
+
+# Header that carries the operator session on every call after POST /v1/sessions.
+SESSION_HEADER = "X-Madoguchi-Session"
+
+EVENT_TYPES = (
+    "certificate_issued",
+    "certificate_voided",
+    "card_event",
+    "audit_batch",
+    "reconciliation_ack",
+)
+EventType = Literal[
+    "certificate_issued",
+    "certificate_voided",
+    "card_event",
+    "audit_batch",
+    "reconciliation_ack",
+]
+EventStatus = Literal["accepted", "duplicate", "conflict", "rejected"]
+ChangeKind = Literal["household", "operator", "policy", "terminal"]
+
+
+class _Model(BaseModel):
+    # Unknown keys from the other side are errors: a malformed answer must not pass silently.
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Policy(_Model):
+    """Per-municipality policy, pushed through the change feed (kind="policy")."""
+
+    max_staleness_hours: int = 24
+    hard_limit_days: int = 14
+    offline_login_days: int = 7
+    idle_lock_minutes: int = 5
+    fee_yen: int = 300
+    office_hours: tuple[int, int] = (8, 18)
+    mayor_title: str = "北見市長"
+    mayor_name: str = "北見 太郎"
+
+
+class EnrollRequest(_Model):
+    token: str
+    csr_pem: str
+    # The terminal's database key (DEK), base64; the server keeps it under its master key.
+    escrowed_dek_b64: str
+    hostname: str = ""
+
+
+class EnrollResponse(_Model):
+    terminal_no: str
+    certificate_pem: str
+    ca_chain_pem: str
+    municipality_code: str
+    municipality_name: str
+
+
+class SessionRequest(_Model):
+    operator_id: str
+    password: str
+
+
+class OperatorProfile(_Model):
+    operator_id: str
+    display_name: str
+    roles: tuple[str, ...]
+    branch: str
+    active: bool = True
+    # Operator changes ride the feed; the household data never carries passwords.
+
+
+class SessionResponse(_Model):
+    session_token: str
+    operator: OperatorProfile
+    dek_b64: str
+    policy: Policy
+    server_time: datetime
+
+
+class ChangeItem(_Model):
+    seq: int
+    kind: ChangeKind
+    key: str  # household_id, operator_id, "policy" or terminal_no
+    version: int
+    deleted: bool = False
+    data: dict[str, Any] | None = None
+
+
+class ChangesPage(_Model):
+    items: list[ChangeItem]
+    # The cursor to ask with next; equals the last item's seq (or the request's `after`).
+    next_after: int
+    has_more: bool
+    # The highest seq the server had when the page was cut: "complete" means reaching it.
+    latest_seq: int
+
+
+class Event(_Model):
+    event_id: str = Field(min_length=36, max_length=36)  # UUID, the idempotency key
+    type: EventType
+    occurred_at: datetime
+    operator_id: str
+    terminal_no: str
+    # person_id → the 住民票版数 the terminal relied on (for conflicts).
+    relied_versions: dict[str, int] = Field(default_factory=dict)
+    # Marked when issued past max_staleness with a supervisor's approval.
+    stale_approved_by: str | None = None
+    payload: dict[str, Any] = Field(default_factory=dict)
+
+
+class EventsBatch(_Model):
+    events: list[Event] = Field(max_length=MAX_EVENTS_PER_BATCH)
+
+
+class EventResult(_Model):
+    event_id: str
+    status: EventStatus
+    reason: str | None = None  # Japanese, shown to the clerk for rejected / conflict
+
+
+class EventsResponse(_Model):
+    results: list[EventResult]
+
+
+class Digest(_Model):
+    bucket_count: int
+    # hex SHA-256 over the sorted "(household_id, version)" lines of each bucket.
+    buckets: list[str]
+
+
+class BucketRecords(_Model):
+    bucket: int
+    households: list[dict[str, Any]]
+
+
+class CertificateInfo(_Model):
+    issuance_no: str
+    terminal_no: str
+    operator_id: str
+    issued_at: datetime
+    kind: str
+    person_ids: list[str]
+    copies: int
+    fee_yen: int
+    content_digest: str
+    voided: bool = False
+
+
+class ErrorBody(_Model):
+    """Body of every 4xx/5xx answer: a code for programs, a Japanese message for people."""
+
+    code: str
+    message: str
+
+
+def bucket_of(household_id: str, buckets: int = DIGEST_BUCKETS) -> int:
+    """Stable bucket of a household for anti-entropy; both sides must agree on it."""
+    import hashlib
+
+    return hashlib.sha256(household_id.encode("utf-8")).digest()[0] % buckets
