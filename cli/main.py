@@ -1,0 +1,56 @@
+"""`madoguchi`: the client's entry point and composition root.
+
+The only client-side layer allowed to import everything (app, ui, printing): it wires them
+together. Subcommands that need no GUI never import Qt, so `madoguchi card status` works on a
+machine without a display.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from importlib import import_module
+from importlib.metadata import PackageNotFoundError, version
+
+# subcommand → module whose `main(argv) -> int` runs it
+SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "demo": ("cli.demo", "デモ: 内蔵サーバ・合成住民・仮想カードで起動します"),
+    "certificate": ("cli.certificate", "住民票の写しの見本作成(render)と検証(verify)"),
+    "card": ("cli.card", "個人番号カード: status / read / simulate"),
+}
+
+
+def product_version() -> str:
+    try:
+        return version("madoguchi")
+    except PackageNotFoundError:  # running from a frozen build without metadata
+        from app import __version__
+
+        return __version__
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="madoguchi",
+        description="窓口: 住民票の写しの交付と個人番号カード窓口の端末ソフト",
+        epilog="サブコマンド: "
+        + " / ".join(f"{name} ({desc})" for name, (_, desc) in SUBCOMMANDS.items()),
+    )
+    p.add_argument("--version", action="version", version=f"madoguchi {product_version()}")
+    p.add_argument("--data-dir", help="端末のデータフォルダ(既定: ユーザーのアプリデータ)")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in SUBCOMMANDS:
+        module = import_module(SUBCOMMANDS[argv[0]][0])
+        return int(module.main(argv[1:]) or 0)
+    args = _parser().parse_args(argv)
+    from cli.gui import run_gui
+
+    return run_gui(data_dir=args.data_dir)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,95 @@
+"""Background operations: every slow call runs off the GUI thread (the Anki pattern).
+
+    run_in_background(parent, lambda: session.search(q), on_success=show, on_error=report)
+
+The callable runs in the global QThreadPool; its result or exception comes back to the GUI thread
+through a queued signal, so widgets are only ever touched on the GUI thread. A cancelled or
+destroyed parent simply drops the result.
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+
+from app.domain.errors import DomainError
+
+log = logging.getLogger(__name__)
+
+
+class _Relay(QObject):
+    succeeded = Signal(object)
+    failed = Signal(object)
+
+
+class _Task(QRunnable):
+    def __init__(self, fn: Callable[[], Any], relay: _Relay) -> None:
+        super().__init__()
+        self._fn = fn
+        self._relay = relay
+        self.setAutoDelete(True)
+
+    def run(self) -> None:
+        try:
+            result = self._fn()
+        except BaseException as exc:  # noqa: BLE001 - every failure must reach the GUI
+            if not isinstance(exc, DomainError):
+                # Only the type and stack: exception texts may carry personal data.
+                log.error("background operation failed: %s\n%s", type(exc).__name__,
+                          "".join(traceback.format_tb(exc.__traceback__)))
+            self._relay.failed.emit(exc)
+        else:
+            self._relay.succeeded.emit(result)
+
+
+_live: set[_Relay] = set()
+
+
+def run_in_background(
+    parent: QObject,
+    fn: Callable[[], Any],
+    on_success: Callable[[Any], None] | None = None,
+    on_error: Callable[[BaseException], None] | None = None,
+) -> None:
+    # The relay lives in the GUI thread (created here) and is parented to `parent`, so its
+    # queued signals are delivered on the GUI thread and vanish with the widget.
+    relay = _Relay(parent)
+    _live.add(relay)
+
+    def done() -> None:
+        _live.discard(relay)
+        relay.deleteLater()
+
+    def ok(result: Any) -> None:
+        try:
+            if on_success is not None:
+                on_success(result)
+        finally:
+            done()
+
+    def fail(exc: BaseException) -> None:
+        try:
+            if on_error is not None:
+                on_error(exc)
+            else:
+                log.error("unhandled background error: %s", type(exc).__name__)
+        finally:
+            done()
+
+    relay.succeeded.connect(ok)
+    relay.failed.connect(fail)
+    QThreadPool.globalInstance().start(_Task(fn, relay))
+
+
+def user_message(exc: BaseException) -> str:
+    """The Japanese text a clerk sees for an error."""
+    if isinstance(exc, DomainError):
+        return exc.message
+    message = getattr(exc, "message", None)
+    if isinstance(message, str) and message:
+        return message
+    return f"予期しないエラーが発生しました({type(exc).__name__})。システム管理者に連絡してください。"
