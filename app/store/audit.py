@@ -445,6 +445,9 @@ class AuditChain:
     """
 
     def __init__(self, connection: Any, terminal_no: str, signer: Signer) -> None:
+        # The store (app/store Cache) brings its own lock and re-entrant transaction(); a bare
+        # connection gets ours.
+        self._cache = connection if hasattr(connection, "transaction") else None
         self._conn = getattr(connection, "connection", connection)
         self.terminal_no = terminal_no
         self._sign = signer
@@ -453,6 +456,10 @@ class AuditChain:
 
     @contextmanager
     def _write(self) -> Iterator[None]:
+        if self._cache is not None:
+            with self._cache.transaction():
+                yield
+            return
         conn = self._conn
         if conn.in_transaction:
             # The caller's transaction (e.g. an issuance and its audit entry) decides.
@@ -466,13 +473,19 @@ class AuditChain:
             raise
         conn.commit()
 
+    def _fetch(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        """Read under the store's lock (its re-entrant transaction) or ours."""
+        if self._cache is not None:
+            with self._cache.transaction() as conn:
+                return list(conn.execute(sql, params).fetchall())
+        with self._lock:
+            return list(self._conn.execute(sql, params).fetchall())
+
     def head(self) -> tuple[int, str]:
-        row = self._conn.execute(
-            "SELECT seq, hash FROM audit_entries ORDER BY seq DESC LIMIT 1"
-        ).fetchone()
-        if row is None:
+        rows = self._fetch("SELECT seq, hash FROM audit_entries ORDER BY seq DESC LIMIT 1")
+        if not rows:
             return 0, GENESIS_HASH
-        return int(row[0]), str(row[1])
+        return int(rows[0][0]), str(rows[0][1])
 
     def append(
         self,
@@ -540,7 +553,7 @@ class AuditChain:
         if limit is not None:
             sql += " LIMIT ?"
             params += (limit,)
-        return [_row_to_entry(r) for r in self._conn.execute(sql, params).fetchall()]
+        return [_row_to_entry(r) for r in self._fetch(sql, params)]
 
     def query(
         self,
@@ -569,7 +582,7 @@ class AuditChain:
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
         sql = f"SELECT {_COLUMNS} FROM audit_entries {where} ORDER BY seq DESC LIMIT ?"
         params.append(limit)
-        return [_row_to_entry(r) for r in self._conn.execute(sql, params).fetchall()]
+        return [_row_to_entry(r) for r in self._fetch(sql, params)]
 
     def verify(self, public_key: PublicKey | Verifier | None) -> list[Problem]:
         """Check the whole local chain; an empty list means intact.
@@ -581,18 +594,18 @@ class AuditChain:
         return verify_entries(self.entries(), verifier, terminal_no=self.terminal_no)
 
     def pending_count(self) -> int:
-        row = self._conn.execute("SELECT COUNT(*) FROM audit_entries WHERE pushed = 0").fetchone()
-        return int(row[0])
+        rows = self._fetch("SELECT COUNT(*) FROM audit_entries WHERE pushed = 0")
+        return int(rows[0][0])
 
     def pending_batch(self, n: int = 500) -> dict[str, Any] | None:
         """Payload of an `audit_batch` event with the oldest `n` unpushed entries, or None.
 
         Batches are contiguous runs in seq order, so the server can check continuity.
         """
-        rows = self._conn.execute(
+        rows = self._fetch(
             f"SELECT {_COLUMNS} FROM audit_entries WHERE pushed = 0 ORDER BY seq LIMIT ?",
             (n,),
-        ).fetchall()
+        )
         if not rows:
             return None
         entries = [_row_to_entry(r) for r in rows]

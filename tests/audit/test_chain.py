@@ -175,3 +175,29 @@ def test_query_filters(chain: AuditChain) -> None:
     assert {e.action for e in got} == {"search"} and len(got) == 2
     got = chain.query(start=T0 + timedelta(minutes=2), end=T0 + timedelta(minutes=4))
     assert [e.seq for e in got] == [4, 3]
+
+
+def test_works_inside_the_store_transaction(tmp_path: Any, terminal_key: Any) -> None:
+    """Through the store's Cache: joins `cache.transaction()`, rolled back with it."""
+    import os
+
+    import sqlcipher3
+
+    from app.store.audit import AUDIT_TABLE_DDL
+    from app.store.base import CacheBase
+
+    conn = sqlcipher3.connect(str(tmp_path / "c.db"), isolation_level=None, check_same_thread=False)
+    conn.execute(f"PRAGMA key = \"x'{os.urandom(32).hex()}'\"")
+    conn.execute(AUDIT_TABLE_DDL)
+    cache = CacheBase(conn, str(tmp_path / "c.db"))
+    chain = AuditChain(cache, "T0003", signer_for(terminal_key))
+    chain.append("op1", AuditAction.LOGIN)
+    with pytest.raises(RuntimeError), cache.transaction():
+        chain.append("op1", AuditAction.ISSUE_CERTIFICATE, ["P1"])
+        raise RuntimeError("printing failed")
+    with cache.transaction():
+        chain.append("op1", AuditAction.ISSUE_CERTIFICATE, ["P1"])
+        chain.append("op1", AuditAction.PRINT, ["P1"])
+    assert [e.action for e in chain.entries()] == ["login", "issue_certificate", "print"]
+    assert chain.verify(terminal_key.public_key()) == []
+    conn.close()
