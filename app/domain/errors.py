@@ -11,8 +11,10 @@ class DomainError(Exception):
         self.message = message
 
 
-class ValidationError(DomainError):
-    """Data that entered the system is malformed; `field` names the offending key."""
+class ValidationError(DomainError, ValueError):
+    """Data that entered the system is malformed; `field` names the offending key.
+
+    Also a ValueError, so that callers parsing user input can catch the usual exception."""
 
     def __init__(self, field: str, message: str) -> None:
         super().__init__(message)
