@@ -1,0 +1,82 @@
+"""The connection, the lock and the transaction of a Cache (shared by the mixins)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+
+class CacheBase:
+    """One connection, serialised by one re-entrant lock.
+
+    Thread-safety: a Cache may be shared by the GUI's background operations: every public
+    method takes `self._lock` around its use of the single connection (opened with
+    check_same_thread=False). `transaction()` holds the lock for the whole block. Do not call a
+    Cache from the GUI thread for anything slow (search, apply_changes): use a background
+    operation, as everywhere else.
+    """
+
+    def __init__(self, conn: Any, path: str) -> None:
+        self._conn = conn
+        self._lock = threading.RLock()
+        self._depth = 0
+        self.path = path
+
+    @property
+    def connection(self) -> Any:
+        """The raw connection, for app/store/audit.py: use it inside `transaction()` only."""
+        return self._conn
+
+    @contextmanager
+    def transaction(self) -> Iterator[Any]:
+        """One write transaction (BEGIN IMMEDIATE … COMMIT); re-entrant.
+
+        A nested `transaction()` joins the outer one, so a service can put an issuance, its
+        outbox event and its audit entry in one commit:
+
+            with cache.transaction():
+                issuance = cache.record_issuance(...)
+                chain.append(...)            # app/store/audit.py, same connection
+
+        Any exception that leaves the outermost block rolls everything back.
+        """
+        with self._lock:
+            if self._depth:
+                self._depth += 1
+                try:
+                    yield self._conn
+                finally:
+                    self._depth -= 1
+                return
+            self._conn.execute("BEGIN IMMEDIATE")
+            self._depth = 1
+            try:
+                yield self._conn
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            else:
+                self._conn.execute("COMMIT")
+            finally:
+                self._depth = 0
+
+    def _query(self, sql: str, params: Any = ()) -> list[Any]:
+        with self._lock:
+            return self._conn.execute(sql, params).fetchall()
+
+    def _query_one(self, sql: str, params: Any = ()) -> Any:
+        with self._lock:
+            return self._conn.execute(sql, params).fetchone()
+
+    def _meta_get(self, key: str) -> str | None:
+        row = self._query_one("SELECT v FROM meta WHERE k = ?", (key,))
+        return None if row is None else row[0]
+
+    def _meta_set(self, key: str, value: str) -> None:
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT INTO meta(k, v) VALUES (?, ?) ON CONFLICT(k) DO UPDATE SET v = excluded.v",
+                (key, value),
+            )

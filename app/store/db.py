@@ -1,0 +1,176 @@
+"""Opening the encrypted cache (SQLCipher 4, DESIGN.md §4) and the Cache object.
+
+    cache = create_cache(path, dek)      # new file, schema at the latest version
+    cache = open_cache(path, dek)        # existing file, migrated forward; WrongKey if not ours
+
+The DEK (32 random bytes, app.store.keys.generate_dek) is used raw: `PRAGMA key = "x'…'"`, no
+passphrase KDF on each open. Right after keying, `cipher_version` proves SQLCipher is there and
+a read of sqlite_master proves the key; otherwise the connection is closed and WrongKey raised
+(fail closed). Then WAL, synchronous=FULL (a commit is on disk when it returns), temp_store in
+memory (no plaintext temporary files), and the numbered migrations of schema.py.
+
+Thread-safety: see CacheBase — one connection, every call under one lock; safe to call from
+background threads, never block the GUI thread with it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from pathlib import Path
+from typing import Any
+
+import sqlcipher3
+
+from .base import CacheBase
+from .errors import CacheCorrupt, OutboxNotEmpty, StoreError, WrongKey
+from .outbox import OutboxMixin
+from .residents import ResidentsMixin
+from .schema import LATEST_VERSION, migrate
+from .search import SearchMixin
+
+CACHE_FILE = "cache.db"
+SLOTS_FILE = "keyslots.json"
+
+
+def cache_path(data_dir: str | os.PathLike[str]) -> Path:
+    return Path(data_dir) / CACHE_FILE
+
+
+def slots_path(data_dir: str | os.PathLike[str]) -> Path:
+    return Path(data_dir) / SLOTS_FILE
+
+
+class Cache(ResidentsMixin, SearchMixin, OutboxMixin, CacheBase):
+    """The local cache. Methods (see the mixins and docs/store.md):
+
+    feed: apply_changes, cursor, mark_pull_complete, last_complete_pull, policy, operator,
+    operators, terminal_revoked; lookups: household, household_data, person,
+    household_of_person, find_by_juminhyo_code, find_by_my_number, counts; search;
+    anti-entropy: bucket_digest, households_in_bucket, replace_bucket; outbox_*, notices,
+    acknowledge_notice; next_issuance_no, record_issuance, issuance, issuances_on,
+    void_issuance; transaction, connection, close.
+    """
+
+    def __init__(self, conn: Any, path: str) -> None:
+        super().__init__(conn, path)
+        tag_key = self._meta_get("my_number_tag_key")
+        if tag_key is None:
+            raise CacheCorrupt("端末のデータベースが壊れています(索引鍵がありません)。")
+        self._tag_key = bytes.fromhex(tag_key)
+
+    def schema_version(self) -> int:
+        return self._query_one("PRAGMA user_version")[0]
+
+    def close(self) -> None:
+        with self._lock:
+            with contextlib.suppress(Exception):
+                self._conn.execute("PRAGMA optimize")
+            self._conn.close()
+
+    def optimize(self) -> None:
+        """Refresh the planner's statistics (after an initial sync; cheap otherwise)."""
+        with self._lock:
+            self._conn.execute("PRAGMA optimize=0x10002")
+
+    def __enter__(self) -> Cache:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _check_dek(dek: bytes) -> str:
+    if not isinstance(dek, bytes | bytearray) or len(dek) != 32:
+        raise ValueError("the DEK is 32 bytes")
+    return bytes(dek).hex()
+
+
+def _connect(path: Path, dek: bytes | None) -> Any:
+    """Keyed, checked, configured connection (dek=None: plain SQLite, benchmarks only)."""
+    if dek is None:
+        import sqlite3
+
+        conn: Any = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+    else:
+        hex_key = _check_dek(dek)
+        conn = sqlcipher3.connect(str(path), isolation_level=None, check_same_thread=False)
+        try:
+            # A wrong key is an expected event (WrongKey): keep SQLCipher's own log quiet.
+            conn.execute("PRAGMA cipher_log_level = NONE")
+            conn.execute(f"PRAGMA key = \"x'{hex_key}'\"")
+            version = conn.execute("PRAGMA cipher_version").fetchone()
+            if not version or not version[0]:
+                raise StoreError("SQLCipherが利用できません。インストールを確認してください。")
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        except sqlcipher3.DatabaseError:
+            conn.close()
+            raise WrongKey() from None
+        except BaseException:
+            conn.close()
+            raise
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = FULL")
+    conn.execute("PRAGMA temp_store = MEMORY")
+    conn.execute("PRAGMA busy_timeout = 5000")
+    return conn
+
+
+def _open(path: Path, dek: bytes | None, *, create: bool) -> Cache:
+    if create and path.exists():
+        raise StoreError("端末のデータベースが既にあります。")
+    if not create and not path.exists():
+        raise StoreError("端末のデータベースがありません。オンラインで初回同期をしてください。")
+    conn = _connect(path, dek)
+    try:
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version > LATEST_VERSION:
+            raise CacheCorrupt(
+                "端末のデータベースがこのプログラムより新しい版です。プログラムを更新してください。"
+            )
+        migrate(conn)
+        return Cache(conn, str(path))
+    except BaseException:
+        conn.close()
+        raise
+
+
+def create_cache(path: str | os.PathLike[str], dek: bytes) -> Cache:
+    """A new encrypted cache at `path` (which must not exist), schema at the latest version."""
+    return _open(Path(path), dek, create=True)
+
+
+def open_cache(path: str | os.PathLike[str], dek: bytes) -> Cache:
+    """Open an existing cache; WrongKey when `dek` is not its key. Migrates forward."""
+    return _open(Path(path), dek, create=False)
+
+
+def _open_plain_for_benchmark(path: str | os.PathLike[str]) -> Cache:
+    """The same schema on plain SQLite: the baseline of benchmarks/bench_search.py only."""
+    p = Path(path)
+    return _open(p, None, create=not p.exists())
+
+
+def wipe(data_dir: str | os.PathLike[str], cache: Cache, device_secret: Any = None) -> None:
+    """Decommission: delete the cache files, the key slots and the keyring entry.
+
+    `cache` is the open cache of `data_dir`: it proves the outbox is empty (pending and
+    rejected events alike) — otherwise OutboxNotEmpty and nothing is deleted. The key material
+    goes first (slots, device secret), so even an interrupted wipe leaves an unreadable file.
+    `device_secret` is an app.store.keys.DeviceSecret (or None when the caller handles it).
+    """
+    remaining = cache.outbox_total()
+    if remaining:
+        raise OutboxNotEmpty(remaining)
+    cache.close()
+    base = Path(data_dir)
+    slots = slots_path(base)
+    if slots.exists():
+        os.remove(slots)
+    if device_secret is not None:
+        device_secret.delete()
+    db = cache_path(base)
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        target = Path(str(db) + suffix)
+        if target.exists():
+            os.remove(target)

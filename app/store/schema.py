@@ -1,0 +1,196 @@
+"""Numbered schema migrations of the local cache.
+
+`MIGRATIONS[i]` takes a database at `PRAGMA user_version = i` to `i + 1`. A step is a list of
+SQL statements run in one transaction together with the user_version bump, so a crash leaves
+the database at one version or the next, never between. Steps are never edited once shipped:
+a change is a new step appended at the end (tests build a database with the first k steps and
+migrate it with step k + 1).
+
+The file is encrypted as a whole by SQLCipher, so plain indexes on names and numbers do not
+leak anything to someone who holds only the file. 個人番号 is still indexed through a keyed
+hash (`my_number_tag`) so that the index order says nothing about the numbers even to code
+that can read the pages.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+# Step 1 (v1): residents, search keys, operators, meta (cursor, policy, terminal status).
+_V1 = [
+    """CREATE TABLE meta (
+        k TEXT PRIMARY KEY,
+        v TEXT NOT NULL
+    )""",
+    # The key of the 個人番号 index: random per cache, inside the encrypted file.
+    "INSERT INTO meta(k, v) VALUES ('my_number_tag_key', lower(hex(randomblob(32))))",
+    "INSERT INTO meta(k, v) VALUES ('cursor', '0')",
+    """CREATE TABLE households (
+        household_id TEXT PRIMARY KEY,
+        version INTEGER NOT NULL,
+        bucket INTEGER NOT NULL,
+        municipality_code TEXT NOT NULL,
+        postal_code TEXT NOT NULL,
+        address TEXT NOT NULL,
+        katagaki TEXT,
+        head_person_id TEXT NOT NULL,
+        address_key TEXT NOT NULL,
+        katagaki_key TEXT,
+        raw TEXT NOT NULL
+    )""",
+    "CREATE INDEX households_bucket ON households(bucket)",
+    "CREATE INDEX households_address_key ON households(address_key)",
+    "CREATE INDEX households_katagaki_key ON households(katagaki_key)",
+    """CREATE TABLE persons (
+        person_id TEXT PRIMARY KEY,
+        household_id TEXT NOT NULL,
+        ord INTEGER NOT NULL,
+        juminhyo_code TEXT NOT NULL,
+        my_number TEXT,
+        my_number_tag BLOB,
+        version INTEGER NOT NULL,
+        status TEXT NOT NULL,
+        name TEXT NOT NULL,
+        name_kana TEXT NOT NULL,
+        former_name TEXT,
+        alias TEXT,
+        alias_kana TEXT,
+        birth_date TEXT NOT NULL,
+        sex TEXT NOT NULL,
+        relationship TEXT NOT NULL,
+        honseki TEXT,
+        hittosha TEXT,
+        became_resident_on TEXT,
+        became_resident_reported_on TEXT,
+        address_set_on TEXT,
+        address_set_reported_on TEXT,
+        previous_address TEXT,
+        removed_on TEXT,
+        removal_reason TEXT,
+        moved_out_to TEXT,
+        nationality TEXT,
+        residence_status TEXT,
+        period_of_stay_until TEXT,
+        residence_card_number TEXT,
+        article_30_45 TEXT,
+        support_until TEXT,
+        support_measure TEXT,
+        history TEXT NOT NULL,
+        name_key TEXT NOT NULL,
+        kana_key TEXT NOT NULL
+    )""",
+    "CREATE INDEX persons_household ON persons(household_id)",
+    "CREATE INDEX persons_juminhyo_code ON persons(juminhyo_code)",
+    "CREATE INDEX persons_my_number_tag ON persons(my_number_tag)",
+    "CREATE INDEX persons_birth ON persons(birth_date, sex)",
+    # Folded name keys (full name, kana, given name, alias, 旧氏 ...), one row per distinct key of
+    # a person. WITHOUT ROWID: the table is its own covering index, so a name search with birth
+    # date / sex / 除票 filters never leaves it until the page of hits is fetched.
+    """CREATE TABLE search_keys (
+        key TEXT NOT NULL,
+        person_id TEXT NOT NULL,
+        kind INTEGER NOT NULL,
+        removed INTEGER NOT NULL,
+        birth_date TEXT NOT NULL,
+        sex TEXT NOT NULL,
+        household_id TEXT NOT NULL,
+        kana TEXT NOT NULL,
+        PRIMARY KEY (key, person_id)
+    ) WITHOUT ROWID""",
+    "CREATE INDEX search_keys_person ON search_keys(person_id)",
+    """CREATE TABLE operators (
+        operator_id TEXT PRIMARY KEY,
+        version INTEGER NOT NULL,
+        data TEXT NOT NULL
+    )""",
+]
+
+# Step 2 (v2): outbox, notices, issuances and their per-day counters.
+_V2 = [
+    """CREATE TABLE outbox (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        event_id TEXT NOT NULL UNIQUE,
+        type TEXT NOT NULL,
+        body TEXT NOT NULL,
+        state TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'rejected')),
+        reason TEXT,
+        added_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    )""",
+    "CREATE INDEX outbox_state ON outbox(state, seq)",
+    """CREATE TABLE notices (
+        event_id TEXT PRIMARY KEY,
+        type TEXT NOT NULL,
+        body TEXT NOT NULL,
+        reason TEXT,
+        at TEXT NOT NULL,
+        acknowledged INTEGER NOT NULL DEFAULT 0
+    )""",
+    """CREATE TABLE issuance_counters (
+        terminal_no TEXT NOT NULL,
+        day TEXT NOT NULL,
+        last_seq INTEGER NOT NULL,
+        PRIMARY KEY (terminal_no, day)
+    )""",
+    """CREATE TABLE issuances (
+        issuance_no TEXT PRIMARY KEY,
+        day TEXT NOT NULL,
+        issued_at TEXT NOT NULL,
+        operator_id TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        household_id TEXT NOT NULL,
+        person_ids TEXT NOT NULL,
+        copies INTEGER NOT NULL,
+        fee_yen INTEGER NOT NULL,
+        requester_kind TEXT NOT NULL,
+        id_document TEXT,
+        content_digest TEXT NOT NULL,
+        voided INTEGER NOT NULL DEFAULT 0,
+        void_reason TEXT,
+        voided_at TEXT,
+        event_id TEXT
+    )""",
+    "CREATE INDEX issuances_day ON issuances(day)",
+]
+
+# Step 3 (v3): the audit chain (written by app/store/audit.py, same transactions as the rest).
+_V3 = [
+    """CREATE TABLE audit_entries (
+        seq INTEGER PRIMARY KEY,
+        entry_id TEXT UNIQUE,
+        at TEXT,
+        operator_id TEXT,
+        terminal_no TEXT,
+        action TEXT,
+        target_ids TEXT,
+        reason TEXT,
+        prev_hash TEXT,
+        hash TEXT,
+        signature BLOB,
+        pushed INTEGER DEFAULT 0
+    )""",
+    "CREATE INDEX audit_entries_pushed ON audit_entries(pushed, seq)",
+]
+
+MIGRATIONS: Sequence[Sequence[str]] = (_V1, _V2, _V3)
+LATEST_VERSION = len(MIGRATIONS)
+
+
+def migrate(conn, upto: int = LATEST_VERSION) -> int:  # type: ignore[no-untyped-def]
+    """Apply the missing steps up to `upto`; returns the version reached.
+
+    `conn` is a DB-API connection in autocommit mode (isolation_level=None); each step runs in
+    its own BEGIN IMMEDIATE … COMMIT with the user_version bump.
+    """
+    current = conn.execute("PRAGMA user_version").fetchone()[0]
+    for step in range(current, upto):
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in MIGRATIONS[step]:
+                conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {step + 1}")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+    return max(current, upto)
