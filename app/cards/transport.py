@@ -1,0 +1,205 @@
+"""The one seam between the card code and a card: `Transport.transmit(bytes) -> bytes`.
+
+Two implementations: PC/SC through pyscard (real readers, or pcscd + vpcd + our virtual card)
+and the in-process simulator. pyscard is an optional extra on Linux, so it is imported lazily:
+importing this module never needs it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+from app.cards.apdu import CardRemoved, NoCard, NoReader, TransportError
+
+if TYPE_CHECKING:
+    from app.cards.simulator import VirtualCard
+
+log = logging.getLogger(__name__)
+
+
+@runtime_checkable
+class Transport(Protocol):
+    def transmit(self, apdu: bytes) -> bytes:
+        """Send one command APDU, return the response APDU (data + SW1 SW2)."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class SimulatorTransport:
+    """The virtual card in the same process (unit tests, the demo without pcscd).
+
+    `remove()` simulates pulling the card out; `remove_after` does so after that many APDUs,
+    to test a card pulled out in the middle of a read.
+    """
+
+    def __init__(self, card: VirtualCard, *, remove_after: int | None = None) -> None:
+        self.card = card
+        self.remove_after = remove_after
+        self.count = 0
+        self.present = True
+        self._lock = threading.Lock()
+        card.reset()
+
+    def transmit(self, apdu: bytes) -> bytes:
+        with self._lock:
+            if self.remove_after is not None and self.count >= self.remove_after:
+                self.present = False
+            if not self.present:
+                raise CardRemoved()
+            self.count += 1
+            return self.card.process(bytes(apdu))
+
+    def remove(self) -> None:
+        self.present = False
+
+    def insert(self) -> None:
+        self.card.reset()
+        self.present = True
+        self.remove_after = None
+        self.count = 0
+
+    def close(self) -> None:
+        pass
+
+
+def _smartcard() -> Any:
+    try:
+        import smartcard.scard as scard
+    except ImportError as exc:  # pragma: no cover - depends on the installation
+        raise TransportError(
+            "PC/SC(pyscard)が利用できません。カードリーダーのドライバとpyscardを確認してください。"
+        ) from exc
+    return scard
+
+
+# PC/SC error codes that mean "the service went away" (Windows stops it with the last reader).
+SERVICE_GONE = {
+    0x8010001D,  # SCARD_E_NO_SERVICE
+    0x8010001E,  # SCARD_E_SERVICE_STOPPED
+    0x80100003,  # SCARD_E_INVALID_HANDLE (context of a dead service)
+    0x80100017,  # SCARD_E_READER_UNAVAILABLE
+}
+CARD_GONE = {
+    0x80100069,  # SCARD_W_REMOVED_CARD
+    0x8010000C,  # SCARD_E_NO_SMARTCARD
+    0x80100068,  # SCARD_W_RESET_CARD
+    0x80100067,  # SCARD_W_UNPOWERED_CARD
+    0x80100066,  # SCARD_W_UNRESPONSIVE_CARD
+}
+NO_READERS = 0x8010002E  # SCARD_E_NO_READERS_AVAILABLE
+
+
+def _u32(code: int) -> int:
+    return code & 0xFFFFFFFF
+
+
+def list_readers() -> list[str]:
+    """Names of the PC/SC readers; [] when there are none or the service is not running."""
+    scard = _smartcard()
+    hr, ctx = scard.SCardEstablishContext(scard.SCARD_SCOPE_USER)
+    if hr != scard.SCARD_S_SUCCESS:
+        return []
+    try:
+        hr, readers = scard.SCardListReaders(ctx, [])
+        if hr != scard.SCARD_S_SUCCESS:
+            return []
+        return list(readers)
+    finally:
+        scard.SCardReleaseContext(ctx)
+
+
+def readers_with_card() -> list[str]:
+    """Readers that currently hold a card."""
+    scard = _smartcard()
+    hr, ctx = scard.SCardEstablishContext(scard.SCARD_SCOPE_USER)
+    if hr != scard.SCARD_S_SUCCESS:
+        return []
+    try:
+        hr, readers = scard.SCardListReaders(ctx, [])
+        if hr != scard.SCARD_S_SUCCESS or not readers:
+            return []
+        states = [(r, scard.SCARD_STATE_UNAWARE) for r in readers]
+        hr, states = scard.SCardGetStatusChange(ctx, 0, states)
+        if hr != scard.SCARD_S_SUCCESS:
+            return []
+        return [r for r, st, _atr in states if st & scard.SCARD_STATE_PRESENT]
+    finally:
+        scard.SCardReleaseContext(ctx)
+
+
+class PcscTransport:
+    """A card in a PC/SC reader, through pyscard's low-level `smartcard.scard` API.
+
+    `reader=None` picks the first reader with a card in it.
+    """
+
+    def __init__(self, reader: str | None = None) -> None:
+        scard = _smartcard()
+        self._scard = scard
+        hr, ctx = scard.SCardEstablishContext(scard.SCARD_SCOPE_USER)
+        if hr != scard.SCARD_S_SUCCESS:
+            raise NoReader("PC/SCサービスに接続できません。カードリーダーを接続してください。")
+        self._ctx = ctx
+        self._card: Any = None
+        try:
+            if reader is None:
+                candidates = readers_with_card()
+                if not candidates:
+                    if not list_readers():
+                        raise NoReader()
+                    raise NoCard()
+                reader = candidates[0]
+            self.reader = reader
+            hr, card, protocol = scard.SCardConnect(
+                ctx, reader, scard.SCARD_SHARE_SHARED,
+                scard.SCARD_PROTOCOL_T0 | scard.SCARD_PROTOCOL_T1,
+            )
+            if hr != scard.SCARD_S_SUCCESS:
+                code = _u32(hr)
+                if code in CARD_GONE:
+                    raise NoCard()
+                if code in (0x80100009, NO_READERS) or code in SERVICE_GONE:  # unknown reader
+                    raise NoReader(f"カードリーダー「{reader}」が見つかりません。")
+                raise TransportError(f"カードに接続できません(PC/SC {code:08X})。")
+            self._card = card
+            self._protocol = protocol
+        except BaseException:
+            scard.SCardReleaseContext(ctx)
+            raise
+
+    def transmit(self, apdu: bytes) -> bytes:
+        if self._card is None:
+            raise CardRemoved()
+        scard = self._scard
+        hr, response = scard.SCardTransmit(self._card, self._protocol, list(apdu))
+        if hr != scard.SCARD_S_SUCCESS:
+            code = _u32(hr)
+            if code in CARD_GONE or code in SERVICE_GONE:
+                raise CardRemoved()
+            raise TransportError(f"カードとの通信に失敗しました(PC/SC {code:08X})。")
+        return bytes(response)
+
+    def atr(self) -> bytes:
+        scard = self._scard
+        hr, _reader, _state, _proto, atr = scard.SCardStatus(self._card)
+        if hr != scard.SCARD_S_SUCCESS:
+            raise CardRemoved()
+        return bytes(atr)
+
+    def close(self) -> None:
+        scard = self._scard
+        if self._card is not None:
+            scard.SCardDisconnect(self._card, scard.SCARD_LEAVE_CARD)
+            self._card = None
+        if self._ctx is not None:
+            scard.SCardReleaseContext(self._ctx)
+            self._ctx = None
+
+    def __enter__(self) -> PcscTransport:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
