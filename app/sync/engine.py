@@ -1,0 +1,636 @@
+"""The sync engine (DESIGN.md §5): pull the change feed, push the outbox, repair by digest.
+
+    engine = SyncEngine(cache, client, terminal_no="0001")
+    report = engine.sync_once(progress=cb, cancel=event)     # push, pull (+ anti-entropy)
+
+Guarantees, and where they come from:
+- Pull resumes after any interruption: every page is applied together with the new cursor in
+  ONE cache transaction (`cache.apply_changes(items, next_after)`); the next pull starts from
+  `cache.cursor()`. The feed carries full states, so re-applying a page is harmless.
+- Push never loses or duplicates an event: events stay in the outbox until the server answered
+  them; the server deduplicates by `event_id`, so a batch re-sent after a cut connection comes
+  back `duplicate`. Network errors, 5xx and unreadable answers are retried with exponential
+  backoff and full jitter, a bounded number of times. A batch the server refuses as a whole
+  (400/413/422) is split in halves until the offending event is alone; that one is recorded as
+  `rejected` with the server's reason: kept and shown, never retried automatically, never
+  blocking the queue.
+- Anti-entropy compares `client.digest()` with `cache.bucket_digest()` and replaces the
+  differing buckets from `client.records(k)`. A server restored from an older backup (its
+  `latest_seq` is below our cursor) is detected: the cursor moves back to the server's head
+  and anti-entropy runs at once, so the cache becomes equal to the server again.
+- Operator, policy and terminal changes arrive through the feed and the cache applies them; the
+  engine reports revoked operators (the caller deletes their key slots) and a revoked terminal
+  (`terminal_action`: "wipe" when the outbox is empty, else "lock": a revoked terminal can no
+  longer push, so its database is kept, not opened, and the administrator is told).
+
+Threading: one engine per cache; every public method takes the engine's lock, so a GUI timer
+and a "sync now" button cannot run two syncs at once. Run it off the GUI thread.
+Logging: ids, seqs and counts only — never names or numbers of residents.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from app.domain.errors import ValidationError
+from app.domain.records import parse_household
+from app.sync.errors import MalformedAnswer, ServerFailed, ServerRejected, ServerUnreachable
+from app.sync.freshness import Freshness, freshness
+from app.sync.notices import ConflictNotice, conflict_notice
+from app.sync.protocol import (
+    DEFAULT_PAGE_LIMIT,
+    DIGEST_BUCKETS,
+    MAX_EVENTS_PER_BATCH,
+    BucketRecords,
+    ChangeItem,
+    ChangesPage,
+    Digest,
+    Event,
+    EventResult,
+    EventsResponse,
+    Policy,
+    bucket_digest,
+    bucket_of,
+)
+
+log = logging.getLogger("madoguchi.sync")
+
+# Errors after which the same request may simply be sent again (the feed is read-only and
+# events are idempotent by event_id).
+RETRYABLE = (ServerUnreachable, ServerFailed, MalformedAnswer)
+# Whole-batch refusals that name no event: split the batch to find the one at fault.
+SPLIT_STATUSES = frozenset({400, 413, 422})
+# 4xx that mean "later", not "never".
+RETRY_STATUSES = frozenset({408, 425, 429})
+
+Progress = Callable[[int, int], None]
+Cancel = Callable[[], bool] | threading.Event
+
+
+class SyncCache(Protocol):
+    """What the engine needs of app.store's Cache (see docs/sync.md)."""
+
+    def cursor(self) -> int: ...
+    def apply_changes(self, items: list[ChangeItem], next_after: int) -> None: ...
+    def mark_pull_complete(self, at: datetime) -> None: ...
+    def last_complete_pull(self) -> datetime | None: ...
+    def policy(self) -> Policy: ...
+    def outbox_pending(self, limit: int) -> list[Event]: ...
+    def outbox_record_results(self, results: list[EventResult]) -> None: ...
+    def outbox_count(self) -> int: ...
+    def bucket_digest(self) -> Digest: ...
+    def replace_bucket(self, bucket: int, households: list[Any]) -> None: ...
+
+
+class SyncClientLike(Protocol):
+    """What the engine needs of app.sync.client.SyncClient."""
+
+    def changes(self, after: int, limit: int = ...) -> ChangesPage: ...
+    def push_events(self, events: list[Event]) -> EventsResponse: ...
+    def digest(self) -> Digest: ...
+    def records(self, bucket: int) -> BucketRecords: ...
+
+
+class SyncCancelled(Exception):
+    """Raised inside the engine when the caller's cancel flag is set; never escapes it."""
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """Exponential backoff with full jitter: attempt n waits uniform(0, min(cap, base·2^n))."""
+
+    attempts: int = 5  # total tries of one request, the first included
+    base_seconds: float = 0.5
+    cap_seconds: float = 30.0
+
+    def delay(self, failures: int, rng: random.Random) -> float:
+        ceiling = min(self.cap_seconds, self.base_seconds * (2 ** (failures - 1)))
+        return rng.uniform(0.0, ceiling)
+
+
+# ---------------------------------------------------------------------------------------------
+# Results
+
+
+@dataclass(slots=True)
+class PullResult:
+    start_cursor: int
+    cursor: int
+    pages: int = 0
+    items: int = 0
+    latest_seq: int | None = None
+    complete: bool = False
+    cancelled: bool = False
+    # Operators whose profile arrived inactive or deleted: delete their key slots.
+    revoked_operators: list[str] = field(default_factory=list)
+    terminal_revoked: bool = False
+    policy_changed: bool = False
+    # The server's head was below our cursor: restored from an older backup.
+    server_rewound: bool = False
+    retries: int = 0
+    error: Exception | None = None
+
+
+@dataclass(slots=True)
+class PushResult:
+    sent: int = 0
+    accepted: int = 0
+    duplicate: int = 0
+    batches: int = 0
+    retries: int = 0
+    conflicts: list[tuple[Event, EventResult]] = field(default_factory=list)
+    notices: list[ConflictNotice] = field(default_factory=list)
+    rejected: list[EventResult] = field(default_factory=list)
+    # Events of a batch the server did not answer: still pending, sent again next time.
+    unanswered: list[str] = field(default_factory=list)
+    remaining: int = 0  # pending in the outbox afterwards
+    cancelled: bool = False
+    terminal_revoked: bool = False
+    error: Exception | None = None
+
+
+@dataclass(slots=True)
+class RepairResult:
+    buckets_checked: int = 0
+    differing: list[int] = field(default_factory=list)
+    repaired: list[int] = field(default_factory=list)
+    households_replaced: int = 0
+    # Buckets whose server state changed while we repaired: the next round fixes them.
+    still_differing: list[int] = field(default_factory=list)
+    cancelled: bool = False
+    retries: int = 0
+    error: Exception | None = None
+
+
+@dataclass(slots=True)
+class SyncReport:
+    started_at: datetime
+    finished_at: datetime
+    push: PushResult
+    pull: PullResult | None
+    repair: RepairResult | None
+    online: bool
+    outbox_count: int
+    freshness: Freshness
+    revoked_operators: list[str]
+    # "none" | "wipe" (revoked, outbox empty) | "lock" (revoked, outbox not empty: keep the DB,
+    # refuse to open it, tell the administrator).
+    terminal_action: str
+    notices: list[ConflictNotice]
+
+    @property
+    def error(self) -> Exception | None:
+        for part in (self.push, self.pull, self.repair):
+            if part is not None and part.error is not None:
+                return part.error
+        return None
+
+    @property
+    def message(self) -> str:
+        """One Japanese line for the status bar."""
+        if self.terminal_action != "none":
+            return "この端末はサーバーで登録を取り消されました。管理者に連絡してください。"
+        err = self.error
+        if err is not None:
+            return getattr(err, "message", None) or "同期に失敗しました。"
+        if not self.online:
+            return "オフラインです。"
+        return f"同期しました(未送信 {self.outbox_count} 件)。"
+
+
+@dataclass(frozen=True, slots=True)
+class SyncStatus:
+    """What the status bar shows: online/offline, cache age, outbox length."""
+
+    online: bool | None  # None: no sync attempted yet
+    last_sync_at: datetime | None
+    last_error: str | None
+    freshness: Freshness
+    outbox_count: int
+    running: bool
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def _is_cancelled(cancel: Cancel | None) -> bool:
+    if cancel is None:
+        return False
+    if isinstance(cancel, threading.Event):
+        return cancel.is_set()
+    return bool(cancel())
+
+
+def _revocation(exc: ServerRejected) -> bool:
+    """A 403 that says this terminal is revoked (the server refuses it on every request)."""
+    code = (getattr(exc, "code", "") or "").lower()
+    return getattr(exc, "status", None) == 403 and "revoked" in code
+
+
+class SyncEngine:
+    def __init__(
+        self,
+        cache: SyncCache,
+        client: SyncClientLike,
+        *,
+        terminal_no: str | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        page_limit: int = DEFAULT_PAGE_LIMIT,
+        batch_size: int = MAX_EVENTS_PER_BATCH,
+        retry: RetryPolicy = RetryPolicy(),  # frozen: one default shared safely
+        anti_entropy_every: int = 12,
+        sleep: Callable[[float], None] = time.sleep,
+        rng: random.Random | None = None,
+    ) -> None:
+        if not 1 <= batch_size <= MAX_EVENTS_PER_BATCH:
+            raise ValueError("batch_size out of range")
+        self.cache = cache
+        self.client = client
+        self.terminal_no = terminal_no
+        self.clock = clock
+        self.page_limit = page_limit
+        self.batch_size = batch_size
+        self.retry = retry
+        self.anti_entropy_every = max(1, anti_entropy_every)
+        self._sleep = sleep
+        self._rng = rng or random.Random()
+        self._lock = threading.RLock()
+        self._runs = 0
+        self._running = False
+        self._online: bool | None = None
+        self._last_sync_at: datetime | None = None
+        self._last_error: str | None = None
+
+    # -- plumbing -----------------------------------------------------------------------------
+
+    def _wait(self, seconds: float, cancel: Cancel | None) -> None:
+        if cancel is None:
+            self._sleep(seconds)
+            return
+        if isinstance(cancel, threading.Event):
+            if cancel.wait(seconds):
+                raise SyncCancelled
+            return
+        deadline = time.monotonic() + seconds
+        while (left := deadline - time.monotonic()) > 0:
+            if _is_cancelled(cancel):
+                raise SyncCancelled
+            self._sleep(min(left, 0.1))
+        if _is_cancelled(cancel):
+            raise SyncCancelled
+
+    def _call(self, what: str, fn: Callable[[], Any], cancel: Cancel | None, counter: Any) -> Any:
+        """fn() with bounded retries on network errors, 5xx, unreadable answers, 408/429."""
+        failures = 0
+        while True:
+            if _is_cancelled(cancel):
+                raise SyncCancelled
+            try:
+                return fn()
+            except ServerRejected as exc:
+                if exc.status not in RETRY_STATUSES:
+                    raise
+                error: Exception = exc
+            except RETRYABLE as exc:
+                error = exc
+            failures += 1
+            if failures >= self.retry.attempts:
+                log.warning(
+                    "sync %s: giving up after %d tries (%s)", what, failures, type(error).__name__
+                )
+                raise error
+            delay = self.retry.delay(failures, self._rng)
+            counter.retries += 1
+            log.info("sync %s: %s, retry %d in %.2fs", what, type(error).__name__, failures, delay)
+            self._wait(delay, cancel)
+
+    def _current_version(self, person_id: str) -> int | None:
+        try:
+            found = self.cache.person(person_id)  # type: ignore[attr-defined]
+        except Exception:  # not in the cache (any store error type): version unknown
+            return None
+        person = found[0] if isinstance(found, tuple) else found
+        return getattr(person, "version", None)
+
+    # -- pull ---------------------------------------------------------------------------------
+
+    def pull(self, progress: Progress | None = None, cancel: Cancel | None = None) -> PullResult:
+        """Apply the change feed from the cache's cursor to the server's head, page by page."""
+        with self._lock:
+            start = self.cache.cursor()
+            result = PullResult(start_cursor=start, cursor=start)
+            try:
+                self._pull(result, progress, cancel)
+            except SyncCancelled:
+                result.cancelled = True
+            except ServerRejected as exc:
+                result.error = exc
+                result.terminal_revoked = _revocation(exc)
+            except (ServerUnreachable, ServerFailed, MalformedAnswer) as exc:
+                result.error = exc
+            log.info(
+                "sync pull: %d→%d, %d items in %d pages, complete=%s",
+                result.start_cursor, result.cursor, result.items, result.pages, result.complete,
+            )
+            return result
+
+    def _pull(self, result: PullResult, progress: Progress | None, cancel: Cancel | None) -> None:
+        after = result.start_cursor
+        while True:
+            page: ChangesPage = self._call(
+                "changes", lambda a=after: self.client.changes(a, self.page_limit), cancel, result
+            )
+            result.latest_seq = page.latest_seq
+            if page.latest_seq < after and not page.items:
+                # The server is behind what we already applied: it was restored from an older
+                # backup. Move our cursor back to its head (its next changes reuse those seqs)
+                # and let anti-entropy make the cache equal to it.
+                log.warning("sync pull: server head %d below cursor %d", page.latest_seq, after)
+                self._rewind_cursor(page.latest_seq)
+                result.server_rewound = True
+                after = result.cursor = page.latest_seq
+                continue
+            self._check_page(page, after)
+            self.cache.apply_changes(page.items, page.next_after)
+            result.pages += 1
+            result.items += len(page.items)
+            result.cursor = page.next_after
+            self._note_control_items(page.items, result)
+            if progress is not None:
+                done = page.next_after - result.start_cursor
+                total = max(page.latest_seq - result.start_cursor, done)
+                progress(done, total)
+            if not page.has_more:
+                self.cache.mark_pull_complete(self.clock())
+                result.complete = True
+                return
+            after = page.next_after
+            if _is_cancelled(cancel):
+                raise SyncCancelled
+
+    def _rewind_cursor(self, seq: int) -> None:
+        # apply_changes refuses to move the cursor back (a guard against replayed pages), so a
+        # rewind needs its own door: the cache's reset_cursor(seq) when it has one, else the
+        # cursor row of the store's meta table (app/store/residents.py), in one transaction.
+        reset = getattr(self.cache, "reset_cursor", None)
+        if reset is not None:
+            reset(seq)
+            return
+        with self.cache.transaction() as conn:  # type: ignore[attr-defined]
+            conn.execute("UPDATE meta SET v = ? WHERE k = 'cursor'", (str(seq),))
+
+    @staticmethod
+    def _check_page(page: ChangesPage, after: int) -> None:
+        """A page that would move the cursor backwards or loop forever is not applied."""
+        last = after
+        for item in page.items:
+            if item.seq <= last:
+                raise MalformedAnswer("変更一覧の順序が正しくありません。")
+            last = item.seq
+        if page.next_after < last or (page.has_more and page.next_after <= after):
+            raise MalformedAnswer("変更一覧の続きの位置が正しくありません。")
+
+    def _note_control_items(self, items: Sequence[ChangeItem], result: PullResult) -> None:
+        for item in items:
+            if item.kind == "operator":
+                active = bool(item.data.get("active", True)) if item.data else False
+                if item.deleted or not active:
+                    if item.key not in result.revoked_operators:
+                        result.revoked_operators.append(item.key)
+                elif item.key in result.revoked_operators:  # re-activated later in the feed
+                    result.revoked_operators.remove(item.key)
+            elif item.kind == "policy":
+                result.policy_changed = True
+            elif item.kind == "terminal" and item.key == self.terminal_no:
+                # Only our own item: the feed carries every terminal's (without terminal_no
+                # the 403 on the next request is what tells us).
+                result.terminal_revoked = bool(item.data and item.data.get("revoked"))
+
+    # -- push ---------------------------------------------------------------------------------
+
+    def push(self, cancel: Cancel | None = None) -> PushResult:
+        """Send the outbox in batches until it is empty (or the server cannot be reached)."""
+        with self._lock:
+            result = PushResult()
+            tried: set[str] = set()
+            try:
+                while True:
+                    if _is_cancelled(cancel):
+                        raise SyncCancelled
+                    pending = self.cache.outbox_pending(self.batch_size)
+                    batch = [e for e in pending if e.event_id not in tried]
+                    if not batch:
+                        break
+                    tried.update(e.event_id for e in batch)
+                    self._send(batch, result, cancel)
+            except SyncCancelled:
+                result.cancelled = True
+            except ServerRejected as exc:
+                result.error = exc
+                result.terminal_revoked = _revocation(exc)
+            except (ServerUnreachable, ServerFailed, MalformedAnswer) as exc:
+                result.error = exc
+            result.remaining = self.cache.outbox_count()
+            result.notices = [
+                conflict_notice(e, r, self._current_version) for e, r in result.conflicts
+            ]
+            log.info(
+                "sync push: %d sent, %d accepted, %d duplicate, %d conflict, %d rejected, %d left",
+                result.sent, result.accepted, result.duplicate, len(result.conflicts),
+                len(result.rejected), result.remaining,
+            )
+            return result
+
+    def _send(self, batch: list[Event], result: PushResult, cancel: Cancel | None) -> None:
+        try:
+            response: EventsResponse = self._call(
+                "events", lambda: self.client.push_events(batch), cancel, result
+            )
+        except ServerRejected as exc:
+            if exc.status not in SPLIT_STATUSES:
+                raise
+            if len(batch) > 1:
+                mid = len(batch) // 2
+                self._send(batch[:mid], result, cancel)
+                self._send(batch[mid:], result, cancel)
+                return
+            # This one event is what the server refuses: keep it as rejected, go on.
+            refused = EventResult(event_id=batch[0].event_id, status="rejected", reason=exc.message)
+            response = EventsResponse(results=[refused])
+            log.warning(
+                "sync push: event %s refused as a batch of one (%s)", batch[0].event_id, exc.status
+            )
+        result.batches += 1
+        result.sent += len(batch)
+        by_id = {e.event_id: e for e in batch}
+        answered: dict[str, EventResult] = {}
+        for r in response.results:
+            if r.event_id in by_id and r.event_id not in answered:
+                answered[r.event_id] = r
+            else:
+                log.warning("sync push: unexpected result for event %s ignored", r.event_id)
+        self.cache.outbox_record_results(list(answered.values()))
+        for r in answered.values():
+            if r.status == "accepted":
+                result.accepted += 1
+            elif r.status == "duplicate":
+                result.duplicate += 1
+            elif r.status == "conflict":
+                result.conflicts.append((by_id[r.event_id], r))
+                log.warning("sync push: event %s accepted with conflict", r.event_id)
+            else:
+                result.rejected.append(r)
+                log.warning("sync push: event %s rejected", r.event_id)
+        result.unanswered.extend(eid for eid in by_id if eid not in answered)
+
+    # -- anti-entropy -------------------------------------------------------------------------
+
+    def anti_entropy(self, cancel: Cancel | None = None) -> RepairResult:
+        """Compare bucket digests with the server's; re-fetch and replace the differing buckets."""
+        with self._lock:
+            result = RepairResult()
+            try:
+                self._anti_entropy(result, cancel)
+            except SyncCancelled:
+                result.cancelled = True
+            except (ServerRejected, ServerUnreachable, ServerFailed, MalformedAnswer) as exc:
+                result.error = exc
+            log.info(
+                "sync anti-entropy: %d differ, %d repaired (%d households), %d still differ",
+                len(result.differing), len(result.repaired), result.households_replaced,
+                len(result.still_differing),
+            )
+            return result
+
+    def _anti_entropy(self, result: RepairResult, cancel: Cancel | None) -> None:
+        remote: Digest = self._call("digest", self.client.digest, cancel, result)
+        local = self.cache.bucket_digest()
+        if remote.bucket_count != DIGEST_BUCKETS or len(remote.buckets) != remote.bucket_count:
+            raise MalformedAnswer("ダイジェストの形式が正しくありません。")
+        result.buckets_checked = remote.bucket_count
+        result.differing = [
+            k for k in range(remote.bucket_count) if remote.buckets[k] != local.buckets[k]
+        ]
+        for k in result.differing:
+            if _is_cancelled(cancel):
+                raise SyncCancelled
+            records: BucketRecords = self._call(
+                "records", lambda k=k: self.client.records(k), cancel, result
+            )
+            if records.bucket != k:
+                raise MalformedAnswer("ダイジェストの区分が正しくありません。")
+            pairs = []
+            for data in records.households:
+                try:
+                    household = parse_household(data)
+                except ValidationError as exc:
+                    raise MalformedAnswer("サーバーの世帯データが正しくありません。") from exc
+                if bucket_of(household.household_id) != k:
+                    raise MalformedAnswer("ダイジェストの区分が正しくありません。")
+                pairs.append((household.household_id, household.version))
+            self.cache.replace_bucket(k, records.households)
+            result.repaired.append(k)
+            result.households_replaced += len(records.households)
+            if bucket_digest(pairs) != remote.buckets[k]:
+                # The server changed this bucket after its digest: the feed or the next round
+                # brings it; not an error.
+                result.still_differing.append(k)
+        if result.differing:
+            after = self.cache.bucket_digest()
+            for k in result.repaired:
+                if k not in result.still_differing and after.buckets[k] != remote.buckets[k]:
+                    result.still_differing.append(k)
+
+    # -- the whole round ----------------------------------------------------------------------
+
+    def sync_once(
+        self,
+        *,
+        anti_entropy: bool | None = None,
+        progress: Progress | None = None,
+        cancel: Cancel | None = None,
+    ) -> SyncReport:
+        """Push, then pull, then (every Nth round, on request, or after a rewind) anti-entropy.
+
+        Never raises for network or server trouble: the report says what happened.
+        """
+        with self._lock:
+            self._running = True
+            try:
+                return self._sync_once(anti_entropy, progress, cancel)
+            finally:
+                self._running = False
+
+    def _sync_once(
+        self, anti_entropy: bool | None, progress: Progress | None, cancel: Cancel | None
+    ) -> SyncReport:
+        started = self.clock()
+        self._runs += 1
+        push = self.push(cancel)
+        pull: PullResult | None = None
+        repair: RepairResult | None = None
+        offline = isinstance(push.error, ServerUnreachable | ServerFailed)
+        if not offline and not push.terminal_revoked and not push.cancelled:
+            pull = self.pull(progress, cancel)
+            wanted = (
+                anti_entropy
+                if anti_entropy is not None
+                else self._runs % self.anti_entropy_every == 0
+            )
+            if pull.complete and (wanted or pull.server_rewound):
+                repair = self.anti_entropy(cancel)
+        errors = [p.error for p in (push, pull, repair) if p is not None and p.error is not None]
+        online = not any(isinstance(e, ServerUnreachable | ServerFailed) for e in errors)
+        # Not cache.terminal_revoked(): the feed is global and carries every terminal's item.
+        # A revoked terminal is refused (403 terminal_revoked) on every later request, so a
+        # crash between this report and the caller's wipe is detected again next time.
+        revoked_terminal = push.terminal_revoked or bool(pull and pull.terminal_revoked)
+        outbox = self.cache.outbox_count()
+        action = "none"
+        if revoked_terminal:
+            action = "wipe" if outbox == 0 else "lock"
+            log.warning("sync: terminal revoked, action=%s, outbox=%d", action, outbox)
+        # Notices now, after the pull, so they show the versions that caused the conflict.
+        notices = [conflict_notice(e, r, self._current_version) for e, r in push.conflicts]
+        finished = self.clock()
+        self._online = online
+        self._last_sync_at = finished
+        self._last_error = next(
+            (getattr(e, "message", None) or type(e).__name__ for e in errors), None
+        )
+        return SyncReport(
+            started_at=started,
+            finished_at=finished,
+            push=push,
+            pull=pull,
+            repair=repair,
+            online=online,
+            outbox_count=outbox,
+            freshness=self.freshness(finished),
+            revoked_operators=list(pull.revoked_operators) if pull else [],
+            terminal_action=action,
+            notices=notices,
+        )
+
+    # -- status -------------------------------------------------------------------------------
+
+    def freshness(self, now: datetime | None = None) -> Freshness:
+        return freshness(self.cache.last_complete_pull(), self.cache.policy(), now or self.clock())
+
+    def status(self, now: datetime | None = None) -> SyncStatus:
+        """Cheap snapshot for the status bar; does not wait for a running sync (no lock)."""
+        return SyncStatus(
+            online=self._online,
+            last_sync_at=self._last_sync_at,
+            last_error=self._last_error,
+            freshness=self.freshness(now),
+            outbox_count=self.cache.outbox_count(),
+            running=self._running,
+        )
