@@ -235,9 +235,7 @@ class KeySlots:
         }
         self._save(data)
 
-    def unwrap(
-        self, operator_id: str, password: str, device_secret: bytes, now: datetime
-    ) -> bytes:
+    def unwrap(self, operator_id: str, password: str, device_secret: bytes, now: datetime) -> bytes:
         """Offline login: the DEK, or NoSlot / SlotExpired / WrongPassword(n) / SlotDeleted."""
         now = _aware(now)
         data = self._load()

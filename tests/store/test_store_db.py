@@ -1,0 +1,154 @@
+"""Opening, keys, encryption at rest, migrations."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+import sqlcipher3
+
+from app.store import schema
+from app.store.db import Cache, create_cache, open_cache
+from app.store.errors import StoreError, WrongKey
+from app.store.keys import generate_dek
+
+from .conftest import household_items
+from .households import make_households
+
+
+def test_create_open_and_pragmas(tmp_path: Path, dek: bytes) -> None:
+    path = tmp_path / "cache.db"
+    with create_cache(path, dek) as c:
+        assert c.schema_version() == schema.LATEST_VERSION
+        assert c.connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        # 2 = FULL
+        assert c.connection.execute("PRAGMA synchronous").fetchone()[0] == 2
+        assert c.cursor() == 0
+    with open_cache(path, dek) as c:
+        assert c.schema_version() == schema.LATEST_VERSION
+    with pytest.raises(StoreError):
+        create_cache(path, dek)
+    with pytest.raises(StoreError):
+        open_cache(tmp_path / "missing.db", dek)
+
+
+def test_wrong_key_fails_closed(tmp_path: Path, dek: bytes) -> None:
+    path = tmp_path / "cache.db"
+    with create_cache(path, dek) as c:
+        c.apply_changes(household_items(list(make_households(20, seed=3))), 10)
+    before = path.read_bytes()
+    for _ in range(3):
+        with pytest.raises(WrongKey) as exc:
+            open_cache(path, generate_dek())
+        assert "鍵" in exc.value.message
+    # A failed open changes nothing, and the right key still works.
+    assert path.read_bytes() == before
+    with open_cache(path, dek) as c:
+        assert c.cursor() == 10
+    with pytest.raises(ValueError):
+        open_cache(path, b"short")
+
+
+def test_plain_sqlite_cannot_read(tmp_path: Path, dek: bytes) -> None:
+    path = tmp_path / "cache.db"
+    with create_cache(path, dek) as c:
+        c.apply_changes(household_items(list(make_households(10))), 1)
+    conn = sqlite3.connect(path)
+    with pytest.raises(sqlite3.DatabaseError):
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    conn.close()
+    assert not path.read_bytes().startswith(b"SQLite format 3")
+
+
+def test_no_plaintext_in_db_or_wal(tmp_path: Path, dek: bytes) -> None:
+    path = tmp_path / "cache.db"
+    households = list(make_households(300, seed=11))
+    c = create_cache(path, dek)
+    c.apply_changes(household_items(households), len(households))
+    # Look while the WAL still holds the pages (no checkpoint yet), then after closing.
+    wal = Path(str(path) + "-wal")
+    assert wal.exists() and wal.stat().st_size > 0
+    snapshots = [path.read_bytes() + wal.read_bytes()]
+    c.close()
+    snapshots.append(path.read_bytes())
+    needles: set[bytes] = {b"household_id", b"CREATE TABLE", "北見市".encode()}
+    for h in households[:100]:
+        needles.add(h["address"].encode())
+        for m in h["members"]:
+            needles.add(m["name"].encode())
+            needles.add(m["name_kana"].encode())
+            needles.add(m["juminhyo_code"].encode())
+            if m["my_number"]:
+                needles.add(m["my_number"].encode())
+                needles.add(m["my_number"].encode("utf-16-le"))
+    for blob in snapshots:
+        found = [n for n in needles if n in blob]
+        assert not found, f"plaintext in the cache file: {len(found)} items"
+
+
+def test_migrations_step_by_step(tmp_path: Path, dek: bytes) -> None:
+    """Each step runs on a database made by the previous one, data kept."""
+    path = tmp_path / "m.db"
+    conn = sqlcipher3.connect(str(path), isolation_level=None)
+    conn.execute(f"PRAGMA key = \"x'{dek.hex()}'\"")
+    assert schema.migrate(conn, upto=1) == 1
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert {"households", "persons", "search_keys", "meta", "operators"} <= tables
+    assert "outbox" not in tables
+    conn.execute("INSERT INTO meta(k, v) VALUES ('probe', 'v1')")
+    conn.execute("UPDATE meta SET v = '7' WHERE k = 'cursor'")
+
+    assert schema.migrate(conn, upto=2) == 2
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert {"outbox", "notices", "issuances", "issuance_counters"} <= tables
+    assert "audit_entries" not in tables
+    assert conn.execute("SELECT v FROM meta WHERE k='probe'").fetchone()[0] == "v1"
+    conn.execute(
+        "INSERT INTO outbox(event_id, type, body, added_at, updated_at)"
+        " VALUES ('e', 'card_event', '{}', 'x', 'x')"
+    )
+    conn.close()
+
+    # open_cache migrates the rest of the way.
+    with open_cache(path, dek) as c:
+        assert c.schema_version() == 3
+        assert c.cursor() == 7
+        assert c.outbox_total() == 1
+        cols = [r[1] for r in c.connection.execute("PRAGMA table_info(audit_entries)")]
+        assert cols == [
+            "seq", "entry_id", "at", "operator_id", "terminal_no", "action", "target_ids",
+            "reason", "prev_hash", "hash", "signature", "pushed",
+        ]  # fmt: skip
+
+
+def test_failed_migration_step_rolls_back(tmp_path: Path, dek: bytes, monkeypatch) -> None:
+    path = tmp_path / "m.db"
+    conn = sqlcipher3.connect(str(path), isolation_level=None)
+    conn.execute(f"PRAGMA key = \"x'{dek.hex()}'\"")
+    schema.migrate(conn, upto=1)
+    broken = [*schema.MIGRATIONS[1][:2], "CREATE TABLE outbox (x)"]  # fails midway
+    monkeypatch.setattr(schema, "MIGRATIONS", (schema.MIGRATIONS[0], broken, schema.MIGRATIONS[2]))
+    with pytest.raises(sqlcipher3.DatabaseError):
+        schema.migrate(conn, upto=2)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert "outbox" not in tables
+    conn.close()
+
+
+def test_newer_schema_refused(tmp_path: Path, dek: bytes) -> None:
+    path = tmp_path / "cache.db"
+    with create_cache(path, dek) as c:
+        c.connection.execute("PRAGMA user_version = 99")
+    with pytest.raises(StoreError):
+        open_cache(path, dek)
+
+
+def test_transaction_nesting_and_rollback(cache: Cache) -> None:
+    with pytest.raises(RuntimeError), cache.transaction():
+        cache.next_issuance_no("0001", __import__("datetime").date(2026, 1, 5))
+        raise RuntimeError
+    from datetime import date
+
+    assert cache.next_issuance_no("0001", date(2026, 1, 5)) == "0001-20260105-0001"

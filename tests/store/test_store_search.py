@@ -1,0 +1,210 @@
+"""4情報 search: kana/kanji, exact/prefix, variants, IVS, era ranges, 除票, 支援措置, paging."""
+
+from __future__ import annotations
+
+import random
+from datetime import date
+from typing import Any
+
+import pytest
+
+from app.domain.names import fold
+from app.domain.records import parse_person
+from app.store import search as search_mod
+from app.store.db import Cache
+from app.store.search import SearchQuery, address_key, name_keys
+
+from .conftest import household_items
+from .households import juminhyo_code, make_households, my_number
+
+_serial = iter(range(900_000, 999_999))
+
+
+def person(name: str, kana: str, birth: str, sex: str = "male", **extra: Any) -> dict[str, Any]:
+    n = next(_serial)
+    p = {
+        "person_id": f"S{n}", "juminhyo_code": juminhyo_code(n), "my_number": my_number(n),
+        "version": 1, "status": "resident", "name": name, "name_kana": kana,
+        "birth_date": birth, "sex": sex, "relationship": "世帯主",
+    }  # fmt: skip
+    p.update(extra)
+    return p
+
+
+def household(hid: str, address: str, members: list[dict], katagaki: str | None = None) -> dict:
+    return {
+        "household_id": hid, "municipality_code": "012084", "postal_code": "090-0001",
+        "address": address, "katagaki": katagaki, "head_person_id": members[0]["person_id"],
+        "members": members,
+    }  # fmt: skip
+
+
+@pytest.fixture
+def people(cache: Cache) -> dict[str, dict]:
+    named = {
+        "taro": person("山田 太郎", "ヤマダ タロウ", "1970-05-01"),
+        "taro_removed": person(
+            "山田 太郎", "ヤマダ タロウ", "1940-02-02", status="removed", removed_on="2019-01-01",
+            removal_reason="死亡",
+        ),
+        "taro_long": person("山田 太郎左衛門", "ヤマダ タロウザエモン", "1955-03-03"),
+        "taichi": person("山田 太一", "ヤマダ タイチ", "1989-01-07"),
+        "hanako": person("髙橋 花子", "タカハシ ハナコ", "1989-01-08", "female"),
+        "ivs": person("葛\U000e0100城 雛乃", "カツラギ ヒナノ", "2001-12-31", "female"),
+        "protected": person(
+            "佐藤 美咲", "サトウ ミサキ", "1992-07-07", "female",
+            support_measure={"until": "2030-03-31", "perpetrator_person_ids": []},
+        ),
+        "alias": person("金 英子", "キム ヨンジャ", "1980-01-01", "female", alias="金田 英子",
+                        alias_kana="カネダ エイコ", nationality="韓国"),
+    }  # fmt: skip
+    households = [
+        household("HS1", "北見市北1条西3丁目1番地", [named["taro"], named["taichi"]]),
+        household("HS2", "北見市常盤町2丁目5番地", [named["taro_removed"]]),
+        household("HS3", "北見市端野町1番地", [named["taro_long"]], katagaki="コーポ北見101号室"),
+        household("HS4", "北見市北1条東1丁目", [named["hanako"], named["ivs"]]),
+        household("HS5", "北見市高栄東町1番地", [named["protected"], named["alias"]]),
+    ]
+    # Filler persons that cannot collide with the named ones (so expectations stay exact).
+    taken = ("山田", "髙橋", "高橋", "佐藤", "葛", "金")
+    filler = [
+        h
+        for h in make_households(400, seed=21)
+        if not any(m["name"].startswith(taken) for m in h["members"])
+        and not h["address"].startswith("北見市北1条")
+        and not (h["katagaki"] or "").startswith("コーポ北見")
+    ]
+    cache.apply_changes(household_items(households + filler), 1)
+    return {k: v["person_id"] for k, v in named.items()}  # type: ignore[misc]
+
+
+def ids(cache: Cache, **kw: Any) -> list[str]:
+    return [h.person_id for h in cache.search(SearchQuery(**kw), limit=500).hits]
+
+
+def test_exact_before_prefix_and_residents_before_removed(cache: Cache, people) -> None:
+    got = ids(cache, name="山田太郎")
+    assert got[:3] == [people["taro"], people["taro_removed"], people["taro_long"]]
+    # kana, hiragana, half-width, spaces: the same person
+    for q in ("ヤマダ タロウ", "やまだたろう", "ﾔﾏﾀﾞ ﾀﾛｳ", "山田　太郎"):
+        assert ids(cache, name=q)[:2] == [people["taro"], people["taro_removed"]], q
+    page = cache.search(SearchQuery(name="山田太郎"))
+    assert page.hits[1].status == "removed" and page.hits[0].status == "resident"
+
+
+def test_prefix_given_name_alias(cache: Cache, people) -> None:
+    got = ids(cache, name="山田 太")
+    assert set(got) >= {people["taro"], people["taichi"], people["taro_long"]}
+    assert people["hanako"] not in got
+    assert people["taichi"] in ids(cache, name="たいち")  # given name alone
+    assert people["alias"] in ids(cache, name="金田")  # 通称
+    assert people["alias"] in ids(cache, name="カネダ エイコ")
+
+
+def test_variants_and_ivs(cache: Cache, people) -> None:
+    assert people["hanako"] in ids(cache, name="高橋花子")
+    assert people["hanako"] in ids(cache, name="髙橋")
+    hits = cache.search(SearchQuery(name="葛城雛乃")).hits
+    assert [h.person_id for h in hits] == [people["ivs"]]
+    assert hits[0].name == "葛\U000e0100城 雛乃"  # stored exactly, IVS kept
+
+
+def test_birth_date_exact_and_era_range(cache: Cache, people) -> None:
+    assert ids(cache, name="やまだ", birth_date=date(1989, 1, 7)) == [people["taichi"]]
+    # 昭和64年 = 1989-01-01 .. 1989-01-07; 平成元年 starts 1989-01-08
+    showa64 = ids(cache, birth_range=(date(1989, 1, 1), date(1989, 1, 7)))
+    assert people["taichi"] in showa64 and people["hanako"] not in showa64
+    heisei1 = ids(cache, name="たかはし", birth_range=(date(1989, 1, 8), date(1989, 12, 31)))
+    assert heisei1 == [people["hanako"]]
+
+
+def test_sex_address_katagaki(cache: Cache, people) -> None:
+    assert ids(cache, name="山田", sex="female") == []
+    got = ids(cache, name="山田", address="北見市北1条")
+    assert set(got) == {people["taro"], people["taichi"]}
+    # full-width digits in the query fold to the same key
+    wide = ids(cache, name="山田", address="北見市北１条西")
+    assert set(wide) == {people["taro"], people["taichi"]}
+    assert ids(cache, address="コーポ北見") == [people["taro_long"]]
+    assert ids(cache, name="やまだ", address="コーポ北見") == [people["taro_long"]]
+    assert people["hanako"] in ids(cache, address="北見市北1条東1丁目")
+
+
+def test_removed_protected_and_code(cache: Cache, people) -> None:
+    assert people["taro_removed"] not in ids(cache, name="山田太郎", include_removed=False)
+    hit = cache.search(SearchQuery(name="さとうみさき"), today=date(2026, 1, 1)).hits[0]
+    assert hit.person_id == people["protected"] and hit.protected
+    later = cache.search(SearchQuery(name="さとうみさき"), today=date(2031, 1, 1)).hits[0]
+    assert not later.protected
+    assert not cache.search(SearchQuery(name="山田太郎")).hits[0].protected
+    code = cache.person(people["ivs"])[0].juminhyo_code
+    assert ids(cache, juminhyo_code=code) == [people["ivs"]]
+    assert ids(cache, name="葛城", juminhyo_code=code) == [people["ivs"]]
+    assert ids(cache, name="山田", juminhyo_code=code) == []
+
+
+def test_empty_query_paging_and_cap(cache: Cache, people, monkeypatch) -> None:
+    assert cache.search(SearchQuery()).hits == []
+    assert cache.search(SearchQuery(name="  ")).total == 0
+    full = cache.search(SearchQuery(address="北見市"), limit=500)
+    assert full.total == len(full.hits) == cache.counts()["persons"]
+    pages = [cache.search(SearchQuery(address="北見市"), limit=50, offset=o).hits
+             for o in range(0, full.total, 50)]  # fmt: skip
+    assert [h.person_id for p in pages for h in p] == [h.person_id for h in full.hits]
+    # ranking of a non-name query: residents first
+    statuses = [h.status for h in full.hits]
+    assert statuses == sorted(statuses, key=lambda s: s != "resident")
+    monkeypatch.setattr(search_mod, "CANDIDATE_CAP", 5)
+    capped = cache.search(SearchQuery(address="北見市"))
+    assert capped.total is None and len(capped.hits) == 5
+    # exact matches are never crowded out by the cap
+    assert ids(cache, name="山田太郎")[:2] == [people["taro"], people["taro_removed"]]
+
+
+def test_matches_brute_force(cache: Cache, people) -> None:
+    """Random combined queries against a brute-force filter over the same persons."""
+    rows = cache.connection.execute(
+        "SELECT p.person_id, h.raw FROM persons p JOIN households h USING (household_id)"
+    ).fetchall()
+    import json
+
+    everyone = []
+    for pid, raw in rows:
+        h = json.loads(raw)
+        m = next(m for m in h["members"] if m["person_id"] == pid)
+        everyone.append((parse_person(m), h))
+    rng = random.Random(5)
+    for _ in range(60):
+        p, h = rng.choice(everyone)
+        q = SearchQuery(
+            name=rng.choice([None, p.name[: rng.randint(1, 3)], p.name_kana[:3]]),
+            birth_range=rng.choice([None, (date(p.birth_date.year, 1, 1),
+                                           date(p.birth_date.year, 12, 31))]),
+            sex=rng.choice([None, p.sex]),
+            address=rng.choice([None, h["address"][:7]]),
+            include_removed=rng.random() < 0.7,
+        )  # fmt: skip
+        if q.is_empty():
+            continue
+        expected = set()
+        for o, oh in everyone:
+            keys = name_keys(o)
+            if q.name and fold(q.name) and not any(k.startswith(fold(q.name)) for k in keys):
+                continue
+            if q.birth_range and not q.birth_range[0] <= o.birth_date <= q.birth_range[1]:
+                continue
+            if q.sex and o.sex != q.sex:
+                continue
+            akey = address_key(q.address or "")
+            if akey and not (
+                address_key(oh["address"]).startswith(akey)
+                or address_key(oh["katagaki"] or "").startswith(akey)
+            ):
+                continue
+            if not q.include_removed and o.is_removed:
+                continue
+            expected.add(o.person_id)
+        page = cache.search(q, limit=500)
+        assert page.total == len(expected)
+        assert {x.person_id for x in page.hits} == expected
+        assert p.person_id in expected or (not q.include_removed and p.is_removed)
