@@ -9,6 +9,7 @@ in `ChangeItem.data`; both sides validate it with `parse_household` when it arri
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, Literal
 
@@ -111,7 +112,9 @@ class ChangeItem(_Model):
 
 class ChangesPage(_Model):
     items: list[ChangeItem]
-    # The cursor to ask with next; equals the last item's seq (or the request's `after`).
+    # The cursor to ask with next: the last item's seq while has_more; when the page ends the
+    # feed it is latest_seq (older changes of a record are compacted away, so the seqs up to
+    # latest_seq need not all appear).
     next_after: int
     has_more: bool
     # The highest seq the server had when the page was cut: "complete" means reaching it.
@@ -147,7 +150,9 @@ class EventsResponse(_Model):
 
 class Digest(_Model):
     bucket_count: int
-    # hex SHA-256 over the sorted "(household_id, version)" lines of each bucket.
+    # hex SHA-256 over the sorted "(household_id, version)" lines of each bucket, exactly as
+    # `bucket_digest` computes it: lines f"{household_id}\t{version}\n" sorted by household_id
+    # (Python str order), UTF-8; the version of a household is the max of its members'.
     buckets: list[str]
 
 
@@ -181,3 +186,42 @@ def bucket_of(household_id: str, buckets: int = DIGEST_BUCKETS) -> int:
     import hashlib
 
     return hashlib.sha256(household_id.encode("utf-8")).digest()[0] % buckets
+
+
+def bucket_digest(pairs: Iterable[tuple[str, int]]) -> str:
+    """Digest of one bucket: both sides call this on their (household_id, version) pairs."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for household_id, version in sorted(pairs):
+        h.update(f"{household_id}\t{version}\n".encode())
+    return h.hexdigest()
+
+
+# ---------------------------------------------------------------------------------------------
+# Payloads of the event types (Event.payload is a dict on the wire; these name its keys).
+
+
+class CertificateIssuedPayload(_Model):
+    issuance_no: str = Field(min_length=1, max_length=64)  # "{terminal_no}-{yyyymmdd}-{seq}"
+    kind: str = Field(min_length=1, max_length=64)  # e.g. "juminhyo", "joshohyo"
+    person_ids: list[str] = Field(min_length=1, max_length=100)
+    copies: int = Field(ge=1, le=100)
+    fee_yen: int = Field(ge=0)
+    content_digest: str = Field(min_length=1, max_length=256)
+
+
+class CertificateVoidedPayload(_Model):
+    issuance_no: str = Field(min_length=1, max_length=64)
+    reason: str = ""
+
+
+class CardEventPayload(_Model):
+    # 交付, 一時停止, 一時停止解除, 廃止, 回収, 返納 ... (recorded; J-LIS does the card itself)
+    action: str = Field(min_length=1, max_length=64)
+    person_id: str | None = None
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+class ReconciliationAckPayload(_Model):
+    reconciliation_id: int

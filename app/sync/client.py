@@ -1,0 +1,264 @@
+"""The client side of sync protocol v1: the one place where the client talks HTTP (httpx).
+
+mTLS: the municipality's CA is pinned (the only trust anchor); after enrollment the terminal
+presents its certificate on every call. Errors come out typed (app.sync.errors): the engine
+retries ServerUnreachable / ServerFailed / MalformedAnswer with backoff and never retries
+ServerRejected as is.
+
+Also here: the terminal key and CSR, and writing them to files (key encrypted with a password
+the caller supplies).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import ssl
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+from pydantic import BaseModel
+from pydantic import ValidationError as PydanticValidationError
+
+from app.sync.errors import MalformedAnswer, ServerFailed, ServerRejected, ServerUnreachable
+from app.sync.protocol import (
+    API_PREFIX,
+    DEFAULT_PAGE_LIMIT,
+    SESSION_HEADER,
+    BucketRecords,
+    CertificateInfo,
+    ChangesPage,
+    Digest,
+    EnrollRequest,
+    EnrollResponse,
+    ErrorBody,
+    Event,
+    EventsBatch,
+    EventsResponse,
+    SessionRequest,
+    SessionResponse,
+)
+
+M = TypeVar("M", bound=BaseModel)
+
+DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
+
+
+def _ssl_context(
+    ca_cert_path: Path | str,
+    client_cert_path: Path | str | None,
+    client_key_path: Path | str | None,
+    key_password: bytes | None,
+) -> ssl.SSLContext:
+    ctx = ssl.create_default_context(cafile=str(ca_cert_path))  # pinned: our CA only
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    if client_cert_path is not None:
+        ctx.load_cert_chain(
+            str(client_cert_path),
+            str(client_key_path) if client_key_path else None,
+            password=key_password,
+        )
+    return ctx
+
+
+class SyncClient:
+    def __init__(
+        self,
+        base_url: str,
+        ca_cert_path: Path | str,
+        client_cert_path: Path | str | None = None,
+        client_key_path: Path | str | None = None,
+        key_password: bytes | None = None,
+        timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        try:
+            ctx = _ssl_context(ca_cert_path, client_cert_path, client_key_path, key_password)
+        except (OSError, ssl.SSLError, ValueError) as exc:
+            raise ServerUnreachable(
+                "端末証明書または認証局証明書を読み込めません。端末の登録を確認してください。",
+                detail=type(exc).__name__,
+            ) from None
+        self._http = httpx.Client(
+            base_url=self.base_url + API_PREFIX,
+            verify=ctx,
+            timeout=timeout,
+            headers={"Accept-Encoding": "gzip", "User-Agent": "madoguchi-client/1"},
+        )
+        self.session_token: str | None = None
+
+    # --- plumbing --------------------------------------------------------------------------
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> SyncClient:
+        return self
+
+    def __exit__(self, *_exc: Any) -> None:
+        self.close()
+
+    def _request(
+        self, method: str, path: str, *, session: bool = True, **kwargs: Any
+    ) -> httpx.Response:
+        headers = kwargs.pop("headers", {})
+        if session and self.session_token:
+            headers[SESSION_HEADER] = self.session_token
+        try:
+            response = self._http.request(method, path, headers=headers, **kwargs)
+        except httpx.TimeoutException as exc:
+            raise ServerUnreachable(
+                "サーバーの応答がありません(タイムアウト)。", detail=type(exc).__name__
+            ) from None
+        except httpx.DecodingError as exc:
+            raise MalformedAnswer(detail=type(exc).__name__) from None
+        except (httpx.TransportError, ssl.SSLError, OSError) as exc:
+            raise ServerUnreachable(detail=type(exc).__name__) from None
+        if response.status_code >= 400:
+            self._raise_for(response)
+        return response
+
+    @staticmethod
+    def _raise_for(response: httpx.Response) -> None:
+        status = response.status_code
+        code, message = f"http_{status}", ""
+        try:
+            body = ErrorBody.model_validate_json(response.content)
+            code, message = body.code, body.message
+        except (PydanticValidationError, ValueError):
+            pass
+        if status >= 500:
+            raise ServerFailed(status, code, message or ServerFailed.DEFAULT)
+        raise ServerRejected(status, code, message or f"サーバーが要求を拒否しました({status})。")
+
+    @staticmethod
+    def _parse(model: type[M], response: httpx.Response) -> M:
+        try:
+            return model.model_validate_json(response.content)
+        except (PydanticValidationError, ValueError) as exc:
+            raise MalformedAnswer(detail=type(exc).__name__) from None
+        except httpx.HTTPError as exc:  # body decoding failed while reading
+            raise MalformedAnswer(detail=type(exc).__name__) from None
+
+    # --- protocol v1 -----------------------------------------------------------------------
+
+    def enroll(self, token: str, csr_pem: str, dek: bytes, hostname: str = "") -> EnrollResponse:
+        body = EnrollRequest(
+            token=token,
+            csr_pem=csr_pem,
+            escrowed_dek_b64=base64.b64encode(dek).decode(),
+            hostname=hostname,
+        )
+        response = self._request(
+            "POST", "/enroll", session=False, json=body.model_dump(mode="json")
+        )
+        return self._parse(EnrollResponse, response)
+
+    def login(self, operator_id: str, password: str) -> SessionResponse:
+        body = SessionRequest(operator_id=operator_id, password=password)
+        response = self._request(
+            "POST", "/sessions", session=False, json=body.model_dump(mode="json")
+        )
+        answer = self._parse(SessionResponse, response)
+        self.session_token = answer.session_token
+        return answer
+
+    def logout(self) -> None:
+        self.session_token = None
+
+    def changes(self, after: int = 0, limit: int = DEFAULT_PAGE_LIMIT) -> ChangesPage:
+        response = self._request("GET", "/changes", params={"after": after, "limit": limit})
+        return self._parse(ChangesPage, response)
+
+    def changes_raw(self, after: int = 0, limit: int = DEFAULT_PAGE_LIMIT) -> dict[str, Any]:
+        """The page as plain JSON (no model validation): for benchmarks of the raw fetch."""
+        response = self._request("GET", "/changes", params={"after": after, "limit": limit})
+        try:
+            return json.loads(response.content)
+        except ValueError as exc:
+            raise MalformedAnswer(detail=type(exc).__name__) from None
+
+    def push_events(self, events: Sequence[Event]) -> EventsResponse:
+        batch = EventsBatch(events=list(events))
+        response = self._request("POST", "/events", json=batch.model_dump(mode="json"))
+        return self._parse(EventsResponse, response)
+
+    def digest(self) -> Digest:
+        return self._parse(Digest, self._request("GET", "/digest"))
+
+    def records(self, bucket: int) -> BucketRecords:
+        return self._parse(
+            BucketRecords, self._request("GET", "/records", params={"bucket": bucket})
+        )
+
+    def certificate(self, issuance_no: str) -> CertificateInfo:
+        path = "/certificates/" + httpx.URL(issuance_no).raw_path.decode()
+        return self._parse(CertificateInfo, self._request("GET", path))
+
+
+# --- terminal key, CSR and files ----------------------------------------------------------
+
+
+def generate_terminal_key() -> ec.EllipticCurvePrivateKey:
+    return ec.generate_private_key(ec.SECP256R1())
+
+
+def make_csr(key: ec.EllipticCurvePrivateKey, hostname: str = "madoguchi-terminal") -> str:
+    """A CSR for enrollment; the server decides the certificate's subject itself."""
+    csr = (
+        x509.CertificateSigningRequestBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hostname[:64] or "t")]))
+        .sign(key, hashes.SHA256())
+    )
+    return csr.public_bytes(serialization.Encoding.PEM).decode()
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+
+
+def write_private_key(path: Path | str, key: ec.EllipticCurvePrivateKey, password: bytes) -> Path:
+    """PKCS#8 PEM encrypted with the caller's password (never stored in plaintext)."""
+    if not password:
+        raise ValueError("端末鍵の保存にはパスワードが必要です。")
+    data = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.BestAvailableEncryption(password),
+    )
+    _write_private(Path(path), data)
+    return Path(path)
+
+
+def load_private_key(path: Path | str, password: bytes) -> ec.EllipticCurvePrivateKey:
+    key = serialization.load_pem_private_key(Path(path).read_bytes(), password=password)
+    if not isinstance(key, ec.EllipticCurvePrivateKey):
+        raise ValueError("端末鍵の形式が正しくありません。")
+    return key
+
+
+def store_enrollment(
+    directory: Path | str,
+    key: ec.EllipticCurvePrivateKey,
+    answer: EnrollResponse,
+    password: bytes,
+) -> tuple[Path, Path, Path]:
+    """Writes terminal.key (encrypted), terminal.pem and ca.pem; returns (cert, key, ca)."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    key_path = write_private_key(directory / "terminal.key", key, password)
+    cert_path = directory / "terminal.pem"
+    cert_path.write_text(answer.certificate_pem, encoding="ascii")
+    ca_path = directory / "ca.pem"
+    ca_path.write_text(answer.ca_chain_pem, encoding="ascii")
+    return cert_path, key_path, ca_path

@@ -1,0 +1,426 @@
+"""Operations on the server's state: init, operators, tokens, terminals, sessions, policy.
+
+Used by the HTTP API, the admin CLI and server.embedded; no HTTP here. Every change of an
+operator, the policy or a terminal rides the feed in the same transaction.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
+from sqlalchemy import Connection, func, insert, select, update
+
+from app.sync.protocol import (
+    EnrollRequest,
+    EnrollResponse,
+    OperatorProfile,
+    Policy,
+    SessionRequest,
+    SessionResponse,
+)
+from server import ca as ca_mod
+from server import security
+from server.config import ServerConfig
+from server.db import Database
+from server.errors import AdminError, ApiError
+from server.feed import append_change, dumps
+from server.tables import (
+    enrollment_tokens,
+    operators,
+    policy,
+    reconciliation,
+    sessions,
+    terminals,
+)
+
+KNOWN_ROLES = ("clerk", "issuer", "supervisor", "auditor", "admin")
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def aware(value: datetime) -> datetime:
+    """SQLite hands back naive datetimes; everything we store is UTC."""
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def init_server(config: ServerConfig) -> Database:
+    """Create data dir, CA, master key and schema; seed the policy. Idempotent."""
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    ca_mod.create_ca(config)
+    db = Database(config.db_url)
+    db.migrate()
+    with db.write() as conn:
+        if conn.execute(select(policy.c.id)).first() is None:
+            _store_policy(conn, Policy(), version=1)
+    return db
+
+
+def _store_policy(conn: Connection, value: Policy, version: int) -> None:
+    data = value.model_dump(mode="json")
+    if version == 1:
+        conn.execute(insert(policy).values(id=1, version=1, data=dumps(data)))
+    else:
+        conn.execute(
+            update(policy).where(policy.c.id == 1).values(version=version, data=dumps(data))
+        )
+    append_change(conn, "policy", "policy", version, data)
+
+
+def get_policy(conn: Connection) -> Policy:
+    row = conn.execute(select(policy.c.data)).first()
+    return Policy() if row is None else Policy.model_validate_json(row[0])
+
+
+def set_policy(db: Database, value: Policy) -> None:
+    with db.write() as conn:
+        current = conn.execute(select(policy.c.version)).scalar_one_or_none() or 0
+        _store_policy(conn, value, current + 1)
+
+
+# --- operators --------------------------------------------------------------------------------
+
+
+def _profile(row: Any) -> OperatorProfile:
+    return OperatorProfile(
+        operator_id=row.operator_id,
+        display_name=row.display_name,
+        roles=tuple(r for r in row.roles.split(",") if r),
+        branch=row.branch,
+        active=bool(row.active),
+    )
+
+
+def _publish_operator(conn: Connection, operator_id: str) -> None:
+    row = conn.execute(select(operators).where(operators.c.operator_id == operator_id)).one()
+    append_change(conn, "operator", operator_id, row.version, _profile(row).model_dump(mode="json"))
+
+
+def _check_roles(roles: list[str] | tuple[str, ...]) -> str:
+    bad = [r for r in roles if r not in KNOWN_ROLES]
+    if bad or not roles:
+        raise AdminError(
+            f"役割が正しくありません: {', '.join(bad) or '(なし)'}"
+            f"(使える役割: {', '.join(KNOWN_ROLES)})"
+        )
+    return ",".join(dict.fromkeys(roles))
+
+
+def add_operator(
+    db: Database,
+    operator_id: str,
+    display_name: str,
+    roles: list[str] | tuple[str, ...],
+    branch: str,
+    password: str,
+) -> OperatorProfile:
+    if not operator_id or len(operator_id) > 64:
+        raise AdminError("操作者IDは1〜64文字です。")
+    if len(password) < 8:
+        raise AdminError("パスワードは8文字以上にしてください。")
+    role_text = _check_roles(roles)
+    with db.write() as conn:
+        exists = conn.execute(
+            select(operators.c.operator_id).where(operators.c.operator_id == operator_id)
+        ).first()
+        if exists:
+            raise AdminError(f"操作者 {operator_id} はすでに登録されています。")
+        conn.execute(
+            insert(operators).values(
+                operator_id=operator_id,
+                display_name=display_name,
+                password_hash=security.hash_password(password),
+                roles=role_text,
+                branch=branch,
+                failed_attempts=0,
+                locked=False,
+                active=True,
+                version=1,
+                created_at=now(),
+            )
+        )
+        _publish_operator(conn, operator_id)
+        row = conn.execute(select(operators).where(operators.c.operator_id == operator_id)).one()
+        return _profile(row)
+
+
+def update_operator(
+    db: Database,
+    operator_id: str,
+    *,
+    roles: list[str] | tuple[str, ...] | None = None,
+    active: bool | None = None,
+    unlock: bool = False,
+    password: str | None = None,
+) -> OperatorProfile:
+    values: dict[str, Any] = {"version": operators.c.version + 1}
+    if roles is not None:
+        values["roles"] = _check_roles(roles)
+    if active is not None:
+        values["active"] = active
+    if unlock:
+        values.update(locked=False, failed_attempts=0)
+    if password is not None:
+        values["password_hash"] = security.hash_password(password)
+    with db.write() as conn:
+        done = conn.execute(
+            update(operators).where(operators.c.operator_id == operator_id).values(**values)
+        ).rowcount
+        if not done:
+            raise AdminError(f"操作者 {operator_id} は登録されていません。")
+        if active is False:
+            conn.execute(sessions.delete().where(sessions.c.operator_id == operator_id))
+        _publish_operator(conn, operator_id)
+        row = conn.execute(select(operators).where(operators.c.operator_id == operator_id)).one()
+        return _profile(row)
+
+
+def operator_exists(conn: Connection, operator_id: str) -> bool:
+    return (
+        conn.execute(
+            select(operators.c.operator_id).where(operators.c.operator_id == operator_id)
+        ).first()
+        is not None
+    )
+
+
+# --- enrollment and terminals -----------------------------------------------------------------
+
+
+def make_token(db: Database, config: ServerConfig) -> str:
+    token = security.new_token()
+    with db.write() as conn:
+        conn.execute(
+            insert(enrollment_tokens).values(
+                token_hash=security.token_hash(token),
+                created_at=now(),
+                expires_at=now() + timedelta(hours=config.token_hours),
+            )
+        )
+    return token
+
+
+def _next_terminal_no(conn: Connection) -> str:
+    count = conn.execute(select(func.count()).select_from(terminals)).scalar_one()
+    return f"{int(count) + 1:04d}"
+
+
+def enroll(
+    db: Database,
+    config: ServerConfig,
+    ca: ca_mod.CA,
+    master_key: bytes,
+    req: EnrollRequest,
+    *,
+    cert_days: int | None = None,
+    not_before: datetime | None = None,
+) -> EnrollResponse:
+    try:
+        csr = x509.load_pem_x509_csr(req.csr_pem.encode("utf-8"))
+    except ValueError:
+        raise ApiError(400, "bad_csr", "証明書署名要求(CSR)を読み取れません。") from None
+    if not csr.is_signature_valid:
+        raise ApiError(400, "bad_csr", "証明書署名要求(CSR)の署名が正しくありません。")
+    try:
+        dek = base64.b64decode(req.escrowed_dek_b64, validate=True)
+    except (binascii.Error, ValueError):
+        raise ApiError(400, "bad_dek", "預託する鍵(DEK)がbase64ではありません。") from None
+    if len(dek) != 32:
+        raise ApiError(400, "bad_dek", "預託する鍵(DEK)は256ビットでなければなりません。")
+    with db.write() as conn:
+        row = conn.execute(
+            select(enrollment_tokens).where(
+                enrollment_tokens.c.token_hash == security.token_hash(req.token)
+            )
+        ).first()
+        if row is None or row.used_at is not None or aware(row.expires_at) < now():
+            # One message for unknown, used and expired: a guesser learns nothing.
+            raise ApiError(
+                401,
+                "token_invalid",
+                "登録用トークンが無効です(使用済み・期限切れ・誤り)。管理者に新しいトークンを依頼してください。",
+            )
+        terminal_no = _next_terminal_no(conn)
+        cert = ca_mod.sign_terminal_csr(
+            ca, csr, terminal_no, cert_days or config.terminal_cert_days, not_before=not_before
+        )
+        conn.execute(
+            update(enrollment_tokens)
+            .where(enrollment_tokens.c.token_hash == row.token_hash)
+            .values(used_at=now(), terminal_no=terminal_no)
+        )
+        conn.execute(
+            insert(terminals).values(
+                terminal_no=terminal_no,
+                hostname=req.hostname[:255],
+                cert_serial=format(cert.serial_number, "x"),
+                fingerprint=ca_mod.fingerprint(cert),
+                not_after=cert.not_valid_after_utc,
+                revoked=False,
+                certificate_pem=cert.public_bytes(Encoding.PEM).decode(),
+                escrowed_dek=security.seal_dek(master_key, terminal_no, dek),
+                enrolled_at=now(),
+            )
+        )
+    return EnrollResponse(
+        terminal_no=terminal_no,
+        certificate_pem=cert.public_bytes(Encoding.PEM).decode(),
+        ca_chain_pem=ca.cert_pem,
+        municipality_code=config.municipality_code,
+        municipality_name=config.municipality_name,
+    )
+
+
+def revoke_terminal(db: Database, terminal_no: str) -> None:
+    with db.write() as conn:
+        done = conn.execute(
+            update(terminals)
+            .where(terminals.c.terminal_no == terminal_no)
+            .values(revoked=True, revoked_at=now())
+        ).rowcount
+        if not done:
+            raise AdminError(f"端末 {terminal_no} は登録されていません。")
+        conn.execute(sessions.delete().where(sessions.c.terminal_no == terminal_no))
+        append_change(conn, "terminal", terminal_no, 1, {"revoked": True})
+
+
+def list_terminals(db: Database) -> list[dict[str, Any]]:
+    with db.read() as conn:
+        rows = conn.execute(
+            select(
+                terminals.c.terminal_no,
+                terminals.c.hostname,
+                terminals.c.revoked,
+                terminals.c.not_after,
+            ).order_by(terminals.c.terminal_no)
+        )
+        return [dict(r._mapping) for r in rows]
+
+
+# --- sessions ---------------------------------------------------------------------------------
+
+
+def login(
+    db: Database, config: ServerConfig, master_key: bytes, terminal_no: str, req: SessionRequest
+) -> SessionResponse:
+    denied = ApiError(401, "invalid_credentials", "操作者IDまたはパスワードが違います。")
+    with db.read() as conn:
+        row = conn.execute(
+            select(operators).where(operators.c.operator_id == req.operator_id)
+        ).first()
+    if row is None:
+        security.hash_password(req.password)  # same cost as a real check: no timing oracle
+        raise denied
+    if row.locked:
+        raise ApiError(
+            403,
+            "operator_locked",
+            "この操作者はパスワードの誤りが続いたためロックされています。管理者に連絡してください。",
+        )
+    if not row.active:
+        raise ApiError(403, "operator_inactive", "この操作者は無効にされています。")
+    ok = security.verify_password(row.password_hash, req.password)
+    with db.write() as conn:
+        if not ok:
+            failures = row.failed_attempts + 1
+            locked = failures >= config.lockout_threshold
+            conn.execute(
+                update(operators)
+                .where(operators.c.operator_id == row.operator_id)
+                .values(failed_attempts=failures, locked=locked)
+            )
+            if locked:
+                raise ApiError(
+                    403,
+                    "operator_locked",
+                    "パスワードの誤りが続いたため、この操作者をロックしました。管理者に連絡してください。",
+                )
+            raise denied
+        if row.failed_attempts:
+            conn.execute(
+                update(operators)
+                .where(operators.c.operator_id == row.operator_id)
+                .values(failed_attempts=0)
+            )
+        sealed = conn.execute(
+            select(terminals.c.escrowed_dek).where(terminals.c.terminal_no == terminal_no)
+        ).scalar_one()
+        token = security.new_token()
+        conn.execute(
+            insert(sessions).values(
+                token_hash=security.token_hash(token),
+                operator_id=row.operator_id,
+                terminal_no=terminal_no,
+                created_at=now(),
+                expires_at=now() + timedelta(hours=config.session_hours),
+            )
+        )
+        current_policy = get_policy(conn)
+    dek = security.open_dek(master_key, terminal_no, sealed)
+    return SessionResponse(
+        session_token=token,
+        operator=_profile(row),
+        dek_b64=base64.b64encode(dek).decode(),
+        policy=current_policy,
+        server_time=now(),
+    )
+
+
+def session_operator(db: Database, token: str, terminal_no: str) -> str:
+    """The operator of a live session opened on this terminal, else 401."""
+    invalid = ApiError(
+        401,
+        "session_invalid",
+        "ログインの有効期限が切れたか、ログインしていません。もう一度ログインしてください。",
+    )
+    with db.read() as conn:
+        row = conn.execute(
+            select(
+                sessions.c.operator_id,
+                sessions.c.terminal_no,
+                sessions.c.expires_at,
+                operators.c.active,
+            )
+            .join(operators, operators.c.operator_id == sessions.c.operator_id)
+            .where(sessions.c.token_hash == security.token_hash(token))
+        ).first()
+    if row is None or row.terminal_no != terminal_no or not row.active:
+        raise invalid
+    if aware(row.expires_at) < now():
+        raise invalid
+    return str(row.operator_id)
+
+
+# --- reconciliation ---------------------------------------------------------------------------
+
+
+def list_reconciliation(db: Database, *, include_closed: bool = False) -> list[dict[str, Any]]:
+    with db.read() as conn:
+        q = select(reconciliation).order_by(reconciliation.c.id)
+        if not include_closed:
+            q = q.where(reconciliation.c.status == "open")
+        return [dict(r._mapping) for r in conn.execute(q)]
+
+
+def resolve_reconciliation(db: Database, item_id: int, note: str = "") -> None:
+    with db.write() as conn:
+        done = conn.execute(
+            update(reconciliation)
+            .where(reconciliation.c.id == item_id, reconciliation.c.status != "resolved")
+            .values(status="resolved", resolved_at=now(), resolution=note)
+        ).rowcount
+    if not done:
+        raise AdminError(f"照合待ち {item_id} は見つからないか、解決済みです。")
+
+
+def load_master_key(config: ServerConfig) -> bytes:
+    key = config.master_key_path.read_bytes()
+    if len(key) != 32:
+        raise AdminError("マスター鍵ファイルが壊れています。")
+    return key

@@ -1,0 +1,226 @@
+"""The FastAPI application of the central sync server (DESIGN.md §5)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from cryptography import x509
+from fastapi import Depends, FastAPI, Header, Path, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, StreamingResponse
+from sqlalchemy import select
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.gzip import GZipMiddleware
+
+from app.sync.protocol import (
+    API_PREFIX,
+    DEFAULT_PAGE_LIMIT,
+    DIGEST_BUCKETS,
+    MAX_EVENTS_PER_BATCH,
+    MAX_PAGE_LIMIT,
+    SESSION_HEADER,
+    BucketRecords,
+    CertificateInfo,
+    ChangesPage,
+    Digest,
+    EnrollRequest,
+    EnrollResponse,
+    ErrorBody,
+    EventsBatch,
+    EventsResponse,
+    SessionRequest,
+    SessionResponse,
+)
+from server import admin, events
+from server import ca as ca_mod
+from server.config import ServerConfig
+from server.db import Database
+from server.errors import ApiError
+from server.feed import bucket_households, compute_digest, stream_page
+from server.tables import terminals
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorBody} for code in (400, 401, 403, 404, 413, 422)
+}
+
+
+class ServerContext:
+    def __init__(self, config: ServerConfig, db: Database) -> None:
+        self.config = config
+        self.db = db
+        self.ca = ca_mod.load_ca(config)
+        self.master_key = admin.load_master_key(config)
+
+
+def _error(status: int, code: str, message: str) -> JSONResponse:
+    return JSONResponse(ErrorBody(code=code, message=message).model_dump(), status_code=status)
+
+
+# --- who calls -------------------------------------------------------------------------
+
+
+def terminal_no(request: Request) -> str:
+    """The calling terminal, from the client certificate the TLS layer verified."""
+    ctx: ServerContext = request.app.state.ctx
+    tls = (request.scope.get("extensions") or {}).get("tls") or {}
+    chain = tls.get("client_cert_chain") or []
+    if not chain:
+        raise ApiError(
+            401,
+            "client_cert_required",
+            "端末証明書がありません。この端末はまだ登録されていません。",
+        )
+    try:
+        cert = x509.load_pem_x509_certificate(chain[0].encode("ascii"))
+        # TLS verified it already; checked again so that a misconfigured listener fails closed.
+        cert.verify_directly_issued_by(ctx.ca.cert)
+    except (ValueError, TypeError, x509.InvalidSignature, UnicodeEncodeError):
+        raise ApiError(
+            403, "client_cert_invalid", "この端末証明書は当市の認証局が発行したものではありません。"
+        ) from None
+    moment = datetime.now(UTC)
+    if not (cert.not_valid_before_utc <= moment <= cert.not_valid_after_utc):
+        raise ApiError(
+            403,
+            "client_cert_expired",
+            "端末証明書の有効期限が切れています。端末を登録し直してください。",
+        )
+    with ctx.db.read() as conn:
+        row = conn.execute(
+            select(terminals.c.terminal_no, terminals.c.revoked).where(
+                terminals.c.fingerprint == ca_mod.fingerprint(cert)
+            )
+        ).first()
+    if row is None:
+        raise ApiError(403, "terminal_unknown", "この端末は登録されていません。")
+    if row.revoked:
+        raise ApiError(
+            403,
+            "terminal_revoked",
+            "この端末は登録を取り消されています。管理者に連絡してください。",
+        )
+    return str(row.terminal_no)
+
+
+Terminal = Annotated[str, Depends(terminal_no)]
+
+
+def operator_id(
+    request: Request,
+    terminal: Terminal,
+    session: Annotated[str | None, Header(alias=SESSION_HEADER)] = None,
+) -> str:
+    if not session:
+        raise ApiError(401, "session_required", "ログインしてください。")
+    ctx: ServerContext = request.app.state.ctx
+    return admin.session_operator(ctx.db, session, terminal)
+
+
+Operator = Annotated[str, Depends(operator_id)]
+
+
+def create_app(config: ServerConfig, db: Database | None = None) -> FastAPI:
+    """The ASGI app; the schema is migrated here so that a started server is always current."""
+    if db is None:
+        db = admin.init_server(config)
+    ctx = ServerContext(config, db)
+    app = FastAPI(
+        title="Madoguchi sync server",
+        version="1",
+        description="窓口 central sync server, protocol v1 (mutual TLS; see docs/server.md).",
+    )
+    app.state.ctx = ctx
+    app.add_middleware(GZipMiddleware, minimum_size=1024, compresslevel=5)
+
+    @app.middleware("http")
+    async def limit_body(request: Request, call_next: Any) -> Any:
+        length = request.headers.get("content-length")
+        if length is not None and (not length.isdigit() or int(length) > config.max_body_bytes):
+            return _error(413, "body_too_large", "送信されたデータが大きすぎます。")
+        return await call_next(request)
+
+    @app.exception_handler(ApiError)
+    async def _api_error(_request: Request, exc: ApiError) -> JSONResponse:
+        return _error(exc.status, exc.code, exc.message)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = exc.errors()
+        if any(e.get("type") == "json_invalid" for e in errors):
+            return _error(400, "malformed_json", "送信されたデータがJSONとして読めません。")
+        for e in errors:
+            loc = tuple(e.get("loc", ()))
+            if e.get("type") == "too_long" and loc[-1:] == ("events",):
+                return _error(
+                    413,
+                    "batch_too_large",
+                    f"一度に送れるイベントは{MAX_EVENTS_PER_BATCH}件までです。",
+                )
+        where = ", ".join(".".join(str(p) for p in e.get("loc", ())) for e in errors[:5])
+        return _error(422, "invalid_request", f"要求の形式が正しくありません({where})。")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        messages = {404: "そのようなAPIはありません。", 405: "このメソッドは使えません。"}
+        return _error(
+            exc.status_code,
+            f"http_{exc.status_code}",
+            messages.get(exc.status_code, "要求を処理できません。"),
+        )
+
+    # --- endpoints -------------------------------------------------------------------------
+
+    @app.post(f"{API_PREFIX}/enroll", response_model=EnrollResponse, responses=_ERRORS)
+    def enroll(body: EnrollRequest) -> EnrollResponse:
+        return admin.enroll(ctx.db, config, ctx.ca, ctx.master_key, body)
+
+    @app.post(f"{API_PREFIX}/sessions", response_model=SessionResponse, responses=_ERRORS)
+    def sessions(body: SessionRequest, terminal: Terminal) -> SessionResponse:
+        return admin.login(ctx.db, config, ctx.master_key, terminal, body)
+
+    @app.get(
+        f"{API_PREFIX}/changes",
+        response_model=None,
+        responses={200: {"model": ChangesPage}, **_ERRORS},
+    )
+    def changes(
+        _terminal: Terminal,
+        _operator: Operator,
+        after: Annotated[int, Query(ge=0, le=2**62)] = 0,
+        limit: Annotated[int, Query(ge=1, le=MAX_PAGE_LIMIT)] = DEFAULT_PAGE_LIMIT,
+    ) -> StreamingResponse:
+        return StreamingResponse(stream_page(ctx.db, after, limit), media_type="application/json")
+
+    @app.post(f"{API_PREFIX}/events", response_model=EventsResponse, responses=_ERRORS)
+    def post_events(body: EventsBatch, terminal: Terminal, _operator: Operator) -> EventsResponse:
+        return events.apply_batch(ctx.db, terminal, body.events)
+
+    @app.get(f"{API_PREFIX}/digest", response_model=Digest, responses=_ERRORS)
+    def digest(_terminal: Terminal, _operator: Operator) -> Digest:
+        return Digest(bucket_count=DIGEST_BUCKETS, buckets=compute_digest(ctx.db))
+
+    @app.get(f"{API_PREFIX}/records", response_model=BucketRecords, responses=_ERRORS)
+    def records(
+        _terminal: Terminal,
+        _operator: Operator,
+        bucket: Annotated[int, Query(ge=0, lt=DIGEST_BUCKETS)],
+    ) -> BucketRecords:
+        return BucketRecords(bucket=bucket, households=bucket_households(ctx.db, bucket))
+
+    @app.get(
+        f"{API_PREFIX}/certificates/{{issuance_no}}",
+        response_model=CertificateInfo,
+        responses=_ERRORS,
+    )
+    def certificate(
+        _terminal: Terminal,
+        _operator: Operator,
+        issuance_no: Annotated[str, Path(min_length=1, max_length=64)],
+    ) -> CertificateInfo:
+        info = events.certificate_info(ctx.db, issuance_no)
+        if info is None:
+            raise ApiError(404, "certificate_unknown", "その交付番号の証明書は記録されていません。")
+        return info
+
+    return app

@@ -1,0 +1,94 @@
+"""Engines, transactions and migrations for PostgreSQL and SQLite.
+
+SQLite gets two engines: writes begin with BEGIN IMMEDIATE (a deferred transaction that reads
+then writes can fail with SQLITE_BUSY instead of waiting), reads stay deferred so that a long
+feed read never blocks writers (WAL). PostgreSQL uses one engine for both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event, select
+
+from server.tables import feed_counter
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+
+
+def _sqlite_engine(url: str, *, immediate: bool) -> Engine:
+    engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # We issue BEGIN ourselves (pysqlite's implicit transactions are not what we want).
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=FULL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    return engine
+
+
+class Database:
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.is_sqlite = url.startswith("sqlite")
+        if self.is_sqlite:
+            self.writer = _sqlite_engine(url, immediate=True)
+            self.reader = _sqlite_engine(url, immediate=False)
+        else:
+            self.writer = create_engine(url, pool_pre_ping=True, pool_size=8, max_overflow=8)
+            self.reader = self.writer
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        with self.writer.begin() as conn:
+            yield conn
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        with self.reader.connect() as conn, conn.begin():
+            yield conn
+
+    def migrate(self) -> None:
+        """Bring the schema to the newest Alembic revision (idempotent)."""
+        from alembic import command
+        from alembic.config import Config
+
+        cfg = Config()
+        cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+        with self.writer.connect() as conn:
+            if self.is_sqlite:
+                # Alembic manages its own transaction; plain deferred BEGIN is enough here.
+                conn.exec_driver_sql("SELECT 1")
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "head")
+            conn.commit()
+
+    def dispose(self) -> None:
+        self.writer.dispose()
+        if self.reader is not self.writer:
+            self.reader.dispose()
+
+
+def next_seqs(conn: Connection, count: int = 1) -> int:
+    """Reserve `count` seqs in the caller's transaction; returns the first one."""
+    conn.execute(
+        feed_counter.update().where(feed_counter.c.id == 1).values(seq=feed_counter.c.seq + count)
+    )
+    last = conn.execute(select(feed_counter.c.seq).where(feed_counter.c.id == 1)).scalar_one()
+    return int(last) - count + 1
+
+
+def latest_seq(conn: Connection) -> int:
+    return int(conn.execute(select(feed_counter.c.seq).where(feed_counter.c.id == 1)).scalar_one())

@@ -1,0 +1,174 @@
+"""The server in a background thread: for `madoguchi demo` and the tests.
+
+server = EmbeddedServer(data_dir)            # SQLite in data_dir unless database_url
+server.start()                                # returns when listening
+token = server.make_token()
+... SyncClient(server.base_url, server.ca_cert_path) ...
+server.stop()
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+
+from app.sync.protocol import Policy
+from server import admin
+from server.app import create_app
+from server.config import ServerConfig, load_config
+from server.errors import AdminError
+from server.importer import ImportReport, import_file
+from server.tls import uvicorn_config
+
+
+class EmbeddedServerError(Exception):
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class EmbeddedServer:
+    def __init__(
+        self,
+        data_dir: Path | str,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        database_url: str | None = None,
+        municipality_code: str | None = None,
+        municipality_name: str | None = None,
+        config: ServerConfig | None = None,
+    ) -> None:
+        self.config = config or load_config(
+            data_dir=data_dir,
+            env={},
+            database_url=database_url,
+            host=host,
+            port=port,
+            municipality_code=municipality_code,
+            municipality_name=municipality_name,
+        )
+        self.host = host
+        self._requested_port = port
+        self.port: int | None = None
+        self.db = admin.init_server(self.config)
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+        self._socket: socket.socket | None = None
+
+    # --- lifecycle -----------------------------------------------------------------------
+
+    def start(self, timeout: float = 30.0) -> None:
+        if self._thread is not None:
+            return
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((self.host, self._requested_port))
+        except OSError as exc:
+            sock.close()
+            raise EmbeddedServerError(
+                f"ポート {self._requested_port} ({self.host}) を使えません。ほかのプログラムが"
+                f"使用中か、権限がありません。別のポートを指定してください。({exc.strerror})"
+            ) from None
+        sock.listen(128)
+        self._socket = sock
+        self.port = sock.getsockname()[1]
+        app = create_app(self.config, db=self.db)
+        self._server = uvicorn.Server(uvicorn_config(app, self.config, self.host, self.port))
+        errors: list[BaseException] = []
+
+        def run() -> None:
+            try:
+                assert self._server is not None
+                self._server.run(sockets=[sock])
+            except BaseException as exc:  # reported to start()
+                errors.append(exc)
+
+        self._thread = threading.Thread(target=run, name="madoguchi-embedded-server", daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + timeout
+        while not self._server.started:
+            if errors or not self._thread.is_alive():
+                self._thread = None
+                raise EmbeddedServerError("組み込みサーバーを起動できませんでした。") from (
+                    errors[0] if errors else None
+                )
+            if time.monotonic() > deadline:
+                self.stop()
+                raise EmbeddedServerError("組み込みサーバーの起動がタイムアウトしました。")
+            time.sleep(0.01)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        if self._server is not None:
+            self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+        if self._socket is not None:
+            self._socket.close()
+            self._socket = None
+        self._server = None
+
+    def close(self) -> None:
+        self.stop()
+        self.db.dispose()
+
+    def __enter__(self) -> EmbeddedServer:
+        self.start()
+        return self
+
+    def __exit__(self, *_exc: Any) -> None:
+        self.close()
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    @property
+    def base_url(self) -> str:
+        if self.port is None:
+            raise EmbeddedServerError("組み込みサーバーはまだ起動していません。")
+        return f"https://{self.host}:{self.port}"
+
+    @property
+    def ca_cert_path(self) -> Path:
+        return self.config.ca_cert_path
+
+    # --- admin helpers (the same operations as the admin CLI) ----------------------------
+
+    def make_token(self) -> str:
+        return admin.make_token(self.db, self.config)
+
+    def add_operator(
+        self,
+        operator_id: str,
+        display_name: str,
+        roles: list[str] | tuple[str, ...],
+        branch: str,
+        password: str,
+    ) -> None:
+        admin.add_operator(self.db, operator_id, display_name, roles, branch, password)
+
+    def update_operator(self, operator_id: str, **changes: Any) -> None:
+        admin.update_operator(self.db, operator_id, **changes)
+
+    def import_jsonl(self, path: Path | str) -> ImportReport:
+        return import_file(self.db, Path(path))
+
+    def revoke_terminal(self, terminal_no: str) -> None:
+        admin.revoke_terminal(self.db, terminal_no)
+
+    def set_policy(self, policy: Policy) -> None:
+        admin.set_policy(self.db, policy)
+
+    def reconciliation(self) -> list[dict[str, Any]]:
+        return admin.list_reconciliation(self.db)
+
+
+__all__ = ["AdminError", "EmbeddedServer", "EmbeddedServerError"]

@@ -1,0 +1,205 @@
+"""SQLAlchemy Core tables of the central server (the Alembic migrations create them).
+
+Portable between PostgreSQL and SQLite: JSON documents are stored as text (the feed streams
+them out without re-encoding), times as timezone-aware DateTime.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData()
+
+# One row (id=1): the last seq handed out. Writers UPDATE it inside their transaction, which
+# serialises them, so seq order is commit order and a reader never skips a late commit.
+feed_counter = Table(
+    "feed_counter",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("seq", BigInteger, nullable=False),
+)
+
+households = Table(
+    "households",
+    metadata,
+    Column("household_id", String(64), primary_key=True),
+    Column("version", Integer, nullable=False),  # max of the members' versions
+    Column("bucket", Integer, nullable=False, index=True),
+    Column("seq", BigInteger, nullable=False),
+    Column("data", Text, nullable=False),  # interchange-format JSON
+)
+
+persons = Table(
+    "persons",
+    metadata,
+    Column("person_id", String(64), primary_key=True),
+    Column("household_id", String(64), nullable=False, index=True),
+    Column("version", Integer, nullable=False),
+    Column("status", String(16), nullable=False),
+)
+
+changes = Table(
+    "changes",
+    metadata,
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("kind", String(16), nullable=False),
+    Column("key", String(64), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("deleted", Boolean, nullable=False, default=False),
+    Column("data", Text, nullable=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Index("ix_changes_kind_key", "kind", "key"),
+)
+
+operators = Table(
+    "operators",
+    metadata,
+    Column("operator_id", String(64), primary_key=True),
+    Column("display_name", String(200), nullable=False),
+    Column("password_hash", String(255), nullable=False),
+    Column("roles", String(255), nullable=False),  # comma separated
+    Column("branch", String(100), nullable=False),
+    Column("failed_attempts", Integer, nullable=False, default=0),
+    Column("locked", Boolean, nullable=False, default=False),
+    Column("active", Boolean, nullable=False, default=True),
+    Column("version", Integer, nullable=False, default=1),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+terminals = Table(
+    "terminals",
+    metadata,
+    Column("terminal_no", String(8), primary_key=True),
+    Column("hostname", String(255), nullable=False, default=""),
+    Column("cert_serial", String(64), nullable=False),
+    Column("fingerprint", String(64), nullable=False, unique=True),  # SHA-256 hex of the DER
+    Column("not_after", DateTime(timezone=True), nullable=False),
+    # The issued certificate: server/audit.py checks the terminal's audit signatures with it.
+    Column("certificate_pem", Text, nullable=False),
+    Column("revoked", Boolean, nullable=False, default=False),
+    Column("revoked_at", DateTime(timezone=True), nullable=True),
+    # AES-GCM(master key, DEK), nonce prepended; AAD is the terminal number.
+    Column("escrowed_dek", LargeBinary, nullable=False),
+    Column("enrolled_at", DateTime(timezone=True), nullable=False),
+)
+
+enrollment_tokens = Table(
+    "enrollment_tokens",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),  # SHA-256 hex; the token is not kept
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("used_at", DateTime(timezone=True), nullable=True),
+    Column("terminal_no", String(8), nullable=True),
+)
+
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("operator_id", String(64), nullable=False),
+    Column("terminal_no", String(8), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("event_id", String(36), nullable=False, unique=True),
+    Column("type", String(32), nullable=False),
+    Column("terminal_no", String(8), nullable=False),
+    Column("operator_id", String(64), nullable=False),
+    Column("occurred_at", DateTime(timezone=True), nullable=False),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("reason", Text, nullable=True),
+    Column("payload", Text, nullable=False),
+)
+
+certificates = Table(
+    "certificates",
+    metadata,
+    Column("issuance_no", String(64), primary_key=True),
+    Column("terminal_no", String(8), nullable=False),
+    Column("operator_id", String(64), nullable=False),
+    Column("issued_at", DateTime(timezone=True), nullable=False),
+    Column("kind", String(64), nullable=False),
+    Column("person_ids", Text, nullable=False),  # JSON list
+    Column("copies", Integer, nullable=False),
+    Column("fee_yen", Integer, nullable=False),
+    Column("content_digest", String(256), nullable=False),
+    Column("stale_approved_by", String(64), nullable=True),
+    Column("voided", Boolean, nullable=False, default=False),
+    Column("voided_at", DateTime(timezone=True), nullable=True),
+    Column("void_reason", Text, nullable=True),
+    Column("event_id", String(36), nullable=False),
+)
+
+reconciliation = Table(
+    "reconciliation",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("event_id", String(36), nullable=False, index=True),
+    Column("terminal_no", String(8), nullable=False),
+    Column("person_id", String(64), nullable=False),
+    Column("relied_version", Integer, nullable=False),
+    Column("current_version", Integer, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("status", String(16), nullable=False, default="open"),  # open | resolved | acked
+    Column("resolved_at", DateTime(timezone=True), nullable=True),
+    Column("resolution", Text, nullable=True),
+)
+
+policy = Table(
+    "policy",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("version", Integer, nullable=False),
+    Column("data", Text, nullable=False),  # protocol.Policy as JSON
+)
+
+card_events = Table(
+    "card_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("event_id", String(36), nullable=False, unique=True),
+    Column("terminal_no", String(8), nullable=False),
+    Column("operator_id", String(64), nullable=False),
+    Column("person_id", String(64), nullable=True, index=True),
+    Column("action", String(64), nullable=False),
+    Column("occurred_at", DateTime(timezone=True), nullable=False),
+    Column("details", Text, nullable=False),
+)
+
+# The terminals' audit chains (the audit engineer's server/audit.py verifies and reports).
+audit_entries = Table(
+    "audit_entries",
+    metadata,
+    Column("entry_id", String(64), primary_key=True),
+    Column("terminal_no", String(8), nullable=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("operator_id", String(64), nullable=True),
+    Column("action", String(64), nullable=False),
+    Column("target_ids", Text, nullable=False),  # JSON list
+    Column("reason", Text, nullable=True),
+    Column("prev_hash", String(128), nullable=False),
+    Column("hash", String(128), nullable=False),
+    Column("signature", Text, nullable=False),
+    UniqueConstraint("terminal_no", "seq", name="uq_audit_terminal_seq"),
+)
