@@ -322,11 +322,11 @@ class CardChannel:
             raise ValueError("empty secret: use retries()")
         raise_for_status(self.transmit(verify(secret)), pin_label=label)
 
-    def retries(self) -> int:
+    def retries(self) -> int | None:
         """Tries left of the selected PIN EF without using one (VERIFY with no data).
 
-        63Cx → x; 6983/6984 → 0 (blocked). A 9000 answer means the PIN is verified in this
-        session, which tells us nothing about the counter: report it as an error.
+        63Cx → x; 6983/6984 → 0 (blocked); 9000 → None: the PIN is already verified in this
+        session (its counter was reset to the maximum by that verification).
         """
         resp = self.transmit(verify(None))
         if resp.sw1 == 0x63 and resp.sw2 & 0xF0 == 0xC0:
@@ -334,7 +334,7 @@ class CardChannel:
         if resp.sw in (0x6983, 0x6984):
             return 0
         if resp.sw == 0x9000:
-            raise UnexpectedStatus(resp.sw)
+            return None
         raise_for_status(resp)
         raise UnexpectedStatus(resp.sw)  # unreachable: raise_for_status raised
 

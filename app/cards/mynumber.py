@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date
 from enum import StrEnum
 
 from app.cards.apdu import (
@@ -207,7 +207,9 @@ class MyNumberCard:
         aid, ef = _PIN_LOCATION[kind]
         self.channel.select_df(aid, what="AP")
         self.channel.select_ef(ef)
-        return self.channel.retries()
+        left = self.channel.retries()
+        # Verified in this session: the successful VERIFY reset the counter to the maximum.
+        return PIN_MAX_TRIES[kind] if left is None else left
 
     def all_retries(self) -> dict[PinKind, int]:
         return {kind: self.retries(kind) for kind in PinKind}
@@ -281,6 +283,3 @@ def _check_pin_format(pin: str) -> None:
     if not (len(pin) == 4 and pin.isascii() and pin.isdigit()):
         raise ValidationError("pin", "暗証番号は4桁の数字です。")
 
-
-def now_utc() -> datetime:
-    return datetime.now(UTC)

@@ -180,7 +180,30 @@ class PcscTransport:
             if code in CARD_GONE or code in SERVICE_GONE:
                 raise CardRemoved()
             raise TransportError(f"カードとの通信に失敗しました(PC/SC {code:08X})。")
+        if len(response) < 2:
+            # A card always answers at least SW1 SW2. pcscd + vpcd hand back an empty answer
+            # when the card vanished during the exchange: see whether it is still there.
+            if self._card_gone():
+                raise CardRemoved()
+            raise TransportError("カードから応答がありません。カードを置き直してください。")
         return bytes(response)
+
+    def _card_gone(self, wait_s: float = 1.5) -> bool:
+        import time
+
+        scard = self._scard
+        deadline = time.monotonic() + wait_s
+        while True:
+            # SCardGetStatusChange (not SCardStatus: its state values differ between
+            # pcsc-lite bitmasks and Windows enums).
+            hr, states = scard.SCardGetStatusChange(
+                self._ctx, 0, [(self.reader, scard.SCARD_STATE_UNAWARE)]
+            )
+            if hr != scard.SCARD_S_SUCCESS or not states[0][1] & scard.SCARD_STATE_PRESENT:
+                return True
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.1)
 
     def atr(self) -> bytes:
         scard = self._scard
