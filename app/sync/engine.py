@@ -263,6 +263,7 @@ class SyncEngine:
         self._rng = rng or random.Random()
         self._lock = threading.RLock()
         self._runs = 0
+        self._store_rule_ok: bool | None = None
         self._running = False
         self._online: bool | None = None
         self._last_sync_at: datetime | None = None
@@ -511,7 +512,7 @@ class SyncEngine:
 
     def _anti_entropy(self, result: RepairResult, cancel: Cancel | None) -> None:
         remote: Digest = self._call("digest", self.client.digest, cancel, result)
-        local = self.cache.bucket_digest()
+        local = self.local_digest()
         if remote.bucket_count != DIGEST_BUCKETS or len(remote.buckets) != remote.bucket_count:
             raise MalformedAnswer("ダイジェストの形式が正しくありません。")
         result.buckets_checked = remote.bucket_count
@@ -543,10 +544,38 @@ class SyncEngine:
                 # brings it; not an error.
                 result.still_differing.append(k)
         if result.differing:
-            after = self.cache.bucket_digest()
+            after = self.local_digest()
             for k in result.repaired:
                 if k not in result.still_differing and after.buckets[k] != remote.buckets[k]:
                     result.still_differing.append(k)
+
+    def local_digest(self) -> Digest:
+        """The cache's digest by the protocol's rule (`protocol.bucket_digest`, the server's).
+
+        Uses `cache.bucket_digest()` when it follows that rule (checked once, on one non-empty
+        bucket); otherwise recomputes from `cache.households_in_bucket(k)` — slower, but a
+        difference in hashing between the two sides must not look like 256 differing buckets
+        on every round.
+        """
+        digest = self.cache.bucket_digest()
+        if self._store_rule_ok is None:
+            empty = bucket_digest([])
+            sample = next((k for k, h in enumerate(digest.buckets) if h != empty), None)
+            if sample is None:
+                return digest  # nothing to tell the rules apart yet
+            self._store_rule_ok = self._bucket_hash(sample) == digest.buckets[sample]
+            if not self._store_rule_ok:
+                log.warning("sync: cache digest rule differs from the protocol's; recomputing")
+        if self._store_rule_ok:
+            return digest
+        return Digest(
+            bucket_count=DIGEST_BUCKETS,
+            buckets=[self._bucket_hash(k) for k in range(DIGEST_BUCKETS)],
+        )
+
+    def _bucket_hash(self, k: int) -> str:
+        households = self.cache.households_in_bucket(k)  # type: ignore[attr-defined]
+        return bucket_digest((h.household_id, h.version) for h in households)
 
     # -- the whole round ----------------------------------------------------------------------
 

@@ -222,6 +222,10 @@ class FakeCache:
             pairs[bucket_of(hid)].append((hid, _household_version(data)))
         return Digest(bucket_count=DIGEST_BUCKETS, buckets=[bucket_digest(p) for p in pairs])
 
+    def households_in_bucket(self, bucket: int) -> list[Any]:
+        items = sorted(self.households.items())
+        return [parse_household(d) for h, d in items if bucket_of(h) == bucket]
+
     def replace_bucket(self, bucket: int, households: list[Any]) -> None:
         for hid in [h for h in self.households if bucket_of(h) == bucket]:
             del self.households[hid]
