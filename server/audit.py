@@ -71,6 +71,33 @@ ACTIONS: frozenset[str] = frozenset(
     }
 )
 
+# Japanese labels for the report (the same as app/store/audit.py ACTION_LABELS).
+ACTION_LABELS: dict[str, str] = {
+    "login": "ログイン",
+    "logout": "ログアウト",
+    "login_failed": "ログイン失敗",
+    "search": "検索",
+    "view_household": "世帯の閲覧",
+    "view_person": "個人の閲覧",
+    "reveal_my_number": "個人番号の表示",
+    "issue_certificate": "証明書の交付",
+    "void_certificate": "交付の取消",
+    "print": "印刷",
+    "export": "媒体への出力",
+    "card_read": "カードの読み取り",
+    "card_event": "カードの事務処理",
+    "approval": "監督者承認",
+    "lock": "画面ロック",
+    "unlock": "ロック解除",
+    "takeover": "操作者の引き継ぎ",
+    "password_change": "パスワード変更",
+}
+
+
+def _label(action: str) -> str:
+    return ACTION_LABELS.get(action, action)
+
+
 # --- the chain format ---------------------------------------------------------------------------
 
 
@@ -638,7 +665,7 @@ def analyse(
                         AnomalyKind.OUTSIDE_HOURS,
                         op,
                         local,
-                        f"{local:%m/%d %H:%M} {e.action}(端末 {e.terminal_no})",
+                        f"{local:%m/%d %H:%M} {_label(e.action)}(端末 {e.terminal_no})",
                         (e.entry_id,),
                     )
                 )
@@ -674,7 +701,7 @@ def analyse(
                                 AnomalyKind.PROTECTED_VIEW,
                                 op,
                                 local,
-                                f"{local:%m/%d %H:%M} {e.action} 個人ID {', '.join(hit)}"
+                                f"{local:%m/%d %H:%M} {_label(e.action)} 個人ID {', '.join(hit)}"
                                 + ("(監督者承認あり)" if approved else "(監督者承認なし)"),
                                 (e.entry_id,),
                             )
@@ -687,7 +714,7 @@ def analyse(
                             AnomalyKind.OWN_HOUSEHOLD,
                             op,
                             local,
-                            f"{local:%m/%d %H:%M} {e.action} 世帯ID {own_household}",
+                            f"{local:%m/%d %H:%M} {_label(e.action)} 世帯ID {own_household}",
                             (e.entry_id,),
                         )
                     )
@@ -819,7 +846,7 @@ def build_report(
     terminals = {e.terminal_no for e in entries}
     if any(terminal_public_key(conn, t) is None for t in terminals):
         notes.append(
-            "端末証明書が保存されていない端末は、署名を検証せずハッシュと連鎖のみ確認しました。"
+            "端末証明書が登録されていない端末は、署名を検証せずハッシュと連鎖のみ確認しました。"
         )
     return AuditReport(start, end, operator_id, summaries, problems, notes)
 

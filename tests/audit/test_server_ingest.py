@@ -224,3 +224,11 @@ def test_signature_of_the_right_key_passes(
     status, reason = _ingest(server_db, forged)
     assert status == "conflict" and "署名" in (reason or "")
     json.dumps(payload)
+
+
+def test_server_vocabulary_matches_the_terminals() -> None:
+    from app.store.audit import ACTION_LABELS as CLIENT_LABELS
+    from server.audit import ACTION_LABELS, ACTIONS
+
+    assert {a.value for a in AuditAction} == ACTIONS
+    assert {a.value: label for a, label in CLIENT_LABELS.items()} == ACTION_LABELS
