@@ -3,8 +3,11 @@
 - 個人番号: 行政手続における特定の個人を識別するための番号の利用等に関する法律施行令 第8条,
   総務省令 (平成26年総務省令第85号) 第5条: 11 − (Σ Pn·Qn mod 11), Qn = n+1 (n ≤ 6),
   n−5 (7 ≤ n ≤ 11), 0 when the remainder is ≤ 1.
-- 住民票コード: 住民基本台帳法施行規則 第1条, 平成14年総務省告示第436号: the same modulus-11
-  rule over the ten digits before the check digit.
+- 住民票コード: 住民基本台帳法施行規則 第1条 (無作為に作成された10桁の数字及び1桁の検査数字),
+  算式 平成14年総務省告示第436号: 11 − (Σ Pn·Qn mod 11) over the ten digits, Pn counted from
+  the lowest digit, Qn = n+1 (n ≤ 6), n−5 (7 ≤ n ≤ 10), 0 when the remainder is ≤ 1 — the rule
+  that the 個人番号 ordinance later extended to eleven digits. (The 告示's own text could not be
+  retrieved here; secondary sources agree on modulus 11 with weights 2–7 from the right.)
 - 地方公共団体コード: 全国地方公共団体コード仕様: weights 6,5,4,3,2, 11 − (Σ mod 11), taken mod 10.
 """
 
@@ -12,16 +15,21 @@ from __future__ import annotations
 
 import re
 
+from app.domain.errors import ValidationError
+
 _DIGITS = re.compile(r"[0-9]+")
 _POSTAL = re.compile(r"[0-9]{3}-[0-9]{4}")
+# 在留カード / 特別永住者証明書: 2 letters, 8 digits, 2 letters (e.g. AB12345678CD).
+_RESIDENCE_CARD = re.compile(r"[A-Z]{2}[0-9]{8}[A-Z]{2}")
+
+
+# Qn for n = 1.. counted from the rightmost digit: n+1 for n ≤ 6, n−5 for n ≥ 7.
+_MOD11_WEIGHTS = (2, 3, 4, 5, 6, 7, 2, 3, 4, 5, 6)
 
 
 def _mod11_check_digit(body: str) -> int:
-    """Check digit over `body` with weights 2..7, 2..7 from the rightmost digit."""
-    total = 0
-    for n, ch in enumerate(reversed(body), start=1):
-        q = n + 1 if n <= 6 else n - 5
-        total += int(ch) * q
+    """Check digit over `body` (≤ 11 digits) with weights 2..7, 2..7 from the rightmost digit."""
+    total = sum(map(int.__mul__, map(int, reversed(body)), _MOD11_WEIGHTS))
     remainder = total % 11
     return 0 if remainder <= 1 else 11 - remainder
 
@@ -66,6 +74,64 @@ def is_valid_local_government_code(s: object) -> bool:
 def is_valid_postal_code(s: object) -> bool:
     """郵便番号 in the interchange format: NNN-NNNN."""
     return isinstance(s, str) and _POSTAL.fullmatch(s) is not None
+
+
+def is_valid_residence_card_number(s: object) -> bool:
+    """在留カード等の番号: two capital letters, eight digits, two capital letters."""
+    return isinstance(s, str) and _RESIDENCE_CARD.fullmatch(s) is not None
+
+
+def with_check_digit(body: str, kind: str) -> str:
+    """body + its check digit; kind is "my_number", "juminhyo_code" or "local_government_code"."""
+    digit = {
+        "my_number": my_number_check_digit,
+        "juminhyo_code": juminhyo_code_check_digit,
+        "local_government_code": local_government_code_check_digit,
+    }[kind](body)
+    return f"{body}{digit}"
+
+
+def _check(ok: bool, field: str, label: str, rule: str, shown: str | None) -> None:
+    if ok:
+        return
+    text = f"「{shown}」" if shown is not None else ""
+    raise ValidationError(field, f"{label}{text}が正しくありません({rule})。")
+
+
+def validate_my_number(s: object, field: str = "my_number") -> str:
+    # The number itself is never echoed: it is 特定個人情報.
+    _check(is_valid_my_number(s), field, "個人番号", "12桁の数字・末尾は検査用数字", None)
+    return s  # type: ignore[return-value]
+
+
+def validate_juminhyo_code(s: object, field: str = "juminhyo_code") -> str:
+    shown = s if isinstance(s, str) else None
+    _check(is_valid_juminhyo_code(s), field, "住民票コード", "11桁の数字・末尾は検査数字", shown)
+    return s  # type: ignore[return-value]
+
+
+def validate_local_government_code(s: object, field: str = "municipality_code") -> str:
+    shown = s if isinstance(s, str) else None
+    _check(
+        is_valid_local_government_code(s), field, "地方公共団体コード",
+        "6桁の数字・末尾は検査数字", shown,
+    )
+    return s  # type: ignore[return-value]
+
+
+def validate_postal_code(s: object, field: str = "postal_code") -> str:
+    shown = s if isinstance(s, str) else None
+    _check(is_valid_postal_code(s), field, "郵便番号", "例: 090-0024", shown)
+    return s  # type: ignore[return-value]
+
+
+def validate_residence_card_number(s: object, field: str = "residence_card_number") -> str:
+    shown = s if isinstance(s, str) else None
+    _check(
+        is_valid_residence_card_number(s), field, "在留カード等の番号",
+        "英字2桁・数字8桁・英字2桁、例: AB12345678CD", shown,
+    )
+    return s  # type: ignore[return-value]
 
 
 def mask_my_number(s: str) -> str:

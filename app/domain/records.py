@@ -20,6 +20,7 @@ from app.domain.identifiers import (
     is_valid_local_government_code,
     is_valid_my_number,
     is_valid_postal_code,
+    is_valid_residence_card_number,
 )
 
 Sex = Literal["male", "female"]
@@ -27,6 +28,15 @@ Status = Literal["resident", "removed"]
 
 SEXES: tuple[str, ...] = ("male", "female")
 STATUSES: tuple[str, ...] = ("resident", "removed")
+# 住民基本台帳法 第30条の45 の表の上欄: the kinds of foreign residents who get a 住民票.
+ARTICLE_30_45_KINDS: tuple[str, ...] = (
+    "中長期在留者",
+    "特別永住者",
+    "一時庇護許可者",
+    "仮滞在許可者",
+    "出生による経過滞在者",
+    "国籍喪失による経過滞在者",
+)
 
 # Japanese labels used in error messages; every key of the format has one.
 FIELD_LABELS: dict[str, str] = {
@@ -248,7 +258,9 @@ def _date(obj: dict[str, Any], key: str, where: str, *, optional: bool = True) -
             return None
         raise ValidationError(key, f"{where}: {_label(key)}が空です。")
     if not isinstance(value, str):
-        raise ValidationError(key, f"{where}: {_label(key)}は日付(YYYY-MM-DD)でなければなりません。")
+        raise ValidationError(
+            key, f"{where}: {_label(key)}は日付(YYYY-MM-DD)でなければなりません。"
+        )
     try:
         return date.fromisoformat(value)
     except ValueError:
@@ -265,7 +277,8 @@ def parse_person(obj: Any, where: str = "世帯員") -> Person:
     juminhyo_code = _str(obj, "juminhyo_code", where)
     if not is_valid_juminhyo_code(juminhyo_code):
         raise ValidationError(
-            "juminhyo_code", f"{where}: 住民票コード「{juminhyo_code}」が正しくありません(11桁・検査数字)。"
+            "juminhyo_code",
+            f"{where}: 住民票コード「{juminhyo_code}」が正しくありません(11桁・検査数字)。",
         )
     my_number = _str(obj, "my_number", where, optional=True)
     if my_number is not None and not is_valid_my_number(my_number):
@@ -314,6 +327,19 @@ def parse_person(obj: Any, where: str = "世帯員") -> Person:
             )
         )
 
+    card = kwargs["residence_card_number"]
+    if card is not None and not is_valid_residence_card_number(card):
+        raise ValidationError(
+            "residence_card_number",
+            f"{where}: 在留カード等の番号「{card}」が正しくありません(例: AB12345678CD)。",
+        )
+    kind = kwargs["article_30_45"]
+    if kind is not None and kind not in ARTICLE_30_45_KINDS:
+        raise ValidationError(
+            "article_30_45",
+            f"{where}: 法第30条の45に規定する区分「{kind}」は次のいずれかです: "
+            + "、".join(ARTICLE_30_45_KINDS),
+        )
     if status == "removed" and kwargs["removed_on"] is None:
         raise ValidationError("removed_on", f"{where}: 除票には消除年月日が必要です。")
 
@@ -340,7 +366,8 @@ def parse_household(obj: Any) -> Household:
     code = _str(obj, "municipality_code", where)
     if not is_valid_local_government_code(code):
         raise ValidationError(
-            "municipality_code", f"{where}: 地方公共団体コード「{code}」が正しくありません(6桁・検査数字)。"
+            "municipality_code",
+            f"{where}: 地方公共団体コード「{code}」が正しくありません(6桁・検査数字)。",
         )
     postal = _str(obj, "postal_code", where)
     if not is_valid_postal_code(postal):
@@ -373,7 +400,9 @@ def parse_line(line: str) -> Household:
     try:
         obj = json.loads(line)
     except json.JSONDecodeError as exc:
-        raise ValidationError("json", f"JSONとして読めません({exc.msg}、{exc.colno}文字目)。") from None
+        raise ValidationError(
+            "json", f"JSONとして読めません({exc.msg}、{exc.colno}文字目)。"
+        ) from None
     return parse_household(obj)
 
 
@@ -381,32 +410,55 @@ def parse_line(line: str) -> Household:
 # Emitting
 
 
-def _emit_value(value: Any) -> Any:
-    if isinstance(value, date):
-        return value.isoformat()
-    return value
+_PERSON_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(Person))
+
+
+def _iso(value: date | None) -> str | None:
+    return None if value is None else value.isoformat()
 
 
 def person_to_dict(p: Person) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for f in fields(Person):
-        value = getattr(p, f.name)
-        if f.name == "support_measure":
-            out[f.name] = (
-                None
-                if value is None
-                else {
-                    "until": value.until.isoformat(),
-                    "perpetrator_person_ids": list(value.perpetrator_person_ids),
-                }
-            )
-        elif f.name == "history":
-            out[f.name] = [
-                {"date": h.date.isoformat(), "kind": h.kind, "note": h.note} for h in value
-            ]
-        else:
-            out[f.name] = _emit_value(value)
-    return out
+    """Person → interchange dict, keys in DESIGN.md order (the generator's hot path)."""
+    sm = p.support_measure
+    return {
+        "person_id": p.person_id,
+        "juminhyo_code": p.juminhyo_code,
+        "my_number": p.my_number,
+        "version": p.version,
+        "status": p.status,
+        "name": p.name,
+        "name_kana": p.name_kana,
+        "birth_date": p.birth_date.isoformat(),
+        "sex": p.sex,
+        "relationship": p.relationship,
+        "former_name": p.former_name,
+        "alias": p.alias,
+        "alias_kana": p.alias_kana,
+        "honseki": p.honseki,
+        "hittosha": p.hittosha,
+        "became_resident_on": _iso(p.became_resident_on),
+        "became_resident_reported_on": _iso(p.became_resident_reported_on),
+        "address_set_on": _iso(p.address_set_on),
+        "address_set_reported_on": _iso(p.address_set_reported_on),
+        "previous_address": p.previous_address,
+        "removed_on": _iso(p.removed_on),
+        "removal_reason": p.removal_reason,
+        "moved_out_to": p.moved_out_to,
+        "nationality": p.nationality,
+        "residence_status": p.residence_status,
+        "period_of_stay_until": _iso(p.period_of_stay_until),
+        "residence_card_number": p.residence_card_number,
+        "article_30_45": p.article_30_45,
+        "support_measure": None
+        if sm is None
+        else {
+            "until": sm.until.isoformat(),
+            "perpetrator_person_ids": list(sm.perpetrator_person_ids),
+        },
+        "history": [
+            {"date": h.date.isoformat(), "kind": h.kind, "note": h.note} for h in p.history
+        ],
+    }
 
 
 def household_to_dict(h: Household) -> dict[str, Any]:
