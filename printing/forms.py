@@ -1,0 +1,297 @@
+"""The 住民票 forms: 世帯連記式, 個人票 and 住民票の除票の写し (A4 portrait), drawn with reportlab.
+
+The print model (app.domain.certificates.CertificateDocument) already decides what is printed
+and where sheets break; this module only lays it out. Every string goes through
+`Fonts.encode`, which turns IVS into their variant glyphs and refuses characters the font
+does not have (MissingGlyph): a certificate never carries a wrong or missing character.
+"""
+
+from __future__ import annotations
+
+import io
+import threading
+from collections.abc import Callable
+from functools import lru_cache
+from pathlib import Path
+
+from reportlab import rl_config
+from reportlab.lib.utils import ImageReader
+from reportlab.pdfgen.canvas import Canvas
+
+from app.domain.certificates import (
+    Cell,
+    CertificateDocument,
+    FormKind,
+    PersonBlock,
+    Sheet,
+    content_digest,
+    qr_payload,
+    signed_bytes,
+)
+from printing import security
+from printing.fonts import Fonts, get_fonts
+
+PAGE_W, PAGE_H = security.PAGE_W, security.PAGE_H
+LEFT, RIGHT = 40.0, PAGE_W - 40.0
+WIDTH = RIGHT - LEFT
+LABEL_W = 66.0
+ROW_H = 12.0
+NAME_ROW_H = 17.0
+KANA_ROW_H = 10.0
+VALUE_SIZE = 8.5
+NAME_SIZE = 12.5
+KANA_SIZE = 6.8
+LABEL_SIZE = 6.3
+LABEL_FILL = (0.94, 0.95, 0.97)
+CERT_AREA_TOP = 195.0  # the 認証文 block lives below this line on certified sheets
+FOOTER_TOP = 104.0
+QR_SIZE = 76.0
+
+SEAL_PATH = Path(__file__).resolve().parent.parent / "resources" / "seal" / "demo_seal.png"
+
+Signer = Callable[[bytes], bytes]
+
+# Without reportlab's C accelerator ASCII85 encoding is pure Python and slow; plain binary
+# streams (Flate compressed) are as valid and smaller.
+rl_config.useA85 = 0
+
+# reportlab's TTFont keeps per-document state; one render at a time keeps that simple and safe.
+_render_lock = threading.Lock()
+
+
+@lru_cache(maxsize=4)
+def _seal_image(path: str) -> ImageReader:
+    return ImageReader(path)
+
+
+class _Painter:
+    def __init__(self, c: Canvas, fonts: Fonts) -> None:
+        self.c = c
+        self.fonts = fonts
+
+    def text(
+        self,
+        x: float,
+        y: float,
+        text: str,
+        size: float,
+        *,
+        person_id: str | None = None,
+        max_width: float | None = None,
+        align: str = "left",
+        char_space: float = 0.0,
+    ) -> None:
+        if not text:
+            return
+        encoded = self.fonts.encode(text, person_id)
+        name = self.fonts.name
+        width = self.c.stringWidth(encoded, name, size) + char_space * (len(encoded) - 1)
+        if max_width is not None and width > max_width:
+            # Long addresses shrink rather than being cut: every character must print.
+            size = size * max_width / width
+            width = max_width
+        self.c.setFont(name, size)
+        if align == "right":
+            x -= width
+        elif align == "center":
+            x -= width / 2
+        self.c.drawString(x, y, encoded, charSpace=char_space)
+
+
+def _row_height(row: tuple[Cell, ...]) -> float:
+    if any(c.name for c in row) and len(row) == 1:
+        return NAME_ROW_H
+    if len(row) == 1 and row[0].label == "フリガナ":
+        return KANA_ROW_H
+    return ROW_H
+
+
+def _block_height(block: PersonBlock) -> float:
+    return sum(_row_height(r) for r in block.rows)
+
+
+def _draw_cells(p: _Painter, row: tuple[Cell, ...], top: float, h: float, scale: float) -> None:
+    c = p.c
+    cell_w = WIDTH / len(row)
+    for i, cell in enumerate(row):
+        x = LEFT + i * cell_w
+        c.setFillColorRGB(*LABEL_FILL)
+        c.rect(x, top - h, LABEL_W, h, stroke=0, fill=1)
+        c.setFillColorRGB(0, 0, 0)
+        c.line(x + LABEL_W, top, x + LABEL_W, top - h)
+        if i:
+            c.line(x, top, x, top - h)
+        baseline = top - h + (h - VALUE_SIZE * scale) / 2 + 1.5 * scale
+        p.text(x + 3, baseline, cell.label, LABEL_SIZE * scale, max_width=LABEL_W - 5)
+        if cell.label == "フリガナ":
+            size = KANA_SIZE
+        elif cell.name and len(row) == 1:
+            size = NAME_SIZE
+        else:
+            size = VALUE_SIZE
+        p.text(
+            x + LABEL_W + 4,
+            baseline,
+            cell.value,
+            size * scale,
+            person_id=cell.person_id,
+            max_width=cell_w - LABEL_W - 8,
+        )
+
+
+def _draw_block(p: _Painter, block: PersonBlock, top: float, scale: float) -> float:
+    c = p.c
+    y = top
+    c.setLineWidth(0.3)
+    for row in block.rows:
+        h = _row_height(row) * scale
+        _draw_cells(p, row, y, h, scale)
+        y -= h
+        c.line(LEFT, y, RIGHT, y)
+    c.setLineWidth(0.9)
+    c.rect(LEFT, y, WIDTH, top - y, stroke=1, fill=0)
+    return y
+
+
+def _draw_header(p: _Painter, doc: CertificateDocument, sheet: Sheet) -> float:
+    c = p.c
+    n, m = sheet.number, len(doc.sheets)
+    p.text(RIGHT, PAGE_H - 30, f"交付番号　{doc.issuance_no}　　{n}/{m}", 8, align="right")
+    p.text(PAGE_W / 2, PAGE_H - 62, doc.title, 18, align="center", char_space=6)
+    top = PAGE_H - 78
+    c.setLineWidth(0.3)
+    for cell in sheet.header:
+        h = 16.0
+        c.setFillColorRGB(*LABEL_FILL)
+        c.rect(LEFT, top - h, LABEL_W, h, stroke=0, fill=1)
+        c.setFillColorRGB(0, 0, 0)
+        c.line(LEFT + LABEL_W, top, LEFT + LABEL_W, top - h)
+        p.text(LEFT + 3, top - h + 5, cell.label, LABEL_SIZE + 1, max_width=LABEL_W - 5)
+        size = NAME_SIZE if cell.name else 10
+        p.text(
+            LEFT + LABEL_W + 4,
+            top - h + 4.5,
+            cell.value,
+            size,
+            person_id=cell.person_id,
+            max_width=WIDTH - LABEL_W - 8,
+        )
+        top -= h
+        c.line(LEFT, top, RIGHT, top)
+    c.setLineWidth(0.9)
+    c.rect(LEFT, top, WIDTH, PAGE_H - 78 - top, stroke=1, fill=0)
+    return top - 8
+
+
+def _draw_certification(p: _Painter, doc: CertificateDocument, seal: ImageReader | None) -> None:
+    c = p.c
+    p.text(LEFT + 24, CERT_AREA_TOP - 28, doc.certification, 10.5)
+    p.text(LEFT + 40, CERT_AREA_TOP - 50, doc.issued_on_text, 10.5)
+    mayor = f"{doc.municipality.mayor_title}　{doc.municipality.mayor_name}"
+    x_end = RIGHT - 40
+    y = CERT_AREA_TOP - 80
+    p.text(x_end, y, mayor, 13, align="right")
+    if seal is not None:
+        # The 公印 overlaps the last character of the mayor's name, as stamped by hand.
+        size = 54
+        c.drawImage(seal, x_end - size / 2 - 4, y - 20, size, size, mask="auto")
+
+
+def _draw_footer(p: _Painter, doc: CertificateDocument, sheet: Sheet, payload: str) -> None:
+    c = p.c
+    micro = (
+        f"{doc.municipality.name}　{doc.title}　交付番号{doc.issuance_no}　"
+        f"{sheet.number}/{len(doc.sheets)}　MADOGUCHI"
+    )
+    security.draw_microtext(c, p.fonts, micro, LEFT, FOOTER_TOP - 6, WIDTH)
+    qr_size = QR_SIZE
+    security.draw_qr(c, LEFT - 4, 18)
+    p.text(LEFT + qr_size + 6, 70, f"交付番号　{doc.issuance_no}", 8)
+    p.text(LEFT + qr_size + 6, 58, f"{sheet.number}/{len(doc.sheets)}枚", 8)
+    p.text(
+        LEFT + qr_size + 6,
+        46,
+        "この証明書の真正性は、QRコードを madoguchi certificate verify で確認できます。",
+        6.5,
+    )
+    p.text(
+        RIGHT,
+        30,
+        "この証明書は偽造防止のため地紋とマイクロ文字を印刷しています。",
+        6.5,
+        align="right",
+    )
+
+
+def _draw_sheet(
+    p: _Painter,
+    doc: CertificateDocument,
+    sheet: Sheet,
+    payload: str,
+    sample: bool,
+    seal: ImageReader | None,
+) -> None:
+    security.draw_ground(p.c)
+    top = _draw_header(p, doc, sheet)
+    bottom_limit = CERT_AREA_TOP + 20 if sheet.certified else FOOTER_TOP + 6
+    total = sum(_block_height(b) + 6 for b in sheet.blocks)
+    available = top - bottom_limit
+    # A sheet too full for the standard row height is drawn a little smaller, never cut.
+    scale = min(1.0, available / total) if total else 1.0
+    y = top
+    for block in sheet.blocks:
+        y = _draw_block(p, block, y, scale) - 6 * scale
+    if sheet.certified:
+        p.text(PAGE_W / 2, y - 8, doc.ending, 9, align="center", char_space=4)
+        _draw_certification(p, doc, seal)
+    _draw_footer(p, doc, sheet, payload)
+    if sample:
+        security.draw_sample_watermark(p.c, p.fonts)
+
+
+def render_certificate(
+    document: CertificateDocument,
+    *,
+    sample: bool,
+    sign: Signer | None = None,
+    seal_path: str | Path | None = None,
+) -> bytes:
+    """The certificate as PDF bytes. `sample` prints 見本 over every sheet.
+
+    An issued certificate (sample=False) must be signed: `sign` receives the payload bytes
+    (app.domain.certificates.signed_bytes) and returns the terminal key's signature.
+    """
+    if not sample and sign is None:
+        raise ValueError("an issued certificate needs a signer (terminal key)")
+    fonts = get_fonts()
+    digest = content_digest(document)
+    to_sign = signed_bytes(document.issuance_no, digest, document.terminal_no)
+    signature = sign(to_sign) if sign is not None else b""
+    payload = qr_payload(document.issuance_no, digest, document.terminal_no, signature)
+    seal_file = str(seal_path or SEAL_PATH)
+    seal = _seal_image(seal_file) if Path(seal_file).is_file() else None
+
+    buf = io.BytesIO()
+    with _render_lock:
+        # initialFontName: otherwise reportlab references a non-embedded Helvetica.
+        c = Canvas(buf, pagesize=(PAGE_W, PAGE_H), pageCompression=1, initialFontName=fonts.name)
+        title = document.title + ("（見本）" if sample else "")
+        c.setTitle(f"{title} {document.issuance_no}")
+        c.setAuthor(document.municipality.name)
+        c.setSubject(document.form.value)
+        p = _Painter(c, fonts)
+        security.define_ground(c, fonts)
+        security.define_qr(c, payload, QR_SIZE)
+        for sheet in document.sheets:
+            _draw_sheet(p, document, sheet, payload, sample, seal)
+            c.showPage()
+        c.save()
+    return buf.getvalue()
+
+
+def form_label(form: FormKind) -> str:
+    return {
+        FormKind.HOUSEHOLD: "世帯連記式",
+        FormKind.INDIVIDUAL: "個人票",
+        FormKind.REMOVED: "除票（個人票）",
+    }[form]
