@@ -36,11 +36,14 @@ class _Task(QRunnable):
     def run(self) -> None:
         try:
             result = self._fn()
-        except BaseException as exc:  # noqa: BLE001 - every failure must reach the GUI
+        except BaseException as exc:
             if not isinstance(exc, DomainError):
                 # Only the type and stack: exception texts may carry personal data.
-                log.error("background operation failed: %s\n%s", type(exc).__name__,
-                          "".join(traceback.format_tb(exc.__traceback__)))
+                log.error(
+                    "background operation failed: %s\n%s",
+                    type(exc).__name__,
+                    "".join(traceback.format_tb(exc.__traceback__)),
+                )
             self._relay.failed.emit(exc)
         else:
             self._relay.succeeded.emit(result)
@@ -92,4 +95,6 @@ def user_message(exc: BaseException) -> str:
     message = getattr(exc, "message", None)
     if isinstance(message, str) and message:
         return message
-    return f"予期しないエラーが発生しました({type(exc).__name__})。システム管理者に連絡してください。"
+    return (
+        f"予期しないエラーが発生しました({type(exc).__name__})。システム管理者に連絡してください。"
+    )

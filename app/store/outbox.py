@@ -173,6 +173,7 @@ class OutboxMixin(CacheBase):
         id_document: str | None,
         content_digest: str,
         event_factory: Callable[[str], Event] | None = None,
+        issuance_no: str | None = None,
     ) -> Issuance:
         """Allocate the 交付番号, store the issuance and its outbox event in ONE transaction.
 
@@ -180,7 +181,9 @@ class OutboxMixin(CacheBase):
         The day of the number is `issued_at`'s own date (pass local time).
         """
         with self.transaction() as conn:
-            no = self.next_issuance_no(terminal_no, issued_at.date())
+            # A caller that printed the number already (inside its own outer transaction)
+            # passes it; otherwise it is allocated here.
+            no = issuance_no or self.next_issuance_no(terminal_no, issued_at.date())
             event = event_factory(no) if event_factory is not None else None
             conn.execute(
                 "INSERT INTO issuances(issuance_no, day, issued_at, operator_id, kind,"

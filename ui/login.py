@@ -1,0 +1,103 @@
+"""ログイン画面: operator ID and password; online first, the key slot when the line is down."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QLabel,
+    QLineEdit,
+    QVBoxLayout,
+)
+
+from ui.background import run_in_background, user_message
+
+
+class LoginDialog(QDialog):
+    """Emits `logged_in(session)`; the login call itself runs in the background."""
+
+    logged_in = Signal(object)
+
+    def __init__(
+        self, login: Callable[[str, str], Any], *, terminal_label: str = "", parent=None
+    ) -> None:
+        super().__init__(parent)
+        self._login = login
+        self.session: Any = None
+        self.setWindowTitle("窓口 — ログイン")
+        self.setObjectName("loginDialog")
+        self.setMinimumWidth(420)
+
+        title = QLabel("窓口 住民記録端末")
+        title.setObjectName("loginTitle")
+        title.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        subtitle = QLabel(terminal_label)
+        subtitle.setAlignment(Qt.AlignmentFlag.AlignCenter)
+
+        self.operator_id = QLineEdit()
+        self.operator_id.setObjectName("operatorId")
+        self.operator_id.setPlaceholderText("例: clerk01")
+        self.password = QLineEdit()
+        self.password.setObjectName("password")
+        self.password.setEchoMode(QLineEdit.EchoMode.Password)
+
+        form = QFormLayout()
+        form.addRow("職員ID", self.operator_id)
+        form.addRow("パスワード", self.password)
+
+        self.message = QLabel("")
+        self.message.setObjectName("loginMessage")
+        self.message.setWordWrap(True)
+        self.message.setStyleSheet("color: #b00020;")
+
+        self.buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+        )
+        self.buttons.button(QDialogButtonBox.StandardButton.Ok).setText("ログイン")
+        self.buttons.button(QDialogButtonBox.StandardButton.Cancel).setText("終了")
+        self.buttons.accepted.connect(self._submit)
+        self.buttons.rejected.connect(self.reject)
+
+        layout = QVBoxLayout(self)
+        layout.addWidget(title)
+        layout.addWidget(subtitle)
+        layout.addLayout(form)
+        layout.addWidget(self.message)
+        layout.addWidget(self.buttons)
+
+    def _submit(self) -> None:
+        operator_id = self.operator_id.text().strip()
+        password = self.password.text()
+        if not operator_id or not password:
+            self.message.setText("職員IDとパスワードを入力してください。")
+            return
+        self._busy(True)
+        self.message.setStyleSheet("color: #333;")
+        self.message.setText("確認しています…")
+        run_in_background(
+            self, lambda: self._login(operator_id, password), self._succeeded, self._failed
+        )
+
+    def _busy(self, busy: bool) -> None:
+        self.buttons.setEnabled(not busy)
+        self.operator_id.setEnabled(not busy)
+        self.password.setEnabled(not busy)
+
+    def _succeeded(self, session: Any) -> None:
+        self._busy(False)
+        self.password.clear()
+        self.session = session
+        self.logged_in.emit(session)
+        self.accept()
+
+    def _failed(self, exc: BaseException) -> None:
+        self._busy(False)
+        self.password.clear()
+        self.password.setFocus()
+        self.message.setStyleSheet("color: #b00020;")
+        self.message.setText(user_message(exc))
