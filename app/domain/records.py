@@ -342,6 +342,10 @@ def parse_person(obj: Any, where: str = "世帯員") -> Person:
         )
     if status == "removed" and kwargs["removed_on"] is None:
         raise ValidationError("removed_on", f"{where}: 除票には消除年月日が必要です。")
+    if status == "resident" and kwargs["removed_on"] is not None:
+        raise ValidationError(
+            "removed_on", f"{where}: 消除年月日のある者は状態を removed(除票)にしてください。"
+        )
 
     return Person(
         person_id=person_id,  # type: ignore[arg-type]
