@@ -648,6 +648,13 @@ def analyse(
     follow = timedelta(minutes=config.follow_up_minutes)
     approval_window = timedelta(minutes=config.approval_minutes)
     daily_volume: dict[tuple[str, date], int] = defaultdict(int)
+    approvals: dict[str, list[tuple[datetime, set[str]]]] = defaultdict(list)
+    for e in ordered:
+        if e.action == "approval":
+            persons_approved: set[str] = set()
+            for t in e.target_ids:
+                persons_approved |= facts.persons_of(t) or {t}
+            approvals[e.terminal_no].append((e.at_datetime, persons_approved))
 
     for op, ops_entries in by_operator.items():
         s = summaries[op]
@@ -690,11 +697,11 @@ def analyse(
                         and (facts.protected[p] is None or facts.protected[p] >= local.date())
                     )
                     if hit:
+                        # The supervisor's entry is theirs, on the same terminal, just before.
                         approved = any(
-                            a.action == "approval"
-                            and timedelta(0) <= e.at_datetime - a.at_datetime <= approval_window
-                            and (set(a.target_ids) & set(e.target_ids) or not a.target_ids)
-                            for a in ops_entries[:i]
+                            timedelta(0) <= e.at_datetime - a_at <= approval_window
+                            and (not a_persons or a_persons & set(hit))
+                            for a_at, a_persons in approvals.get(e.terminal_no, [])
                         )
                         s.anomalies.append(
                             Anomaly(

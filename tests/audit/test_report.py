@@ -135,14 +135,6 @@ class Day:
         self.log(
             "T0002",
             PROTECTED_VIEWER,
-            AuditAction.APPROVAL,
-            [APPROVED_PROTECTED],
-            t,
-            reason="監督者 super1 承認",
-        )
-        self.log(
-            "T0002",
-            PROTECTED_VIEWER,
             AuditAction.VIEW_PERSON,
             [APPROVED_PROTECTED],
             t + timedelta(minutes=1),
