@@ -163,15 +163,15 @@ class ResidentsMixin(CacheBase):
         # Persons who left this household, and persons who arrive from another one, lose their
         # old rows (the other household's own change follows in the feed).
         new_ids = [m.person_id for m in h.members]
-        old_ids = [
-            r[0]
-            for r in conn.execute(
-                "SELECT person_id FROM persons WHERE household_id = ?", (h.household_id,)
-            )
-        ]
-        gone = [(pid,) for pid in set(old_ids) | set(new_ids)]
-        conn.executemany("DELETE FROM search_keys WHERE person_id = ?", gone)
-        conn.executemany("DELETE FROM persons WHERE person_id = ?", gone)
+        marks = ",".join("?" * len(new_ids))
+        existing = conn.execute(
+            "SELECT person_id FROM persons WHERE household_id = ?"
+            f" UNION SELECT person_id FROM persons WHERE person_id IN ({marks})",
+            (h.household_id, *new_ids),
+        ).fetchall()
+        if existing:  # nothing to delete on an initial sync: skip the statements
+            conn.executemany("DELETE FROM search_keys WHERE person_id = ?", existing)
+            conn.executemany("DELETE FROM persons WHERE person_id = ?", existing)
         conn.execute(
             "INSERT OR REPLACE INTO households (household_id, version, bucket, municipality_code,"
             " postal_code, address, katagaki, head_person_id, address_key, katagaki_key, raw)"

@@ -43,6 +43,45 @@ TOWNS = [
 BUILDINGS = ["コーポ北見", "ハイツ常盤", "メゾン端野", "グランドール北見"]
 MUNICIPALITY = "012084"
 
+# Parts of compound names, so that a large register has realistic variety (hundreds of
+# thousands of distinct full names) next to the heavy hitters of FAMILY.
+_FAMILY_PARTS = [
+    ("山", "ヤマ"), ("田", "タ"), ("中", "ナカ"), ("高", "タカ"), ("小", "コ"), ("大", "オオ"),
+    ("石", "イシ"), ("松", "マツ"), ("木", "キ"), ("森", "モリ"), ("池", "イケ"), ("岡", "オカ"),
+    ("藤", "フジ"), ("長", "ナガ"), ("北", "キタ"), ("西", "ニシ"), ("東", "ヒガシ"),
+    ("南", "ミナミ"), ("川", "カワ"), ("村", "ムラ"), ("上", "カミ"), ("下", "シモ"), ("野", "ノ"),
+    ("原", "ハラ"), ("島", "シマ"), ("橋", "ハシ"), ("本", "モト"), ("井", "イ"), ("谷", "タニ"),
+    ("沢", "サワ"), ("宮", "ミヤ"), ("崎", "サキ"), ("浜", "ハマ"), ("平", "ヒラ"), ("吉", "ヨシ"),
+    ("今", "イマ"), ("内", "ウチ"), ("福", "フク"), ("竹", "タケ"), ("坂", "サカ"),
+]  # fmt: skip
+_GIVEN_HEAD = [
+    ("健", "ケン"), ("大", "ダイ"), ("翔", "ショウ"), ("拓", "タク"), ("和", "カズ"),
+    ("正", "マサ"), ("浩", "ヒロ"), ("隆", "タカ"), ("直", "ナオ"), ("智", "トモ"), ("美", "ミ"),
+    ("真", "マ"), ("由", "ユ"), ("恵", "ケイ"), ("千", "チ"), ("春", "ハル"), ("秋", "アキ"),
+    ("夏", "ナツ"), ("陽", "ヨウ"), ("優", "ユウ"), ("光", "ミツ"), ("信", "ノブ"), ("秀", "ヒデ"),
+    ("達", "タツ"), ("幸", "ユキ"), ("康", "ヤス"), ("悠", "ユウ"), ("彩", "アヤ"), ("理", "リ"),
+    ("紀", "ノリ"),
+]  # fmt: skip
+_GIVEN_TAIL_M = [("太", "タ"), ("介", "スケ"), ("也", "ヤ"), ("人", "ト"), ("郎", "ロウ"),
+                 ("樹", "キ"), ("斗", "ト"), ("彦", "ヒコ"), ("男", "オ"), ("雄", "オ")]  # fmt: skip
+_GIVEN_TAIL_F = [("子", "コ"), ("美", "ミ"), ("香", "カ"), ("奈", "ナ"), ("恵", "エ"),
+                 ("代", "ヨ"), ("江", "エ"), ("菜", "ナ"), ("乃", "ノ"), ("花", "カ")]  # fmt: skip
+
+
+def _family(rng: random.Random) -> tuple[str, str]:
+    if rng.random() < 0.3:
+        return rng.choice(FAMILY)
+    (a, ka), (b, kb) = rng.choice(_FAMILY_PARTS), rng.choice(_FAMILY_PARTS)
+    return a + b, ka + kb
+
+
+def _given_name(rng: random.Random, sex: str) -> tuple[str, str]:
+    if rng.random() < 0.3:
+        return rng.choice(GIVEN_M if sex == "male" else GIVEN_F)
+    (a, ka) = rng.choice(_GIVEN_HEAD)
+    (b, kb) = rng.choice(_GIVEN_TAIL_M if sex == "male" else _GIVEN_TAIL_F)
+    return a + b, ka + kb
+
 
 def juminhyo_code(n: int) -> str:
     body = f"{n:010d}"
@@ -58,7 +97,7 @@ def _person(
     rng: random.Random, serial: int, family: tuple[str, str], relationship: str, birth: date
 ) -> dict[str, Any]:
     sex = rng.choice(("male", "female"))
-    given = rng.choice(GIVEN_M if sex == "male" else GIVEN_F)
+    given = _given_name(rng, sex)
     removed = rng.random() < 0.08
     p: dict[str, Any] = {
         "person_id": f"P{serial:08d}",
@@ -90,7 +129,7 @@ def make_households(n_persons: int, seed: int = 1) -> Iterator[dict[str, Any]]:
     hh = 0
     while serial < n_persons:
         hh += 1
-        family = rng.choice(FAMILY)
+        family = _family(rng)
         size = min(n_persons - serial, rng.choice((1, 1, 2, 2, 3, 4, 5)))
         head_birth = date(1930, 1, 1) + timedelta(days=rng.randint(0, 365 * 75))
         members = []
