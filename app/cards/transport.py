@@ -177,7 +177,8 @@ class PcscTransport:
         hr, response = scard.SCardTransmit(self._card, self._protocol, list(apdu))
         if hr != scard.SCARD_S_SUCCESS:
             code = _u32(hr)
-            if code in CARD_GONE or code in SERVICE_GONE:
+            # SCARD_E_NOT_TRANSACTED and friends: if the card is gone, say so plainly.
+            if code in CARD_GONE or code in SERVICE_GONE or self._card_gone(wait_s=0.5):
                 raise CardRemoved()
             raise TransportError(f"カードとの通信に失敗しました(PC/SC {code:08X})。")
         if len(response) < 2:
