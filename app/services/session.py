@@ -12,11 +12,14 @@ import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
+from app.auth.approval import Approval, approve
+from app.auth.errors import InvalidCredentials
 from app.auth.permissions import Permission, has_permission, require_permission
+from app.auth.service import AuthService
 from app.domain import wareki
 from app.domain.certificates import (
     CertificateDocument,
@@ -38,15 +41,13 @@ from app.services.terminal import (
 )
 from app.store.audit import AuditAction, AuditChain, signer_for
 from app.store.db import Cache, open_cache
-from app.store.errors import KeyringUnavailable
 from app.store.keys import KeySlots
 from app.store.outbox import Issuance
 from app.store.search import SearchPage, SearchQuery
 from app.sync.client import SyncClient, load_private_key
 from app.sync.engine import SyncEngine, SyncReport, SyncStatus
-from app.sync.errors import ServerUnreachable
-from app.sync.freshness import FreshnessState
-from app.sync.protocol import Event, OperatorProfile, Policy
+from app.sync.errors import ServerRejected, ServerUnreachable
+from app.sync.protocol import Event, OperatorProfile
 
 log = logging.getLogger(__name__)
 
@@ -74,14 +75,6 @@ class Renderer(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
-class Approval:
-    """A supervisor's approval, given as a second login in the same dialog."""
-
-    supervisor_id: str
-    reason: str
-
-
-@dataclass(frozen=True, slots=True)
 class IssuedCertificate:
     issuance: Issuance
     pdf: bytes
@@ -89,7 +82,11 @@ class IssuedCertificate:
 
 
 class LoginService:
-    """Opens a CounterSession: online through the server, offline through this terminal's slot."""
+    """Opens a CounterSession: online through the server, offline through this terminal's slot.
+
+    The flow itself (online first, offline on ServerUnreachable, failures recorded once the
+    chain is open) is app.auth.service.AuthService; this class wires it to the real pieces.
+    """
 
     def __init__(
         self,
@@ -127,89 +124,77 @@ class LoginService:
 
     def login(self, operator_id: str, password: str) -> CounterSession:
         config = self.terminal()
-        try:
-            device_secret = self._device_secret(config)
-        except KeyringUnavailable:
-            raise
+        device_secret = self._device_secret(config)
         client = self.client(config, device_secret)
         slots = KeySlots(self.files.slots)
-        try:
-            answer = client.login(operator_id, password)
-        except ServerUnreachable:
-            return self._offline_login(config, client, slots, device_secret, operator_id, password)
-        except BaseException:
-            client.close()
-            raise
-        dek = base64.b64decode(answer.dek_b64)
-        cache = open_cache(self.files.cache, dek)
-        slots.create_or_refresh(
-            operator_id, password, dek, device_secret, answer.policy.offline_login_days
-        )
-        return self._session(config, client, cache, device_secret, answer.operator, online=True)
+        opened: dict[str, Any] = {}
 
-    def _offline_login(
-        self,
-        config: TerminalConfig,
-        client: SyncClient,
-        slots: KeySlots,
-        device_secret: bytes,
-        operator_id: str,
-        password: str,
-    ) -> CounterSession:
-        now = self.clock()
-        dek = slots.unwrap(operator_id, password, device_secret, now)
-        cache = open_cache(self.files.cache, dek)
-        try:
+        def online_login(op_id: str, pw: str):
+            try:
+                answer = client.login(op_id, pw)
+            except ServerRejected as exc:
+                if exc.status == 401:
+                    raise InvalidCredentials(exc.message) from None
+                raise
+            dek = base64.b64decode(answer.dek_b64)
+            opened["cache"] = open_cache(self.files.cache, dek)
+            # Refresh this operator's slot so a later offline login works (policy's validity).
+            slots.create_or_refresh(op_id, pw, dek, device_secret, answer.policy.offline_login_days)
+            return answer
+
+        def offline_login(op_id: str, pw: str) -> OperatorProfile:
+            now = self.clock()
+            dek = slots.unwrap(op_id, pw, device_secret, now)
+            cache = open_cache(self.files.cache, dek)
+            opened["cache"] = cache
             if cache.terminal_revoked():
                 raise SessionError("この端末は登録を取り消されています。管理者に連絡してください。")
-            profile = cache.operator(operator_id)
+            profile = cache.operator(op_id)
             if profile is None or not profile.active:
-                slots.delete(operator_id)
+                slots.delete(op_id)
                 raise SessionError("この職員IDは無効になっています。管理者に連絡してください。")
-            engine = SyncEngine(cache, client, terminal_no=config.terminal_no, clock=self.clock)
-            if engine.freshness(now).state is FreshnessState.EXPIRED and (
-                cache.last_complete_pull() is None
-                or now - cache.last_complete_pull() > _hard_limit(cache.policy())
-            ):
+            last = cache.last_complete_pull()
+            hard_limit = timedelta(days=cache.policy().hard_limit_days)
+            if last is None or now - last > hard_limit:
                 raise SessionError(
                     "端末のデータが長期間同期されていないため、オフラインでは開けません。"
                     "中央サーバーに接続できるときにログインしてください。"
                 )
+            return profile
+
+        auth = AuthService(
+            terminal_no=config.terminal_no,
+            online_login=online_login,
+            offline_login=offline_login,
+            clock=self.clock,
+        )
+        try:
+            auth.login(operator_id, password)
+        except BaseException:
+            if "cache" in opened:
+                opened["cache"].close()
+            client.close()
+            raise
+        cache: Cache = opened["cache"]
+        try:
+            key = load_private_key(self.files.key, device_secret)
+            session = CounterSession(
+                config=config,
+                auth=auth,
+                cache=cache,
+                client=client,
+                slots=slots,
+                device_secret=device_secret,
+                sign=signer_for(key),
+                renderer=self.renderer,
+                clock=self.clock,
+                client_factory=lambda: self.client(config, device_secret),
+            )
         except BaseException:
             cache.close()
             client.close()
             raise
-        return self._session(config, client, cache, device_secret, profile, online=False)
-
-    def _session(
-        self,
-        config: TerminalConfig,
-        client: SyncClient,
-        cache: Cache,
-        device_secret: bytes,
-        operator: OperatorProfile,
-        *,
-        online: bool,
-    ) -> CounterSession:
-        key = load_private_key(self.files.key, device_secret)
-        session = CounterSession(
-            config=config,
-            operator=operator,
-            cache=cache,
-            client=client,
-            sign=signer_for(key),
-            renderer=self.renderer,
-            clock=self.clock,
-            online=online,
-        )
-        session.audit(AuditAction.LOGIN, reason=None if online else "オフラインログイン")
         return session
-
-
-def _hard_limit(policy: Policy):
-    from datetime import timedelta
-
-    return timedelta(days=policy.hard_limit_days)
 
 
 class CounterSession:
@@ -220,26 +205,43 @@ class CounterSession:
         self,
         *,
         config: TerminalConfig,
-        operator: OperatorProfile,
+        auth: AuthService,
         cache: Cache,
         client: SyncClient,
+        slots: KeySlots,
+        device_secret: bytes,
         sign: Callable[[bytes], bytes],
         renderer: Renderer,
         clock: Clock = _now,
-        online: bool,
+        client_factory: Callable[[], SyncClient] | None = None,
     ) -> None:
         self.config = config
-        self.operator = operator
+        self.auth = auth
         self.cache = cache
         self.client = client
+        self.slots = slots
+        self._device_secret = device_secret
         self.sign = sign
         self.renderer = renderer
         self.clock = clock
-        self.started_online = online
+        self._client_factory = client_factory
         self.chain = AuditChain(cache, config.terminal_no, sign)
         self.engine = SyncEngine(cache, client, terminal_no=config.terminal_no, clock=clock)
         self._sync_lock = threading.Lock()
         self.closed = False
+        # Failed logins kept in memory and the login itself are written now that the chain is open.
+        auth.attach_recorder(self.chain.append)
+
+    @property
+    def operator(self) -> OperatorProfile:
+        """The operator at the counter now (an idle-lock takeover changes it)."""
+        if self.auth.session is None:
+            raise SessionError("ログアウトしました。もう一度ログインしてください。")
+        return self.auth.session.profile
+
+    @property
+    def online_at_login(self) -> bool:
+        return self.auth.session is not None and self.auth.session.online
 
     # -- basics ---------------------------------------------------------------------------------
 
@@ -346,16 +348,64 @@ class CounterSession:
         )
         return self.renderer(document, sample=True)
 
-    def _check_approval(self, approval: Approval | None, what: str) -> None:
+    def approval_needed(self, decision: Decision) -> str | None:
+        """Why this issuance needs a supervisor (the dialog shows it), or None."""
+        if decision.needs_supervisor:
+            return "支援措置の対象者に関する交付には監督者の承認が必要です。"
+        if self.engine.freshness(self.clock()).needs_approval:
+            return "端末のデータが古いため、交付には監督者の承認が必要です。"
+        return None
+
+    def approve(
+        self, supervisor_id: str, password: str, reason: str, target_ids: list[str]
+    ) -> Approval:
+        """A supervisor's second login in the same dialog: verified, then recorded in the chain.
+
+        Online the server checks the password (a separate, short-lived session); offline the
+        supervisor's key slot on this terminal does.
+        """
+        if self.auth.session is None:
+            raise SessionError("ログアウトしました。もう一度ログインしてください。")
+
+        def verify(sup_id: str, pw: str) -> OperatorProfile:
+            if self._client_factory is not None:
+                try:
+                    with self._client_factory() as client:
+                        answer = client.login(sup_id, pw)
+                        client.logout()
+                    return answer.operator
+                except ServerRejected as exc:
+                    if exc.status == 401:
+                        raise InvalidCredentials(exc.message) from None
+                    raise
+                except ServerUnreachable:
+                    pass  # fall through to the key slot
+            self.slots.unwrap(sup_id, pw, self._device_secret, self.clock())
+            profile = self.cache.operator(sup_id)
+            if profile is None:
+                raise InvalidCredentials("この監督者はこの端末に登録されていません。")
+            return profile
+
+        return approve(
+            self.auth.session,
+            supervisor_id,
+            password,
+            reason,
+            verify=verify,
+            record=self.chain.append,
+            target_ids=target_ids,
+            clock=self.clock,
+        )
+
+    def _check_approval(self, approval: Approval | None, why: str, targets: list[str]) -> None:
         if approval is None:
-            raise SessionError(f"{what}には監督者の承認が必要です。")
-        supervisor = self.cache.operator(approval.supervisor_id)
-        if supervisor is None or not has_permission(supervisor.roles, Permission.APPROVE):
-            raise SessionError("承認した職員には監督者の権限がありません。")
-        if supervisor.operator_id == self.operator.operator_id:
-            raise SessionError("自分の請求を自分で承認することはできません。")
-        if not approval.reason.strip():
-            raise SessionError("承認の理由を入力してください。")
+            raise SessionError(why)
+        if approval.operator_id != self.operator.operator_id or not set(targets) <= set(
+            approval.target_ids
+        ):
+            raise SessionError("承認の対象がこの請求と一致しません。もう一度承認を受けてください。")
+        if self.clock() - approval.at > timedelta(minutes=15):
+            raise SessionError("承認から時間が経っています。もう一度承認を受けてください。")
 
     def issue(
         self,
@@ -377,10 +427,10 @@ class CounterSession:
         if not freshness.can_issue:
             raise SessionError(freshness.message)
         stale_approved_by = None
-        if decision.needs_supervisor:
-            self._check_approval(approval, "支援措置の対象者に関する交付")
+        why = self.approval_needed(decision)
+        if why is not None:
+            self._check_approval(approval, why, list(decision.person_ids))
         if freshness.needs_approval:
-            self._check_approval(approval, "端末のデータが古いときの交付")
             stale_approved_by = approval.supervisor_id  # type: ignore[union-attr]
 
         day = now.astimezone().date()
@@ -437,13 +487,6 @@ class CounterSession:
                 content_digest=digest,
                 event_factory=event_for,
             )
-            if approval is not None:
-                self.chain.append(
-                    approval.supervisor_id,
-                    AuditAction.APPROVAL,
-                    [issuance_no, *decision.person_ids],
-                    approval.reason,
-                )
             self.audit(AuditAction.ISSUE_CERTIFICATE, [issuance_no, *decision.person_ids])
         return IssuedCertificate(issuance=issuance, pdf=pdf, sheets=document.sheet_count)
 
@@ -487,7 +530,7 @@ class CounterSession:
         if self.closed:
             return
         try:
-            self.audit(AuditAction.LOGOUT)
+            self.auth.logout()  # writes the logout entry
             try:
                 self.sync_once()
             except Exception:
