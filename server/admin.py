@@ -53,6 +53,7 @@ def aware(value: datetime) -> datetime:
 def init_server(config: ServerConfig) -> Database:
     """Create data dir, CA, master key and schema; seed the policy. Idempotent."""
     config.data_dir.mkdir(parents=True, exist_ok=True)
+    security.configure_hasher(config.password_time_cost, config.password_memory_kib)
     ca_mod.create_ca(config)
     db = Database(config.db_url)
     db.migrate()

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from fastapi import Depends, FastAPI, Header, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
@@ -40,6 +42,8 @@ from server.errors import ApiError
 from server.feed import bucket_households, compute_digest, stream_page
 from server.tables import terminals
 
+log = logging.getLogger(__name__)
+
 _ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorBody} for code in (400, 401, 403, 404, 413, 422)
 }
@@ -62,7 +66,7 @@ def _error(status: int, code: str, message: str) -> JSONResponse:
 
 def terminal_no(request: Request) -> str:
     """The calling terminal, from the client certificate the TLS layer verified."""
-    ctx: ServerContext = request.app.state.ctx
+    ctx = get_ctx(request)
     tls = (request.scope.get("extensions") or {}).get("tls") or {}
     chain = tls.get("client_cert_chain") or []
     if not chain:
@@ -75,7 +79,7 @@ def terminal_no(request: Request) -> str:
         cert = x509.load_pem_x509_certificate(chain[0].encode("ascii"))
         # TLS verified it already; checked again so that a misconfigured listener fails closed.
         cert.verify_directly_issued_by(ctx.ca.cert)
-    except (ValueError, TypeError, x509.InvalidSignature, UnicodeEncodeError):
+    except (ValueError, TypeError, InvalidSignature, UnicodeEncodeError):
         raise ApiError(
             403, "client_cert_invalid", "この端末証明書は当市の認証局が発行したものではありません。"
         ) from None
@@ -113,11 +117,84 @@ def operator_id(
 ) -> str:
     if not session:
         raise ApiError(401, "session_required", "ログインしてください。")
-    ctx: ServerContext = request.app.state.ctx
+    ctx = get_ctx(request)
     return admin.session_operator(ctx.db, session, terminal)
 
 
 Operator = Annotated[str, Depends(operator_id)]
+
+
+def get_ctx(request: Request) -> ServerContext:
+    return request.app.state.ctx  # type: ignore[no-any-return]
+
+
+Ctx = Annotated[ServerContext, Depends(get_ctx)]
+
+DESCRIPTION = (
+    "窓口 central sync server, protocol v1. Every endpoint but POST /v1/enroll needs the "
+    "terminal's client certificate (mutual TLS, see docs/server.md); all but enroll and "
+    f"sessions also need the {SESSION_HEADER} header from POST /v1/sessions."
+)
+
+
+def _routes(app: FastAPI) -> None:
+
+    @app.post(f"{API_PREFIX}/enroll", response_model=EnrollResponse, responses=_ERRORS)
+    def enroll(ctx: Ctx, body: EnrollRequest) -> EnrollResponse:
+        return admin.enroll(ctx.db, ctx.config, ctx.ca, ctx.master_key, body)
+
+    @app.post(f"{API_PREFIX}/sessions", response_model=SessionResponse, responses=_ERRORS)
+    def sessions(ctx: Ctx, body: SessionRequest, terminal: Terminal) -> SessionResponse:
+        return admin.login(ctx.db, ctx.config, ctx.master_key, terminal, body)
+
+    @app.get(
+        f"{API_PREFIX}/changes",
+        response_model=None,
+        responses={200: {"model": ChangesPage}, **_ERRORS},
+    )
+    def changes(
+        ctx: Ctx,
+        _terminal: Terminal,
+        _operator: Operator,
+        after: Annotated[int, Query(ge=0, le=2**62)] = 0,
+        limit: Annotated[int, Query(ge=1, le=MAX_PAGE_LIMIT)] = DEFAULT_PAGE_LIMIT,
+    ) -> StreamingResponse:
+        return StreamingResponse(stream_page(ctx.db, after, limit), media_type="application/json")
+
+    @app.post(f"{API_PREFIX}/events", response_model=EventsResponse, responses=_ERRORS)
+    def post_events(
+        ctx: Ctx, body: EventsBatch, terminal: Terminal, _operator: Operator
+    ) -> EventsResponse:
+        return events.apply_batch(ctx.db, terminal, body.events)
+
+    @app.get(f"{API_PREFIX}/digest", response_model=Digest, responses=_ERRORS)
+    def digest(ctx: Ctx, _terminal: Terminal, _operator: Operator) -> Digest:
+        return Digest(bucket_count=DIGEST_BUCKETS, buckets=compute_digest(ctx.db))
+
+    @app.get(f"{API_PREFIX}/records", response_model=BucketRecords, responses=_ERRORS)
+    def records(
+        ctx: Ctx,
+        _terminal: Terminal,
+        _operator: Operator,
+        bucket: Annotated[int, Query(ge=0, lt=DIGEST_BUCKETS)],
+    ) -> BucketRecords:
+        return BucketRecords(bucket=bucket, households=bucket_households(ctx.db, bucket))
+
+    @app.get(
+        f"{API_PREFIX}/certificates/{{issuance_no}}",
+        response_model=CertificateInfo,
+        responses=_ERRORS,
+    )
+    def certificate(
+        ctx: Ctx,
+        _terminal: Terminal,
+        _operator: Operator,
+        issuance_no: Annotated[str, Path(min_length=1, max_length=64)],
+    ) -> CertificateInfo:
+        info = events.certificate_info(ctx.db, issuance_no)
+        if info is None:
+            raise ApiError(404, "certificate_unknown", "その交付番号の証明書は記録されていません。")
+        return info
 
 
 def create_app(config: ServerConfig, db: Database | None = None) -> FastAPI:
@@ -128,7 +205,7 @@ def create_app(config: ServerConfig, db: Database | None = None) -> FastAPI:
     app = FastAPI(
         title="Madoguchi sync server",
         version="1",
-        description="窓口 central sync server, protocol v1 (mutual TLS; see docs/server.md).",
+        description=DESCRIPTION,
     )
     app.state.ctx = ctx
     app.add_middleware(GZipMiddleware, minimum_size=1024, compresslevel=5)
@@ -160,6 +237,12 @@ def create_app(config: ServerConfig, db: Database | None = None) -> FastAPI:
         where = ", ".join(".".join(str(p) for p in e.get("loc", ())) for e in errors[:5])
         return _error(422, "invalid_request", f"要求の形式が正しくありません({where})。")
 
+    @app.exception_handler(Exception)
+    async def _failed(_request: Request, exc: Exception) -> JSONResponse:
+        # Only the class goes to the log: exception text may carry data of the request.
+        log.error("unhandled %s in a request", type(exc).__name__)
+        return _error(500, "internal_error", "サーバー内部でエラーが発生しました。")
+
     @app.exception_handler(StarletteHTTPException)
     async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
         messages = {404: "そのようなAPIはありません。", 405: "このメソッドは使えません。"}
@@ -169,58 +252,16 @@ def create_app(config: ServerConfig, db: Database | None = None) -> FastAPI:
             messages.get(exc.status_code, "要求を処理できません。"),
         )
 
-    # --- endpoints -------------------------------------------------------------------------
-
-    @app.post(f"{API_PREFIX}/enroll", response_model=EnrollResponse, responses=_ERRORS)
-    def enroll(body: EnrollRequest) -> EnrollResponse:
-        return admin.enroll(ctx.db, config, ctx.ca, ctx.master_key, body)
-
-    @app.post(f"{API_PREFIX}/sessions", response_model=SessionResponse, responses=_ERRORS)
-    def sessions(body: SessionRequest, terminal: Terminal) -> SessionResponse:
-        return admin.login(ctx.db, config, ctx.master_key, terminal, body)
-
-    @app.get(
-        f"{API_PREFIX}/changes",
-        response_model=None,
-        responses={200: {"model": ChangesPage}, **_ERRORS},
-    )
-    def changes(
-        _terminal: Terminal,
-        _operator: Operator,
-        after: Annotated[int, Query(ge=0, le=2**62)] = 0,
-        limit: Annotated[int, Query(ge=1, le=MAX_PAGE_LIMIT)] = DEFAULT_PAGE_LIMIT,
-    ) -> StreamingResponse:
-        return StreamingResponse(stream_page(ctx.db, after, limit), media_type="application/json")
-
-    @app.post(f"{API_PREFIX}/events", response_model=EventsResponse, responses=_ERRORS)
-    def post_events(body: EventsBatch, terminal: Terminal, _operator: Operator) -> EventsResponse:
-        return events.apply_batch(ctx.db, terminal, body.events)
-
-    @app.get(f"{API_PREFIX}/digest", response_model=Digest, responses=_ERRORS)
-    def digest(_terminal: Terminal, _operator: Operator) -> Digest:
-        return Digest(bucket_count=DIGEST_BUCKETS, buckets=compute_digest(ctx.db))
-
-    @app.get(f"{API_PREFIX}/records", response_model=BucketRecords, responses=_ERRORS)
-    def records(
-        _terminal: Terminal,
-        _operator: Operator,
-        bucket: Annotated[int, Query(ge=0, lt=DIGEST_BUCKETS)],
-    ) -> BucketRecords:
-        return BucketRecords(bucket=bucket, households=bucket_households(ctx.db, bucket))
-
-    @app.get(
-        f"{API_PREFIX}/certificates/{{issuance_no}}",
-        response_model=CertificateInfo,
-        responses=_ERRORS,
-    )
-    def certificate(
-        _terminal: Terminal,
-        _operator: Operator,
-        issuance_no: Annotated[str, Path(min_length=1, max_length=64)],
-    ) -> CertificateInfo:
-        info = events.certificate_info(ctx.db, issuance_no)
-        if info is None:
-            raise ApiError(404, "certificate_unknown", "その交付番号の証明書は記録されていません。")
-        return info
-
+    _routes(app)
     return app
+
+
+def openapi_document() -> dict[str, Any]:
+    """The OpenAPI document of protocol v1 without a data directory (docs/openapi.json)."""
+    from fastapi.openapi.utils import get_openapi
+
+    app = FastAPI(title="Madoguchi sync server", version="1")
+    _routes(app)
+    return get_openapi(
+        title=app.title, version=app.version, description=DESCRIPTION, routes=app.routes
+    )

@@ -28,6 +28,9 @@ class ServerConfig:
     terminal_cert_days: int = 825
     lockout_threshold: int = 5
     max_body_bytes: int = 16 * 1024 * 1024
+    # argon2id cost for new password hashes (argon2-cffi's defaults, RFC 9106 low-memory).
+    password_time_cost: int = 3
+    password_memory_kib: int = 65536
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property

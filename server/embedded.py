@@ -43,7 +43,9 @@ class EmbeddedServer:
         municipality_code: str | None = None,
         municipality_name: str | None = None,
         config: ServerConfig | None = None,
+        **settings: Any,
     ) -> None:
+        """`settings`: further ServerConfig fields (tests lower password_memory_kib)."""
         self.config = config or load_config(
             data_dir=data_dir,
             env={},
@@ -52,6 +54,7 @@ class EmbeddedServer:
             port=port,
             municipality_code=municipality_code,
             municipality_name=municipality_name,
+            **settings,
         )
         self.host = host
         self._requested_port = port

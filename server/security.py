@@ -12,6 +12,12 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 _hasher = PasswordHasher()  # argon2id, library defaults (RFC 9106 low-memory profile)
 
 
+def configure_hasher(time_cost: int, memory_kib: int) -> None:
+    """Cost of new hashes; verification always uses the parameters stored in the hash."""
+    global _hasher
+    _hasher = PasswordHasher(time_cost=time_cost, memory_cost=memory_kib)
+
+
 def hash_password(password: str) -> str:
     return _hasher.hash(password)
 

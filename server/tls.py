@@ -93,5 +93,7 @@ def uvicorn_config(app: Any, config: ServerConfig, host: str, port: int, **kwarg
         ssl_context_factory=lambda _cfg, _default: server_ssl_context(config),
         log_level=kwargs.pop("log_level", "warning"),
         access_log=kwargs.pop("access_log", False),
+        # Idle keep-alive TLS connections would otherwise hold a stop for the SSL shutdown.
+        timeout_graceful_shutdown=kwargs.pop("timeout_graceful_shutdown", 3),
         **kwargs,
     )

@@ -77,6 +77,8 @@ class SyncClient:
         client_key_path: Path | str | None = None,
         key_password: bytes | None = None,
         timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
+        *,
+        transport: httpx.BaseTransport | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         try:
@@ -91,6 +93,7 @@ class SyncClient:
             verify=ctx,
             timeout=timeout,
             headers={"Accept-Encoding": "gzip", "User-Agent": "madoguchi-client/1"},
+            transport=transport,  # tests only; None means real HTTPS
         )
         self.session_token: str | None = None
 

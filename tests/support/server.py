@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import shutil
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +36,8 @@ MUNICIPALITY = "01208" + str(local_government_code_check_digit("01208"))
 OPERATOR_ID = "clerk01"
 OPERATOR_PASSWORD = "correct horse battery"
 KEY_PASSWORD = b"terminal-key-password"
+# argon2id at a test cost: the production cost is tested once, in tests/server.
+FAST_PASSWORDS = {"password_time_cost": 1, "password_memory_kib": 1024}
 
 
 def make_person(n: int, version: int = 1, relationship: str = "世帯主") -> dict[str, Any]:
@@ -136,14 +139,20 @@ def start_server_env(
     database_url: str | None = None,
     households: Iterable[dict[str, Any]] = (),
     roles: tuple[str, ...] = ("clerk", "issuer"),
+    template: Path | None = None,
 ) -> ServerEnv:
-    server = EmbeddedServer(directory / "server", database_url=database_url)
+    """A started server with households, operator OPERATOR_ID and an enrolled, logged-in client.
+
+    `template`: a data dir made by `prepare_server_dir` (SQLite only), copied instead of being
+    built again: saves the CA, the migrations, the import and the password hash per test.
+    """
+    server_dir = directory / "server"
+    if template is not None:
+        shutil.copytree(template, server_dir)
+    server = EmbeddedServer(server_dir, database_url=database_url, **FAST_PASSWORDS)
     try:
-        households = list(households)
-        if households:
-            report = server.import_jsonl(write_jsonl(directory / "import.jsonl", households))
-            assert report.ok, report.errors
-        server.add_operator(OPERATOR_ID, "試験 職員", list(roles), "本庁", OPERATOR_PASSWORD)
+        if template is None:
+            _populate(server, directory, households, roles)
         server.start()
         terminal = enroll_terminal(server, directory / "terminal")
         client = SyncClient(
@@ -160,10 +169,42 @@ def start_server_env(
     return ServerEnv(server, terminal, client)
 
 
+def _populate(
+    server: EmbeddedServer,
+    directory: Path,
+    households: Iterable[dict[str, Any]],
+    roles: tuple[str, ...],
+) -> None:
+    households = list(households)
+    if households:
+        report = server.import_jsonl(write_jsonl(directory / "import.jsonl", households))
+        assert report.ok, report.errors
+    server.add_operator(OPERATOR_ID, "試験 職員", list(roles), "本庁", OPERATOR_PASSWORD)
+
+
+def prepare_server_dir(
+    directory: Path,
+    households: Iterable[dict[str, Any]] = (),
+    roles: tuple[str, ...] = ("clerk", "issuer"),
+) -> Path:
+    """An initialised SQLite data dir (not started) to copy into many tests."""
+    server = EmbeddedServer(directory / "server", **FAST_PASSWORDS)
+    try:
+        _populate(server, directory, households, roles)
+    finally:
+        server.close()
+    return directory / "server"
+
+
+@pytest.fixture(scope="session")
+def sync_server_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return prepare_server_dir(tmp_path_factory.mktemp("server-template"), make_households(20))
+
+
 @pytest.fixture
-def sync_server(tmp_path: Path) -> Iterator[ServerEnv]:
+def sync_server(tmp_path: Path, sync_server_template: Path) -> Iterator[ServerEnv]:
     """SQLite-backed server with 20 households (40 persons), an enrolled terminal, a session."""
-    env = start_server_env(tmp_path, households=make_households(20))
+    env = start_server_env(tmp_path, template=sync_server_template)
     try:
         yield env
     finally:
