@@ -1,0 +1,180 @@
+"""The idle lock with pytest-qt and a fake clock: covers the window, swallows input, unlocks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QLabel, QLineEdit, QMainWindow, QPushButton, QVBoxLayout, QWidget
+
+from app.auth.errors import InvalidCredentials, LockedOut
+from app.auth.idle import IdlePolicy
+from ui.idle_lock import IdleLock
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class Auth:
+    """Stands in for AuthService: the password is 'right', five wrong ones end the session."""
+
+    def __init__(self) -> None:
+        self.failures = 0
+        self.calls: list[tuple[str, ...]] = []
+
+    def unlock(self, password: str) -> str:
+        self.calls.append(("unlock",))
+        if password != "right":
+            self.failures += 1
+            if self.failures >= 5:
+                raise LockedOut()
+            raise InvalidCredentials("パスワードが違います。")
+        return "clerk1"
+
+    def takeover(self, operator_id: str, password: str) -> str:
+        self.calls.append(("takeover", operator_id))
+        if password != "theirs":
+            raise InvalidCredentials()
+        return operator_id
+
+    def lock(self) -> None:
+        self.calls.append(("lock",))
+
+
+@pytest.fixture
+def setup(qtbot: Any) -> tuple[QMainWindow, IdleLock, Clock, Auth, QLineEdit]:
+    window = QMainWindow()
+    central = QWidget()
+    layout = QVBoxLayout(central)
+    secret = QLabel("山田 太郎 123456789018")  # what must not stay visible
+    secret.setObjectName("secret")
+    field = QLineEdit()
+    field.setObjectName("searchField")
+    layout.addWidget(secret)
+    layout.addWidget(field)
+    button = QPushButton("交付")
+    button.setObjectName("issueButton")
+    layout.addWidget(button)
+    window.setCentralWidget(central)
+    window.resize(800, 600)
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitExposed(window)
+    clock, auth = Clock(), Auth()
+    lock = IdleLock(
+        window,
+        unlock=auth.unlock,
+        takeover=auth.takeover,
+        policy=IdlePolicy(5),
+        clock=clock,
+        on_lock=auth.lock,
+        operator_label=lambda: "職員 clerk1",
+        check_interval_ms=60_000,
+    ).install()
+    yield window, lock, clock, auth, field
+    lock.uninstall()
+
+
+def test_locks_after_idle_time_and_covers_the_window(setup: Any, qtbot: Any) -> None:
+    window, lock, clock, auth, _field = setup
+    clock.now += 299
+    lock.check()
+    assert not lock.is_locked
+    clock.now += 1
+    with qtbot.waitSignal(lock.locked, timeout=1000):
+        lock.check()
+    assert lock.is_locked and lock.overlay.isVisible()
+    assert lock.overlay.geometry() == window.rect()
+    assert auth.calls == [("lock",)]
+    assert lock.overlay.operator_label.text() == "職員 clerk1"
+    # The cover is opaque: where the record's text was, the grab shows the cover's colour.
+    secret = window.findChild(QLabel, "secret")
+    image = window.grab().toImage()
+    pos = secret.mapTo(window, secret.rect().center())
+    assert image.pixelColor(pos).name() == "#1f2a36"
+    assert image.pixelColor(secret.mapTo(window, secret.rect().topLeft())).name() == "#1f2a36"
+    window.resize(1000, 700)
+    qtbot.waitUntil(lambda: lock.overlay.geometry() == window.rect(), timeout=1000)
+
+
+def test_input_postpones_the_lock(setup: Any, qtbot: Any) -> None:
+    _window, lock, clock, _auth, field = setup
+    clock.now += 240
+    qtbot.keyClicks(field, "a")
+    clock.now += 240  # 8 minutes since start, 4 since the last key
+    lock.check()
+    assert not lock.is_locked
+    clock.now += 60
+    lock.check()
+    assert lock.is_locked
+
+
+def test_input_is_swallowed_while_locked(setup: Any, qtbot: Any) -> None:
+    _window, lock, _clock, _auth, field = setup
+    lock.lock()
+    qtbot.keyClicks(field, "secret search")
+    assert field.text() == ""
+    clicks: list[bool] = []
+    button = _window.findChild(QPushButton, "issueButton")
+    button.clicked.connect(lambda: clicks.append(True))
+    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+    assert clicks == []
+    # Typing into the overlay's own password field works.
+    qtbot.keyClicks(lock.overlay.password, "abc")
+    assert lock.overlay.password.text() == "abc"
+
+
+def test_wrong_then_right_password_unlocks(setup: Any, qtbot: Any) -> None:
+    _window, lock, clock, _auth, field = setup
+    lock.lock()
+    qtbot.keyClicks(lock.overlay.password, "wrong")
+    qtbot.mouseClick(lock.overlay.unlock_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: "違います" in lock.overlay.message.text(), timeout=3000)
+    assert lock.is_locked and lock.overlay.password.text() == ""  # never left in the field
+    qtbot.keyClicks(lock.overlay.password, "right")
+    with qtbot.waitSignal(lock.unlocked, timeout=3000) as sig:
+        qtbot.mouseClick(lock.overlay.unlock_button, Qt.MouseButton.LeftButton)
+    assert sig.args == ["clerk1"]
+    assert not lock.is_locked and not lock.overlay.isVisible()
+    qtbot.keyClicks(field, "ok")
+    assert field.text() == "ok"
+    # Idle time counts again from the unlock.
+    clock.now += 299
+    lock.check()
+    assert not lock.is_locked
+
+
+def test_takeover_by_another_operator(setup: Any, qtbot: Any) -> None:
+    _window, lock, _clock, auth, _field = setup
+    lock.lock()
+    qtbot.keyClicks(lock.overlay.other_id, "issuer1")
+    qtbot.keyClicks(lock.overlay.other_password, "theirs")
+    with qtbot.waitSignal(lock.taken_over, timeout=3000) as sig:
+        qtbot.mouseClick(lock.overlay.takeover_button, Qt.MouseButton.LeftButton)
+    assert sig.args == ["issuer1"] and not lock.is_locked
+    assert ("takeover", "issuer1") in auth.calls
+
+
+def test_five_failures_end_the_session(setup: Any, qtbot: Any) -> None:
+    _window, lock, _clock, _auth, _field = setup
+    lock.lock()
+    with qtbot.waitSignal(lock.session_ended, timeout=5000):
+        for _ in range(5):
+            qtbot.keyClicks(lock.overlay.password, "wrong")
+            qtbot.mouseClick(lock.overlay.unlock_button, Qt.MouseButton.LeftButton)
+            qtbot.waitUntil(lambda: lock.overlay.unlock_button.isEnabled(), timeout=3000)
+    assert lock.is_locked  # the window stays covered until the app shows the login
+
+
+def test_empty_password_not_sent(setup: Any, qtbot: Any) -> None:
+    _window, lock, _clock, auth, _field = setup
+    lock.lock()
+    qtbot.mouseClick(lock.overlay.unlock_button, Qt.MouseButton.LeftButton)
+    assert "入力" in lock.overlay.message.text()
+    assert ("unlock",) not in auth.calls
