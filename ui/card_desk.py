@@ -1,0 +1,376 @@
+"""The 個人番号カード desk: read the card, compare with the register, record desk events.
+
+Driven by an `app.services.card_desk.CardDeskService` passed in; every card access runs off the
+GUI thread through `ui.background.run_in_background`, results come back by queued signals.
+
+- 「暗証番号で読み取り」 opens the PIN pad for the resident (4 digits, masked, on-screen keys so
+  the number is not typed on the staff keyboard);
+- 「照合番号Bで読み取り」 is for staff: 生年月日(和暦6桁) + 有効期限の年(西暦4桁)
+  + セキュリティコード;
+- the comparison table shows each field of the card next to the register with the verdict;
+- expiry dates (card, certificate) with warnings three months ahead, PIN retry counts;
+- record buttons (交付 with the 本人確認 checklist, 一時停止, 一時停止解除, 廃止, 回収, 返納),
+  enabled only where the lifecycle allows them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QPixmap
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QGridLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.domain.cards import (
+    ACTION_LABELS,
+    STATE_LABELS,
+    CardAction,
+    CardState,
+    IdentityChecklist,
+    allowed_actions,
+    register_address,
+)
+from app.domain.identifiers import mask_my_number
+from app.services.card_desk import CardDeskService, DeskReading, MatchResult, RecordedCardEvent
+from ui.background import run_in_background, user_message
+
+SEX_JA = {"male": "男", "female": "女", "not_applicable": "適用不能"}
+KIND_JA = {"mismatch": "不一致", "needs_endorsement": "追記が必要", "notation": "表記の違い"}
+DOCUMENTS = ("交付通知書", "運転免許証", "旅券", "住民基本台帳カード")
+
+
+class PinPadDialog(QDialog):
+    """The resident enters the 4-digit PIN on on-screen keys; the digits are never shown."""
+
+    def __init__(self, parent: QWidget | None = None, *, label: str = "暗証番号(4桁)") -> None:
+        super().__init__(parent)
+        self.setWindowTitle("暗証番号の入力")
+        self._digits = ""
+        layout = QVBoxLayout(self)
+        layout.addWidget(QLabel(f"ご本人が{label}を入力してください。"))
+        self.display = QLineEdit()
+        self.display.setEchoMode(QLineEdit.EchoMode.Password)
+        self.display.setReadOnly(True)
+        self.display.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        layout.addWidget(self.display)
+        grid = QGridLayout()
+        self.keys: dict[str, QPushButton] = {}
+        for i, key in enumerate(["1", "2", "3", "4", "5", "6", "7", "8", "9", "訂正", "0", "決定"]):
+            b = QPushButton(key)
+            b.setMinimumSize(56, 44)
+            b.clicked.connect(lambda _=False, k=key: self.press(k))
+            grid.addWidget(b, i // 3, i % 3)
+            self.keys[key] = b
+        layout.addLayout(grid)
+        cancel = QPushButton("取消")
+        cancel.clicked.connect(self.reject)
+        layout.addWidget(cancel)
+
+    def press(self, key: str) -> None:
+        if key == "訂正":
+            self._digits = ""
+        elif key == "決定":
+            if len(self._digits) == 4:
+                self.accept()
+            return
+        elif len(self._digits) < 4:
+            self._digits += key
+        self.display.setText("●" * len(self._digits))
+        self.keys["決定"].setEnabled(len(self._digits) == 4)
+
+    def pin(self) -> str:
+        return self._digits
+
+
+class CollationBDialog(QDialog):
+    """Staff read 照合番号B off the card's face: birth date (和暦), expiry year, security code."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("照合番号Bの入力")
+        form = QFormLayout(self)
+        self.birth = QLineEdit()
+        self.birth.setPlaceholderText("例: 600412(昭和60年4月12日)")
+        self.birth.setMaxLength(6)
+        self.expiry_year = QLineEdit()
+        self.expiry_year.setPlaceholderText("例: 2035")
+        self.expiry_year.setMaxLength(4)
+        self.code = QLineEdit()
+        self.code.setMaxLength(4)
+        self.code.setEchoMode(QLineEdit.EchoMode.Password)
+        form.addRow("生年月日(和暦 年月日6桁)", self.birth)
+        form.addRow("有効期限の年(西暦4桁)", self.expiry_year)
+        form.addRow("セキュリティコード(4桁)", self.code)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
+                                   | QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        form.addRow(buttons)
+
+    def value(self) -> str:
+        return self.birth.text().strip() + self.expiry_year.text().strip() + self.code.text()
+
+
+class CardDeskWidget(QWidget):
+    reading_done = Signal(object)  # DeskReading
+    matched = Signal(object)  # MatchResult
+    event_recorded = Signal(object)  # RecordedCardEvent: the caller puts .event in the outbox
+    failed = Signal(str)
+
+    def __init__(
+        self,
+        service: CardDeskService,
+        *,
+        card_state_of: Callable[[str], CardState] | None = None,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.service = service
+        self._card_state_of = card_state_of
+        self._states: dict[str, CardState] = {}
+        self.reading: DeskReading | None = None
+        self.match: MatchResult | None = None
+        self.busy = False
+        self.setWindowTitle("個人番号カード窓口")
+
+        root = QVBoxLayout(self)
+        top = QHBoxLayout()
+        self.pin_button = QPushButton("暗証番号で読み取り(本人入力)")
+        self.b_button = QPushButton("照合番号Bで読み取り(職員入力)")
+        self.status_button = QPushButton("残り回数・有効期限の確認")
+        for b in (self.pin_button, self.b_button, self.status_button):
+            top.addWidget(b)
+        self.pin_button.clicked.connect(self._ask_pin)
+        self.b_button.clicked.connect(self._ask_collation_b)
+        self.status_button.clicked.connect(self.start_status)
+        root.addLayout(top)
+
+        self.message = QLabel("カードをリーダーに置いて、読み取りを押してください。")
+        self.message.setWordWrap(True)
+        root.addWidget(self.message)
+
+        middle = QHBoxLayout()
+        self.table = QTableWidget(0, 4)
+        self.table.setHorizontalHeaderLabels(["項目", "カード", "住民票", "判定"])
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        middle.addWidget(self.table, 3)
+        side = QVBoxLayout()
+        self.photo = QLabel("顔写真\n(照合番号Bで読み取り)")
+        self.photo.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.photo.setMinimumSize(96, 128)
+        side.addWidget(self.photo)
+        self.expiry_label = QLabel("")
+        self.expiry_label.setWordWrap(True)
+        side.addWidget(self.expiry_label)
+        self.retry_label = QLabel("")
+        self.retry_label.setWordWrap(True)
+        side.addWidget(self.retry_label)
+        side.addStretch(1)
+        middle.addLayout(side, 1)
+        root.addLayout(middle)
+
+        check = QGroupBox("本人確認(交付時)")
+        cl = QVBoxLayout(check)
+        self.face_check = QCheckBox("顔写真とご本人を照合した")
+        self.pin_set_check = QCheckBox("暗証番号をご本人が設定した")
+        cl.addWidget(self.face_check)
+        cl.addWidget(self.pin_set_check)
+        docs = QHBoxLayout()
+        self.document_checks = {d: QCheckBox(d) for d in DOCUMENTS}
+        for box in self.document_checks.values():
+            docs.addWidget(box)
+        cl.addLayout(docs)
+        reason_row = QHBoxLayout()
+        reason_row.addWidget(QLabel("理由(一時停止・廃止など)"))
+        self.reason = QLineEdit()
+        reason_row.addWidget(self.reason)
+        cl.addLayout(reason_row)
+        root.addWidget(check)
+
+        actions = QHBoxLayout()
+        self.state_label = QLabel("カードの状態: -")
+        actions.addWidget(self.state_label)
+        self.action_buttons: dict[CardAction, QPushButton] = {}
+        for action in CardAction:
+            b = QPushButton(ACTION_LABELS[action])
+            b.setEnabled(False)
+            b.clicked.connect(lambda _=False, a=action: self.record(a))
+            actions.addWidget(b)
+            self.action_buttons[action] = b
+        root.addLayout(actions)
+
+    # -- state -------------------------------------------------------------------------------
+
+    def _set_busy(self, busy: bool, text: str = "") -> None:
+        self.busy = busy
+        for b in (self.pin_button, self.b_button, self.status_button):
+            b.setEnabled(not busy)
+        if busy:
+            for b in self.action_buttons.values():
+                b.setEnabled(False)
+        else:
+            self._refresh_actions()
+        if text:
+            self.message.setText(text)
+
+    def current_state(self) -> CardState | None:
+        if self.match is None or self.match.person is None:
+            return None
+        pid = self.match.person.person_id
+        if pid not in self._states:
+            self._states[pid] = (
+                self._card_state_of(pid) if self._card_state_of else CardState.NOT_ISSUED
+            )
+        return self._states[pid]
+
+    def _refresh_actions(self) -> None:
+        state = self.current_state()
+        allowed = set(allowed_actions(state)) if state is not None else set()
+        for action, b in self.action_buttons.items():
+            b.setEnabled(not self.busy and action in allowed)
+        self.state_label.setText(
+            f"カードの状態: {STATE_LABELS[state]}" if state is not None else "カードの状態: -"
+        )
+
+    def _fail(self, exc: BaseException) -> None:
+        text = user_message(exc)
+        self._set_busy(False, text)
+        self.failed.emit(text)
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def _ask_pin(self) -> None:
+        dialog = PinPadDialog(self)
+        if dialog.exec() == QDialog.DialogCode.Accepted:
+            self.start_pin_read(dialog.pin())
+
+    def _ask_collation_b(self) -> None:
+        dialog = CollationBDialog(self)
+        if dialog.exec() == QDialog.DialogCode.Accepted:
+            self.start_collation_b_read(dialog.value())
+
+    def start_pin_read(self, pin: str) -> None:
+        self._start(lambda: self.service.read_with_pin(pin))
+
+    def start_collation_b_read(self, collation_b: str) -> None:
+        self._start(lambda: self.service.read_with_collation_b(collation_b))
+
+    def start_status(self) -> None:
+        self._start(self.service.status)
+
+    def _start(self, fn: Callable[[], DeskReading]) -> None:
+        if self.busy:
+            return
+        self._set_busy(True, "カードを読み取っています。カードを動かさないでください…")
+
+        def work() -> tuple[DeskReading, MatchResult | None]:
+            reading = fn()
+            match = self.service.match(reading) if reading.face is not None else None
+            return reading, match
+
+        run_in_background(self, work, self._read_done, self._fail)
+
+    def _read_done(self, result: tuple[DeskReading, MatchResult | None]) -> None:
+        reading, match = result
+        self.reading = reading
+        if match is not None:
+            self.match = match
+        self._show_reading(reading)
+        if match is not None:
+            self._show_match(match)
+        self._set_busy(False, match.message if match is not None else "読み取りました。")
+        self.reading_done.emit(reading)
+        if match is not None:
+            self.matched.emit(match)
+
+    def _show_reading(self, reading: DeskReading) -> None:
+        lines = []
+        for e in reading.expiries:
+            mark = {"valid": "", "expiring": "⚠ ", "expired": "✖ "}[e.level]
+            lines.append(f"{mark}{e.message}(有効期限 {e.expires_on.isoformat()})")
+        self.expiry_label.setText("\n".join(lines))
+        self.retry_label.setText("\n".join(reading.retry_lines()))
+        kenmen = reading.reading.kenmen
+        if kenmen is not None:
+            pix = QPixmap()
+            if pix.loadFromData(kenmen.face_photo):
+                self.photo.setPixmap(pix.scaled(96, 128, Qt.AspectRatioMode.KeepAspectRatio))
+            else:  # JPEG 2000 without a Qt image plugin
+                self.photo.setText("顔写真(表示できない形式です。券面で確認してください)")
+
+    def _show_match(self, match: MatchResult) -> None:
+        face = self.reading.face if self.reading else None
+        self.table.setRowCount(0)
+        if face is None:
+            return
+        diffs = {d.field: d for d in match.differences}
+        person, household = match.person, match.household
+        rows: list[tuple[str, str, str, str]] = [
+            ("name", "氏名", face.name, person.name if person else ""),
+            ("address", "住所", face.address, register_address(household) if household else ""),
+            ("birth_date", "生年月日", face.birth_date.isoformat(),
+             person.birth_date.isoformat() if person else ""),
+            ("sex", "性別", SEX_JA[face.sex], SEX_JA.get(person.sex, "") if person else ""),
+        ]
+        if face.my_number is not None:
+            reg = person.my_number if person and person.my_number else ""
+            rows.append(("my_number", "個人番号", mask_my_number(face.my_number),
+                         mask_my_number(reg) if reg else ""))
+        for key, label, card_value, reg_value in rows:
+            r = self.table.rowCount()
+            self.table.insertRow(r)
+            d = diffs.get(key)
+            verdict = "一致" if person and d is None else (
+                f"{KIND_JA[d.kind]}: {d.message}" if d else "-")
+            for c, text in enumerate((label, card_value, reg_value, verdict)):
+                item = QTableWidgetItem(text)
+                if d is not None and d.kind != "notation":
+                    item.setForeground(Qt.GlobalColor.red)
+                self.table.setItem(r, c, item)
+
+    # -- recording -----------------------------------------------------------------------------
+
+    def checklist(self) -> IdentityChecklist:
+        return IdentityChecklist(
+            face_photo_matched=self.face_check.isChecked(),
+            documents=tuple(d for d, box in self.document_checks.items() if box.isChecked()),
+            pins_set_by_resident=self.pin_set_check.isChecked(),
+        )
+
+    def record(self, action: CardAction) -> None:
+        state = self.current_state()
+        if self.busy or state is None or self.match is None or self.match.person is None:
+            return
+        person = self.match.person
+        checklist = self.checklist() if action is CardAction.ISSUE else None
+        reason = self.reason.text()
+        self._set_busy(True, f"「{ACTION_LABELS[action]}」を記録しています…")
+
+        def work() -> RecordedCardEvent:
+            return self.service.record(action, person, state, checklist=checklist, reason=reason)
+
+        run_in_background(self, work, self._recorded, self._fail)
+
+    def _recorded(self, rec: RecordedCardEvent) -> None:
+        self._states[rec.person_id] = rec.new_state
+        self.reason.clear()
+        self._set_busy(False, f"「{ACTION_LABELS[rec.action]}」を記録しました。")
+        self.event_recorded.emit(rec)
+
