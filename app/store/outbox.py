@@ -175,15 +175,17 @@ class OutboxMixin(CacheBase):
         event_factory: Callable[[str], Event] | None = None,
         issuance_no: str | None = None,
     ) -> Issuance:
-        """Allocate the 交付番号, store the issuance and its outbox event in ONE transaction.
+        """Store the issuance and its outbox event in ONE transaction, with the 交付番号.
 
-        `event_factory(issuance_no)` builds the certificate_issued event (it needs the number).
-        The day of the number is `issued_at`'s own date (pass local time).
+        `issuance_no`: a number already taken with next_issuance_no() in the same outer
+        transaction (the certificate prints it before it is recorded); None allocates one here
+        for `issued_at`'s own date (pass local time). `event_factory(issuance_no)` builds the
+        certificate_issued event (it needs the number).
         """
         with self.transaction() as conn:
-            # A caller that printed the number already (inside its own outer transaction)
-            # passes it; otherwise it is allocated here.
             no = issuance_no or self.next_issuance_no(terminal_no, issued_at.date())
+            if issuance_no is not None and not issuance_no.startswith(f"{terminal_no}-"):
+                raise StoreError(f"交付番号 {issuance_no} はこの端末の番号ではありません。")
             event = event_factory(no) if event_factory is not None else None
             conn.execute(
                 "INSERT INTO issuances(issuance_no, day, issued_at, operator_id, kind,"

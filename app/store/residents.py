@@ -3,12 +3,10 @@
 Every household is stored twice: its raw interchange JSON (so it round-trips exactly, IVS and
 key order included) and one column per field (households, persons) plus search keys.
 
-Anti-entropy digest (protocol v1, the rule both sides follow; see app.sync.protocol.Digest):
-for bucket k in 0..DIGEST_BUCKETS-1, take the households with `bucket_of(household_id) == k`,
-form one line `f"{household_id},{version}"` per household, where version is the household's
-version (the max of its members' 住民票版数, `Household.version`), sort the lines as Python
-strings (code-point order), join them with "\\n" (no trailing newline), and hash the UTF-8
-bytes with SHA-256; `buckets[k]` is the lowercase hex digest (an empty bucket hashes b"").
+Anti-entropy digest (protocol v1): `buckets[k] = app.sync.protocol.bucket_digest(pairs)` over
+the (household_id, version) pairs of the households with `bucket_of(household_id) == k`, where
+version is the household's version (the max of its members' 住民票版数, `Household.version`,
+as the server stores it). protocol.bucket_digest is the one rule both sides call.
 """
 
 from __future__ import annotations
@@ -23,7 +21,15 @@ from typing import Any
 from app.domain.errors import ValidationError
 from app.domain.names import fold
 from app.domain.records import Household, Person, parse_household
-from app.sync.protocol import DIGEST_BUCKETS, ChangeItem, Digest, OperatorProfile, Policy, bucket_of
+from app.sync.protocol import (
+    DIGEST_BUCKETS,
+    ChangeItem,
+    Digest,
+    OperatorProfile,
+    Policy,
+    bucket_digest,
+    bucket_of,
+)
 
 from .base import CacheBase
 from .errors import NotFound, StoreError
@@ -313,16 +319,13 @@ class ResidentsMixin(CacheBase):
     # -- anti-entropy -------------------------------------------------------------------------
 
     def bucket_digest(self) -> Digest:
-        """Digest per the rule in this module's docstring."""
-        lines: list[list[str]] = [[] for _ in range(DIGEST_BUCKETS)]
+        """Digest per the rule in this module's docstring (protocol.bucket_digest per bucket)."""
+        pairs: list[list[tuple[str, int]]] = [[] for _ in range(DIGEST_BUCKETS)]
         for household_id, version, bucket in self._query(
             "SELECT household_id, version, bucket FROM households"
         ):
-            lines[bucket].append(f"{household_id},{version}")
-        return Digest(
-            bucket_count=DIGEST_BUCKETS,
-            buckets=[hashlib.sha256("\n".join(sorted(b)).encode()).hexdigest() for b in lines],
-        )
+            pairs[bucket].append((household_id, version))
+        return Digest(bucket_count=DIGEST_BUCKETS, buckets=[bucket_digest(p) for p in pairs])
 
     def households_in_bucket(self, k: int) -> list[Household]:
         rows = self._query(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import hashlib
 import json
 from datetime import UTC, datetime
 
@@ -13,7 +12,7 @@ from app.domain.errors import ValidationError
 from app.domain.records import household_to_dict
 from app.store.db import Cache
 from app.store.errors import NotFound, StoreError
-from app.sync.protocol import DIGEST_BUCKETS, ChangeItem, Policy, bucket_of
+from app.sync.protocol import DIGEST_BUCKETS, ChangeItem, Policy, bucket_digest, bucket_of
 
 from .conftest import household_items
 from .households import make_households
@@ -143,11 +142,12 @@ def test_pull_complete_time(cache: Cache) -> None:
 
 
 def _expected_digest(households: list[dict]) -> list[str]:
-    lines: list[list[str]] = [[] for _ in range(DIGEST_BUCKETS)]
+    """Independent of the store: the protocol's rule over the interchange data."""
+    pairs: list[list[tuple[str, int]]] = [[] for _ in range(DIGEST_BUCKETS)]
     for h in households:
         v = max(m["version"] for m in h["members"])
-        lines[bucket_of(h["household_id"])].append(f"{h['household_id']},{v}")
-    return [hashlib.sha256("\n".join(sorted(b)).encode()).hexdigest() for b in lines]
+        pairs[bucket_of(h["household_id"])].append((h["household_id"], v))
+    return [bucket_digest(p) for p in pairs]
 
 
 def test_digest_and_bucket_repair(cache: Cache) -> None:

@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
+import sqlcipher3
 
 from app.store.db import Cache, cache_path, create_cache, open_cache, slots_path, wipe
 from app.store.errors import NotFound, OutboxNotEmpty, StoreError
@@ -102,17 +103,27 @@ def test_record_and_void_issuance(cache: Cache) -> None:
     assert len(cache.issuances_on(at.date())) == 2 and cache.outbox_count() == 2
     assert cache.record_issuance(**kw).issuance_no.endswith("-0003")
 
+    # A number taken first (it is printed on the certificate), recorded in the same transaction.
+    with cache.transaction():
+        no = cache.next_issuance_no("0001", at.date())
+        taken = cache.record_issuance(**kw, issuance_no=no, event_factory=factory)
+    assert taken.issuance_no == no == "0001-20261126-0004"
+    with pytest.raises(StoreError):
+        cache.record_issuance(**kw, issuance_no="0002-20261126-0001")
+    with pytest.raises(sqlcipher3.IntegrityError):  # a number is never used twice
+        cache.record_issuance(**kw, issuance_no=no)
+
     cache.void_issuance(first.issuance_no, "記載誤り", event("certificate_voided"))
     assert cache.issuance(first.issuance_no).voided
     assert cache.issuance(first.issuance_no).void_reason == "記載誤り"
-    assert cache.outbox_count() == 3
+    assert cache.outbox_count() == 4
     with pytest.raises(StoreError):
         cache.void_issuance(first.issuance_no, "二重", None)
     with pytest.raises(StoreError):
         cache.void_issuance(second.issuance_no, "  ", None)
     with pytest.raises(NotFound):
         cache.void_issuance("0001-20991231-0001", "x", None)
-    assert [i.voided for i in cache.issuances_on(at.date())] == [True, False, False]
+    assert [i.voided for i in cache.issuances_on(at.date())] == [True, False, False, False]
     assert cache.issuances_on(date(2026, 11, 25)) == []
 
 
