@@ -234,9 +234,8 @@ def run_headless(env: DemoEnvironment) -> int:
             return 1
         counts = session.cache.counts()
         _say("同期が完了しました。")
-        _say(
-            f"  キャッシュの住民数: {counts.get('persons', 0):,}人({counts.get('households', 0):,}世帯)"
-        )
+        persons, households = counts.get("persons", 0), counts.get("households", 0)
+        _say(f"  キャッシュの住民数: {persons:,}人({households:,}世帯)")
         _say(f"  所要時間: {elapsed:.1f}秒")
         _say(f"  キャッシュ: {session.cache.path}")
         _say(f"  未送信: {report.outbox_count}件")

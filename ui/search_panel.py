@@ -116,9 +116,7 @@ class SearchPanel(QWidget):
         }
         self.search_button.setEnabled(False)
         self.message.setText("検索しています…")
-        run_in_background(
-            self, lambda: self.session.search(**criteria), self._show, self._failed
-        )
+        run_in_background(self, lambda: self.session.search(**criteria), self._show, self._failed)
 
     def _failed(self, exc: BaseException) -> None:
         self.search_button.setEnabled(True)

@@ -74,6 +74,26 @@ class Renderer(Protocol):
     ) -> bytes: ...
 
 
+class DailyReportRenderer(Protocol):
+    """printing.render_daily_report, injected like Renderer."""
+
+    def __call__(
+        self,
+        rows: list[tuple[str, int, int, int, int]],
+        day: date,
+        *,
+        office: str,
+        terminal_no: str,
+    ) -> bytes: ...
+
+
+KIND_LABELS = {
+    "household": "住民票の写し(世帯連記式)",
+    "individual": "住民票の写し(個人票)",
+    "removed": "住民票の除票の写し",
+}
+
+
 @dataclass(frozen=True, slots=True)
 class IssuedCertificate:
     issuance: Issuance
@@ -93,11 +113,13 @@ class LoginService:
         data_dir: Path,
         renderer: Renderer,
         *,
+        daily_report_renderer: DailyReportRenderer | None = None,
         secret_store_factory: SecretStoreFactory = default_secret_store,
         clock: Clock = _now,
     ) -> None:
         self.files = TerminalFiles(Path(data_dir))
         self.renderer = renderer
+        self.daily_report_renderer = daily_report_renderer
         self.secret_store_factory = secret_store_factory
         self.clock = clock
 
@@ -187,6 +209,7 @@ class LoginService:
                 device_secret=device_secret,
                 sign=signer_for(key),
                 renderer=self.renderer,
+                daily_report_renderer=self.daily_report_renderer,
                 clock=self.clock,
                 client_factory=lambda: self.client(config, device_secret),
             )
@@ -212,6 +235,7 @@ class CounterSession:
         device_secret: bytes,
         sign: Callable[[bytes], bytes],
         renderer: Renderer,
+        daily_report_renderer: DailyReportRenderer | None = None,
         clock: Clock = _now,
         client_factory: Callable[[], SyncClient] | None = None,
     ) -> None:
@@ -223,6 +247,7 @@ class CounterSession:
         self._device_secret = device_secret
         self.sign = sign
         self.renderer = renderer
+        self.daily_report_renderer = daily_report_renderer
         self.clock = clock
         self._client_factory = client_factory
         self.chain = AuditChain(cache, config.terminal_no, sign)
@@ -494,6 +519,47 @@ class CounterSession:
         self._require(Permission.DAILY_REPORT)
         return self.cache.issuances_on(self.today())
 
+    def daily_totals(self, day: date | None = None) -> list[tuple[str, int, int, int, int]]:
+        """日計: per kind (label, issued, copies, fees, voided); voided ones count no fee."""
+        self._require(Permission.DAILY_REPORT)
+        totals: dict[str, list[int]] = {}
+        for i in self.cache.issuances_on(day or self.today()):
+            row = totals.setdefault(KIND_LABELS.get(i.kind, i.kind), [0, 0, 0, 0])
+            if i.voided:
+                row[3] += 1
+            else:
+                row[0] += 1
+                row[1] += i.copies
+                row[2] += i.fee_yen
+        return [(kind, *values) for kind, values in sorted(totals.items())]  # type: ignore[misc]
+
+    def daily_report_pdf(self, day: date | None = None) -> bytes:
+        """The 日計表 as a PDF; an export of figures only (no personal data), audited."""
+        if self.daily_report_renderer is None:
+            raise SessionError("日計表の印刷機能が設定されていません。")
+        day = day or self.today()
+        rows = self.daily_totals(day)
+        pdf = self.daily_report_renderer(
+            rows, day, office=self.operator.branch, terminal_no=self.terminal_no
+        )
+        self.audit(AuditAction.EXPORT, [f"daily-report:{day.isoformat()}"])
+        return pdf
+
+    def verify_audit_chain(self) -> list[Any]:
+        """The chain checked against this terminal's certificate (for the 監査者)."""
+        self._require(Permission.VIEW_AUDIT)
+        from cryptography import x509
+
+        cert = x509.load_pem_x509_certificate(self.files_cert_pem())
+        return self.chain.verify(cert.public_key())
+
+    def files_cert_pem(self) -> bytes:
+        return (Path(self.cache.path).parent / "terminal.pem").read_bytes()
+
+    def record_print(self, issuance_no: str, pages: int) -> None:
+        """Every print is an audit entry (DESIGN.md §8: outputs to media are recorded)."""
+        self.audit(AuditAction.PRINT, [issuance_no], reason=f"{pages}ページ")
+
     # -- sync -----------------------------------------------------------------------------------
 
     def status(self) -> SyncStatus:
@@ -529,12 +595,10 @@ class CounterSession:
     def logout(self) -> None:
         if self.closed:
             return
+        # No sync here: offline, its retries would hold the window; the entry waits in the chain
+        # (durable) and the next sync delivers it.
         try:
             self.auth.logout()  # writes the logout entry
-            try:
-                self.sync_once()
-            except Exception:
-                log.info("sync at logout did not complete; outbox keeps the events")
         finally:
             self.closed = True
             self.client.close()

@@ -1,0 +1,174 @@
+"""Start the GUI: QApplication, fonts, login → main window → (logout) → login again."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+
+def default_data_dir() -> Path:
+    if sys.platform == "win32":
+        base = Path(os.environ.get("LOCALAPPDATA", Path.home() / "AppData" / "Local"))
+        return base / "Madoguchi" / "terminal"
+    base = Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local" / "share"))
+    return base / "madoguchi" / "terminal"
+
+
+def _ui_font_family() -> str | None:
+    from PySide6.QtGui import QFontDatabase
+
+    families = set(QFontDatabase.families())
+    for name in ("Yu Gothic UI", "Meiryo UI", "IPAexGothic", "IPAゴシック", "Noto Sans CJK JP"):
+        if name in families:
+            return name
+    return None
+
+
+def create_application(argv: list[str] | None = None) -> Any:
+    from PySide6.QtGui import QFont
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance() or QApplication(argv or [sys.argv[0]])
+    app.setApplicationName("Madoguchi")
+    app.setApplicationDisplayName("窓口")
+    family = _ui_font_family()
+    if family:
+        app.setFont(QFont(family, 10))
+    return app
+
+
+def build_login_service(data_dir: Path, secret_store_factory: Any = None) -> Any:
+    from app.services.session import LoginService
+    from printing import render_certificate, render_daily_report
+
+    kwargs: dict[str, Any] = {"daily_report_renderer": render_daily_report}
+    if secret_store_factory is not None:
+        kwargs["secret_store_factory"] = secret_store_factory
+    return LoginService(data_dir, render_certificate, **kwargs)
+
+
+def build_main_window(session: Any, *, demo: Any = None) -> Any:
+    """The main window with every part wired: card desk, audit viewer, printing, demo menu."""
+    from ui.main_window import MainWindow
+    from ui.pdf_preview import make_printer, print_pdf
+
+    def print_issued(pdf: bytes, copies: int, issuance_no: str) -> int:
+        printer = make_printer(_settings(session).get("printer"))
+        pages = print_pdf(pdf, printer, copies)
+        session.record_print(issuance_no, pages)
+        return pages
+
+    return MainWindow(
+        session,
+        card_desk_factory=_card_desk_factory(demo),
+        audit_viewer_factory=_audit_viewer,
+        print_pdf=print_issued,
+        demo_menu=_demo_menu(demo) if demo is not None else None,
+    )
+
+
+def _settings(session: Any) -> dict[str, Any]:
+    import json
+
+    path = Path(session.cache.path).parent / "settings.json"
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (FileNotFoundError, ValueError):
+        return {}
+
+
+def _audit_viewer(session: Any) -> Any:
+    from ui.audit_viewer import AuditViewer
+
+    def query(operator_id, start, end, actions):  # type: ignore[no-untyped-def]
+        return session.chain.query(operator_id=operator_id, start=start, end=end, actions=actions)
+
+    return AuditViewer(session.auth.session, query=query, verify=session.verify_audit_chain)
+
+
+def _card_desk_factory(demo: Any) -> Any:
+    try:
+        from cli.card_desk_wiring import card_desk_widget
+    except ImportError:
+        return None
+    return lambda session: card_desk_widget(session, demo=demo)
+
+
+def _demo_menu(demo: Any) -> Any:
+    def install(window: Any) -> None:
+        from PySide6.QtGui import QAction
+
+        menu = window.menuBar().addMenu("デモ")
+        stop = QAction("中央サーバーを停止(オフラインの確認)", window)
+        start = QAction("中央サーバーを再開", window)
+
+        def do_stop() -> None:
+            demo.server.stop()
+            window.status.showMessage("デモ: 中央サーバーを停止しました。", 5000)
+            window.sync_now()
+
+        def do_start() -> None:
+            demo.server.start()
+            window.status.showMessage("デモ: 中央サーバーを再開しました。", 5000)
+            window.sync_now()
+
+        stop.triggered.connect(do_stop)
+        start.triggered.connect(do_start)
+        menu.addAction(stop)
+        menu.addAction(start)
+
+    return install
+
+
+def run_gui(data_dir: str | Path | None = None, demo: Any = None) -> int:
+    app = create_application()
+    # Between a logout and the next login no window is open: quit only when the login is closed.
+    app.setQuitOnLastWindowClosed(False)
+    from printing import preload_fonts
+
+    preload_fonts()  # IPAmj明朝 is large: load it while the clerk types the password
+    from app.services.terminal import TerminalFiles
+    from ui.login import LoginDialog
+
+    data_dir = Path(data_dir) if data_dir else default_data_dir()
+    files = TerminalFiles(data_dir)
+    if not files.is_enrolled():
+        from PySide6.QtWidgets import QMessageBox
+
+        QMessageBox.critical(
+            None,
+            "窓口",
+            f"この端末はまだ登録されていません({data_dir})。\n管理者に端末登録を依頼してください。",
+        )
+        return 2
+    login_service = build_login_service(
+        data_dir, demo.secret_store_factory if demo is not None else None
+    )
+    try:
+        terminal = login_service.terminal()
+        label = f"{terminal.municipality_name} 端末 {terminal.terminal_no}"
+    except Exception:  # the dialog still opens; the login call reports the problem
+        label = ""
+    windows: list[Any] = []
+
+    def show_login() -> None:
+        dialog = LoginDialog(login_service.login, terminal_label=label)
+        windows.append(dialog)
+        dialog.logged_in.connect(show_main)
+        dialog.rejected.connect(app.quit)
+        dialog.show()
+
+    def show_main(session: Any) -> None:
+        window = build_main_window(session, demo=demo)
+        windows.append(window)
+        window.logged_out.connect(show_login)
+        window.show()
+        window.start()
+
+    show_login()
+    return int(app.exec())

@@ -1,0 +1,336 @@
+"""The counter's main window: 住民検索 and 世帯, カード窓口, 交付履歴, 監査 (by role), status bar.
+
+A thin layer: it shows what app.services returns and calls it through background operations.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QCloseEvent
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QPushButton,
+    QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.auth.idle import IdlePolicy
+from app.auth.permissions import ROLE_LABELS, Permission, Role
+from app.domain.records import Household
+from ui.approval import ApprovalDialog
+from ui.background import run_in_background, user_message
+from ui.household_view import HouseholdView
+from ui.idle_lock import IdleLock
+from ui.issuance_dialog import IssuanceDialog
+from ui.privacy import exclude_from_capture
+from ui.search_panel import SearchPanel
+from ui.status_bar import CounterStatusBar
+
+log = logging.getLogger(__name__)
+
+SYNC_INTERVAL_MS = 60_000
+STATUS_INTERVAL_MS = 5_000
+
+
+class _ProgressRelay(QObject):
+    """Carries the engine's progress callback (worker thread) to the GUI thread."""
+
+    progressed = Signal(int, int)
+
+
+class IssuanceHistory(QWidget):
+    """交付履歴 of the day, and the 日計表 as a PDF."""
+
+    COLUMNS = ("交付番号", "時刻", "職員", "様式", "世帯ID", "人数", "通数", "手数料", "状態")
+
+    def __init__(self, session: Any, show_pdf: Callable[[bytes, str], None], parent=None) -> None:
+        super().__init__(parent)
+        self.session = session
+        self._show_pdf = show_pdf
+        self.table = QTableWidget(0, len(self.COLUMNS), objectName="historyTable")
+        self.table.setHorizontalHeaderLabels(self.COLUMNS)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.verticalHeader().setVisible(False)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.summary = QLabel("", objectName="historySummary")
+        refresh = QPushButton("更新")
+        refresh.clicked.connect(self.refresh)
+        self.report_button = QPushButton("日計表(PDF)", objectName="dailyReportButton")
+        self.report_button.clicked.connect(self.daily_report)
+        row = QHBoxLayout()
+        row.addWidget(self.summary, 1)
+        row.addWidget(refresh)
+        row.addWidget(self.report_button)
+        layout = QVBoxLayout(self)
+        layout.addLayout(row)
+        layout.addWidget(self.table, 1)
+
+    def refresh(self) -> None:
+        run_in_background(self, self.session.issuances_today, self._show, self._failed)
+
+    def _failed(self, exc: BaseException) -> None:
+        self.summary.setText(user_message(exc))
+
+    def _show(self, issuances: list[Any]) -> None:
+        self.table.setRowCount(len(issuances))
+        fees = copies = 0
+        for r, i in enumerate(issuances):
+            at = (
+                datetime.fromisoformat(str(i.issued_at))
+                if not isinstance(i.issued_at, datetime)
+                else i.issued_at
+            )
+            values = (
+                i.issuance_no,
+                at.astimezone().strftime("%H:%M"),
+                i.operator_id,
+                {"household": "世帯連記式", "individual": "個人票", "removed": "除票"}.get(
+                    i.kind, i.kind
+                ),
+                i.household_id,
+                str(len(i.person_ids)),
+                str(i.copies),
+                f"{i.fee_yen:,}円",
+                "取消" if i.voided else "交付",
+            )
+            for c, v in enumerate(values):
+                self.table.setItem(r, c, QTableWidgetItem(v))
+            if not i.voided:
+                fees += i.fee_yen
+                copies += i.copies
+        self.summary.setText(f"本日の交付: {len(issuances)}件、{copies}通、手数料 {fees:,}円")
+
+    def daily_report(self) -> None:
+        run_in_background(
+            self,
+            self.session.daily_report_pdf,
+            lambda pdf: self._show_pdf(pdf, "日計表"),
+            self._failed,
+        )
+
+
+class MainWindow(QMainWindow):
+    logged_out = Signal()
+
+    def __init__(
+        self,
+        session: Any,
+        *,
+        card_desk_factory: Callable[[Any], QWidget] | None = None,
+        audit_viewer_factory: Callable[[Any], QWidget] | None = None,
+        print_pdf: Callable[[bytes, int, str], int] | None = None,
+        demo_menu: Callable[[QMainWindow], None] | None = None,
+        sync_interval_ms: int = SYNC_INTERVAL_MS,
+        idle_clock: Callable[[], float] | None = None,
+    ) -> None:
+        super().__init__()
+        self.setObjectName("mainWindow")
+        self.session = session
+        self._print_pdf = print_pdf
+        self._sync_running = False
+        self._cancel_sync = threading.Event()
+        self.setWindowTitle(f"窓口 — {session.config.municipality_name} 端末 {session.terminal_no}")
+        self.resize(1280, 800)
+
+        self.tabs = QTabWidget(objectName="mainTabs")
+        self.search_panel: SearchPanel | None = None
+        self.household_view: HouseholdView | None = None
+        if session.can(Permission.SEARCH):
+            self.search_panel = SearchPanel(session)
+            self.household_view = HouseholdView()
+            splitter = QSplitter()
+            splitter.addWidget(self.search_panel)
+            splitter.addWidget(self.household_view)
+            splitter.setSizes([560, 720])
+            self.tabs.addTab(splitter, "住民検索")
+            self.search_panel.household_chosen.connect(self.open_household)
+            self.household_view.issue_requested.connect(self.open_issuance)
+            self.household_view.issue_button.setVisible(session.can(Permission.ISSUE_CERTIFICATE))
+        if card_desk_factory is not None and session.can(Permission.CARD_READ):
+            self.tabs.addTab(card_desk_factory(session), "カード窓口")
+        self.history: IssuanceHistory | None = None
+        if session.can(Permission.DAILY_REPORT):
+            self.history = IssuanceHistory(session, self.show_pdf_window)
+            self.tabs.addTab(self.history, "交付履歴")
+            self.tabs.currentChanged.connect(self._tab_changed)
+        if audit_viewer_factory is not None and session.can(Permission.VIEW_AUDIT):
+            self.tabs.addTab(audit_viewer_factory(session), "監査ログ")
+        if self.tabs.count() == 0:
+            self.tabs.addTab(QLabel("この職員に使える機能はありません。"), "—")
+        self.setCentralWidget(self.tabs)
+
+        self.status = CounterStatusBar(self)
+        self.setStatusBar(self.status)
+        self._update_operator_label()
+        self._relay = _ProgressRelay(self)
+        self._relay.progressed.connect(self.status.show_progress)
+
+        menu = self.menuBar().addMenu("ファイル")
+        sync_now = QAction("今すぐ同期", self)
+        sync_now.triggered.connect(self.sync_now)
+        menu.addAction(sync_now)
+        logout = QAction("ログアウト", self)
+        logout.triggered.connect(self.close)
+        menu.addAction(logout)
+        if demo_menu is not None:
+            demo_menu(self)
+
+        self.sync_timer = QTimer(self)
+        self.sync_timer.setInterval(sync_interval_ms)
+        self.sync_timer.timeout.connect(self.sync_now)
+        self.status_timer = QTimer(self)
+        self.status_timer.setInterval(STATUS_INTERVAL_MS)
+        self.status_timer.timeout.connect(self.refresh_status)
+
+        policy = session.cache.policy()
+        lock_kwargs: dict[str, Any] = {}
+        if idle_clock is not None:
+            lock_kwargs["clock"] = idle_clock
+        self.idle_lock = IdleLock(
+            self,
+            unlock=session.auth.unlock,
+            takeover=session.auth.takeover,
+            policy=IdlePolicy(minutes=policy.idle_lock_minutes),
+            on_lock=session.auth.lock,
+            operator_label=lambda: (
+                f"{session.operator.display_name}({session.operator.operator_id})"
+            ),
+            **lock_kwargs,
+        )
+        self.idle_lock.taken_over.connect(lambda _s: self._update_operator_label())
+        self.idle_lock.session_ended.connect(self.close)
+        # Windows: keep personal data out of screenshots and screen sharing (DESIGN.md §8).
+        exclude_from_capture(self)
+
+    def start(self) -> None:
+        """Timers, the idle lock and a first sync; separate from __init__ so tests control it."""
+        self.idle_lock.install()
+        self.sync_timer.start()
+        self.status_timer.start()
+        self.refresh_status()
+        self.sync_now()
+
+    def _update_operator_label(self) -> None:
+        op = self.session.operator
+        roles = "・".join(
+            ROLE_LABELS.get(Role(r), r) for r in op.roles if r in Role._value2member_map_
+        )
+        self.status.show_operator(f"{op.display_name}({op.operator_id}・{roles})")
+
+    def _tab_changed(self, index: int) -> None:
+        if self.history is not None and self.tabs.widget(index) is self.history:
+            self.history.refresh()
+
+    # --- sync ------------------------------------------------------------------------------------
+
+    def refresh_status(self) -> None:
+        run_in_background(self, self.session.status, self.status.show_status, lambda _e: None)
+
+    def sync_now(self) -> None:
+        if self._sync_running:
+            return
+        self._sync_running = True
+        relay = self._relay
+        cancel = self._cancel_sync
+
+        def work() -> Any:
+            return self.session.sync_once(progress=relay.progressed.emit, cancel=cancel)
+
+        run_in_background(self, work, self._synced, self._sync_failed)
+
+    def _synced(self, report: Any) -> None:
+        self._sync_running = False
+        self.status.hide_progress()
+        self.status.showMessage(report.message, 8000)
+        if report.notices:
+            QMessageBox.warning(
+                self,
+                "交付後に住民票が更新されていました",
+                "\n\n".join(n.text for n in report.notices),
+            )
+        if report.terminal_action != "none":
+            QMessageBox.critical(self, "端末の登録取消", report.message)
+        self.refresh_status()
+
+    def _sync_failed(self, exc: BaseException) -> None:
+        self._sync_running = False
+        self.status.hide_progress()
+        self.status.showMessage(user_message(exc), 8000)
+        self.refresh_status()
+
+    # --- search → household → issuance ----------------------------------------------------------
+
+    def open_household(self, household_id: str, _person_id: str = "") -> None:
+        def shown(household: Household) -> None:
+            assert self.household_view is not None
+            self.household_view.show_household(household, self.session.today())
+
+        run_in_background(
+            self,
+            lambda: self.session.open_household(household_id),
+            shown,
+            lambda e: QMessageBox.warning(self, "世帯を開けません", user_message(e)),
+        )
+
+    def approve_dialog(self, situation: str, targets: list[str]) -> Any:
+        dialog = ApprovalDialog(
+            lambda sup, pw, reason: self.session.approve(sup, pw, reason, targets),
+            situation=situation,
+            parent=self,
+        )
+        return dialog.approval if dialog.exec() else None
+
+    def open_issuance(self, household: Household) -> IssuanceDialog:
+        dialog = IssuanceDialog(
+            self.session,
+            household,
+            approve_dialog=self.approve_dialog,
+            print_pdf=self._print_issued if self._print_pdf else None,
+            parent=self,
+        )
+        dialog.finished.connect(lambda _r: self.refresh_status())
+        dialog.open()
+        return dialog
+
+    def _print_issued(self, pdf: bytes, copies: int, issuance_no: str) -> int:
+        assert self._print_pdf is not None
+        return self._print_pdf(pdf, copies, issuance_no)
+
+    def show_pdf_window(self, pdf: bytes, title: str) -> None:
+        from ui.pdf_preview import PdfPreview
+
+        view = PdfPreview(self)
+        view.setWindowFlag(Qt.WindowType.Window, True)
+        view.setWindowTitle(title)
+        view.resize(800, 1000)
+        view.show_pdf(pdf)
+        view.show()
+
+    # --- closing ---------------------------------------------------------------------------------
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.sync_timer.stop()
+        self.status_timer.stop()
+        self.idle_lock.uninstall()
+        self._cancel_sync.set()
+        try:
+            self.session.logout()
+        except Exception as exc:  # noqa: BLE001 - closing must not be blocked; say why
+            log.warning("logout failed: %s", type(exc).__name__)
+        self.logged_out.emit()
+        super().closeEvent(event)
