@@ -22,22 +22,16 @@ import itertools
 import json
 import os
 import random
-import re
 import tempfile
 from collections.abc import Iterator, Sequence
 from datetime import date
 from pathlib import Path
 from typing import Any, TypeVar
 
-from app.domain.identifiers import (
-    juminhyo_code_check_digit,
-    my_number_check_digit,
-)
 from app.domain.records import Household, parse_household
 from app.synthetic import data
 
 REFERENCE_DATE = date(2026, 4, 1)
-_HONSEKI_FROM_ADDRESS = re.compile(r"(\d+)番\d+号$")
 _REF_ORD = REFERENCE_DATE.toordinal()
 
 SHARE_FOREIGN_HOUSEHOLDS = 0.012
@@ -87,16 +81,16 @@ def _rand(rng: random.Random, high: int) -> int:
     return int(rng.random() * high) + 1
 
 
-_ISO_CACHE: dict[int, str] = {}
+class _IsoDays(dict[int, str]):
+    """ISO text of day ordinals, filled on first use: ~96,000 distinct days recur a million
+    times, and a dict subscript is far cheaper than date.fromordinal().isoformat()."""
+
+    def __missing__(self, ordinal: int) -> str:
+        text = self[ordinal] = date.fromordinal(ordinal).isoformat()
+        return text
 
 
-def _iso(ordinal: int) -> str:
-    """ISO text of a day ordinal, cached: the ~60,000 distinct days recur a million times."""
-    text = _ISO_CACHE.get(ordinal)
-    if text is None:
-        text = _ISO_CACHE[ordinal] = date.fromordinal(ordinal).isoformat()
-    return text
-
+_iso = _IsoDays().__getitem__
 
 _PREVIOUS = data.PREVIOUS_ADDRESSES
 _NOT_FOREIGN: dict[str, object] = {
@@ -110,11 +104,22 @@ _NOT_FOREIGN: dict[str, object] = {
 }
 
 
+def _weight_table(offset: int) -> list[int]:
+    """Σ digit·weight for every 4-digit chunk whose lowest digit is at position offset+1."""
+    weights = (2, 3, 4, 5, 6, 7, 2, 3, 4, 5, 6, 0, 0)  # Qn from the lowest digit (n = 1..11)
+    return [
+        sum(int(d) * weights[offset + i] for i, d in enumerate(reversed(f"{x:04d}")))
+        for x in range(10_000)
+    ]
+
+
 class _Ids:
     """Unique, random-looking identifiers with valid check digits, derived from a counter.
 
     A multiplicative scramble modulo 10^k with a multiplier coprime to 10 is a bijection, so
-    distinct sequence numbers give distinct codes without a set of used codes (flat memory)."""
+    distinct sequence numbers give distinct codes without a set of used codes (flat memory).
+    Check digits come from per-chunk weight tables (the official modulus-11 rule of
+    app.domain.identifiers, which the tests apply to every generated number)."""
 
     def __init__(self, seed: int) -> None:
         rng = random.Random(f"ids-{seed}")
@@ -126,14 +131,22 @@ class _Ids:
         if self.m_mul % 5 == 0:
             self.m_mul += 2
         self.m_add = rng.randrange(10**11)
+        self.t0, self.t1, self.t2 = _TABLES
+
+    def _digit(self, v: int) -> int:
+        rem = (self.t0[v % 10_000] + self.t1[v // 10_000 % 10_000] + self.t2[v // 10**8]) % 11
+        return 0 if rem <= 1 else 11 - rem
 
     def juminhyo_code(self, n: int) -> str:
-        body = f"{(n * self.j_mul + self.j_add) % 10**10:010d}"
-        return body + str(juminhyo_code_check_digit(body))
+        v = (n * self.j_mul + self.j_add) % 10**10
+        return f"{v:010d}{self._digit(v)}"
 
     def my_number(self, n: int) -> str:
-        body = f"{(n * self.m_mul + self.m_add) % 10**11:011d}"
-        return body + str(my_number_check_digit(body))
+        v = (n * self.m_mul + self.m_add) % 10**11
+        return f"{v:011d}{self._digit(v)}"
+
+
+_TABLES = (_weight_table(0), _weight_table(4), _weight_table(8))
 
 
 class _Generator:
@@ -301,7 +314,8 @@ class _Generator:
         moved_in = None if native else _REF_ORD - int(rng.random() * 40 * 365)
         previous = data.PREVIOUS_ADDRESSES[int(rng.random() * len(data.PREVIOUS_ADDRESSES))]
         if rng.random() < 0.6:
-            honseki = _HONSEKI_FROM_ADDRESS.sub(r"\1番地", address)
+            # 本籍 is written with 番地: "…4番16号" → "…4番地".
+            honseki = address[: address.rindex("番")] + "番地" if address[-1] == "号" else address
         else:
             honseki = data.HONSEKI_ELSEWHERE[int(rng.random() * len(data.HONSEKI_ELSEWHERE))]
 
