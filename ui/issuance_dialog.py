@@ -243,7 +243,7 @@ class IssuanceDialog(QDialog):
             decision = self.session.decide(
                 self.request(), self.household, self.requester_person_id()
             )
-        except Exception as exc:  # noqa: BLE001 - shown to the clerk, never swallowed
+        except Exception as exc:
             self.decision = None
             self._show_decision_text(user_message(exc), ok=False)
             return
@@ -253,9 +253,8 @@ class IssuanceDialog(QDialog):
             head = "交付できます"
             if decision.needs_supervisor:
                 head += "(監督者の承認が必要)"
-            lines.append(
-                f"{head}: {decision.certificates * decision.copies}通、手数料 {decision.fee_yen:,}円"
-            )
+            count = decision.certificates * decision.copies
+            lines.append(f"{head}: {count}通、手数料 {decision.fee_yen:,}円")
         else:
             lines.append("交付できません")
         lines.extend(decision.reasons)
@@ -342,7 +341,7 @@ class IssuanceDialog(QDialog):
         try:
             issuance = self.issued.issuance
             pages = self._print_pdf(self.issued.pdf, issuance.copies, issuance.issuance_no)
-        except Exception as exc:  # noqa: BLE001 - the clerk must see why printing failed
+        except Exception as exc:
             QMessageBox.warning(self, "印刷できません", user_message(exc))
             return
         self.preview_status.setText(f"{pages}ページを印刷しました。")

@@ -330,7 +330,7 @@ class MainWindow(QMainWindow):
         self._cancel_sync.set()
         try:
             self.session.logout()
-        except Exception as exc:  # noqa: BLE001 - closing must not be blocked; say why
+        except Exception as exc:
             log.warning("logout failed: %s", type(exc).__name__)
         self.logged_out.emit()
         super().closeEvent(event)

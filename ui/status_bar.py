@@ -45,10 +45,7 @@ class CounterStatusBar(QStatusBar):
             self.connection.setText("● オフライン")
             self.connection.setStyleSheet("color: #b00020; font-weight: bold;")
         f = status.freshness
-        if f.age is None:
-            age = "データ未同期"
-        else:
-            age = f"データ: {format_age(f.age)}前"
+        age = "データ未同期" if f.age is None else f"データ: {format_age(f.age)}前"
         if f.state is FreshnessState.STALE:
             age += "(古い: 交付は監督者承認)"
             self.age.setStyleSheet("color: #a05a00; font-weight: bold;")
