@@ -327,22 +327,33 @@ def login(
     if not row.active:
         raise ApiError(403, "operator_inactive", "この操作者は無効にされています。")
     ok = security.verify_password(row.password_hash, req.password)
-    with db.write() as conn:
-        if not ok:
-            failures = row.failed_attempts + 1
-            locked = failures >= config.lockout_threshold
+    if not ok:
+        # Counted in SQL (parallel attempts all count) and committed before answering.
+        with db.write() as conn:
             conn.execute(
                 update(operators)
                 .where(operators.c.operator_id == row.operator_id)
-                .values(failed_attempts=failures, locked=locked)
+                .values(failed_attempts=operators.c.failed_attempts + 1)
             )
-            if locked:
-                raise ApiError(
-                    403,
-                    "operator_locked",
-                    "パスワードの誤りが続いたため、この操作者をロックしました。管理者に連絡してください。",
+            conn.execute(
+                update(operators)
+                .where(
+                    operators.c.operator_id == row.operator_id,
+                    operators.c.failed_attempts >= config.lockout_threshold,
                 )
-            raise denied
+                .values(locked=True)
+            )
+            locked = conn.execute(
+                select(operators.c.locked).where(operators.c.operator_id == row.operator_id)
+            ).scalar_one()
+        if locked:
+            raise ApiError(
+                403,
+                "operator_locked",
+                "パスワードの誤りが続いたため、この操作者をロックしました。管理者に連絡してください。",
+            )
+        raise denied
+    with db.write() as conn:
         if row.failed_attempts:
             conn.execute(
                 update(operators)

@@ -1,0 +1,172 @@
+"""POST /v1/events: accepted, duplicate, conflict → reconciliation, rejected; bad input."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from app.sync.errors import ServerRejected
+from app.sync.protocol import MAX_EVENTS_PER_BATCH, SESSION_HEADER, Event
+from server import admin
+from server.cli import main as server_main
+from tests.support.server import ServerEnv, make_household, write_jsonl
+
+
+def _event(env: ServerEnv, type_: str, payload: dict[str, Any], **kw: Any) -> Event:
+    return Event(
+        event_id=kw.pop("event_id", str(uuid.uuid4())),
+        type=type_,  # type: ignore[arg-type]
+        occurred_at=datetime.now(UTC),
+        operator_id=kw.pop("operator_id", env.operator_id),
+        terminal_no=kw.pop("terminal_no", env.terminal.terminal_no),
+        payload=payload,
+        **kw,
+    )
+
+
+def _issued(env: ServerEnv, n: int, person: str = "P00000010", **kw: Any) -> Event:
+    return _event(
+        env,
+        "certificate_issued",
+        {
+            "issuance_no": f"{env.terminal.terminal_no}-20261126-{n}",
+            "kind": "juminhyo",
+            "person_ids": [person],
+            "copies": 1,
+            "fee_yen": 300,
+            "content_digest": "cd" * 32,
+        },
+        **kw,
+    )
+
+
+def test_conflict_is_accepted_queued_and_resolved(sync_server: ServerEnv, tmp_path: Path) -> None:
+    env = sync_server
+    changed = make_household(1)
+    changed["members"][0]["name"] = "見本 改名"
+    env.server.import_jsonl(write_jsonl(tmp_path / "c.jsonl", [changed]))  # P00000010 → v2
+    event = _issued(env, 1, relied_versions={"P00000010": 1})
+    [result] = env.client.push_events([event]).results
+    assert result.status == "conflict" and "照合待ち" in (result.reason or "")
+    assert env.client.certificate(f"{env.terminal.terminal_no}-20261126-1").copies == 1
+    queue = admin.list_reconciliation(env.server.db)
+    assert [(q["person_id"], q["relied_version"], q["current_version"]) for q in queue] == [
+        ("P00000010", 1, 2)
+    ]
+    # The admin command lists and resolves it.
+    data_dir = str(env.server.config.data_dir)
+    assert server_main(["--data-dir", data_dir, "reconcile", "list"]) == 0
+    assert (
+        server_main(
+            [
+                "--data-dir",
+                data_dir,
+                "reconcile",
+                "resolve",
+                str(queue[0]["id"]),
+                "--note",
+                "確認済み",
+            ]
+        )
+        == 0
+    )
+    assert admin.list_reconciliation(env.server.db) == []
+    assert server_main(["--data-dir", data_dir, "reconcile", "resolve", "999"]) == 1
+
+
+def test_rejections_carry_a_japanese_reason_and_write_nothing(sync_server: ServerEnv) -> None:
+    env = sync_server
+    events = [
+        _issued(env, 2, person="P99999999"),  # unknown person
+        _event(env, "certificate_issued", {"issuance_no": "x"}),  # malformed payload
+        _issued(env, 3, terminal_no="9999"),  # not the calling terminal
+        _issued(env, 4, operator_id="ghost"),  # unknown operator
+        _event(env, "certificate_voided", {"issuance_no": "0001-20260101-404"}),
+        _event(env, "card_event", {"action": "交付", "person_id": "P77777777"}),
+        _event(env, "reconciliation_ack", {"reconciliation_id": 12345}),
+        _event(env, "audit_batch", {"entries": "not a list"}),
+    ]
+    results = env.client.push_events(events).results
+    assert [r.status for r in results] == ["rejected"] * len(events)
+    assert all(r.reason and any("\u3040" <= ch <= "\u9fff" for ch in r.reason) for r in results)
+    assert "P99999999" in (results[0].reason or "")
+    with pytest.raises(ServerRejected) as info:
+        env.client.certificate(f"{env.terminal.terminal_no}-20261126-2")
+    assert info.value.status == 404
+
+
+def test_a_rejected_event_is_judged_again_when_resent(
+    sync_server: ServerEnv, tmp_path: Path
+) -> None:
+    env = sync_server
+    event = _issued(env, 5, person="P00009990")
+    assert env.client.push_events([event]).results[0].status == "rejected"
+    env.server.import_jsonl(write_jsonl(tmp_path / "n.jsonl", [make_household(999)]))
+    assert env.client.push_events([event]).results[0].status == "accepted"
+    assert env.client.push_events([event]).results[0].status == "duplicate"
+
+
+def test_each_event_stands_alone_in_a_batch(sync_server: ServerEnv) -> None:
+    env = sync_server
+    good = _issued(env, 6)
+    void = _event(
+        env,
+        "certificate_voided",
+        {"issuance_no": f"{env.terminal.terminal_no}-20261126-6", "reason": "汚損"},
+    )
+    card = _event(env, "card_event", {"action": "一時停止", "person_id": "P00000020"})
+    bad = _issued(env, 7, person="P55555555")
+    results = env.client.push_events([good, bad, void, card]).results
+    assert [r.status for r in results] == ["accepted", "rejected", "accepted", "accepted"]
+    info = env.client.certificate(f"{env.terminal.terminal_no}-20261126-6")
+    assert info.voided
+    # Same issuance number in a new event: refused, the first record stays.
+    again = _issued(env, 6)
+    assert env.client.push_events([again]).results[0].status == "rejected"
+
+
+def test_audit_batch_is_stored(sync_server: ServerEnv) -> None:
+    env = sync_server
+    [result] = env.client.push_events([_event(env, "audit_batch", {"entries": []})]).results
+    assert result.status == "rejected"  # an empty batch says nothing
+
+
+def _raw(env: ServerEnv, content: bytes, content_type: str = "application/json") -> httpx.Response:
+    import ssl
+
+    ctx = ssl.create_default_context(cafile=str(env.terminal.ca_path))
+    ctx.load_cert_chain(
+        str(env.terminal.cert_path), str(env.terminal.key_path), password=env.terminal.key_password
+    )
+    with httpx.Client(verify=ctx) as http:
+        return http.post(
+            f"{env.server.base_url}/v1/events",
+            content=content,
+            headers={SESSION_HEADER: env.client.session_token or "", "Content-Type": content_type},
+        )
+
+
+def test_bad_input_gets_clear_4xx(sync_server: ServerEnv) -> None:
+    env = sync_server
+    answer = _raw(env, b'{"events": [')
+    assert answer.status_code == 400 and answer.json()["code"] == "malformed_json"
+    answer = _raw(env, b'{"events": [{"event_id": "x", "type": "teleport"}]}')
+    assert answer.status_code == 422 and answer.json()["code"] == "invalid_request"
+    too_many = [
+        _issued(env, 100 + i).model_dump(mode="json") for i in range(MAX_EVENTS_PER_BATCH + 1)
+    ]
+    import json
+
+    answer = _raw(env, json.dumps({"events": too_many}).encode())
+    assert answer.status_code == 413 and answer.json()["code"] == "batch_too_large"
+    huge = b'{"events": [], "x": "' + b"a" * (17 * 1024 * 1024) + b'"}'
+    answer = _raw(env, huge)
+    assert answer.status_code == 413 and answer.json()["code"] == "body_too_large"
+    # Nothing of the oversize batch was written.
+    with pytest.raises(ServerRejected):
+        env.client.certificate(f"{env.terminal.terminal_no}-20261126-100")
