@@ -1,0 +1,54 @@
+"""A terminal process for the SIGKILL tests: `python -m tests.sync.child_sync pull|push`.
+
+Reads its configuration (JSON, from Rig.child_config) on stdin, runs the engine against the
+real cache file and the real server, and prints one line per page applied / batch answered so
+that the parent knows when to kill it. Each step is slowed a little to widen the window.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from typing import Any
+
+from app.store.db import open_cache
+from app.sync.client import SyncClient
+from app.sync.engine import SyncEngine
+
+
+def main(mode: str) -> None:
+    cfg = json.loads(sys.stdin.readline())
+    cache = open_cache(cfg["cache"], bytes.fromhex(cfg["dek"]))
+    client = SyncClient(
+        cfg["base_url"], cfg["ca"], cfg["cert"], cfg["key"], cfg["key_password"].encode()
+    )
+    client.session_token = cfg["session"]
+    engine = SyncEngine(cache, client, terminal_no=cfg["terminal_no"], page_limit=20, batch_size=10)
+
+    real_apply = cache.apply_changes
+
+    def slow_apply(items: list[Any], next_after: int) -> None:
+        print(f"applying {next_after}", flush=True)  # the parent may kill us inside this
+        real_apply(items, next_after)
+        print(f"applied {next_after}", flush=True)
+        time.sleep(0.02)
+
+    real_push = client.push_events
+
+    def slow_push(events: list[Any]) -> Any:
+        print(f"sending {len(events)}", flush=True)  # the parent may kill us inside this
+        answer = real_push(events)
+        print(f"answered {len(events)}", flush=True)
+        time.sleep(0.02)
+        return answer
+
+    cache.apply_changes = slow_apply  # type: ignore[method-assign]
+    client.push_events = slow_push  # type: ignore[method-assign]
+    print("ready", flush=True)
+    result = engine.pull() if mode == "pull" else engine.push()
+    print(f"done {result.error is None}", flush=True)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
