@@ -124,6 +124,13 @@ class CardProfile:
         return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
 
 
+def demo_profile_path() -> Path:
+    """The shipped demo card (resources/cards/demo_card.json); the demo register matches it."""
+    from importlib.resources import files
+
+    return Path(str(files("resources") / "cards" / "demo_card.json"))
+
+
 # --------------------------------------------------------------------------------------------
 # Generated content
 

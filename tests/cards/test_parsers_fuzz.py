@@ -140,3 +140,29 @@ def test_card_reads_with_garbage_answers_fail_typed(answers: list[bytes]) -> Non
     ch = CardChannel(_Scripted(answers))
     with contextlib.suppress(CardStatusError, MalformedResponse):
         ch.read_all()
+
+
+_APDUS = st.one_of(
+    st.binary(max_size=270),
+    st.builds(
+        lambda ins, p1, p2, rest: bytes((0, ins, p1, p2)) + rest,
+        st.sampled_from([0xA4, 0x20, 0xB0, 0xCA]), st.integers(0, 255), st.integers(0, 255),
+        st.binary(max_size=20),
+    ),
+)
+
+
+@FUZZ
+@given(_APDUS)
+def test_virtual_card_answers_any_bytes_with_a_status_word(data: bytes) -> None:
+    from app.cards.simulator import CardProfile, VirtualCard, demo_profile_path
+
+    card = _CARD.get("card")
+    if card is None:
+        card = _CARD["card"] = VirtualCard(CardProfile.load(demo_profile_path()))
+    resp = card.process(data)
+    assert len(resp) >= 2
+    assert resp[-2:] != b"\x6f\x00"  # 6F00 would mean the simulator itself failed
+
+
+_CARD: dict[str, object] = {}
