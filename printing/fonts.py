@@ -21,7 +21,7 @@ import struct
 import subprocess
 import sys
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from reportlab.pdfbase import pdfdoc, pdfmetrics
@@ -234,8 +234,8 @@ class Fonts:
     """The loaded font and its variation table. Use `get_fonts()`; never build per render."""
 
     path: Path
-    font: VariantTTFont
-    variants: dict[tuple[int, int], int | None]
+    font: VariantTTFont = field(repr=False)
+    variants: dict[tuple[int, int], int | None] = field(repr=False)
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -249,6 +249,16 @@ class Fonts:
     def has_char(self, cp: int) -> bool:
         return cp in self.font.face.charToGlyph
 
+    def _advance(self, gid: int) -> float:
+        """Advance width of a glyph in 1/1000 em, from the raw hhea/hmtx tables (reportlab's
+        `hmetrics` mixes raw and scaled values past numberOfHMetrics)."""
+        face = self.font.face
+        (n_metrics,) = struct.unpack_from(">H", face.get_table("hhea"), 34)
+        hmtx_pos, _ = face.get_table_pos("hmtx")
+        index = min(gid, n_metrics - 1)
+        (advance,) = struct.unpack_from(">H", face._ttf_data, hmtx_pos + 4 * index)
+        return face._pdfScale(advance)
+
     def _private_for(self, base: int, selector: int, gid: int) -> int:
         with self._lock:
             code = self._private.get((base, selector))
@@ -260,7 +270,7 @@ class Fonts:
                 raise RuntimeError("too many variation sequences in one process")
             self._next_private += 1
             # Order matters for other threads: width and text before the glyph mapping.
-            face.charWidths[code] = face._pdfScale(face.hmetrics[gid][0])
+            face.charWidths[code] = self._advance(gid)
             self.font.variant_texts[code] = chr(base) + chr(selector)
             face.charToGlyph[code] = gid
             self._private[(base, selector)] = code

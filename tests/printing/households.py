@@ -9,7 +9,7 @@ from app.domain.identifiers import juminhyo_code_check_digit, my_number_check_di
 from app.domain.records import HistoryEntry, Household, Person, SupportMeasure
 
 # Variation sequences that IPAmj明朝 maps to their own glyphs (cmap format 14).
-KATSURA_IVS = "葛\U000e0103"  # 葛 + VS20
+KATSURA_IVS = "葛\U000e0102"  # 葛 + VS19: not the default glyph of 葛
 TSUJI_IVS = "辻\U000e0103"
 
 
