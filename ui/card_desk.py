@@ -117,8 +117,9 @@ class CollationBDialog(QDialog):
         form.addRow("生年月日(和暦 年月日6桁)", self.birth)
         form.addRow("有効期限の年(西暦4桁)", self.expiry_year)
         form.addRow("セキュリティコード(4桁)", self.code)
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
-                                   | QDialogButtonBox.StandardButton.Cancel)
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+        )
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         form.addRow(buttons)
@@ -132,6 +133,8 @@ class CardDeskWidget(QWidget):
     matched = Signal(object)  # MatchResult
     event_recorded = Signal(object)  # RecordedCardEvent: the caller puts .event in the outbox
     failed = Signal(str)
+    # Emit from any thread (e.g. ReaderMonitor callbacks): delivered queued on the GUI thread.
+    card_presence = Signal(str, bool)  # reader name, card present
 
     def __init__(
         self,
@@ -149,6 +152,7 @@ class CardDeskWidget(QWidget):
         self.busy = False
         self.setWindowTitle("個人番号カード窓口")
 
+        self.card_presence.connect(self._presence_changed)
         root = QVBoxLayout(self)
         top = QHBoxLayout()
         self.pin_button = QPushButton("暗証番号で読み取り(本人入力)")
@@ -254,6 +258,14 @@ class CardDeskWidget(QWidget):
         self._set_busy(False, text)
         self.failed.emit(text)
 
+    def _presence_changed(self, reader: str, present: bool) -> None:
+        if self.busy:
+            return  # a removal during a read is reported by the read itself
+        if present:
+            self.message.setText(f"カードが置かれました({reader})。読み取りを押してください。")
+        else:
+            self.message.setText(f"カードが取り外されました({reader})。")
+
     # -- reading -----------------------------------------------------------------------------
 
     def _ask_pin(self) -> None:
@@ -325,20 +337,33 @@ class CardDeskWidget(QWidget):
         rows: list[tuple[str, str, str, str]] = [
             ("name", "氏名", face.name, person.name if person else ""),
             ("address", "住所", face.address, register_address(household) if household else ""),
-            ("birth_date", "生年月日", face.birth_date.isoformat(),
-             person.birth_date.isoformat() if person else ""),
+            (
+                "birth_date",
+                "生年月日",
+                face.birth_date.isoformat(),
+                person.birth_date.isoformat() if person else "",
+            ),
             ("sex", "性別", SEX_JA[face.sex], SEX_JA.get(person.sex, "") if person else ""),
         ]
         if face.my_number is not None:
             reg = person.my_number if person and person.my_number else ""
-            rows.append(("my_number", "個人番号", mask_my_number(face.my_number),
-                         mask_my_number(reg) if reg else ""))
+            rows.append(
+                (
+                    "my_number",
+                    "個人番号",
+                    mask_my_number(face.my_number),
+                    mask_my_number(reg) if reg else "",
+                )
+            )
         for key, label, card_value, reg_value in rows:
             r = self.table.rowCount()
             self.table.insertRow(r)
             d = diffs.get(key)
-            verdict = "一致" if person and d is None else (
-                f"{KIND_JA[d.kind]}: {d.message}" if d else "-")
+            verdict = (
+                "一致"
+                if person and d is None
+                else (f"{KIND_JA[d.kind]}: {d.message}" if d else "-")
+            )
             for c, text in enumerate((label, card_value, reg_value, verdict)):
                 item = QTableWidgetItem(text)
                 if d is not None and d.kind != "notation":
@@ -373,4 +398,3 @@ class CardDeskWidget(QWidget):
         self.reason.clear()
         self._set_busy(False, f"「{ACTION_LABELS[rec.action]}」を記録しました。")
         self.event_recorded.emit(rec)
-

@@ -216,7 +216,9 @@ class MyNumberCard:
 
     def _verify(self, kind: PinKind, secret: str) -> None:
         aid, ef = _PIN_LOCATION[kind]
-        label = PIN_LABELS[kind]
+        self._verify_at(aid, ef, secret, PIN_LABELS[kind])
+
+    def _verify_at(self, aid: bytes, ef: bytes, secret: str, label: str) -> None:
         self.channel.select_df(aid, what="AP")
         self.channel.select_ef(ef)
         # Refuse to spend a try on a blocked PIN, and report it as blocked, never "wrong".
@@ -237,9 +239,7 @@ class MyNumberCard:
             self._verify(PinKind.KENHOJO_PIN, pin)
         else:
             b = check_collation_number_b(collation_b or "")
-            self.channel.select_df(AID_KENHOJO, what="券面事項入力補助AP")
-            self.channel.select_ef(EF_KENHOJO_PIN_B)
-            self.channel.verify(b.encode("ascii"), label="照合番号B")
+            self._verify_at(AID_KENHOJO, EF_KENHOJO_PIN_B, b, "照合番号B")
         self.channel.select_ef(EF_KENHOJO_BASIC4)
         info = parse_basic4(self.channel.read_tlv_file())
         if pin is not None:
@@ -270,9 +270,7 @@ class MyNumberCard:
 
     def read_kenmen(self, collation_b: str) -> KenmenData:
         b = check_collation_number_b(collation_b)
-        self.channel.select_df(AID_KENMEN, what="券面事項確認AP")
-        self.channel.select_ef(EF_KENMEN_PIN_B)
-        self.channel.verify(b.encode("ascii"), label="照合番号B")
+        self._verify_at(AID_KENMEN, EF_KENMEN_PIN_B, b, "照合番号B")
         self.channel.select_ef(EF_KENMEN_ENTRIES)
         return parse_kenmen(self.channel.read_tlv_file())
 

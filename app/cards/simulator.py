@@ -85,6 +85,9 @@ class CardProfile:
     certificate_expires_on: dt.date
     retries: dict[str, int] = field(default_factory=dict)
 
+    def __repr__(self) -> str:  # fake data, but the rule is the same: no personal data in logs
+        return "CardProfile(<redacted>)"
+
     @property
     def collation_b(self) -> str:
         return collation_number_b(self.birth_date, self.card_expires_on.year, self.security_code)

@@ -22,7 +22,7 @@ from typing import Literal, Protocol
 
 from app.auth.permissions import Permission, require_permission
 from app.cards.apdu import PinBlocked
-from app.cards.mynumber import PIN_LABELS, CardReading, MyNumberCard, PinKind
+from app.cards.mynumber import PIN_LABELS, PIN_MAX_TRIES, CardReading, MyNumberCard, PinKind
 from app.cards.transport import Transport
 from app.domain.cards import (
     ACTION_LABELS,
@@ -184,7 +184,8 @@ class CardDeskService:
             except DomainError:
                 self._note("card_read_failed", {"method": "pin"})
                 raise
-            retries[PinKind.KENHOJO_PIN] = 3  # a successful VERIFY reset it
+            # A successful VERIFY resets the counter.
+            retries[PinKind.KENHOJO_PIN] = PIN_MAX_TRIES[PinKind.KENHOJO_PIN]
             reading = CardReading(face=face, auth_certificate=card.read_auth_certificate(),
                                   retries=retries)
             self._note("card_read", {"method": "pin"})

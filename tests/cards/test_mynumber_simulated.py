@@ -204,3 +204,12 @@ def test_nothing_personal_is_logged(
 
 def test_atr_is_the_my_number_card_atr(card: VirtualCard) -> None:
     assert card.atr == ATR == bytes.fromhex("3BE000FF8131FE4514")
+
+
+def test_blocked_collation_b_is_reported_blocked(profile_dict: dict) -> None:
+    profile_dict["retries"] = {"collation_b": 0}
+    p = CardProfile.from_dict(profile_dict)
+    with pytest.raises(PinBlocked) as exc:
+        _mn(VirtualCard(p)).read_face_info(collation_b=p.collation_b)
+    assert "照合番号B" in exc.value.message and "ロック" in exc.value.message
+    assert "<redacted>" in repr(p) and p.name not in repr(p)

@@ -118,3 +118,12 @@ def test_pin_pad_and_collation_b_dialogs(qtbot) -> None:
     b.expiry_year.setText("2035")
     b.code.setText("5678")
     assert b.value() == "60041220355678"
+
+
+def test_presence_signal_from_another_thread(qtbot, widget: CardDeskWidget) -> None:
+    t = threading.Thread(target=lambda: widget.card_presence.emit("Virtual PCD 00 00", True))
+    t.start()
+    t.join()
+    qtbot.waitUntil(lambda: "カードが置かれました" in widget.message.text(), timeout=5000)
+    widget.card_presence.emit("Virtual PCD 00 00", False)
+    assert "取り外されました" in widget.message.text()
