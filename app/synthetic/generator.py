@@ -34,11 +34,11 @@ from app.synthetic import data
 REFERENCE_DATE = date(2026, 4, 1)
 _REF_ORD = REFERENCE_DATE.toordinal()
 
-SHARE_FOREIGN_HOUSEHOLDS = 0.012
+SHARE_FOREIGN_HOUSEHOLDS = 0.010
 SHARE_REMOVED = 0.05
 SHARE_NO_MY_NUMBER = 0.02
 SHARE_SUPPORT = 0.0004  # per household
-SHARE_FORMER_NAME = 0.15  # of wives
+SHARE_FORMER_NAME = 0.03  # of wives (旧氏 is recorded only on request)
 SHARE_IVS = 0.003  # of Japanese households
 SHARE_KATAGAKI = 0.25
 # Household sizes 1..8 and their weights (Kitami-like: many single and two-person households).
