@@ -288,8 +288,12 @@ class IssuanceDialog(QDialog):
             self.preview_status.setText(user_message(exc))
             self.preview_button.setEnabled(True)
 
+        requester = self.requester_person_id()
         run_in_background(
-            self, lambda: self.session.preview(request, self.household), shown, failed
+            self,
+            lambda: self.session.preview(request, self.household, requester),
+            shown,
+            failed,
         )
 
     def issue(self) -> None:

@@ -357,9 +357,14 @@ class CounterSession:
             fee_per_copy=self.cache.policy().fee_yen,
         )
 
-    def preview(self, request: CertificateRequest, household: Household) -> bytes:
+    def preview(
+        self,
+        request: CertificateRequest,
+        household: Household,
+        requester_person_id: str | None = None,
+    ) -> bytes:
         """A 見本 rendering: what would be printed, without a 交付番号 and without audit."""
-        decision = self.decide(request, household)
+        decision = self.decide(request, household, requester_person_id)
         if not decision.allowed:
             raise SessionError("\n".join(decision.reasons))
         document = build_document(
