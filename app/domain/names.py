@@ -12,7 +12,8 @@ equal. Names themselves are never changed; only the keys are folded. The fold is
      variation selectors (FE00–FE0F) and ideographic variation selectors (IVS, E0100–E01EF),
    - lower-cases Latin letters (names of foreign residents),
    - folds 異体字 (髙→高, 﨑→崎, 邊/邉→辺, 齋/齊→斎, 澤→沢, …) through the generated table
-     resources/kanji_variants.tsv (tools/build_kanji_variants.py explains which relations).
+     resources/kanji_variants.tsv (tools/build_kanji_variants.py explains which relations);
+3. 々 written out as the kanji it repeats (佐々木 = 佐佐木).
 
 The variant table is read once, on first use, from the package data (importlib.resources), so
 importing this module does no I/O. `fold_kana` is the same fold without the kanji table, for
@@ -94,9 +95,18 @@ def _apply(text: str, table: dict[int, str | None]) -> str:
     return out
 
 
+def _expand_repeat(key: str) -> str:
+    # 々 repeats the kanji before it: 佐々木 and 佐佐木 are the same name.
+    out: list[str] = []
+    for ch in key:
+        out.append(out[-1] if ch == "々" and out else ch)
+    return "".join(out)
+
+
 def fold(text: str) -> str:
     """The search key of a name: equal keys ⇔ the same name for search purposes."""
-    return _apply(text, _full_table())
+    key = _apply(text, _full_table())
+    return _expand_repeat(key) if "々" in key else key
 
 
 def fold_kana(text: str) -> str:

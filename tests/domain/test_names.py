@@ -37,6 +37,8 @@ ROOT = Path(__file__).resolve().parents[2]
         ("葛\U000e0102西", "葛西"),  # IVS removed
         ("辻\U000e0102", "辻"),
         ("渡邊\U000e0108", "渡辺"),
+        ("佐々木", "佐佐木"),
+        ("野々村", "野野村"),
     ],
 )
 def test_variants_fold(variant: str, standard: str) -> None:
