@@ -180,6 +180,9 @@ def pcscd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pcscd]:
     with _session_lock():
         require(not _foreign_pcscd_running(),
                 "a pcscd not started by the tests is running (stop it: only one can run)")
+        # A pcscd killed earlier leaves its socket behind, and a new one then refuses to start.
+        for stale in (RUN_DIR / "pcscd.comm", RUN_DIR / "pcscd.pid"):
+            stale.unlink(missing_ok=True)
         service = Pcscd(tmp_path_factory.mktemp("pcscd"))
         service.start()
         try:
