@@ -127,3 +127,16 @@ def test_presence_signal_from_another_thread(qtbot, widget: CardDeskWidget) -> N
     qtbot.waitUntil(lambda: "カードが置かれました" in widget.message.text(), timeout=5000)
     widget.card_presence.emit("Virtual PCD 00 00", False)
     assert "取り外されました" in widget.message.text()
+
+
+def test_card_pulled_out_mid_read_is_explained(qtbot, card: VirtualCard,
+                                               profile: CardProfile) -> None:
+    lookup, _ = _register(profile)
+    svc = CardDeskService(DeskContext("op-1", ("issuer",), "T001"),
+                          lambda: SimulatorTransport(card, remove_after=8), lookup)
+    w = CardDeskWidget(svc)
+    qtbot.addWidget(w)
+    with qtbot.waitSignal(w.failed, timeout=10000) as failed:
+        w.start_pin_read(profile.kenhojo_pin)
+    assert "取り外されました" in failed.args[0]
+    assert w.pin_button.isEnabled() and w.table.rowCount() == 0
