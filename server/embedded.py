@@ -82,6 +82,8 @@ class EmbeddedServer:
         sock.listen(128)
         self._socket = sock
         self.port = sock.getsockname()[1]
+        # A restart (stop, start) listens where enrolled terminals expect it, even from port 0.
+        self._requested_port = self.port
         app = create_app(self.config, db=self.db)
         self._server = uvicorn.Server(uvicorn_config(app, self.config, self.host, self.port))
         errors: list[BaseException] = []
