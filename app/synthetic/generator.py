@@ -93,6 +93,11 @@ class _IsoDays(dict[int, str]):
 _iso = _IsoDays().__getitem__
 
 _PREVIOUS = data.PREVIOUS_ADDRESSES
+_ALONE_STATUSES = {"技能実習", "特定技能", "留学", "日本人の配偶者等"}
+_FAMILY_STATUS: dict[str | None, tuple[str | None, int]] = {
+    "技術・人文知識・国際業務": ("家族滞在", 3),
+    "永住者": ("永住者の配偶者等", 3),
+}
 _NOT_FOREIGN: dict[str, object] = {
     "alias": None,
     "alias_kana": None,
@@ -319,7 +324,7 @@ class _Generator:
         else:
             honseki = data.HONSEKI_ELSEWHERE[int(rng.random() * len(data.HONSEKI_ELSEWHERE))]
 
-        couple = size >= 3 or (size == 2 and rng.random() < 0.7)
+        couple = not support and (size >= 3 or (size == 2 and rng.random() < 0.7))
         if size == 1:
             head_age = 18 + int(rng.random() * 80)
         elif couple:
@@ -327,6 +332,8 @@ class _Generator:
         else:
             head_age = 40 + int(rng.random() * 50)
         head_sex = "male" if (couple and rng.random() < 0.85) or rng.random() < 0.5 else "female"
+        if support:
+            head_sex = "female"  # in this data, a woman who left her partner, with her children
         removed = True if all_removed else None
 
         def make(sex: str, age: int, rel: str, **extra: object) -> dict[str, object]:
@@ -406,8 +413,14 @@ class _Generator:
         if kind == "特別永住者" or rng.random() < 0.2:
             s = _SURNAME(rng)
             alias_family = (s[0], s[1])
+        if status in _ALONE_STATUSES:
+            size = 1  # trainees, students and spouses of Japanese nationals live alone here
+        # The family of a worker stays as 家族滞在; of a permanent resident, as 永住者の配偶者等.
+        family_status, family_years = _FAMILY_STATUS.get(status, (status, years))
         members = []
         for i in range(size):
+            if i > 0:
+                status, years = family_status, family_years
             if i == 0:
                 sex, age, rel = ("male" if rng.random() < 0.6 else "female"), 22, "世帯主"
                 age += int(rng.random() * (50 if years == 0 else 20))
@@ -447,7 +460,7 @@ class _Generator:
                     sex=sex,
                     age=age,
                     relationship=rel,
-                        hittosha=None,
+                    hittosha=None,
                     honseki=None,
                     moved_in=moved_in,
                     previous_address=previous,
