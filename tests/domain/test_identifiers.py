@@ -69,7 +69,7 @@ def test_juminhyo_code_rule_by_hand() -> None:
     assert is_valid_juminhyo_code("00000000000")
 
 
-@settings(max_examples=200)
+@settings(max_examples=200, deadline=None)
 @given(digits(11))
 def test_my_number_every_body_validates_with_its_digit(body: str) -> None:
     number = body + str(my_number_check_digit(body))
@@ -78,7 +78,7 @@ def test_my_number_every_body_validates_with_its_digit(body: str) -> None:
     assert int(number[-1]) == (0 if r <= 1 else 11 - r)
 
 
-@settings(max_examples=150)
+@settings(max_examples=150, deadline=None)
 @given(digits(11), st.integers(0, 11), st.integers(1, 9))
 def test_my_number_single_digit_change(body: str, pos: int, delta: int) -> None:
     number = body + str(my_number_check_digit(body))
@@ -100,7 +100,7 @@ def test_the_blind_spot_is_real() -> None:
     assert is_valid_my_number(body + "0") and is_valid_my_number(changed + "0")
 
 
-@settings(max_examples=150)
+@settings(max_examples=150, deadline=None)
 @given(digits(10), st.integers(0, 10), st.integers(1, 9))
 def test_juminhyo_code_check_digit_properties(body: str, pos: int, delta: int) -> None:
     code = body + str(juminhyo_code_check_digit(body))
@@ -113,7 +113,7 @@ def test_juminhyo_code_check_digit_properties(body: str, pos: int, delta: int) -
         assert is_valid_juminhyo_code(changed) is blind
 
 
-@settings(max_examples=150)
+@settings(max_examples=150, deadline=None)
 @given(digits(5), st.integers(0, 5), st.integers(1, 9))
 def test_local_government_code_properties(body: str, pos: int, delta: int) -> None:
     code = body + str(local_government_code_check_digit(body))

@@ -103,7 +103,7 @@ _TEXT = st.text(
 )
 
 
-@settings(max_examples=300)
+@settings(max_examples=300, deadline=None)
 @given(st.text(max_size=20))
 def test_fold_idempotent_any_text(text: str) -> None:
     once = fold(text)
@@ -111,20 +111,20 @@ def test_fold_idempotent_any_text(text: str) -> None:
     assert fold_kana(fold_kana(text)) == fold_kana(text)
 
 
-@settings(max_examples=300)
+@settings(max_examples=300, deadline=None)
 @given(_TEXT)
 def test_fold_idempotent_name_like(text: str) -> None:
     assert fold(fold(text)) == fold(text)
 
 
-@settings(max_examples=200)
+@settings(max_examples=200, deadline=None)
 @given(st.text(alphabet=st.sampled_from(_HIRAGANA), max_size=15))
 def test_hiragana_equals_katakana(text: str) -> None:
     katakana = "".join(chr(ord(c) + 0x60) for c in text)
     assert fold(text) == fold(katakana)
 
 
-@settings(max_examples=200)
+@settings(max_examples=200, deadline=None)
 @given(st.text(alphabet=st.characters(min_codepoint=0x21, max_codepoint=0x7E), max_size=15))
 def test_width_insensitive(text: str) -> None:
     fullwidth = "".join(chr(ord(c) + 0xFEE0) for c in text)
@@ -147,7 +147,7 @@ def _to_halfwidth() -> dict[str, str]:
 _HALF = _to_halfwidth()
 
 
-@settings(max_examples=200)
+@settings(max_examples=200, deadline=None)
 @given(st.text(alphabet=st.sampled_from(sorted(_HALF)), max_size=15))
 def test_halfwidth_katakana(text: str) -> None:
     half = "".join(_HALF[c] for c in text)

@@ -125,7 +125,7 @@ def test_short_forms(day: date, short: str, yymmdd: str, code7: str) -> None:
 _FULLWIDTH = str.maketrans("0123456789.", "０１２３４５６７８９．")
 
 
-@settings(max_examples=300)
+@settings(max_examples=300, deadline=None)
 @given(st.dates(min_value=date(1868, 10, 23), max_value=date(2100, 12, 31)))
 def test_round_trip(day: date) -> None:
     assert parse(format_date(day)) == day
