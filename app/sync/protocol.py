@@ -209,6 +209,10 @@ class CertificateIssuedPayload(_Model):
     copies: int = Field(ge=1, le=100)
     fee_yen: int = Field(ge=0)
     content_digest: str = Field(min_length=1, max_length=256)
+    # For the auditor and reconciliation: whose household, who asked, who approved.
+    household_id: str | None = Field(default=None, max_length=64)
+    requester_kind: str | None = Field(default=None, max_length=32)
+    approved_by: str | None = Field(default=None, max_length=64)
 
 
 class CertificateVoidedPayload(_Model):
