@@ -8,15 +8,34 @@ Public API:
 
 from __future__ import annotations
 
+import contextlib
+import threading
+
 from printing.daily_report import DailyRow, render_daily_report
 from printing.fonts import FontNotFound, get_fonts
-from printing.fonts import preload_in_background as preload_fonts
-from printing.forms import render_certificate
+from printing.forms import preload, render_certificate
+
+
+def preload_fonts() -> threading.Thread:
+    """Load IPAmj明朝 and the seal on a worker thread; call at start, off the GUI thread.
+
+    A missing font is not raised here: the first render reports it where a clerk sees it.
+    """
+
+    def _run() -> None:
+        with contextlib.suppress(FontNotFound):
+            preload()
+
+    thread = threading.Thread(target=_run, name="print-preload", daemon=True)
+    thread.start()
+    return thread
+
 
 __all__ = [
     "DailyRow",
     "FontNotFound",
     "get_fonts",
+    "preload",
     "preload_fonts",
     "render_certificate",
     "render_daily_report",

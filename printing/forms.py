@@ -61,7 +61,17 @@ _render_lock = threading.Lock()
 
 @lru_cache(maxsize=4)
 def _seal_image(path: str) -> ImageReader:
-    return ImageReader(path)
+    reader = ImageReader(path)
+    reader.getSize()  # decode now (PIL), not in the middle of the first render
+    return reader
+
+
+def preload(seal_path: str | Path | None = None) -> None:
+    """Everything the first render would otherwise load: the font, the seal, the encoders."""
+    get_fonts()
+    seal_file = str(seal_path or SEAL_PATH)
+    if Path(seal_file).is_file():
+        _seal_image(seal_file)
 
 
 class _Painter:

@@ -10,11 +10,11 @@ import itertools
 import math
 from functools import lru_cache
 
-from reportlab.graphics.barcode import qrencoder
 from reportlab.lib.pagesizes import A4
 from reportlab.pdfgen.canvas import Canvas
 
 from printing.fonts import Fonts
+from printing.qr import qrencoder
 
 PAGE_W, PAGE_H = A4
 TINT = (0.80, 0.86, 0.93)  # pale blue, the usual 地紋 colour

@@ -30,11 +30,7 @@ from enum import StrEnum
 
 from app.domain.errors import DomainError
 from app.domain.records import Household, Person
-
-try:  # the wareki module is written by another engineer; fall back until it lands
-    from app.domain.wareki import format_date as _format_wareki
-except ImportError:  # pragma: no cover - exercised only before app.domain.wareki exists
-    _format_wareki = None
+from app.domain.wareki import format_date
 
 
 class RequesterKind(StrEnum):
@@ -474,31 +470,8 @@ class CertificateDocument:
 
 
 def format_wareki(day: date | None) -> str:
-    """和暦 date through app.domain.wareki.format_date (DESIGN.md §11)."""
-    if day is None:
-        return ""
-    if _format_wareki is not None:
-        return _format_wareki(day)
-    return _fallback_wareki(day)
-
-
-_ERAS = (
-    (date(2019, 5, 1), "令和"),
-    (date(1989, 1, 8), "平成"),
-    (date(1926, 12, 25), "昭和"),
-    (date(1912, 7, 30), "大正"),
-    (date(1873, 1, 1), "明治"),
-)
-
-
-def _fallback_wareki(day: date) -> str:
-    for start, era in _ERAS:
-        if day >= start:
-            year = day.year - start.year + 1
-            if era == "明治":
-                year = day.year - 1867
-            return f"{era}{'元' if year == 1 else year}年{day.month}月{day.day}日"
-    return f"{day.year}年{day.month}月{day.day}日"
+    """和暦 date (app.domain.wareki.format_date); empty for a missing date."""
+    return "" if day is None else format_date(day)
 
 
 _SEX_LABELS = {"male": "男", "female": "女"}
@@ -558,7 +531,8 @@ def _person_block(
         )
     if Item.PREVIOUS_ADDRESS in items and person.previous_address:
         rows.append((Cell("転入前住所", person.previous_address, pid),))
-    if Item.HONSEKI in items:
+    if Item.HONSEKI in items and (person.honseki or person.hittosha):
+        # Foreign residents have no 本籍: the row is left out rather than printed empty.
         rows.append(
             (
                 Cell("本籍", person.honseki or "", pid),
