@@ -19,7 +19,6 @@ from datetime import datetime
 from typing import Any
 
 from app.domain.errors import ValidationError
-from app.domain.names import fold
 from app.domain.records import Household, Person, parse_household
 from app.sync.protocol import (
     DIGEST_BUCKETS,
@@ -33,7 +32,7 @@ from app.sync.protocol import (
 
 from .base import CacheBase
 from .errors import NotFound, StoreError
-from .search import address_key, name_keys
+from .search import address_key, person_keys
 
 _PERSON_TEXT = (
     "former_name",
@@ -199,18 +198,20 @@ class ResidentsMixin(CacheBase):
         person_rows = []
         key_rows = []
         for ord_, p in enumerate(h.members):
-            person_rows.append(self._person_row(h.household_id, ord_, p))
+            name_key, kana, keys = person_keys(p)
+            person_rows.append(self._person_row(h.household_id, ord_, p, name_key, kana))
             removed = 1 if p.is_removed else 0
-            kana = fold(p.name_kana)
             birth = p.birth_date.isoformat()
-            for key, kind in name_keys(p).items():
+            for key, kind in keys.items():
                 key_rows.append(
                     (key, p.person_id, kind, removed, birth, p.sex, h.household_id, kana)
                 )
         conn.executemany(_INSERT_PERSON, person_rows)
         conn.executemany(_INSERT_KEY, key_rows)
 
-    def _person_row(self, household_id: str, ord_: int, p: Person) -> tuple[Any, ...]:
+    def _person_row(
+        self, household_id: str, ord_: int, p: Person, name_key: str, kana_key: str
+    ) -> tuple[Any, ...]:
         support = None
         if p.support_measure is not None:
             support = _dumps(
@@ -241,8 +242,8 @@ class ResidentsMixin(CacheBase):
             _iso(p.support_measure.until) if p.support_measure else None,
             support,
             history,
-            fold(p.name),
-            fold(p.name_kana),
+            name_key,
+            kana_key,
         )
 
     # -- cursor, freshness, policy, operators -------------------------------------------------

@@ -83,9 +83,10 @@ _V1 = [
     "CREATE INDEX persons_juminhyo_code ON persons(juminhyo_code)",
     "CREATE INDEX persons_my_number_tag ON persons(my_number_tag)",
     "CREATE INDEX persons_birth ON persons(birth_date, sex)",
-    # Folded name keys (full name, kana, given name, alias, 旧氏 ...), one row per distinct key of
-    # a person. WITHOUT ROWID: the table is its own covering index, so a name search with birth
-    # date / sex / 除票 filters never leaves it until the page of hits is fetched.
+    # Folded name keys (full name, kana, family, given, alias, 旧氏 ...), one row per distinct
+    # key of a person. WITHOUT ROWID: the table is its own covering index, so a name search
+    # with birth date / sex / 除票 filters never leaves it until the page of hits is fetched;
+    # birth_date second in the key makes "name + birth date / year" an index range.
     """CREATE TABLE search_keys (
         key TEXT NOT NULL,
         person_id TEXT NOT NULL,
@@ -95,7 +96,7 @@ _V1 = [
         sex TEXT NOT NULL,
         household_id TEXT NOT NULL,
         kana TEXT NOT NULL,
-        PRIMARY KEY (key, person_id)
+        PRIMARY KEY (key, birth_date, person_id)
     ) WITHOUT ROWID""",
     "CREATE INDEX search_keys_person ON search_keys(person_id)",
     """CREATE TABLE operators (

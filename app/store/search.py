@@ -1,16 +1,26 @@
 """4情報 search over the cache: folded name keys, birth date, sex, address, 住民票コード.
 
-Search keys (stored when a household is applied, see residents.py):
+Search keys (stored when a household is applied, see residents.py), one row per distinct key
+of a person in `search_keys`, primary key (key, birth_date, person_id), carrying sex, 除票 flag,
+household and kana so that filtering never leaves the table:
 - names through `app.domain.names.fold` (the stable interface; it folds kana, 異体字, IVS):
-  the full name, the kana, the given name alone, 通称 and its kana, 旧氏 + given name; a query
-  matches a key exactly or as a prefix ("山田" finds 山田太郎; "タロウ" finds the given name);
+  the full name, the kana, the family name alone and its kana, the given name alone and its
+  kana, 通称 and its kana, 旧氏 + given name. A query matches a key exactly or as a prefix
+  ("山田" matches the family key exactly, and 山田太郎 etc. as prefixes; "タロウ" finds the
+  given name);
 - addresses NFKC-normalised without spaces (`address_key`), matched as a prefix on the 住所
   or on the 方書.
 
 Ranking: exact name matches before prefix matches, residents before 除票, then by kana.
-A query scans at most `CANDIDATE_CAP` candidates: past that `SearchPage.total` is None
-("too many, add a condition") and the hits are the best of the first candidates. This keeps
-every query bounded at a million persons (budget: p95 ≤ 20 ms).
+
+Bounded work at 1,000,000 persons (budget p95 ≤ 20 ms):
+- exact matches are found through the primary key (key = ?, birth date as its second column,
+  so "family name + birth date / year" is an index range, not a scan);
+- prefix matches come from at most PREFIX_SCAN index entries past the exact key;
+- at most CANDIDATE_CAP candidates are ranked. When a bound was reached, `SearchPage.total`
+  is None ("many more: add a condition") and the hits are the best of the candidates read;
+- with an address, the cheaper driver is chosen by bounded counts: the name keys, or the
+  households of that address (then their members, filtered by name).
 """
 
 from __future__ import annotations
@@ -25,14 +35,14 @@ from app.domain.records import Person
 
 from .base import CacheBase
 
-CANDIDATE_CAP = 2000
+CANDIDATE_CAP = 1000
+PREFIX_SCAN = 4000
 MAX_LIMIT = 500
 _HI = "\U0010ffff"  # above every character: `key < prefix + _HI` closes a prefix range
 
 # Kinds of name keys; a lower kind wins when one person has the same key twice.
-KIND_NAME, KIND_KANA, KIND_GIVEN, KIND_GIVEN_KANA, KIND_ALIAS, KIND_ALIAS_KANA, KIND_FORMER = range(
-    7
-)
+(KIND_NAME, KIND_KANA, KIND_FAMILY, KIND_FAMILY_KANA, KIND_GIVEN, KIND_GIVEN_KANA, KIND_ALIAS,
+ KIND_ALIAS_KANA, KIND_FORMER) = range(9)  # fmt: skip
 _DASHES = str.maketrans({c: "-" for c in "‐‑‒–—―−－ｰ"})
 
 
@@ -42,32 +52,45 @@ def address_key(text: str) -> str:
     return "".join(ch for ch in norm if not ch.isspace())
 
 
-def _given(name: str) -> str | None:
-    parts = name.replace("\u3000", " ").split(" ", 1)
-    return parts[1].strip() or None if len(parts) == 2 else None
+def _split(name: str) -> tuple[str | None, str | None]:
+    parts = name.replace("\u3000", " ").strip().split(" ", 1)
+    if len(parts) != 2:
+        return None, None
+    return parts[0].strip() or None, parts[1].strip() or None
 
 
 def name_keys(p: Person) -> dict[str, int]:
     """Folded key → kind for one person (distinct keys only, empty keys dropped)."""
+    return person_keys(p)[2]
+
+
+def person_keys(p: Person) -> tuple[str, str, dict[str, int]]:
+    """(fold(name), fold(name_kana), all name keys): each fold computed once (bulk loads)."""
+    name_key, kana_key = fold(p.name), fold(p.name_kana)
+    family, given = _split(p.name)
+    family_kana, given_kana = _split(p.name_kana)
     candidates: list[tuple[str | None, int]] = [
-        (p.name, KIND_NAME),
-        (p.name_kana, KIND_KANA),
-        (_given(p.name), KIND_GIVEN),
-        (_given(p.name_kana), KIND_GIVEN_KANA),
+        (family, KIND_FAMILY),
+        (family_kana, KIND_FAMILY_KANA),
+        (given, KIND_GIVEN),
+        (given_kana, KIND_GIVEN_KANA),
         (p.alias, KIND_ALIAS),
         (p.alias_kana, KIND_ALIAS_KANA),
     ]
-    given = _given(p.name)
     if p.former_name:
         candidates.append((p.former_name + (given or ""), KIND_FORMER))
     out: dict[str, int] = {}
+    if name_key:
+        out[name_key] = KIND_NAME
+    if kana_key and kana_key not in out:
+        out[kana_key] = KIND_KANA
     for text, kind in candidates:
         if not text:
             continue
         key = fold(text)
-        if key and (key not in out or kind < out[key]):
+        if key and key not in out:  # kinds are visited in increasing order
             out[key] = kind
-    return out
+    return name_key, kana_key, out
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,7 +141,7 @@ class SearchHit:
 @dataclass(frozen=True, slots=True)
 class SearchPage:
     hits: list[SearchHit]
-    total: int | None  # None: more than CANDIDATE_CAP candidates (narrow the query)
+    total: int | None  # None: a bound was reached, there may be many more (narrow the query)
 
 
 class SearchMixin(CacheBase):
@@ -130,24 +153,62 @@ class SearchMixin(CacheBase):
             return SearchPage([], 0)
         limit = max(0, min(limit, MAX_LIMIT))
         offset = max(0, offset)
-        rows = self._candidates(q)
-        total: int | None = len(rows)
-        if len(rows) > CANDIDATE_CAP:
-            total = None
-            rows = rows[:CANDIDATE_CAP]
-        rows.sort()
-        page_ids = [r[-1] for r in rows[offset : offset + limit]]
-        return SearchPage(self._hits(page_ids, today or date.today()), total)
+        cap = CANDIDATE_CAP
+        with self._lock:
+            cand_sql, params, truncated = self._candidates(q)
+            capped = f"({cand_sql} LIMIT {cap + 1})"
+            # Count, then one row per person with its best rank, ranked and paged: all in
+            # SQLite, no Python work per candidate.
+            candidates, persons = self._conn.execute(
+                f"SELECT count(*), count(DISTINCT person_id) FROM {capped}", params
+            ).fetchone()
+            rows = []
+            if persons > offset and limit:
+                rows = self._conn.execute(
+                    f"WITH cand(r, removed, kana, person_id) AS {capped}"
+                    " SELECT person_id, min(r) AS best, removed, kana FROM cand"
+                    " GROUP BY person_id ORDER BY best, removed, kana, person_id LIMIT ? OFFSET ?",
+                    [*params, limit, offset],
+                ).fetchall()
+            hits = self._hits([r[0] for r in rows], today or date.today())
+        total = None if truncated or candidates > cap else persons
+        return SearchPage(hits, total)
 
-    # -- candidates: (exact_rank, removed, kana, person_id) tuples, unsorted -------------------
+    # -- candidates: SQL yielding (rank, removed, kana, person_id), its parameters, and whether
+    # -- a scan bound was reached ---------------------------------------------------------------
 
-    def _candidates(self, q: SearchQuery) -> list[tuple[int, int, str, str]]:
+    def _candidates(self, q: SearchQuery) -> tuple[str, list[Any], bool]:
         folded = fold(q.name) if q.name else ""
-        if folded:
-            return self._by_name(q, folded)
-        return self._by_person(q)
+        akey = address_key(q.address) if q.address else ""
+        if folded and not q.juminhyo_code:
+            if akey and self._address_is_narrower(folded, akey):
+                return self._by_person(q, folded, akey)
+            return self._by_name(q, folded, akey)
+        return self._by_person(q, folded, akey)
 
-    def _filters(self, q: SearchQuery, alias: str) -> tuple[list[str], list[Any]]:
+    def _bounded_count(self, sql: str, params: list[Any], bound: int) -> int:
+        return self._conn.execute(
+            f"SELECT count(*) FROM ({sql} LIMIT {bound + 1})", params
+        ).fetchone()[0]
+
+    def _address_is_narrower(self, folded: str, akey: str) -> bool:
+        bound = PREFIX_SCAN
+        names = self._bounded_count(
+            "SELECT 1 FROM search_keys WHERE key >= ? AND key < ?", [folded, folded + _HI], bound
+        )
+        if names <= CANDIDATE_CAP:
+            return False
+        homes = self._bounded_count(
+            "SELECT 1 FROM households WHERE address_key >= ? AND address_key < ?"
+            " UNION ALL SELECT 1 FROM households WHERE katagaki_key >= ? AND katagaki_key < ?",
+            [akey, akey + _HI, akey, akey + _HI],
+            bound,
+        )
+        return homes * 3 < names  # ~2.5 persons per household
+
+    def _filters(
+        self, q: SearchQuery, alias: str, akey: str, *, address: bool = True
+    ) -> tuple[list[str], list[Any]]:
         where: list[str] = []
         params: list[Any] = []
         if q.birth_date is not None:
@@ -159,10 +220,8 @@ class SearchMixin(CacheBase):
         if q.sex:
             where.append(f"{alias}.sex = ?")
             params.append(q.sex)
-        akey = address_key(q.address) if q.address else ""
-        if akey:
-            # A correlated primary-key lookup per candidate: cheap, and never a scan of all
-            # households for a short prefix such as 「北見市」.
+        if akey and address:
+            # A correlated primary-key lookup per candidate.
             where.append(
                 f"EXISTS (SELECT 1 FROM households h WHERE h.household_id = {alias}.household_id"
                 " AND ((h.address_key >= ? AND h.address_key < ?)"
@@ -171,70 +230,79 @@ class SearchMixin(CacheBase):
             params += [akey, akey + _HI, akey, akey + _HI]
         return where, params
 
-    def _by_name(self, q: SearchQuery, folded: str) -> list[tuple[int, int, str, str]]:
-        where, params = self._filters(q, "s")
+    def _by_name(self, q: SearchQuery, folded: str, akey: str) -> tuple[str, list[Any], bool]:
+        where, params = self._filters(q, "s", akey)
         if not q.include_removed:
             where.append("s.removed = 0")
-        if q.juminhyo_code:
-            where.append("s.person_id IN (SELECT person_id FROM persons WHERE juminhyo_code = ?)")
-            params.append(q.juminhyo_code)
         rest = "".join(" AND " + w for w in where)
-        select = "SELECT s.removed, s.kana, s.person_id FROM search_keys s WHERE "
-        with self._lock:
-            # Exact matches are read first, so the candidate cap never cuts them off.
-            exact = self._conn.execute(
-                select + "s.key = ?" + rest + " LIMIT ?", [folded, *params, CANDIDATE_CAP + 1]
-            ).fetchall()
-            prefix: list[Any] = []
-            if len(exact) <= CANDIDATE_CAP:
-                prefix = self._conn.execute(
-                    select + "s.key > ? AND s.key < ?" + rest + " LIMIT ?",
-                    [folded, folded + _HI, *params, CANDIDATE_CAP + 1 - len(exact)],
-                ).fetchall()
-        best: dict[str, tuple[int, int, str, str]] = {}
-        for rank, rows in ((0, exact), (1, prefix)):
-            for removed, kana, person_id in rows:
-                cand = (rank, removed, kana, person_id)
-                if person_id not in best or cand < best[person_id]:
-                    best[person_id] = cand
-        return list(best.values())
+        # Prefix matches: only the first PREFIX_SCAN index entries after the exact key.
+        prefix_range = "key > ? AND key < ?"
+        truncated = (
+            self._bounded_count(
+                f"SELECT 1 FROM search_keys WHERE {prefix_range}",
+                [folded, folded + _HI],
+                PREFIX_SCAN,
+            )
+            > PREFIX_SCAN
+        )
+        # Exact matches come first in the UNION ALL, so the candidate cap never cuts them off.
+        sql = (
+            "SELECT 0, s.removed, s.kana, s.person_id FROM search_keys s WHERE s.key = ?" + rest
+            + " UNION ALL SELECT 1, s.removed, s.kana, s.person_id FROM"
+            f" (SELECT * FROM search_keys WHERE {prefix_range} LIMIT {PREFIX_SCAN}) s"
+            " WHERE 1" + rest
+        )  # fmt: skip
+        return sql, [folded, *params, folded, folded + _HI, *params], truncated
 
-    def _by_person(self, q: SearchQuery) -> list[tuple[int, int, str, str]]:
-        where, params = self._filters(q, "p")
+    def _by_person(self, q: SearchQuery, folded: str, akey: str) -> tuple[str, list[Any], bool]:
+        drive_by_address = bool(akey) and not (q.juminhyo_code or q.birth_date or q.birth_range)
+        where, params = self._filters(q, "p", akey, address=not drive_by_address)
         if q.juminhyo_code:
             where.insert(0, "p.juminhyo_code = ?")
             params.insert(0, q.juminhyo_code)
         if not q.include_removed:
             where.append("p.status = 'resident'")
+        if folded:
+            where.append(
+                "EXISTS (SELECT 1 FROM search_keys k WHERE k.person_id = p.person_id"
+                " AND k.key >= ? AND k.key < ?)"
+            )
+            params += [folded, folded + _HI]
+            rank = (
+                "CASE WHEN EXISTS (SELECT 1 FROM search_keys k WHERE k.person_id = p.person_id"
+                " AND k.key = ?) THEN 0 ELSE 1 END"
+            )
+            rank_params: list[Any] = [folded]
+        else:
+            rank, rank_params = "0", []
         from_ = "persons p"
-        akey = address_key(q.address) if q.address else ""
-        if akey and not (q.juminhyo_code or q.birth_date or q.birth_range):
-            # Address is the driver: walk the households of that address, then their members.
+        from_params: list[Any] = []
+        if drive_by_address:
+            # Address is the driver: the households of that address, then their members.
             from_ = (
                 "(SELECT household_id FROM households WHERE address_key >= ? AND address_key < ?"
-                " UNION SELECT household_id FROM households"
+                " UNION ALL SELECT household_id FROM households"
                 " WHERE katagaki_key >= ? AND katagaki_key < ?) d"
                 " CROSS JOIN persons p ON p.household_id = d.household_id"
             )
-            params = [akey, akey + _HI, akey, akey + _HI, *params]
+            from_params = [akey, akey + _HI, akey, akey + _HI]
         sql = (
-            f"SELECT 0, p.status <> 'resident', p.kana_key, p.person_id FROM {from_} WHERE "
+            f"SELECT {rank}, p.status <> 'resident', p.kana_key, p.person_id FROM {from_} WHERE "
             + (" AND ".join(where) or "1")
-            + " LIMIT ?"
         )
-        return self._query(sql, [*params, CANDIDATE_CAP + 1])
+        return sql, [*rank_params, *from_params, *params], False
 
     def _hits(self, person_ids: list[str], today: date) -> list[SearchHit]:
         if not person_ids:
             return []
         marks = ",".join("?" * len(person_ids))
-        rows = self._query(
+        rows = self._conn.execute(
             "SELECT p.person_id, p.household_id, p.name, p.name_kana, p.birth_date, p.sex,"
             " h.address, h.katagaki, p.status, p.support_until, p.relationship"
             " FROM persons p JOIN households h ON h.household_id = p.household_id"
             f" WHERE p.person_id IN ({marks})",
             person_ids,
-        )
+        ).fetchall()
         by_id = {r[0]: r for r in rows}
         today_s = today.isoformat()
         hits = []
