@@ -113,6 +113,7 @@ def _apply(window: QWidget) -> bool:
 def exclude_from_capture(widget: QWidget) -> bool:
     """Exclude the widget's window from screen capture; True when the OS applied it."""
     window = widget.window()
+    window.winId()  # create the native window first: its creation is not a "change"
     if window.property("madoguchiCaptureExcluded") is None:
         window.setProperty("madoguchiCaptureExcluded", True)
         watcher = _Reapply(window)
@@ -178,7 +179,9 @@ class MaskedMyNumber(QWidget):
             return
         self.message.clear()
         self.button.setEnabled(False)
-        self._run(self, lambda: self._reveal(reason), self._show, self._refuse)
+        self._run(
+            self, _detached(self._reveal, reason), _outcome(self._show, self._refuse), self._refuse
+        )
 
     def _show(self, number: str | None) -> None:
         self.button.setEnabled(True)
@@ -196,3 +199,40 @@ class MaskedMyNumber(QWidget):
     def mask(self) -> None:
         self.timer.stop()
         self.value.setText(MASK)
+
+
+class _Failed:
+    """An exception carried back as a result, with its traceback dropped."""
+
+    def __init__(self, exc: BaseException) -> None:
+        self.exc = exc
+
+
+def _detached(fn: Callable[..., Any], *args: Any) -> Callable[[], Any]:
+    """A background call that never raises into the worker.
+
+    An exception raised out of the worker keeps the worker's frames (and the QRunnable
+    wrapper) alive in its traceback until the GUI thread drops it, after Qt has deleted the
+    runnable: a crash. So the call returns a `_Failed` without a traceback instead, and
+    `_outcome` turns it back into the error callback on the GUI thread.
+    """
+
+    def call() -> Any:
+        try:
+            return fn(*args)
+        except Exception as exc:
+            return _Failed(exc.with_traceback(None))
+
+    return call
+
+
+def _outcome(
+    ok: Callable[[Any], None], err: Callable[[BaseException], None]
+) -> Callable[[Any], None]:
+    def deliver(result: Any) -> None:
+        if isinstance(result, _Failed):
+            err(result.exc)
+        else:
+            ok(result)
+
+    return deliver

@@ -138,9 +138,10 @@ def test_wrong_then_right_password_unlocks(setup: Any, qtbot: Any) -> None:
     qtbot.waitUntil(lambda: "違います" in lock.overlay.message.text(), timeout=3000)
     assert lock.is_locked and lock.overlay.password.text() == ""  # never left in the field
     qtbot.keyClicks(lock.overlay.password, "right")
-    with qtbot.waitSignal(lock.unlocked, timeout=3000) as sig:
-        qtbot.mouseClick(lock.overlay.unlock_button, Qt.MouseButton.LeftButton)
-    assert sig.args == ["clerk1"]
+    got: list[object] = []
+    lock.unlocked.connect(got.append)
+    qtbot.mouseClick(lock.overlay.unlock_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: got == ["clerk1"], timeout=3000)
     assert not lock.is_locked and not lock.overlay.isVisible()
     qtbot.keyClicks(field, "ok")
     assert field.text() == "ok"
@@ -155,20 +156,24 @@ def test_takeover_by_another_operator(setup: Any, qtbot: Any) -> None:
     lock.lock()
     qtbot.keyClicks(lock.overlay.other_id, "issuer1")
     qtbot.keyClicks(lock.overlay.other_password, "theirs")
-    with qtbot.waitSignal(lock.taken_over, timeout=3000) as sig:
-        qtbot.mouseClick(lock.overlay.takeover_button, Qt.MouseButton.LeftButton)
-    assert sig.args == ["issuer1"] and not lock.is_locked
+    got: list[object] = []
+    lock.taken_over.connect(got.append)
+    qtbot.mouseClick(lock.overlay.takeover_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: got == ["issuer1"], timeout=3000)
+    assert not lock.is_locked
     assert ("takeover", "issuer1") in auth.calls
 
 
 def test_five_failures_end_the_session(setup: Any, qtbot: Any) -> None:
     _window, lock, _clock, _auth, _field = setup
     lock.lock()
-    with qtbot.waitSignal(lock.session_ended, timeout=5000):
-        for _ in range(5):
-            qtbot.keyClicks(lock.overlay.password, "wrong")
-            qtbot.mouseClick(lock.overlay.unlock_button, Qt.MouseButton.LeftButton)
-            qtbot.waitUntil(lambda: lock.overlay.unlock_button.isEnabled(), timeout=3000)
+    ended: list[bool] = []
+    lock.session_ended.connect(lambda: ended.append(True))
+    for _ in range(5):
+        qtbot.keyClicks(lock.overlay.password, "wrong")
+        qtbot.mouseClick(lock.overlay.unlock_button, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: lock.overlay.unlock_button.isEnabled(), timeout=3000)
+    assert ended == [True]
     assert lock.is_locked  # the window stays covered until the app shows the login
 
 
