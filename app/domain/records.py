@@ -228,6 +228,9 @@ def _label(key: str) -> str:
 def _check_keys(obj: Any, allowed: set[str], required: set[str], where: str) -> dict[str, Any]:
     if not isinstance(obj, dict):
         raise ValidationError(where, f"{where}がJSONのオブジェクトではありません。")
+    keys = obj.keys()
+    if keys <= allowed and required <= keys:  # the common case, without building lists
+        return obj
     unknown = sorted(set(obj) - allowed)
     if unknown:
         raise ValidationError(where, f"{where}に未知の項目があります: {', '.join(unknown)}")
@@ -295,11 +298,26 @@ def parse_person(obj: Any, where: str = "世帯員") -> Person:
     if sex not in SEXES:
         raise ValidationError("sex", f"{where}: 性別は male か female です(「{sex}」)。")
 
+    # Hot path of imports and initial sync: inline checks; the helpers build the messages.
     kwargs: dict[str, Any] = {}
+    get = obj.get
     for key in _DATE_FIELDS_PERSON:
-        kwargs[key] = _date(obj, key, where, optional=key != "birth_date")
+        value = get(key)
+        if value is None:
+            if key == "birth_date":
+                _date(obj, key, where, optional=False)  # raises: 生年月日が空です
+            kwargs[key] = None
+            continue
+        try:
+            kwargs[key] = date.fromisoformat(value)
+        except (TypeError, ValueError):
+            _date(obj, key, where)  # raises with the field's label
+            raise  # pragma: no cover - _date always raises here
     for key in _OPTIONAL_STR_PERSON:
-        kwargs[key] = _str(obj, key, where, optional=True)
+        value = get(key)
+        if value is not None and not isinstance(value, str):
+            _str(obj, key, where, optional=True)  # raises: 文字列でなければなりません
+        kwargs[key] = value
 
     name_kana = _str(obj, "name_kana", where)
     support = obj.get("support_measure")
