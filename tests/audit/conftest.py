@@ -16,7 +16,7 @@ from app.store.audit import AUDIT_TABLE_DDL, AuditChain, signer_for
 
 @pytest.fixture
 def cache(tmp_path: Path) -> Iterator[Any]:
-    conn = sqlcipher3.connect(str(tmp_path / "cache.db"))
+    conn = sqlcipher3.connect(str(tmp_path / "cache.db"), check_same_thread=False)
     conn.execute(f"PRAGMA key = \"x'{os.urandom(32).hex()}'\"")
     conn.execute("PRAGMA journal_mode = WAL")
     conn.execute(AUDIT_TABLE_DDL)
