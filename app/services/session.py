@@ -576,6 +576,30 @@ class CounterSession:
             self.queue_audit_batches()
             return self.engine.sync_once(progress=progress, cancel=cancel)
 
+    SESSION_ERRORS = frozenset({"session_required", "session_invalid"})
+
+    def needs_reconnect(self, report: SyncReport) -> bool:
+        """True when the server is back but wants this operator to log in again (a session
+        that began offline, or one that expired)."""
+        err = report.error
+        return isinstance(err, ServerRejected) and err.code in self.SESSION_ERRORS
+
+    def reconnect(self, password: str) -> None:
+        """Open a server session for the operator at the counter again (password re-entered)."""
+        op_id = self.operator.operator_id
+        try:
+            answer = self.client.login(op_id, password)
+        except ServerRejected as exc:
+            if exc.status == 401:
+                self.chain.append(op_id, AuditAction.LOGIN_FAILED, [], reason="再接続")
+                raise InvalidCredentials(exc.message) from None
+            raise
+        dek = base64.b64decode(answer.dek_b64)
+        self.slots.create_or_refresh(
+            op_id, password, dek, self._device_secret, answer.policy.offline_login_days
+        )
+        self.audit(AuditAction.LOGIN, reason="再接続(オンライン)")
+
     def queue_audit_batches(self) -> int:
         """Move unpushed audit entries into the outbox (durable there; the outbox delivers)."""
         queued = 0

@@ -1,0 +1,103 @@
+"""A whole counter for end-to-end tests: the real server on loopback over HTTPS, synthetic
+residents, operators, an enrolled terminal whose device secret sits in the real Secret Service
+keyring (gnome-keyring in a private D-Bus session), and the real printing."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+
+from app.domain.identifiers import juminhyo_code_check_digit
+from app.services.session import LoginService
+from app.services.terminal import TerminalConfig, enroll
+from app.synthetic.generator import household_dicts
+from printing import render_certificate, render_daily_report
+from server.embedded import EmbeddedServer
+from tests.support.keyring_session import secret_service  # noqa: F401 - fixture
+
+PASSWORDS = {
+    "issuer01": "issuer-pass-1",
+    "super01": "super-pass-1",
+    "clerk01": "clerk-pass-1",
+    "audit01": "audit-pass-1",
+}
+ROLES = {
+    "issuer01": ("issuer",),
+    "super01": ("supervisor",),
+    "clerk01": ("clerk",),
+    "audit01": ("auditor",),
+}
+PROTECTED_HOUSEHOLD = "H-E2E-PROTECTED"
+PROTECTED_PERSON = "P-E2E-PROTECTED"
+
+
+def _protected_household() -> dict:
+    """One resident under 支援措置 until next year, with a registered perpetrator."""
+    body = "9800000001"
+    return {
+        "household_id": PROTECTED_HOUSEHOLD,
+        "municipality_code": "012084",
+        "postal_code": "090-0041",
+        "address": "北海道北見市北1条東1丁目1番地",
+        "katagaki": None,
+        "head_person_id": PROTECTED_PERSON,
+        "members": [
+            {
+                "person_id": PROTECTED_PERSON,
+                "juminhyo_code": body + str(juminhyo_code_check_digit(body)),
+                "my_number": None,
+                "version": 1,
+                "status": "resident",
+                "name": "守田 静香",
+                "name_kana": "モリタ シズカ",
+                "birth_date": "1990-06-01",
+                "sex": "female",
+                "relationship": "世帯主",
+                "support_measure": {
+                    "until": (date.today() + timedelta(days=365)).isoformat(),
+                    "perpetrator_person_ids": ["P-E2E-PERPETRATOR"],
+                },
+            }
+        ],
+    }
+
+
+@dataclass
+class Counter:
+    server: EmbeddedServer
+    terminal_dir: Path
+    config: TerminalConfig
+
+    def login_service(self) -> LoginService:
+        return LoginService(
+            self.terminal_dir, render_certificate, daily_report_renderer=render_daily_report
+        )
+
+    def login(self, operator_id: str = "issuer01"):
+        return self.login_service().login(operator_id, PASSWORDS[operator_id])
+
+
+@pytest.fixture
+def counter(tmp_path: Path, secret_service) -> Iterator[Counter]:  # noqa: F811 - fixture
+    server = EmbeddedServer(tmp_path / "server")
+    server.start()
+    try:
+        jsonl = tmp_path / "residents.jsonl"
+        with jsonl.open("w", encoding="utf-8") as out:
+            for h in household_dicts(150, 11):
+                out.write(json.dumps(h, ensure_ascii=False) + "\n")
+            out.write(json.dumps(_protected_household(), ensure_ascii=False) + "\n")
+        report = server.import_jsonl(jsonl)
+        assert not report.errors
+        for op_id, roles in ROLES.items():
+            server.add_operator(op_id, f"試験 {op_id}", roles, "端野総合支所", PASSWORDS[op_id])
+        terminal_dir = tmp_path / "terminal"
+        config = enroll(terminal_dir, server.base_url, server.ca_cert_path, server.make_token())
+        yield Counter(server, terminal_dir, config)
+    finally:
+        server.close()

@@ -1,0 +1,185 @@
+"""The first vertical slice through the services: login → 4情報 search in the SQLCipher cache →
+household → 住民票の写し → outbox → pushed over HTTPS → visible on the server; and the same
+counter offline."""
+
+from __future__ import annotations
+
+import pytest
+
+from app.auth.errors import InvalidCredentials
+from app.auth.permissions import PermissionDenied
+from app.domain.certificates import (
+    CertificateRequest,
+    IdentityDocument,
+    RequesterKind,
+    parse_qr_payload,
+)
+from app.services.session import SessionError
+from app.store.audit import AuditAction
+from tests.e2e.conftest import PASSWORDS, PROTECTED_HOUSEHOLD, PROTECTED_PERSON
+
+SELF_REQUEST = CertificateRequest(
+    requester_kind=RequesterKind.SELF,
+    identity_documents=(IdentityDocument.DRIVERS_LICENSE,),
+)
+
+
+def _first_resident_household(session):
+    page = session.search(name="さとう")
+    hit = next(h for h in page.hits if h.status == "resident" and not h.protected)
+    return hit, session.open_household(hit.household_id)
+
+
+def test_issue_online_reaches_the_server(counter) -> None:
+    session = counter.login("issuer01")
+    try:
+        report = session.sync_once()
+        assert report.pull is not None and report.pull.complete, report.message
+        hit, household = _first_resident_household(session)
+        assert hit.name.startswith("佐藤")
+
+        issued = session.issue(SELF_REQUEST, household, requester_person_id=hit.person_id)
+        no = issued.issuance.issuance_no
+        assert no.startswith(f"{counter.config.terminal_no}-")
+        assert issued.pdf.startswith(b"%PDF")
+        assert session.cache.outbox_count() >= 1
+
+        report = session.sync_once()
+        assert report.error is None, report.message
+        assert session.cache.outbox_count() == 0
+
+        info = session.client.certificate(no)
+        assert info.issuance_no == no
+        assert info.terminal_no == counter.config.terminal_no
+        assert set(info.person_ids) == {m.person_id for m in household.members if not m.is_removed}
+        assert info.fee_yen == 300
+        assert info.content_digest == issued.issuance.content_digest
+
+        # The audit chain holds the whole flow, in order, and verifies with the terminal key.
+        actions = [e.action for e in reversed(session.chain.query(operator_id="issuer01"))]
+        assert actions[:4] == [
+            AuditAction.LOGIN.value,
+            AuditAction.SEARCH.value,
+            AuditAction.VIEW_HOUSEHOLD.value,
+            AuditAction.ISSUE_CERTIFICATE.value,
+        ]
+    finally:
+        session.logout()
+
+
+def test_printed_qr_payload_names_the_issuance(counter) -> None:
+    session = counter.login("issuer01")
+    try:
+        session.sync_once()
+        hit, household = _first_resident_household(session)
+        issued = session.issue(SELF_REQUEST, household, requester_person_id=hit.person_id)
+        import pdfplumber
+        import io
+
+        with pdfplumber.open(io.BytesIO(issued.pdf)) as pdf:
+            text = pdf.pages[0].extract_text() or ""
+        assert issued.issuance.issuance_no in text
+        assert "見本" not in text
+        # What the QR carries is what `madoguchi certificate verify` checks.
+        from app.domain.certificates import qr_payload, signed_bytes
+
+        to_sign = signed_bytes(
+            issued.issuance.issuance_no, issued.issuance.content_digest, counter.config.terminal_no
+        )
+        payload = parse_qr_payload(
+            qr_payload(
+                issued.issuance.issuance_no,
+                issued.issuance.content_digest,
+                counter.config.terminal_no,
+                session.sign(to_sign),
+            )
+        )
+        assert payload.issuance_no == issued.issuance.issuance_no
+    finally:
+        session.logout()
+
+
+def test_offline_issuance_waits_in_the_outbox_and_drains(counter) -> None:
+    # An online login first: it creates this operator's key slot on the terminal.
+    session = counter.login("issuer01")
+    session.sync_once()
+    session.logout()
+
+    counter.server.stop()
+    session = counter.login("issuer01")  # offline, through the key slot
+    try:
+        assert not session.online_at_login
+        hit, household = _first_resident_household(session)  # the cache still answers
+        issued = session.issue(SELF_REQUEST, household, requester_person_id=hit.person_id)
+        report = session.sync_once()
+        assert not report.online
+        assert session.cache.outbox_count() >= 1
+
+        counter.server.start()
+        report = session.sync_once()
+        # The server is back, but the session began offline: the operator re-enters the password.
+        assert session.needs_reconnect(report)
+        assert session.cache.outbox_count() >= 1
+        session.reconnect(PASSWORDS["issuer01"])
+        report = session.sync_once()
+        assert report.online and report.error is None, report.message
+        assert session.cache.outbox_count() == 0
+        assert session.client.certificate(issued.issuance.issuance_no).issuance_no == (
+            issued.issuance.issuance_no
+        )
+    finally:
+        session.logout()
+
+
+def test_wrong_password_is_refused_online(counter) -> None:
+    with pytest.raises(InvalidCredentials):
+        counter.login_service().login("issuer01", "not-the-password")
+
+
+def test_clerk_cannot_issue_even_through_the_service(counter) -> None:
+    session = counter.login("clerk01")
+    try:
+        session.sync_once()
+        hit, household = _first_resident_household(session)
+        with pytest.raises(PermissionDenied):
+            session.issue(SELF_REQUEST, household, requester_person_id=hit.person_id)
+    finally:
+        session.logout()
+
+
+def test_protected_person_needs_a_verified_supervisor(counter) -> None:
+    session = counter.login("issuer01")
+    try:
+        session.sync_once()
+        page = session.search(name="もりた しずか")
+        assert [h.protected for h in page.hits] == [True]
+        household = session.open_household(PROTECTED_HOUSEHOLD)
+        decision = session.decide(SELF_REQUEST, household, PROTECTED_PERSON)
+        assert decision.allowed and decision.needs_supervisor
+        with pytest.raises(SessionError):
+            session.issue(SELF_REQUEST, household, requester_person_id=PROTECTED_PERSON)
+        with pytest.raises(InvalidCredentials):
+            session.approve("super01", "wrong", "本人確認済み", [PROTECTED_PERSON])
+        approval = session.approve(
+            "super01", PASSWORDS["super01"], "本人が来庁、運転免許証で確認", [PROTECTED_PERSON]
+        )
+        issued = session.issue(
+            SELF_REQUEST, household, requester_person_id=PROTECTED_PERSON, approval=approval
+        )
+        entries = session.chain.query(actions=[AuditAction.APPROVAL.value])
+        assert entries and entries[0].operator_id == "super01"
+        assert PROTECTED_PERSON in entries[0].target_ids
+        assert issued.issuance.issuance_no
+        # A request by the registered perpetrator is refused outright.
+        refused = session.decide(
+            CertificateRequest(
+                requester_kind=RequesterKind.THIRD_PARTY,
+                identity_documents=(IdentityDocument.DRIVERS_LICENSE,),
+                purpose="債権回収",
+            ),
+            household,
+            "P-E2E-PERPETRATOR",
+        )
+        assert not refused.allowed
+    finally:
+        session.logout()
