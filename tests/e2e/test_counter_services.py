@@ -73,8 +73,9 @@ def test_printed_qr_payload_names_the_issuance(counter) -> None:
         session.sync_once()
         hit, household = _first_resident_household(session)
         issued = session.issue(SELF_REQUEST, household, requester_person_id=hit.person_id)
-        import pdfplumber
         import io
+
+        import pdfplumber
 
         with pdfplumber.open(io.BytesIO(issued.pdf)) as pdf:
             text = pdf.pages[0].extract_text() or ""
