@@ -253,15 +253,19 @@ class CardDeskService:
             check_issue_checklist(checklist)
         if action in (CardAction.SUSPEND, CardAction.REVOKE) and not reason.strip():
             raise DomainError(f"「{ACTION_LABELS[action]}」には理由の入力が必要です。")
-        payload: dict[str, object] = {
-            "action": action.value,
-            "person_id": person.person_id,
+        # The wire shape of protocol.CardEventPayload: action, person_id, details.
+        details: dict[str, object] = {
             "from_state": current_state.value,
             "to_state": new_state.value,
             "reason": reason.strip(),
         }
         if checklist is not None:
-            payload["checklist"] = checklist.to_payload()
+            details["checklist"] = checklist.to_payload()
+        payload: dict[str, object] = {
+            "action": action.value,
+            "person_id": person.person_id,
+            "details": details,
+        }
         event = Event(
             event_id=self._new_id(),
             type="card_event",

@@ -80,7 +80,8 @@ def test_read_with_pin_match_and_issue(card: VirtualCard, profile: CardProfile) 
     ev = rec.event
     assert isinstance(ev, Event) and ev.type == "card_event"
     assert ev.relied_versions == {"P-0001": 7} and ev.operator_id == "op-7"
-    assert ev.payload["action"] == "issue" and ev.payload["checklist"]["face_photo_matched"]
+    assert ev.payload["action"] == "issue"
+    assert ev.payload["details"]["checklist"]["face_photo_matched"]
     # Round trip through the wire model, and nothing personal in the event or the audit.
     wire = Event.model_validate_json(ev.model_dump_json()).model_dump_json()
     text = wire + repr(audit)
@@ -170,8 +171,24 @@ def test_lifecycle_rules_apply(card: VirtualCard, profile: CardProfile) -> None:
     with pytest.raises(DomainError, match="理由"):
         svc.record(CardAction.SUSPEND, person, CardState.ISSUED)
     rec = svc.record(CardAction.SUSPEND, person, CardState.ISSUED, reason="紛失の届出")
-    assert rec.new_state == CardState.SUSPENDED and rec.event.payload["reason"] == "紛失の届出"
+    assert rec.new_state == CardState.SUSPENDED
+    assert rec.event.payload["details"]["reason"] == "紛失の届出"
     rec2 = svc.record(CardAction.RESUME, person, rec.new_state)
     assert rec2.new_state == CardState.ISSUED
     assert rec.event.event_id != rec2.event.event_id
     assert date.fromisoformat(rec.event.occurred_at.date().isoformat()) == NOW.date()
+
+
+def test_recorded_event_payload_is_what_the_server_accepts(
+    card: VirtualCard, profile: CardProfile
+) -> None:
+    """The card_event travels as protocol.CardEventPayload (the server validates it strictly)."""
+    from app.sync.protocol import CardEventPayload
+
+    person, _ = _resident(profile)
+    rec = _service(card, Register()).record(
+        CardAction.SUSPEND, person, CardState.ISSUED, reason="紛失の届出"
+    )
+    parsed = CardEventPayload.model_validate(rec.event.payload)
+    assert parsed.person_id == person.person_id
+    assert parsed.details["to_state"] == CardState.SUSPENDED.value
