@@ -33,3 +33,6 @@ def terminal_key() -> ec.EllipticCurvePrivateKey:
 @pytest.fixture
 def chain(cache: Any, terminal_key: ec.EllipticCurvePrivateKey) -> AuditChain:
     return AuditChain(cache, "T0001", signer_for(terminal_key))
+
+
+from tests.support.postgres import postgres_cluster, postgres_db  # noqa: E402, F401
