@@ -4,7 +4,8 @@ Pure apart from the callables it is given, so the composition root (cli/) wires 
 pieces and the tests wire fakes:
 
 - `online_login(operator_id, password) -> SessionResponse`: app.sync.client.SyncClient.login;
-  ServerUnreachable falls back to the offline login, other errors are answers.
+  ServerUnreachable / ServerFailed fall back to the offline login; ServerRejected and
+  InvalidCredentials are recorded as failed logins; other errors pass through.
 - `offline_login(operator_id, password) -> OperatorProfile`: unwrap the operator's key slot
   (app/store/keys.py raises NoSlot / SlotExpired / WrongPassword / SlotDeleted), open the cache
   and read the profile from it.
@@ -33,7 +34,7 @@ from app.auth.passwords import PasswordPolicy
 from app.auth.session import Session
 from app.domain.errors import DomainError
 from app.store.audit import AuditAction
-from app.sync.errors import ServerRejected, ServerUnreachable
+from app.sync.errors import ServerFailed, ServerRejected, ServerUnreachable
 from app.sync.protocol import OperatorProfile, SessionResponse
 
 log = logging.getLogger(__name__)
@@ -135,11 +136,12 @@ class AuthService:
         if self._online_login is not None:
             try:
                 answer = self._online_login(operator_id, password)
-            except ServerUnreachable:
+            except (ServerUnreachable, ServerFailed):
+                # The line or the server is down: the key slot is the way in.
                 if self._offline_login is None:
                     raise
-                log.info("server unreachable: offline login for operator %s", operator_id)
-            except ServerRejected:
+                log.info("server unavailable: offline login for operator %s", operator_id)
+            except (ServerRejected, InvalidCredentials):
                 self._failed(operator_id, online=True)
                 raise
             else:

@@ -35,7 +35,7 @@ from app.auth.service import AuthService
 from app.auth.session import Session
 from app.store.audit import AUDIT_TABLE_DDL, AuditChain, signer_for
 from app.store.errors import NoSlot, WrongPassword
-from app.sync.errors import ServerRejected, ServerUnreachable
+from app.sync.errors import ServerFailed, ServerRejected, ServerUnreachable
 from app.sync.protocol import OperatorProfile, Policy, SessionResponse
 
 T0 = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
@@ -177,6 +177,29 @@ def test_offline_fallback_and_failures_recorded_once_the_cache_opens(chain: Audi
         ("clerk1", "login"),
     ]
     assert entries[0].at < entries[2].at  # the original times, not the flush time
+
+
+def test_invalid_credentials_from_the_login_callable_are_recorded(chain: AuditChain) -> None:
+    def login(operator_id: str, password: str) -> SessionResponse:
+        raise InvalidCredentials()
+
+    auth = AuthService(terminal_no="T0001", online_login=login, record=chain.append, hasher=FAST)
+    with pytest.raises(InvalidCredentials):
+        auth.login("clerk1", "x")
+    assert _trail(chain) == [("clerk1", "login_failed")]
+
+
+def test_server_failure_falls_back_to_the_key_slot() -> None:
+    def login(operator_id: str, password: str) -> SessionResponse:
+        raise ServerFailed(503)
+
+    auth = AuthService(
+        terminal_no="T0001",
+        online_login=login,
+        offline_login=FakeSlots("clerk1").login,
+        hasher=FAST,
+    )
+    assert auth.login("clerk1", PASSWORDS["clerk1"]).online is False
 
 
 def test_inactive_operator_refused() -> None:
