@@ -16,7 +16,7 @@ from .conftest import household_items
 from .households import make_households
 
 ROOT = Path(__file__).resolve().parents[2]
-PERSONS, PAGE = 6000, 400
+PERSONS, PAGE = 3000, 200
 
 
 def _child(path: Path, dek: bytes) -> subprocess.Popen[str]:
@@ -62,7 +62,7 @@ def test_sigkill_while_applying_pages(tmp_path: Path) -> None:
         proc.wait(timeout=30)
         assert proc.returncode == -signal.SIGKILL
         cursors.append(_check_consistent(path, dek, expected))
-    # The first kill landed inside page 2's transaction (30 ms into a ~100+ ms page):
+    # The first kill landed inside page 2's transaction (30 ms into a ~100 ms page):
     # page 1 is there, page 2 is not.
     assert cursors[0] == PAGE
     assert 0 < cursors[0] < cursors[1] < len(expected)
