@@ -222,6 +222,25 @@ def enroll(
     cert_days: int | None = None,
     not_before: datetime | None = None,
 ) -> EnrollResponse:
+    invalid_token = ApiError(
+        401,
+        "token_invalid",
+        "登録用トークンが無効です(使用済み・期限切れ・誤り)。管理者に新しいトークンを依頼してください。",
+    )
+
+    def usable(row: Any) -> bool:
+        return row is not None and row.used_at is None and aware(row.expires_at) >= now()
+
+    # The token first: without one, nothing of the request is even parsed.
+    with db.read() as conn:
+        row = conn.execute(
+            select(enrollment_tokens).where(
+                enrollment_tokens.c.token_hash == security.token_hash(req.token)
+            )
+        ).first()
+    if not usable(row):
+        # One message for unknown, used and expired: a guesser learns nothing.
+        raise invalid_token
     try:
         csr = x509.load_pem_x509_csr(req.csr_pem.encode("utf-8"))
     except ValueError:
@@ -240,22 +259,22 @@ def enroll(
                 enrollment_tokens.c.token_hash == security.token_hash(req.token)
             )
         ).first()
-        if row is None or row.used_at is not None or aware(row.expires_at) < now():
-            # One message for unknown, used and expired: a guesser learns nothing.
-            raise ApiError(
-                401,
-                "token_invalid",
-                "登録用トークンが無効です(使用済み・期限切れ・誤り)。管理者に新しいトークンを依頼してください。",
-            )
+        if not usable(row):  # used meanwhile by a parallel request
+            raise invalid_token
         terminal_no = _next_terminal_no(conn)
         cert = ca_mod.sign_terminal_csr(
             ca, csr, terminal_no, cert_days or config.terminal_cert_days, not_before=not_before
         )
-        conn.execute(
+        claimed = conn.execute(
             update(enrollment_tokens)
-            .where(enrollment_tokens.c.token_hash == row.token_hash)
+            .where(
+                enrollment_tokens.c.token_hash == row.token_hash,
+                enrollment_tokens.c.used_at.is_(None),
+            )
             .values(used_at=now(), terminal_no=terminal_no)
-        )
+        ).rowcount
+        if claimed != 1:
+            raise invalid_token
         conn.execute(
             insert(terminals).values(
                 terminal_no=terminal_no,

@@ -246,11 +246,13 @@ def create_app(config: ServerConfig, db: Database | None = None) -> FastAPI:
     @app.exception_handler(StarletteHTTPException)
     async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
         messages = {404: "そのようなAPIはありません。", 405: "このメソッドは使えません。"}
-        return _error(
+        answer = _error(
             exc.status_code,
             f"http_{exc.status_code}",
             messages.get(exc.status_code, "要求を処理できません。"),
         )
+        answer.headers.update(exc.headers or {})  # e.g. Allow on 405 (RFC 9110)
+        return answer
 
     _routes(app)
     return app

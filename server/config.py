@@ -65,14 +65,8 @@ class ServerConfig:
 
 
 def _coerce(name: str, raw: Any) -> Any:
-    ints = {
-        "port",
-        "session_hours",
-        "token_hours",
-        "terminal_cert_days",
-        "lockout_threshold",
-        "max_body_bytes",
-    }
+    # Types come from the dataclass (annotations are strings here: "int", "Path" ...).
+    ints = {f.name for f in fields(ServerConfig) if f.type == "int"}
     if name in ints:
         return int(raw)
     if name == "tls_hostnames":

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictInt
 
 PROTOCOL_VERSION = 1
 API_PREFIX = "/v1"
@@ -43,6 +43,17 @@ EventType = Literal[
 ]
 EventStatus = Literal["accepted", "duplicate", "conflict", "rejected"]
 ChangeKind = Literal["household", "operator", "policy", "terminal"]
+
+
+def _iso_only(value: Any) -> Any:
+    # pydantic would also take a number (a Unix time) for a datetime; the wire says ISO 8601.
+    if isinstance(value, (int, float)):
+        raise ValueError("ISO 8601 date-time string expected")
+    return value
+
+
+# A datetime on the wire in requests: an ISO 8601 string only.
+WireDatetime = Annotated[datetime, BeforeValidator(_iso_only)]
 
 
 class _Model(BaseModel):
@@ -124,11 +135,11 @@ class ChangesPage(_Model):
 class Event(_Model):
     event_id: str = Field(min_length=36, max_length=36)  # UUID, the idempotency key
     type: EventType
-    occurred_at: datetime
+    occurred_at: WireDatetime
     operator_id: str
     terminal_no: str
     # person_id → the 住民票版数 the terminal relied on (for conflicts).
-    relied_versions: dict[str, int] = Field(default_factory=dict)
+    relied_versions: dict[str, StrictInt] = Field(default_factory=dict)
     # Marked when issued past max_staleness with a supervisor's approval.
     stale_approved_by: str | None = None
     payload: dict[str, Any] = Field(default_factory=dict)

@@ -1,0 +1,127 @@
+"""`madoguchi-server` end to end: init, operator add, token, import, serve (a real process)."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from app.sync.client import SyncClient, generate_terminal_key, make_csr, store_enrollment
+from app.sync.errors import ServerUnreachable
+from server.cli import main
+from tests.support.server import KEY_PASSWORD, make_households, write_jsonl
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_cli_init_import_operator_token_and_serve(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = tmp_path / "data"
+    env = {
+        **os.environ,
+        "MADOGUCHI_SERVER_DATA_DIR": str(data),
+        "MADOGUCHI_SERVER_PASSWORD_MEMORY_KIB": "1024",
+        "MADOGUCHI_SERVER_PASSWORD_TIME_COST": "1",
+    }
+    for k in (
+        "MADOGUCHI_SERVER_DATA_DIR",
+        "MADOGUCHI_SERVER_PASSWORD_MEMORY_KIB",
+        "MADOGUCHI_SERVER_PASSWORD_TIME_COST",
+    ):
+        monkeypatch.setenv(k, env[k])
+    assert main(["init", "--municipality-name", "北見市"]) == 0
+    assert (data / "ca" / "ca.pem").exists() and (data / "server.toml").exists()
+    assert main(["init"]) == 0  # idempotent
+
+    households = make_households(3)
+    bad = dict(households[0], postal_code="123")
+    write_jsonl(tmp_path / "in.jsonl", [*households, bad])
+    capsys.readouterr()
+    assert main(["import", str(tmp_path / "in.jsonl")]) == 1  # one bad line → non-zero
+    out = capsys.readouterr()
+    assert "in.jsonl:4:" in out.err and "郵便番号" in out.err and "新規 3" in out.out
+
+    monkeypatch.setattr(sys, "stdin", __import__("io").StringIO("a-long-password\n"))
+    assert (
+        main(
+            [
+                "operator",
+                "add",
+                "--id",
+                "op9",
+                "--name",
+                "試験",
+                "--roles",
+                "clerk,issuer",
+                "--branch",
+                "本庁",
+                "--password-stdin",
+            ]
+        )
+        == 0
+    )
+    assert (
+        main(["operator", "add", "--id", "op8", "--name", "x", "--roles", "clerk", "--branch", "b"])
+        == 1
+    )  # refuses a password on the command line (none given)
+    capsys.readouterr()
+    assert main(["terminal", "token"]) == 0
+    token = capsys.readouterr().out.strip()
+    assert len(token) > 30
+
+    port = _free_port()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "server.cli",
+            "serve",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
+        env=env,
+        cwd=Path(__file__).resolve().parents[2],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        base = f"https://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        key = generate_terminal_key()
+        while True:
+            try:
+                with SyncClient(base, data / "ca" / "ca.pem") as anon:
+                    answer = anon.enroll(token, make_csr(key), secrets.token_bytes(32))
+                break
+            except ServerUnreachable:
+                assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+                assert time.monotonic() < deadline
+                time.sleep(0.3)
+        cert, key_path, ca = store_enrollment(tmp_path / "t", key, answer, KEY_PASSWORD)
+        with SyncClient(base, ca, cert, key_path, KEY_PASSWORD) as client:
+            client.login("op9", "a-long-password")
+            page = client.changes(0, 100)
+        assert sum(1 for i in page.items if i.kind == "household") == 3
+        assert main(["terminal", "revoke", answer.terminal_no]) == 0
+        assert main(["terminal", "revoke", "9999"]) == 1
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def test_cli_without_init_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--data-dir", str(tmp_path / "none"), "terminal", "token"]) == 1
+    assert "init" in capsys.readouterr().err
