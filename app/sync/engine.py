@@ -35,6 +35,7 @@ import random
 import threading
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -67,6 +68,8 @@ log = logging.getLogger("madoguchi.sync")
 RETRYABLE = (ServerUnreachable, ServerFailed, MalformedAnswer)
 # Whole-batch refusals that name no event: split the batch to find the one at fault.
 SPLIT_STATUSES = frozenset({400, 413, 422})
+# 401 codes that mean "log in again".
+SESSION_CODES = frozenset({"session_invalid", "session_required"})
 # 4xx that mean "later", not "never".
 RETRY_STATUSES = frozenset({408, 425, 429})
 
@@ -193,6 +196,12 @@ class SyncReport:
         return None
 
     @property
+    def needs_login(self) -> bool:
+        """The server no longer knows the operator's session: log in again (online)."""
+        err = self.error
+        return isinstance(err, ServerRejected) and err.code in SESSION_CODES
+
+    @property
     def message(self) -> str:
         """One Japanese line for the status bar."""
         if self.terminal_action != "none":
@@ -246,6 +255,7 @@ class SyncEngine:
         batch_size: int = MAX_EVENTS_PER_BATCH,
         retry: RetryPolicy = RetryPolicy(),  # frozen: one default shared safely
         anti_entropy_every: int = 12,
+        prefetch: bool = True,
         sleep: Callable[[float], None] = time.sleep,
         rng: random.Random | None = None,
     ) -> None:
@@ -259,6 +269,7 @@ class SyncEngine:
         self.batch_size = batch_size
         self.retry = retry
         self.anti_entropy_every = max(1, anti_entropy_every)
+        self.prefetch = prefetch
         self._sleep = sleep
         self._rng = rng or random.Random()
         self._lock = threading.RLock()
@@ -342,12 +353,34 @@ class SyncEngine:
             )
             return result
 
+    def _fetch(self, after: int, cancel: Cancel | None, result: PullResult) -> ChangesPage:
+        return self._call(
+            "changes", lambda: self.client.changes(after, self.page_limit), cancel, result
+        )
+
+    def _prefetch(
+        self, after: int, cancel: Cancel | None, result: PullResult
+    ) -> Future[ChangesPage]:
+        """Fetch the next page in a helper thread while this one is applied.
+
+        Only one request is ever in flight and pages are applied strictly in order; a page
+        fetched for nothing (error, cancel) is simply dropped — the feed is read-only.
+        """
+        future: Future[ChangesPage] = Future()
+
+        def run() -> None:
+            try:
+                future.set_result(self._fetch(after, cancel, result))
+            except BaseException as exc:  # handed to the pulling thread
+                future.set_exception(exc)
+
+        threading.Thread(target=run, name="madoguchi-sync-prefetch", daemon=True).start()
+        return future
+
     def _pull(self, result: PullResult, progress: Progress | None, cancel: Cancel | None) -> None:
         after = result.start_cursor
+        page = self._fetch(after, cancel, result)
         while True:
-            page: ChangesPage = self._call(
-                "changes", lambda a=after: self.client.changes(a, self.page_limit), cancel, result
-            )
             result.latest_seq = page.latest_seq
             if page.latest_seq < after and not page.items:
                 # The server is behind what we already applied: it was restored from an older
@@ -357,8 +390,14 @@ class SyncEngine:
                 self._rewind_cursor(page.latest_seq)
                 result.server_rewound = True
                 after = result.cursor = page.latest_seq
+                page = self._fetch(after, cancel, result)
                 continue
             self._check_page(page, after)
+            upcoming = (
+                self._prefetch(page.next_after, cancel, result)
+                if page.has_more and self.prefetch
+                else None
+            )
             self.cache.apply_changes(page.items, page.next_after)
             result.pages += 1
             result.items += len(page.items)
@@ -375,6 +414,7 @@ class SyncEngine:
             after = page.next_after
             if _is_cancelled(cancel):
                 raise SyncCancelled
+            page = upcoming.result() if upcoming is not None else self._fetch(after, cancel, result)
 
     def _rewind_cursor(self, seq: int) -> None:
         # apply_changes refuses to move the cursor back (a guard against replayed pages), so a
@@ -624,8 +664,11 @@ class SyncEngine:
         outbox = self.cache.outbox_count()
         action = "none"
         if revoked_terminal:
-            action = "wipe" if outbox == 0 else "lock"
-            log.warning("sync: terminal revoked, action=%s, outbox=%d", action, outbox)
+            # Rejected events count too: they are kept for a person to look at, so a cache
+            # holding any is never deleted (app.store.db.wipe refuses it as well).
+            total = getattr(self.cache, "outbox_total", self.cache.outbox_count)()
+            action = "wipe" if total == 0 else "lock"
+            log.warning("sync: terminal revoked, action=%s, outbox=%d", action, total)
         # Notices now, after the pull, so they show the versions that caused the conflict.
         notices = [conflict_notice(e, r, self._current_version) for e, r in push.conflicts]
         finished = self.clock()
