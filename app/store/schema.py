@@ -173,7 +173,13 @@ _V3 = [
     "CREATE INDEX audit_entries_pushed ON audit_entries(pushed, seq)",
 ]
 
-MIGRATIONS: Sequence[Sequence[str]] = (_V1, _V2, _V3)
+# Step 4 (v4): name keys by household, so "name + address" walks the households of the address
+# and seeks each one's keys (the address driver of search.py) without reading person rows.
+_V4 = [
+    "CREATE INDEX search_keys_household ON search_keys(household_id, key)",
+]
+
+MIGRATIONS: Sequence[Sequence[str]] = (_V1, _V2, _V3, _V4)
 LATEST_VERSION = len(MIGRATIONS)
 
 

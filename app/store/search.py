@@ -254,15 +254,34 @@ class SearchMixin(CacheBase):
         )  # fmt: skip
         return sql, [folded, *params, folded, folded + _HI, *params], truncated
 
+    def _by_address(self, q: SearchQuery, folded: str, akey: str) -> tuple[str, list[Any], bool]:
+        """Name + a narrow address: the households of the address, then their name keys."""
+        where, params = self._filters(q, "s", akey, address=False)
+        if not q.include_removed:
+            where.append("s.removed = 0")
+        sql = (
+            "SELECT s.key <> ?, s.removed, s.kana, s.person_id FROM"
+            " (SELECT household_id FROM households WHERE address_key >= ? AND address_key < ?"
+            " UNION ALL SELECT household_id FROM households"
+            " WHERE katagaki_key >= ? AND katagaki_key < ?) d"
+            " CROSS JOIN search_keys s INDEXED BY search_keys_household"
+            " ON s.household_id = d.household_id AND s.key >= ? AND s.key < ?"
+            + "".join(" AND " + w for w in where)
+        )
+        ranges = [akey, akey + _HI, akey, akey + _HI, folded, folded + _HI]
+        return sql, [folded, *ranges, *params], False
+
     def _by_person(self, q: SearchQuery, folded: str, akey: str) -> tuple[str, list[Any], bool]:
         drive_by_address = bool(akey) and not (q.juminhyo_code or q.birth_date or q.birth_range)
+        if folded and drive_by_address:
+            return self._by_address(q, folded, akey)
         where, params = self._filters(q, "p", akey, address=not drive_by_address)
         if q.juminhyo_code:
             where.insert(0, "p.juminhyo_code = ?")
             params.insert(0, q.juminhyo_code)
         if not q.include_removed:
             where.append("p.status = 'resident'")
-        if folded:
+        if folded:  # with a 住民票コード or a birth date: a handful of persons, checked by id
             where.append(
                 "EXISTS (SELECT 1 FROM search_keys k WHERE k.person_id = p.person_id"
                 " AND k.key >= ? AND k.key < ?)"

@@ -108,18 +108,32 @@ def test_migrations_step_by_step(tmp_path: Path, dek: bytes) -> None:
         "INSERT INTO outbox(event_id, type, body, added_at, updated_at)"
         " VALUES ('e', 'card_event', '{}', 'x', 'x')"
     )
+
+    assert schema.migrate(conn, upto=3) == 3
+    cols = [r[1] for r in conn.execute("PRAGMA table_info(audit_entries)")]
+    assert cols == [
+        "seq", "entry_id", "at", "operator_id", "terminal_no", "action", "target_ids",
+        "reason", "prev_hash", "hash", "signature", "pushed",
+    ]  # fmt: skip
+    conn.execute(
+        "INSERT INTO search_keys VALUES (?, 'P1', 3, 0, '1970-01-01', 'male', 'H1', ?)",
+        ("ヤマタ", "ヤマタ"),
+    )
     conn.close()
 
-    # open_cache migrates the rest of the way.
+    # open_cache migrates the rest of the way (v4: the household index of name keys).
     with open_cache(path, dek) as c:
-        assert c.schema_version() == 3
+        assert c.schema_version() == schema.LATEST_VERSION == 4
         assert c.cursor() == 7
         assert c.outbox_total() == 1
-        cols = [r[1] for r in c.connection.execute("PRAGMA table_info(audit_entries)")]
-        assert cols == [
-            "seq", "entry_id", "at", "operator_id", "terminal_no", "action", "target_ids",
-            "reason", "prev_hash", "hash", "signature", "pushed",
-        ]  # fmt: skip
+        plan = c.connection.execute(
+            "EXPLAIN QUERY PLAN SELECT person_id FROM search_keys"
+            " WHERE household_id = 'H1' AND key >= 'ヤ' AND key < 'ヰ'"
+        ).fetchall()
+        assert "search_keys_household" in str(plan)
+        assert c.connection.execute(
+            "SELECT person_id FROM search_keys WHERE household_id = 'H1'"
+        ).fetchall() == [("P1",)]
 
 
 def test_failed_migration_step_rolls_back(tmp_path: Path, dek: bytes, monkeypatch) -> None:
