@@ -1,0 +1,223 @@
+"""Printing to a CUPS PDF queue (cups-pdf) on a private cupsd started by the test.
+
+Two paths: our PDF sent with `lp` (what any print dialog does), and the product's own path,
+ui.pdf_preview (QtPdf renders each page onto a QPrinter) in a fresh process pointed at the
+private server. Either way the queue's output must have the same pages as what we rendered.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from PIL import Image, ImageChops
+
+import printing
+from printing.fonts import Fonts
+from tests.printing import households as H
+from tests.printing.conftest import need_tool
+from tests.printing.test_certificate_pdf import make_doc
+from tests.support import require
+
+ROOT = Path(__file__).resolve().parents[2]
+PPD = Path("/usr/share/ppd/cups-pdf/CUPS-PDF_opt.ppd")
+BACKEND = Path("/usr/lib/cups/backend/cups-pdf")
+
+
+@dataclass
+class Cups:
+    socket: Path
+    queue: str
+    out_dir: Path  # cups-pdf writes ${HOME}/PDF of the job's user (/etc/cups/cups-pdf.conf)
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {**os.environ, "CUPS_SERVER": str(self.socket)}
+
+
+def _config(d: Path) -> tuple[Path, Path]:
+    for sub in ("spool", "cache", "state", "log"):
+        (d / sub).mkdir()
+    (d / "tmp").mkdir()
+    (d / "tmp").chmod(0o1777)  # the filters (user lp) write there; mkdir's mode meets umask
+    files = d / "cups-files.conf"
+    files.write_text(
+        f"ServerRoot {d}\nRequestRoot {d}/spool\nTempDir {d}/tmp\nCacheDir {d}/cache\n"
+        f"StateDir {d}/state\nServerBin /usr/lib/cups\nDataDir /usr/share/cups\n"
+        f"ErrorLog {d}/log/error_log\nAccessLog {d}/log/access_log\n"
+        f"PageLog {d}/log/page_log\nSystemGroup root\nPrintcap {d}/printcap\n"
+    )
+    conf = d / "cupsd.conf"
+    conf.write_text(
+        f"LogLevel info\nListen {d}/cups.sock\nBrowsing No\nWebInterface No\n"
+        "DefaultAuthType None\n"
+        "<Location />\n  Order allow,deny\n  Allow all\n</Location>\n"
+        "<Location /admin>\n  Order allow,deny\n  Allow all\n</Location>\n"
+        "<Policy default>\n  <Limit All>\n    Order deny,allow\n  </Limit>\n</Policy>\n"
+    )
+    return conf, files
+
+
+@pytest.fixture(scope="module")
+def cups() -> Iterator[Cups]:
+    cupsd = shutil.which("cupsd") or "/usr/sbin/cupsd"
+    lpadmin = shutil.which("lpadmin") or "/usr/sbin/lpadmin"
+    require(Path(cupsd).exists() and Path(lpadmin).exists(), "cupsd missing (package cups)")
+    require(BACKEND.exists() and PPD.exists(), "cups-pdf missing (package cups-pdf)")
+    # cupsd runs the cups-pdf backend (mode 0700) only as root.
+    require(os.geteuid() == 0, "the cups-pdf backend needs cupsd to run as root")
+    need_tool("gs", "ghostscript")
+    # Not under pytest's 0700 tmp: the filters run as the unprivileged user lp and must reach
+    # the spool directory.
+    d = Path(tempfile.mkdtemp(prefix="madoguchi-cups-"))
+    d.chmod(0o755)
+    conf, files = _config(d)
+    proc = subprocess.Popen(
+        [cupsd, "-f", "-c", str(conf), "-s", str(files)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        socket = d / "cups.sock"
+        deadline = time.monotonic() + 20
+        while not socket.exists():
+            assert proc.poll() is None, "cupsd exited"
+            assert time.monotonic() < deadline, "cupsd did not start"
+            time.sleep(0.1)
+        server = Cups(socket, f"MadoguchiTest{os.getpid()}", Path(pwd.getpwuid(0).pw_dir) / "PDF")
+        subprocess.run(
+            [lpadmin, "-p", server.queue, "-v", "cups-pdf:/", "-P", str(PPD), "-E"],
+            env=server.env,
+            check=True,
+            capture_output=True,
+        )
+        yield server
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def _wait_output(cups: Cups, title: str, timeout: float = 150) -> Path:
+    deadline = time.monotonic() + timeout
+    idle_since = None
+    while time.monotonic() < deadline:
+        pending = subprocess.run(
+            ["lpstat", "-o", cups.queue], env=cups.env, capture_output=True, text=True
+        ).stdout.strip()
+        hits = sorted(cups.out_dir.glob(f"{title}*.pdf")) if cups.out_dir.is_dir() else []
+        if hits and not pending:
+            return hits[0]
+        if not pending:
+            # The job left the queue without output: give the backend a moment, then fail.
+            idle_since = idle_since or time.monotonic()
+            if time.monotonic() - idle_since > 5:
+                break
+        state = subprocess.run(
+            ["lpstat", "-p", cups.queue], env=cups.env, capture_output=True, text=True
+        ).stdout
+        if "failed" in state.lower():
+            break
+        time.sleep(0.5)
+    state = subprocess.run(
+        ["lpstat", "-p", cups.queue], env=cups.env, capture_output=True, text=True
+    ).stdout
+    raise AssertionError(f"no output from the CUPS queue for {title}: {state}")
+
+
+def _raster(pdf: Path, out: Path) -> list[Image.Image]:
+    subprocess.run(
+        [need_tool("pdftoppm", "poppler-utils"), "-gray", "-r", "60", str(pdf), str(out)],
+        check=True,
+    )
+    return [Image.open(p) for p in sorted(out.parent.glob(f"{out.name}-*.pgm"))]
+
+
+def _ink(img: Image.Image) -> Image.Image:
+    """The dark content (text, rules, QR) cropped and normalised: a print path may shrink
+    the page to the printer's imageable area, which moves everything a little."""
+    mask = img.point(lambda v: 255 if v < 128 else 0)
+    box = mask.getbbox()
+    assert box, "blank page"
+    return mask.crop(box).resize((400, 560), Image.Resampling.BILINEAR)
+
+
+def _same_pages(ours: Path, printed: Path, tmp_path: Path) -> None:
+    a = _raster(ours, tmp_path / "ours")
+    b = _raster(printed, tmp_path / "printed")
+    assert len(a) == len(b) > 0
+    for x, y in zip(a, b, strict=True):
+        diff = ImageChops.difference(_ink(x), _ink(y)).point(lambda v: 255 if v > 128 else 0)
+        changed = diff.histogram()[255] / (400 * 560)
+        assert changed < 0.03, changed
+    # And a different page does not pass for the same one.
+    if len(a) > 1:
+        diff = ImageChops.difference(_ink(a[0]), _ink(b[1])).point(lambda v: 255 if v > 128 else 0)
+        assert diff.histogram()[255] / (400 * 560) > 0.03
+
+
+def _certificate(tmp_path: Path, n: int) -> Path:
+    h = H.with_member(H.household(n), 1, name=f"{H.KATSURA_IVS}城　一子")
+    path = tmp_path / "certificate.pdf"
+    path.write_bytes(printing.render_certificate(make_doc(h), sample=True))
+    return path
+
+
+def test_lp_to_cups_pdf_queue(fonts: Fonts, cups: Cups, tmp_path: Path) -> None:
+    ours = _certificate(tmp_path, 5)  # two sheets
+    title = f"madoguchi-lp-{uuid.uuid4().hex[:8]}"
+    subprocess.run(
+        ["lp", "-d", cups.queue, "-t", title, str(ours)],
+        env=cups.env,
+        check=True,
+        capture_output=True,
+    )
+    printed = _wait_output(cups, title)
+    try:
+        _same_pages(ours, printed, tmp_path)
+    finally:
+        printed.unlink()
+
+
+_QT_PRINT = """
+import sys
+from PySide6.QtWidgets import QApplication
+app = QApplication([])
+from ui.pdf_preview import make_printer, print_pdf
+printer = make_printer(sys.argv[1])
+printer.setDocName(sys.argv[2])
+# HighResolution means 1200 dpi: three A4 page images of ~0.5 GB each. 300 dpi is what a
+# counter printer needs and keeps the test fast.
+printer.setResolution(300)
+print(print_pdf(open(sys.argv[3], "rb").read(), printer))
+"""
+
+
+def test_qt_print_to_cups_pdf_queue(fonts: Fonts, cups: Cups, tmp_path: Path) -> None:
+    ours = _certificate(tmp_path, 2)
+    title = f"madoguchi-qt-{uuid.uuid4().hex[:8]}"
+    env = {**cups.env, "QT_QPA_PLATFORM": "offscreen", "PYTHONPATH": str(ROOT)}
+    out = subprocess.run(
+        [sys.executable, "-c", _QT_PRINT, cups.queue, title, str(ours)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().splitlines()[-1] == "1"
+    printed = _wait_output(cups, title)
+    try:
+        _same_pages(ours, printed, tmp_path)
+    finally:
+        printed.unlink()
