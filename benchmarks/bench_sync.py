@@ -169,7 +169,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  raw page fetch: {raw_items:,} items in {raw_s:.2f}s = {raw_rate:,.0f} persons/s")
 
         cache = create_cache(base / "cache.db", dek)
-        engine = SyncEngine(cache, client, terminal_no=terminal_no, page_limit=args.page_limit)
+        # Initial pages of --page-limit; the delta uses the engine's default (small) pages.
+        engine = SyncEngine(
+            cache, client, terminal_no=terminal_no, initial_page_limit=args.page_limit
+        )
         t = time.perf_counter()
         pull = engine.pull()
         sync_s = time.perf_counter() - t
@@ -201,7 +204,10 @@ def main(argv: list[str] | None = None) -> int:
         if not args.no_stall:
             for limit in sorted({args.page_limit, args.gui_page_limit}, reverse=True):
                 cache2 = create_cache(base / f"cache-gui-{limit}.db", dek)
-                engine2 = SyncEngine(cache2, client, terminal_no=terminal_no, page_limit=limit)
+                engine2 = SyncEngine(
+                    cache2, client, terminal_no=terminal_no, page_limit=limit,
+                    initial_page_limit=limit,
+                )
                 stall_ms, s2, rep = stall_probe(engine2)
                 assert rep.pull is not None and rep.pull.complete, rep.error
                 print(

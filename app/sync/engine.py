@@ -63,6 +63,10 @@ from app.sync.protocol import (
 
 log = logging.getLogger("madoguchi.sync")
 
+# Pages of the feed after the initial sync: small, because each page is applied in one cache
+# transaction that makes the counter's searches wait (see _pull).
+DELTA_PAGE_LIMIT = 250
+
 # Errors after which the same request may simply be sent again (the feed is read-only and
 # events are idempotent by event_id).
 RETRYABLE = (ServerUnreachable, ServerFailed, MalformedAnswer)
@@ -251,7 +255,8 @@ class SyncEngine:
         *,
         terminal_no: str | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-        page_limit: int = DEFAULT_PAGE_LIMIT,
+        page_limit: int = DELTA_PAGE_LIMIT,
+        initial_page_limit: int = DEFAULT_PAGE_LIMIT,
         batch_size: int = MAX_EVENTS_PER_BATCH,
         retry: RetryPolicy = RetryPolicy(),  # frozen: one default shared safely
         anti_entropy_every: int = 12,
@@ -266,6 +271,8 @@ class SyncEngine:
         self.terminal_no = terminal_no
         self.clock = clock
         self.page_limit = page_limit
+        self.initial_page_limit = initial_page_limit
+        self._limit = page_limit
         self.batch_size = batch_size
         self.retry = retry
         self.anti_entropy_every = max(1, anti_entropy_every)
@@ -275,6 +282,8 @@ class SyncEngine:
         self._lock = threading.RLock()
         self._runs = 0
         self._store_rule_ok: bool | None = None
+        # (last complete pull, policy, outbox length) as last read, for snapshot()
+        self._known: tuple[datetime | None, Policy, int] = (None, Policy(), 0)
         self._running = False
         self._online: bool | None = None
         self._last_sync_at: datetime | None = None
@@ -355,7 +364,7 @@ class SyncEngine:
 
     def _fetch(self, after: int, cancel: Cancel | None, result: PullResult) -> ChangesPage:
         return self._call(
-            "changes", lambda: self.client.changes(after, self.page_limit), cancel, result
+            "changes", lambda: self.client.changes(after, self._limit), cancel, result
         )
 
     def _prefetch(
@@ -379,6 +388,11 @@ class SyncEngine:
 
     def _pull(self, result: PullResult, progress: Progress | None, cancel: Cancel | None) -> None:
         after = result.start_cursor
+        # Big pages while the cache is far behind (initial sync: nobody searches an empty
+        # cache), small ones otherwise: each page holds the cache's lock while it is applied,
+        # and the counter's searches wait for it.
+        behind = after == 0 or self.cache.last_complete_pull() is None
+        self._limit = self.initial_page_limit if behind else self.page_limit
         page = self._fetch(after, cancel, result)
         while True:
             result.latest_seq = page.latest_seq
@@ -677,6 +691,8 @@ class SyncEngine:
         self._last_error = next(
             (getattr(e, "message", None) or type(e).__name__ for e in errors), None
         )
+        fresh = self.freshness(finished)
+        self._known = (fresh.last_complete_pull, self.cache.policy(), outbox)
         return SyncReport(
             started_at=started,
             finished_at=finished,
@@ -685,7 +701,7 @@ class SyncEngine:
             repair=repair,
             online=online,
             outbox_count=outbox,
-            freshness=self.freshness(finished),
+            freshness=fresh,
             revoked_operators=list(pull.revoked_operators) if pull else [],
             terminal_action=action,
             notices=notices,
@@ -697,12 +713,22 @@ class SyncEngine:
         return freshness(self.cache.last_complete_pull(), self.cache.policy(), now or self.clock())
 
     def status(self, now: datetime | None = None) -> SyncStatus:
-        """Cheap snapshot for the status bar; does not wait for a running sync (no lock)."""
+        """Fresh status read from the cache. The cache is locked while a page is applied, so
+        this may wait a moment: call it from a background operation, not from a GUI timer."""
+        self._known = (
+            self.cache.last_complete_pull(), self.cache.policy(), self.cache.outbox_count()
+        )
+        return self.snapshot(now)
+
+    def snapshot(self, now: datetime | None = None) -> SyncStatus:
+        """Status from what the engine last saw; never touches the cache: safe on the GUI
+        thread at any time (outbox length as of the last sync/status())."""
+        last_pull, policy, outbox = self._known
         return SyncStatus(
             online=self._online,
             last_sync_at=self._last_sync_at,
             last_error=self._last_error,
-            freshness=self.freshness(now),
-            outbox_count=self.cache.outbox_count(),
+            freshness=freshness(last_pull, policy, now or self.clock()),
+            outbox_count=outbox,
             running=self._running,
         )

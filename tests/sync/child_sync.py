@@ -24,7 +24,10 @@ def main(mode: str) -> None:
         cfg["base_url"], cfg["ca"], cfg["cert"], cfg["key"], cfg["key_password"].encode()
     )
     client.session_token = cfg["session"]
-    engine = SyncEngine(cache, client, terminal_no=cfg["terminal_no"], page_limit=20, batch_size=10)
+    engine = SyncEngine(
+        cache, client, terminal_no=cfg["terminal_no"], page_limit=20, initial_page_limit=20,
+        batch_size=10,
+    )
 
     real_apply = cache.apply_changes
 

@@ -89,6 +89,7 @@ class Rig:
         cache = create_cache(tmp / "cache.db", t.dek)
         engine_kw.setdefault("retry", FAST_RETRY)
         engine_kw.setdefault("page_limit", 50)
+        engine_kw.setdefault("initial_page_limit", 50)
         engine = SyncEngine(cache, client, terminal_no=t.terminal_no, **engine_kw)
         return cls(tmp, env, proxy, client, cache, engine, dict(template.data))
 

@@ -39,6 +39,7 @@ def make(n_households: int = 30, **kw):  # type: ignore[no-untyped-def]
     cache = FakeCache()
     sleeps: list[float] = []
     kw.setdefault("page_limit", 7)
+    kw.setdefault("initial_page_limit", 7)
     engine = SyncEngine(
         cache, client, terminal_no="0001", clock=lambda: NOW, sleep=sleeps.append,
         rng=random.Random(1), **kw,
