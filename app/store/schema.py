@@ -173,10 +173,16 @@ _V3 = [
     "CREATE INDEX audit_entries_pushed ON audit_entries(pushed, seq)",
 ]
 
-# Step 4 (v4): name keys by household, so "name + address" walks the households of the address
-# and seeks each one's keys (the address driver of search.py) without reading person rows.
+# Step 4 (v4): indexes that let searches avoid the (wide) household and person rows: name keys
+# by household, so "name + address" walks the households of the address and seeks each one's
+# keys; address indexes that carry the household_id; the address by household_id (filter).
 _V4 = [
     "CREATE INDEX search_keys_household ON search_keys(household_id, key)",
+    "DROP INDEX households_address_key",
+    "CREATE INDEX households_address_key ON households(address_key, household_id)",
+    "DROP INDEX households_katagaki_key",
+    "CREATE INDEX households_katagaki_key ON households(katagaki_key, household_id)",
+    "CREATE INDEX households_id_address ON households(household_id, address_key, katagaki_key)",
 ]
 
 MIGRATIONS: Sequence[Sequence[str]] = (_V1, _V2, _V3, _V4)

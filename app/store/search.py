@@ -156,21 +156,18 @@ class SearchMixin(CacheBase):
         cap = CANDIDATE_CAP
         with self._lock:
             cand_sql, params, truncated = self._candidates(q)
-            capped = f"({cand_sql} LIMIT {cap + 1})"
-            # Count, then one row per person with its best rank, ranked and paged: all in
-            # SQLite, no Python work per candidate.
-            candidates, persons = self._conn.execute(
-                f"SELECT count(*), count(DISTINCT person_id) FROM {capped}", params
-            ).fetchone()
-            rows = []
-            if persons > offset and limit:
-                rows = self._conn.execute(
-                    f"WITH cand(r, removed, kana, person_id) AS {capped}"
-                    " SELECT person_id, min(r) AS best, removed, kana FROM cand"
-                    " GROUP BY person_id ORDER BY best, removed, kana, person_id LIMIT ? OFFSET ?",
-                    [*params, limit, offset],
-                ).fetchall()
-            hits = self._hits([r[0] for r in rows], today or date.today())
+            # One pass over at most cap + 1 candidates (some plans are joins: never run twice),
+            # then one entry per person with its best rank, ranked in Python.
+            rows = self._conn.execute(f"{cand_sql} LIMIT {cap + 1}", params).fetchall()
+            best: dict[str, tuple[int, int, str, str]] = {}
+            for r, removed, kana, person_id in rows:
+                cand = (r, removed, kana, person_id)
+                old = best.get(person_id)
+                if old is None or cand < old:
+                    best[person_id] = cand
+            ranked = sorted(best.values())[offset : offset + limit]
+            hits = self._hits([c[3] for c in ranked], today or date.today())
+        candidates, persons = len(rows), len(best)
         total = None if truncated or candidates > cap else persons
         return SearchPage(hits, total)
 
