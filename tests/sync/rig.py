@@ -93,6 +93,22 @@ class Rig:
         engine = SyncEngine(cache, client, terminal_no=t.terminal_no, **engine_kw)
         return cls(tmp, env, proxy, client, cache, engine, dict(template.data))
 
+    @classmethod
+    def on_env(
+        cls, tmp: Path, env: ServerEnv, data: dict[str, dict[str, Any]], **engine_kw: Any
+    ) -> Rig:
+        """A rig around a server env made elsewhere (e.g. PostgreSQL-backed)."""
+        t = env.terminal
+        proxy = CuttingProxy(env.server.port or 0)
+        client = _client(proxy.base_url, t, env.client.session_token)
+        env.client.close()  # its idle connection would hold up the server's shutdown
+        cache = create_cache(tmp / "cache.db", t.dek)
+        engine_kw.setdefault("retry", FAST_RETRY)
+        engine_kw.setdefault("page_limit", 50)
+        engine_kw.setdefault("initial_page_limit", 50)
+        engine = SyncEngine(cache, client, terminal_no=t.terminal_no, **engine_kw)
+        return cls(tmp, env, proxy, client, cache, engine, dict(data))
+
     def close(self) -> None:
         self.cache.close()
         self.client.close()
