@@ -120,6 +120,7 @@ def add_operator(
     roles: list[str] | tuple[str, ...],
     branch: str,
     password: str,
+    person_id: str | None = None,
 ) -> OperatorProfile:
     if not operator_id or len(operator_id) > 64:
         raise AdminError("操作者IDは1〜64文字です。")
@@ -144,6 +145,7 @@ def add_operator(
                 active=True,
                 version=1,
                 created_at=now(),
+                person_id=person_id,
             )
         )
         _publish_operator(conn, operator_id)

@@ -94,7 +94,15 @@ def cmd_operator(args: argparse.Namespace) -> int:
         if not args.password_stdin:
             raise AdminError("パスワードは --password-stdin で標準入力から渡してください。")
         password = sys.stdin.readline().rstrip("\r\n")
-        admin.add_operator(db, args.id, args.name, _roles(args.roles), args.branch, password)
+        admin.add_operator(
+            db,
+            args.id,
+            args.name,
+            _roles(args.roles),
+            args.branch,
+            password,
+            person_id=args.person_id,
+        )
         print(f"操作者 {args.id} を登録しました。")
     elif args.action == "roles":
         admin.update_operator(db, args.id, roles=_roles(args.roles))
@@ -218,6 +226,7 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--roles", required=True)
     a.add_argument("--branch", required=True)
     a.add_argument("--password-stdin", action="store_true")
+    a.add_argument("--person-id", help="操作者本人の住民ID(監査で本人・自世帯の照会を確認)")
     a = ops.add_parser("roles")
     a.add_argument("id")
     a.add_argument("--roles", required=True)

@@ -157,8 +157,11 @@ class EmbeddedServer:
         roles: list[str] | tuple[str, ...],
         branch: str,
         password: str,
+        person_id: str | None = None,
     ) -> None:
-        admin.add_operator(self.db, operator_id, display_name, roles, branch, password)
+        admin.add_operator(
+            self.db, operator_id, display_name, roles, branch, password, person_id=person_id
+        )
 
     def update_operator(self, operator_id: str, **changes: Any) -> None:
         admin.update_operator(self.db, operator_id, **changes)

@@ -77,6 +77,8 @@ operators = Table(
     Column("active", Boolean, nullable=False, default=True),
     Column("version", Integer, nullable=False, default=1),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    # The operator's own resident record (migration 0002), for the audit report.
+    Column("person_id", String(64), nullable=True),
 )
 
 terminals = Table(
