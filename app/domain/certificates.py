@@ -94,10 +94,9 @@ PHOTO_DOCUMENTS: frozenset[IdentityDocument] = frozenset(
         IdentityDocument.STAFF_ID,
     }
 )
-# §12の4 needs a card read through 住基ネット.
-WIDE_AREA_DOCUMENTS: frozenset[IdentityDocument] = frozenset(
-    {IdentityDocument.MY_NUMBER_CARD, IdentityDocument.JUKI_CARD}
-)
+# §12の4: a photo document of the resident (個人番号カード, 運転免許証, 旅券 ...), never two
+# documents without a photo.
+WIDE_AREA_DOCUMENTS: frozenset[IdentityDocument] = PHOTO_DOCUMENTS - {IdentityDocument.STAFF_ID}
 
 
 class Item(StrEnum):
@@ -145,8 +144,8 @@ EXPLICIT_ITEMS: frozenset[Item] = frozenset(
     }
 )
 NUMBER_ITEMS: frozenset[Item] = frozenset({Item.JUMINHYO_CODE, Item.MY_NUMBER})
-# §12の4: never on a 広域交付住民票.
-WIDE_AREA_NEVER: frozenset[Item] = frozenset({Item.HONSEKI})
+# §12の4: never on a 広域交付住民票 (本籍・筆頭者, and the 記事 of moves within the town).
+WIDE_AREA_NEVER: frozenset[Item] = frozenset({Item.HONSEKI, Item.HISTORY})
 
 
 class FormKind(StrEnum):
@@ -220,7 +219,10 @@ def _identity_problem(request: CertificateRequest) -> str | None:
         return None
     if kind is RequesterKind.WIDE_AREA:
         if not docs & WIDE_AREA_DOCUMENTS:
-            return "広域交付には、個人番号カードまたは住民基本台帳カードの提示が必要です。"
+            return (
+                "広域交付には、個人番号カードや運転免許証など"
+                "写真付きの本人確認書類の提示が必要です。"
+            )
         return None
     if docs & PHOTO_DOCUMENTS:
         return None
@@ -232,10 +234,10 @@ def _identity_problem(request: CertificateRequest) -> str | None:
 
 
 def _items_for(
-    request: CertificateRequest, person: Person, household: Household
+    request: CertificateRequest, person: Person, kind: RequesterKind
 ) -> tuple[frozenset[Item], list[str]]:
-    """Items printed for one person, and notes on what was asked for but left out."""
-    kind = request.requester_kind
+    """Items printed for one person under the rules of `kind`, and notes on what was asked
+    for but left out."""
     asked = request.items
     notes: list[str] = []
     granted: set[Item] = set()
@@ -267,6 +269,10 @@ def _items_for(
         granted -= {Item.FOREIGN_STATUS, Item.RESIDENCE_CARD_NUMBER}
     if person.my_number is None:
         granted.discard(Item.MY_NUMBER)
+    if person.is_removed and person.removal_reason == "死亡" and granted & NUMBER_ITEMS:
+        # The numbers of a deceased person are not certified (番号法; 除票 practice).
+        granted -= NUMBER_ITEMS
+        notes.append("亡くなった方の個人番号・住民票コードは記載できません。")
     return frozenset(granted), notes
 
 
@@ -311,6 +317,23 @@ def decide(
         )
     # 除票 are individual forms only: one certificate per person.
     form = FormKind.REMOVED if removed else request.form
+    # The rules the items follow. §15の4: a 除票 is the removed person's own; anyone else,
+    # a former 同一世帯員 included, asks as a third party with a stated purpose.
+    rule_kind = kind
+    if removed:
+        if kind is RequesterKind.WIDE_AREA:
+            return _refuse(
+                ["除票の写しは広域交付できません。住所のあった市区町村に請求してください。"]
+            )
+        if kind is RequesterKind.HOUSEHOLD_MEMBER:
+            if not (request.purpose or "").strip():
+                return _refuse(
+                    [
+                        "除票の写しは、本人（またはその代理人）以外の請求には"
+                        "請求事由の記載が必要です（元の同一世帯員も同じです）。"
+                    ]
+                )
+            rule_kind = RequesterKind.THIRD_PARTY
 
     # Who is asking, under which article.
     if kind in (RequesterKind.SELF, RequesterKind.HOUSEHOLD_MEMBER, RequesterKind.WIDE_AREA):
@@ -351,7 +374,7 @@ def decide(
     items: dict[str, frozenset[Item]] = {}
     omitted: list[str] = []
     for p in persons:
-        granted, notes = _items_for(request, p, household)
+        granted, notes = _items_for(request, p, rule_kind)
         items[p.person_id] = granted
         for note in notes:
             if note not in omitted:
@@ -369,6 +392,9 @@ def decide(
     if removed:
         reasons.append("除票の人は、住民票の除票の写し（個人票）として交付します。")
     reasons.extend(omitted)
+
+    if rule_kind is not kind:
+        reasons.append("除票の写しのため、請求事由に必要な項目だけを記載します。")
 
     deliver_by_mail = kind is RequesterKind.PROXY and any(
         items[p.person_id] & NUMBER_ITEMS for p in persons

@@ -96,7 +96,7 @@ EXPECTED: dict[RequesterKind, dict[Item, tuple[bool, bool, bool]]] = {
     K.PROXY: OWN,
     K.PUBLIC_BODY: OTHERS,
     K.THIRD_PARTY: OTHERS,
-    K.WIDE_AREA: {**OWN, Item.HONSEKI: (F, F, F)},
+    K.WIDE_AREA: {**OWN, Item.HONSEKI: (F, F, F), Item.HISTORY: (F, F, F)},
 }
 
 
@@ -183,10 +183,11 @@ def test_identity_documents() -> None:
     assert decide(replace(_request(K.SELF), identity_documents=two), h, TODAY, SUBJECT).allowed
     one = (IdentityDocument.HEALTH_INSURANCE,)
     assert not decide(replace(_request(K.SELF), identity_documents=one), h, TODAY, SUBJECT).allowed
-    # 広域交付 needs the card, a licence is not enough.
+    # 広域交付 needs a photo document; two without a photo are not enough.
     lic = (IdentityDocument.DRIVERS_LICENSE,)
+    assert decide(replace(_request(K.WIDE_AREA), identity_documents=lic), h, TODAY, "P0000").allowed
     assert not decide(
-        replace(_request(K.WIDE_AREA), identity_documents=lic), h, TODAY, "P0000"
+        replace(_request(K.WIDE_AREA), identity_documents=two), h, TODAY, "P0000"
     ).allowed
     # 公用請求 needs the staff card.
     assert not decide(replace(_request(K.PUBLIC_BODY), identity_documents=lic), h, TODAY).allowed
@@ -249,15 +250,13 @@ def test_support_measure_perpetrator_refused() -> None:
 
 def test_removed_person_individual_form() -> None:
     h = H.removed(H.household(3), 2)
-    d = decide(replace(_request(K.HOUSEHOLD_MEMBER), person_ids=("P0002",)), h, TODAY, "P0000")
+    # The person who moved out asks for their own 除票 (e.g. for the 転入 elsewhere).
+    own = replace(_request(K.SELF), person_ids=("P0002",), items=frozenset({Item.MY_NUMBER}))
+    d = decide(own, h, TODAY, "P0002")
     assert d.allowed and d.form is FormKind.REMOVED
+    assert Item.MY_NUMBER in d.items["P0002"] and Item.HISTORY in d.items["P0002"]
     doc = build_document(
-        _request(K.HOUSEHOLD_MEMBER),
-        d,
-        h,
-        issuance_no="T01-20261126-2",
-        terminal_no="T01",
-        issued_on=TODAY,
+        own, d, h, issuance_no="T01-20261126-2", terminal_no="T01", issued_on=TODAY
     )
     assert doc.title == "住民票の除票の写し"
     assert "住民票の除票の原本" in doc.certification
@@ -271,6 +270,33 @@ def test_removed_person_individual_form() -> None:
         replace(_request(K.HOUSEHOLD_MEMBER), person_ids=("P0001", "P0002")), h, TODAY, "P0000"
     )
     assert not d.allowed and "除票" in d.reasons[0]
+
+
+def test_removed_person_asked_by_former_household_member() -> None:
+    """§15の4: anyone but the person (or their 代理人) needs a purpose, as a third party."""
+    h = H.removed(H.household(3), 2)
+    asked = frozenset({Item.MY_NUMBER, Item.HISTORY, Item.PREVIOUS_ADDRESS})
+    r = replace(_request(K.HOUSEHOLD_MEMBER), person_ids=("P0002",), items=asked)
+    d = decide(r, h, TODAY, "P0000")
+    assert not d.allowed and "請求事由" in d.reasons[0]
+    r = replace(r, purpose="相続手続のため", justified_items=frozenset({Item.PREVIOUS_ADDRESS}))
+    d = decide(r, h, TODAY, "P0000")
+    assert d.allowed and d.form is FormKind.REMOVED
+    assert d.items["P0002"] == {Item.FORMER_NAME, Item.ALIAS, Item.PREVIOUS_ADDRESS}
+    assert any("個人番号" in reason for reason in d.reasons)
+    # No 広域交付 of a 除票.
+    w = replace(_request(K.WIDE_AREA), person_ids=("P0002",))
+    d = decide(w, h, TODAY, "P0000")
+    assert not d.allowed and "広域交付" in d.reasons[0]
+
+
+def test_deceased_person_numbers_never_printed() -> None:
+    h = H.with_member(H.removed(H.household(2), 1), 1, removal_reason="死亡", moved_out_to=None)
+    r = replace(_request(K.PROXY), person_ids=("P0001",), items=frozenset(C.NUMBER_ITEMS))
+    d = decide(r, h, TODAY)
+    assert d.allowed and not d.items["P0001"] & C.NUMBER_ITEMS
+    assert any("亡くなった方" in reason for reason in d.reasons)
+    assert not d.deliver_by_mail
 
 
 def test_fees_copies_and_mail() -> None:

@@ -148,10 +148,8 @@ def test_nine_persons_span_three_sheets(fonts: Fonts) -> None:
 
 def test_removed_person_form(fonts: Fonts) -> None:
     h = H.removed(H.household(3), 2)
-    r = CertificateRequest(
-        RequesterKind.HOUSEHOLD_MEMBER, (IdentityDocument.PASSPORT,), person_ids=("P0002",)
-    )
-    d = decide(r, h, TODAY, "P0000")
+    r = CertificateRequest(RequesterKind.SELF, (IdentityDocument.PASSPORT,), person_ids=("P0002",))
+    d = decide(r, h, TODAY, "P0002")
     doc = build_document(r, d, h, issuance_no=ISSUANCE, terminal_no="T01", issued_on=TODAY)
     (text,) = pages_text(printing.render_certificate(doc, sample=True))
     assert "住民票の除票の写し" in text
