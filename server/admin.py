@@ -31,6 +31,7 @@ from server.errors import AdminError, ApiError
 from server.feed import append_change, dumps
 from server.tables import (
     enrollment_tokens,
+    feed_counter,
     operators,
     policy,
     reconciliation,
@@ -210,6 +211,9 @@ def make_token(db: Database, config: ServerConfig) -> str:
 
 
 def _next_terminal_no(conn: Connection) -> str:
+    # Take the feed counter's row lock (a no-op update): parallel enrollments queue here
+    # instead of computing the same number.
+    conn.execute(update(feed_counter).where(feed_counter.c.id == 1).values(seq=feed_counter.c.seq))
     count = conn.execute(select(func.count()).select_from(terminals)).scalar_one()
     return f"{int(count) + 1:04d}"
 
@@ -384,6 +388,8 @@ def login(
         sealed = conn.execute(
             select(terminals.c.escrowed_dek).where(terminals.c.terminal_no == terminal_no)
         ).scalar_one()
+        # Expired sessions are swept here, at the rate logins happen.
+        conn.execute(sessions.delete().where(sessions.c.expires_at < now()))
         token = security.new_token()
         conn.execute(
             insert(sessions).values(

@@ -234,15 +234,24 @@ def _audit_batch(conn: Connection, event: Event, terminal_no: str) -> str | None
 
 def _reconciliation_ack(conn: Connection, event: Event, terminal_no: str) -> str | None:
     p: ReconciliationAckPayload = _payload(ReconciliationAckPayload, event)
+    if (p.reconciliation_id is None) == (p.event_id is None):
+        raise Rejected(
+            "確認する照合待ちを reconciliation_id か event_id のどちらか一方で指定してください。"
+        )
+    where = [reconciliation.c.terminal_no == terminal_no]
+    if p.reconciliation_id is not None:
+        where.append(reconciliation.c.id == p.reconciliation_id)
+    else:
+        where.append(reconciliation.c.event_id == p.event_id)
     done = conn.execute(
         update(reconciliation)
-        .where(
-            reconciliation.c.id == p.reconciliation_id, reconciliation.c.terminal_no == terminal_no
-        )
+        .where(*where, reconciliation.c.status == "open")
         .values(status="acked")
     ).rowcount
     if not done:
-        raise Rejected(f"照合待ち {p.reconciliation_id} はこの端末のものではありません。")
+        known = conn.execute(select(reconciliation.c.id).where(*where)).first()
+        if known is None:
+            raise Rejected("指定された照合待ちはこの端末のものではないか、存在しません。")
     return None
 
 

@@ -18,6 +18,7 @@ import ssl
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 import httpx
 from cryptography import x509
@@ -202,7 +203,7 @@ class SyncClient:
         )
 
     def certificate(self, issuance_no: str) -> CertificateInfo:
-        path = "/certificates/" + httpx.URL(issuance_no).raw_path.decode()
+        path = "/certificates/" + quote(issuance_no, safe="")
         return self._parse(CertificateInfo, self._request("GET", path))
 
 

@@ -239,4 +239,8 @@ class CardEventPayload(_Model):
 
 
 class ReconciliationAckPayload(_Model):
-    reconciliation_id: int
+    """The terminal has shown a conflict notice: by queue id, or every row of a conflicting
+    event (the terminal knows the event_id from the `conflict` answer)."""
+
+    reconciliation_id: StrictInt | None = None
+    event_id: str | None = Field(default=None, min_length=36, max_length=36)

@@ -170,3 +170,30 @@ def test_bad_input_gets_clear_4xx(sync_server: ServerEnv) -> None:
     # Nothing of the oversize batch was written.
     with pytest.raises(ServerRejected):
         env.client.certificate(f"{env.terminal.terminal_no}-20261126-100")
+
+
+def test_conflict_notice_is_acknowledged_by_event_id(
+    sync_server: ServerEnv, tmp_path: Path
+) -> None:
+    env = sync_server
+    changed = make_household(2)
+    changed["members"][1]["name"] = "見本 改名"  # P00000021 → v2
+    env.server.import_jsonl(write_jsonl(tmp_path / "c.jsonl", [changed]))
+    conflicting = _issued(env, 40, person="P00000021", relied_versions={"P00000021": 1})
+    assert env.client.push_events([conflicting]).results[0].status == "conflict"
+    ack = _event(env, "reconciliation_ack", {"event_id": conflicting.event_id})
+    both = _event(
+        env, "reconciliation_ack", {"event_id": conflicting.event_id, "reconciliation_id": 1}
+    )
+    results = env.client.push_events([ack, both]).results
+    assert [r.status for r in results] == ["accepted", "rejected"]
+    [row] = admin.list_reconciliation(env.server.db, include_closed=True)
+    assert row["status"] == "acked"
+    # Acknowledged is not resolved: the admin still closes it.
+    admin.resolve_reconciliation(env.server.db, row["id"], "確認済み")
+
+
+def test_certificate_lookup_quotes_odd_numbers(sync_server: ServerEnv) -> None:
+    with pytest.raises(ServerRejected) as info:
+        sync_server.client.certificate("0001-20261126 1?x#y")
+    assert info.value.status == 404 and info.value.code == "certificate_unknown"
