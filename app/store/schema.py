@@ -173,16 +173,27 @@ _V3 = [
     "CREATE INDEX audit_entries_pushed ON audit_entries(pushed, seq)",
 ]
 
-# Step 4 (v4): indexes that let searches avoid the (wide) household and person rows: name keys
-# by household, so "name + address" walks the households of the address and seeks each one's
-# keys; address indexes that carry the household_id; the address by household_id (filter).
+# Step 4 (v4): covering indexes, so that a search reads index pages only and never the wide
+# household and person rows (each page read from disk costs a decryption): name keys by
+# household ("name + address" walks the households of the address and seeks each one's keys);
+# addresses carrying the household_id; the columns of a search hit by person_id and
+# household_id; birth date and household with what ranking needs.
 _V4 = [
     "CREATE INDEX search_keys_household ON search_keys(household_id, key)",
     "DROP INDEX households_address_key",
     "CREATE INDEX households_address_key ON households(address_key, household_id)",
     "DROP INDEX households_katagaki_key",
     "CREATE INDEX households_katagaki_key ON households(katagaki_key, household_id)",
-    "CREATE INDEX households_id_address ON households(household_id, address_key, katagaki_key)",
+    """CREATE INDEX households_hit
+        ON households(household_id, address_key, katagaki_key, address, katagaki)""",
+    """CREATE INDEX persons_hit ON persons(person_id, household_id, name, name_kana, birth_date,
+        sex, status, support_until, relationship)""",
+    "DROP INDEX persons_birth",
+    """CREATE INDEX persons_birth
+        ON persons(birth_date, sex, status, kana_key, household_id, person_id)""",
+    "DROP INDEX persons_household",
+    """CREATE INDEX persons_household
+        ON persons(household_id, status, kana_key, birth_date, sex, person_id)""",
 ]
 
 MIGRATIONS: Sequence[Sequence[str]] = (_V1, _V2, _V3, _V4)

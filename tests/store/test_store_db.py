@@ -24,6 +24,8 @@ def test_create_open_and_pragmas(tmp_path: Path, dek: bytes) -> None:
         assert c.connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         # 2 = FULL
         assert c.connection.execute("PRAGMA synchronous").fetchone()[0] == 2
+        assert c.connection.execute("PRAGMA cipher_hmac_algorithm").fetchone()[0] == "HMAC_SHA256"
+        assert c.connection.execute("PRAGMA temp_store").fetchone()[0] == 2  # memory
         assert c.cursor() == 0
     with open_cache(path, dek) as c:
         assert c.schema_version() == schema.LATEST_VERSION
