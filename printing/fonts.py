@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import struct
 import subprocess
@@ -43,6 +44,7 @@ KNOWN_PATHS: tuple[str, ...] = (
 
 _IVS_FIRST, _IVS_LAST = 0xE0100, 0xE01EF
 _VS_FIRST, _VS_LAST = 0xFE00, 0xFE0F
+_SELECTOR_RE = re.compile("[\ufe00-\ufe0f\U000e0100-\U000e01ef]")
 # Supplementary Private Use Area-A: IPAmj明朝 maps nothing there.
 _PRIVATE_FIRST, _PRIVATE_LAST = 0xF0000, 0xFFFFD
 
@@ -281,6 +283,11 @@ class Fonts:
 
         Raises MissingGlyph for a character, or a sequence, that the font does not have.
         """
+        c2g = self.font.face.charToGlyph
+        # Fast path (most strings): no selector, and every code point in the font. (Some fonts
+        # map the selectors themselves to an empty glyph: they must never pass as is.)
+        if _SELECTOR_RE.search(text) is None and all(map(c2g.__contains__, map(ord, text))):
+            return text
         out: list[str] = []
         chars = [ord(c) for c in text]
         i = 0

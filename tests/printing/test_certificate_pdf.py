@@ -292,6 +292,15 @@ def test_sample_watermark_and_security_layers(fonts: Fonts) -> None:
             assert len(page.curves) + len(page.lines) > 50  # the wavy ground lines
 
 
+def test_seal_on_every_certified_sheet_of_every_document(fonts: Fonts) -> None:
+    # The seal's image object is prepared once per process and reused by each document.
+    for doc in (make_doc(n=2), make_doc(n=5), make_doc(n=3, form=FormKind.INDIVIDUAL)):
+        pdf = printing.render_certificate(doc, sample=True)
+        with pdfplumber.open(io.BytesIO(pdf)) as p:
+            counts = [len(page.images) for page in p.pages]
+        assert counts == [1 if s.certified else 0 for s in doc.sheets]
+
+
 def test_issued_certificate_must_be_signed(fonts: Fonts) -> None:
     with pytest.raises(ValueError):
         printing.render_certificate(make_doc(n=1), sample=False)

@@ -66,3 +66,12 @@ def test_preload_in_background(fonts: Fonts) -> None:
     thread.join(timeout=30)
     assert not thread.is_alive()
     assert F.get_fonts() is fonts
+
+
+def test_selector_mapped_by_font_still_resolved(
+    fonts: Fonts, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Some fonts map the selectors to an empty glyph; the fast path must not pass them through.
+    monkeypatch.setitem(fonts.font.face.charToGlyph, 0xE0102, 1)
+    encoded = fonts.encode("葛\U000e0102")
+    assert len(encoded) == 1 and ord(encoded) >= 0xF0000
