@@ -37,7 +37,7 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
-from sqlalchemy import Connection, and_, inspect, select, text
+from sqlalchemy import Connection, and_, inspect, select
 
 from app.sync.protocol import Policy
 from server.tables import audit_entries
@@ -766,23 +766,27 @@ def register_facts(
     conn: Connection, entries: Sequence[WireEntry]
 ) -> tuple[RegisterFacts, list[str]]:
     """Read from the server's register what the report needs for these entries."""
-    from server.tables import households, persons
+    from server.tables import households, operators, persons
 
     notes: list[str] = []
     facts = RegisterFacts()
     targets = {t for e in entries for t in e.target_ids}
     ops = {e.operator_id for e in entries}
-    op_columns = {c["name"] for c in inspect(conn).get_columns("operators")}
-    if "person_id" in op_columns:
-        facts.operator_person_known = True
-        # Not in server/tables.py yet: read it by name (see docs/audit.md).
-        rows = conn.execute(text("SELECT operator_id, person_id FROM operators"))
-        facts.operator_person = {r[0]: r[1] for r in rows if r[1] and r[0] in ops}
-        targets |= set(facts.operator_person.values())
-    else:
+    facts.operator_person_known = True
+    rows = conn.execute(
+        select(operators.c.operator_id, operators.c.person_id).where(
+            operators.c.operator_id.in_(sorted(ops))
+        )
+    )
+    facts.operator_person = {r[0]: r[1] for r in rows if r[1]}
+    targets |= set(facts.operator_person.values())
+    unknown = sorted(ops - set(facts.operator_person))
+    if unknown:
         notes.append(
-            "操作者の個人IDが登録されていないため、本人・自世帯の照会は確認できません"
-            "(operators.person_id)。"
+            f"個人IDが登録されていない操作者 {len(unknown)} 名は、"
+            "本人・自世帯の照会を確認できません"
+            f"({', '.join(unknown[:10])}{' ほか' if len(unknown) > 10 else ''})。"
+            "住民である職員は operator add --person-id で登録してください。"
         )
     household_ids: set[str] = set()
     target_list = sorted(targets)

@@ -10,6 +10,7 @@ from PySide6.QtCore import QDate
 
 from app.auth.permissions import PermissionDenied
 from app.store.audit import AuditAction, AuditChain
+from tests.auth.conftest import sync_runner
 from ui.audit_viewer import AuditViewer
 
 DAY = date(2026, 11, 26)
@@ -28,6 +29,7 @@ def _viewer(qtbot: Any, chain: AuditChain, key: Any) -> AuditViewer:
         ),
         verify=lambda: chain.verify(key.public_key()),
         today=DAY,
+        runner=sync_runner,
     )
     qtbot.addWidget(v)
     v.show()

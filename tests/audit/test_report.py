@@ -27,7 +27,7 @@ from server.audit import (
     stored_entries,
 )
 from server.db import Database
-from server.tables import households, persons
+from server.tables import households, operators, persons
 
 JST = timezone(timedelta(hours=9))
 DAY = date(2026, 11, 25)
@@ -217,14 +217,20 @@ def _flagged(report: Any, kind: AnomalyKind) -> set[str]:
 def test_report_finds_the_planted_anomalies(server_with_day: tuple[Path, Database]) -> None:
     _, db = server_with_day
     with db.write() as conn:
-        conn.execute(text("ALTER TABLE operators ADD COLUMN person_id VARCHAR(64)"))
         conn.execute(
-            text(
-                "INSERT INTO operators (operator_id, display_name, password_hash, roles, branch,"
-                " failed_attempts, locked, active, version, created_at, person_id) VALUES"
-                " ('ownhh', '職員', 'x', 'clerk', '本庁', 0, 0, 1, 1, :at, :p)"
-            ),
-            {"at": _at(8, 0), "p": OWN_PERSON},
+            insert(operators).values(
+                operator_id="ownhh",
+                display_name="職員",
+                password_hash="x",
+                roles="clerk",
+                branch="本庁",
+                failed_attempts=0,
+                locked=False,
+                active=True,
+                version=1,
+                created_at=_at(8, 0),
+                person_id=OWN_PERSON,
+            )
         )
     try:
         with db.read() as conn:
@@ -232,7 +238,6 @@ def test_report_finds_the_planted_anomalies(server_with_day: tuple[Path, Databas
     finally:
         with db.write() as conn:
             conn.execute(text("DELETE FROM operators WHERE operator_id = 'ownhh'"))
-            conn.execute(text("ALTER TABLE operators DROP COLUMN person_id"))
     assert report.chain_problems == []
     assert _flagged(report, AnomalyKind.NO_FOLLOW_UP) == {SNOOP}
     assert _flagged(report, AnomalyKind.PROTECTED_VIEW) == {PROTECTED_VIEWER}
@@ -272,7 +277,8 @@ def test_report_command_output(
         "執務時間外の操作",
     ):
         assert label in out
-    assert "operators.person_id" in out  # says what it could not check
+    # Says what it could not check: operators without a person_id.
+    assert "個人IDが登録されていない操作者" in out and "snoop" in out
     assert report_main([*argv, "--operator", "clerk1"]) == 0
     one = capsys.readouterr().out
     assert "操作者 clerk1" in one and "操作者 snoop" not in one and "異常なし" in one

@@ -18,6 +18,7 @@ from app.auth.errors import InvalidCredentials
 from app.auth.session import Session
 from app.store.audit import AUDIT_TABLE_DDL, AuditChain, signer_for
 from app.sync.protocol import OperatorProfile
+from tests.auth.conftest import sync_runner
 from ui.approval import ApprovalDialog
 
 SUPER = OperatorProfile(
@@ -50,6 +51,7 @@ def dialog(qtbot: Any, chain: AuditChain) -> ApprovalDialog:
             session, sid, pw, reason, verify=_verify, record=chain.append, target_ids=["P7"]
         ),
         situation="支援措置の対象者です。監督者の承認が必要です。",
+        runner=sync_runner,
     )
     qtbot.addWidget(d)
     d.show()

@@ -10,6 +10,7 @@ from PySide6.QtWidgets import QLabel, QLineEdit, QMainWindow, QPushButton, QVBox
 
 from app.auth.errors import InvalidCredentials, LockedOut
 from app.auth.idle import IdlePolicy
+from tests.auth.conftest import sync_runner
 from ui.idle_lock import IdleLock
 
 
@@ -76,6 +77,7 @@ def setup(qtbot: Any) -> tuple[QMainWindow, IdleLock, Clock, Auth, QLineEdit]:
         on_lock=auth.lock,
         operator_label=lambda: "職員 clerk1",
         check_interval_ms=60_000,
+        runner=sync_runner,
     ).install()
     yield window, lock, clock, auth, field
     lock.uninstall()

@@ -17,6 +17,7 @@ from app.auth.reveal import MASK, reveal_my_number
 from app.auth.session import Session
 from app.store.audit import AUDIT_TABLE_DDL, AuditChain, signer_for
 from app.sync.protocol import OperatorProfile
+from tests.auth.conftest import sync_runner
 from ui import privacy
 from ui.privacy import (
     WDA_EXCLUDEFROMCAPTURE,
@@ -107,6 +108,7 @@ def _widget(qtbot: Any, chain: AuditChain, roles: tuple[str, ...]) -> MaskedMyNu
             session, "P1", reason, fetch=lambda _pid: "123456789018", record=chain.append
         ),
         hide_after_ms=200,
+        runner=sync_runner,
     )
     qtbot.addWidget(w)
     w.show()  # QTest clicks on a hidden widget crash Qt offscreen at teardown
