@@ -7,6 +7,7 @@ when it is there, and fall back to the normal import (e.g. in a frozen build wit
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import sys
 from pathlib import Path
@@ -32,4 +33,17 @@ def _load() -> ModuleType:
     return module  # pragma: no cover
 
 
+def _cache_generator_polynomials(module: ModuleType) -> None:
+    """The Reed-Solomon generator polynomial depends only on the number of EC codewords, yet
+    the encoder rebuilds it for every block of every code (~1/3 of a QR's cost)."""
+    util = module.QRUtil
+    if getattr(util, "_madoguchi_cached", False):
+        return
+    util.getErrorCorrectPolynomial = staticmethod(
+        functools.lru_cache(maxsize=64)(util.getErrorCorrectPolynomial)
+    )
+    util._madoguchi_cached = True
+
+
 qrencoder = _load()
+_cache_generator_polynomials(qrencoder)
