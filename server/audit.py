@@ -262,10 +262,15 @@ def verify_chain(
     if len(bad) <= 200:
         seqs = {e.seq for e in bad}
         for e in bad:
-            for s in seqs:
+            for s in sorted(seqs | set(range(e.seq + 1, e.seq + 6))):
                 if s != e.seq and e.computed_hash(s) == e.hash:
                     moved[e.entry_id] = s
                     break
+    # All moved entries sit below their written number: a deletion with the numbers closed up.
+    closed_up = bool(moved) and all(
+        orig > e.seq for e in entries if (orig := moved.get(e.entry_id)) is not None
+    )
+    reported_closed_up = False
     by_hash = {e.hash: e for e in entries}
     last_seq = first_seq - 1
     last_hash = prev_hash
@@ -273,7 +278,15 @@ def verify_chain(
         intact = e.computed_hash() == e.hash
         if e.terminal_no != terminal_no:
             add(ProblemKind.FOREIGN, e.seq, f"連番 {e.seq} は端末 {e.terminal_no} の記録です")
-        if e.entry_id in moved:
+        if e.entry_id in moved and closed_up:
+            if not reported_closed_up:
+                reported_closed_up = True
+                add(
+                    ProblemKind.MISSING,
+                    e.seq,
+                    f"連番 {e.seq} 以降の番号が詰められています(元は連番 {moved[e.entry_id]})",
+                )
+        elif e.entry_id in moved:
             add(
                 ProblemKind.REORDERED,
                 e.seq,

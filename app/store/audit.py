@@ -302,12 +302,20 @@ def verify_entries(
     moved_from: dict[str, int] = {}
     if 0 < len(bad_hash) <= _REORDER_SEARCH_LIMIT:
         # An entry that hashes correctly under another suspicious entry's seq was moved there.
+        # (A few numbers above its own too: deleting entries and closing up the numbers moves
+        # the last ones to numbers no other entry has.)
         candidate_seqs = {e.seq for e in bad_hash}
         for e in bad_hash:
-            for s in candidate_seqs:
+            for s in sorted(candidate_seqs | set(range(e.seq + 1, e.seq + 6))):
                 if s != e.seq and e.computed_hash(s) == e.hash:
                     moved_from[e.entry_id] = s
                     break
+    # Every moved entry now sits at a lower number than it was written with: entries before
+    # them were deleted and the numbers closed up, nothing was swapped.
+    closed_up = bool(moved_from) and all(
+        orig > e.seq for e in entries if (orig := moved_from.get(e.entry_id)) is not None
+    )
+    reported_closed_up = False
     by_hash = {e.hash: e for e in entries}
 
     prev_seq = expected_first_seq - 1
@@ -322,7 +330,19 @@ def verify_entries(
                     f"連番 {e.seq} は端末 {e.terminal_no} の記録です(期待: {terminal_no})",
                 )
             )
-        if e.entry_id in moved_from:
+        if e.entry_id in moved_from and closed_up:
+            if not reported_closed_up:
+                reported_closed_up = True
+                problems.append(
+                    Problem(
+                        ProblemKind.MISSING,
+                        e.seq,
+                        e.entry_id,
+                        f"連番 {e.seq} 以降の記録の番号が詰められています(元は連番 "
+                        f"{moved_from[e.entry_id]}。前の記録が削除された疑い)",
+                    )
+                )
+        elif e.entry_id in moved_from:
             problems.append(
                 Problem(
                     ProblemKind.REORDERED,
