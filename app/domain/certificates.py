@@ -166,6 +166,10 @@ CERTIFICATION_TEXT: dict[FormKind, str] = {
 }
 ENDING_TEXT = "以下余白"
 PERSONS_PER_SHEET = 4
+# How much one sheet holds, in standard rows (a 氏名 row counts 1.5, the gap between persons
+# 0.5). Budgeted for a sheet that also carries the 認証文; the renderer shrinks a sheet that
+# still does not fit (a single person with a very long 記事) rather than cut anything.
+SHEET_ROW_BUDGET = 42.0
 DEFAULT_FEE_YEN = 300
 MAX_COPIES = 20
 
@@ -606,6 +610,31 @@ def _person_block(
     return PersonBlock(person_id=pid, rows=tuple(rows))
 
 
+def block_rows(block: PersonBlock) -> float:
+    """The room a person takes on a sheet, in standard rows (see SHEET_ROW_BUDGET)."""
+    units = 0.5
+    for row in block.rows:
+        units += 1.5 if len(row) == 1 and row[0].name else 1.0
+    return units
+
+
+def paginate(blocks: list[PersonBlock]) -> list[list[PersonBlock]]:
+    """世帯連記式 sheets: up to 4 persons each, fewer when their rows would not fit."""
+    sheets: list[list[PersonBlock]] = []
+    current: list[PersonBlock] = []
+    used = 0.0
+    for block in blocks:
+        need = block_rows(block)
+        if current and (len(current) == PERSONS_PER_SHEET or used + need > SHEET_ROW_BUDGET):
+            sheets.append(current)
+            current, used = [], 0.0
+        current.append(block)
+        used += need
+    if current:
+        sheets.append(current)
+    return sheets
+
+
 class CertificateError(DomainError):
     """A print model cannot be built (the decision does not allow it)."""
 
@@ -652,8 +681,7 @@ def build_document(
 
     sheets: list[Sheet] = []
     if form is FormKind.HOUSEHOLD:
-        step = PERSONS_PER_SHEET
-        chunks = [blocks[i : i + step] for i in range(0, len(blocks), step)]
+        chunks = paginate(blocks)
         for n, chunk in enumerate(chunks, start=1):
             sheets.append(Sheet(n, tuple(header), tuple(chunk), certified=n == len(chunks)))
     else:

@@ -394,3 +394,22 @@ def test_qr_payload_round_trip(signature: bytes, seq: int, digest: str) -> None:
 def test_qr_payload_rejects_malformed(text: str) -> None:
     with pytest.raises(C.PayloadError):
         C.parse_qr_payload(text)
+
+
+def test_sheets_break_early_for_long_records() -> None:
+    from app.domain.records import HistoryEntry
+
+    history = tuple(HistoryEntry(date(2000 + i, 1, 1), "転居", "北見市内で転居") for i in range(8))
+    h = H.household(6)
+    for i in range(6):
+        h = H.with_member(h, i, history=history)
+    r = CertificateRequest(K.HOUSEHOLD_MEMBER, (IdentityDocument.PASSPORT,), items=frozenset(Item))
+    d = decide(r, h, TODAY, "P0000")
+    doc = build_document(r, d, h, issuance_no="T01-20261126-7", terminal_no="T01", issued_on=TODAY)
+    sizes = [len(s.blocks) for s in doc.sheets]
+    assert sum(sizes) == 6 and max(sizes) < 4
+    for sheet in doc.sheets:
+        assert sum(C.block_rows(b) for b in sheet.blocks) <= C.SHEET_ROW_BUDGET
+    # Everybody in order, each person once.
+    ids = [b.person_id for s in doc.sheets for b in s.blocks]
+    assert ids == [m.person_id for m in h.members]

@@ -448,3 +448,37 @@ def test_daily_report(fonts: Fonts) -> None:
         "20",
     ):
         assert needle in text.replace("　", ""), needle
+
+
+def _history(n: int):
+    from app.domain.records import HistoryEntry
+
+    return tuple(HistoryEntry(date(1990 + i, 4, 1), "転居", "北見市内で転居") for i in range(n))
+
+
+def test_long_records_fit_without_shrinking(fonts: Fonts) -> None:
+    h = H.foreign(H.household(5), 4)
+    for i in range(5):
+        h = H.with_member(h, i, history=_history(6))
+    pdf = printing.render_certificate(make_doc(h, items=set(Item)), sample=True)
+    with pdfplumber.open(io.BytesIO(pdf)) as doc:
+        for page in doc.pages:
+            labels = [ch for ch in page.chars if ch["text"] in "生年月日"]
+            assert labels and min(ch["size"] for ch in labels) >= 6.2  # LABEL_SIZE, unscaled
+        last = doc.pages[-1]
+        ending = find(last, "以下余白")
+        certification = find(last, "この写しは")
+        assert ending["bottom"] < certification["top"]
+
+
+def test_one_very_long_record_shrinks_but_prints_everything(fonts: Fonts) -> None:
+    h = H.with_member(H.household(1), 0, history=_history(40))
+    pdf = printing.render_certificate(make_doc(h), sample=True)
+    with pdfplumber.open(io.BytesIO(pdf)) as doc:
+        (page,) = doc.pages
+        text = "".join(ch["text"] for ch in page.chars)
+        assert text.count("北見市内で転居") == 40
+        ending = find(page, "以下余白")
+        assert ending["bottom"] < find(page, "この写しは")["top"]
+        last_entry = [ch for ch in page.chars if ch["text"] == "居"][-1]
+        assert last_entry["bottom"] < ending["top"]
