@@ -207,6 +207,8 @@ class IdleLock(QObject):
         self.overlay.hide()
         self.overlay.unlock_requested.connect(self._request_unlock)
         self.overlay.takeover_requested.connect(self._request_takeover)
+        # Covered windows → their overlay; the main window's is always there.
+        self._covers: dict[QObject, LockOverlay] = {window: self.overlay}
         self.timer = QTimer(self)
         self.timer.setInterval(check_interval_ms)
         self.timer.timeout.connect(self.check)
@@ -240,26 +242,27 @@ class IdleLock(QObject):
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         etype = event.type()
-        if watched is self.window and etype == QEvent.Type.Resize and self._locked:
-            self.overlay.setGeometry(self.window.rect())
+        if etype == QEvent.Type.Resize and self._locked and watched in self._covers:
+            self._covers[watched].setGeometry(watched.rect())
         if etype not in INPUT_EVENTS:
             return False
         if self._locked:
-            # Input to anything in the window except the overlay is swallowed.
-            return isinstance(watched, QWidget) and self._in_window_not_overlay(watched)
+            if isinstance(watched, QWidget):
+                # Input to anything but the lock forms is swallowed, in every window.
+                return not self._in_overlay(watched)
+            # A QAction's shortcut (print, export...) must not fire under the lock either.
+            return etype in (QEvent.Type.Shortcut, QEvent.Type.ShortcutOverride)
         self.last_input = self._clock()
         return False
 
-    def _in_window_not_overlay(self, widget: QWidget) -> bool:
+    def _in_overlay(self, widget: QWidget) -> bool:
+        overlays = set(self._covers.values())
         w: QWidget | None = widget
-        inside_window = False
         while w is not None:
-            if w is self.overlay:
-                return False
-            if w is self.window:
-                inside_window = True
+            if w in overlays:
+                return True
             w = w.parentWidget()
-        return inside_window
+        return False
 
     # --- locking ---------------------------------------------------------------------------
 
@@ -268,15 +271,41 @@ class IdleLock(QObject):
         if not self._locked and self.policy.is_idle(self.last_input, self._clock()):
             self.lock()
 
+    def _cover(self, window: QWidget) -> LockOverlay:
+        """The main window's overlay, or a new one over another open window (a dialog)."""
+        overlay = self.overlay if window is self.window else LockOverlay(window)
+        if overlay is not self.overlay:
+            overlay.unlock_requested.connect(self._request_unlock)
+            overlay.takeover_requested.connect(self._request_takeover)
+            window.installEventFilter(self)
+        overlay.reset(self._operator_label())
+        overlay.setGeometry(window.rect())
+        overlay.show()
+        overlay.raise_()
+        self._covers[window] = overlay
+        return overlay
+
     def lock(self) -> None:
         if self._locked:
             return
         self._locked = True
-        self.overlay.reset(self._operator_label())
-        self.overlay.setGeometry(self.window.rect())
-        self.overlay.show()
-        self.overlay.raise_()
-        self.overlay.password.setFocus()
+        popup = QApplication.activePopupWidget()
+        if popup is not None:
+            popup.close()
+        self._cover(self.window)
+        # Every other open window (a dialog with a record in it) gets its own cover; under a
+        # modal dialog the main window takes no input, so the dialog's cover has the forms too.
+        for w in QApplication.topLevelWidgets():
+            if (
+                w is not self.window
+                and w.isVisible()
+                and w.windowType() in (Qt.WindowType.Window, Qt.WindowType.Dialog)
+                and w not in self._covers
+            ):
+                self._cover(w)
+        modal = QApplication.activeModalWidget()
+        focus = self._covers.get(modal, self.overlay) if modal is not None else self.overlay
+        focus.password.setFocus()
         if self._on_lock is not None:
             try:
                 self._on_lock()
@@ -284,20 +313,34 @@ class IdleLock(QObject):
                 self.overlay.message.setText(user_message(exc))
         self.locked.emit()
 
+    def _forms(self) -> list[LockOverlay]:
+        return list(self._covers.values())
+
     def _release(self) -> None:
         self._locked = False
-        self.overlay.hide()
+        for window, overlay in list(self._covers.items()):
+            if overlay is self.overlay:
+                overlay.hide()
+            else:
+                window.removeEventFilter(self)
+                overlay.hide()
+                overlay.deleteLater()
+        self._covers = {self.window: self.overlay}
         self.last_input = self._clock()
 
+    def _busy(self, busy: bool) -> None:
+        for overlay in self._forms():
+            overlay.set_busy(busy)
+
     def _request_unlock(self, password: str) -> None:
-        self.overlay.set_busy(True)
+        self._busy(True)
         unlock = self._unlock  # the closure must not hold the QObject (see _detached)
         self._run(
             self, _detached(unlock, password), _outcome(self._unlocked, self._failed), self._failed
         )
 
     def _request_takeover(self, operator_id: str, password: str) -> None:
-        self.overlay.set_busy(True)
+        self._busy(True)
         takeover = self._takeover
         self._run(
             self,
@@ -315,8 +358,9 @@ class IdleLock(QObject):
         self.taken_over.emit(result)
 
     def _failed(self, exc: BaseException) -> None:
-        self.overlay.set_busy(False)
-        self.overlay.message.setText(user_message(exc))
+        self._busy(False)
+        for overlay in self._forms():
+            overlay.message.setText(user_message(exc))
         if isinstance(exc, LockedOut | SessionEnded):
             self.session_ended.emit()
 

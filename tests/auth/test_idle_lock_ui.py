@@ -6,12 +6,21 @@ from typing import Any
 
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QLabel, QLineEdit, QMainWindow, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (
+    QDialog,
+    QLabel,
+    QLineEdit,
+    QMainWindow,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from app.auth.errors import InvalidCredentials, LockedOut
 from app.auth.idle import IdlePolicy
 from tests.auth.conftest import sync_runner
-from ui.idle_lock import IdleLock
+from ui.idle_lock import IdleLock, LockOverlay
 
 
 class Clock:
@@ -185,3 +194,43 @@ def test_empty_password_not_sent(setup: Any, qtbot: Any) -> None:
     qtbot.mouseClick(lock.overlay.unlock_button, Qt.MouseButton.LeftButton)
     assert "入力" in lock.overlay.message.text()
     assert ("unlock",) not in auth.calls
+
+
+def test_open_dialogs_are_covered_too_and_unlock_from_there(setup: Any, qtbot: Any) -> None:
+    window, lock, _clock, _auth, _field = setup
+    dialog = QDialog(window)
+    dialog.setObjectName("issuanceDialog")
+    inner = QLineEdit(dialog)
+    dialog.resize(500, 400)
+    dialog.setModal(True)
+    dialog.show()
+    qtbot.waitExposed(dialog)
+    lock.lock()
+    cover = dialog.findChild(LockOverlay)
+    assert cover is not None and cover.isVisible() and cover.geometry() == dialog.rect()
+    qtbot.keyClicks(inner, "typed under the lock")
+    assert inner.text() == ""
+    # Under a modal dialog the main window takes no input: the dialog's cover unlocks.
+    qtbot.keyClicks(cover.password, "right")
+    qtbot.mouseClick(cover.unlock_button, Qt.MouseButton.LeftButton)
+    assert not lock.is_locked and not lock.overlay.isVisible()
+    qtbot.waitUntil(lambda: dialog.findChild(LockOverlay) is None, timeout=2000)
+    qtbot.keyClicks(inner, "ok")
+    assert inner.text() == "ok"
+    dialog.close()
+
+
+def test_action_shortcuts_do_not_fire_under_the_lock(setup: Any, qtbot: Any) -> None:
+    window, lock, _clock, _auth, _field = setup
+    fired: list[bool] = []
+    action = QAction("印刷", window)
+    action.setShortcut(QKeySequence("Ctrl+P"))
+    action.triggered.connect(lambda: fired.append(True))
+    window.addAction(action)
+    window.activateWindow()
+    qtbot.keyClick(window, Qt.Key.Key_P, Qt.KeyboardModifier.ControlModifier)
+    assert fired == [True]  # the shortcut works when unlocked
+    lock.lock()
+    qtbot.keyClick(lock.overlay.password, Qt.Key.Key_P, Qt.KeyboardModifier.ControlModifier)
+    qtbot.keyClick(window, Qt.Key.Key_P, Qt.KeyboardModifier.ControlModifier)
+    assert fired == [True]
