@@ -2,7 +2,7 @@
 
 Reads its configuration (JSON, from Rig.child_config) on stdin, runs the engine against the
 real cache file and the real server, and prints one line per page applied / batch answered so
-that the parent knows when to kill it. Each step is slowed a little to widen the window.
+that the parent knows when to kill it. Each step pauses where the parent kills it.
 """
 
 from __future__ import annotations
@@ -32,10 +32,13 @@ def main(mode: str) -> None:
     real_apply = cache.apply_changes
 
     def slow_apply(items: list[Any], next_after: int) -> None:
-        print(f"applying {next_after}", flush=True)  # the parent may kill us inside this
-        real_apply(items, next_after)
+        # The page is written inside an outer transaction that stays open for a moment after
+        # "applying" is printed: the parent's SIGKILL lands before the COMMIT.
+        with cache.transaction():
+            real_apply(items, next_after)  # joins the outer transaction
+            print(f"applying {next_after}", flush=True)
+            time.sleep(0.3)
         print(f"applied {next_after}", flush=True)
-        time.sleep(0.02)
 
     real_push = client.push_events
 
@@ -43,7 +46,7 @@ def main(mode: str) -> None:
         print(f"sending {len(events)}", flush=True)  # the parent may kill us inside this
         answer = real_push(events)
         print(f"answered {len(events)}", flush=True)
-        time.sleep(0.02)
+        time.sleep(0.3)  # the parent kills us here: answered, not yet recorded
         return answer
 
     cache.apply_changes = slow_apply  # type: ignore[method-assign]

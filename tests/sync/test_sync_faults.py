@@ -173,9 +173,9 @@ def test_client_killed_while_applying_pages(rig: Rig) -> None:
     applied = [int(s.split()[1]) for s in seen if s.startswith("applied")]
     assert len(applied) == 3
     rig.reopen_cache()
-    # Either the page being applied committed whole, or not at all: never half of it.
+    # Killed with the 4th page written but not committed: none of it is in the cache.
     cursor = rig.cache.cursor()
-    assert cursor in (applied[-1], int(seen[-1].split()[1]))
+    assert cursor == applied[-1]
     result = rig.engine.pull()
     assert result.start_cursor == cursor and result.complete
     assert_equal_to_server(rig)
@@ -191,7 +191,7 @@ def test_client_killed_while_pushing(rig: Rig) -> None:
     assert proc.returncode == -signal.SIGKILL, seen
     rig.reopen_cache()
     pending = rig.cache.outbox_count()
-    assert 60 - 20 >= pending >= 60 - 30  # batches of 10: 2 recorded, the 3rd not
+    assert 60 - 20 >= pending >= 60 - 30  # batches of 10: 2 recorded, the 3rd (normally) not
     result = rig.engine.push()
     assert result.duplicate >= 10 and result.remaining == 0
     assert_events_exactly_once(rig, [e.event_id for e in events])
