@@ -42,13 +42,17 @@ def _sqlite_engine(url: str, *, immediate: bool) -> Engine:
 class Database:
     def __init__(self, url: str) -> None:
         self.url = url
+        # (latest_seq, bucket digests) of the last GET /v1/digest (server.feed).
+        self.digest_cache: tuple[int, list[str]] | None = None
         self.is_sqlite = url.startswith("sqlite")
         if self.is_sqlite:
             self.writer = _sqlite_engine(url, immediate=True)
             self.reader = _sqlite_engine(url, immediate=False)
         else:
             self.writer = create_engine(url, pool_pre_ping=True, pool_size=8, max_overflow=8)
-            self.reader = self.writer
+            # One snapshot per read: a feed page's latest_seq and its rows agree even while
+            # writers compact older items away (same pool as the writer).
+            self.reader = self.writer.execution_options(isolation_level="REPEATABLE READ")
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
@@ -77,7 +81,7 @@ class Database:
 
     def dispose(self) -> None:
         self.writer.dispose()
-        if self.reader is not self.writer:
+        if self.is_sqlite:
             self.reader.dispose()
 
 

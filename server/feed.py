@@ -101,6 +101,18 @@ def stream_page(db: Database, after: int, limit: int) -> Iterator[bytes]:
 
 
 def compute_digest(db: Database) -> list[str]:
+    """Bucket digests; cached per database until the feed moves (every change bumps seq)."""
+    with db.read() as conn:
+        latest = latest_seq(conn)
+    cached = db.digest_cache
+    if cached is not None and cached[0] == latest:
+        return cached[1]
+    buckets = _compute_digest(db)  # read after `latest`: never older than the key it gets
+    db.digest_cache = (latest, buckets)
+    return buckets
+
+
+def _compute_digest(db: Database) -> list[str]:
     pairs: list[list[tuple[str, int]]] = [[] for _ in range(DIGEST_BUCKETS)]
     with db.read() as conn:
         rows = conn.execution_options(yield_per=5000).execute(

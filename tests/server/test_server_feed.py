@@ -146,3 +146,18 @@ def test_page_boundaries_and_cursor_past_the_end(sync_server: ServerEnv) -> None
     assert end.items == [] and not end.has_more and end.next_after == first.latest_seq
     beyond = sync_server.client.changes(first.latest_seq + 100, 5)
     assert beyond.items == [] and not beyond.has_more
+
+
+def test_digest_follows_changes(sync_server: ServerEnv, tmp_path: Path) -> None:
+    from app.sync.protocol import bucket_of
+
+    before = sync_server.client.digest()
+    assert sync_server.client.digest() == before  # served from the cache, same answer
+    changed = make_household(6)
+    changed["members"][0]["name"] = "見本 六郎"
+    sync_server.server.import_jsonl(write_jsonl(tmp_path / "d.jsonl", [changed]))
+    after = sync_server.client.digest()
+    moved = [
+        i for i, (a, b) in enumerate(zip(before.buckets, after.buckets, strict=True)) if a != b
+    ]
+    assert moved == [bucket_of("H00000006")]
