@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from PIL import Image, ImageChops
+from PIL import Image, ImageChops, ImageFilter
 
 import printing
 from printing.fonts import Fonts
@@ -137,7 +137,7 @@ def _wait_output(cups: Cups, title: str, timeout: float = 150) -> Path:
 
 def _raster(pdf: Path, out: Path) -> list[Image.Image]:
     subprocess.run(
-        [need_tool("pdftoppm", "poppler-utils"), "-gray", "-r", "60", str(pdf), str(out)],
+        [need_tool("pdftoppm", "poppler-utils"), "-gray", "-r", "72", str(pdf), str(out)],
         check=True,
     )
     return [Image.open(p) for p in sorted(out.parent.glob(f"{out.name}-*.pgm"))]
@@ -146,30 +146,44 @@ def _raster(pdf: Path, out: Path) -> list[Image.Image]:
 def _ink(img: Image.Image) -> Image.Image:
     """The dark content (text, rules, QR) cropped and normalised: a print path may shrink
     the page to the printer's imageable area, which moves everything a little."""
-    mask = img.point(lambda v: 255 if v < 128 else 0)
+    # Below the pale 地紋 (~215) but above antialiased hairlines, which each path greys
+    # differently.
+    mask = img.point(lambda v: 255 if v < 200 else 0)
     box = mask.getbbox()
     assert box, "blank page"
-    return mask.crop(box).resize((400, 560), Image.Resampling.BILINEAR)
+    return (
+        mask.crop(box)
+        .resize((400, 560), Image.Resampling.BILINEAR)
+        .point(lambda v: 255 if v > 96 else 0)
+    )
+
+
+def _uncovered(a: Image.Image, b: Image.Image) -> float:
+    """Share of a's ink with no ink of b within a pixel or two (tolerates resampling)."""
+    near_b = b.filter(ImageFilter.MaxFilter(5))
+    outside = ImageChops.subtract(a, near_b)
+    return outside.histogram()[255] / max(1, a.histogram()[255])
 
 
 def _same_pages(ours: Path, printed: Path, tmp_path: Path) -> None:
-    a = _raster(ours, tmp_path / "ours")
-    b = _raster(printed, tmp_path / "printed")
+    a = [_ink(x) for x in _raster(ours, tmp_path / "ours")]
+    b = [_ink(x) for x in _raster(printed, tmp_path / "printed")]
     assert len(a) == len(b) > 0
     for x, y in zip(a, b, strict=True):
-        diff = ImageChops.difference(_ink(x), _ink(y)).point(lambda v: 255 if v > 128 else 0)
-        changed = diff.histogram()[255] / (400 * 560)
-        assert changed < 0.03, changed
+        assert _uncovered(x, y) < 0.05 and _uncovered(y, x) < 0.05, (
+            _uncovered(x, y),
+            _uncovered(y, x),
+        )
     # And a different page does not pass for the same one.
     if len(a) > 1:
-        diff = ImageChops.difference(_ink(a[0]), _ink(b[1])).point(lambda v: 255 if v > 128 else 0)
-        assert diff.histogram()[255] / (400 * 560) > 0.03
+        assert max(_uncovered(a[0], b[1]), _uncovered(b[1], a[0])) > 0.15
 
 
 def _certificate(tmp_path: Path, n: int) -> Path:
     h = H.with_member(H.household(n), 1, name=f"{H.KATSURA_IVS}城　一子")
     path = tmp_path / "certificate.pdf"
-    path.write_bytes(printing.render_certificate(make_doc(h), sample=True))
+    # Issued form (no 見本 across the page, which would dominate the comparison).
+    path.write_bytes(printing.render_certificate(make_doc(h), sample=False, sign=lambda b: b"s"))
     return path
 
 
