@@ -9,6 +9,7 @@ server.stop()
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
 import time
@@ -20,7 +21,7 @@ import uvicorn
 from app.sync.protocol import Policy
 from server import admin
 from server.app import create_app
-from server.config import ServerConfig, load_config
+from server.config import CONFIG_FILE_NAME, ServerConfig, load_config
 from server.errors import AdminError
 from server.importer import ImportReport, import_file
 from server.tls import uvicorn_config
@@ -60,9 +61,23 @@ class EmbeddedServer:
         self._requested_port = port
         self.port: int | None = None
         self.db = admin.init_server(self.config)
+        self._write_config_file()
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         self._socket: socket.socket | None = None
+
+    def _write_config_file(self) -> None:
+        """So that `madoguchi-server --data-dir DIR ...` finds the same database later."""
+        path = self.config.data_dir / CONFIG_FILE_NAME
+        if path.exists():
+            return
+        lines = ["[server]"]
+        for key in ("database_url", "municipality_code", "municipality_name"):
+            value = getattr(self.config, key)
+            if value:
+                lines.append(f"{key} = {json.dumps(value, ensure_ascii=False)}")
+        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        path.chmod(0o600)  # a database URL may carry a password
 
     # --- lifecycle -----------------------------------------------------------------------
 

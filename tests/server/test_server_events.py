@@ -45,8 +45,10 @@ def _issued(env: ServerEnv, n: int, person: str = "P00000010", **kw: Any) -> Eve
     )
 
 
-def test_conflict_is_accepted_queued_and_resolved(sync_server: ServerEnv, tmp_path: Path) -> None:
-    env = sync_server
+def test_conflict_is_accepted_queued_and_resolved(
+    sync_server_any: ServerEnv, tmp_path: Path
+) -> None:
+    env = sync_server_any
     changed = make_household(1)
     changed["members"][0]["name"] = "見本 改名"
     env.server.import_jsonl(write_jsonl(tmp_path / "c.jsonl", [changed]))  # P00000010 → v2

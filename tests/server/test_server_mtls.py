@@ -110,7 +110,8 @@ def test_expired_certificate_is_refused_in_the_handshake(
         old.login(sync_server.operator_id, sync_server.password)
 
 
-def test_revocation_takes_effect_on_the_next_request(sync_server: ServerEnv) -> None:
+def test_revocation_takes_effect_on_the_next_request(sync_server_any: ServerEnv) -> None:
+    sync_server = sync_server_any
     client = sync_server.client
     client.changes(0, limit=1)  # the connection is open and kept alive
     sync_server.server.revoke_terminal(sync_server.terminal.terminal_no)

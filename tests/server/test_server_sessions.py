@@ -57,7 +57,8 @@ def test_bad_csr_and_bad_dek_are_refused_without_using_the_token(sync_server: Se
         assert anonymous.enroll(token, make_csr(generate_terminal_key()), b"k" * 32).terminal_no
 
 
-def test_wrong_password_then_lockout_after_five(sync_server: ServerEnv) -> None:
+def test_wrong_password_then_lockout_after_five(sync_server_any: ServerEnv) -> None:
+    sync_server = sync_server_any
     client = sync_server.new_client(login=False)
     for _ in range(4):
         with pytest.raises(ServerRejected) as info:
