@@ -35,7 +35,7 @@ from app.domain.records import Person
 
 from .base import CacheBase
 
-CANDIDATE_CAP = 1000
+CANDIDATE_CAP = 500
 PREFIX_SCAN = 4000
 MAX_LIMIT = 500
 _HI = "\U0010ffff"  # above every character: `key < prefix + _HI` closes a prefix range
