@@ -51,44 +51,37 @@ def render_daily_report(
     text(c, PAGE_W / 2, PAGE_H - 70, "日　計　表", 18, "center")
     text(c, 50, PAGE_H - 100, f"{format_wareki(day)}（{day.isoformat()}）", 10.5)
     text(c, PAGE_W - 50, PAGE_H - 100, f"{office}　端末 {terminal_no}".strip(), 10.5, "right")
-    cols = (50, 300, 370, 440, 545)
-    heads = ("種別", "件数", "通数", "取消", "手数料（円）")
+    # Right edges of the numeric columns: 件数, 通数, 取消, 手数料.
+    right = (330.0, 400.0, 470.0, 541.0)
     y = PAGE_H - 130
     c.setLineWidth(0.6)
     c.line(50, y + 14, 545, y + 14)
-    for i, h in enumerate(heads):
-        text(
-            c,
-            cols[i] + 2 if i == 0 else cols[i + 1] - 4 if i < 4 else 545 - 4,
-            y,
-            h,
-            9,
-            "left" if i == 0 else "right",
-        )
+    text(c, 52, y, "種別", 9)
+    for x, head in zip(right, ("件数", "通数", "取消", "手数料（円）"), strict=True):
+        text(c, x, y, head, 9, "right")
     c.line(50, y - 5, 545, y - 5)
-    total = DailyRow("合計", 0, 0, 0, 0)
+
+    def numbers(r: DailyRow, y: float, size: float) -> None:
+        values = (r.issued, r.copies, r.voided, r.fee_yen)
+        for x, v in zip(right, values, strict=True):
+            text(c, x, y, f"{v:,}", size, "right")
+
     for r in items:
         y -= 18
         text(c, 52, y, r.kind, 9.5)
-        text(c, cols[2] - 4, y, f"{r.issued:,}", 9.5, "right")
-        text(c, cols[3] - 4, y, f"{r.copies:,}", 9.5, "right")
-        text(c, cols[4] - 4, y, f"{r.voided:,}", 9.5, "right")
-        text(c, 541, y, f"{r.fee_yen:,}", 9.5, "right")
-        total = DailyRow(
-            "合計",
-            total.issued + r.issued,
-            total.copies + r.copies,
-            total.fee_yen + r.fee_yen,
-            total.voided + r.voided,
-        )
+        numbers(r, y, 9.5)
+    total = DailyRow(
+        "合計",
+        sum(r.issued for r in items),
+        sum(r.copies for r in items),
+        sum(r.fee_yen for r in items),
+        sum(r.voided for r in items),
+    )
     y -= 10
     c.line(50, y, 545, y)
     y -= 16
     text(c, 52, y, "合計", 10)
-    text(c, cols[2] - 4, y, f"{total.issued:,}", 10, "right")
-    text(c, cols[3] - 4, y, f"{total.copies:,}", 10, "right")
-    text(c, cols[4] - 4, y, f"{total.voided:,}", 10, "right")
-    text(c, 541, y, f"{total.fee_yen:,}", 10, "right")
+    numbers(total, y, 10)
     c.line(50, y - 6, 545, y - 6)
     c.showPage()
     c.save()

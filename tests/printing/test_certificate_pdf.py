@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import itertools
 import subprocess
 import threading
 from dataclasses import replace
@@ -59,6 +60,22 @@ def find(page, s: str) -> dict:
     at = text.find(s)
     assert at >= 0, s
     return chars[starts.index(at)] if at in starts else chars[0]
+
+
+def overlapping(page) -> list[tuple[str, str]]:
+    """Pairs of neighbouring characters on one line that overlap (body text only: the 地紋,
+    見本 and microtext are excluded by size)."""
+    lines: dict[int, list[dict]] = {}
+    for ch in page.chars:
+        if 4 <= ch["size"] <= 30 and ch["upright"]:
+            lines.setdefault(round(ch["top"]), []).append(ch)
+    bad = []
+    for chars in lines.values():
+        chars.sort(key=lambda ch: ch["x0"])
+        for a, b in itertools.pairwise(chars):
+            if b["x0"] < a["x1"] - 0.5:
+                bad.append((a["text"], b["text"]))
+    return bad
 
 
 def pages_text(pdf: bytes) -> list[str]:
@@ -435,9 +452,10 @@ def test_daily_report(fonts: Fonts) -> None:
         ("住民票の写し（個人票）", 3, 4, 1200),
         ("住民票の除票の写し", 1, 1, 300, 1),
     ]
-    (text,) = pages_text(
-        printing.render_daily_report(rows, TODAY, office="端野支所", terminal_no="T01")
-    )
+    pdf = printing.render_daily_report(rows, TODAY, office="端野支所", terminal_no="T01")
+    (text,) = pages_text(pdf)
+    with pdfplumber.open(io.BytesIO(pdf)) as doc:
+        assert overlapping(doc.pages[0]) == []
     for needle in (
         "日計表",
         "令和8年11月26日",
@@ -463,6 +481,7 @@ def test_long_records_fit_without_shrinking(fonts: Fonts) -> None:
     pdf = printing.render_certificate(make_doc(h, items=set(Item)), sample=True)
     with pdfplumber.open(io.BytesIO(pdf)) as doc:
         for page in doc.pages:
+            assert overlapping(page) == []
             labels = [ch for ch in page.chars if ch["text"] in "生年月日"]
             assert labels and min(ch["size"] for ch in labels) >= 6.2  # LABEL_SIZE, unscaled
         last = doc.pages[-1]
