@@ -91,6 +91,7 @@ def test_household_form_text_and_layout(fonts: Fonts) -> None:
         assert len(doc.pages) == 1
         page = doc.pages[0]
         assert (page.width, page.height) == pytest.approx((595.27, 841.89), abs=0.1)
+        assert overlapping(page) == []
         text = "".join(ch["text"] for ch in page.chars)
         for needle in (
             "住民票の写し",
