@@ -124,6 +124,30 @@ def operator_id(
 Operator = Annotated[str, Depends(operator_id)]
 
 
+class BodyLimit:
+    """Refuses a request body over max_bytes before anything reads it (pure ASGI: streaming
+    answers pass untouched). A body without Content-Length (chunked) is refused with 411:
+    uvicorn would otherwise read it without a bound."""
+
+    def __init__(self, app: Any, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            headers = dict(scope.get("headers") or [])
+            length = headers.get(b"content-length")
+            refusal = None
+            if length is None and b"chunked" in headers.get(b"transfer-encoding", b"").lower():
+                refusal = (411, "length_required", "Content-Length のない送信は受け付けません。")
+            elif length is not None and (not length.isdigit() or int(length) > self.max_bytes):
+                refusal = (413, "body_too_large", "送信されたデータが大きすぎます。")
+            if refusal is not None:
+                await _error(*refusal)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
 def get_ctx(request: Request) -> ServerContext:
     return request.app.state.ctx  # type: ignore[no-any-return]
 
@@ -211,12 +235,7 @@ def create_app(config: ServerConfig, db: Database | None = None) -> FastAPI:
     # Level 1: a third of the CPU of level 5 for a slightly larger page; the feed is CPU-bound.
     app.add_middleware(GZipMiddleware, minimum_size=1024, compresslevel=1)
 
-    @app.middleware("http")
-    async def limit_body(request: Request, call_next: Any) -> Any:
-        length = request.headers.get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > config.max_body_bytes):
-            return _error(413, "body_too_large", "送信されたデータが大きすぎます。")
-        return await call_next(request)
+    app.add_middleware(BodyLimit, max_bytes=config.max_body_bytes)
 
     @app.exception_handler(ApiError)
     async def _api_error(_request: Request, exc: ApiError) -> JSONResponse:

@@ -199,3 +199,24 @@ def test_certificate_lookup_quotes_odd_numbers(sync_server: ServerEnv) -> None:
     with pytest.raises(ServerRejected) as info:
         sync_server.client.certificate("0001-20261126 1?x#y")
     assert info.value.status == 404 and info.value.code == "certificate_unknown"
+
+
+def test_chunked_body_without_length_is_refused(sync_server: ServerEnv) -> None:
+    import ssl
+
+    env = sync_server
+    ctx = ssl.create_default_context(cafile=str(env.terminal.ca_path))
+    ctx.load_cert_chain(
+        str(env.terminal.cert_path), str(env.terminal.key_path), password=env.terminal.key_password
+    )
+
+    def body():  # a generator: httpx sends it chunked, without Content-Length
+        yield b'{"events": []}'
+
+    with httpx.Client(verify=ctx) as http:
+        answer = http.post(
+            f"{env.server.base_url}/v1/events",
+            content=body(),
+            headers={SESSION_HEADER: env.client.session_token or ""},
+        )
+    assert answer.status_code == 411 and answer.json()["code"] == "length_required"
