@@ -140,3 +140,16 @@ def test_real_secret_service_keeps_the_device_secret(secret_service) -> None:  #
     assert ds.get() is None
     ds.delete()  # idempotent
     DeviceSecret("/data/terminal-b").delete()
+
+
+def test_wipe_removes_cache_slots_and_device_secret(tmp_path, secret_service) -> None:  # noqa: F811
+    from app.store.db import cache_path, slots_path, wipe
+
+    ds = DeviceSecret(str(tmp_path))
+    secret = ds.get_or_create()
+    dek = generate_dek()
+    cache = create_cache(cache_path(tmp_path), dek)
+    KeySlots(slots_path(tmp_path), FAST).create_or_refresh("op1", "pw", dek, secret, 7, now=NOW)
+    wipe(tmp_path, cache, ds)
+    assert ds.get() is None
+    assert list(tmp_path.iterdir()) == []
