@@ -329,6 +329,13 @@ def decide(
             return _refuse(
                 ["除票の写しは広域交付できません。住所のあった市区町村に請求してください。"]
             )
+        if kind is RequesterKind.PROXY and any(p.removal_reason == "死亡" for p in removed):
+            return _refuse(
+                [
+                    "亡くなった方の委任状による請求はできません（委任は死亡により終わります）。"
+                    "第三者として請求事由を記載して請求してください。"
+                ]
+            )
         if kind is RequesterKind.HOUSEHOLD_MEMBER:
             if not (request.purpose or "").strip():
                 return _refuse(

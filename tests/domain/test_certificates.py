@@ -290,13 +290,21 @@ def test_removed_person_asked_by_former_household_member() -> None:
     assert not d.allowed and "広域交付" in d.reasons[0]
 
 
-def test_deceased_person_numbers_never_printed() -> None:
+def test_deceased_person() -> None:
     h = H.with_member(H.removed(H.household(2), 1), 1, removal_reason="死亡", moved_out_to=None)
+    # A 委任 ends with death: no 代理人 for a deceased person.
     r = replace(_request(K.PROXY), person_ids=("P0001",), items=frozenset(C.NUMBER_ITEMS))
     d = decide(r, h, TODAY)
-    assert d.allowed and not d.items["P0001"] & C.NUMBER_ITEMS
-    assert any("亡くなった方" in reason for reason in d.reasons)
-    assert not d.deliver_by_mail
+    assert not d.allowed and "亡くなった方" in d.reasons[0]
+    # An heir asks as a third party.
+    r = replace(_request(K.THIRD_PARTY), person_ids=("P0001",))
+    d = decide(r, h, TODAY)
+    assert d.allowed and d.form is FormKind.REMOVED
+    # Whatever the requester, the numbers of a deceased person are never printed.
+    person = h.member("P0001")
+    for kind in (K.SELF, K.PROXY, K.HOUSEHOLD_MEMBER):
+        granted, notes = C._items_for(_request(kind, C.NUMBER_ITEMS), person, kind)
+        assert not granted & C.NUMBER_ITEMS and any("亡くなった方" in n for n in notes)
 
 
 def test_fees_copies_and_mail() -> None:
