@@ -250,8 +250,14 @@ def verify_chain(
     *,
     first_seq: int = 1,
     prev_hash: str = GENESIS_HASH,
+    signatures_from: datetime | None = None,
 ) -> list[ChainProblem]:
-    """Continuity of one terminal's entries (sorted by seq) after the anchor (first_seq-1)."""
+    """Continuity of one terminal's entries (sorted by seq) after the anchor (first_seq-1).
+
+    Signatures are checked for every entry, or only for those at or after `signatures_from`
+    (a report checks hashes and links of the whole history, signatures of its period: the
+    expensive part stays proportional to the period).
+    """
     problems: list[ChainProblem] = []
 
     def add(kind: ProblemKind, seq: int, message: str) -> None:
@@ -314,6 +320,7 @@ def verify_chain(
         if (
             verifier is not None
             and _is_hash(e.hash)
+            and (signatures_from is None or e.at_datetime >= signatures_from)
             and not verifier(bytes.fromhex(e.hash), e.signature)
         ):
             add(ProblemKind.BAD_SIGNATURE, e.seq, f"連番 {e.seq} の署名が端末鍵と一致しません")
@@ -527,14 +534,32 @@ def stored_entries(
     return [_row_entry(r) for r in conn.execute(q)]
 
 
-def verify_stored(conn: Connection, terminal_no: str | None = None) -> list[ChainProblem]:
-    """Re-verify every stored chain (or one terminal's) from its first entry."""
-    by_terminal: dict[str, list[WireEntry]] = defaultdict(list)
-    for e in stored_entries(conn, terminal_no=terminal_no):
-        by_terminal[e.terminal_no].append(e)
+def verify_stored(
+    conn: Connection,
+    terminal_no: str | None = None,
+    *,
+    terminals: Iterable[str] | None = None,
+    upto: datetime | None = None,
+    signatures_from: datetime | None = None,
+) -> list[ChainProblem]:
+    """Re-verify stored chains from their first entry: all, one terminal's, or `terminals`'.
+
+    `upto` ends the walk (entries at or after it are left out: a report checks its period and
+    everything before it); `signatures_from` limits the signature checks (see verify_chain).
+    One terminal is held in memory at a time.
+    """
+    if terminals is None:
+        if terminal_no is not None:
+            names = [terminal_no]
+        else:
+            q = select(audit_entries.c.terminal_no).distinct()
+            names = sorted(r[0] for r in conn.execute(q))
+    else:
+        names = sorted(set(terminals))
     problems: list[ChainProblem] = []
-    for t, entries in sorted(by_terminal.items()):
-        problems += verify_chain(t, entries, _verifier(conn, t))
+    for t in names:
+        entries = stored_entries(conn, terminal_no=t, end=upto)
+        problems += verify_chain(t, entries, _verifier(conn, t), signatures_from=signatures_from)
     return problems
 
 
@@ -866,8 +891,10 @@ def build_report(
     summaries = analyse(entries, facts, policy=policy or _policy(conn), config=config)
     if operator_id is not None:
         summaries = {k: v for k, v in summaries.items() if k == operator_id}
-    problems = verify_stored(conn)
     terminals = {e.terminal_no for e in entries}
+    # Hashes and links of every terminal's whole history (cheap, and a deletion shows in the
+    # entries after it, even those of later days); signatures from the period's start on.
+    problems = verify_stored(conn, signatures_from=t0)
     if any(terminal_public_key(conn, t) is None for t in terminals):
         notes.append(
             "端末証明書が登録されていない端末は、署名を検証せずハッシュと連鎖のみ確認しました。"
