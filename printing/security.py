@@ -7,7 +7,6 @@ costs one reference instead of thousands of path operations.
 from __future__ import annotations
 
 import itertools
-import math
 from functools import lru_cache
 
 from reportlab.lib.pagesizes import A4
@@ -79,15 +78,18 @@ def draw_microtext(c: Canvas, fonts: Fonts, text: str, x: float, y: float, width
     c.setFillColorRGB(0.25, 0.25, 0.45)
     c.setFont(fonts.name, size)
     unit = fonts.encode(text + "　")
-    unit_w = c.stringWidth(unit, fonts.name, size)
-    line = unit * max(1, math.ceil(width / unit_w))
-    # Cut so the line ends on the margin.
-    used = 0.0
-    for i, ch in enumerate(line):
-        used += c.stringWidth(ch, fonts.name, size)
-        if used > width:
-            line = line[:i]
+    face = fonts.font.face
+    widths = [face.getCharWidth(ord(ch)) * size / 1000 for ch in unit]
+    # Whole repetitions, then the characters of one more that still fit the margin.
+    unit_w = sum(widths)
+    repeat = int(width // unit_w)
+    line = unit * repeat
+    used = unit_w * repeat
+    for ch, w in zip(unit, widths, strict=True):
+        if used + w > width:
             break
+        line += ch
+        used += w
     c.drawString(x, y, line)
     c.restoreState()
 
