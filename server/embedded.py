@@ -100,7 +100,10 @@ class EmbeddedServer:
         # A restart (stop, start) listens where enrolled terminals expect it, even from port 0.
         self._requested_port = self.port
         app = create_app(self.config, db=self.db)
-        self._server = uvicorn.Server(uvicorn_config(app, self.config, self.host, self.port))
+        # Idle keep-alive TLS connections of clients hold a graceful stop; 1 s is enough here.
+        self._server = uvicorn.Server(
+            uvicorn_config(app, self.config, self.host, self.port, timeout_graceful_shutdown=1)
+        )
         errors: list[BaseException] = []
 
         def run() -> None:

@@ -161,3 +161,16 @@ def test_digest_follows_changes(sync_server: ServerEnv, tmp_path: Path) -> None:
         i for i, (a, b) in enumerate(zip(before.buckets, after.buckets, strict=True)) if a != b
     ]
     assert moved == [bucket_of("H00000006")]
+
+
+def test_a_page_streams_in_bounded_chunks(
+    sync_server: ServerEnv, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from server import feed
+
+    monkeypatch.setattr(feed, "CHUNK_CHARS", 2048)
+    chunks = list(feed.stream_page(sync_server.server.db, 0, 1000))
+    assert len(chunks) > 5
+    assert max(len(c) for c in chunks) < 2048 + 4096  # one record past the threshold at most
+    page = ChangesPage.model_validate_json(b"".join(chunks))
+    assert len(page.items) == 22 and not page.has_more
