@@ -125,3 +125,66 @@ def test_cli_init_import_operator_token_and_serve(
 def test_cli_without_init_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--data-dir", str(tmp_path / "none"), "terminal", "token"]) == 1
     assert "init" in capsys.readouterr().err
+
+
+def test_cli_admin_commands_on_operators_terminals_and_policy(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import io
+
+    from server import admin
+    from server.config import load_config
+
+    d = ["--data-dir", str(tmp_path / "d")]
+    monkeypatch.setenv("MADOGUCHI_SERVER_PASSWORD_MEMORY_KIB", "1024")
+    monkeypatch.setenv("MADOGUCHI_SERVER_PASSWORD_TIME_COST", "1")
+    assert main([*d, "init"]) == 0
+    monkeypatch.setattr(sys, "stdin", io.StringIO("a-long-password\n"))
+    assert (
+        main(
+            [
+                *d,
+                "operator",
+                "add",
+                "--id",
+                "s1",
+                "--name",
+                "監督",
+                "--roles",
+                "supervisor",
+                "--branch",
+                "常呂",
+                "--password-stdin",
+                "--person-id",
+                "P00000010",
+            ]
+        )
+        == 0
+    )
+    assert main([*d, "operator", "roles", "s1", "--roles", "supervisor,auditor"]) == 0
+    assert main([*d, "operator", "roles", "s1", "--roles", "emperor"]) == 1
+    assert main([*d, "operator", "deactivate", "s1"]) == 0
+    assert main([*d, "operator", "unlock", "nobody"]) == 1
+    assert main([*d, "policy", "set", "fee_yen=350", "mayor_name=北見 次郎"]) == 0
+    assert main([*d, "policy", "set", "no_such=1"]) == 1
+    capsys.readouterr()
+    assert main([*d, "policy", "show"]) == 0
+    shown = capsys.readouterr().out
+    assert '"fee_yen": 350' in shown and "北見 次郎" in shown
+    assert main([*d, "terminal", "list"]) == 0
+    assert main([*d, "openapi", "--out", str(tmp_path / "o.json")]) == 0
+    assert (tmp_path / "o.json").read_text(encoding="utf-8").startswith("{")
+
+    db = admin.init_server(load_config(data_dir=tmp_path / "d", env={}))
+    try:
+        from sqlalchemy import select
+
+        from server.tables import operators
+
+        with db.read() as conn:
+            row = conn.execute(select(operators)).one()
+        assert (row.roles, row.active, row.person_id) == ("supervisor,auditor", False, "P00000010")
+        with db.read() as conn:
+            assert admin.get_policy(conn).fee_yen == 350
+    finally:
+        db.dispose()
