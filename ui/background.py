@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+from shiboken6 import isValid
 
 from app.domain.errors import DomainError
 
@@ -58,32 +59,27 @@ def run_in_background(
     on_success: Callable[[Any], None] | None = None,
     on_error: Callable[[BaseException], None] | None = None,
 ) -> None:
-    # The relay lives in the GUI thread (created here) and is parented to `parent`, so its
-    # queued signals are delivered on the GUI thread and vanish with the widget.
-    relay = _Relay(parent)
+    # The relay is created here, in the GUI thread, so its queued signals are delivered there.
+    # It has no Qt parent: a widget closed and deleted while the call runs must not take the
+    # relay (with events still queued for it) down with it. The module keeps it alive until the
+    # result is delivered, and the callbacks are skipped when `parent` is gone by then.
+    relay = _Relay()
     _live.add(relay)
 
-    def done() -> None:
-        _live.discard(relay)
-        relay.deleteLater()
-
-    def ok(result: Any) -> None:
+    def deliver(callback: Callable[[Any], None] | None, value: Any) -> None:
         try:
-            if on_success is not None:
-                on_success(result)
+            if callback is not None and isValid(parent):
+                callback(value)
         finally:
-            done()
+            _live.discard(relay)
+            relay.deleteLater()
 
     def fail(exc: BaseException) -> None:
-        try:
-            if on_error is not None:
-                on_error(exc)
-            else:
-                log.error("unhandled background error: %s", type(exc).__name__)
-        finally:
-            done()
+        if on_error is None and isValid(parent):
+            log.error("unhandled background error: %s", type(exc).__name__)
+        deliver(on_error, exc)
 
-    relay.succeeded.connect(ok)
+    relay.succeeded.connect(lambda result: deliver(on_success, result))
     relay.failed.connect(fail)
     QThreadPool.globalInstance().start(_Task(fn, relay))
 

@@ -126,6 +126,7 @@ class IssuanceHistory(QWidget):
 
 class MainWindow(QMainWindow):
     logged_out = Signal()
+    synced = Signal(object)  # SyncReport, after the status bar shows it
 
     def __init__(
         self,
@@ -266,6 +267,7 @@ class MainWindow(QMainWindow):
         if report.terminal_action != "none":
             QMessageBox.critical(self, "端末の登録取消", report.message)
         self.refresh_status()
+        self.synced.emit(report)
 
     def _sync_failed(self, exc: BaseException) -> None:
         self._sync_running = False

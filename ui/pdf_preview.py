@@ -70,6 +70,8 @@ def make_printer(printer_name: str | None = None, pdf_path: str | None = None) -
     elif printer_name:
         printer.setPrinterName(printer_name)
     printer.setFullPage(True)
+    # 300 dpi: sharp for 明朝 at 9 pt and the 地紋, and a page stays a few MB.
+    printer.setResolution(300)
     return printer
 
 

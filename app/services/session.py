@@ -565,9 +565,45 @@ class CounterSession:
         """Every print is an audit entry (DESIGN.md §8: outputs to media are recorded)."""
         self.audit(AuditAction.PRINT, [issuance_no], reason=f"{pages}ページ")
 
+    # -- card desk --------------------------------------------------------------------------------
+
+    def card_lookup(self, my_number: str | None, face: Any) -> list[tuple[Any, Household]]:
+        """Register candidates for a card: by 個人番号 when read, else by name and birth date."""
+        self._require(Permission.CARD_READ)
+        if my_number:
+            found = self.cache.find_by_my_number(my_number)
+            if found is not None:
+                person, household_id = found
+                return [(person, self.cache.household(household_id))]
+        page = self.cache.search(SearchQuery(name=face.name, birth_date=face.birth_date), limit=20)
+        out: list[tuple[Any, Household]] = []
+        for hit in page.hits:
+            household = self.cache.household(hit.household_id)
+            out.append((household.member(hit.person_id), household))
+        return out
+
+    def card_state(self, person_id: str) -> str | None:
+        """The card's state at this desk as last recorded here (None: never recorded)."""
+        return self.cache._meta_get(f"card_state:{person_id}")
+
+    def card_audit(self, action: str, details: dict[str, Any]) -> None:
+        """The card desk's notes become audit entries (ids only, never card contents)."""
+        targets = [str(details[k]) for k in ("person_id", "event_id") if details.get(k)]
+        kind = AuditAction.CARD_EVENT if action == "card_event" else AuditAction.CARD_READ
+        self.audit(kind, targets, reason=action if kind is AuditAction.CARD_READ else None)
+
+    def record_card_event(self, recorded: Any) -> None:
+        """The desk event goes to the outbox and the card's state is kept, in one transaction."""
+        self._require(Permission.CARD_DESK)
+        with self.cache.transaction():
+            self.cache.outbox_add(recorded.event)
+            self.cache._meta_set(f"card_state:{recorded.person_id}", recorded.new_state.value)
+
     # -- sync -----------------------------------------------------------------------------------
 
     def status(self) -> SyncStatus:
+        if self.closed:
+            raise SessionError("ログアウトしました。")
         return self.engine.status(self.clock())
 
     def sync_once(self, progress: Any = None, cancel: Any = None) -> SyncReport:

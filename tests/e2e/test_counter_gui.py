@@ -1,0 +1,114 @@
+"""The vertical slice through the real widgets (pytest-qt, Qt offscreen): login dialog →
+search → household → issuance dialog (decision, issue, print to a PDF file) → sync → the
+certificate is on the server."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+from PySide6.QtWidgets import QApplication
+
+from cli.gui import build_main_window
+from tests.e2e.conftest import PASSWORDS
+from ui.login import LoginDialog
+from ui.main_window import MainWindow
+from ui.pdf_preview import make_printer, print_pdf
+
+TIMEOUT = 30_000
+
+
+def _login(qtbot, counter, operator_id: str = "issuer01"):
+    dialog = LoginDialog(counter.login_service().login, terminal_label="試験")
+    qtbot.addWidget(dialog)
+    dialog.show()
+    dialog.operator_id.setText(operator_id)
+    dialog.password.setText(PASSWORDS[operator_id])
+    with qtbot.waitSignal(dialog.logged_in, timeout=TIMEOUT) as blocker:
+        dialog.buttons.accepted.emit()
+    return blocker.args[0]
+
+
+def test_login_dialog_shows_a_wrong_password(qtbot, counter) -> None:
+    dialog = LoginDialog(counter.login_service().login)
+    qtbot.addWidget(dialog)
+    dialog.operator_id.setText("issuer01")
+    dialog.password.setText("wrong-password")
+    dialog.buttons.accepted.emit()
+    qtbot.waitUntil(lambda: "違います" in dialog.message.text(), timeout=TIMEOUT)
+    assert dialog.password.text() == ""  # never left in the field
+    assert dialog.session is None
+
+
+def test_issue_a_certificate_through_the_widgets(qtbot, counter, tmp_path: Path) -> None:
+    session = _login(qtbot, counter)
+    printed = tmp_path / "printed.pdf"
+
+    def print_to_file(pdf: bytes, copies: int, issuance_no: str) -> int:
+        pages = print_pdf(pdf, make_printer(pdf_path=str(printed)), copies)
+        session.record_print(issuance_no, pages)
+        return pages
+
+    window = MainWindow(session, print_pdf=print_to_file)
+    qtbot.addWidget(window)
+    window.show()
+    with qtbot.waitSignal(window.synced, timeout=TIMEOUT):
+        window.sync_now()
+    qtbot.waitUntil(lambda: "オンライン" in window.status.connection.text(), timeout=TIMEOUT)
+
+    panel = window.search_panel
+    assert panel is not None
+    panel.name.setText("さとう")
+    panel.search_button.click()
+    qtbot.waitUntil(lambda: panel.table.rowCount() > 0, timeout=TIMEOUT)
+    assert "佐藤" in panel.table.item(0, 0).text()
+    row = next(i for i, h in enumerate(panel.hits) if h.status == "resident" and not h.protected)
+    panel.open_row(row)
+    view = window.household_view
+    assert view is not None
+    qtbot.waitUntil(lambda: view.household is not None, timeout=TIMEOUT)
+    household = view.household
+    assert view.issue_button.isEnabled()
+
+    dialog = window.open_issuance(household)
+    qtbot.addWidget(dialog)
+    assert not dialog.issue_button.isEnabled()  # no 本人確認 yet
+    assert "本人確認書類" in dialog.decision_label.text()
+    license_ = next(d for d in dialog.id_checks if d.value == "drivers_license")
+    dialog.id_checks[license_].click()
+    assert dialog.issue_button.isEnabled()
+    assert "交付できます" in dialog.decision_label.text()
+
+    dialog.preview_button.click()
+    qtbot.waitUntil(lambda: "見本(" in dialog.preview_status.text(), timeout=TIMEOUT)
+
+    dialog.issue_button.click()
+    qtbot.waitUntil(lambda: dialog.issued is not None, timeout=TIMEOUT)
+    no = dialog.issued.issuance.issuance_no
+    assert no in dialog.preview_status.text()
+    assert dialog.print_button.isEnabled()
+    dialog.print_button.click()
+    assert printed.is_file()
+    info = subprocess.run(["pdfinfo", str(printed)], capture_output=True, text=True, check=True)
+    pages = re.search(r"^Pages:\s+(\d+)$", info.stdout, re.MULTILINE)
+    assert pages is not None and int(pages.group(1)) == dialog.issued.sheets
+    dialog.accept()
+
+    with qtbot.waitSignal(window.synced, timeout=TIMEOUT) as blocker:
+        window.sync_now()
+    assert blocker.args[0].error is None
+    qtbot.waitUntil(lambda: window.status.outbox.text() == "未送信 0件", timeout=TIMEOUT)
+    assert session.client.certificate(no).issuance_no == no
+    window.close()
+    assert session.closed
+
+
+def test_auditor_sees_only_the_audit_log(qtbot, counter) -> None:
+    session = _login(qtbot, counter, "audit01")
+    window = build_main_window(session)
+    qtbot.addWidget(window)
+    labels = [window.tabs.tabText(i) for i in range(window.tabs.count())]
+    assert labels == ["監査ログ"]
+    window.close()
+    QApplication.processEvents()
