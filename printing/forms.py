@@ -135,12 +135,30 @@ class _Painter:
             # Long addresses shrink rather than being cut: every character must print.
             size = size * max_width / width
             width = max_width
-        self.c.setFont(name, size)
         if align == "right":
             x -= width
         elif align == "center":
             x -= width / 2
-        self.c.drawString(x, y, encoded, charSpace=char_space)
+        # The text operators written directly: what Canvas.drawString emits for a TrueType
+        # font, minus its pure-Python number formatting (a form has ~100 strings).
+        font = self.fonts.font
+        doc = self.c._doc
+        shows = [
+            f"{font.getSubsetInternalName(subset, doc)} {size:.3f} Tf ({_escape(chunk)}) Tj"
+            for subset, chunk in font.splitString(encoded, doc)
+        ]
+        # q/Q: the character spacing (text state) must not leak into reportlab's own texts.
+        self.c.addLiteral(
+            f"q BT 1 0 0 1 {x:.3f} {y:.3f} Tm {char_space:.3f} Tc " + " ".join(shows) + " ET Q"
+        )
+
+
+# PDF string escapes for the bytes of a font subset: printable ASCII as is, the rest octal.
+_ESCAPES = [chr(b) if 32 <= b < 127 and chr(b) not in "\\()" else f"\\{b:03o}" for b in range(256)]
+
+
+def _escape(chunk: bytes) -> str:
+    return "".join(map(_ESCAPES.__getitem__, chunk))
 
 
 def _row_height(row: tuple[Cell, ...]) -> float:
