@@ -263,7 +263,8 @@ def verify_chain(
     def add(kind: ProblemKind, seq: int, message: str) -> None:
         problems.append(ChainProblem(terminal_no, kind, seq, message))
 
-    bad = [e for e in entries if e.computed_hash() != e.hash]
+    intact_ids = {e.entry_id for e in entries if e.computed_hash() == e.hash}
+    bad = [e for e in entries if e.entry_id not in intact_ids]
     moved: dict[str, int] = {}
     if len(bad) <= 200:
         seqs = {e.seq for e in bad}
@@ -281,7 +282,7 @@ def verify_chain(
     last_seq = first_seq - 1
     last_hash = prev_hash
     for e in entries:
-        intact = e.computed_hash() == e.hash
+        intact = e.entry_id in intact_ids
         if e.terminal_no != terminal_no:
             add(ProblemKind.FOREIGN, e.seq, f"連番 {e.seq} は端末 {e.terminal_no} の記録です")
         if e.entry_id in moved and closed_up:

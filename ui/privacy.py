@@ -184,6 +184,8 @@ class MaskedMyNumber(QWidget):
         )
 
     def _show(self, number: str | None) -> None:
+        # Whatever window holds the field, it is kept out of screen captures from now on.
+        exclude_from_capture(self)
         self.button.setEnabled(True)
         self.reason.clear()
         self.value.setText(format_my_number(number) if number else "(個人番号なし)")

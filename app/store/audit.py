@@ -298,7 +298,9 @@ def verify_entries(
     `verifier=None` skips signatures (hashes and links are still checked).
     """
     problems: list[Problem] = []
-    bad_hash = [e for e in entries if e.computed_hash() != e.hash]
+    # One hash per entry (the costly part of a long chain), looked up below.
+    intact_ids = {e.entry_id for e in entries if e.computed_hash() == e.hash}
+    bad_hash = [e for e in entries if e.entry_id not in intact_ids]
     moved_from: dict[str, int] = {}
     if 0 < len(bad_hash) <= _REORDER_SEARCH_LIMIT:
         # An entry that hashes correctly under another suspicious entry's seq was moved there.
@@ -351,7 +353,7 @@ def verify_entries(
                     f"連番 {moved_from[e.entry_id]} の記録が連番 {e.seq} の位置に移されています",
                 )
             )
-        elif e.computed_hash() != e.hash:
+        elif e.entry_id not in intact_ids:
             problems.append(
                 Problem(
                     ProblemKind.TAMPERED,
@@ -387,7 +389,7 @@ def verify_entries(
                     f"連番 {e.seq} の記録は連番 {by_hash[e.prev_hash].seq} の記録の次に"
                     "書かれたものです(順序の入れ替え)",
                 )
-            elif e.computed_hash() == e.hash:
+            elif e.entry_id in intact_ids:
                 # Intact entry whose predecessor is not the stored one: it was deleted
                 # and the seq numbers were closed up, or the predecessor was rewritten.
                 kind, msg = (

@@ -130,8 +130,10 @@ def test_reveal_without_reason_is_refused(qtbot: Any, chain: AuditChain) -> None
 def test_reveal_with_reason_is_audited_and_masks_again(qtbot: Any, chain: AuditChain) -> None:
     w = _widget(qtbot, chain, ("issuer",))
     w.reason.setText("本人確認のため")  # QTest types ASCII only
+    clear_capture_calls()
     qtbot.mouseClick(w.button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: w.is_revealed, timeout=3000)
+    assert [c.hwnd for c in capture_calls()] == [int(w.window().winId())]
     assert w.value.text() == "1234 5678 9018" and w.reason.text() == ""
     e = chain.entries()[-1]
     assert (e.action, e.target_ids, e.reason) == ("reveal_my_number", ("P1",), "本人確認のため")
