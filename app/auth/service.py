@@ -62,6 +62,7 @@ class AuthService:
         policy: PasswordPolicy | None = None,
         unlock_lockout: LockoutTracker | None = None,
         hasher: PasswordHasher | None = None,
+        takeover_login: Callable[[str, str], OperatorProfile] | None = None,
     ) -> None:
         self.terminal_no = terminal_no
         self._online_login = online_login
@@ -72,6 +73,9 @@ class AuthService:
         self.policy = policy or PasswordPolicy()
         self._unlock_lockout = unlock_lockout or LockoutTracker()
         self._hasher = hasher or PasswordHasher()
+        # Checks the next operator at the lock screen without opening anything anew (the cache
+        # is already open); the login callables are used when it is not given.
+        self._takeover_login = takeover_login
         self._pending: list[_PendingFailure] = []
         self._verifier: dict[str, str] = {}  # operator_id → argon2 hash, this session only
         self.session: Session | None = None
@@ -224,7 +228,18 @@ class AuthService:
     def takeover(self, operator_id: str, password: str) -> Session:
         """Another operator logs in at the lock screen and takes the terminal over."""
         old = self._require_session()
-        new = self._authenticate(operator_id, password)
+        if self._takeover_login is not None:
+            operator_id = operator_id.strip()
+            try:
+                profile = self._takeover_login(operator_id, password)
+            except DomainError:
+                self._failed(operator_id, online=old.online)
+                raise
+            if not profile.active:
+                raise InvalidCredentials("この職員IDは利用停止されています。")
+            new = Session(profile, self.terminal_no, self._clock(), old.online, old.token)
+        else:
+            new = self._authenticate(operator_id, password)
         self._audit(old.operator_id, AuditAction.LOGOUT, reason="引き継ぎ")
         self._remember(new.operator_id, password)
         self.session = new

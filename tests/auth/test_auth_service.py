@@ -248,6 +248,23 @@ def test_takeover_switches_the_session(chain: AuditChain) -> None:
         auth.unlock(PASSWORDS["clerk1"])
 
 
+def test_takeover_through_its_own_check(chain: AuditChain) -> None:
+    server = FakeServer()
+    auth = _service(server, record=chain.append, takeover_login=server.verify)
+    auth.login("clerk1", PASSWORDS["clerk1"])
+    calls_before = list(server.calls)
+    with pytest.raises(InvalidCredentials):
+        auth.takeover("issuer1", "bad")
+    s = auth.takeover("issuer1", PASSWORDS["issuer1"])
+    assert s.operator_id == "issuer1" and s.roles == ("issuer",)
+    assert server.calls == calls_before  # no second login (nothing reopened)
+    assert _trail(chain)[-3:] == [
+        ("issuer1", "login_failed"),
+        ("clerk1", "logout"),
+        ("issuer1", "takeover"),
+    ]
+
+
 def test_password_change_policy_and_record(chain: AuditChain) -> None:
     auth = _service(FakeServer(), record=chain.append)
     auth.login("clerk1", PASSWORDS["clerk1"])
