@@ -144,6 +144,7 @@ class MainWindow(QMainWindow):
         self.session = session
         self._print_pdf = print_pdf
         self._sync_running = False
+        self._asking_reconnect = False
         self._cancel_sync = threading.Event()
         self.setWindowTitle(f"窓口 — {session.config.municipality_name} 端末 {session.terminal_no}")
         self.resize(1280, 800)
@@ -266,8 +267,35 @@ class MainWindow(QMainWindow):
             )
         if report.terminal_action != "none":
             QMessageBox.critical(self, "端末の登録取消", report.message)
+        elif self.session.needs_reconnect(report) and not self._asking_reconnect:
+            self.ask_reconnect()
         self.refresh_status()
         self.synced.emit(report)
+
+    def ask_reconnect(self) -> None:
+        """The server is back but this session began offline (or expired): one password prompt,
+        then the outbox drains. Declining keeps working offline; the next sync asks again."""
+        from PySide6.QtWidgets import QInputDialog, QLineEdit
+
+        self._asking_reconnect = True
+        try:
+            password, ok = QInputDialog.getText(
+                self,
+                "中央サーバーに再接続",
+                "中央サーバーに接続できるようになりました。\n"
+                "未送信のデータを送るため、パスワードを入力してください。",
+                QLineEdit.EchoMode.Password,
+            )
+            if not ok or not password:
+                return
+            run_in_background(
+                self,
+                lambda: self.session.reconnect(password),
+                lambda _r: self.sync_now(),
+                lambda e: QMessageBox.warning(self, "再接続できません", user_message(e)),
+            )
+        finally:
+            self._asking_reconnect = False
 
     def _sync_failed(self, exc: BaseException) -> None:
         self._sync_running = False
@@ -305,7 +333,8 @@ class MainWindow(QMainWindow):
             print_pdf=self._print_issued if self._print_pdf else None,
             parent=self,
         )
-        dialog.finished.connect(lambda _r: self.refresh_status())
+        # An issuance leaves an event in the outbox: send it now rather than at the next tick.
+        dialog.finished.connect(lambda _r: self.sync_now())
         dialog.open()
         return dialog
 
