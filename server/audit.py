@@ -38,6 +38,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from sqlalchemy import Connection, and_, inspect, select
+from sqlalchemy.exc import SQLAlchemyError
 
 from app.sync.protocol import Policy
 from server.tables import audit_entries
@@ -971,7 +972,17 @@ def report_main(argv: Sequence[str] | None = None) -> int:
     db = Database(cfg.db_url)
     try:
         with db.read() as conn:
+            if not inspect(conn).has_table("audit_entries"):
+                print(
+                    "監査ログのデータベースが見つかりません(madoguchi-server init が必要です)。",
+                    file=sys.stderr,
+                )
+                return 1
             report = build_report(conn, args.start, args.end, args.operator)
+    except SQLAlchemyError as exc:
+        # The URL may carry a password: name only the kind of failure.
+        print(f"データベースに接続できません({type(exc).__name__})。", file=sys.stderr)
+        return 1
     finally:
         db.dispose()
     sys.stdout.write(format_report(report))

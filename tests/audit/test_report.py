@@ -318,3 +318,12 @@ def test_office_hours_come_from_the_policy(server_with_day: tuple[Path, Database
     assert {a.kind for a in narrow[LATE].anomalies} == {AnomalyKind.OUTSIDE_HOURS}
     assert all(a.at is None or a.at.tzinfo is not None for a in narrow[LATE].anomalies)
     assert entries[0].at_datetime.tzinfo == UTC
+
+
+def test_report_command_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    url = f"sqlite:///{tmp_path / 'empty.db'}"
+    assert report_main(["--from", "2026-11-25", "--to", "2026-11-25", "--database-url", url]) == 1
+    assert "init" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        report_main(["--from", "2026/11/25", "--to", "2026-11-25", "--database-url", url])
+    assert report_main(["--from", "2026-11-26", "--to", "2026-11-25", "--database-url", url]) == 2
