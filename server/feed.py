@@ -81,8 +81,10 @@ def stream_page(db: Database, after: int, limit: int) -> Iterator[bytes]:
             if count == limit:
                 has_more = True
                 break
+            # json.dumps with default arguments takes the C encoder (keys are ids, kinds a
+            # handful of words); the stored data is JSON text already.
             text = (
-                f'{"," if count else ""}{{"seq":{seq},"kind":{dumps(kind)},"key":{dumps(key)},'
+                f'{"," if count else ""}{{"seq":{seq},"kind":"{kind}","key":{json.dumps(key)},'
                 f'"version":{version},"deleted":{"true" if deleted else "false"},"data":'
                 f"{data if data is not None else 'null'}}}"
             )
