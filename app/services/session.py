@@ -212,6 +212,7 @@ class LoginService:
                 daily_report_renderer=self.daily_report_renderer,
                 clock=self.clock,
                 client_factory=lambda: self.client(config, device_secret),
+                secret_store=self.secret_store_factory(config.install_id),
             )
         except BaseException:
             cache.close()
@@ -238,8 +239,10 @@ class CounterSession:
         daily_report_renderer: DailyReportRenderer | None = None,
         clock: Clock = _now,
         client_factory: Callable[[], SyncClient] | None = None,
+        secret_store: Any = None,
     ) -> None:
         self.config = config
+        self._secret_store = secret_store
         self.auth = auth
         self.cache = cache
         self.client = client
@@ -609,8 +612,31 @@ class CounterSession:
     def sync_once(self, progress: Any = None, cancel: Any = None) -> SyncReport:
         """Queue the audit trail, push the outbox, pull the feed. One sync at a time."""
         with self._sync_lock:
+            if self.closed:
+                raise SessionError("ログアウトしました。")
             self.queue_audit_batches()
-            return self.engine.sync_once(progress=progress, cancel=cancel)
+            report = self.engine.sync_once(progress=progress, cancel=cancel)
+            for operator_id in report.revoked_operators:
+                self.slots.delete(operator_id)  # no more offline logins for them here
+            if report.terminal_action == "wipe":
+                self._wipe_revoked_terminal()
+            return report
+
+    def _wipe_revoked_terminal(self) -> None:
+        """Decommission after the server revoked this terminal (outbox empty: nothing is lost).
+
+        Key material first (slots, device secret), then the cache and the terminal's identity,
+        so even an interrupted wipe leaves nothing readable. A non-empty outbox never gets here
+        (the engine reports "lock" instead)."""
+        from app.store.db import wipe
+
+        log.warning("terminal %s revoked: wiping its cache and keys", self.terminal_no)
+        self.closed = True
+        self.client.close()
+        data_dir = Path(self.cache.path).parent
+        wipe(data_dir, self.cache, self._secret_store)
+        for name in ("terminal.key", "terminal.pem", "terminal.json"):
+            (data_dir / name).unlink(missing_ok=True)
 
     SESSION_ERRORS = frozenset({"session_required", "session_invalid"})
 

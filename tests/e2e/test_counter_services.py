@@ -184,3 +184,18 @@ def test_protected_person_needs_a_verified_supervisor(counter) -> None:
         assert not refused.allowed
     finally:
         session.logout()
+
+
+def test_revoked_terminal_wipes_itself_when_nothing_is_pending(counter) -> None:
+    session = counter.login("issuer01")
+    session.sync_once()
+    files = [counter.terminal_dir / n for n in ("cache.db", "keyslots.json", "terminal.key")]
+    assert all(f.exists() for f in files)
+    counter.server.revoke_terminal(counter.config.terminal_no)
+    report = session.sync_once()
+    assert report.terminal_action == "wipe"
+    assert session.closed
+    assert not any(f.exists() for f in files)
+    assert not (counter.terminal_dir / "terminal.json").exists()
+    with pytest.raises(Exception, match="登録されていません"):
+        counter.login("issuer01")
