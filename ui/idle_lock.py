@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import shiboken6
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import (
@@ -256,7 +257,7 @@ class IdleLock(QObject):
         return False
 
     def _in_overlay(self, widget: QWidget) -> bool:
-        overlays = set(self._covers.values())
+        overlays = set(self._forms())
         w: QWidget | None = widget
         while w is not None:
             if w in overlays:
@@ -314,17 +315,25 @@ class IdleLock(QObject):
         self.locked.emit()
 
     def _forms(self) -> list[LockOverlay]:
+        # A covered dialog may have been closed and deleted under the lock: forget it.
+        self._covers = {
+            w: o for w, o in self._covers.items() if shiboken6.isValid(w) and shiboken6.isValid(o)
+        }
         return list(self._covers.values())
 
     def _release(self) -> None:
         self._locked = False
+        self._forms()
         for window, overlay in list(self._covers.items()):
             if overlay is self.overlay:
                 overlay.hide()
-            else:
+                continue
+            try:
                 window.removeEventFilter(self)
                 overlay.hide()
                 overlay.deleteLater()
+            except RuntimeError:  # the dialog was closed and deleted under the lock
+                pass
         self._covers = {self.window: self.overlay}
         self.last_input = self._clock()
 

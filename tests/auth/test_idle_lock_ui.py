@@ -234,3 +234,16 @@ def test_action_shortcuts_do_not_fire_under_the_lock(setup: Any, qtbot: Any) -> 
     qtbot.keyClick(lock.overlay.password, Qt.Key.Key_P, Qt.KeyboardModifier.ControlModifier)
     qtbot.keyClick(window, Qt.Key.Key_P, Qt.KeyboardModifier.ControlModifier)
     assert fired == [True]
+
+
+def test_a_dialog_deleted_under_the_lock(setup: Any, qtbot: Any) -> None:
+    window, lock, _clock, _auth, _field = setup
+    dialog = QDialog(window)
+    dialog.show()
+    qtbot.waitExposed(dialog)
+    lock.lock()
+    dialog.deleteLater()
+    qtbot.waitUntil(lambda: not any(isinstance(w, QDialog) for w in window.children()))
+    qtbot.keyClicks(lock.overlay.password, "right")
+    qtbot.mouseClick(lock.overlay.unlock_button, Qt.MouseButton.LeftButton)
+    assert not lock.is_locked
