@@ -10,7 +10,7 @@ from PySide6.QtCore import QDate
 
 from app.auth.permissions import PermissionDenied
 from app.store.audit import AuditAction, AuditChain
-from tests.auth.conftest import sync_runner
+from tests.auth.widget_support import sync_runner
 from ui.audit_viewer import AuditViewer
 
 DAY = date(2026, 11, 26)

@@ -18,7 +18,7 @@ from app.auth.errors import InvalidCredentials
 from app.auth.session import Session
 from app.store.audit import AUDIT_TABLE_DDL, AuditChain, signer_for
 from app.sync.protocol import OperatorProfile
-from tests.auth.conftest import sync_runner
+from tests.auth.widget_support import sync_runner
 from ui.approval import ApprovalDialog
 
 SUPER = OperatorProfile(

@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (
 
 from app.auth.errors import InvalidCredentials, LockedOut
 from app.auth.idle import IdlePolicy
-from tests.auth.conftest import sync_runner
+from tests.auth.widget_support import sync_runner
 from ui.idle_lock import IdleLock, LockOverlay
 
 

@@ -17,7 +17,7 @@ from app.auth.reveal import MASK, reveal_my_number
 from app.auth.session import Session
 from app.store.audit import AUDIT_TABLE_DDL, AuditChain, signer_for
 from app.sync.protocol import OperatorProfile
-from tests.auth.conftest import sync_runner
+from tests.auth.widget_support import sync_runner
 from ui import privacy
 from ui.privacy import (
     WDA_EXCLUDEFROMCAPTURE,

@@ -1,4 +1,4 @@
-"""Shared by the auth UI tests."""
+"""Shared by the widget tests of tests/auth and tests/audit."""
 
 from __future__ import annotations
 
