@@ -71,10 +71,9 @@ class Database:
 
         cfg = Config()
         cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+        # On SQLite the writer engine begins IMMEDIATE: two processes starting at once migrate
+        # one after the other.
         with self.writer.connect() as conn:
-            if self.is_sqlite:
-                # Alembic manages its own transaction; plain deferred BEGIN is enough here.
-                conn.exec_driver_sql("SELECT 1")
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "head")
             conn.commit()
