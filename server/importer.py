@@ -39,6 +39,9 @@ class ImportReport:
     def ok(self) -> bool:
         return not self.errors
 
+    def __str__(self) -> str:
+        return self.summary()  # counts only: the error texts stay out of f-strings and logs
+
     def summary(self) -> str:
         return (
             f"読込 {self.read} 世帯: 新規 {self.inserted}、更新 {self.updated}、"
