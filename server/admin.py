@@ -185,6 +185,20 @@ def update_operator(
         return _profile(row)
 
 
+def list_operators(db: Database) -> list[dict[str, Any]]:
+    with db.read() as conn:
+        rows = conn.execute(
+            select(
+                operators.c.operator_id,
+                operators.c.roles,
+                operators.c.branch,
+                operators.c.active,
+                operators.c.locked,
+            ).order_by(operators.c.operator_id)
+        )
+        return [dict(r._mapping) for r in rows]
+
+
 def operator_exists(conn: Connection, operator_id: str) -> bool:
     return (
         conn.execute(

@@ -110,6 +110,18 @@ def cmd_operator(args: argparse.Namespace) -> int:
     elif args.action == "deactivate":
         admin.update_operator(db, args.id, active=False)
         print(f"操作者 {args.id} を無効にしました。")
+    elif args.action == "password":
+        if not args.password_stdin:
+            raise AdminError("パスワードは --password-stdin で標準入力から渡してください。")
+        password = sys.stdin.readline().rstrip("\r\n")
+        if len(password) < 8:
+            raise AdminError("パスワードは8文字以上にしてください。")
+        admin.update_operator(db, args.id, password=password, unlock=True)
+        print(f"操作者 {args.id} のパスワードを変更しました(ロックも解除しました)。")
+    elif args.action == "list":
+        for op in admin.list_operators(db):
+            state = "無効" if not op["active"] else ("ロック" if op["locked"] else "有効")
+            print(f"{op['operator_id']}\t{state}\t{op['roles']}\t{op['branch']}")
     elif args.action == "unlock":
         admin.update_operator(db, args.id, unlock=True)
         print(f"操作者 {args.id} のロックを解除しました。")
@@ -232,6 +244,10 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--roles", required=True)
     for name in ("deactivate", "unlock"):
         ops.add_parser(name).add_argument("id")
+    a = ops.add_parser("password", help="パスワードの再設定(ロックも解除)")
+    a.add_argument("id")
+    a.add_argument("--password-stdin", action="store_true")
+    ops.add_parser("list")
 
     s = sub.add_parser("terminal", help="端末の管理")
     ts = s.add_subparsers(dest="action", required=True)

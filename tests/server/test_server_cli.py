@@ -165,6 +165,11 @@ def test_cli_admin_commands_on_operators_terminals_and_policy(
     assert main([*d, "operator", "roles", "s1", "--roles", "emperor"]) == 1
     assert main([*d, "operator", "deactivate", "s1"]) == 0
     assert main([*d, "operator", "unlock", "nobody"]) == 1
+    monkeypatch.setattr(sys, "stdin", io.StringIO("another-password\n"))
+    assert main([*d, "operator", "password", "s1", "--password-stdin"]) == 0
+    capsys.readouterr()
+    assert main([*d, "operator", "list"]) == 0
+    assert capsys.readouterr().out.startswith("s1\t無効\tsupervisor,auditor\t常呂")
     assert main([*d, "policy", "set", "fee_yen=350", "mayor_name=北見 次郎"]) == 0
     assert main([*d, "policy", "set", "no_such=1"]) == 1
     capsys.readouterr()
