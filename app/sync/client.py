@@ -16,6 +16,7 @@ import json
 import os
 import ssl
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import quote
@@ -97,6 +98,15 @@ class SyncClient:
             transport=transport,  # tests only; None means real HTTPS
         )
         self.session_token: str | None = None
+        # The server refuses an expired certificate in the TLS handshake, which looks like a
+        # network failure from here; knowing the date locally turns it into a clear refusal.
+        self.certificate_not_after: datetime | None = None
+        if client_cert_path is not None:
+            try:
+                cert = x509.load_pem_x509_certificate(Path(client_cert_path).read_bytes())
+                self.certificate_not_after = cert.not_valid_after_utc
+            except (OSError, ValueError):
+                pass  # load_cert_chain above accepted it; the server will judge
 
     # --- plumbing --------------------------------------------------------------------------
 
@@ -112,6 +122,14 @@ class SyncClient:
     def _request(
         self, method: str, path: str, *, session: bool = True, **kwargs: Any
     ) -> httpx.Response:
+        if self.certificate_not_after is not None and (
+            datetime.now(UTC) > self.certificate_not_after
+        ):
+            raise ServerRejected(
+                403,
+                "client_cert_expired",
+                "端末証明書の有効期限が切れています。管理者に依頼して端末を登録し直してください。",
+            )
         headers = kwargs.pop("headers", {})
         if session and self.session_token:
             headers[SESSION_HEADER] = self.session_token

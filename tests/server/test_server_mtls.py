@@ -101,13 +101,16 @@ def test_expired_certificate_is_refused_in_the_handshake(
     sync_server: ServerEnv, tmp_path: Path
 ) -> None:
     cert, key = _expired_terminal(sync_server, tmp_path)
-    with (
-        SyncClient(
-            sync_server.server.base_url, sync_server.server.ca_cert_path, cert, key, KEY_PASSWORD
-        ) as old,
-        pytest.raises(ServerUnreachable),
-    ):
-        old.login(sync_server.operator_id, sync_server.password)
+    base, ca = sync_server.server.base_url, sync_server.server.ca_cert_path
+    with SyncClient(base, ca, cert, key, KEY_PASSWORD) as old:
+        # The client knows its certificate's date: a clear, non-retryable refusal.
+        with pytest.raises(ServerRejected) as info:
+            old.login(sync_server.operator_id, sync_server.password)
+        assert info.value.code == "client_cert_expired" and "有効期限" in info.value.message
+        # And the server refuses it on its own (TLS handshake).
+        old.certificate_not_after = None
+        with pytest.raises(ServerUnreachable):
+            old.login(sync_server.operator_id, sync_server.password)
 
 
 def test_revocation_takes_effect_on_the_next_request(sync_server_any: ServerEnv) -> None:
