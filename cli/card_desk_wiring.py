@@ -8,7 +8,7 @@ from typing import Any
 from app.cards.simulator import CardProfile, VirtualCard, demo_profile_path
 from app.cards.transport import PcscTransport, SimulatorTransport
 from app.domain.cards import CardState
-from app.services.card_desk import CardDeskService, DeskContext
+from app.services.card_desk import CardDeskService
 
 # One virtual card for the whole demo run, so its retry counters persist between reads.
 _demo_card: VirtualCard | None = None
@@ -21,12 +21,31 @@ def _demo_transport() -> SimulatorTransport:
     return SimulatorTransport(_demo_card)
 
 
+class _LiveContext:
+    """DeskContext that follows the session: after a takeover at the idle lock, desk events
+    are recorded under the operator now at the counter, with that operator's roles."""
+
+    def __init__(self, session: Any) -> None:
+        self._session = session
+
+    @property
+    def operator_id(self) -> str:
+        return self._session.operator.operator_id
+
+    @property
+    def roles(self) -> tuple[str, ...]:
+        return tuple(self._session.operator.roles)
+
+    @property
+    def terminal_no(self) -> str:
+        return self._session.terminal_no
+
+
 def card_desk_widget(session: Any, *, demo: Any = None) -> Any:
     from ui.card_desk import CardDeskWidget
 
-    op = session.operator
     service = CardDeskService(
-        DeskContext(op.operator_id, tuple(op.roles), session.terminal_no),
+        _LiveContext(session),  # type: ignore[arg-type]
         _demo_transport if demo is not None else PcscTransport,
         session.card_lookup,
         audit=session.card_audit,

@@ -14,7 +14,7 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+from PySide6.QtCore import QCoreApplication, QObject, QRunnable, QThreadPool, Signal
 from shiboken6 import isValid
 
 from app.domain.errors import DomainError
@@ -48,9 +48,10 @@ class _Task(QRunnable):
             self._relay.failed.emit(exc)
         else:
             self._relay.succeeded.emit(result)
-
-
-_live: set[_Relay] = set()
+        finally:
+            # Posted after the result, so the GUI thread delivers the result first and deletes
+            # the relay afterwards; never deleted while this thread may still be emitting.
+            self._relay.deleteLater()
 
 
 def run_in_background(
@@ -59,23 +60,18 @@ def run_in_background(
     on_success: Callable[[Any], None] | None = None,
     on_error: Callable[[BaseException], None] | None = None,
 ) -> None:
-    # The relay is created here, in the GUI thread, so its queued signals are delivered there.
-    # It has no Qt parent: a widget closed and deleted while the call runs must not take the
-    # relay (with events still queued for it) down with it. The module keeps it alive until the
-    # result is delivered, and the callbacks are skipped when `parent` is gone by then.
-    relay = _Relay()
-    _live.add(relay)
+    # The relay lives in the GUI thread and is owned by the application object (C++ ownership):
+    # neither a widget closed meanwhile nor Python's garbage collector can delete it while the
+    # worker still emits on it; the worker deletes it (deleteLater) after its last emit.
+    # Callbacks are skipped when `parent` is gone by the time the result arrives.
+    relay = _Relay(QCoreApplication.instance())
 
     def deliver(callback: Callable[[Any], None] | None, value: Any) -> None:
-        try:
-            if callback is not None and isValid(parent):
-                callback(value)
-        finally:
-            _live.discard(relay)
-            relay.deleteLater()
+        if callback is not None and isValid(parent):
+            callback(value)
 
     def fail(exc: BaseException) -> None:
-        if on_error is None and isValid(parent):
+        if on_error is None:
             log.error("unhandled background error: %s", type(exc).__name__)
         deliver(on_error, exc)
 

@@ -159,7 +159,8 @@ class LoginService:
                     raise InvalidCredentials(exc.message) from None
                 raise
             dek = base64.b64decode(answer.dek_b64)
-            opened["cache"] = open_cache(self.files.cache, dek)
+            if "cache" not in opened:  # a takeover at the lock screen only checks credentials
+                opened["cache"] = open_cache(self.files.cache, dek)
             # Refresh this operator's slot so a later offline login works (policy's validity).
             slots.create_or_refresh(op_id, pw, dek, device_secret, answer.policy.offline_login_days)
             return answer
@@ -167,8 +168,9 @@ class LoginService:
         def offline_login(op_id: str, pw: str) -> OperatorProfile:
             now = self.clock()
             dek = slots.unwrap(op_id, pw, device_secret, now)
-            cache = open_cache(self.files.cache, dek)
-            opened["cache"] = cache
+            if "cache" not in opened:  # a takeover at the lock screen only checks credentials
+                opened["cache"] = open_cache(self.files.cache, dek)
+            cache = opened["cache"]
             if cache.terminal_revoked():
                 raise SessionError("この端末は登録を取り消されています。管理者に連絡してください。")
             profile = cache.operator(op_id)

@@ -199,3 +199,23 @@ def test_revoked_terminal_wipes_itself_when_nothing_is_pending(counter) -> None:
     assert not (counter.terminal_dir / "terminal.json").exists()
     with pytest.raises(Exception, match="登録されていません"):
         counter.login("issuer01")
+
+
+def test_takeover_at_the_lock_screen_changes_the_operator_not_the_cache(counter) -> None:
+    session = counter.login("issuer01")
+    try:
+        cache = session.cache
+        session.auth.lock()
+        session.auth.takeover("super01", PASSWORDS["super01"])
+        assert session.operator.operator_id == "super01"
+        assert session.cache is cache  # credentials checked; the cache was not opened again
+        session.sync_once()
+        session.search(name="さとう")  # works, under the new operator
+        latest = session.chain.query(limit=3)
+        assert [e.action for e in latest][:2] == [
+            AuditAction.SEARCH.value,
+            AuditAction.TAKEOVER.value,
+        ]
+        assert latest[0].operator_id == "super01"
+    finally:
+        session.logout()
