@@ -16,6 +16,7 @@ from app.domain.identifiers import juminhyo_code_check_digit
 from app.services.session import LoginService
 from app.services.terminal import TerminalConfig, enroll
 from app.synthetic.generator import household_dicts
+from cli.demo import _demo_card_household
 from printing import render_certificate, render_daily_report
 from server.embedded import EmbeddedServer
 from tests.support.keyring_session import secret_service  # noqa: F401 - fixture
@@ -92,6 +93,8 @@ def counter(tmp_path: Path, secret_service) -> Iterator[Counter]:  # noqa: F811 
             for h in household_dicts(150, 11):
                 out.write(json.dumps(h, ensure_ascii=False) + "\n")
             out.write(json.dumps(_protected_household(), ensure_ascii=False) + "\n")
+            # The resident of the virtual demo card (resources/cards/demo_card.json).
+            out.write(json.dumps(_demo_card_household("012084"), ensure_ascii=False) + "\n")
         report = server.import_jsonl(jsonl)
         assert not report.errors
         for op_id, roles in ROLES.items():
