@@ -92,8 +92,8 @@ class ApprovalDialog(QDialog):
             return
         self.message.clear()
         self.buttons.setEnabled(False)
-        call = _detached(self._approve, supervisor_id, password, reason)
-        self._run(self, call, _outcome(self._ok, self._err), self._err)
+        approve = self._approve  # the worker holds the callable, not this dialog
+        self._run(self, lambda: approve(supervisor_id, password, reason), self._ok, self._err)
 
     def _ok(self, approval: Any) -> None:
         self.approval = approval
@@ -105,38 +105,3 @@ class ApprovalDialog(QDialog):
         self.message.setText(user_message(exc))
 
 
-class _Failed:
-    """An exception carried back as a result, with its traceback dropped."""
-
-    def __init__(self, exc: BaseException) -> None:
-        self.exc = exc
-
-
-def _detached(fn: Callable[..., Any], *args: Any) -> Callable[[], Any]:
-    """A background call that never raises into the worker.
-
-    An exception raised out of the worker keeps the worker's frames (and the QRunnable
-    wrapper) alive in its traceback until the GUI thread drops it, after Qt has deleted the
-    runnable: a crash. So the call returns a `_Failed` without a traceback instead, and
-    `_outcome` turns it back into the error callback on the GUI thread.
-    """
-
-    def call() -> Any:
-        try:
-            return fn(*args)
-        except Exception as exc:
-            return _Failed(exc.with_traceback(None))
-
-    return call
-
-
-def _outcome(
-    ok: Callable[[Any], None], err: Callable[[BaseException], None]
-) -> Callable[[Any], None]:
-    def deliver(result: Any) -> None:
-        if isinstance(result, _Failed):
-            err(result.exc)
-        else:
-            ok(result)
-
-    return deliver

@@ -133,8 +133,8 @@ class AuditViewer(QWidget):
         operator_id, start, end, actions = self.filters()
         self.search_button.setEnabled(False)
         self.status.setText("読み込み中…")
-        call = _detached(self._query, operator_id, start, end, actions)
-        self._run(self, call, _outcome(self._show, self._error), self._error)
+        query = self._query  # the worker holds the callable, not this widget
+        self._run(self, lambda: query(operator_id, start, end, actions), self._show, self._error)
 
     def _show(self, entries: list[AuditEntry]) -> None:
         self.search_button.setEnabled(True)
@@ -164,9 +164,7 @@ class AuditViewer(QWidget):
     def check_chain(self) -> None:
         self.verify_button.setEnabled(False)
         self.chain_status.setText("監査ログの連続性: 検査中…")
-        self._run(
-            self, _detached(self._verify), _outcome(self._chain_result, self._error), self._error
-        )
+        self._run(self, self._verify, self._chain_result, self._error)
 
     def _chain_result(self, problems: list[Problem]) -> None:
         self.verify_button.setEnabled(True)
@@ -182,38 +180,3 @@ class AuditViewer(QWidget):
         )
 
 
-class _Failed:
-    """An exception carried back as a result, with its traceback dropped."""
-
-    def __init__(self, exc: BaseException) -> None:
-        self.exc = exc
-
-
-def _detached(fn: Callable[..., Any], *args: Any) -> Callable[[], Any]:
-    """A background call that never raises into the worker.
-
-    An exception raised out of the worker keeps the worker's frames (and the QRunnable
-    wrapper) alive in its traceback until the GUI thread drops it, after Qt has deleted the
-    runnable: a crash. So the call returns a `_Failed` without a traceback instead, and
-    `_outcome` turns it back into the error callback on the GUI thread.
-    """
-
-    def call() -> Any:
-        try:
-            return fn(*args)
-        except Exception as exc:
-            return _Failed(exc.with_traceback(None))
-
-    return call
-
-
-def _outcome(
-    ok: Callable[[Any], None], err: Callable[[BaseException], None]
-) -> Callable[[Any], None]:
-    def deliver(result: Any) -> None:
-        if isinstance(result, _Failed):
-            err(result.exc)
-        else:
-            ok(result)
-
-    return deliver

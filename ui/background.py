@@ -35,8 +35,13 @@ class _Task(QRunnable):
         self.setAutoDelete(True)
 
     def run(self) -> None:
+        # The worker keeps nothing that the GUI thread might free later: the callable is
+        # released here, and an exception travels without its traceback (whose frames would
+        # hold this runnable's wrapper after Qt deleted the runnable: a crash).
+        fn, self._fn = self._fn, None
+        relay = self._relay
         try:
-            result = self._fn()
+            result = fn()
         except BaseException as exc:
             if not isinstance(exc, DomainError):
                 # Only the type and stack: exception texts may carry personal data.
@@ -45,13 +50,14 @@ class _Task(QRunnable):
                     type(exc).__name__,
                     "".join(traceback.format_tb(exc.__traceback__)),
                 )
-            self._relay.failed.emit(exc)
+            relay.failed.emit(exc.with_traceback(None))
         else:
-            self._relay.succeeded.emit(result)
+            relay.succeeded.emit(result)
         finally:
+            del fn
             # Posted after the result, so the GUI thread delivers the result first and deletes
             # the relay afterwards; never deleted while this thread may still be emitting.
-            self._relay.deleteLater()
+            relay.deleteLater()
 
 
 def run_in_background(

@@ -343,20 +343,13 @@ class IdleLock(QObject):
 
     def _request_unlock(self, password: str) -> None:
         self._busy(True)
-        unlock = self._unlock  # the closure must not hold the QObject (see _detached)
-        self._run(
-            self, _detached(unlock, password), _outcome(self._unlocked, self._failed), self._failed
-        )
+        unlock = self._unlock  # the worker holds the callable, not this QObject
+        self._run(self, lambda: unlock(password), self._unlocked, self._failed)
 
     def _request_takeover(self, operator_id: str, password: str) -> None:
         self._busy(True)
         takeover = self._takeover
-        self._run(
-            self,
-            _detached(takeover, operator_id, password),
-            _outcome(self._taken, self._failed),
-            self._failed,
-        )
+        self._run(self, lambda: takeover(operator_id, password), self._taken, self._failed)
 
     def _unlocked(self, result: Any) -> None:
         self._release()
@@ -374,38 +367,3 @@ class IdleLock(QObject):
             self.session_ended.emit()
 
 
-class _Failed:
-    """An exception carried back as a result, with its traceback dropped."""
-
-    def __init__(self, exc: BaseException) -> None:
-        self.exc = exc
-
-
-def _detached(fn: Callable[..., Any], *args: Any) -> Callable[[], Any]:
-    """A background call that never raises into the worker.
-
-    An exception raised out of the worker keeps the worker's frames (and the QRunnable
-    wrapper) alive in its traceback until the GUI thread drops it, after Qt has deleted the
-    runnable: a crash. So the call returns a `_Failed` without a traceback instead, and
-    `_outcome` turns it back into the error callback on the GUI thread.
-    """
-
-    def call() -> Any:
-        try:
-            return fn(*args)
-        except Exception as exc:
-            return _Failed(exc.with_traceback(None))
-
-    return call
-
-
-def _outcome(
-    ok: Callable[[Any], None], err: Callable[[BaseException], None]
-) -> Callable[[Any], None]:
-    def deliver(result: Any) -> None:
-        if isinstance(result, _Failed):
-            err(result.exc)
-        else:
-            ok(result)
-
-    return deliver

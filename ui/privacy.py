@@ -179,9 +179,8 @@ class MaskedMyNumber(QWidget):
             return
         self.message.clear()
         self.button.setEnabled(False)
-        self._run(
-            self, _detached(self._reveal, reason), _outcome(self._show, self._refuse), self._refuse
-        )
+        reveal = self._reveal  # the worker holds the callable, not this widget
+        self._run(self, lambda: reveal(reason), self._show, self._refuse)
 
     def _show(self, number: str | None) -> None:
         # Whatever window holds the field, it is kept out of screen captures from now on.
@@ -203,38 +202,3 @@ class MaskedMyNumber(QWidget):
         self.value.setText(MASK)
 
 
-class _Failed:
-    """An exception carried back as a result, with its traceback dropped."""
-
-    def __init__(self, exc: BaseException) -> None:
-        self.exc = exc
-
-
-def _detached(fn: Callable[..., Any], *args: Any) -> Callable[[], Any]:
-    """A background call that never raises into the worker.
-
-    An exception raised out of the worker keeps the worker's frames (and the QRunnable
-    wrapper) alive in its traceback until the GUI thread drops it, after Qt has deleted the
-    runnable: a crash. So the call returns a `_Failed` without a traceback instead, and
-    `_outcome` turns it back into the error callback on the GUI thread.
-    """
-
-    def call() -> Any:
-        try:
-            return fn(*args)
-        except Exception as exc:
-            return _Failed(exc.with_traceback(None))
-
-    return call
-
-
-def _outcome(
-    ok: Callable[[Any], None], err: Callable[[BaseException], None]
-) -> Callable[[Any], None]:
-    def deliver(result: Any) -> None:
-        if isinstance(result, _Failed):
-            err(result.exc)
-        else:
-            ok(result)
-
-    return deliver
