@@ -65,7 +65,10 @@ class PostgresCluster:
         cmd = [str(self.bin_dir / args[0]), *args[1:]]
         if self.as_root:
             cmd = ["runuser", "-u", "postgres", "--", *cmd]
-        return subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
+        # cwd: the `postgres` user may not be allowed into the checkout (e.g. under /root).
+        return subprocess.run(
+            cmd, capture_output=True, text=True, timeout=120, check=False, cwd=self.base
+        )
 
     def start(self) -> None:
         if self.as_root:
