@@ -83,9 +83,8 @@ _INSERT_PERSON = (
     f" VALUES ({', '.join('?' * len(_PERSON_COLUMNS))})"
 )
 _INSERT_KEY = (
-    "INSERT OR REPLACE INTO search_keys"
-    " (key, person_id, kind, removed, birth_date, sex, household_id, kana)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+    "INSERT OR REPLACE INTO search_keys (key, person_id, kind, removed, birth_date, sex,"
+    " household_id, kana, address_key, katagaki_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 
 
@@ -177,6 +176,8 @@ class ResidentsMixin(CacheBase):
         if existing:  # nothing to delete on an initial sync: skip the statements
             conn.executemany("DELETE FROM search_keys WHERE person_id = ?", existing)
             conn.executemany("DELETE FROM persons WHERE person_id = ?", existing)
+        akey = address_key(h.address)
+        kkey = address_key(h.katagaki) if h.katagaki else None
         conn.execute(
             "INSERT OR REPLACE INTO households (household_id, version, bucket, municipality_code,"
             " postal_code, address, katagaki, head_person_id, address_key, katagaki_key, raw)"
@@ -190,8 +191,8 @@ class ResidentsMixin(CacheBase):
                 h.address,
                 h.katagaki,
                 h.head_person_id,
-                address_key(h.address),
-                address_key(h.katagaki) if h.katagaki else None,
+                akey,
+                kkey,
                 raw,
             ),
         )
@@ -204,8 +205,9 @@ class ResidentsMixin(CacheBase):
             birth = p.birth_date.isoformat()
             for key, kind in keys.items():
                 key_rows.append(
-                    (key, p.person_id, kind, removed, birth, p.sex, h.household_id, kana)
-                )
+                    (key, p.person_id, kind, removed, birth, p.sex, h.household_id, kana,
+                     akey, kkey)
+                )  # fmt: skip
         conn.executemany(_INSERT_PERSON, person_rows)
         conn.executemany(_INSERT_KEY, key_rows)
 

@@ -196,7 +196,20 @@ _V4 = [
         ON persons(household_id, status, kana_key, birth_date, sex, person_id)""",
 ]
 
-MIGRATIONS: Sequence[Sequence[str]] = (_V1, _V2, _V3, _V4)
+# Step 5 (v5): the address keys on every name key, with (key, address) indexes: "name +
+# address" becomes an index range even when both are broad (a common family name and a whole
+# 町) — at a million persons neither the name rows nor the households of a 町 are few.
+_V5 = [
+    "ALTER TABLE search_keys ADD COLUMN address_key TEXT NOT NULL DEFAULT ''",
+    "ALTER TABLE search_keys ADD COLUMN katagaki_key TEXT",
+    """UPDATE search_keys SET address_key = h.address_key, katagaki_key = h.katagaki_key
+        FROM households h WHERE h.household_id = search_keys.household_id""",
+    "CREATE INDEX search_keys_address ON search_keys(key, address_key)",
+    """CREATE INDEX search_keys_katagaki ON search_keys(key, katagaki_key)
+        WHERE katagaki_key IS NOT NULL""",
+]
+
+MIGRATIONS: Sequence[Sequence[str]] = (_V1, _V2, _V3, _V4, _V5)
 LATEST_VERSION = len(MIGRATIONS)
 
 

@@ -179,7 +179,7 @@ class SearchMixin(CacheBase):
         akey = address_key(q.address) if q.address else ""
         if folded and not q.juminhyo_code:
             if akey and self._address_is_narrower(folded, akey):
-                return self._by_person(q, folded, akey)
+                return self._by_address(q, folded, akey)
             return self._by_name(q, folded, akey)
         return self._by_person(q, folded, akey)
 
@@ -189,19 +189,12 @@ class SearchMixin(CacheBase):
         ).fetchone()[0]
 
     def _address_is_narrower(self, folded: str, akey: str) -> bool:
-        bound = PREFIX_SCAN
-        names = self._bounded_count(
-            "SELECT 1 FROM search_keys WHERE key >= ? AND key < ?", [folded, folded + _HI], bound
-        )
-        if names <= CANDIDATE_CAP:
-            return False
-        homes = self._bounded_count(
-            "SELECT 1 FROM households WHERE address_key >= ? AND address_key < ?"
-            " UNION ALL SELECT 1 FROM households WHERE katagaki_key >= ? AND katagaki_key < ?",
-            [akey, akey + _HI, akey, akey + _HI],
-            bound,
-        )
-        return homes * 3 < names  # ~2.5 persons per household
+        """Whether to walk the households of the address instead of the name keys.
+
+        Since v5 the name keys carry the address and "name + address" is an index range, so
+        the name path is never worse; kept as the switch the tests use to check the other plan.
+        """
+        return False
 
     def _filters(
         self, q: SearchQuery, alias: str, akey: str, *, address: bool = True
@@ -228,7 +221,7 @@ class SearchMixin(CacheBase):
         return where, params
 
     def _by_name(self, q: SearchQuery, folded: str, akey: str) -> tuple[str, list[Any], bool]:
-        where, params = self._filters(q, "s", akey)
+        where, params = self._filters(q, "s", akey, address=False)
         if not q.include_removed:
             where.append("s.removed = 0")
         rest = "".join(" AND " + w for w in where)
@@ -242,14 +235,43 @@ class SearchMixin(CacheBase):
             )
             > PREFIX_SCAN
         )
-        # Exact matches come first in the UNION ALL, so the candidate cap never cuts them off.
+        select = "SELECT {rank}, s.removed, s.kana, s.person_id FROM "
+        prefix_from = (
+            f"(SELECT * FROM search_keys WHERE {prefix_range} LIMIT {PREFIX_SCAN}) s WHERE 1"
+        )
+        hi = folded + _HI
+        if not akey:
+            # Exact matches come first in the UNION ALL: the candidate cap never cuts them off.
+            sql = (
+                select.format(rank=0) + "search_keys s WHERE s.key = ?" + rest
+                + " UNION ALL " + select.format(rank=1) + prefix_from + rest
+            )  # fmt: skip
+            return sql, [folded, *params, folded, hi, *params], truncated
+        # With an address: (key, address) index ranges for the exact key (住所, then 方書).
+        ahi = akey + _HI
+        by_address = " AND s.address_key >= ? AND s.address_key < ?"
+        by_katagaki = " AND s.katagaki_key >= ? AND s.katagaki_key < ?"
+        either = (
+            " AND ((s.address_key >= ? AND s.address_key < ?)"
+            " OR (s.katagaki_key >= ? AND s.katagaki_key < ?))"
+        )
         sql = (
-            "SELECT 0, s.removed, s.kana, s.person_id FROM search_keys s WHERE s.key = ?" + rest
-            + " UNION ALL SELECT 1, s.removed, s.kana, s.person_id FROM"
-            f" (SELECT * FROM search_keys WHERE {prefix_range} LIMIT {PREFIX_SCAN}) s"
-            " WHERE 1" + rest
+            select.format(rank=0) + "search_keys s INDEXED BY search_keys_address"
+            " WHERE s.key = ?" + by_address + rest
+            + " UNION ALL " + select.format(rank=0)
+            + "search_keys s INDEXED BY search_keys_katagaki WHERE s.key = ?"
+            " AND s.katagaki_key IS NOT NULL" + by_katagaki + rest
+            + " UNION ALL " + select.format(rank=1) + prefix_from + either + rest
         )  # fmt: skip
-        return sql, [folded, *params, folded, folded + _HI, *params], truncated
+        return (
+            sql,
+            [
+                folded, akey, ahi, *params,
+                folded, akey, ahi, *params,
+                folded, hi, akey, ahi, akey, ahi, *params,
+            ],
+            truncated,
+        )  # fmt: skip
 
     def _by_address(self, q: SearchQuery, folded: str, akey: str) -> tuple[str, list[Any], bool]:
         """Name + a narrow address: the households of the address, then their name keys."""

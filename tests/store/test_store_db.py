@@ -121,11 +121,19 @@ def test_migrations_step_by_step(tmp_path: Path, dek: bytes) -> None:
         "INSERT INTO search_keys VALUES (?, 'P1', 3, 0, '1970-01-01', 'male', 'H1', ?)",
         ("ヤマタ", "ヤマタ"),
     )
+    conn.execute(
+        "INSERT INTO households VALUES ('H1', 1, 0, '012084', '090-0001', '北見市北1条',"
+        " 'コーポ101', 'P1', '北見市北1条', 'コーポ101', '{}')"
+    )
+    assert schema.migrate(conn, upto=4) == 4
     conn.close()
 
-    # open_cache migrates the rest of the way (v4: the household index of name keys).
+    # open_cache migrates the rest of the way (v5: the address keys on the name keys).
     with open_cache(path, dek) as c:
-        assert c.schema_version() == schema.LATEST_VERSION == 4
+        assert c.schema_version() == schema.LATEST_VERSION == 5
+        assert c.connection.execute(
+            "SELECT address_key, katagaki_key FROM search_keys WHERE person_id = 'P1'"
+        ).fetchone() == ("北見市北1条", "コーポ101")
         assert c.cursor() == 7
         assert c.outbox_total() == 1
         plan = c.connection.execute(
