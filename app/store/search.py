@@ -19,8 +19,8 @@ Bounded work at 1,000,000 persons (budget p95 ≤ 20 ms):
 - prefix matches come from at most PREFIX_SCAN index entries past the exact key;
 - at most CANDIDATE_CAP candidates are ranked. When a bound was reached, `SearchPage.total`
   is None ("many more: add a condition") and the hits are the best of the candidates read;
-- with an address, the cheaper driver is chosen by bounded counts: the name keys, or the
-  households of that address (then their members, filtered by name).
+- with an address, the name keys carry the address keys (v5): "name + address" is a
+  (key, address) index range; without a name, the households of the address drive.
 """
 
 from __future__ import annotations
