@@ -56,30 +56,29 @@ def build_main_window(session: Any, *, demo: Any = None) -> Any:
     """The main window with every part wired: card desk, audit viewer, printing, demo menu."""
     from ui.main_window import MainWindow
     from ui.pdf_preview import make_printer, print_pdf
+    from ui.settings import Settings, SettingsDialog
 
     def print_issued(pdf: bytes, copies: int, issuance_no: str) -> int:
-        printer = make_printer(_settings(session).get("printer"))
+        printer = make_printer(Settings.beside(session.cache.path).get("printer") or None)
         pages = print_pdf(pdf, printer, copies)
         session.record_print(issuance_no, pages)
         return pages
 
-    return MainWindow(
+    window = MainWindow(
         session,
         card_desk_factory=_card_desk_factory(demo),
         audit_viewer_factory=_audit_viewer,
         print_pdf=print_issued,
         demo_menu=_demo_menu(demo) if demo is not None else None,
     )
+    from PySide6.QtGui import QAction
 
-
-def _settings(session: Any) -> dict[str, Any]:
-    import json
-
-    path = Path(session.cache.path).parent / "settings.json"
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (FileNotFoundError, ValueError):
-        return {}
+    settings_action = QAction("設定…", window)
+    settings_action.triggered.connect(
+        lambda: SettingsDialog(Settings.beside(session.cache.path), window).exec()
+    )
+    window.file_menu.insertAction(window.file_menu.actions()[0], settings_action)
+    return window
 
 
 def _audit_viewer(session: Any) -> Any:

@@ -182,7 +182,7 @@ class MainWindow(QMainWindow):
         self._relay = _ProgressRelay(self)
         self._relay.progressed.connect(self.status.show_progress)
 
-        menu = self.menuBar().addMenu("ファイル")
+        self.file_menu = menu = self.menuBar().addMenu("ファイル")
         sync_now = QAction("今すぐ同期", self)
         sync_now.triggered.connect(self.sync_now)
         menu.addAction(sync_now)

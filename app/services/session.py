@@ -145,6 +145,10 @@ class LoginService:
         )
 
     def login(self, operator_id: str, password: str) -> CounterSession:
+        from app.sync.revocation import LOCKED_MESSAGE, is_locked
+
+        if is_locked(self.files.data_dir):
+            raise SessionError(LOCKED_MESSAGE)
         config = self.terminal()
         device_secret = self._device_secret(config)
         client = self.client(config, device_secret)
@@ -618,35 +622,40 @@ class CounterSession:
                 raise SessionError("ログアウトしました。")
             self.queue_audit_batches()
             report = self.engine.sync_once(progress=progress, cancel=cancel)
-            for operator_id in report.revoked_operators:
-                self.slots.delete(operator_id)  # no more offline logins for them here
-            if report.terminal_action == "wipe":
-                self._wipe_revoked_terminal()
+            if report.revoked_operators or report.terminal_action != "none":
+                self._apply_revocations(report)
             return report
 
-    def _wipe_revoked_terminal(self) -> None:
-        """Decommission after the server revoked this terminal (outbox empty: nothing is lost).
+    def _apply_revocations(self, report: SyncReport) -> None:
+        """Revoked operators lose their slots; a revoked terminal is wiped (outbox empty) or
+        locked (outbox not empty: the events are kept for the administrator)."""
+        from app.sync.revocation import apply_revocations
 
-        Key material first (slots, device secret), then the cache and the terminal's identity,
-        so even an interrupted wipe leaves nothing readable. A non-empty outbox never gets here
-        (the engine reports "lock" instead)."""
-        from app.store.db import wipe
-
-        log.warning("terminal %s revoked: wiping its cache and keys", self.terminal_no)
+        data_dir = Path(self.cache.path).parent
+        if report.terminal_action == "none":
+            apply_revocations(report, slots=self.slots, data_dir=data_dir, cache=self.cache)
+            return
+        log.warning("terminal %s revoked (%s)", self.terminal_no, report.terminal_action)
         self.closed = True
         self.client.close()
-        data_dir = Path(self.cache.path).parent
-        wipe(data_dir, self.cache, self._secret_store)
-        for name in ("terminal.key", "terminal.pem", "terminal.json"):
-            (data_dir / name).unlink(missing_ok=True)
-
-    SESSION_ERRORS = frozenset({"session_required", "session_invalid"})
+        outcome = apply_revocations(
+            report,
+            slots=self.slots,
+            data_dir=data_dir,
+            cache=self.cache,
+            device_secret=self._secret_store,
+        )
+        if outcome.wiped:
+            # Without its key and certificate the PC is no longer a terminal of the city.
+            for name in ("terminal.key", "terminal.pem", "terminal.json"):
+                (data_dir / name).unlink(missing_ok=True)
+        else:
+            self.cache.close()
 
     def needs_reconnect(self, report: SyncReport) -> bool:
         """True when the server is back but wants this operator to log in again (a session
         that began offline, or one that expired)."""
-        err = report.error
-        return isinstance(err, ServerRejected) and err.code in self.SESSION_ERRORS
+        return report.needs_login
 
     def reconnect(self, password: str) -> None:
         """Open a server session for the operator at the counter again (password re-entered)."""

@@ -219,3 +219,18 @@ def test_takeover_at_the_lock_screen_changes_the_operator_not_the_cache(counter)
         assert latest[0].operator_id == "super01"
     finally:
         session.logout()
+
+
+def test_revoked_terminal_with_pending_events_is_locked_not_wiped(counter) -> None:
+    session = counter.login("issuer01")
+    session.sync_once()
+    hit, household = _first_resident_household(session)
+    session.issue(SELF_REQUEST, household, requester_person_id=hit.person_id)
+    counter.server.revoke_terminal(counter.config.terminal_no)
+    # The issuance cannot be delivered any more, and must not be destroyed either.
+    report = session.sync_once()
+    assert report.terminal_action == "lock"
+    assert session.closed
+    assert (counter.terminal_dir / "cache.db").exists()
+    with pytest.raises(SessionError, match="未送信のデータが残っています"):
+        counter.login("issuer01")
