@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import sys
@@ -170,4 +171,7 @@ def run_gui(data_dir: str | Path | None = None, demo: Any = None) -> int:
         window.start()
 
     show_login()
+    # Everything built so far lives as long as the program: keep it out of the garbage
+    # collector's scans, whose pauses otherwise stall the GUI during a long sync.
+    gc.freeze()
     return int(app.exec())
