@@ -7,6 +7,7 @@ import threading
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QWidget
+from shiboken6 import delete
 
 from app.domain.errors import DomainError
 from ui.background import run_in_background, user_message
@@ -53,7 +54,6 @@ def test_widget_deleted_before_the_result(qtbot) -> None:
     for _ in range(20):
         w = _Widget()
         run_in_background(w, lambda: sum(range(200_000)), got.append)
-        w.deleteLater()
-        del w
+        delete(w)  # the C++ widget is gone now, before any result can arrive
     qtbot.wait(500)
     assert got == []
