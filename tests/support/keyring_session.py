@@ -4,8 +4,9 @@
 
     def test_x(secret_service): ...   # keyring.get_keyring() is the SecretService backend
 
-The fixture (session scope) starts `dbus-daemon --session --fork`, then
-`gnome-keyring-daemon --unlock --components=secrets` with a password on stdin, in a temporary
+The fixture (session scope) starts `dbus-daemon --session --nofork`, then
+`gnome-keyring-daemon --unlock --foreground --components=secrets` with a password on stdin,
+both as children that die with the test process (PR_SET_PDEATHSIG), in a temporary
 HOME / XDG dirs (never the developer's own keyring), points DBUS_SESSION_BUS_ADDRESS at it and
 installs keyring's SecretService backend. Everything is stopped (by pid) and restored after.
 Missing binaries or a daemon that does not come up → tests.support.require (skip; fail in CI).
@@ -13,7 +14,6 @@ Missing binaries or a daemon that does not come up → tests.support.require (sk
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
 import signal
@@ -31,9 +31,16 @@ _ENV_KEYS = ("DBUS_SESSION_BUS_ADDRESS", "HOME", "XDG_DATA_HOME", "XDG_RUNTIME_D
              "XDG_CONFIG_HOME", "GNOME_KEYRING_CONTROL")  # fmt: skip
 
 
-def _kill(pid: int) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGTERM)
+def _die_with_parent() -> None:
+    # Linux: the daemons get SIGTERM when the test process dies, even by SIGKILL, so a killed
+    # test run leaves no D-Bus or keyring daemon behind.
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
 
 
 @pytest.fixture(scope="session")
@@ -46,7 +53,7 @@ def secret_service() -> Iterator[Any]:
     saved = {k: os.environ.get(k) for k in _ENV_KEYS}
     saved_backend = keyring.get_keyring()
     root = tempfile.mkdtemp(prefix="madoguchi-keyring-")
-    pids: list[int] = []
+    procs: list[subprocess.Popen[str]] = []
     try:
         env = dict(os.environ)
         for sub in ("home", "data", "config", "run"):
@@ -57,27 +64,25 @@ def secret_service() -> Iterator[Any]:
             XDG_CONFIG_HOME=os.path.join(root, "config"),
             XDG_RUNTIME_DIR=os.path.join(root, "run"),
         )
-        out = subprocess.run(
-            [dbus, "--session", "--fork", "--print-address=1", "--print-pid=1"],
-            env=env, capture_output=True, text=True, timeout=20, check=False,
+        # Both daemons stay in the foreground as our children (no --fork / --daemonize).
+        bus = subprocess.Popen(
+            [dbus, "--session", "--nofork", "--print-address=1"],
+            env=env, stdout=subprocess.PIPE, text=True, preexec_fn=_die_with_parent,
         )  # fmt: skip
-        lines = out.stdout.split()
-        require(out.returncode == 0 and len(lines) >= 2, f"dbus-daemon failed: {out.stderr}")
-        address, pid = lines[0], int(lines[1])
-        pids.append(pid)
+        procs.append(bus)
+        assert bus.stdout is not None
+        address = bus.stdout.readline().strip()
+        require(bool(address), "dbus-daemon did not print its address")
         env["DBUS_SESSION_BUS_ADDRESS"] = address
-        gk = subprocess.run(
-            [gkd, "--unlock", "--components=secrets", "--daemonize"],
-            input="madoguchi-test\n", env=env, capture_output=True, text=True, timeout=20,
-            check=False,
+        keyd = subprocess.Popen(
+            [gkd, "--unlock", "--foreground", "--components=secrets"],
+            env=env, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
+            preexec_fn=_die_with_parent,
         )  # fmt: skip
-        require(gk.returncode == 0, f"gnome-keyring-daemon failed: {gk.stderr}")
-        for line in gk.stdout.splitlines():
-            key, _, value = line.partition("=")
-            if key == "GNOME_KEYRING_PID" and value.isdigit():
-                pids.append(int(value))
-            elif key == "GNOME_KEYRING_CONTROL":
-                env["GNOME_KEYRING_CONTROL"] = value
+        procs.append(keyd)
+        assert keyd.stdin is not None
+        keyd.stdin.write("madoguchi-test\n")
+        keyd.stdin.close()  # end of the password; the Secret Service is reached over D-Bus
         for k in _ENV_KEYS:
             if k in env:
                 os.environ[k] = env[k]
@@ -101,8 +106,13 @@ def secret_service() -> Iterator[Any]:
         yield backend
     finally:
         keyring.set_keyring(saved_backend)
-        for pid in reversed(pids):
-            _kill(pid)
+        for proc in reversed(procs):
+            proc.terminate()
+            try:
+                proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=5)
         for k, v in saved.items():
             if v is None:
                 os.environ.pop(k, None)
