@@ -71,10 +71,14 @@ def main() -> int:
     print(f"synthetic data: {args.persons:,} persons, {households:,} households, seed {args.seed}")
     print(f"  generator   wall {wall:7.2f} s  cpu {cpu:7.2f} s  {rate:10,.0f} persons/s")
     print(f"  file        {size / 1e6:8.1f} MB   peak RSS {peak_mb:7.1f} MB")
-    print(f"  baseline    wall {b_wall:7.2f} s  (constant household × {base_households:,}: "
-          "JSON encode + write + fsync)")
-    print(f"  budget      {BUDGET_S:.0f} s for 1,000,000 persons → scaled ratio "
-          f"{wall / (BUDGET_S * args.persons / 1_000_000):.2f} (≤ 1.00 passes)")
+    print(
+        f"  baseline    wall {b_wall:7.2f} s  (constant household × {base_households:,}: "
+        "JSON encode + write + fsync)"
+    )
+    print(
+        f"  budget      {BUDGET_S:.0f} s for 1,000,000 persons → scaled ratio "
+        f"{wall / (BUDGET_S * args.persons / 1_000_000):.2f} (≤ 1.00 passes)"
+    )
     print(f"  vs baseline ratio {wall / b_wall:.2f}")
     return 0
 

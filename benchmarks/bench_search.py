@@ -95,9 +95,7 @@ def sample_persons(cache: Cache, n: int = 600, seed: int = 99) -> list[dict[str,
     return out
 
 
-def query_mix(
-    sample: list[dict[str, Any]], n: int, seed: int = 7
-) -> list[tuple[str, SearchQuery]]:
+def query_mix(sample: list[dict[str, Any]], n: int, seed: int = 7) -> list[tuple[str, SearchQuery]]:
     """What clerks type: a name (kanji or kana, full or the family name) usually with the
     birth date or year, sometimes the address; a 住民票コード; a birth date + sex."""
     rng = random.Random(seed)
@@ -162,9 +160,7 @@ def pct(values: list[float], p: float) -> float:
 
 def db_size(path: Path) -> int:
     return sum(
-        Path(str(path) + s).stat().st_size
-        for s in ("", "-wal")
-        if Path(str(path) + s).exists()
+        Path(str(path) + s).stat().st_size for s in ("", "-wal") if Path(str(path) + s).exists()
     )
 
 
@@ -193,9 +189,7 @@ def run(size: int, queries: int, workdir: Path, seed: int) -> dict[str, Any]:
     if not plain_path.exists():
         # The same schema and rows, decrypted by SQLCipher itself.
         with open_cache(enc_path, dek) as cache:
-            cache.connection.execute(
-                f"ATTACH DATABASE '{plain_path}' AS plaintext KEY ''"
-            )
+            cache.connection.execute(f"ATTACH DATABASE '{plain_path}' AS plaintext KEY ''")
             cache.connection.execute("SELECT sqlcipher_export('plaintext')")
             version = cache.schema_version()
             cache.connection.execute(f"PRAGMA plaintext.user_version = {version}")

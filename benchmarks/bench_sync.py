@@ -226,7 +226,10 @@ def main(argv: list[str] | None = None) -> int:
                 pauses.clear()
                 cache2 = create_cache(base / f"cache-gui-{limit}.db", dek)
                 engine2 = SyncEngine(
-                    cache2, client, terminal_no=terminal_no, page_limit=limit,
+                    cache2,
+                    client,
+                    terminal_no=terminal_no,
+                    page_limit=limit,
                     initial_page_limit=limit,
                 )
                 stall_ms, s2, rep = stall_probe(engine2)
@@ -248,7 +251,9 @@ def main(argv: list[str] | None = None) -> int:
 def admin_cli(data_dir: Path, *args: str) -> None:
     subprocess.run(
         [sys.executable, "-m", "server.cli", "--data-dir", str(data_dir), *args],
-        check=True, cwd=ROOT, stdout=subprocess.DEVNULL,
+        check=True,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
     )
 
 
@@ -257,8 +262,20 @@ def serve(data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "server.cli", "--data-dir", str(data_dir), "serve",
-         "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
+        [
+            sys.executable,
+            "-m",
+            "server.cli",
+            "--data-dir",
+            str(data_dir),
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
         cwd=ROOT,
     )
     deadline = time.monotonic() + 60

@@ -183,15 +183,19 @@ def cmd_simulate(args: argparse.Namespace, out: TextIO) -> int:
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _stop)
         signal.signal(signal.SIGINT, _stop)
-    print(f"仮想個人番号カードを vpcd {host}:{port_text} に挿入します(終了: Ctrl+C)。",
-          file=out, flush=True)
+    print(
+        f"仮想個人番号カードを vpcd {host}:{port_text} に挿入します(終了: Ctrl+C)。",
+        file=out,
+        flush=True,
+    )
     serve_vpcd(card, host, int(port_text), stop)
     print("仮想カードを取り外しました。", file=out, flush=True)
     return 0
 
 
-def main(argv: list[str] | None = None, *, stdin: TextIO | None = None,
-         stdout: TextIO | None = None) -> int:
+def main(
+    argv: list[str] | None = None, *, stdin: TextIO | None = None, stdout: TextIO | None = None
+) -> int:
     args = _parser().parse_args(sys.argv[1:] if argv is None else argv)
     out = stdout or sys.stdout
     try:

@@ -127,8 +127,12 @@ def unihan_edges(text: str) -> Iterator[tuple[str, str, int]]:
         if line.startswith("#") or not line.strip():
             continue
         cp, field, values = line.rstrip("\n").split("\t", 2)
-        if field not in ("kZVariant", "kSemanticVariant", "kTraditionalVariant",
-                         "kSimplifiedVariant"):
+        if field not in (
+            "kZVariant",
+            "kSemanticVariant",
+            "kTraditionalVariant",
+            "kSimplifiedVariant",
+        ):
             continue
         src = chr(int(cp[2:], 16))
         for m in _CP.finditer(values):

@@ -103,5 +103,3 @@ class ApprovalDialog(QDialog):
     def _err(self, exc: BaseException) -> None:
         self.buttons.setEnabled(True)
         self.message.setText(user_message(exc))
-
-

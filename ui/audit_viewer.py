@@ -178,5 +178,3 @@ class AuditViewer(QWidget):
         self.chain_status.setText(
             f"監査ログの連続性: 問題 {len(problems)} 件\n" + "\n".join(lines) + more
         )
-
-

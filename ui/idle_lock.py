@@ -365,5 +365,3 @@ class IdleLock(QObject):
             overlay.message.setText(user_message(exc))
         if isinstance(exc, LockedOut | SessionEnded):
             self.session_ended.emit()
-
-

@@ -200,5 +200,3 @@ class MaskedMyNumber(QWidget):
     def mask(self) -> None:
         self.timer.stop()
         self.value.setText(MASK)
-
-

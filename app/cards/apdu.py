@@ -62,9 +62,7 @@ class CardStatusError(CardError):
 
 class WrongPin(CardStatusError):
     def __init__(self, sw: int, remaining: int, label: str = "暗証番号") -> None:
-        super().__init__(
-            sw, f"{label}が違います。残り{remaining}回間違えるとロックされます。"
-        )
+        super().__init__(sw, f"{label}が違います。残り{remaining}回間違えるとロックされます。")
         self.remaining = remaining
 
 
@@ -88,8 +86,9 @@ class FileNotFound(CardStatusError):
     def __init__(self, sw: int = 0x6A82, what: str = "") -> None:
         suffix = f"({what})" if what else ""
         super().__init__(
-            sw, f"カードに必要なアプリケーションまたはファイルがありません{suffix}。"
-            "個人番号カードであることを確認してください。"
+            sw,
+            f"カードに必要なアプリケーションまたはファイルがありません{suffix}。"
+            "個人番号カードであることを確認してください。",
         )
 
 
@@ -276,9 +275,7 @@ def parse_tlvs(data: bytes, *, allow_padding: bool = False) -> list[Tlv]:
     out: list[Tlv] = []
     pos = 0
     while pos < len(data):
-        if allow_padding and data[pos] in (0x00, 0xFF) and all(
-            b == data[pos] for b in data[pos:]
-        ):
+        if allow_padding and data[pos] in (0x00, 0xFF) and all(b == data[pos] for b in data[pos:]):
             break
         tlv, pos = parse_tlv(data, pos)
         out.append(tlv)
@@ -384,8 +381,10 @@ class CardChannel:
         head = self.read_binary(0, 8)
         tag, length, vpos = read_tlv_header(head)
         total = vpos + length
-        data = head[:total] if total <= len(head) else head + self.read_exact(
-            total - len(head), len(head)
+        data = (
+            head[:total]
+            if total <= len(head)
+            else head + self.read_exact(total - len(head), len(head))
         )
         tlv, _ = parse_tlv(data)
         return Tlv(tag, tlv.value)

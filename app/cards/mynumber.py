@@ -280,4 +280,3 @@ def _check_pin_format(pin: str) -> None:
 
     if not (len(pin) == 4 and pin.isascii() and pin.isdigit()):
         raise ValidationError("pin", "暗証番号は4桁の数字です。")
-

@@ -153,13 +153,19 @@ def make_png(width: int = 48, height: int = 64) -> bytes:
 
     def chunk(kind: bytes, data: bytes) -> bytes:
         return (
-            struct.pack(">I", len(data)) + kind + data
+            struct.pack(">I", len(data))
+            + kind
+            + data
             + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
         )
 
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)  # 8-bit greyscale
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(raw))
-            + chunk(b"IEND", b""))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", ihdr)
+        + chunk(b"IDAT", zlib.compress(raw))
+        + chunk(b"IEND", b"")
+    )
 
 
 @dataclass(frozen=True)
@@ -187,15 +193,18 @@ def make_jpki_material(profile: CardProfile) -> JpkiMaterial:
 
         ca_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         user_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        ca_name = x509.Name([
-            x509.NameAttribute(NameOID.COUNTRY_NAME, "JP"),
-            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Madoguchi Virtual JPKI"),
-            x509.NameAttribute(NameOID.COMMON_NAME, "Virtual JPKI User Authentication CA"),
-        ])
+        ca_name = x509.Name(
+            [
+                x509.NameAttribute(NameOID.COUNTRY_NAME, "JP"),
+                x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Madoguchi Virtual JPKI"),
+                x509.NameAttribute(NameOID.COMMON_NAME, "Virtual JPKI User Authentication CA"),
+            ]
+        )
         now = dt.datetime.now(dt.UTC).replace(microsecond=0)
         ca = (
             x509.CertificateBuilder()
-            .subject_name(ca_name).issuer_name(ca_name)
+            .subject_name(ca_name)
+            .issuer_name(ca_name)
             .public_key(ca_key.public_key())
             .serial_number(x509.random_serial_number())
             .not_valid_before(now - dt.timedelta(days=1))
@@ -203,23 +212,30 @@ def make_jpki_material(profile: CardProfile) -> JpkiMaterial:
             .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
             .sign(ca_key, hashes.SHA256())
         )
-        expires = dt.datetime.combine(profile.certificate_expires_on, dt.time(23, 59, 59),
-                                      tzinfo=dt.UTC)
+        expires = dt.datetime.combine(
+            profile.certificate_expires_on, dt.time(23, 59, 59), tzinfo=dt.UTC
+        )
         user_serial = x509.random_serial_number()
         # Like the real 利用者証明用電子証明書, the subject carries no name: a serial only.
         user = (
             x509.CertificateBuilder()
-            .subject_name(x509.Name([
-                x509.NameAttribute(NameOID.COUNTRY_NAME, "JP"),
-                x509.NameAttribute(NameOID.COMMON_NAME, f"VIRTUAL-{user_serial:x}"[:64]),
-            ]))
+            .subject_name(
+                x509.Name(
+                    [
+                        x509.NameAttribute(NameOID.COUNTRY_NAME, "JP"),
+                        x509.NameAttribute(NameOID.COMMON_NAME, f"VIRTUAL-{user_serial:x}"[:64]),
+                    ]
+                )
+            )
             .issuer_name(ca_name)
             .public_key(user_key.public_key())
             .serial_number(x509.random_serial_number())
             .not_valid_before(min(now - dt.timedelta(days=1), expires - dt.timedelta(days=2)))
             .not_valid_after(expires)
-            .add_extension(x509.KeyUsage(True, False, False, False, False, False, False, False,
-                                         False), critical=True)
+            .add_extension(
+                x509.KeyUsage(True, False, False, False, False, False, False, False, False),
+                critical=True,
+            )
             .sign(ca_key, hashes.SHA256())
         )
         der = serialization.Encoding.DER
@@ -261,30 +277,35 @@ class VirtualCard:
         p = profile
         r = p.retries
         self.pins: dict[tuple[bytes, bytes], _Pin] = {
-            (AID_KENHOJO, EF_KENHOJO_PIN): _Pin(p.kenhojo_pin.encode(), 3,
-                                                r.get("kenhojo_pin", 3)),
-            (AID_KENHOJO, EF_KENHOJO_PIN_B): _Pin(p.collation_b.encode(), 10,
-                                                  r.get("collation_b", 10)),
-            (AID_JPKI, EF_JPKI_AUTH_PIN): _Pin(p.jpki_auth_pin.encode(), 3,
-                                               r.get("jpki_auth_pin", 3)),
-            (AID_JPKI, EF_JPKI_SIGN_PIN): _Pin(p.jpki_sign_password.encode(), 5,
-                                               r.get("jpki_sign_password", 5)),
-            (AID_KENMEN, EF_KENMEN_PIN_B): _Pin(p.collation_b.encode(), 10,
-                                                r.get("collation_b", 10)),
+            (AID_KENHOJO, EF_KENHOJO_PIN): _Pin(p.kenhojo_pin.encode(), 3, r.get("kenhojo_pin", 3)),
+            (AID_KENHOJO, EF_KENHOJO_PIN_B): _Pin(
+                p.collation_b.encode(), 10, r.get("collation_b", 10)
+            ),
+            (AID_JPKI, EF_JPKI_AUTH_PIN): _Pin(
+                p.jpki_auth_pin.encode(), 3, r.get("jpki_auth_pin", 3)
+            ),
+            (AID_JPKI, EF_JPKI_SIGN_PIN): _Pin(
+                p.jpki_sign_password.encode(), 5, r.get("jpki_sign_password", 5)
+            ),
+            (AID_KENMEN, EF_KENMEN_PIN_B): _Pin(
+                p.collation_b.encode(), 10, r.get("collation_b", 10)
+            ),
         }
         jpki = make_jpki_material(p)
         pin = (AID_KENHOJO, EF_KENHOJO_PIN)
         pin_b = (AID_KENHOJO, EF_KENHOJO_PIN_B)
         self.files: dict[tuple[bytes, bytes], _File] = {
             (AID_KENHOJO, EF_KENHOJO_MY_NUMBER): _File(
-                encode_tlv(0xFF10, p.my_number.encode("ascii")) + b"\xff" * 3, (pin,)),
+                encode_tlv(0xFF10, p.my_number.encode("ascii")) + b"\xff" * 3, (pin,)
+            ),
             (AID_KENHOJO, EF_KENHOJO_BASIC4): _File(self._basic4() + b"\xff" * 16, (pin, pin_b)),
             (AID_JPKI, EF_JPKI_AUTH_CERT): _File(jpki.auth_cert),
             (AID_JPKI, EF_JPKI_AUTH_CA): _File(jpki.auth_ca),
             (AID_JPKI, EF_JPKI_SIGN_CERT): _File(jpki.sign_cert, ((AID_JPKI, EF_JPKI_SIGN_PIN),)),
             (AID_JPKI, EF_JPKI_SIGN_CA): _File(jpki.sign_ca),
-            (AID_KENMEN, EF_KENMEN_ENTRIES): _File(self._kenmen(),
-                                                   ((AID_KENMEN, EF_KENMEN_PIN_B),)),
+            (AID_KENMEN, EF_KENMEN_ENTRIES): _File(
+                self._kenmen(), ((AID_KENMEN, EF_KENMEN_PIN_B),)
+            ),
         }
         self.aids = {AID_KENHOJO, AID_JPKI, AID_KENMEN, AID_JUKI}
         self.reset()
@@ -314,8 +335,9 @@ class VirtualCard:
             (0xDF27, make_png()),
             (0xDF29, p.card_expires_on.strftime("%Y%m%d").encode()),
         ]
-        return encode_tlv(0xFF20, encode_tlv(0xDF21, b"\x00" * 8)
-                          + b"".join(encode_tlv(t, v) for t, v in fields))
+        return encode_tlv(
+            0xFF20, encode_tlv(0xDF21, b"\x00" * 8) + b"".join(encode_tlv(t, v) for t, v in fields)
+        )
 
     # -- state -------------------------------------------------------------------------------
 
@@ -474,8 +496,9 @@ class VpcdCard:
         self.card.reset()
         self.apdus = 0
         self.connected.set()
-        self._thread = threading.Thread(target=self._serve, args=(sock,), daemon=True,
-                                        name="vpcd-card")
+        self._thread = threading.Thread(
+            target=self._serve, args=(sock,), daemon=True, name="vpcd-card"
+        )
         self._thread.start()
 
     def remove(self) -> None:
@@ -529,8 +552,9 @@ class VpcdCard:
         return self.card.process(payload)
 
 
-def serve_vpcd(card: VirtualCard, host: str, port: int, stop: threading.Event,
-               *, retry_s: float = 1.0) -> None:
+def serve_vpcd(
+    card: VirtualCard, host: str, port: int, stop: threading.Event, *, retry_s: float = 1.0
+) -> None:
     """Keep the card inserted (reconnecting when vpcd/pcscd restarts) until `stop` is set."""
     vc = VpcdCard(card, host, port)
     while not stop.is_set():

@@ -154,7 +154,9 @@ class PcscTransport:
                 reader = candidates[0]
             self.reader = reader
             hr, card, protocol = scard.SCardConnect(
-                ctx, reader, scard.SCARD_SHARE_SHARED,
+                ctx,
+                reader,
+                scard.SCARD_SHARE_SHARED,
                 scard.SCARD_PROTOCOL_T0 | scard.SCARD_PROTOCOL_T1,
             )
             if hr != scard.SCARD_S_SUCCESS:

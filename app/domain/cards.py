@@ -208,58 +208,93 @@ def compare(card: CardFaceInfo, person: Person, household: Household) -> list[Fi
 
     if card.name != person.name:
         if normalize_name(card.name) == normalize_name(person.name):
-            out.append(FieldDifference(
-                "name", "notation",
-                "氏名の表記(空白・異体字セレクタ)のみ異なります。字形を目視で確認してください。",
-                card.name, person.name,
-            ))
+            out.append(
+                FieldDifference(
+                    "name",
+                    "notation",
+                    "氏名の表記(空白・異体字セレクタ)のみ異なります。字形を目視で確認してください。",
+                    card.name,
+                    person.name,
+                )
+            )
         else:
-            out.append(FieldDifference(
-                "name", "needs_endorsement",
-                "氏名が住民票と異なります。氏名変更の場合はカードの追記欄への記載が必要です。",
-                card.name, person.name,
-            ))
+            out.append(
+                FieldDifference(
+                    "name",
+                    "needs_endorsement",
+                    "氏名が住民票と異なります。氏名変更の場合はカードの追記欄への記載が必要です。",
+                    card.name,
+                    person.name,
+                )
+            )
 
     reg_addr = register_address(household)
     card_n = normalize_address(card.address)
     if card.address != reg_addr and card_n != normalize_address(reg_addr):
         # Tolerate a card address without the 方書 when the rest matches.
         if card_n == normalize_address(household.address):
-            out.append(FieldDifference(
-                "address", "notation",
-                "カードの住所に方書がありません。必要に応じて追記してください。",
-                card.address, reg_addr,
-            ))
+            out.append(
+                FieldDifference(
+                    "address",
+                    "notation",
+                    "カードの住所に方書がありません。必要に応じて追記してください。",
+                    card.address,
+                    reg_addr,
+                )
+            )
         elif person.previous_address and card_n == normalize_address(person.previous_address):
-            out.append(FieldDifference(
-                "address", "needs_endorsement",
-                "カードの住所が転入前(転居前)の住所のままです。住所変更の追記が必要です。",
-                card.address, reg_addr,
-            ))
+            out.append(
+                FieldDifference(
+                    "address",
+                    "needs_endorsement",
+                    "カードの住所が転入前(転居前)の住所のままです。住所変更の追記が必要です。",
+                    card.address,
+                    reg_addr,
+                )
+            )
         else:
-            out.append(FieldDifference(
-                "address", "needs_endorsement",
-                "住所が住民票と異なります。住所変更の追記が必要か確認してください。",
-                card.address, reg_addr,
-            ))
+            out.append(
+                FieldDifference(
+                    "address",
+                    "needs_endorsement",
+                    "住所が住民票と異なります。住所変更の追記が必要か確認してください。",
+                    card.address,
+                    reg_addr,
+                )
+            )
 
     if card.birth_date != person.birth_date:
-        out.append(FieldDifference(
-            "birth_date", "mismatch", "生年月日が住民票と一致しません。別人の可能性があります。",
-            card.birth_date.isoformat(), person.birth_date.isoformat(),
-        ))
+        out.append(
+            FieldDifference(
+                "birth_date",
+                "mismatch",
+                "生年月日が住民票と一致しません。別人の可能性があります。",
+                card.birth_date.isoformat(),
+                person.birth_date.isoformat(),
+            )
+        )
 
     if card.sex != person.sex:
-        out.append(FieldDifference(
-            "sex", "mismatch", "性別が住民票と一致しません。", card.sex, person.sex,
-        ))
+        out.append(
+            FieldDifference(
+                "sex",
+                "mismatch",
+                "性別が住民票と一致しません。",
+                card.sex,
+                person.sex,
+            )
+        )
 
     if card.my_number is not None and card.my_number != person.my_number:
-        out.append(FieldDifference(
-            "my_number", "mismatch",
-            "個人番号が住民票と一致しません。別人のカードの可能性があります。",
-            card.my_number, person.my_number or "",
-        ))
+        out.append(
+            FieldDifference(
+                "my_number",
+                "mismatch",
+                "個人番号が住民票と一致しません。別人のカードの可能性があります。",
+                card.my_number,
+                person.my_number or "",
+            )
+        )
     return out
 
 
@@ -293,7 +328,8 @@ def expiry_status(
     if expires_on <= add_months(today, warn_months):
         days = (expires_on - today).days
         return ExpiryStatus(
-            "expiring", expires_on,
+            "expiring",
+            expires_on,
             f"{what}の有効期限まで{days}日です。更新の手続きを案内してください。",
         )
     return ExpiryStatus("valid", expires_on, f"{what}は有効です。")

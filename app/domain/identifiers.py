@@ -113,8 +113,11 @@ def validate_juminhyo_code(s: object, field: str = "juminhyo_code") -> str:
 def validate_local_government_code(s: object, field: str = "municipality_code") -> str:
     shown = s if isinstance(s, str) else None
     _check(
-        is_valid_local_government_code(s), field, "地方公共団体コード",
-        "6桁の数字・末尾は検査数字", shown,
+        is_valid_local_government_code(s),
+        field,
+        "地方公共団体コード",
+        "6桁の数字・末尾は検査数字",
+        shown,
     )
     return s  # type: ignore[return-value]
 
@@ -128,8 +131,11 @@ def validate_postal_code(s: object, field: str = "postal_code") -> str:
 def validate_residence_card_number(s: object, field: str = "residence_card_number") -> str:
     shown = s if isinstance(s, str) else None
     _check(
-        is_valid_residence_card_number(s), field, "在留カード等の番号",
-        "英字2桁・数字8桁・英字2桁、例: AB12345678CD", shown,
+        is_valid_residence_card_number(s),
+        field,
+        "在留カード等の番号",
+        "英字2桁・数字8桁・英字2桁、例: AB12345678CD",
+        shown,
     )
     return s  # type: ignore[return-value]
 

@@ -47,8 +47,15 @@ def _kana_key(ch: str) -> str:
 @cache
 def _base_table() -> dict[int, str | None]:
     table: dict[int, str | None] = {}
-    for cp in (*range(0x3041, 0x3097), 0x309D, 0x309E, *range(0x30A1, 0x30FB), 0x30FD, 0x30FE,
-               0x31F0):
+    for cp in (
+        *range(0x3041, 0x3097),
+        0x309D,
+        0x309E,
+        *range(0x30A1, 0x30FB),
+        0x30FD,
+        0x30FE,
+        0x31F0,
+    ):
         key = _kana_key(chr(cp))
         if key != chr(cp):
             table[cp] = key

@@ -78,19 +78,19 @@ def format_date(day: date) -> str:
 
 
 def format_short(day: date) -> str:
-    """"R1.5.1": the quick-entry form, era letter and dotted numbers."""
+    """ "R1.5.1": the quick-entry form, era letter and dotted numbers."""
     era, year = era_year(day)
     return f"{era.letter}{year}.{day.month}.{day.day}"
 
 
 def format_yymmdd(day: date) -> str:
-    """"450312": 2-digit era year, month, day (the birth-date part of the card's 照合番号B)."""
+    """ "450312": 2-digit era year, month, day (the birth-date part of the card's 照合番号B)."""
     _, year = era_year(day)
     return f"{year:02d}{day.month:02d}{day.day:02d}"
 
 
 def format_code7(day: date) -> str:
-    """"3450312": era digit + YYMMDD, the 7-digit form of legacy resident files."""
+    """ "3450312": era digit + YYMMDD, the 7-digit form of legacy resident files."""
     era, _ = era_year(day)
     return f"{era.digit}{format_yymmdd(day)}"
 
@@ -101,9 +101,7 @@ def format_code7(day: date) -> str:
 _NUM = r"(元|\d{1,2})"
 _SEP = r"\s*[./\-年]\s*"
 _ERA_NAME = "|".join(_BY_NAME)
-_RE_NAMED = re.compile(
-    rf"({_ERA_NAME})\s*{_NUM}{_SEP}(\d{{1,2}})\s*[./\-月]\s*(\d{{1,2}})\s*日?"
-)
+_RE_NAMED = re.compile(rf"({_ERA_NAME})\s*{_NUM}{_SEP}(\d{{1,2}})\s*[./\-月]\s*(\d{{1,2}})\s*日?")
 _RE_LETTER = re.compile(rf"([MTSHR])\s*{_NUM}\s*[./\-]\s*(\d{{1,2}})\s*[./\-]\s*(\d{{1,2}})")
 _RE_LETTER6 = re.compile(r"([MTSHR])(\d{2})(\d{2})(\d{2})")
 _RE_DIGIT7 = re.compile(r"([1-5])(\d{2})(\d{2})(\d{2})")
@@ -131,9 +129,7 @@ def _from_era(era: Era, year_s: str, month: int, day_n: int, text: str, field: s
         if result < FIRST_DAY:
             raise _invalid(text, "明治より前の日付です", field)
         right = format_date(result)
-        raise ValidationError(
-            field, f"「{text}」は{era.name}の期間外です(正しくは{right})。"
-        )
+        raise ValidationError(field, f"「{text}」は{era.name}の期間外です(正しくは{right})。")
     return result
 
 

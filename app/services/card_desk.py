@@ -152,8 +152,9 @@ class CardDeskService:
         if reading.kenmen is not None and reading.kenmen.card_expires_on is not None:
             out.append(expiry_status("カード", reading.kenmen.card_expires_on, today))
         if reading.auth_certificate is not None:
-            out.append(expiry_status("利用者証明用電子証明書",
-                                     reading.auth_certificate.not_after, today))
+            out.append(
+                expiry_status("利用者証明用電子証明書", reading.auth_certificate.not_after, today)
+            )
         return tuple(out)
 
     def _note(self, action: str, details: dict[str, object]) -> None:
@@ -165,8 +166,9 @@ class CardDeskService:
         require_permission(self.context.roles, Permission.CARD_READ)
 
         def run(card: MyNumberCard) -> DeskReading:
-            reading = CardReading(retries=card.all_retries(),
-                                  auth_certificate=card.read_auth_certificate())
+            reading = CardReading(
+                retries=card.all_retries(), auth_certificate=card.read_auth_certificate()
+            )
             return DeskReading("status", reading, self._expiries(reading))
 
         return self._with_card(run)
@@ -186,8 +188,9 @@ class CardDeskService:
                 raise
             # A successful VERIFY resets the counter.
             retries[PinKind.KENHOJO_PIN] = PIN_MAX_TRIES[PinKind.KENHOJO_PIN]
-            reading = CardReading(face=face, auth_certificate=card.read_auth_certificate(),
-                                  retries=retries)
+            reading = CardReading(
+                face=face, auth_certificate=card.read_auth_certificate(), retries=retries
+            )
             self._note("card_read", {"method": "pin"})
             return DeskReading("pin", reading, self._expiries(reading))
 
@@ -205,8 +208,12 @@ class CardDeskService:
             except DomainError:
                 self._note("card_read_failed", {"method": "collation_b"})
                 raise
-            reading = CardReading(face=face, kenmen=kenmen, retries=retries,
-                                  auth_certificate=card.read_auth_certificate())
+            reading = CardReading(
+                face=face,
+                kenmen=kenmen,
+                retries=retries,
+                auth_certificate=card.read_auth_certificate(),
+            )
             self._note("card_read", {"method": "collation_b"})
             return DeskReading("collation_b", reading, self._expiries(reading))
 
@@ -221,17 +228,24 @@ class CardDeskService:
             raise NoFaceInfo()
         candidates = list(self._lookup(face.my_number, face))
         if not candidates:
-            return MatchResult(None, None, (), 0,
-                               "住民票に一致する住民が見つかりません。4情報で検索してください。")
+            return MatchResult(
+                None, None, (), 0, "住民票に一致する住民が見つかりません。4情報で検索してください。"
+            )
         # The candidate with the fewest differences (a 個人番号 match comes first).
         scored = sorted(candidates, key=lambda ph: len(compare(face, ph[0], ph[1])))
         person, household = scored[0]
         diffs = tuple(compare(face, person, household))
-        self._note("card_match", {"person_id": person.person_id, "differences":
-                                  [d.field for d in diffs]})
-        message = "カードと住民票は一致しています。" if not diffs else (
-            "カードと住民票で異なる項目があります: "
-            + "、".join(sorted({_FIELD_JA[d.field] for d in diffs})) + "。"
+        self._note(
+            "card_match", {"person_id": person.person_id, "differences": [d.field for d in diffs]}
+        )
+        message = (
+            "カードと住民票は一致しています。"
+            if not diffs
+            else (
+                "カードと住民票で異なる項目があります: "
+                + "、".join(sorted({_FIELD_JA[d.field] for d in diffs}))
+                + "。"
+            )
         )
         return MatchResult(person, household, diffs, len(candidates), message)
 
@@ -275,8 +289,10 @@ class CardDeskService:
             relied_versions={person.person_id: person.version},
             payload=payload,
         )
-        self._note("card_event", {"event_id": event.event_id, "action": action.value,
-                                  "person_id": person.person_id})
+        self._note(
+            "card_event",
+            {"event_id": event.event_id, "action": action.value, "person_id": person.person_id},
+        )
         return RecordedCardEvent(person.person_id, action, current_state, new_state, event)
 
 

@@ -358,7 +358,11 @@ class SyncEngine:
                 result.error = exc
             log.info(
                 "sync pull: %d→%d, %d items in %d pages, complete=%s",
-                result.start_cursor, result.cursor, result.items, result.pages, result.complete,
+                result.start_cursor,
+                result.cursor,
+                result.items,
+                result.pages,
+                result.complete,
             )
             return result
 
@@ -498,8 +502,12 @@ class SyncEngine:
             ]
             log.info(
                 "sync push: %d sent, %d accepted, %d duplicate, %d conflict, %d rejected, %d left",
-                result.sent, result.accepted, result.duplicate, len(result.conflicts),
-                len(result.rejected), result.remaining,
+                result.sent,
+                result.accepted,
+                result.duplicate,
+                len(result.conflicts),
+                len(result.rejected),
+                result.remaining,
             )
             return result
 
@@ -559,7 +567,9 @@ class SyncEngine:
                 result.error = exc
             log.info(
                 "sync anti-entropy: %d differ, %d repaired (%d households), %d still differ",
-                len(result.differing), len(result.repaired), result.households_replaced,
+                len(result.differing),
+                len(result.repaired),
+                result.households_replaced,
                 len(result.still_differing),
             )
             return result
@@ -716,7 +726,9 @@ class SyncEngine:
         """Fresh status read from the cache. The cache is locked while a page is applied, so
         this may wait a moment: call it from a background operation, not from a GUI timer."""
         self._known = (
-            self.cache.last_complete_pull(), self.cache.policy(), self.cache.outbox_count()
+            self.cache.last_complete_pull(),
+            self.cache.policy(),
+            self.cache.outbox_count(),
         )
         return self.snapshot(now)
 

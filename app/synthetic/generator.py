@@ -169,9 +169,7 @@ class _Generator:
         rng = self.rng
         town, postal, kind, _ = _TOWN(rng)
         if kind == "chome":
-            address = (
-                f"{data.PREFIX}{town}{_rand(rng, 9)}丁目{_rand(rng, 30)}番{_rand(rng, 25)}号"
-            )
+            address = f"{data.PREFIX}{town}{_rand(rng, 9)}丁目{_rand(rng, 30)}番{_rand(rng, 25)}号"
         else:
             address = f"{data.PREFIX}{town}{_rand(rng, 999)}番地"
             if rng.random() < 0.4:
@@ -359,8 +357,13 @@ class _Generator:
                 "perpetrator_person_ids": self.perpetrator_pool[-1:],
             }
         # A protected person is a living resident: the case exists to stop certificates.
-        head = make(head_sex, head_age, "世帯主", support_measure=measure,
-                    removed=False if support else removed)
+        head = make(
+            head_sex,
+            head_age,
+            "世帯主",
+            support_measure=measure,
+            removed=False if support else removed,
+        )
         head_name = head["name"]
         members = [head]
         if couple and len(members) < size:
@@ -381,8 +384,11 @@ class _Generator:
                 members.append(make(sex, child_age, "子"))
             elif parents < 2 and head_age + 22 <= 100:
                 sex = "male" if parents == 0 else "female"
-                members.append(make(sex, head_age + 24 + int(rng.random() * 8),
-                                    "父" if sex == "male" else "母"))
+                members.append(
+                    make(
+                        sex, head_age + 24 + int(rng.random() * 8), "父" if sex == "male" else "母"
+                    )
+                )
                 parents += 1
             elif child_age >= 20 and slot < size - 1:
                 members.append(make("female", child_age - 2, "子の妻"))
@@ -434,9 +440,11 @@ class _Generator:
             names = males if sex == "male" else females
             given = names[int(rng.random() * len(names))]
             card = (
-                chr(65 + int(rng.random() * 26)) + chr(65 + int(rng.random() * 26))
+                chr(65 + int(rng.random() * 26))
+                + chr(65 + int(rng.random() * 26))
                 + f"{int(rng.random() * 10**8):08d}"
-                + chr(65 + int(rng.random() * 26)) + chr(65 + int(rng.random() * 26))
+                + chr(65 + int(rng.random() * 26))
+                + chr(65 + int(rng.random() * 26))
             )
             until = None
             if years:
@@ -559,5 +567,3 @@ def _fsync_dir(directory: Path) -> None:
         pass
     finally:
         os.close(fd)
-
-

@@ -29,9 +29,16 @@ NOW = datetime(2030, 2, 1, 10, 0, tzinfo=UTC)  # 2 months before the demo certif
 
 def _resident(profile: CardProfile, **kw: object) -> tuple[Person, Household]:
     fields: dict[str, object] = dict(
-        person_id="P-0001", juminhyo_code="12345678901", my_number=profile.my_number,
-        version=7, status="resident", name=profile.name, name_kana="マドグチ ハナコ",
-        birth_date=profile.birth_date, sex=profile.sex, relationship="世帯主",
+        person_id="P-0001",
+        juminhyo_code="12345678901",
+        my_number=profile.my_number,
+        version=7,
+        status="resident",
+        name=profile.name,
+        name_kana="マドグチ ハナコ",
+        birth_date=profile.birth_date,
+        sex=profile.sex,
+        relationship="世帯主",
     )
     fields.update(kw)
     p = Person(**fields)  # type: ignore[arg-type]
@@ -55,8 +62,11 @@ def _service(card: VirtualCard, register: Register, roles=("issuer",), audit=Non
     ids = iter(f"00000000-0000-4000-8000-{n:012d}" for n in range(1, 100))
     return CardDeskService(
         DeskContext("op-7", tuple(roles), "T001"),
-        lambda: SimulatorTransport(card), register,
-        audit=audit, clock=lambda: NOW, new_event_id=lambda: next(ids),
+        lambda: SimulatorTransport(card),
+        register,
+        audit=audit,
+        clock=lambda: NOW,
+        new_event_id=lambda: next(ids),
     )
 
 
@@ -100,7 +110,9 @@ def test_read_with_collation_b_gives_photo_and_card_expiry(
     assert reading.face is not None and reading.face.my_number is None
     assert reading.reading.kenmen is not None and reading.reading.kenmen.face_photo
     assert {e.expires_on for e in reading.expiries} == {
-        profile.card_expires_on, profile.certificate_expires_on}
+        profile.card_expires_on,
+        profile.certificate_expires_on,
+    }
     match = svc.match(reading)
     assert match.identical and register.calls == [None]
 
@@ -108,8 +120,15 @@ def test_read_with_collation_b_gives_photo_and_card_expiry(
 def test_differences_reach_the_clerk(card: VirtualCard, profile: CardProfile) -> None:
     moved = _resident(profile, previous_address=profile.address)
     person = moved[0]
-    household = Household("H-9", "012084", "090-0002", "北海道北見市とん田東町1番地", None,
-                          person.person_id, (person,))
+    household = Household(
+        "H-9",
+        "012084",
+        "090-0002",
+        "北海道北見市とん田東町1番地",
+        None,
+        person.person_id,
+        (person,),
+    )
     svc = _service(card, Register((person, household)))
     match = svc.match(svc.read_with_pin(profile.kenhojo_pin))
     assert not match.identical
@@ -145,9 +164,7 @@ def test_blocked_pin_is_reported_blocked_without_a_try(
     assert "ロック中" in " ".join(svc.status().retry_lines())
 
 
-def test_permissions_are_enforced_in_the_service(
-    card: VirtualCard, profile: CardProfile
-) -> None:
+def test_permissions_are_enforced_in_the_service(card: VirtualCard, profile: CardProfile) -> None:
     person, household = _resident(profile)
     auditor = _service(card, Register((person, household)), roles=("auditor",))
     with pytest.raises(PermissionDenied):
@@ -166,8 +183,12 @@ def test_lifecycle_rules_apply(card: VirtualCard, profile: CardProfile) -> None:
     with pytest.raises(InvalidCardTransition):
         svc.record(CardAction.RESUME, person, CardState.ISSUED)
     with pytest.raises(IncompleteIdentityCheck):
-        svc.record(CardAction.ISSUE, person, CardState.NOT_ISSUED,
-                   checklist=IdentityChecklist(False, ("通知書",), True))
+        svc.record(
+            CardAction.ISSUE,
+            person,
+            CardState.NOT_ISSUED,
+            checklist=IdentityChecklist(False, ("通知書",), True),
+        )
     with pytest.raises(DomainError, match="理由"):
         svc.record(CardAction.SUSPEND, person, CardState.ISSUED)
     rec = svc.record(CardAction.SUSPEND, person, CardState.ISSUED, reason="紛失の届出")

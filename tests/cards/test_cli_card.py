@@ -30,16 +30,18 @@ def test_read_with_pin_prints_masked_my_number(profile: CardProfile) -> None:
     assert code == 0
     assert profile.name in out and profile.my_number not in out
     assert "●●●●●●●●" + profile.my_number[-4:] in out
-    code, out = _run(["read", "--json", "--simulator", str(DEMO_PROFILE)],
-                     profile.kenhojo_pin + "\n")
+    code, out = _run(
+        ["read", "--json", "--simulator", str(DEMO_PROFILE)], profile.kenhojo_pin + "\n"
+    )
     data = json.loads(out)
     assert data["method"] == "pin" and data["birth_date"] == profile.birth_date.isoformat()
     assert data["certificate_expires_on"] == profile.certificate_expires_on.isoformat()
 
 
 def test_read_with_collation_b(profile: CardProfile) -> None:
-    code, out = _run(["read", "--json", "--simulator", str(DEMO_PROFILE)],
-                     profile.collation_b + "\n")
+    code, out = _run(
+        ["read", "--json", "--simulator", str(DEMO_PROFILE)], profile.collation_b + "\n"
+    )
     assert code == 0
     data = json.loads(out)
     assert data["my_number_masked"] is None and data["method"] == "collation_b"
@@ -60,14 +62,28 @@ def test_status_in_process() -> None:
     code, out = _run(["status", "--json", "--simulator", str(DEMO_PROFILE)])
     data = json.loads(out)
     assert code == 0 and data["card"]["retries"] == {
-        "kenhojo_pin": 3, "jpki_auth_pin": 3, "jpki_sign_password": 5}
+        "kenhojo_pin": 3,
+        "jpki_auth_pin": 3,
+        "jpki_sign_password": 5,
+    }
 
 
 def test_simulate_status_and_read_through_pcscd(pcscd: Pcscd, profile: CardProfile) -> None:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "cli.card", "simulate", "--profile", str(DEMO_PROFILE),
-         "--vpcd", f"127.0.0.1:{pcscd.slot_port(1)}"],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "cli.card",
+            "simulate",
+            "--profile",
+            str(DEMO_PROFILE),
+            "--vpcd",
+            f"127.0.0.1:{pcscd.slot_port(1)}",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         deadline = time.monotonic() + 20
@@ -80,8 +96,9 @@ def test_simulate_status_and_read_through_pcscd(pcscd: Pcscd, profile: CardProfi
             time.sleep(0.2)
         assert data["card"] and data["card"]["reader"] == READER_NAMES[1]
         assert {"name": READER_NAMES[1], "card_present": True} in data["readers"]
-        code, out = _run(["read", "--reader", READER_NAMES[1], "--json"],
-                         profile.kenhojo_pin + "\n")
+        code, out = _run(
+            ["read", "--reader", READER_NAMES[1], "--json"], profile.kenhojo_pin + "\n"
+        )
         assert code == 0 and json.loads(out)["name"] == profile.name
         code, out = _run(["status", "--reader", "no such reader"])
         assert code == 1

@@ -41,7 +41,11 @@ def _mn(card: VirtualCard, **kw: int) -> MyNumberCard:
 def test_reads_four_items_and_my_number_with_pin(card: VirtualCard, profile: CardProfile) -> None:
     info = _mn(card).read_face_info(pin=profile.kenhojo_pin)
     assert (info.name, info.address, info.birth_date, info.sex) == (
-        profile.name, profile.address, profile.birth_date, profile.sex)
+        profile.name,
+        profile.address,
+        profile.birth_date,
+        profile.sex,
+    )
     assert info.my_number == profile.my_number
     assert profile.name not in repr(info)
 

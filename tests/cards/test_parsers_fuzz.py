@@ -29,8 +29,9 @@ from app.cards.mynumber import (
     summarize_certificate,
 )
 
-FUZZ = settings(max_examples=150, deadline=None,
-                suppress_health_check=[HealthCheck.function_scoped_fixture])
+FUZZ = settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 
 
 def test_long_form_lengths() -> None:
@@ -46,10 +47,20 @@ def test_long_form_lengths() -> None:
     assert encode_tlv(0xFF20, b"a" * 200)[:4] == b"\xff\x20\x81\xc8"
 
 
-@pytest.mark.parametrize("raw", [
-    b"", b"\x04", b"\x04\x80abc", b"\x04\x85\x00\x00\x00\x00\x01a", b"\x04\x82\x01",
-    b"\x04\x05abc", b"\xdf", b"\xdf\xa2\xa2\xa2\xa2\x01a", b"\xff\x20\x82\xff\xff",
-])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"",
+        b"\x04",
+        b"\x04\x80abc",
+        b"\x04\x85\x00\x00\x00\x00\x01a",
+        b"\x04\x82\x01",
+        b"\x04\x05abc",
+        b"\xdf",
+        b"\xdf\xa2\xa2\xa2\xa2\x01a",
+        b"\xff\x20\x82\xff\xff",
+    ],
+)
 def test_malformed_tlv(raw: bytes) -> None:
     with pytest.raises(MalformedResponse):
         parse_tlv(raw)
@@ -62,11 +73,18 @@ def test_padding_after_the_last_item() -> None:
 
 
 def test_structured_parsers_reject_wrong_shapes() -> None:
-    ok = encode_tlv(0xFF20, b"".join([
-        encode_tlv(0xDF21, b"\x00" * 8), encode_tlv(0xDF22, "名前".encode()),
-        encode_tlv(0xDF23, "住所".encode()), encode_tlv(0xDF24, b"19850412"),
-        encode_tlv(0xDF25, b"2"),
-    ]))
+    ok = encode_tlv(
+        0xFF20,
+        b"".join(
+            [
+                encode_tlv(0xDF21, b"\x00" * 8),
+                encode_tlv(0xDF22, "名前".encode()),
+                encode_tlv(0xDF23, "住所".encode()),
+                encode_tlv(0xDF24, b"19850412"),
+                encode_tlv(0xDF25, b"2"),
+            ]
+        ),
+    )
     assert parse_basic4(parse_tlv(ok)[0]).birth_date == dt.date(1985, 4, 12)
     for bad in (
         ok.replace(b"19850412", b"19851312"),
@@ -133,8 +151,12 @@ class _Scripted:
 @given(st.lists(st.binary(max_size=300), min_size=1, max_size=8))
 def test_card_reads_with_garbage_answers_fail_typed(answers: list[bytes]) -> None:
     card = MyNumberCard(_Scripted(answers))
-    for op in (card.read_auth_certificate, lambda: card.read_face_info(pin="1234"),
-               lambda: card.read_kenmen("12345678901234"), card.all_retries):
+    for op in (
+        card.read_auth_certificate,
+        lambda: card.read_face_info(pin="1234"),
+        lambda: card.read_kenmen("12345678901234"),
+        card.all_retries,
+    ):
         with contextlib.suppress(CardError):
             op()
     ch = CardChannel(_Scripted(answers))
@@ -146,7 +168,9 @@ _APDUS = st.one_of(
     st.binary(max_size=270),
     st.builds(
         lambda ins, p1, p2, rest: bytes((0, ins, p1, p2)) + rest,
-        st.sampled_from([0xA4, 0x20, 0xB0, 0xCA]), st.integers(0, 255), st.integers(0, 255),
+        st.sampled_from([0xA4, 0x20, 0xB0, 0xCA]),
+        st.integers(0, 255),
+        st.integers(0, 255),
         st.binary(max_size=20),
     ),
 )

@@ -54,8 +54,9 @@ def test_readers_are_the_vpcd_slots(pcscd: Pcscd) -> None:
         PcscTransport(SLOT0)
 
 
-def test_read_card_over_pcsc(insert: Callable[..., VpcdCard], card: VirtualCard,
-                             profile: CardProfile) -> None:
+def test_read_card_over_pcsc(
+    insert: Callable[..., VpcdCard], card: VirtualCard, profile: CardProfile
+) -> None:
     insert(card)
     with PcscTransport() as t:
         assert t.reader == SLOT0
@@ -87,8 +88,9 @@ def test_wrong_pin_counts_down_and_blocks_over_pcsc(
         assert mn.retries(PinKind.KENHOJO_PIN) == 0
 
 
-def test_card_pulled_out_mid_read(insert: Callable[..., VpcdCard], card: VirtualCard,
-                                  profile: CardProfile) -> None:
+def test_card_pulled_out_mid_read(
+    insert: Callable[..., VpcdCard], card: VirtualCard, profile: CardProfile
+) -> None:
     # The card disappears after 6 APDUs: in the middle of reading the 4情報.
     insert(card, remove_after=6)
     with PcscTransport(SLOT0) as t, pytest.raises(CardRemoved) as exc:
@@ -104,7 +106,8 @@ def test_monitor_reports_insert_and_remove_and_survives_pcscd_restart(
         on_insert=lambda r, atr: events.put(("insert", r + ":" + atr.hex())),
         on_remove=lambda r: events.put(("remove", r)),
         on_service=lambda up: events.put(("service", str(up))),
-        poll_ms=200, retry_s=0.2,
+        poll_ms=200,
+        retry_s=0.2,
     )
     monitor.start()
     try:
@@ -145,8 +148,10 @@ def _run(*args: str) -> str:
 def test_opensc_recognises_the_jpki_application(
     insert: Callable[..., VpcdCard], card: VirtualCard
 ) -> None:
-    require(shutil.which("pkcs15-tool") is not None and shutil.which("opensc-tool") is not None,
-            "OpenSC tools are not installed (Debian: opensc)")
+    require(
+        shutil.which("pkcs15-tool") is not None and shutil.which("opensc-tool") is not None,
+        "OpenSC tools are not installed (Debian: opensc)",
+    )
     insert(card)
     readers = _run("opensc-tool", "--list-readers")
     assert SLOT0 in readers
@@ -163,9 +168,7 @@ def test_opensc_recognises_the_jpki_application(
     assert cert.public_bytes(Encoding.DER) == card.files[(AID_JPKI, EF_JPKI_AUTH_CERT)].data
 
 
-def test_opensc_sees_our_retry_counters(
-    insert: Callable[..., VpcdCard], card: VirtualCard
-) -> None:
+def test_opensc_sees_our_retry_counters(insert: Callable[..., VpcdCard], card: VirtualCard) -> None:
     require(shutil.which("pkcs15-tool") is not None, "OpenSC is not installed (Debian: opensc)")
     insert(card)
     with PcscTransport(SLOT0) as t, pytest.raises(WrongPin):

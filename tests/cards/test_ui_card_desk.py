@@ -16,9 +16,16 @@ from ui.card_desk import CardDeskWidget, CollationBDialog, PinPadDialog
 
 def _register(profile: CardProfile, address: str | None = None):
     p = Person(
-        person_id="P-1", juminhyo_code="12345678901", my_number=profile.my_number, version=2,
-        status="resident", name=profile.name, name_kana="マドグチ ハナコ",
-        birth_date=profile.birth_date, sex=profile.sex, relationship="世帯主",
+        person_id="P-1",
+        juminhyo_code="12345678901",
+        my_number=profile.my_number,
+        version=2,
+        status="resident",
+        name=profile.name,
+        name_kana="マドグチ ハナコ",
+        birth_date=profile.birth_date,
+        sex=profile.sex,
+        relationship="世帯主",
     )
     h = Household("H-1", "012084", "090-0001", address or profile.address, None, "P-1", (p,))
     threads: list[str] = []
@@ -33,16 +40,16 @@ def _register(profile: CardProfile, address: str | None = None):
 @pytest.fixture
 def widget(qtbot, card: VirtualCard, profile: CardProfile):
     lookup, threads = _register(profile)
-    svc = CardDeskService(DeskContext("op-1", ("issuer",), "T001"),
-                          lambda: SimulatorTransport(card), lookup)
+    svc = CardDeskService(
+        DeskContext("op-1", ("issuer",), "T001"), lambda: SimulatorTransport(card), lookup
+    )
     w = CardDeskWidget(svc)
     w.lookup_threads = threads
     qtbot.addWidget(w)
     return w
 
 
-def test_read_with_pin_match_and_issue(qtbot, widget: CardDeskWidget,
-                                       profile: CardProfile) -> None:
+def test_read_with_pin_match_and_issue(qtbot, widget: CardDeskWidget, profile: CardProfile) -> None:
     with qtbot.waitSignal(widget.matched, timeout=10000) as blocker:
         widget.start_pin_read(profile.kenhojo_pin)
     assert blocker.args[0].identical
@@ -73,8 +80,9 @@ def test_read_with_pin_match_and_issue(qtbot, widget: CardDeskWidget,
     assert not widget.action_buttons[CardAction.ISSUE].isEnabled()
 
 
-def test_collation_b_shows_photo_and_expiry(qtbot, widget: CardDeskWidget,
-                                            profile: CardProfile) -> None:
+def test_collation_b_shows_photo_and_expiry(
+    qtbot, widget: CardDeskWidget, profile: CardProfile
+) -> None:
     with qtbot.waitSignal(widget.matched, timeout=10000):
         widget.start_collation_b_read(profile.collation_b)
     assert widget.photo.pixmap() is not None and not widget.photo.pixmap().isNull()
@@ -94,8 +102,9 @@ def test_wrong_pin_message_and_status(qtbot, widget: CardDeskWidget) -> None:
 
 def test_address_difference_is_shown(qtbot, card: VirtualCard, profile: CardProfile) -> None:
     lookup, _ = _register(profile, address="北海道北見市とん田東町1番地")
-    svc = CardDeskService(DeskContext("op-1", ("issuer",), "T001"),
-                          lambda: SimulatorTransport(card), lookup)
+    svc = CardDeskService(
+        DeskContext("op-1", ("issuer",), "T001"), lambda: SimulatorTransport(card), lookup
+    )
     w = CardDeskWidget(svc)
     qtbot.addWidget(w)
     with qtbot.waitSignal(w.matched, timeout=10000):
@@ -129,11 +138,15 @@ def test_presence_signal_from_another_thread(qtbot, widget: CardDeskWidget) -> N
     assert "取り外されました" in widget.message.text()
 
 
-def test_card_pulled_out_mid_read_is_explained(qtbot, card: VirtualCard,
-                                               profile: CardProfile) -> None:
+def test_card_pulled_out_mid_read_is_explained(
+    qtbot, card: VirtualCard, profile: CardProfile
+) -> None:
     lookup, _ = _register(profile)
-    svc = CardDeskService(DeskContext("op-1", ("issuer",), "T001"),
-                          lambda: SimulatorTransport(card, remove_after=8), lookup)
+    svc = CardDeskService(
+        DeskContext("op-1", ("issuer",), "T001"),
+        lambda: SimulatorTransport(card, remove_after=8),
+        lookup,
+    )
     w = CardDeskWidget(svc)
     qtbot.addWidget(w)
     with qtbot.waitSignal(w.failed, timeout=10000) as failed:

@@ -32,9 +32,16 @@ from app.domain.records import Household, Person
 
 def _person(**kw: object) -> Person:
     base: dict[str, object] = dict(
-        person_id="P1", juminhyo_code="12345678901", my_number="123456789018", version=3,
-        status="resident", name="窓口 花子", name_kana="マドグチ ハナコ",
-        birth_date=date(1985, 4, 12), sex="female", relationship="世帯主",
+        person_id="P1",
+        juminhyo_code="12345678901",
+        my_number="123456789018",
+        version=3,
+        status="resident",
+        name="窓口 花子",
+        name_kana="マドグチ ハナコ",
+        birth_date=date(1985, 4, 12),
+        sex="female",
+        relationship="世帯主",
     )
     base.update(kw)
     return Person(**base)  # type: ignore[arg-type]
@@ -42,8 +49,12 @@ def _person(**kw: object) -> Person:
 
 def _household(person: Person, **kw: object) -> Household:
     base: dict[str, object] = dict(
-        household_id="H1", municipality_code="012084", postal_code="090-0001",
-        address="北海道北見市北五条東2丁目1番地", katagaki=None, head_person_id=person.person_id,
+        household_id="H1",
+        municipality_code="012084",
+        postal_code="090-0001",
+        address="北海道北見市北五条東2丁目1番地",
+        katagaki=None,
+        head_person_id=person.person_id,
         members=(person,),
     )
     base.update(kw)
@@ -52,8 +63,11 @@ def _household(person: Person, **kw: object) -> Household:
 
 def _card(**kw: object) -> CardFaceInfo:
     base: dict[str, object] = dict(
-        name="窓口 花子", address="北海道北見市北五条東2丁目1番地", birth_date=date(1985, 4, 12),
-        sex="female", my_number="123456789018",
+        name="窓口 花子",
+        address="北海道北見市北五条東2丁目1番地",
+        birth_date=date(1985, 4, 12),
+        sex="female",
+        my_number="123456789018",
     )
     base.update(kw)
     return CardFaceInfo(**base)  # type: ignore[arg-type]
@@ -144,10 +158,15 @@ def test_katagaki_missing_on_card_is_a_notation_difference() -> None:
 def test_real_mismatches_are_reported_field_by_field() -> None:
     p = _person()
     h = _household(p)
-    diffs = compare(_card(name="窓口 太郎", birth_date=date(1985, 4, 13), sex="male",
-                          my_number="234567890121"), p, h)
+    diffs = compare(
+        _card(name="窓口 太郎", birth_date=date(1985, 4, 13), sex="male", my_number="234567890121"),
+        p,
+        h,
+    )
     assert [(d.field, d.kind) for d in diffs] == [
-        ("name", "needs_endorsement"), ("birth_date", "mismatch"), ("sex", "mismatch"),
+        ("name", "needs_endorsement"),
+        ("birth_date", "mismatch"),
+        ("sex", "mismatch"),
         ("my_number", "mismatch"),
     ]
     assert all("窓口" not in d.message and "2345" not in d.message for d in diffs)
@@ -172,14 +191,17 @@ def test_expiry_warns_three_months_ahead() -> None:
 # -- 照合番号B -------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("day", "yymmdd"), [
-    (date(1985, 4, 12), "600412"),  # 昭和60年
-    (date(1989, 1, 7), "640107"),  # 昭和64年
-    (date(1989, 1, 8), "010108"),  # 平成元年
-    (date(2019, 4, 30), "310430"),  # 平成31年
-    (date(2019, 5, 1), "010501"),  # 令和元年
-    (date(1926, 12, 24), "151224"),  # 大正15年
-])
+@pytest.mark.parametrize(
+    ("day", "yymmdd"),
+    [
+        (date(1985, 4, 12), "600412"),  # 昭和60年
+        (date(1989, 1, 7), "640107"),  # 昭和64年
+        (date(1989, 1, 8), "010108"),  # 平成元年
+        (date(2019, 4, 30), "310430"),  # 平成31年
+        (date(2019, 5, 1), "010501"),  # 令和元年
+        (date(1926, 12, 24), "151224"),  # 大正15年
+    ],
+)
 def test_wareki_yymmdd(day: date, yymmdd: str) -> None:
     assert wareki_yymmdd(day) == yymmdd
 

@@ -133,8 +133,14 @@ def test_with_check_digit() -> None:
 
 @pytest.mark.parametrize(
     ("value", "valid"),
-    [("090-0024", True), ("0900024", False), ("090-002", False), ("０９０-００２４", False),
-     ("090–0024", False), (None, False)],
+    [
+        ("090-0024", True),
+        ("0900024", False),
+        ("090-002", False),
+        ("０９０-００２４", False),
+        ("090–0024", False),
+        (None, False),
+    ],
 )
 def test_postal_code(value: object, valid: bool) -> None:
     assert is_valid_postal_code(value) is valid
@@ -142,8 +148,13 @@ def test_postal_code(value: object, valid: bool) -> None:
 
 @pytest.mark.parametrize(
     ("value", "valid"),
-    [("AB12345678CD", True), ("ab12345678cd", False), ("AB1234567CD", False),
-     ("A123456789CD", False), ("AB12345678C", False)],
+    [
+        ("AB12345678CD", True),
+        ("ab12345678cd", False),
+        ("AB1234567CD", False),
+        ("A123456789CD", False),
+        ("AB12345678C", False),
+    ],
 )
 def test_residence_card_number(value: str, valid: bool) -> None:
     assert is_valid_residence_card_number(value) is valid

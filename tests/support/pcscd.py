@@ -110,7 +110,9 @@ class Pcscd:
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
             [binary, "--foreground", "--config", str(self.conf_dir), "--info"],
-            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
         )
         log.close()
         deadline = time.monotonic() + timeout
@@ -178,8 +180,10 @@ def pcscd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pcscd]:
     missing = _components_missing()
     require(missing is None, missing or "")
     with _session_lock():
-        require(not _foreign_pcscd_running(),
-                "a pcscd not started by the tests is running (stop it: only one can run)")
+        require(
+            not _foreign_pcscd_running(),
+            "a pcscd not started by the tests is running (stop it: only one can run)",
+        )
         # A pcscd killed earlier leaves its socket behind, and a new one then refuses to start.
         for stale in (RUN_DIR / "pcscd.comm", RUN_DIR / "pcscd.pid"):
             stale.unlink(missing_ok=True)

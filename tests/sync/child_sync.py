@@ -25,7 +25,11 @@ def main(mode: str) -> None:
     )
     client.session_token = cfg["session"]
     engine = SyncEngine(
-        cache, client, terminal_no=cfg["terminal_no"], page_limit=20, initial_page_limit=20,
+        cache,
+        client,
+        terminal_no=cfg["terminal_no"],
+        page_limit=20,
+        initial_page_limit=20,
         batch_size=10,
     )
 

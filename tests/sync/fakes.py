@@ -48,7 +48,12 @@ class FakeServer:
         self.seq += 1
         version = _household_version(data) if kind == "household" and data else 1
         self.feed[(kind, key)] = ChangeItem(
-            seq=self.seq, kind=kind, key=key, version=version, deleted=deleted, data=data  # type: ignore[arg-type]
+            seq=self.seq,
+            kind=kind,
+            key=key,
+            version=version,
+            deleted=deleted,
+            data=data,  # type: ignore[arg-type]
         )
         if kind == "household":
             if deleted:

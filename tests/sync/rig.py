@@ -115,7 +115,6 @@ class Rig:
         self.proxy.close()
         self.env.close()
 
-
     # -- the server side ------------------------------------------------------------------
 
     @property
@@ -231,14 +230,16 @@ class Rig:
 
     def child_config(self) -> str:
         t = self.env.terminal
-        return json.dumps({
-            "cache": str(self.tmp / "cache.db"),
-            "dek": t.dek.hex(),
-            "base_url": self.proxy.base_url,
-            "ca": str(t.ca_path),
-            "cert": str(t.cert_path),
-            "key": str(t.key_path),
-            "key_password": t.key_password.decode(),
-            "session": self.client.session_token,
-            "terminal_no": t.terminal_no,
-        })
+        return json.dumps(
+            {
+                "cache": str(self.tmp / "cache.db"),
+                "dek": t.dek.hex(),
+                "base_url": self.proxy.base_url,
+                "ca": str(t.ca_path),
+                "cert": str(t.cert_path),
+                "key": str(t.key_path),
+                "key_password": t.key_password.decode(),
+                "session": self.client.session_token,
+                "terminal_no": t.terminal_no,
+            }
+        )

@@ -41,16 +41,26 @@ def make(n_households: int = 30, **kw):  # type: ignore[no-untyped-def]
     kw.setdefault("page_limit", 7)
     kw.setdefault("initial_page_limit", 7)
     engine = SyncEngine(
-        cache, client, terminal_no="0001", clock=lambda: NOW, sleep=sleeps.append,
-        rng=random.Random(1), **kw,
+        cache,
+        client,
+        terminal_no="0001",
+        clock=lambda: NOW,
+        sleep=sleeps.append,
+        rng=random.Random(1),
+        **kw,
     )
     return server, client, cache, engine, sleeps
 
 
 def event(relied: dict[str, int] | None = None, issuance_no: str = "0001-20261126-0001") -> Event:
     return Event(
-        event_id=str(uuid.uuid4()), type="certificate_issued", occurred_at=NOW, operator_id="op1",
-        terminal_no="0001", relied_versions=relied or {}, payload={"issuance_no": issuance_no},
+        event_id=str(uuid.uuid4()),
+        type="certificate_issued",
+        occurred_at=NOW,
+        operator_id="op1",
+        terminal_no="0001",
+        relied_versions=relied or {},
+        payload={"issuance_no": issuance_no},
     )
 
 
@@ -278,7 +288,8 @@ def test_conflict_becomes_a_notice_with_the_changed_persons() -> None:
     notice = report.notices[0]
     assert notice.issuance_no == "0001-20261126-0007" and notice.event_id == e.event_id
     assert [(c.person_id, c.relied_version, c.current_version) for c in notice.changed] == [
-        ("P0000010", 1, 2), ("P0000011", 1, 2)
+        ("P0000010", 1, 2),
+        ("P0000011", 1, 2),
     ]
     assert "0001-20261126-0007" in notice.text and "本庁" in notice.text
     assert "試験" not in notice.text  # ids only, no names

@@ -142,7 +142,10 @@ def test_line_down_then_up_drains_the_outbox(rig: Rig) -> None:
 def _child(rig: Rig, mode: str) -> subprocess.Popen[str]:
     proc = subprocess.Popen(
         [sys.executable, "-m", "tests.sync.child_sync", mode],
-        cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        cwd=ROOT,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
     assert proc.stdin is not None and proc.stdout is not None

@@ -63,10 +63,16 @@ def test_revoked_terminal_with_empty_outbox_is_wiped(tmp_path: Path) -> None:
 def test_revoked_terminal_with_events_left_is_locked_not_wiped(tmp_path: Path) -> None:
     cache, slots, _, client, engine = setup(tmp_path)
     engine.sync_once()
-    cache.outbox_add(Event(
-        event_id=str(uuid.uuid4()), type="card_event", occurred_at=datetime.now(UTC),
-        operator_id="op1", terminal_no="0001", payload={"action": "交付"},
-    ))
+    cache.outbox_add(
+        Event(
+            event_id=str(uuid.uuid4()),
+            type="card_event",
+            occurred_at=datetime.now(UTC),
+            operator_id="op1",
+            terminal_no="0001",
+            payload={"action": "交付"},
+        )
+    )
     client.faults["push_events"] = [REVOKED]
     report = engine.sync_once()
     assert report.terminal_action == "lock" and report.outbox_count == 1
@@ -80,8 +86,12 @@ def test_revoked_terminal_with_events_left_is_locked_not_wiped(tmp_path: Path) -
 def test_rejected_events_also_prevent_the_wipe(tmp_path: Path) -> None:
     cache, slots, server, client, engine = setup(tmp_path)
     e = Event(
-        event_id=str(uuid.uuid4()), type="card_event", occurred_at=datetime.now(UTC),
-        operator_id="op1", terminal_no="0001", payload={"action": "交付"},
+        event_id=str(uuid.uuid4()),
+        type="card_event",
+        occurred_at=datetime.now(UTC),
+        operator_id="op1",
+        terminal_no="0001",
+        payload={"action": "交付"},
     )
     server.reject.add(e.event_id)
     cache.outbox_add(e)

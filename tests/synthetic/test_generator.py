@@ -218,13 +218,21 @@ def test_cli_entry_point_runs(tmp_path: Path) -> None:
     out = tmp_path / "e.jsonl"
     done = subprocess.run(
         [sys.executable, "-m", "app.synthetic.cli", "--persons", "20", "--out", str(out)],
-        cwd=ROOT, capture_output=True, text=True, timeout=60, check=False,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert done.returncode == 0, done.stderr
     assert out.exists()
     bad = subprocess.run(
         [sys.executable, "-m", "app.synthetic.cli", "--persons", "-5", "--out", str(out)],
-        cwd=ROOT, capture_output=True, text=True, timeout=60, check=False,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert bad.returncode == 2
     assert "--persons" in bad.stderr
