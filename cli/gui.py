@@ -125,14 +125,26 @@ def _demo_menu(demo: Any) -> Any:
     return install
 
 
+def _warm_up(data_dir: Path) -> None:
+    """Load what the first login and the main window need while the clerk types: the modules
+    (httpx, pydantic models, SQLCipher, reportlab) and IPAmj明朝 (46 MB)."""
+    try:
+        import app.services.session  # noqa: F401
+        import ui.main_window  # noqa: F401
+        from printing import preload_fonts
+
+        preload_fonts()
+    except Exception as exc:  # the login itself reports any real problem
+        log.warning("warm-up failed: %s", type(exc).__name__)
+
+
 def run_gui(data_dir: str | Path | None = None, demo: Any = None) -> int:
+    import threading
+
     app = create_application()
     # Between a logout and the next login no window is open: quit only when the login is closed.
     app.setQuitOnLastWindowClosed(False)
-    from printing import preload_fonts
-
-    preload_fonts()  # IPAmj明朝 is large: load it while the clerk types the password
-    from app.services.terminal import TerminalFiles
+    from app.services.terminal import TerminalConfig, TerminalFiles
     from ui.login import LoginDialog
 
     data_dir = Path(data_dir) if data_dir else default_data_dir()
@@ -146,18 +158,25 @@ def run_gui(data_dir: str | Path | None = None, demo: Any = None) -> int:
             f"この端末はまだ登録されていません({data_dir})。\n管理者に端末登録を依頼してください。",
         )
         return 2
-    login_service = build_login_service(
-        data_dir, demo.secret_store_factory if demo is not None else None
-    )
     try:
-        terminal = login_service.terminal()
+        terminal = TerminalConfig.load(files)
         label = f"{terminal.municipality_name} 端末 {terminal.terminal_no}"
     except Exception:  # the dialog still opens; the login call reports the problem
         label = ""
+    threading.Thread(target=_warm_up, args=(data_dir,), name="warm-up", daemon=True).start()
+    secret_store_factory = demo.secret_store_factory if demo is not None else None
+    login_service: list[Any] = []
+
+    def login(operator_id: str, password: str) -> Any:
+        # Runs in a background operation; the warm-up has usually loaded everything by now.
+        if not login_service:
+            login_service.append(build_login_service(data_dir, secret_store_factory))
+        return login_service[0].login(operator_id, password)
+
     windows: list[Any] = []
 
     def show_login() -> None:
-        dialog = LoginDialog(login_service.login, terminal_label=label)
+        dialog = LoginDialog(login, terminal_label=label)
         windows.append(dialog)
         dialog.logged_in.connect(show_main)
         dialog.rejected.connect(app.quit)

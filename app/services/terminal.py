@@ -23,9 +23,9 @@ from pathlib import Path
 from typing import Protocol
 
 from app.domain.errors import DomainError
-from app.store.db import cache_path, create_cache, slots_path
-from app.store.keys import DeviceSecret, generate_dek
-from app.sync.client import SyncClient, generate_terminal_key, make_csr, store_enrollment
+
+# The store and the client (sqlcipher3, httpx, cryptography) are imported where they are used:
+# the GUI reads this terminal's files to show its login window before those are loaded.
 
 
 class TerminalError(DomainError):
@@ -82,10 +82,14 @@ class TerminalFiles:
 
     @property
     def cache(self) -> Path:
+        from app.store.db import cache_path
+
         return cache_path(self.data_dir)
 
     @property
     def slots(self) -> Path:
+        from app.store.db import slots_path
+
         return slots_path(self.data_dir)
 
     def is_enrolled(self) -> bool:
@@ -119,6 +123,8 @@ class TerminalConfig:
 
 
 def default_secret_store(install_id: str) -> SecretStore:
+    from app.store.keys import DeviceSecret
+
     return DeviceSecret(install_id)
 
 
@@ -134,6 +140,10 @@ def enroll(
     Creates the DEK, escrows it with the server, writes the terminal key (encrypted under the
     device secret in the OS keyring), certificate, CA and an empty encrypted cache.
     """
+    from app.store.db import create_cache
+    from app.store.keys import generate_dek
+    from app.sync.client import SyncClient, generate_terminal_key, make_csr, store_enrollment
+
     files = TerminalFiles(Path(data_dir))
     if files.is_enrolled():
         raise TerminalError("この端末はすでに登録されています。")
