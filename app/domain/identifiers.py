@@ -105,8 +105,9 @@ def validate_my_number(s: object, field: str = "my_number") -> str:
 
 
 def validate_juminhyo_code(s: object, field: str = "juminhyo_code") -> str:
-    shown = s if isinstance(s, str) else None
-    _check(is_valid_juminhyo_code(s), field, "住民票コード", "11桁の数字・末尾は検査数字", shown)
+    # Never echoed, like the 個人番号: its disclosure is restricted (住基法第30条の43), and these
+    # messages reach import reports and consoles.
+    _check(is_valid_juminhyo_code(s), field, "住民票コード", "11桁の数字・末尾は検査数字", None)
     return s  # type: ignore[return-value]
 
 

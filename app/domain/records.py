@@ -281,7 +281,7 @@ def parse_person(obj: Any, where: str = "世帯員") -> Person:
     if not is_valid_juminhyo_code(juminhyo_code):
         raise ValidationError(
             "juminhyo_code",
-            f"{where}: 住民票コード「{juminhyo_code}」が正しくありません(11桁・検査数字)。",
+            f"{where}: 住民票コードが正しくありません(11桁・検査数字)。",
         )
     my_number = _str(obj, "my_number", where, optional=True)
     if my_number is not None and not is_valid_my_number(my_number):
