@@ -593,7 +593,7 @@ class CounterSession:
 
     def card_state(self, person_id: str) -> str | None:
         """The card's state at this desk as last recorded here (None: never recorded)."""
-        return self.cache._meta_get(f"card_state:{person_id}")
+        return self.cache.local_state(f"card_state:{person_id}")
 
     def card_audit(self, action: str, details: dict[str, Any]) -> None:
         """The card desk's notes become audit entries (ids only, never card contents)."""
@@ -606,7 +606,7 @@ class CounterSession:
         self._require(Permission.CARD_DESK)
         with self.cache.transaction():
             self.cache.outbox_add(recorded.event)
-            self.cache._meta_set(f"card_state:{recorded.person_id}", recorded.new_state.value)
+            self.cache.set_local_state(f"card_state:{recorded.person_id}", recorded.new_state.value)
 
     # -- sync -----------------------------------------------------------------------------------
 

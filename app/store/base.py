@@ -80,3 +80,11 @@ class CacheBase:
                 "INSERT INTO meta(k, v) VALUES (?, ?) ON CONFLICT(k) DO UPDATE SET v = excluded.v",
                 (key, value),
             )
+
+    # Local state of this terminal that the feed does not carry (e.g. the card desk's last
+    # recorded card state per person). Keys are namespaced by their owner ("card_state:P…").
+    def local_state(self, key: str) -> str | None:
+        return self._meta_get(f"local:{key}")
+
+    def set_local_state(self, key: str, value: str) -> None:
+        self._meta_set(f"local:{key}", value)
