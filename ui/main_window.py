@@ -72,9 +72,14 @@ class IssuanceHistory(QWidget):
         refresh.clicked.connect(self.refresh)
         self.report_button = QPushButton("日計表(PDF)", objectName="dailyReportButton")
         self.report_button.clicked.connect(self.daily_report)
+        self.void_button = QPushButton("選んだ交付を取消…", objectName="voidButton")
+        self.void_button.clicked.connect(self.void_selected)
+        self.void_button.setVisible(session.can(Permission.VOID_CERTIFICATE))
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         row = QHBoxLayout()
         row.addWidget(self.summary, 1)
         row.addWidget(refresh)
+        row.addWidget(self.void_button)
         row.addWidget(self.report_button)
         layout = QVBoxLayout(self)
         layout.addLayout(row)
@@ -114,6 +119,22 @@ class IssuanceHistory(QWidget):
                 fees += i.fee_yen
                 copies += i.copies
         self.summary.setText(f"本日の交付: {len(issuances)}件、{copies}通、手数料 {fees:,}円")
+
+    def void_selected(self) -> None:
+        """取消 (監督者): the selected issuance, with a reason that the audit trail keeps."""
+        from PySide6.QtWidgets import QInputDialog
+
+        rows = {i.row() for i in self.table.selectedIndexes()}
+        if len(rows) != 1:
+            self.summary.setText("取り消す交付を1件選んでください。")
+            return
+        no = self.table.item(rows.pop(), 0).text()
+        reason, ok = QInputDialog.getText(self, "交付の取消", f"交付番号 {no} を取り消す理由:")
+        if not ok:
+            return
+        run_in_background(
+            self, lambda: self.session.void(no, reason), lambda _r: self.refresh(), self._failed
+        )
 
     def daily_report(self) -> None:
         run_in_background(

@@ -529,6 +529,25 @@ class CounterSession:
             self.audit(AuditAction.ISSUE_CERTIFICATE, [issuance_no, *decision.person_ids])
         return IssuedCertificate(issuance=issuance, pdf=pdf, sheets=document.sheet_count)
 
+    def void(self, issuance_no: str, reason: str) -> None:
+        """取消 of a misprinted or wrongly issued certificate (監督者): the issuance is marked,
+        the certificate_voided event queued and the reason audited, in one transaction."""
+        self._require(Permission.VOID_CERTIFICATE)
+        reason = reason.strip()
+        if not reason:
+            raise ValidationError("reason", "取消の理由を入力してください。")
+        event = Event(
+            event_id=str(uuid.uuid4()),
+            type="certificate_voided",
+            occurred_at=self.clock(),
+            operator_id=self.operator.operator_id,
+            terminal_no=self.terminal_no,
+            payload={"issuance_no": issuance_no, "reason": reason},
+        )
+        with self.cache.transaction():
+            self.cache.void_issuance(issuance_no, reason, event)
+            self.audit(AuditAction.VOID_CERTIFICATE, [issuance_no], reason=reason)
+
     def issuances_today(self) -> list[Issuance]:
         self._require(Permission.DAILY_REPORT)
         return self.cache.issuances_on(self.today())

@@ -234,3 +234,32 @@ def test_revoked_terminal_with_pending_events_is_locked_not_wiped(counter) -> No
     assert (counter.terminal_dir / "cache.db").exists()
     with pytest.raises(SessionError, match="未送信のデータが残っています"):
         counter.login("issuer01")
+
+
+def test_supervisor_voids_a_misprint_and_the_server_knows(counter) -> None:
+    session = counter.login("issuer01")
+    try:
+        session.sync_once()
+        hit, household = _first_resident_household(session)
+        no = session.issue(SELF_REQUEST, household, requester_person_id=hit.person_id)
+        no = no.issuance.issuance_no
+        with pytest.raises(PermissionDenied):
+            session.void(no, "印刷ずれ")  # 交付担当 may not void
+    finally:
+        session.logout()
+
+    session = counter.login("super01")
+    try:
+        with pytest.raises(Exception, match="理由"):
+            session.void(no, "  ")
+        session.void(no, "印刷ずれのため再交付")
+        assert session.cache.issuance(no).voided
+        totals = session.daily_totals()
+        assert sum(row[4] for row in totals) == 1  # counted as voided, no fee
+        report = session.sync_once()
+        assert report.error is None, report.message
+        assert session.client.certificate(no).voided
+        entry = session.chain.query(actions=[AuditAction.VOID_CERTIFICATE.value])[0]
+        assert entry.target_ids == (no,) and entry.reason == "印刷ずれのため再交付"
+    finally:
+        session.logout()
