@@ -36,6 +36,7 @@ class LoginDialog(QDialog):
         title = QLabel("窓口 住民記録端末")
         title.setObjectName("loginTitle")
         title.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        title.setStyleSheet("font-size: 18px; font-weight: bold; padding: 8px;")
         subtitle = QLabel(terminal_label)
         subtitle.setAlignment(Qt.AlignmentFlag.AlignCenter)
 
