@@ -12,7 +12,6 @@ import argparse
 import json
 import os
 import secrets
-import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -32,14 +31,6 @@ DEMO_OPERATORS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("admin01", "管理 五郎", ("admin",)),
 )
 DEMO_BRANCH = "端野総合支所"
-
-
-def default_data_dir() -> Path:
-    if sys.platform == "win32":
-        base = Path(os.environ.get("LOCALAPPDATA", Path.home() / "AppData" / "Local"))
-        return base / "Madoguchi" / "demo"
-    base = Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local" / "share"))
-    return base / "madoguchi" / "demo"
 
 
 def _say(text: str) -> None:
@@ -251,7 +242,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="内蔵サーバーのポート")
     parser.add_argument("--headless", action="store_true", help="同期して概要を表示し終了する")
     args = parser.parse_args(argv)
-    data_dir: Path = args.data_dir or default_data_dir()
+    from cli.gui import default_data_dir
+
+    data_dir: Path = args.data_dir or default_data_dir("demo")
 
     from app.domain.errors import DomainError
     from server.embedded import EmbeddedServerError

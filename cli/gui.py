@@ -12,12 +12,14 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 
-def default_data_dir() -> Path:
+def default_data_dir(kind: str = "terminal") -> Path:
+    """The per-user data folder: %LOCALAPPDATA%\\Madoguchi\\<kind> on Windows (not roaming),
+    $XDG_DATA_HOME/madoguchi/<kind> elsewhere. `kind` is "terminal" or "demo"."""
     if sys.platform == "win32":
         base = Path(os.environ.get("LOCALAPPDATA", Path.home() / "AppData" / "Local"))
-        return base / "Madoguchi" / "terminal"
+        return base / "Madoguchi" / kind
     base = Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local" / "share"))
-    return base / "madoguchi" / "terminal"
+    return base / "madoguchi" / kind
 
 
 def _ui_font_family() -> str | None:
