@@ -180,16 +180,8 @@ class Household:
 # Parsing
 
 
-_DATE_FIELDS_PERSON = {
-    "birth_date",
-    "became_resident_on",
-    "became_resident_reported_on",
-    "address_set_on",
-    "address_set_reported_on",
-    "removed_on",
-    "period_of_stay_until",
-}
-_OPTIONAL_STR_PERSON = {
+# The optional items of a person, in the order the store lays out its columns.
+PERSON_OPTIONAL_TEXT: tuple[str, ...] = (
     "former_name",
     "alias",
     "alias_kana",
@@ -202,7 +194,17 @@ _OPTIONAL_STR_PERSON = {
     "residence_status",
     "residence_card_number",
     "article_30_45",
-}
+)
+PERSON_OPTIONAL_DATES: tuple[str, ...] = (
+    "became_resident_on",
+    "became_resident_reported_on",
+    "address_set_on",
+    "address_set_reported_on",
+    "removed_on",
+    "period_of_stay_until",
+)
+_DATE_FIELDS_PERSON = {"birth_date", *PERSON_OPTIONAL_DATES}
+_OPTIONAL_STR_PERSON = set(PERSON_OPTIONAL_TEXT)
 _REQUIRED_PERSON = {
     "person_id",
     "juminhyo_code",

@@ -19,7 +19,13 @@ from datetime import datetime
 from typing import Any
 
 from app.domain.errors import ValidationError
-from app.domain.records import Household, Person, parse_household
+from app.domain.records import (
+    PERSON_OPTIONAL_DATES,
+    PERSON_OPTIONAL_TEXT,
+    Household,
+    Person,
+    parse_household,
+)
 from app.sync.protocol import (
     DIGEST_BUCKETS,
     ChangeItem,
@@ -34,28 +40,9 @@ from .base import CacheBase
 from .errors import NotFound, StoreError
 from .search import address_key, person_keys
 
-_PERSON_TEXT = (
-    "former_name",
-    "alias",
-    "alias_kana",
-    "honseki",
-    "hittosha",
-    "previous_address",
-    "removal_reason",
-    "moved_out_to",
-    "nationality",
-    "residence_status",
-    "residence_card_number",
-    "article_30_45",
-)
-_PERSON_DATES = (
-    "became_resident_on",
-    "became_resident_reported_on",
-    "address_set_on",
-    "address_set_reported_on",
-    "removed_on",
-    "period_of_stay_until",
-)
+# The person's optional items, in column order (the record format owns the list).
+_PERSON_TEXT = PERSON_OPTIONAL_TEXT
+_PERSON_DATES = PERSON_OPTIONAL_DATES
 _PERSON_COLUMNS = (
     "person_id",
     "household_id",
