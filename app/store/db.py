@@ -63,6 +63,8 @@ class Cache(ResidentsMixin, SearchMixin, OutboxMixin, CacheBase):
         if tag_key is None:
             raise CacheCorrupt("端末のデータベースが壊れています(索引鍵がありません)。")
         self._tag_key = bytes.fromhex(tag_key)
+        # An initial sync in bulk mode (ResidentsMixin.begin_bulk_load) survives a restart.
+        self._bulk = self._meta_get("bulk_load") == "1"
 
     def schema_version(self) -> int:
         return self._query_one("PRAGMA user_version")[0]

@@ -15,13 +15,12 @@ import hashlib
 import hmac
 import json
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from app.domain.errors import ValidationError
 from app.domain.records import (
-    PERSON_OPTIONAL_DATES,
-    PERSON_OPTIONAL_TEXT,
     Household,
     Person,
     parse_household,
@@ -40,38 +39,50 @@ from .base import CacheBase
 from .errors import NotFound, StoreError
 from .search import address_key, person_keys
 
-# The person's optional items, in column order (the record format owns the list).
-_PERSON_TEXT = PERSON_OPTIONAL_TEXT
-_PERSON_DATES = PERSON_OPTIONAL_DATES
+# persons holds what search, lookups and the feed need; the rest is in households.raw.
 _PERSON_COLUMNS = (
     "person_id",
     "household_id",
     "ord",
     "juminhyo_code",
-    "my_number",
     "my_number_tag",
-    "version",
     "status",
     "name",
     "name_kana",
     "birth_date",
     "sex",
     "relationship",
-    *_PERSON_TEXT,
-    *_PERSON_DATES,
     "support_until",
-    "support_measure",
-    "history",
     "name_key",
     "kana_key",
+    "key_list",
 )
 _INSERT_PERSON = (
     f"INSERT OR REPLACE INTO persons ({', '.join(_PERSON_COLUMNS)})"
     f" VALUES ({', '.join('?' * len(_PERSON_COLUMNS))})"
 )
-_INSERT_KEY = (
-    "INSERT OR REPLACE INTO search_keys (key, person_id, kind, removed, birth_date, sex,"
-    " household_id, kana, address_key, katagaki_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+_KEY_COLUMNS = (
+    "key, person_id, kind, removed, birth_date, sex, household_id, kana, address_key, katagaki_key"
+)
+_INSERT_KEY = f"INSERT OR REPLACE INTO search_keys ({_KEY_COLUMNS}) VALUES ({', '.join('?' * 10)})"
+_INSERT_STAGING = f"INSERT INTO search_keys_staging ({_KEY_COLUMNS}) VALUES ({', '.join('?' * 10)})"
+_PERSON_SELECT = ", ".join(_PERSON_COLUMNS)
+_KEY_COLUMNS_OF_S = ", ".join(f"s.{c.strip()}" for c in _KEY_COLUMNS.split(","))
+# The households columns that indexes cover (all but version and raw), in row order.
+_HOUSEHOLD_INDEXED = (
+    "household_id, bucket, municipality_code, postal_code, address, katagaki, head_person_id,"
+    " address_key, katagaki_key"
+)
+
+
+def _household_indexed(row: tuple[Any, ...]) -> tuple[Any, ...]:
+    return (row[0], *row[2:10])
+
+
+_INSERT_HOUSEHOLD = (
+    "INSERT OR REPLACE INTO households (household_id, version, bucket, municipality_code,"
+    " postal_code, address, katagaki, head_person_id, address_key, katagaki_key, raw)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 
 
@@ -83,37 +94,105 @@ def _dumps(obj: Any) -> str:
     return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
 
 
+# The tables whose secondary indexes a bulk load drops and rebuilds (their primary keys stay).
+_BULK_TABLES = ("households", "persons", "search_keys")
+
+
+@dataclass(slots=True)
+class PreparedHousehold:
+    """The rows of one household, computed without touching the database."""
+
+    household_id: str
+    row: tuple[Any, ...]
+    person_rows: list[tuple[Any, ...]]
+    key_rows: list[tuple[Any, ...]]
+
+    @property
+    def person_ids(self) -> list[str]:
+        return [r[0] for r in self.person_rows]
+
+
+@dataclass(slots=True)
+class PreparedChanges:
+    """One page of the feed, validated and turned into rows (`Cache.prepare_changes`).
+
+    Preparing is pure computation, so the sync engine does it in the thread that fetches the
+    next page while this one is written (SQLite releases the GIL while it works).
+    `ops` keeps the feed's order: ("put", PreparedHousehold), ("delete", household_id) or
+    ("item", ChangeItem) for operators, policy and terminal items.
+    """
+
+    ops: list[tuple[str, Any]]
+
+    @property
+    def households(self) -> int:
+        return sum(1 for kind, _ in self.ops if kind != "item")
+
+
 class ResidentsMixin(CacheBase):
     _tag_key: bytes
+    _bulk: bool
 
     # -- the change feed ----------------------------------------------------------------------
 
-    def apply_changes(self, items: list[ChangeItem], next_after: int) -> None:
+    def prepare_changes(self, items: list[ChangeItem]) -> PreparedChanges:
+        """Validate one page (parse_household) and compute its rows; no database access.
+
+        A malformed item raises ValidationError; nothing is written.
+        """
+        ops: list[tuple[str, Any]] = []
+        for item in items:
+            if item.kind != "household":
+                ops.append(("item", item))
+            elif item.deleted:
+                ops.append(("delete", item.key))
+            else:
+                if item.data is None:
+                    raise ValidationError("data", f"変更{item.seq}: 世帯のデータがありません。")
+                household = parse_household(item.data)
+                if household.household_id != item.key:
+                    raise ValidationError("key", f"変更{item.seq}: 世帯IDがキーと一致しません。")
+                ops.append(("put", self._prepare_household(household, _dumps(item.data))))
+        return PreparedChanges(ops)
+
+    def apply_changes(self, items: list[ChangeItem] | PreparedChanges, next_after: int) -> None:
         """Apply one page of the feed and advance the cursor to `next_after`, in ONE transaction.
 
-        Households are validated with parse_household; a malformed item raises ValidationError
-        and nothing of the page is applied (the cursor stays where it was).
+        `items` is the page, or the page already prepared by `prepare_changes`. Households are
+        validated with parse_household; a malformed item raises ValidationError and nothing of
+        the page is applied (the cursor stays where it was).
         """
+        page = items if isinstance(items, PreparedChanges) else self.prepare_changes(items)
         with self.transaction() as conn:
             current = int(self._meta_get("cursor") or 0)
             if next_after < current:
                 raise StoreError(f"同期の位置が戻っています(現在 {current}、受信 {next_after})。")
-            for item in items:
-                self._apply_item(conn, item)
+            if self._bulk:
+                # Only the last change of a household in the page counts (each carries the
+                # whole state); the feed is compacted, but a page must not depend on it.
+                last: dict[str, tuple[int, str, Any]] = {}
+                for pos, (kind, op) in enumerate(page.ops):
+                    if kind != "item":
+                        last[op.household_id if kind == "put" else op] = (pos, kind, op)
+                final = sorted(last.values(), key=lambda entry: entry[0])
+                self._bulk_write(
+                    conn,
+                    [op for _pos, kind, op in final if kind == "put"],
+                    [op for _pos, kind, op in final if kind == "delete"],
+                )
+            for kind, op in page.ops:
+                if kind == "item":
+                    self._apply_control(conn, op)
+                elif self._bulk:
+                    continue  # written above, all at once
+                elif kind == "put":
+                    self._put_household(conn, op)
+                else:
+                    self._delete_household(conn, op)
             conn.execute("UPDATE meta SET v = ? WHERE k = 'cursor'", (str(next_after),))
 
-    def _apply_item(self, conn: Any, item: ChangeItem) -> None:
-        if item.kind == "household":
-            if item.deleted:
-                self._delete_household(conn, item.key)
-                return
-            if item.data is None:
-                raise ValidationError("data", f"変更{item.seq}: 世帯のデータがありません。")
-            household = parse_household(item.data)
-            if household.household_id != item.key:
-                raise ValidationError("key", f"変更{item.seq}: 世帯IDがキーと一致しません。")
-            self._put_household(conn, household, _dumps(item.data))
-        elif item.kind == "operator":
+    def _apply_control(self, conn: Any, item: ChangeItem) -> None:
+        if item.kind == "operator":
             if item.deleted:
                 conn.execute("DELETE FROM operators WHERE operator_id = ?", (item.key,))
                 return
@@ -141,53 +220,214 @@ class ResidentsMixin(CacheBase):
     def _my_number_tag(self, number: str) -> bytes:
         return hmac.new(self._tag_key, number.encode("ascii"), hashlib.sha256).digest()
 
-    def _delete_household(self, conn: Any, household_id: str) -> None:
-        conn.execute(
-            "DELETE FROM search_keys WHERE person_id IN"
-            " (SELECT person_id FROM persons WHERE household_id = ?)",
-            (household_id,),
+    # -- the normal path: each household replaces what changed -------------------------------
+    #
+    # A change to one household must not rewrite more pages than it has to: at a million
+    # persons every index entry touched is a different page to encrypt and write. So rows that
+    # come out identical are left alone, a household whose indexed columns did not change gets
+    # an UPDATE of its version and raw JSON only, and name keys are diffed per person.
+
+    def _delete_persons(self, conn: Any, person_ids: list[str]) -> None:
+        """Delete persons and their name keys (found through each person's key_list)."""
+        conn.executemany(
+            "DELETE FROM search_keys WHERE key = ? AND birth_date = ? AND person_id = ?",
+            [
+                (key, birth, pid)
+                for pid in person_ids
+                for birth, keys in conn.execute(
+                    "SELECT birth_date, key_list FROM persons WHERE person_id = ?", (pid,)
+                )
+                for key in json.loads(keys)
+            ],
         )
-        conn.execute("DELETE FROM persons WHERE household_id = ?", (household_id,))
+        conn.executemany("DELETE FROM persons WHERE person_id = ?", [(pid,) for pid in person_ids])
+
+    def _delete_household(self, conn: Any, household_id: str) -> None:
+        rows = conn.execute(
+            "SELECT person_id FROM persons WHERE household_id = ?", (household_id,)
+        ).fetchall()
+        self._delete_persons(conn, [r[0] for r in rows])
         conn.execute("DELETE FROM households WHERE household_id = ?", (household_id,))
 
-    def _put_household(self, conn: Any, h: Household, raw: str) -> None:
+    def _put_household(self, conn: Any, h: PreparedHousehold) -> None:
         # Persons who left this household, and persons who arrive from another one, lose their
         # old rows (the other household's own change follows in the feed).
-        new_ids = [m.person_id for m in h.members]
+        new_ids = h.person_ids
         marks = ",".join("?" * len(new_ids))
-        existing = conn.execute(
-            "SELECT person_id FROM persons WHERE household_id = ?"
-            f" UNION SELECT person_id FROM persons WHERE person_id IN ({marks})",
-            (h.household_id, *new_ids),
-        ).fetchall()
-        if existing:  # nothing to delete on an initial sync: skip the statements
-            conn.executemany("DELETE FROM search_keys WHERE person_id = ?", existing)
-            conn.executemany("DELETE FROM persons WHERE person_id = ?", existing)
+        old_persons = {
+            r[0]: tuple(r)
+            for r in conn.execute(
+                f"SELECT {_PERSON_SELECT} FROM persons WHERE household_id = ?"
+                f" UNION SELECT {_PERSON_SELECT} FROM persons WHERE person_id IN ({marks})",
+                (h.household_id, *new_ids),
+            )
+        }
+        old = conn.execute(
+            f"SELECT {_HOUSEHOLD_INDEXED} FROM households WHERE household_id = ?",
+            (h.household_id,),
+        ).fetchone()
+        if old is not None and tuple(old) == _household_indexed(h.row):
+            conn.execute(
+                "UPDATE households SET version = ?, raw = ? WHERE household_id = ?",
+                (h.row[1], h.row[-1], h.household_id),
+            )
+        else:
+            conn.execute(_INSERT_HOUSEHOLD, h.row)
+        if not old_persons:  # a new household: nothing to compare with
+            conn.executemany(_INSERT_PERSON, h.person_rows)
+            conn.executemany(_INSERT_KEY, h.key_rows)
+            return
+        staying = set(new_ids)
+        gone = [pid for pid in old_persons if pid not in staying]
+        if gone:
+            self._delete_persons(conn, gone)
+        old_keys = {
+            tuple(r)
+            for r in conn.execute(
+                f"SELECT {_KEY_COLUMNS_OF_S} FROM persons p, json_each(p.key_list) j,"
+                " search_keys s WHERE p.person_id IN (SELECT value FROM json_each(?))"
+                " AND s.key = j.value AND s.birth_date = p.birth_date"
+                " AND s.person_id = p.person_id",
+                (_dumps([pid for pid in old_persons if pid in staying]),),
+            )
+        }
+        new_keys = set(h.key_rows)
+        new_pks = {(r[0], r[4], r[1]) for r in new_keys}
+        conn.executemany(
+            "DELETE FROM search_keys WHERE key = ? AND birth_date = ? AND person_id = ?",
+            [(r[0], r[4], r[1]) for r in old_keys - new_keys if (r[0], r[4], r[1]) not in new_pks],
+        )
+        conn.executemany(_INSERT_KEY, [r for r in h.key_rows if r not in old_keys])
+        conn.executemany(_INSERT_PERSON, [r for r in h.person_rows if old_persons.get(r[0]) != r])
+
+    # -- the bulk path of an initial sync ------------------------------------------------------
+
+    def begin_bulk_load(self) -> bool:
+        """Switch an empty cache to bulk loading for its initial sync; False if not empty.
+
+        The secondary indexes of households, persons and search_keys are dropped (their SQL is
+        kept in meta) and name keys go to search_keys_staging in arrival order: every page is
+        then appended instead of inserted into a dozen B-trees in random order, which at a
+        million persons rewrites most of the file at every commit. Searching is refused until
+        `finish_bulk_load`. Persisted: an interrupted initial sync resumes in bulk mode.
+        """
+        with self.transaction() as conn:
+            if self._bulk:
+                return True
+            if self.cursor() != 0 or conn.execute("SELECT 1 FROM households LIMIT 1").fetchone():
+                return False
+            marks = ",".join("?" * len(_BULK_TABLES))
+            indexes = conn.execute(
+                "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL"
+                f" AND tbl_name IN ({marks}) ORDER BY name",
+                _BULK_TABLES,
+            ).fetchall()
+            for name, _sql in indexes:
+                conn.execute(f'DROP INDEX "{name}"')
+            conn.execute(
+                "INSERT OR REPLACE INTO meta(k, v) VALUES ('bulk_indexes', ?)",
+                (_dumps([sql for _name, sql in indexes]),),
+            )
+            conn.execute("INSERT OR REPLACE INTO meta(k, v) VALUES ('bulk_load', '1')")
+        self._bulk = True
+        return True
+
+    def bulk_loading(self) -> bool:
+        return self._bulk
+
+    def finish_bulk_load(self) -> None:
+        """Sort the staged name keys into search_keys and rebuild the indexes (one transaction).
+
+        Run once the initial sync has reached the server's head; interrupted, it rolls back and
+        runs again at the end of the next pull.
+        """
+        with self.transaction() as conn:
+            if not self._bulk:
+                return
+            conn.execute(
+                f"INSERT OR REPLACE INTO search_keys ({_KEY_COLUMNS}) SELECT {_KEY_COLUMNS}"
+                " FROM search_keys_staging s WHERE NOT EXISTS (SELECT 1 FROM bulk_dead d"
+                " WHERE d.person_id = s.person_id AND s.rowid <= d.upto)"
+                " ORDER BY key, birth_date, person_id"
+            )
+            # Emptied before the indexes are built, so that they reuse the freed pages.
+            conn.execute("DELETE FROM search_keys_staging")
+            conn.execute("DELETE FROM bulk_dead")
+            for sql in json.loads(self._meta_get("bulk_indexes") or "[]"):
+                conn.execute(sql)
+            conn.execute("DELETE FROM meta WHERE k IN ('bulk_load', 'bulk_indexes')")
+            self._bulk = False
+        self.optimize()
+
+    def _bulk_write(self, conn: Any, puts: list[PreparedHousehold], deletes: list[str]) -> None:
+        """Write a page in bulk mode: three appends, plus the rare replacement of rows."""
+        household_ids = [h.household_id for h in puts] + deletes
+        if not household_ids:
+            return
+        # A household sent again (changed while the initial sync ran) or deleted, and persons
+        # who moved: their old persons rows go, and their staged keys are marked dead. Found
+        # through the primary keys and the members of the stored raw JSON (no other index now).
+        stale = [
+            r[0]
+            for r in conn.execute(
+                "SELECT j.value ->> 'person_id' FROM households h, json_each(h.raw, '$.members') j"
+                " WHERE h.household_id IN (SELECT value FROM json_each(?))"
+                " UNION SELECT person_id FROM persons"
+                " WHERE person_id IN (SELECT value FROM json_each(?))",
+                (_dumps(household_ids), _dumps([p for h in puts for p in h.person_ids])),
+            )
+        ]
+        if stale:
+            conn.execute(
+                "DELETE FROM persons WHERE person_id IN (SELECT value FROM json_each(?))",
+                (_dumps(stale),),
+            )
+            conn.execute(
+                "INSERT OR REPLACE INTO bulk_dead(person_id, upto) SELECT value,"
+                " (SELECT coalesce(max(rowid), 0) FROM search_keys_staging) FROM json_each(?)",
+                (_dumps(stale),),
+            )
+        if deletes:
+            conn.execute(
+                "DELETE FROM households WHERE household_id IN (SELECT value FROM json_each(?))",
+                (_dumps(deletes),),
+            )
+        # A person in two households of one page (the later one wins, as on the normal path).
+        keys: dict[str, list[tuple[Any, ...]]] = {}
+        for h in puts:
+            for row in h.key_rows:
+                keys.setdefault(row[1], [])
+            for pid in h.person_ids:
+                keys[pid] = []
+            for row in h.key_rows:
+                keys[row[1]].append(row)
+        conn.executemany(_INSERT_HOUSEHOLD, [h.row for h in puts])
+        conn.executemany(_INSERT_PERSON, [r for h in puts for r in h.person_rows])
+        conn.executemany(_INSERT_STAGING, [r for rows in keys.values() for r in rows])
+
+    # -- rows ---------------------------------------------------------------------------------
+
+    def _prepare_household(self, h: Household, raw: str) -> PreparedHousehold:
         akey = address_key(h.address)
         kkey = address_key(h.katagaki) if h.katagaki else None
-        conn.execute(
-            "INSERT OR REPLACE INTO households (household_id, version, bucket, municipality_code,"
-            " postal_code, address, katagaki, head_person_id, address_key, katagaki_key, raw)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                h.household_id,
-                h.version,
-                bucket_of(h.household_id),
-                h.municipality_code,
-                h.postal_code,
-                h.address,
-                h.katagaki,
-                h.head_person_id,
-                akey,
-                kkey,
-                raw,
-            ),
+        row = (
+            h.household_id,
+            h.version,
+            bucket_of(h.household_id),
+            h.municipality_code,
+            h.postal_code,
+            h.address,
+            h.katagaki,
+            h.head_person_id,
+            akey,
+            kkey,
+            raw,
         )
         person_rows = []
         key_rows = []
         for ord_, p in enumerate(h.members):
             name_key, kana, keys = person_keys(p)
-            person_rows.append(self._person_row(h.household_id, ord_, p, name_key, kana))
+            person_rows.append(self._person_row(h.household_id, ord_, p, name_key, kana, keys))
             removed = 1 if p.is_removed else 0
             birth = p.birth_date.isoformat()
             for key, kind in keys.items():
@@ -195,44 +435,33 @@ class ResidentsMixin(CacheBase):
                     (key, p.person_id, kind, removed, birth, p.sex, h.household_id, kana,
                      akey, kkey)
                 )  # fmt: skip
-        conn.executemany(_INSERT_PERSON, person_rows)
-        conn.executemany(_INSERT_KEY, key_rows)
+        return PreparedHousehold(h.household_id, row, person_rows, key_rows)
 
     def _person_row(
-        self, household_id: str, ord_: int, p: Person, name_key: str, kana_key: str
+        self,
+        household_id: str,
+        ord_: int,
+        p: Person,
+        name_key: str,
+        kana_key: str,
+        keys: dict[str, int],
     ) -> tuple[Any, ...]:
-        support = None
-        if p.support_measure is not None:
-            support = _dumps(
-                {
-                    "until": p.support_measure.until.isoformat(),
-                    "perpetrator_person_ids": list(p.support_measure.perpetrator_person_ids),
-                }
-            )
-        history = _dumps(
-            [{"date": e.date.isoformat(), "kind": e.kind, "note": e.note} for e in p.history]
-        )
         return (
             p.person_id,
             household_id,
             ord_,
             p.juminhyo_code,
-            p.my_number,
             None if p.my_number is None else self._my_number_tag(p.my_number),
-            p.version,
             p.status,
             p.name,
             p.name_kana,
             p.birth_date.isoformat(),
             p.sex,
             p.relationship,
-            *(getattr(p, f) for f in _PERSON_TEXT),
-            *(_iso(getattr(p, f)) for f in _PERSON_DATES),
             _iso(p.support_measure.until) if p.support_measure else None,
-            support,
-            history,
             name_key,
             kana_key,
+            _dumps(list(keys)),
         )
 
     # -- cursor, freshness, policy, operators -------------------------------------------------
@@ -327,19 +556,28 @@ class ResidentsMixin(CacheBase):
         """Make bucket k hold exactly `households` (the server's BucketRecords), atomically."""
         from app.domain.records import household_to_dict
 
+        puts: list[PreparedHousehold] = []
+        for item in households:
+            data = household_to_dict(item) if isinstance(item, Household) else item
+            h = parse_household(data)
+            if bucket_of(h.household_id) != k:
+                raise ValidationError(
+                    "bucket", f"世帯[{h.household_id}]はバケット{k}に属しません。"
+                )
+            puts.append(self._prepare_household(h, _dumps(data)))
+        keep = {h.household_id for h in puts}
         with self.transaction() as conn:
-            keep: set[str] = set()
-            for item in households:
-                data = household_to_dict(item) if isinstance(item, Household) else item
-                h = parse_household(data)
-                if bucket_of(h.household_id) != k:
-                    raise ValidationError(
-                        "bucket", f"世帯[{h.household_id}]はバケット{k}に属しません。"
-                    )
-                keep.add(h.household_id)
-                self._put_household(conn, h, _dumps(data))
-            for (household_id,) in conn.execute(
-                "SELECT household_id FROM households WHERE bucket = ?", (k,)
-            ).fetchall():
-                if household_id not in keep:
-                    self._delete_household(conn, household_id)
+            deletes = [
+                household_id
+                for (household_id,) in conn.execute(
+                    "SELECT household_id FROM households WHERE bucket = ?", (k,)
+                ).fetchall()
+                if household_id not in keep
+            ]
+            if self._bulk:
+                self._bulk_write(conn, puts, deletes)
+                return
+            for h in puts:
+                self._put_household(conn, h)
+            for household_id in deletes:
+                self._delete_household(conn, household_id)

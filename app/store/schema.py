@@ -209,7 +209,71 @@ _V5 = [
         WHERE katagaki_key IS NOT NULL""",
 ]
 
-MIGRATIONS: Sequence[Sequence[str]] = (_V1, _V2, _V3, _V4, _V5)
+# Step 6 (v6): a leaner write path, for the initial sync of a million persons (docs/store.md).
+# - persons keeps only what search, lookups and the change feed need; every other item lives
+#   in the household's raw JSON, which is what `Cache.household()` reads anyway. The wide
+#   columns (history, 本籍, the plain 個人番号, the person's 版数 ...) were written for every
+#   person and never read: without them the row is small enough that persons_hit, its covering
+#   copy, goes too, and a change that only adds a 記事 leaves the row as it was.
+# - Each person carries the list of its name keys (`key_list`, a JSON array): the key rows of a
+#   person who changes are deleted through the primary key (key, birth_date, person_id), so the
+#   indexes of search_keys by person and by household (a quarter of the file, and of the work
+#   of every insert) go. The "name + address" plan that walked households ended with v5;
+#   "name + 住民票コード" checks the one candidate's key list.
+# - An initial sync loads in bulk (app/store/residents.py): name keys are appended to
+#   search_keys_staging and sorted into search_keys once, at the end; bulk_dead marks the
+#   staged rows of persons that a later page of the same sync replaced (rows up to `upto`).
+_V6 = [
+    """CREATE TABLE persons_v6 (
+        person_id TEXT PRIMARY KEY,
+        household_id TEXT NOT NULL,
+        ord INTEGER NOT NULL,
+        juminhyo_code TEXT NOT NULL,
+        my_number_tag BLOB,
+        status TEXT NOT NULL,
+        name TEXT NOT NULL,
+        name_kana TEXT NOT NULL,
+        birth_date TEXT NOT NULL,
+        sex TEXT NOT NULL,
+        relationship TEXT NOT NULL,
+        support_until TEXT,
+        name_key TEXT NOT NULL,
+        kana_key TEXT NOT NULL,
+        key_list TEXT NOT NULL
+    )""",
+    """INSERT INTO persons_v6 SELECT person_id, household_id, ord, juminhyo_code, my_number_tag,
+        status, name, name_kana, birth_date, sex, relationship, support_until,
+        name_key, kana_key, coalesce((SELECT json_group_array(k.key) FROM search_keys k
+        WHERE k.person_id = persons.person_id), '[]') FROM persons ORDER BY rowid""",
+    "DROP TABLE persons",
+    "ALTER TABLE persons_v6 RENAME TO persons",
+    "CREATE INDEX persons_juminhyo_code ON persons(juminhyo_code)",
+    "CREATE INDEX persons_my_number_tag ON persons(my_number_tag)",
+    """CREATE INDEX persons_birth
+        ON persons(birth_date, sex, status, kana_key, household_id, person_id)""",
+    """CREATE INDEX persons_household
+        ON persons(household_id, status, kana_key, birth_date, sex, person_id)""",
+    "DROP INDEX search_keys_person",
+    "DROP INDEX search_keys_household",
+    """CREATE TABLE search_keys_staging (
+        key TEXT NOT NULL,
+        person_id TEXT NOT NULL,
+        kind INTEGER NOT NULL,
+        removed INTEGER NOT NULL,
+        birth_date TEXT NOT NULL,
+        sex TEXT NOT NULL,
+        household_id TEXT NOT NULL,
+        kana TEXT NOT NULL,
+        address_key TEXT NOT NULL,
+        katagaki_key TEXT
+    )""",
+    """CREATE TABLE bulk_dead (
+        person_id TEXT PRIMARY KEY,
+        upto INTEGER NOT NULL
+    )""",
+]
+
+MIGRATIONS: Sequence[Sequence[str]] = (_V1, _V2, _V3, _V4, _V5, _V6)
 LATEST_VERSION = len(MIGRATIONS)
 
 

@@ -34,6 +34,7 @@ from app.domain.names import fold
 from app.domain.records import Person
 
 from .base import CacheBase
+from .errors import StoreError
 
 CANDIDATE_CAP = 500
 PREFIX_SCAN = 4000
@@ -145,12 +146,17 @@ class SearchPage:
 
 
 class SearchMixin(CacheBase):
+    _bulk: bool
+
     def search(
         self, q: SearchQuery, limit: int = 50, offset: int = 0, today: date | None = None
     ) -> SearchPage:
         """Ranked, paged 4情報 search. An empty query returns an empty page."""
         if q.is_empty():
             return SearchPage([], 0)
+        if self._bulk:
+            # The name keys are still in staging and the indexes are not built yet.
+            raise StoreError("初回同期の途中です。同期が終わるまで検索できません。")
         limit = max(0, min(limit, MAX_LIMIT))
         offset = max(0, offset)
         cap = CANDIDATE_CAP
@@ -178,8 +184,6 @@ class SearchMixin(CacheBase):
         folded = fold(q.name) if q.name else ""
         akey = address_key(q.address) if q.address else ""
         if folded and not q.juminhyo_code:
-            if akey and self._address_is_narrower(folded, akey):
-                return self._by_address(q, folded, akey)
             return self._by_name(q, folded, akey)
         return self._by_person(q, folded, akey)
 
@@ -187,14 +191,6 @@ class SearchMixin(CacheBase):
         return self._conn.execute(
             f"SELECT count(*) FROM ({sql} LIMIT {bound + 1})", params
         ).fetchone()[0]
-
-    def _address_is_narrower(self, folded: str, akey: str) -> bool:
-        """Whether to walk the households of the address instead of the name keys.
-
-        Since v5 the name keys carry the address and "name + address" is an index range, so
-        the name path is never worse; kept as the switch the tests use to check the other plan.
-        """
-        return False
 
     def _filters(
         self, q: SearchQuery, alias: str, akey: str, *, address: bool = True
@@ -273,42 +269,25 @@ class SearchMixin(CacheBase):
             truncated,
         )  # fmt: skip
 
-    def _by_address(self, q: SearchQuery, folded: str, akey: str) -> tuple[str, list[Any], bool]:
-        """Name + a narrow address: the households of the address, then their name keys."""
-        where, params = self._filters(q, "s", akey, address=False)
-        if not q.include_removed:
-            where.append("s.removed = 0")
-        sql = (
-            "SELECT s.key <> ?, s.removed, s.kana, s.person_id FROM"
-            " (SELECT household_id FROM households WHERE address_key >= ? AND address_key < ?"
-            " UNION ALL SELECT household_id FROM households"
-            " WHERE katagaki_key >= ? AND katagaki_key < ?) d"
-            " CROSS JOIN search_keys s INDEXED BY search_keys_household"
-            " ON s.household_id = d.household_id AND s.key >= ? AND s.key < ?"
-            + "".join(" AND " + w for w in where)
-        )
-        ranges = [akey, akey + _HI, akey, akey + _HI, folded, folded + _HI]
-        return sql, [folded, *ranges, *params], False
-
     def _by_person(self, q: SearchQuery, folded: str, akey: str) -> tuple[str, list[Any], bool]:
-        drive_by_address = bool(akey) and not (q.juminhyo_code or q.birth_date or q.birth_range)
-        if folded and drive_by_address:
-            return self._by_address(q, folded, akey)
+        # With a name, _candidates comes here only with a 住民票コード: one person.
+        drive_by_address = bool(akey) and not (
+            folded or q.juminhyo_code or q.birth_date or q.birth_range
+        )
         where, params = self._filters(q, "p", akey, address=not drive_by_address)
         if q.juminhyo_code:
             where.insert(0, "p.juminhyo_code = ?")
             params.insert(0, q.juminhyo_code)
         if not q.include_removed:
             where.append("p.status = 'resident'")
-        if folded:  # with a 住民票コード or a birth date: a handful of persons, checked by id
+        if folded:  # with a 住民票コード: one person, whose own key list is checked
             where.append(
-                "EXISTS (SELECT 1 FROM search_keys k WHERE k.person_id = p.person_id"
-                " AND k.key >= ? AND k.key < ?)"
+                "EXISTS (SELECT 1 FROM json_each(p.key_list) k WHERE k.value >= ? AND k.value < ?)"
             )
             params += [folded, folded + _HI]
             rank = (
-                "CASE WHEN EXISTS (SELECT 1 FROM search_keys k WHERE k.person_id = p.person_id"
-                " AND k.key = ?) THEN 0 ELSE 1 END"
+                "CASE WHEN EXISTS (SELECT 1 FROM json_each(p.key_list) k WHERE k.value = ?)"
+                " THEN 0 ELSE 1 END"
             )
             rank_params: list[Any] = [folded]
         else:

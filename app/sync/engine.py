@@ -85,7 +85,11 @@ class SyncCache(Protocol):
     """What the engine needs of app.store's Cache (see docs/sync.md)."""
 
     def cursor(self) -> int: ...
-    def apply_changes(self, items: list[ChangeItem], next_after: int) -> None: ...
+    def prepare_changes(self, items: list[ChangeItem]) -> Any: ...
+    def apply_changes(self, items: Any, next_after: int) -> None: ...
+    def begin_bulk_load(self) -> bool: ...
+    def bulk_loading(self) -> bool: ...
+    def finish_bulk_load(self) -> None: ...
     def mark_pull_complete(self, at: datetime) -> None: ...
     def last_complete_pull(self) -> datetime | None: ...
     def policy(self) -> Policy: ...
@@ -371,19 +375,28 @@ class SyncEngine:
             "changes", lambda: self.client.changes(after, self._limit), cancel, result
         )
 
+    def _fetch_prepared(
+        self, after: int, cancel: Cancel | None, result: PullResult
+    ) -> tuple[ChangesPage, Any]:
+        """A page and its rows (`cache.prepare_changes`: validation and row building)."""
+        page = self._fetch(after, cancel, result)
+        return page, self.cache.prepare_changes(page.items)
+
     def _prefetch(
         self, after: int, cancel: Cancel | None, result: PullResult
-    ) -> Future[ChangesPage]:
-        """Fetch the next page in a helper thread while this one is applied.
+    ) -> Future[tuple[ChangesPage, Any]]:
+        """Fetch and prepare the next page in a helper thread while this one is written.
 
         Only one request is ever in flight and pages are applied strictly in order; a page
-        fetched for nothing (error, cancel) is simply dropped — the feed is read-only.
+        fetched for nothing (error, cancel) is simply dropped — the feed is read-only. The
+        Python work of the next page (JSON, validation, search keys) runs while SQLite, which
+        releases the GIL, writes this one: on two cores the two overlap.
         """
-        future: Future[ChangesPage] = Future()
+        future: Future[tuple[ChangesPage, Any]] = Future()
 
         def run() -> None:
             try:
-                future.set_result(self._fetch(after, cancel, result))
+                future.set_result(self._fetch_prepared(after, cancel, result))
             except BaseException as exc:  # handed to the pulling thread
                 future.set_exception(exc)
 
@@ -397,7 +410,10 @@ class SyncEngine:
         # and the counter's searches wait for it.
         behind = after == 0 or self.cache.last_complete_pull() is None
         self._limit = self.initial_page_limit if behind else self.page_limit
-        page = self._fetch(after, cancel, result)
+        if after == 0:
+            # An empty cache loads in bulk: appended pages, indexes built once at the end.
+            self.cache.begin_bulk_load()
+        page, prepared = self._fetch_prepared(after, cancel, result)
         while True:
             result.latest_seq = page.latest_seq
             if page.latest_seq < after and not page.items:
@@ -408,7 +424,7 @@ class SyncEngine:
                 self._rewind_cursor(page.latest_seq)
                 result.server_rewound = True
                 after = result.cursor = page.latest_seq
-                page = self._fetch(after, cancel, result)
+                page, prepared = self._fetch_prepared(after, cancel, result)
                 continue
             self._check_page(page, after)
             upcoming = (
@@ -416,7 +432,7 @@ class SyncEngine:
                 if page.has_more and self.prefetch
                 else None
             )
-            self.cache.apply_changes(page.items, page.next_after)
+            self.cache.apply_changes(prepared, page.next_after)
             result.pages += 1
             result.items += len(page.items)
             result.cursor = page.next_after
@@ -426,13 +442,20 @@ class SyncEngine:
                 total = max(page.latest_seq - result.start_cursor, done)
                 progress(done, total)
             if not page.has_more:
+                if self.cache.bulk_loading():
+                    log.info("sync pull: building the indexes of the initial sync")
+                    self.cache.finish_bulk_load()
                 self.cache.mark_pull_complete(self.clock())
                 result.complete = True
                 return
             after = page.next_after
             if _is_cancelled(cancel):
                 raise SyncCancelled
-            page = upcoming.result() if upcoming is not None else self._fetch(after, cancel, result)
+            page, prepared = (
+                upcoming.result()
+                if upcoming is not None
+                else self._fetch_prepared(after, cancel, result)
+            )
 
     def _rewind_cursor(self, seq: int) -> None:
         # apply_changes refuses to move the cursor back (a guard against replayed pages), so a

@@ -164,9 +164,7 @@ def test_error_texts_name_the_field_in_japanese() -> None:
     with pytest.raises(ValidationError) as e:
         validate_juminhyo_code("12345678900")
     assert e.value.field == "juminhyo_code"
-    assert e.value.message == (
-        "住民票コードが正しくありません(11桁の数字・末尾は検査数字)。"
-    )
+    assert e.value.message == ("住民票コードが正しくありません(11桁の数字・末尾は検査数字)。")
     with pytest.raises(ValidationError) as e:
         validate_local_government_code("012083")
     assert e.value.message == (

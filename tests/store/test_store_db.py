@@ -126,24 +126,32 @@ def test_migrations_step_by_step(tmp_path: Path, dek: bytes) -> None:
         " 'コーポ101', 'P1', '北見市北1条', 'コーポ101', '{}')"
     )
     assert schema.migrate(conn, upto=4) == 4
+    assert schema.migrate(conn, upto=5) == 5
+    assert conn.execute(
+        "SELECT address_key, katagaki_key FROM search_keys WHERE person_id = 'P1'"
+    ).fetchone() == ("北見市北1条", "コーポ101")
+    conn.execute(
+        "INSERT INTO persons (person_id, household_id, ord, juminhyo_code, version, status,"
+        " name, name_kana, birth_date, sex, relationship, history, name_key, kana_key)"
+        " VALUES ('P1', 'H1', 0, '12345678901', 1, 'resident', '山田 太郎', 'ヤマダ タロウ',"
+        " '1970-01-01', 'male', '世帯主', '[]', '山田太郎', 'ヤマタタロウ')"
+    )
     conn.close()
 
-    # open_cache migrates the rest of the way (v5: the address keys on the name keys).
+    # open_cache migrates the rest of the way (v6: each person's key list; the search_keys
+    # indexes by person and by household are gone).
     with open_cache(path, dek) as c:
-        assert c.schema_version() == schema.LATEST_VERSION == 5
+        assert c.schema_version() == schema.LATEST_VERSION == 6
         assert c.connection.execute(
-            "SELECT address_key, katagaki_key FROM search_keys WHERE person_id = 'P1'"
-        ).fetchone() == ("北見市北1条", "コーポ101")
+            "SELECT key_list FROM persons WHERE person_id = 'P1'"
+        ).fetchone() == ('["ヤマタ"]',)
+        indexes = {
+            r[0] for r in c.connection.execute("SELECT name FROM sqlite_master WHERE type='index'")
+        }
+        assert not {"search_keys_person", "search_keys_household"} & indexes
+        assert "search_keys_address" in indexes
         assert c.cursor() == 7
         assert c.outbox_total() == 1
-        plan = c.connection.execute(
-            "EXPLAIN QUERY PLAN SELECT person_id FROM search_keys"
-            " WHERE household_id = 'H1' AND key >= 'ヤ' AND key < 'ヰ'"
-        ).fetchall()
-        assert "search_keys_household" in str(plan)
-        assert c.connection.execute(
-            "SELECT person_id FROM search_keys WHERE household_id = 'H1'"
-        ).fetchall() == [("P1",)]
 
 
 def test_failed_migration_step_rolls_back(tmp_path: Path, dek: bytes, monkeypatch) -> None:

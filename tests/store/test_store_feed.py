@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import json
 from datetime import UTC, datetime
 
 import pytest
@@ -12,6 +11,7 @@ from app.domain.errors import ValidationError
 from app.domain.records import household_to_dict
 from app.store.db import Cache
 from app.store.errors import NotFound, StoreError
+from app.store.search import SearchQuery
 from app.sync.protocol import DIGEST_BUCKETS, ChangeItem, Policy, bucket_digest, bucket_of
 
 from .conftest import household_items
@@ -40,7 +40,8 @@ def test_household_round_trips_exactly(cache: Cache) -> None:
         cache.household("nope")
 
 
-def test_person_columns_hold_every_field(cache: Cache) -> None:
+def test_every_item_comes_back_as_it_arrived(cache: Cache) -> None:
+    """The optional items (本籍, 在留資格, 支援措置 ...) are kept, exactly, in the raw JSON."""
     h = next(make_households(3, seed=2))
     m = h["members"][0]
     m.update(
@@ -51,14 +52,20 @@ def test_person_columns_hold_every_field(cache: Cache) -> None:
         support_measure={"until": "2099-01-01", "perpetrator_person_ids": ["P9"]},
     )  # fmt: skip
     cache.apply_changes(household_items([h]), 1)
-    row = cache.connection.execute(
-        "SELECT honseki, nationality, period_of_stay_until, support_until, support_measure,"
-        " history FROM persons WHERE person_id = ?",
-        (m["person_id"],),
-    ).fetchone()
-    assert row[:4] == ("北見市本籍1番", "韓国", "2030-01-01", "2099-01-01")
-    assert json.loads(row[4])["perpetrator_person_ids"] == ["P9"]
-    assert json.loads(row[5])[0]["kind"] == "出生"
+    assert cache.household_data(h["household_id"]) == h
+    person, household_id = cache.person(m["person_id"])
+    assert household_id == h["household_id"]
+    assert (person.honseki, person.nationality, person.period_of_stay_until.isoformat()) == (
+        "北見市本籍1番",
+        "韓国",
+        "2030-01-01",
+    )
+    assert person.support_measure is not None
+    assert person.support_measure.perpetrator_person_ids == ("P9",)
+    assert person.history[0].kind == "出生"
+    # Search marks the person as protected (support_until is a column of its own).
+    hit = cache.search(SearchQuery(juminhyo_code=m["juminhyo_code"])).hits[0]
+    assert hit.protected
 
 
 def test_bad_item_rolls_back_the_whole_page(cache: Cache) -> None:

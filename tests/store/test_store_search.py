@@ -173,15 +173,8 @@ def test_prefix_scan_bound(cache: Cache, people, monkeypatch) -> None:
     assert [h.person_id for h in page.hits][:2] == [people["taro"], people["taro_removed"]]
 
 
-@pytest.mark.parametrize("driver", ["auto", "address"])
-def test_matches_brute_force(cache: Cache, people, driver: str, monkeypatch) -> None:
-    """Random combined queries against a brute-force filter over the same persons.
-
-    driver="address" forces the plan that walks the households of the address and filters
-    their members by name (chosen at scale when the name is broad and the address narrow).
-    """
-    if driver == "address":
-        monkeypatch.setattr(Cache, "_address_is_narrower", lambda self, folded, akey: True)
+def test_matches_brute_force(cache: Cache, people) -> None:
+    """Random combined queries against a brute-force filter over the same persons."""
     rows = cache.connection.execute(
         "SELECT p.person_id, h.raw FROM persons p JOIN households h USING (household_id)"
     ).fetchall()

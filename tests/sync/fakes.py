@@ -160,6 +160,18 @@ class FakeCache:
     def cursor(self) -> int:
         return self._cursor
 
+    def prepare_changes(self, items: list[ChangeItem]) -> list[ChangeItem]:
+        return items  # validated in apply_changes, as one step
+
+    def begin_bulk_load(self) -> bool:
+        return False  # the in-memory store has nothing to gain
+
+    def bulk_loading(self) -> bool:
+        return False
+
+    def finish_bulk_load(self) -> None:
+        pass
+
     def apply_changes(self, items: list[ChangeItem], next_after: int) -> None:
         if next_after < self._cursor:
             raise ValueError("cursor moving back")  # as the real store refuses it
