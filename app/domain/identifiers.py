@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import operator
 import re
 
 from app.domain.errors import ValidationError
@@ -28,8 +29,13 @@ _MOD11_WEIGHTS = (2, 3, 4, 5, 6, 7, 2, 3, 4, 5, 6)
 
 
 def _mod11_check_digit(body: str) -> int:
-    """Check digit over `body` (≤ 11 digits) with weights 2..7, 2..7 from the rightmost digit."""
-    total = sum(map(int.__mul__, map(int, reversed(body)), _MOD11_WEIGHTS))
+    """Check digit over `body` (≤ 11 ASCII digits) with weights 2..7, 2..7 from the rightmost.
+
+    On the bytes, with the '0' offset taken out once: an initial sync checks two numbers per
+    person, a million times.
+    """
+    digits = body.encode("ascii")[::-1]
+    total = sum(map(operator.mul, digits, _MOD11_WEIGHTS)) - 48 * sum(_MOD11_WEIGHTS[: len(digits)])
     remainder = total % 11
     return 0 if remainder <= 1 else 11 - remainder
 

@@ -23,7 +23,7 @@ keys that are kana by construction.
 from __future__ import annotations
 
 import unicodedata
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 
 VARIANTS_PACKAGE = "resources"
@@ -110,8 +110,11 @@ def _expand_repeat(key: str) -> str:
     return "".join(out)
 
 
+@lru_cache(maxsize=1 << 16)
 def fold(text: str) -> str:
     """The search key of a name: equal keys ⇔ the same name for search purposes."""
+    # Memoised: family names, given names and their readings repeat across a municipality,
+    # and an initial sync folds each person's names about eight times.
     key = _apply(text, _full_table())
     return _expand_repeat(key) if "々" in key else key
 

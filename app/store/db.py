@@ -65,6 +65,8 @@ class Cache(ResidentsMixin, SearchMixin, OutboxMixin, CacheBase):
         self._tag_key = bytes.fromhex(tag_key)
         # An initial sync in bulk mode (ResidentsMixin.begin_bulk_load) survives a restart.
         self._bulk = self._meta_get("bulk_load") == "1"
+        if self._bulk:
+            self._bulk_journal()
 
     def schema_version(self) -> int:
         return self._query_one("PRAGMA user_version")[0]
@@ -78,6 +80,9 @@ class Cache(ResidentsMixin, SearchMixin, OutboxMixin, CacheBase):
     def optimize(self) -> None:
         """Refresh the planner's statistics (after an initial sync; cheap otherwise)."""
         with self._lock:
+            # Statistics from a sample of each index (analysis_limit): exact counts are not
+            # needed by the planner, and a full ANALYZE reads the whole file.
+            self._conn.execute("PRAGMA analysis_limit = 1000")
             self._conn.execute("PRAGMA optimize=0x10002")
 
     def __enter__(self) -> Cache:

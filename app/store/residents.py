@@ -11,7 +11,6 @@ as the server stores it). protocol.bucket_digest is the one rule both sides call
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import json
 from collections.abc import Iterable
@@ -65,7 +64,14 @@ _KEY_COLUMNS = (
     "key, person_id, kind, removed, birth_date, sex, household_id, kana, address_key, katagaki_key"
 )
 _INSERT_KEY = f"INSERT OR REPLACE INTO search_keys ({_KEY_COLUMNS}) VALUES ({', '.join('?' * 10)})"
-_INSERT_STAGING = f"INSERT INTO search_keys_staging ({_KEY_COLUMNS}) VALUES ({', '.join('?' * 10)})"
+# The search_keys rows of persons, made in SQL from their key_list ({key: kind}) and household;
+# PreparedHousehold.key_rows makes the same rows in Python.
+_DERIVED_KEYS = (
+    "SELECT j.key, p.person_id, j.value, p.status = 'removed', p.birth_date, p.sex,"
+    " p.household_id, p.kana_key, h.address_key, h.katagaki_key"
+    " FROM persons p JOIN households h ON h.household_id = p.household_id,"
+    " json_each(p.key_list) j"
+)
 _PERSON_SELECT = ", ".join(_PERSON_COLUMNS)
 _KEY_COLUMNS_OF_S = ", ".join(f"s.{c.strip()}" for c in _KEY_COLUMNS.split(","))
 # The households columns that indexes cover (all but version and raw), in row order.
@@ -103,13 +109,24 @@ class PreparedHousehold:
     """The rows of one household, computed without touching the database."""
 
     household_id: str
-    row: tuple[Any, ...]
-    person_rows: list[tuple[Any, ...]]
-    key_rows: list[tuple[Any, ...]]
+    row: tuple[Any, ...]  # households, in _INSERT_HOUSEHOLD order
+    person_rows: list[tuple[Any, ...]]  # persons, in _PERSON_COLUMNS order
+    person_keys: list[dict[str, int]]  # each person's name keys → kind
 
     @property
     def person_ids(self) -> list[str]:
         return [r[0] for r in self.person_rows]
+
+    @property
+    def key_rows(self) -> list[tuple[Any, ...]]:
+        """search_keys rows, the same as _DERIVED_KEYS makes of the persons rows in SQL."""
+        akey, kkey = self.row[8], self.row[9]
+        return [
+            (key, p[0], kind, int(p[5] == "removed"), p[8], p[9], self.household_id, p[13],
+             akey, kkey)
+            for p, keys in zip(self.person_rows, self.person_keys, strict=True)
+            for key, kind in keys.items()
+        ]  # fmt: skip
 
 
 @dataclass(slots=True)
@@ -218,7 +235,7 @@ class ResidentsMixin(CacheBase):
             )
 
     def _my_number_tag(self, number: str) -> bytes:
-        return hmac.new(self._tag_key, number.encode("ascii"), hashlib.sha256).digest()
+        return hmac.digest(self._tag_key, number.encode("ascii"), "sha256")
 
     # -- the normal path: each household replaces what changed -------------------------------
     #
@@ -286,7 +303,7 @@ class ResidentsMixin(CacheBase):
             for r in conn.execute(
                 f"SELECT {_KEY_COLUMNS_OF_S} FROM persons p, json_each(p.key_list) j,"
                 " search_keys s WHERE p.person_id IN (SELECT value FROM json_each(?))"
-                " AND s.key = j.value AND s.birth_date = p.birth_date"
+                " AND s.key = j.key AND s.birth_date = p.birth_date"
                 " AND s.person_id = p.person_id",
                 (_dumps([pid for pid in old_persons if pid in staying]),),
             )
@@ -306,10 +323,12 @@ class ResidentsMixin(CacheBase):
         """Switch an empty cache to bulk loading for its initial sync; False if not empty.
 
         The secondary indexes of households, persons and search_keys are dropped (their SQL is
-        kept in meta) and name keys go to search_keys_staging in arrival order: every page is
-        then appended instead of inserted into a dozen B-trees in random order, which at a
-        million persons rewrites most of the file at every commit. Searching is refused until
-        `finish_bulk_load`. Persisted: an interrupted initial sync resumes in bulk mode.
+        kept in meta) and no name keys are written: every page is then appended to two tables
+        instead of inserted into a dozen B-trees in random order, which at a million persons
+        rewrites most of the file at every commit. `finish_bulk_load` derives the name keys
+        from the persons rows (their key_list) and builds the indexes, each in one sorted pass.
+        Searching is refused until then. Persisted: an interrupted initial sync resumes in bulk
+        mode.
         """
         with self.transaction() as conn:
             if self._bulk:
@@ -330,13 +349,21 @@ class ResidentsMixin(CacheBase):
             )
             conn.execute("INSERT OR REPLACE INTO meta(k, v) VALUES ('bulk_load', '1')")
         self._bulk = True
+        self._bulk_journal()
         return True
+
+    def _bulk_journal(self) -> None:
+        """A rollback journal while loading: the pages of a load are new pages, which it
+        writes once, where WAL writes them twice (into the log, then into the file). Nobody
+        reads the cache during an initial sync; `finish_bulk_load` goes back to WAL."""
+        with self._lock:
+            self._conn.execute("PRAGMA journal_mode = DELETE")
 
     def bulk_loading(self) -> bool:
         return self._bulk
 
     def finish_bulk_load(self) -> None:
-        """Sort the staged name keys into search_keys and rebuild the indexes (one transaction).
+        """Write the name keys and rebuild the indexes, in one transaction.
 
         Run once the initial sync has reached the server's head; interrupted, it rolls back and
         runs again at the end of the next pull.
@@ -345,71 +372,47 @@ class ResidentsMixin(CacheBase):
             if not self._bulk:
                 return
             conn.execute(
-                f"INSERT OR REPLACE INTO search_keys ({_KEY_COLUMNS}) SELECT {_KEY_COLUMNS}"
-                " FROM search_keys_staging s WHERE NOT EXISTS (SELECT 1 FROM bulk_dead d"
-                " WHERE d.person_id = s.person_id AND s.rowid <= d.upto)"
-                " ORDER BY key, birth_date, person_id"
+                f"INSERT INTO search_keys ({_KEY_COLUMNS}) {_DERIVED_KEYS}"
+                " ORDER BY j.key, p.birth_date, p.person_id"
             )
-            # Emptied before the indexes are built, so that they reuse the freed pages.
-            conn.execute("DELETE FROM search_keys_staging")
-            conn.execute("DELETE FROM bulk_dead")
             for sql in json.loads(self._meta_get("bulk_indexes") or "[]"):
                 conn.execute(sql)
             conn.execute("DELETE FROM meta WHERE k IN ('bulk_load', 'bulk_indexes')")
             self._bulk = False
+        with self._lock:
+            self._conn.execute("PRAGMA journal_mode = WAL")
         self.optimize()
 
     def _bulk_write(self, conn: Any, puts: list[PreparedHousehold], deletes: list[str]) -> None:
-        """Write a page in bulk mode: three appends, plus the rare replacement of rows."""
+        """Write a page in bulk mode: two appends, plus the rare replacement of rows."""
         household_ids = [h.household_id for h in puts] + deletes
         if not household_ids:
             return
         # A household sent again (changed while the initial sync ran) or deleted, and persons
-        # who moved: their old persons rows go, and their staged keys are marked dead. Found
-        # through the primary keys and the members of the stored raw JSON (no other index now).
-        stale = [
-            r[0]
-            for r in conn.execute(
-                "SELECT j.value ->> 'person_id' FROM households h, json_each(h.raw, '$.members') j"
-                " WHERE h.household_id IN (SELECT value FROM json_each(?))"
-                " UNION SELECT person_id FROM persons"
-                " WHERE person_id IN (SELECT value FROM json_each(?))",
-                (_dumps(household_ids), _dumps([p for h in puts for p in h.person_ids])),
-            )
-        ]
-        if stale:
-            conn.execute(
-                "DELETE FROM persons WHERE person_id IN (SELECT value FROM json_each(?))",
-                (_dumps(stale),),
-            )
-            conn.execute(
-                "INSERT OR REPLACE INTO bulk_dead(person_id, upto) SELECT value,"
-                " (SELECT coalesce(max(rowid), 0) FROM search_keys_staging) FROM json_each(?)",
-                (_dumps(stale),),
-            )
+        # who moved: their old persons rows go. Found through the primary keys and the members
+        # in the stored raw JSON (there is no other index during the load).
+        conn.execute(
+            "DELETE FROM persons WHERE person_id IN (SELECT j.value ->> 'person_id'"
+            " FROM households h, json_each(h.raw, '$.members') j"
+            " WHERE h.household_id IN (SELECT value FROM json_each(?)))",
+            (_dumps(household_ids),),
+        )
+        conn.execute(
+            "DELETE FROM persons WHERE person_id IN (SELECT value FROM json_each(?))",
+            (_dumps([p for h in puts for p in h.person_ids]),),
+        )
         if deletes:
             conn.execute(
                 "DELETE FROM households WHERE household_id IN (SELECT value FROM json_each(?))",
                 (_dumps(deletes),),
             )
-        # A person in two households of one page (the later one wins, as on the normal path).
-        keys: dict[str, list[tuple[Any, ...]]] = {}
-        for h in puts:
-            for row in h.key_rows:
-                keys.setdefault(row[1], [])
-            for pid in h.person_ids:
-                keys[pid] = []
-            for row in h.key_rows:
-                keys[row[1]].append(row)
+        # A person in two households of one page: the later one wins, as on the normal path.
         conn.executemany(_INSERT_HOUSEHOLD, [h.row for h in puts])
         conn.executemany(_INSERT_PERSON, [r for h in puts for r in h.person_rows])
-        conn.executemany(_INSERT_STAGING, [r for rows in keys.values() for r in rows])
 
     # -- rows ---------------------------------------------------------------------------------
 
     def _prepare_household(self, h: Household, raw: str) -> PreparedHousehold:
-        akey = address_key(h.address)
-        kkey = address_key(h.katagaki) if h.katagaki else None
         row = (
             h.household_id,
             h.version,
@@ -419,23 +422,17 @@ class ResidentsMixin(CacheBase):
             h.address,
             h.katagaki,
             h.head_person_id,
-            akey,
-            kkey,
+            address_key(h.address),
+            address_key(h.katagaki) if h.katagaki else None,
             raw,
         )
         person_rows = []
-        key_rows = []
+        all_keys = []
         for ord_, p in enumerate(h.members):
             name_key, kana, keys = person_keys(p)
             person_rows.append(self._person_row(h.household_id, ord_, p, name_key, kana, keys))
-            removed = 1 if p.is_removed else 0
-            birth = p.birth_date.isoformat()
-            for key, kind in keys.items():
-                key_rows.append(
-                    (key, p.person_id, kind, removed, birth, p.sex, h.household_id, kana,
-                     akey, kkey)
-                )  # fmt: skip
-        return PreparedHousehold(h.household_id, row, person_rows, key_rows)
+            all_keys.append(keys)
+        return PreparedHousehold(h.household_id, row, person_rows, all_keys)
 
     def _person_row(
         self,
@@ -461,7 +458,7 @@ class ResidentsMixin(CacheBase):
             _iso(p.support_measure.until) if p.support_measure else None,
             name_key,
             kana_key,
-            _dumps(list(keys)),
+            _dumps(keys),
         )
 
     # -- cursor, freshness, policy, operators -------------------------------------------------

@@ -215,14 +215,14 @@ _V5 = [
 #   columns (history, 本籍, the plain 個人番号, the person's 版数 ...) were written for every
 #   person and never read: without them the row is small enough that persons_hit, its covering
 #   copy, goes too, and a change that only adds a 記事 leaves the row as it was.
-# - Each person carries the list of its name keys (`key_list`, a JSON array): the key rows of a
+# - Each person carries its name keys (`key_list`, a JSON object key → kind): the key rows of a
 #   person who changes are deleted through the primary key (key, birth_date, person_id), so the
 #   indexes of search_keys by person and by household (a quarter of the file, and of the work
 #   of every insert) go. The "name + address" plan that walked households ended with v5;
 #   "name + 住民票コード" checks the one candidate's key list.
-# - An initial sync loads in bulk (app/store/residents.py): name keys are appended to
-#   search_keys_staging and sorted into search_keys once, at the end; bulk_dead marks the
-#   staged rows of persons that a later page of the same sync replaced (rows up to `upto`).
+# - An initial sync loads in bulk (app/store/residents.py): households and persons are
+#   appended without their secondary indexes, and the name keys are derived from key_list in
+#   one sorted pass at the end.
 _V6 = [
     """CREATE TABLE persons_v6 (
         person_id TEXT PRIMARY KEY,
@@ -243,8 +243,8 @@ _V6 = [
     )""",
     """INSERT INTO persons_v6 SELECT person_id, household_id, ord, juminhyo_code, my_number_tag,
         status, name, name_kana, birth_date, sex, relationship, support_until,
-        name_key, kana_key, coalesce((SELECT json_group_array(k.key) FROM search_keys k
-        WHERE k.person_id = persons.person_id), '[]') FROM persons ORDER BY rowid""",
+        name_key, kana_key, coalesce((SELECT json_group_object(k.key, k.kind) FROM search_keys k
+        WHERE k.person_id = persons.person_id), '{}') FROM persons ORDER BY rowid""",
     "DROP TABLE persons",
     "ALTER TABLE persons_v6 RENAME TO persons",
     "CREATE INDEX persons_juminhyo_code ON persons(juminhyo_code)",
@@ -255,22 +255,6 @@ _V6 = [
         ON persons(household_id, status, kana_key, birth_date, sex, person_id)""",
     "DROP INDEX search_keys_person",
     "DROP INDEX search_keys_household",
-    """CREATE TABLE search_keys_staging (
-        key TEXT NOT NULL,
-        person_id TEXT NOT NULL,
-        kind INTEGER NOT NULL,
-        removed INTEGER NOT NULL,
-        birth_date TEXT NOT NULL,
-        sex TEXT NOT NULL,
-        household_id TEXT NOT NULL,
-        kana TEXT NOT NULL,
-        address_key TEXT NOT NULL,
-        katagaki_key TEXT
-    )""",
-    """CREATE TABLE bulk_dead (
-        person_id TEXT PRIMARY KEY,
-        upto INTEGER NOT NULL
-    )""",
 ]
 
 MIGRATIONS: Sequence[Sequence[str]] = (_V1, _V2, _V3, _V4, _V5, _V6)

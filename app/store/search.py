@@ -155,7 +155,7 @@ class SearchMixin(CacheBase):
         if q.is_empty():
             return SearchPage([], 0)
         if self._bulk:
-            # The name keys are still in staging and the indexes are not built yet.
+            # The name keys and the indexes are written at the end of the initial sync.
             raise StoreError("初回同期の途中です。同期が終わるまで検索できません。")
         limit = max(0, min(limit, MAX_LIMIT))
         offset = max(0, offset)
@@ -282,11 +282,11 @@ class SearchMixin(CacheBase):
             where.append("p.status = 'resident'")
         if folded:  # with a 住民票コード: one person, whose own key list is checked
             where.append(
-                "EXISTS (SELECT 1 FROM json_each(p.key_list) k WHERE k.value >= ? AND k.value < ?)"
+                "EXISTS (SELECT 1 FROM json_each(p.key_list) k WHERE k.key >= ? AND k.key < ?)"
             )
             params += [folded, folded + _HI]
             rank = (
-                "CASE WHEN EXISTS (SELECT 1 FROM json_each(p.key_list) k WHERE k.value = ?)"
+                "CASE WHEN EXISTS (SELECT 1 FROM json_each(p.key_list) k WHERE k.key = ?)"
                 " THEN 0 ELSE 1 END"
             )
             rank_params: list[Any] = [folded]

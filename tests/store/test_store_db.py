@@ -144,7 +144,7 @@ def test_migrations_step_by_step(tmp_path: Path, dek: bytes) -> None:
         assert c.schema_version() == schema.LATEST_VERSION == 6
         assert c.connection.execute(
             "SELECT key_list FROM persons WHERE person_id = 'P1'"
-        ).fetchone() == ('["ヤマタ"]',)
+        ).fetchone() == ('{"ヤマタ":3}',)
         indexes = {
             r[0] for r in c.connection.execute("SELECT name FROM sqlite_master WHERE type='index'")
         }
