@@ -9,7 +9,8 @@ What it does, all on loopback with the real components:
 2. baseline: fetches the whole feed page by page over HTTPS without applying it
    (SyncClient.changes_raw: JSON only, no validation, no cache);
 3. initial sync: SyncEngine.pull() into a fresh SQLCipher cache — persons/s and the ratio to (2);
-4. delta: 1,000 changed households at the server, then one pull — seconds;
+4. delta: 1,000 households spread over the register change at the server (moves, changes of
+   name, 記事 only, in turn), then one pull — seconds;
 5. GUI stall: a second fresh cache synced by the engine in a QThreadPool worker while a 5 ms
    QTimer on the GUI thread records the longest gap between its ticks.
 
@@ -51,23 +52,40 @@ KEY_PASSWORD = b"bench-key"
 
 
 def write_data(path: Path, persons: int, seed: int, keep: int) -> tuple[int, list[dict[str, Any]]]:
-    """The municipality as JSONL; returns (households, the first `keep` households)."""
+    """The municipality as JSONL; returns (households, `keep` households spread over it).
+
+    Spread, not the first ones: neighbours in the file are neighbours in every index, and a
+    delta of adjacent households would touch few pages.
+    """
+    stride = max(1, persons // (3 * keep))
     kept: list[dict[str, Any]] = []
     count = 0
     with path.open("w", encoding="utf-8") as out:
         for h in household_dicts(persons, seed):
             out.write(json.dumps(h, ensure_ascii=False, separators=(",", ":")) + "\n")
-            if len(kept) < keep:
+            if len(kept) < keep and count % stride == 0:
                 kept.append(h)
             count += 1
     return count, kept
 
 
-def changed(h: dict[str, Any]) -> dict[str, Any]:
+def changed(h: dict[str, Any], i: int) -> dict[str, Any]:
+    """A change of the kind a register sees every day, in turn: a move within the city (the
+    address and every name key of the household change), a change of name (氏名変更: one
+    member's keys change), or a 記事 only (nothing that search sees)."""
     out = json.loads(json.dumps(h))
+    kind = ("転居", "氏名変更", "記事")[i % 3]
+    if kind == "転居":
+        out["address"] = f"北見市北{1 + i % 9}条西{1 + i % 7}丁目{1 + i % 30}番地"
+    if kind == "氏名変更":
+        m = out["members"][0]
+        m["name"], m["name_kana"] = (
+            "改名 " + m["name"].split(" ")[-1],
+            "カイメイ " + m["name_kana"].split(" ")[-1],
+        )
     for m in out["members"]:
         m["version"] += 1
-        m["history"] = [*m.get("history", []), {"date": "2026-11-20", "kind": "転居", "note": ""}]
+        m["history"] = [*m.get("history", []), {"date": "2026-11-20", "kind": kind, "note": ""}]
     return out
 
 
@@ -202,8 +220,8 @@ def main(argv: list[str] | None = None) -> int:
 
         delta_path = base / "delta.jsonl"
         with delta_path.open("w", encoding="utf-8") as out:
-            for h in first:
-                out.write(json.dumps(changed(h), ensure_ascii=False) + "\n")
+            for i, h in enumerate(first):
+                out.write(json.dumps(changed(h, i), ensure_ascii=False) + "\n")
         admin_cli(base / "server", "import", str(delta_path))
         t = time.perf_counter()
         delta = engine.pull()
