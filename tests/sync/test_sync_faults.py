@@ -12,10 +12,12 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 
 import pytest
 
+from app.store.search import SearchQuery
 from app.sync.engine import RetryPolicy
 from app.sync.errors import ServerUnreachable
 from tests.sync.rig import Rig, Template
@@ -41,6 +43,12 @@ def assert_equal_to_server(rig: Rig) -> None:
     assert rig.engine.local_digest() == rig.server_digest()
     counts = rig.cache.counts()
     assert counts["households"] == len(rig.data)
+    # Searchable: the bulk load of the initial sync is finished and every person is found.
+    assert not rig.cache.bulk_loading()
+    for h in list(rig.data.values())[:: max(1, len(rig.data) // 10)]:
+        m = h["members"][-1]
+        query = SearchQuery(name=m["name"], birth_date=date.fromisoformat(m["birth_date"]))
+        assert m["person_id"] in {hit.person_id for hit in rig.cache.search(query).hits}
 
 
 def assert_events_exactly_once(rig: Rig, sent: list[str]) -> None:
