@@ -64,8 +64,9 @@ class CounterStatusBar(QStatusBar):
             self.progress.setRange(0, total)
             self.progress.setValue(min(done, total))
             self.progress.setFormat(f"同期中 {done:,}/{total:,}")
-        else:
+        else:  # a step of unknown length: the indexes at the end of an initial sync
             self.progress.setRange(0, 0)
+            self.progress.setToolTip("検索用の索引を作成しています。")
 
     def hide_progress(self) -> None:
         self.progress.hide()

@@ -77,6 +77,8 @@ SESSION_CODES = frozenset({"session_invalid", "session_required"})
 # 4xx that mean "later", not "never".
 RETRY_STATUSES = frozenset({408, 425, 429})
 
+# progress(done, total) after each page; total 0 announces a step of unknown length (the indexes
+# built at the end of an initial sync).
 Progress = Callable[[int, int], None]
 Cancel = Callable[[], bool] | threading.Event
 
@@ -438,6 +440,8 @@ class SyncEngine:
             if not page.has_more:
                 if self.cache.bulk_loading():
                     log.info("sync pull: building the indexes of the initial sync")
+                    if progress is not None:
+                        progress(result.cursor - result.start_cursor, 0)  # length unknown
                     self.cache.finish_bulk_load()
                 self.cache.mark_pull_complete(self.clock())
                 result.complete = True
