@@ -1,7 +1,9 @@
 """Households and persons in the cache: applying the change feed, lookups, anti-entropy.
 
-Every household is stored twice: its raw interchange JSON (so it round-trips exactly, IVS and
-key order included) and one column per field (households, persons) plus search keys.
+Every household is stored as its raw interchange JSON (so it round-trips exactly, IVS and key
+order included; `household()` parses it), with the columns that search and lookups read
+(households, persons) and the folded name keys (search_keys). Two write paths, one result: the
+bulk load of an initial sync and the normal path of later pages (docs/store.md, "Writing").
 
 Anti-entropy digest (protocol v1): `buckets[k] = app.sync.protocol.bucket_digest(pairs)` over
 the (household_id, version) pairs of the households with `bucket_of(household_id) == k`, where
