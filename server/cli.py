@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -70,6 +71,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+_QUOTED = re.compile(r"「[^」]*」")
+
+
 def cmd_import(args: argparse.Namespace) -> int:
     from server.importer import import_file
 
@@ -79,7 +83,9 @@ def cmd_import(args: argparse.Namespace) -> int:
         raise AdminError(f"ファイル {path} がありません。")
     report = import_file(db, path)
     for line, message in report.errors:
-        print(f"{path.name}:{line}: {message}", file=sys.stderr)
+        # The console may end up in a scheduler's log: the field and the line say what to fix,
+        # the quoted value (a birth date, an address) stays in the file.
+        print(f"{path.name}:{line}: {_QUOTED.sub('「…」', message)}", file=sys.stderr)
     print(report.summary())
     return 0 if report.ok else 1
 

@@ -51,6 +51,7 @@ def test_cli_init_import_operator_token_and_serve(
     assert main(["import", str(tmp_path / "in.jsonl")]) == 1  # one bad line → non-zero
     out = capsys.readouterr()
     assert "in.jsonl:4:" in out.err and "郵便番号" in out.err and "新規 3" in out.out
+    assert "「123」" not in out.err  # the line and the field, never the value
 
     monkeypatch.setattr(sys, "stdin", __import__("io").StringIO("a-long-password\n"))
     assert (
