@@ -135,17 +135,12 @@ class PreparedHousehold:
 class PreparedChanges:
     """One page of the feed, validated and turned into rows (`Cache.prepare_changes`).
 
-    Preparing is pure computation, so the sync engine does it in the thread that fetches the
-    next page while this one is written (SQLite releases the GIL while it works).
+    Preparing is pure computation: apply_changes does it before it takes the cache's lock.
     `ops` keeps the feed's order: ("put", PreparedHousehold), ("delete", household_id) or
     ("item", ChangeItem) for operators, policy and terminal items.
     """
 
     ops: list[tuple[str, Any]]
-
-    @property
-    def households(self) -> int:
-        return sum(1 for kind, _ in self.ops if kind != "item")
 
 
 class ResidentsMixin(CacheBase):

@@ -160,9 +160,6 @@ class FakeCache:
     def cursor(self) -> int:
         return self._cursor
 
-    def prepare_changes(self, items: list[ChangeItem]) -> list[ChangeItem]:
-        return items  # validated in apply_changes, as one step
-
     def begin_bulk_load(self) -> bool:
         return False  # the in-memory store has nothing to gain
 
