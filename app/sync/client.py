@@ -46,6 +46,7 @@ from app.sync.protocol import (
     EventsResponse,
     SessionRequest,
     SessionResponse,
+    parse_changes_page,
 )
 
 M = TypeVar("M", bound=BaseModel)
@@ -197,7 +198,12 @@ class SyncClient:
 
     def changes(self, after: int = 0, limit: int = DEFAULT_PAGE_LIMIT) -> ChangesPage:
         response = self._request("GET", "/changes", params={"after": after, "limit": limit})
-        return self._parse(ChangesPage, response)
+        try:
+            return parse_changes_page(response.content)
+        except (PydanticValidationError, ValueError) as exc:
+            raise MalformedAnswer(detail=type(exc).__name__) from None
+        except httpx.HTTPError as exc:  # body decoding failed while reading
+            raise MalformedAnswer(detail=type(exc).__name__) from None
 
     def changes_raw(self, after: int = 0, limit: int = DEFAULT_PAGE_LIMIT) -> dict[str, Any]:
         """The page as plain JSON (no model validation): for benchmarks of the raw fetch."""

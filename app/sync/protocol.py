@@ -3,17 +3,21 @@
 Pure data: pydantic models and constants, no I/O. The server imports this module and
 app.domain only; the client's httpx code lives in app.sync.client.
 
-Households travel in the interchange format of DESIGN.md §3 (`app.domain.records`), as a dict
-in `ChangeItem.data`; both sides validate it with `parse_household` when it arrives.
+Households travel in the interchange format of DESIGN.md §3 (`app.domain.records`), as a JSON
+object in `ChangeItem.data`; both sides validate it (`parse_household`, `parse_line`) when it
+arrives. The client reads a page with `parse_changes_page`, which keeps each household's JSON
+text as received (`ChangeItem.data_json`) for the cache to decode straight into the records.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictInt
+import msgspec
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, StrictInt
 
 PROTOCOL_VERSION = 1
 API_PREFIX = "/v1"
@@ -118,7 +122,19 @@ class ChangeItem(_Model):
     key: str  # household_id, operator_id, "policy" or terminal_no
     version: int
     deleted: bool = False
+    # The record. A household item read by `parse_changes_page` leaves it None and keeps the
+    # JSON text instead (`data_json`): the cache decodes that text straight into the record
+    # types, and a dict of every household would cost more than the rest of the decoding.
     data: dict[str, Any] | None = None
+    _json: bytes | None = PrivateAttr(default=None)
+
+    def data_json(self) -> bytes | None:
+        """The record as JSON text: as received, or `data` encoded."""
+        if self._json is not None:
+            return self._json
+        if self.data is None:
+            return None
+        return json.dumps(self.data, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 class ChangesPage(_Model):
@@ -130,6 +146,62 @@ class ChangesPage(_Model):
     has_more: bool
     # The highest seq the server had when the page was cut: "complete" means reaching it.
     latest_seq: int
+
+
+class _WireItem(msgspec.Struct, forbid_unknown_fields=True):
+    seq: int
+    kind: ChangeKind
+    key: str
+    version: int
+    deleted: bool = False
+    data: msgspec.Raw = msgspec.Raw(b"null")
+
+
+class _WirePage(msgspec.Struct, forbid_unknown_fields=True):
+    items: list[_WireItem]
+    next_after: int
+    has_more: bool
+    latest_seq: int
+
+
+_PAGE_DECODER = msgspec.json.Decoder(_WirePage)
+
+
+def parse_changes_page(content: bytes) -> ChangesPage:
+    """GET /changes's answer → ChangesPage, household data kept as JSON text.
+
+    The common page is decoded by msgspec; one it refuses is validated by pydantic, which
+    accepts at least as much and raises its ValidationError (or ValueError) for a malformed
+    answer. Operator, policy and terminal items are validated as usual.
+    """
+    try:
+        wire = _PAGE_DECODER.decode(content)
+    except msgspec.DecodeError:
+        return ChangesPage.model_validate_json(content)
+    items = []
+    for w in wire.items:
+        data = bytes(w.data)
+        if w.kind == "household" and data != b"null":
+            # The types were checked by msgspec; the record itself by the cache (parse_line).
+            item = ChangeItem.model_construct(
+                seq=w.seq, kind=w.kind, key=w.key, version=w.version, deleted=w.deleted
+            )
+            item._json = data
+        else:
+            item = ChangeItem.model_validate(
+                {
+                    "seq": w.seq,
+                    "kind": w.kind,
+                    "key": w.key,
+                    "version": w.version,
+                    "deleted": w.deleted,
+                    "data": msgspec.json.decode(data),
+                }
+            )
+        items.append(item)
+    return ChangesPage.model_construct(
+        items=items, next_after=wire.next_after, has_more=wire.has_more, latest_seq=wire.latest_seq
+    )
 
 
 class Event(_Model):

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import date
+
+from msgspec.structs import replace
 
 from app.domain.identifiers import juminhyo_code_check_digit, my_number_check_digit
 from app.domain.records import HistoryEntry, Household, Person, SupportMeasure

@@ -6,7 +6,6 @@ import io
 import itertools
 import subprocess
 import threading
-from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
@@ -14,6 +13,7 @@ import pdfplumber
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+from msgspec.structs import replace
 from PIL import Image, ImageChops
 
 import printing

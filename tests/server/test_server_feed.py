@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from app.domain.records import parse_household
+from app.domain.records import parse_line
 from app.sync.errors import ServerRejected
 from app.sync.protocol import MAX_PAGE_LIMIT, SESSION_HEADER, ChangesPage, Policy
 from server.importer import import_lines
@@ -42,10 +42,10 @@ def test_reimport_bumps_changed_persons_only_and_feeds_the_household(
     items, cursor2 = _drain(env, cursor)
     by_key = {i.key: i for i in items if i.kind == "household"}
     assert set(by_key) == {"H00000003", "H00000004"}
-    h3 = parse_household(by_key["H00000003"].data)
+    h3 = parse_line(by_key["H00000003"].data_json())
     assert [m.version for m in h3.members] == [1, 2]
     assert by_key["H00000003"].version == 2
-    h4 = parse_household(by_key["H00000004"].data)
+    h4 = parse_line(by_key["H00000004"].data_json())
     assert [m.version for m in h4.members] == [2, 2]
     assert cursor2 > cursor
 
@@ -67,7 +67,7 @@ def test_initial_sync_sees_each_record_once_after_updates(
     keys = [i.key for i in items if i.kind == "household"]
     assert len(keys) == len(set(keys)) == 20
     h7 = next(i for i in items if i.key == "H00000007")
-    assert h7.data["members"][0]["version"] == 4
+    assert parse_line(h7.data_json()).members[0].version == 4
     seqs = [i.seq for i in items]
     assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
 

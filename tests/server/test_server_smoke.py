@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
-from app.domain.records import parse_household
+from app.domain.records import parse_line
 from app.sync.protocol import Event, bucket_digest, bucket_of
 from tests.support.server import ServerEnv
 
@@ -19,7 +19,7 @@ def test_initial_sync_pages_through_the_whole_register(sync_server_any: ServerEn
             assert item.seq > after
             kinds.add(item.kind)
             if item.kind == "household":
-                households[item.key] = parse_household(item.data)
+                households[item.key] = parse_line(item.data_json())
         after = page.next_after
         if not page.has_more:
             break
