@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,15 @@ from .search import SearchMixin
 # million persons mostly touches index pages, and the more of them stay here, the closer the
 # encrypted cache gets to plain SQLite (benchmarks/bench_search.py --cache-mib measures it).
 PAGE_CACHE_KIB = 64 * 1024
+
+# WAL checkpoints run outside the commits: `Cache.checkpoint()`, on a connection of its own,
+# after each sync round. Left to SQLite (its default is 1,000 pages), the checkpoint runs inside
+# the commit that crosses the threshold, so a sync page that changes a few thousand index pages
+# also copies them back into the file while holding the cache's lock, and the counter's search
+# waits for both. This threshold only bounds the log when no sync runs for a long time.
+WAL_AUTOCHECKPOINT_PAGES = 64 * 1024  # 256 MiB of 4 KiB pages
+# After a checkpoint has emptied it, the log file is cut back to this size.
+WAL_SIZE_LIMIT = 64 * 1024 * 1024
 
 CACHE_FILE = "cache.db"
 SLOTS_FILE = "keyslots.json"
@@ -57,8 +67,11 @@ class Cache(ResidentsMixin, SearchMixin, OutboxMixin, CacheBase):
     void_issuance; transaction, connection, close.
     """
 
-    def __init__(self, conn: Any, path: str) -> None:
+    def __init__(self, conn: Any, path: str, reconnect: Callable[[], Any] | None = None) -> None:
+        # reconnect: opens one more keyed connection (checkpoint); it holds the key, as the
+        # main connection does inside SQLCipher, for as long as the cache is open.
         super().__init__(conn, path)
+        self._reconnect = reconnect
         tag_key = self._meta_get("my_number_tag_key")
         if tag_key is None:
             raise CacheCorrupt("端末のデータベースが壊れています(索引鍵がありません)。")
@@ -76,6 +89,23 @@ class Cache(ResidentsMixin, SearchMixin, OutboxMixin, CacheBase):
             with contextlib.suppress(Exception):
                 self._conn.execute("PRAGMA optimize")
             self._conn.close()
+
+    def checkpoint(self) -> tuple[int, int] | None:
+        """Copy what the write-ahead log holds back into the file: (frames in the log, frames
+        copied), or None when there is nothing to do (bulk load: no log).
+
+        PASSIVE, on a second connection and without the cache's lock: searches and writes go on
+        meanwhile (a reader's snapshot only leaves its frames for the next time). The engine calls
+        it after each sync round, in its background operation.
+        """
+        if self._reconnect is None or self._bulk:
+            return None
+        conn = self._reconnect()
+        try:
+            _busy, log_frames, copied = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        finally:
+            conn.close()
+        return max(log_frames, 0), max(copied, 0)
 
     def optimize(self) -> None:
         """Refresh the planner's statistics (after an initial sync; cheap otherwise)."""
@@ -124,12 +154,17 @@ def _keyed(path: Path, hex_key: str, settings: tuple[str, ...]) -> Any:
     return conn
 
 
-def _connect(path: Path, dek: bytes | None, *, create: bool = False) -> Any:
-    """Keyed, checked, configured connection (dek=None: plain SQLite, benchmarks only)."""
+def _connect(path: Path, dek: bytes | None, *, create: bool = False) -> tuple[Any, Any]:
+    """Keyed, checked, configured connection (dek=None: plain SQLite, benchmarks only), and a
+    function that opens one more keyed connection to the same file (for checkpoints)."""
     if dek is None:
         import sqlite3
 
-        conn: Any = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+        def plain() -> Any:
+            return sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+
+        conn: Any = plain()
+        reconnect = plain
     else:
         hex_key = _check_dek(dek)
         formats = (_FORMAT,) if create else (_FORMAT, _LEGACY)
@@ -140,13 +175,19 @@ def _connect(path: Path, dek: bytes | None, *, create: bool = False) -> Any:
             except sqlcipher3.DatabaseError:
                 if i == len(formats) - 1:
                     raise WrongKey() from None
+
+        def reconnect() -> Any:
+            return _keyed(path, hex_key, settings)
+
     conn.execute("PRAGMA journal_mode = WAL")
     conn.execute("PRAGMA synchronous = FULL")
+    conn.execute(f"PRAGMA wal_autocheckpoint = {WAL_AUTOCHECKPOINT_PAGES}")
+    conn.execute(f"PRAGMA journal_size_limit = {WAL_SIZE_LIMIT}")
     conn.execute("PRAGMA temp_store = MEMORY")
     conn.execute("PRAGMA busy_timeout = 5000")
     # Decrypted pages kept in memory: every miss costs a decryption (see PAGE_CACHE_KIB).
     conn.execute(f"PRAGMA cache_size = -{PAGE_CACHE_KIB}")
-    return conn
+    return conn, reconnect
 
 
 def _open(path: Path, dek: bytes | None, *, create: bool) -> Cache:
@@ -154,7 +195,7 @@ def _open(path: Path, dek: bytes | None, *, create: bool) -> Cache:
         raise StoreError("端末のデータベースが既にあります。")
     if not create and not path.exists():
         raise StoreError("端末のデータベースがありません。オンラインで初回同期をしてください。")
-    conn = _connect(path, dek, create=create)
+    conn, reconnect = _connect(path, dek, create=create)
     try:
         version = conn.execute("PRAGMA user_version").fetchone()[0]
         if version > LATEST_VERSION:
@@ -162,7 +203,7 @@ def _open(path: Path, dek: bytes | None, *, create: bool) -> Cache:
                 "端末のデータベースがこのプログラムより新しい版です。プログラムを更新してください。"
             )
         migrate(conn)
-        return Cache(conn, str(path))
+        return Cache(conn, str(path), reconnect)
     except BaseException:
         conn.close()
         raise

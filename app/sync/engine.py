@@ -699,6 +699,12 @@ class SyncEngine:
             )
             if pull.complete and (wanted or pull.server_rewound):
                 repair = self.anti_entropy(cancel)
+        # The pages applied above are in the cache's write-ahead log; copy them back into the
+        # file now, in this background operation and off the cache's lock (the fakes of the
+        # tests have no log).
+        checkpoint = getattr(self.cache, "checkpoint", None)
+        if checkpoint is not None:
+            checkpoint()
         errors = [p.error for p in (push, pull, repair) if p is not None and p.error is not None]
         online = not any(isinstance(e, ServerUnreachable | ServerFailed) for e in errors)
         # Not cache.terminal_revoked(): the feed is global and carries every terminal's item.

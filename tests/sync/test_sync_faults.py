@@ -7,6 +7,7 @@ server (their digests by the protocol's rule are equal).
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -17,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from app.store.db import open_cache
 from app.store.search import SearchQuery
 from app.sync.engine import RetryPolicy
 from app.sync.errors import ServerUnreachable
@@ -71,6 +73,17 @@ def test_initial_and_delta_sync_reach_the_server_state(rig: Rig) -> None:
     delta = rig.engine.pull()
     assert delta.complete and delta.items == 20
     assert_equal_to_server(rig)
+    # After a round the sync's pages are in the file itself, not only in its write-ahead log
+    # (the engine checkpoints off the cache's lock): the file alone equals the server.
+    rig.change_households(5, seed=2)
+    assert rig.engine.sync_once().pull.complete  # type: ignore[union-attr]
+    alone = rig.tmp / "file-alone.db"
+    shutil.copyfile(rig.tmp / "cache.db", alone)
+    copy = open_cache(alone, rig.env.terminal.dek)
+    try:
+        assert copy.bucket_digest() == rig.server_digest()
+    finally:
+        copy.close()
 
 
 def test_server_stopped_in_the_middle_of_the_page_sequence(rig: Rig) -> None:
