@@ -46,6 +46,7 @@ from app.sync.errors import MalformedAnswer, ServerFailed, ServerRejected, Serve
 from app.sync.freshness import Freshness, freshness
 from app.sync.notices import ConflictNotice, conflict_notice
 from app.sync.protocol import (
+    DEFAULT_PAGE_LIMIT,
     DIGEST_BUCKETS,
     MAX_EVENTS_PER_BATCH,
     BucketRecords,
@@ -65,11 +66,13 @@ log = logging.getLogger("madoguchi.sync")
 # Pages of the feed after the initial sync: small, because each page is applied in one cache
 # transaction that makes the counter's searches wait (see _pull).
 DELTA_PAGE_LIMIT = 250
-# Pages of the initial sync. Small too: the bulk load appends, so a page costs little, while
-# the objects of a big page make the garbage collector pause the GUI thread (benchmarks/
-# bench_sync.py at 100,000 persons: pages of 250 stalled it 29 ms, pages of 2000 108 ms, and
-# the sync took as long).
-INITIAL_PAGE_LIMIT = 250
+# Pages of the initial sync: the server's default. Each page of the bulk load is one commit
+# (two syncs to disk), so fewer pages are faster; the GUI stall they once caused came from the
+# garbage collector walking the records, which it no longer tracks (app.domain.records).
+# benchmarks/bench_sync.py at 100,000 persons, gc frozen as the GUI does, three runs each:
+# pages of 2000 synced in 19.3–26.3 s (median 19.8) with stalls of 16–20 ms, pages of 250 in
+# 23.3–24.3 s with 14–28 ms.
+INITIAL_PAGE_LIMIT = DEFAULT_PAGE_LIMIT
 
 # Errors after which the same request may simply be sent again (the feed is read-only and
 # events are idempotent by event_id).
