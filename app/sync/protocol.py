@@ -11,7 +11,6 @@ text as received (`ChangeItem.data_json`) for the cache to decode straight into 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Annotated, Any, Literal
@@ -132,9 +131,7 @@ class ChangeItem(_Model):
         """The record as JSON text: as received, or `data` encoded."""
         if self._json is not None:
             return self._json
-        if self.data is None:
-            return None
-        return json.dumps(self.data, ensure_ascii=False, separators=(",", ":")).encode()
+        return None if self.data is None else msgspec.json.encode(self.data)
 
 
 class ChangesPage(_Model):

@@ -136,14 +136,7 @@ def test_every_single_change_gets_the_same_answer() -> None:
     checked = 0
     for path in PATHS:
         for value in [*ODD_VALUES, DELETE]:
-            data = deepcopy(BASE)
-            target: Any = data
-            for key in path[:-1]:
-                target = target[key]
-            if value is DELETE:
-                del target[path[-1]]
-            else:
-                target[path[-1]] = deepcopy(value)
+            data = mutate(list(path), deepcopy(value), delete=value is DELETE)
             line = dumps(data)
             expected = outcome(parse_household, data)
             assert outcome(parse_line, line) == expected, (path, value)
