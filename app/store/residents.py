@@ -60,34 +60,56 @@ _PERSON_COLUMNS = (
     "name_key",
     "kana_key",
     "key_list",
+    "address_key",
+    "katagaki_key",
 )
 _INSERT_PERSON = (
     f"INSERT OR REPLACE INTO persons ({', '.join(_PERSON_COLUMNS)})"
     f" VALUES ({', '.join('?' * len(_PERSON_COLUMNS))})"
 )
-_KEY_COLUMNS = (
-    "key, person_id, kind, removed, birth_date, sex, household_id, kana, address_key, katagaki_key"
-)
-_INSERT_KEY = f"INSERT OR REPLACE INTO search_keys ({_KEY_COLUMNS}) VALUES ({', '.join('?' * 10)})"
-# The search_keys rows of persons, made in SQL from their key_list ({key: kind}) and household;
+_KEY_COLUMNS = "key, person_id, kind, removed, birth_date, sex, household_id, kana"
+_INSERT_KEY = f"INSERT OR REPLACE INTO search_keys ({_KEY_COLUMNS}) VALUES ({', '.join('?' * 8)})"
+# The search_keys rows of persons, made in SQL from their key_list ({key: kind});
 # PreparedHousehold.key_rows makes the same rows in Python.
 _DERIVED_KEYS = (
     "SELECT j.key, p.person_id, j.value, p.status = 'removed', p.birth_date, p.sex,"
-    " p.household_id, p.kana_key, h.address_key, h.katagaki_key"
-    " FROM persons p JOIN households h ON h.household_id = p.household_id,"
-    " json_each(p.key_list) j"
+    " p.household_id, p.kana_key FROM persons p, json_each(p.key_list) j"
 )
 _PERSON_SELECT = ", ".join(_PERSON_COLUMNS)
-_KEY_COLUMNS_OF_S = ", ".join(f"s.{c.strip()}" for c in _KEY_COLUMNS.split(","))
-# The households columns that indexes cover (all but version and raw), in row order.
-_HOUSEHOLD_INDEXED = (
-    "household_id, bucket, municipality_code, postal_code, address, katagaki, head_person_id,"
-    " address_key, katagaki_key"
+_HOUSEHOLD_COLUMNS = (
+    "household_id",
+    "version",
+    "bucket",
+    "municipality_code",
+    "postal_code",
+    "address",
+    "katagaki",
+    "head_person_id",
+    "address_key",
+    "katagaki_key",
+    "raw",
 )
+# All but raw: the text always changes with the version, and is not worth reading to compare.
+_HOUSEHOLD_COMPARED = ", ".join(_HOUSEHOLD_COLUMNS[:-1])
 
 
-def _household_indexed(row: tuple[Any, ...]) -> tuple[Any, ...]:
-    return (row[0], *row[2:10])
+def _update_changed(
+    conn: Any, table: str, columns: tuple[str, ...], pairs: list[tuple[Any, tuple[Any, ...]]]
+) -> None:
+    """UPDATE each row's changed columns only. `pairs` are (old row, new row), the first
+    column the primary key; columns past the end of the old row are always written.
+
+    SQLite then rewrites only the indexes on those columns, where INSERT OR REPLACE deletes and
+    re-inserts the row in every index of the table: at a million persons each entry is a page
+    of its own to read, encrypt and write."""
+    groups: dict[tuple[int, ...], list[tuple[Any, ...]]] = {}
+    for old, new in pairs:
+        changed = tuple(i for i in range(1, len(new)) if i >= len(old) or old[i] != new[i])
+        if changed:
+            groups.setdefault(changed, []).append((*(new[i] for i in changed), new[0]))
+    for changed, params in groups.items():
+        sets = ", ".join(f"{columns[i]} = ?" for i in changed)
+        conn.executemany(f"UPDATE {table} SET {sets} WHERE {columns[0]} = ?", params)
 
 
 _INSERT_HOUSEHOLD = (
@@ -110,6 +132,18 @@ def _dumps(obj: Any) -> str:
 _encode = msgspec.json.Encoder().encode
 
 
+def key_rows(person_row: tuple[Any, ...], keys: dict[str, int]) -> list[tuple[Any, ...]]:
+    """The search_keys rows of a persons row and its name keys (key → kind), the same as
+    _DERIVED_KEYS makes in SQL."""
+    p = person_row
+    removed = int(p[5] == "removed")
+    return [(key, p[0], kind, removed, p[8], p[9], p[1], p[13]) for key, kind in keys.items()]
+
+
+# The persons columns that key_rows reads: person_id, household_id, status, birth_date, sex,
+# kana_key, key_list. Unchanged, the person's name keys are unchanged.
+_KEY_SOURCES = (0, 1, 5, 8, 9, 13, 14)
+
 # The tables whose secondary indexes a bulk load drops and rebuilds (their primary keys stay).
 _BULK_TABLES = ("households", "persons", "search_keys")
 
@@ -130,13 +164,11 @@ class PreparedHousehold:
     @property
     def key_rows(self) -> list[tuple[Any, ...]]:
         """search_keys rows, the same as _DERIVED_KEYS makes of the persons rows in SQL."""
-        akey, kkey = self.row[8], self.row[9]
         return [
-            (key, p[0], kind, int(p[5] == "removed"), p[8], p[9], self.household_id, p[13],
-             akey, kkey)
+            r
             for p, keys in zip(self.person_rows, self.person_keys, strict=True)
-            for key, kind in keys.items()
-        ]  # fmt: skip
+            for r in key_rows(p, keys)
+        ]
 
 
 @dataclass(slots=True)
@@ -286,16 +318,13 @@ class ResidentsMixin(CacheBase):
             )
         }
         old = conn.execute(
-            f"SELECT {_HOUSEHOLD_INDEXED} FROM households WHERE household_id = ?",
+            f"SELECT {_HOUSEHOLD_COMPARED} FROM households WHERE household_id = ?",
             (h.household_id,),
         ).fetchone()
-        if old is not None and tuple(old) == _household_indexed(h.row):
-            conn.execute(
-                "UPDATE households SET version = ?, raw = ? WHERE household_id = ?",
-                (h.row[1], h.row[-1], h.household_id),
-            )
-        else:
+        if old is None:
             conn.execute(_INSERT_HOUSEHOLD, h.row)
+        else:
+            _update_changed(conn, "households", _HOUSEHOLD_COLUMNS, [(old, h.row)])
         if not old_persons:  # a new household: nothing to compare with
             conn.executemany(_INSERT_PERSON, h.person_rows)
             conn.executemany(_INSERT_KEY, h.key_rows)
@@ -304,24 +333,30 @@ class ResidentsMixin(CacheBase):
         gone = [pid for pid in old_persons if pid not in staying]
         if gone:
             self._delete_persons(conn, gone)
-        old_keys = {
-            tuple(r)
-            for r in conn.execute(
-                f"SELECT {_KEY_COLUMNS_OF_S} FROM persons p, json_each(p.key_list) j,"
-                " search_keys s WHERE p.person_id IN (SELECT value FROM json_each(?))"
-                " AND s.key = j.key AND s.birth_date = p.birth_date"
-                " AND s.person_id = p.person_id",
-                (_dumps([pid for pid in old_persons if pid in staying]),),
-            )
-        }
-        new_keys = set(h.key_rows)
-        new_pks = {(r[0], r[4], r[1]) for r in new_keys}
+        # A person's name keys are made of their persons row (key_rows): the old ones come from
+        # the old row, and search_keys is read only where rows are deleted or written.
+        deleted: list[tuple[str, str, str]] = []
+        written: list[tuple[Any, ...]] = []
+        for row, keys in zip(h.person_rows, h.person_keys, strict=True):
+            old_row = old_persons.get(row[0])
+            if old_row is not None and all(old_row[i] == row[i] for i in _KEY_SOURCES):
+                continue  # same name keys (a move, a 記事)
+            new_keys = key_rows(row, keys)
+            old_keys = set() if old_row is None else set(key_rows(old_row, json.loads(old_row[14])))
+            new_pks = {(r[0], r[4], r[1]) for r in new_keys}
+            deleted += [(r[0], r[4], r[1]) for r in old_keys if (r[0], r[4], r[1]) not in new_pks]
+            written += [r for r in new_keys if r not in old_keys]
         conn.executemany(
-            "DELETE FROM search_keys WHERE key = ? AND birth_date = ? AND person_id = ?",
-            [(r[0], r[4], r[1]) for r in old_keys - new_keys if (r[0], r[4], r[1]) not in new_pks],
+            "DELETE FROM search_keys WHERE key = ? AND birth_date = ? AND person_id = ?", deleted
         )
-        conn.executemany(_INSERT_KEY, [r for r in h.key_rows if r not in old_keys])
-        conn.executemany(_INSERT_PERSON, [r for r in h.person_rows if old_persons.get(r[0]) != r])
+        conn.executemany(_INSERT_KEY, written)
+        conn.executemany(_INSERT_PERSON, [r for r in h.person_rows if r[0] not in old_persons])
+        _update_changed(
+            conn,
+            "persons",
+            _PERSON_COLUMNS,
+            [(old_persons[r[0]], r) for r in h.person_rows if r[0] in old_persons],
+        )
 
     # -- the bulk path of an initial sync ------------------------------------------------------
 
@@ -419,6 +454,8 @@ class ResidentsMixin(CacheBase):
     # -- rows ---------------------------------------------------------------------------------
 
     def _prepare_household(self, h: Household, raw: str) -> PreparedHousehold:
+        akey = address_key(h.address)
+        kkey = address_key(h.katagaki) if h.katagaki else None
         row = (
             h.household_id,
             h.version,
@@ -428,15 +465,17 @@ class ResidentsMixin(CacheBase):
             h.address,
             h.katagaki,
             h.head_person_id,
-            address_key(h.address),
-            address_key(h.katagaki) if h.katagaki else None,
+            akey,
+            kkey,
             raw,
         )
         person_rows = []
         all_keys = []
         for ord_, p in enumerate(h.members):
             name_key, kana, keys = person_keys(p)
-            person_rows.append(self._person_row(h.household_id, ord_, p, name_key, kana, keys))
+            person_rows.append(
+                self._person_row(h.household_id, ord_, p, (name_key, kana, keys), (akey, kkey))
+            )
             all_keys.append(keys)
         return PreparedHousehold(h.household_id, row, person_rows, all_keys)
 
@@ -445,10 +484,12 @@ class ResidentsMixin(CacheBase):
         household_id: str,
         ord_: int,
         p: Person,
-        name_key: str,
-        kana_key: str,
-        keys: dict[str, int],
+        keys: tuple[str, str, dict[str, int]],
+        address_keys: tuple[str, str | None],
     ) -> tuple[Any, ...]:
+        """A persons row; `keys` as person_keys gives them, `address_keys` the household's
+        (住所, 方書)."""
+        name_key, kana_key, key_list = keys
         return (
             p.person_id,
             household_id,
@@ -464,7 +505,8 @@ class ResidentsMixin(CacheBase):
             _iso(p.support_measure.until) if p.support_measure else None,
             name_key,
             kana_key,
-            _dumps(keys),
+            _dumps(key_list),
+            *address_keys,
         )
 
     # -- cursor, freshness, policy, operators -------------------------------------------------

@@ -260,7 +260,38 @@ _V6 = [
     "DROP INDEX search_keys_household",
 ]
 
-MIGRATIONS: Sequence[Sequence[str]] = (_V1, _V2, _V3, _V4, _V5, _V6)
+# Step 7 (v7): the address moves from the name keys to the persons row (docs/store.md).
+# v5 put the household's address keys on every name key (about six per person) with a
+# (key, address) index, so a move rewrote some 14 key rows and twice as many index entries:
+# 36 pages per household moved, most of a delta's writes at a million persons, and two indexes
+# of six million entries to build at the end of an initial sync. Now each person carries the
+# address keys, and "name + address" walks the persons of the address in one covering index
+# (persons_address: with the ranking columns and key_list, matched in place), or, when the
+# address covers more persons than ADDRESS_SCAN, the name keys with a per-candidate check of
+# the household's address (app/store/search.py). A move rewrites the members' rows and their
+# entries in one index.
+# An initial sync interrupted in bulk mode kept the SQL of the dropped indexes in
+# meta.bulk_indexes: the two indexes that this step removes leave that list.
+_V7 = [
+    "DROP INDEX IF EXISTS search_keys_address",
+    "DROP INDEX IF EXISTS search_keys_katagaki",
+    """UPDATE meta SET v = (SELECT json_group_array(value) FROM json_each(meta.v)
+        WHERE value NOT LIKE '%INDEX search_keys_address %'
+        AND value NOT LIKE '%INDEX search_keys_katagaki %') WHERE k = 'bulk_indexes'""",
+    "ALTER TABLE search_keys DROP COLUMN address_key",
+    "ALTER TABLE search_keys DROP COLUMN katagaki_key",
+    "ALTER TABLE persons ADD COLUMN address_key TEXT NOT NULL DEFAULT ''",
+    "ALTER TABLE persons ADD COLUMN katagaki_key TEXT",
+    """UPDATE persons SET address_key = h.address_key, katagaki_key = h.katagaki_key
+        FROM households h WHERE h.household_id = persons.household_id""",
+    """CREATE INDEX persons_address
+        ON persons(address_key, status, kana_key, birth_date, sex, person_id, key_list)""",
+    """CREATE INDEX persons_katagaki
+        ON persons(katagaki_key, status, kana_key, birth_date, sex, person_id, key_list)
+        WHERE katagaki_key IS NOT NULL""",
+]
+
+MIGRATIONS: Sequence[Sequence[str]] = (_V1, _V2, _V3, _V4, _V5, _V6, _V7)
 LATEST_VERSION = len(MIGRATIONS)
 
 

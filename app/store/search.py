@@ -19,8 +19,13 @@ Bounded work at 1,000,000 persons (budget p95 ≤ 20 ms):
 - prefix matches come from at most PREFIX_SCAN index entries past the exact key;
 - at most CANDIDATE_CAP candidates are ranked. When a bound was reached, `SearchPage.total`
   is None ("many more: add a condition") and the hits are the best of the candidates read;
-- with an address, the name keys carry the address keys (v5): "name + address" is a
-  (key, address) index range; without a name, the households of the address drive.
+- "name + address" (v7) walks the persons of the address (住所 or 方書 prefix) in the
+  covering index persons_address, whose entries carry each person's key list, matched in
+  place: at a million persons a 丁目 is about 2,000 persons, and a move rewrites one index
+  entry per member instead of every name key. When the address covers more than
+  ADDRESS_SCAN persons, the name keys drive instead, each candidate's household is checked,
+  and both parts stop after PREFIX_SCAN keys; without a name, the households of the address
+  drive.
 """
 
 from __future__ import annotations
@@ -30,6 +35,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+import msgspec
+
 from app.domain.names import fold
 from app.domain.records import Person
 
@@ -38,6 +45,8 @@ from .errors import StoreError
 
 CANDIDATE_CAP = 500
 PREFIX_SCAN = 4000
+# "Name + address" walks the persons of the address when they are at most this many.
+ADDRESS_SCAN = 20_000
 MAX_LIMIT = 500
 _HI = "\U0010ffff"  # above every character: `key < prefix + _HI` closes a prefix range
 
@@ -217,57 +226,84 @@ class SearchMixin(CacheBase):
         return where, params
 
     def _by_name(self, q: SearchQuery, folded: str, akey: str) -> tuple[str, list[Any], bool]:
-        where, params = self._filters(q, "s", akey, address=False)
+        if akey:
+            in_address = self._bounded_count(
+                "SELECT 1 FROM persons INDEXED BY persons_address"
+                " WHERE address_key >= ? AND address_key < ?"
+                " UNION ALL SELECT 1 FROM persons INDEXED BY persons_katagaki"
+                " WHERE katagaki_key >= ? AND katagaki_key < ?",
+                [akey, akey + _HI, akey, akey + _HI],
+                ADDRESS_SCAN,
+            )
+            if in_address <= ADDRESS_SCAN:
+                return self._by_address_and_name(q, folded, akey)
+        # The name keys drive; with an address too broad to walk, each candidate's household is
+        # checked, and both parts stop after PREFIX_SCAN keys (a bound reached: total None).
+        where, params = self._filters(q, "s", akey)
         if not q.include_removed:
             where.append("s.removed = 0")
         rest = "".join(" AND " + w for w in where)
         # Prefix matches: only the first PREFIX_SCAN index entries after the exact key.
         prefix_range = "key > ? AND key < ?"
+        hi = folded + _HI
         truncated = (
             self._bounded_count(
-                f"SELECT 1 FROM search_keys WHERE {prefix_range}",
-                [folded, folded + _HI],
-                PREFIX_SCAN,
+                f"SELECT 1 FROM search_keys WHERE {prefix_range}", [folded, hi], PREFIX_SCAN
             )
             > PREFIX_SCAN
         )
+        exact_from = "search_keys s WHERE s.key = ?"
+        if akey:
+            truncated = truncated or (
+                self._bounded_count(
+                    "SELECT 1 FROM search_keys WHERE key = ?", [folded], PREFIX_SCAN
+                )
+                > PREFIX_SCAN
+            )
+            exact_from = f"(SELECT * FROM search_keys WHERE key = ? LIMIT {PREFIX_SCAN}) s WHERE 1"
         select = "SELECT {rank}, s.removed, s.kana, s.person_id FROM "
         prefix_from = (
             f"(SELECT * FROM search_keys WHERE {prefix_range} LIMIT {PREFIX_SCAN}) s WHERE 1"
         )
-        hi = folded + _HI
-        if not akey:
-            # Exact matches come first in the UNION ALL: the candidate cap never cuts them off.
-            sql = (
-                select.format(rank=0) + "search_keys s WHERE s.key = ?" + rest
-                + " UNION ALL " + select.format(rank=1) + prefix_from + rest
-            )  # fmt: skip
-            return sql, [folded, *params, folded, hi, *params], truncated
-        # With an address: (key, address) index ranges for the exact key (住所, then 方書).
-        ahi = akey + _HI
-        by_address = " AND s.address_key >= ? AND s.address_key < ?"
-        by_katagaki = " AND s.katagaki_key >= ? AND s.katagaki_key < ?"
-        either = (
-            " AND ((s.address_key >= ? AND s.address_key < ?)"
-            " OR (s.katagaki_key >= ? AND s.katagaki_key < ?))"
+        # Exact matches come first in the UNION ALL: the candidate cap never cuts them off.
+        sql = (
+            select.format(rank=0) + exact_from + rest
+            + " UNION ALL " + select.format(rank=1) + prefix_from + rest
+        )  # fmt: skip
+        return sql, [folded, *params, folded, hi, *params], truncated
+
+    def _by_address_and_name(
+        self, q: SearchQuery, folded: str, akey: str
+    ) -> tuple[str, list[Any], bool]:
+        """The persons of the address (住所, then 方書) in their covering index, each one's key
+        list matched in place: a JSON-text test first (`"key` opens every key of key_list, as
+        `_dumps` writes it), then json_each for the few that pass and for the rank."""
+        where, params = self._filters(q, "p", akey, address=False)
+        if not q.include_removed:
+            where.append("p.status = 'resident'")
+        quoted = msgspec.json.encode(folded).decode()  # "key" as key_list spells it
+        opening = quoted[:-1]
+        match = (
+            "CASE WHEN instr(p.key_list, ?) THEN EXISTS (SELECT 1 FROM json_each(p.key_list) k"
+            " WHERE k.key >= ? AND k.key < ?) ELSE 0 END"
+        )
+        rank = (
+            "CASE WHEN EXISTS (SELECT 1 FROM json_each(p.key_list) k WHERE k.key = ?)"
+            " THEN 0 ELSE 1 END"
+        )
+        rest = "".join(" AND " + w for w in where)
+        part = (
+            f"SELECT {rank}, p.status <> 'resident', p.kana_key, p.person_id"
+            " FROM persons p INDEXED BY {index} WHERE {column} >= ? AND {column} < ?"
+            f" AND {match}{rest}"
         )
         sql = (
-            select.format(rank=0) + "search_keys s INDEXED BY search_keys_address"
-            " WHERE s.key = ?" + by_address + rest
-            + " UNION ALL " + select.format(rank=0)
-            + "search_keys s INDEXED BY search_keys_katagaki WHERE s.key = ?"
-            " AND s.katagaki_key IS NOT NULL" + by_katagaki + rest
-            + " UNION ALL " + select.format(rank=1) + prefix_from + either + rest
-        )  # fmt: skip
-        return (
-            sql,
-            [
-                folded, akey, ahi, *params,
-                folded, akey, ahi, *params,
-                folded, hi, akey, ahi, akey, ahi, *params,
-            ],
-            truncated,
-        )  # fmt: skip
+            part.format(index="persons_address", column="p.address_key")
+            + " UNION ALL "
+            + part.format(index="persons_katagaki", column="p.katagaki_key")
+        )
+        one = [folded, akey, akey + _HI, opening, folded, folded + _HI, *params]
+        return sql, one + one, False
 
     def _by_person(self, q: SearchQuery, folded: str, akey: str) -> tuple[str, list[Any], bool]:
         # With a name, _candidates comes here only with a 住民票コード: one person.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from app.store import schema
 from app.store.db import Cache, create_cache, open_cache
 from app.store.errors import StoreError, WrongKey
 from app.store.keys import generate_dek
+from app.store.search import SearchQuery
 
 from .conftest import household_items
 from .households import make_households
@@ -136,20 +138,46 @@ def test_migrations_step_by_step(tmp_path: Path, dek: bytes) -> None:
         " VALUES ('P1', 'H1', 0, '12345678901', 1, 'resident', '山田 太郎', 'ヤマダ タロウ',"
         " '1970-01-01', 'male', '世帯主', '[]', '山田太郎', 'ヤマタタロウ')"
     )
+    assert schema.migrate(conn, upto=6) == 6
+    assert conn.execute("SELECT key_list FROM persons WHERE person_id = 'P1'").fetchone() == (
+        '{"ヤマタ":3}',
+    )
+    indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='index'")}
+    assert not {"search_keys_person", "search_keys_household"} & indexes
+    assert "search_keys_address" in indexes
+    # As an initial sync interrupted in bulk mode leaves it: the SQL of the dropped indexes.
+    bulk_indexes = [
+        r[0]
+        for r in conn.execute(
+            "SELECT sql FROM sqlite_master WHERE type='index' AND sql IS NOT NULL ORDER BY name"
+        )
+    ]
+    conn.execute("INSERT INTO meta(k, v) VALUES ('bulk_indexes', ?)", (json.dumps(bulk_indexes),))
     conn.close()
 
-    # open_cache migrates the rest of the way (v6: each person's key list; the search_keys
-    # indexes by person and by household are gone).
+    # open_cache migrates the rest of the way (v7: the address keys leave the name keys for
+    # the persons rows).
     with open_cache(path, dek) as c:
-        assert c.schema_version() == schema.LATEST_VERSION == 6
-        assert c.connection.execute(
-            "SELECT key_list FROM persons WHERE person_id = 'P1'"
-        ).fetchone() == ('{"ヤマタ":3}',)
-        indexes = {
-            r[0] for r in c.connection.execute("SELECT name FROM sqlite_master WHERE type='index'")
-        }
-        assert not {"search_keys_person", "search_keys_household"} & indexes
-        assert "search_keys_address" in indexes
+        assert c.schema_version() == schema.LATEST_VERSION == 7
+        db = c.connection
+        key_columns = [r[1] for r in db.execute("PRAGMA table_info(search_keys)")]
+        assert "address_key" not in key_columns and "katagaki_key" not in key_columns
+        assert db.execute(
+            "SELECT address_key, katagaki_key FROM persons WHERE person_id = 'P1'"
+        ).fetchone() == ("北見市北1条", "コーポ101")
+        indexes = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='index'")}
+        assert {"persons_address", "persons_katagaki"} <= indexes
+        assert not {"search_keys_address", "search_keys_katagaki"} & indexes
+        kept = json.loads(db.execute("SELECT v FROM meta WHERE k = 'bulk_indexes'").fetchone()[0])
+        assert len(kept) == len(bulk_indexes) - 2
+        assert not any(
+            "search_keys_address" in sql or "search_keys_katagaki" in sql for sql in kept
+        )
+        by_address = c.search(SearchQuery(name="やまだ", address="北見市北1"))
+        by_katagaki = c.search(SearchQuery(name="ヤマダ", address="コーポ"))
+        assert [h.person_id for h in by_address.hits] == ["P1"]
+        assert [h.person_id for h in by_katagaki.hits] == ["P1"]
+        assert c.search(SearchQuery(name="やまだ", address="北見市南")).hits == []
         assert c.cursor() == 7
         assert c.outbox_total() == 1
 

@@ -78,6 +78,15 @@ def people(cache: Cache) -> dict[str, dict]:
     return {k: v["person_id"] for k, v in named.items()}  # type: ignore[misc]
 
 
+@pytest.fixture(params=["address walk", "name keys"])
+def plan(request, monkeypatch) -> str:
+    """The two plans of "name + address": the persons of the address, or (an address broader
+    than ADDRESS_SCAN persons) the name keys with each candidate's household checked."""
+    if request.param == "name keys":
+        monkeypatch.setattr(search_mod, "ADDRESS_SCAN", 0)
+    return request.param
+
+
 def ids(cache: Cache, **kw: Any) -> list[str]:
     return [h.person_id for h in cache.search(SearchQuery(**kw), limit=500).hits]
 
@@ -118,7 +127,7 @@ def test_birth_date_exact_and_era_range(cache: Cache, people) -> None:
     assert heisei1 == [people["hanako"]]
 
 
-def test_sex_address_katagaki(cache: Cache, people) -> None:
+def test_sex_address_katagaki(cache: Cache, people, plan: str) -> None:
     assert ids(cache, name="山田", sex="female") == []
     got = ids(cache, name="山田", address="北見市北1条")
     assert set(got) == {people["taro"], people["taichi"]}
@@ -128,6 +137,30 @@ def test_sex_address_katagaki(cache: Cache, people) -> None:
     assert ids(cache, address="コーポ北見") == [people["taro_long"]]
     assert ids(cache, name="やまだ", address="コーポ北見") == [people["taro_long"]]
     assert people["hanako"] in ids(cache, address="北見市北1条東1丁目")
+    # ranked as without an address: exact before prefix, residents before 除票
+    got = ids(cache, name="山田太郎", address="北見市")
+    assert got[:3] == [people["taro"], people["taro_removed"], people["taro_long"]]
+    assert ids(cache, name="山田太郎", address="北見市", include_removed=False)[:2] == [
+        people["taro"],
+        people["taro_long"],
+    ]
+    assert ids(cache, name="たいち", address="北見市北1条") == [people["taichi"]]  # given name
+    assert ids(cache, name="カネダ", address="北見市高栄") == [people["alias"]]  # 通称
+    assert ids(cache, name="山田", address="北見市", sex="female") == []
+    assert ids(cache, name="やまだ", birth_date=date(1989, 1, 7), address="北見市北") == [
+        people["taichi"]
+    ]
+
+
+def test_name_and_broad_address_scan_bound(cache: Cache, people, monkeypatch) -> None:
+    """With an address broader than ADDRESS_SCAN persons, the name keys drive and stop after
+    PREFIX_SCAN keys: a bound reached says so (total None) instead of a wrong count."""
+    monkeypatch.setattr(search_mod, "ADDRESS_SCAN", 0)
+    page = cache.search(SearchQuery(name="やまだ", address="北見市"), limit=100)
+    assert page.total == 4
+    monkeypatch.setattr(search_mod, "PREFIX_SCAN", 1)
+    page = cache.search(SearchQuery(name="やまだ", address="北見市"), limit=100)
+    assert page.total is None
 
 
 def test_removed_protected_and_code(cache: Cache, people) -> None:
@@ -173,7 +206,7 @@ def test_prefix_scan_bound(cache: Cache, people, monkeypatch) -> None:
     assert [h.person_id for h in page.hits][:2] == [people["taro"], people["taro_removed"]]
 
 
-def test_matches_brute_force(cache: Cache, people) -> None:
+def test_matches_brute_force(cache: Cache, people, plan: str) -> None:
     """Random combined queries against a brute-force filter over the same persons."""
     rows = cache.connection.execute(
         "SELECT p.person_id, h.raw FROM persons p JOIN households h USING (household_id)"
