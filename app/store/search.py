@@ -45,8 +45,11 @@ from .errors import StoreError
 
 CANDIDATE_CAP = 500
 PREFIX_SCAN = 4000
-# "Name + address" walks the persons of the address when they are at most this many.
+# "Name + address": the persons of an address walked at most, the name keys checked against
+# their household at most (each part), and what one check costs in persons walked.
 ADDRESS_SCAN = 20_000
+NAME_CHECKS = 500
+WALK_PER_CHECK = 3
 MAX_LIMIT = 500
 _HI = "\U0010ffff"  # above every character: `key < prefix + _HI` closes a prefix range
 
@@ -226,44 +229,53 @@ class SearchMixin(CacheBase):
         return where, params
 
     def _by_name(self, q: SearchQuery, folded: str, akey: str) -> tuple[str, list[Any], bool]:
-        if akey:
+        hi = folded + _HI
+        prefix_range = "key > ? AND key < ?"
+        exact_from = "search_keys s WHERE s.key = ?"
+        if not akey:
+            # Prefix matches: only the first PREFIX_SCAN index entries after the exact key.
+            prefix_scan = PREFIX_SCAN
+            truncated = (
+                self._bounded_count(
+                    f"SELECT 1 FROM search_keys WHERE {prefix_range}", [folded, hi], prefix_scan
+                )
+                > prefix_scan
+            )
+        else:
+            # Two plans: walk the persons of the address, or check the household of each name
+            # key (one lookup costs about WALK_PER_CHECK persons walked): the cheaper one runs.
+            # A name of more than NAME_CHECKS keys with an address of more than ADDRESS_SCAN
+            # persons gets the first NAME_CHECKS keys of each part checked, and total None.
+            prefix_scan = min(PREFIX_SCAN, NAME_CHECKS)
+            exact = self._bounded_count(
+                "SELECT 1 FROM search_keys WHERE key = ?", [folded], NAME_CHECKS
+            )
+            prefixes = self._bounded_count(
+                f"SELECT 1 FROM search_keys WHERE {prefix_range}", [folded, hi], prefix_scan
+            )
+            names = exact + prefixes
+            walk = (
+                ADDRESS_SCAN if names > NAME_CHECKS else min(ADDRESS_SCAN, WALK_PER_CHECK * names)
+            )
             in_address = self._bounded_count(
                 "SELECT 1 FROM persons INDEXED BY persons_address"
                 " WHERE address_key >= ? AND address_key < ?"
                 " UNION ALL SELECT 1 FROM persons INDEXED BY persons_katagaki"
                 " WHERE katagaki_key >= ? AND katagaki_key < ?",
                 [akey, akey + _HI, akey, akey + _HI],
-                ADDRESS_SCAN,
+                walk,
             )
-            if in_address <= ADDRESS_SCAN:
+            if in_address <= walk:
                 return self._by_address_and_name(q, folded, akey)
-        # The name keys drive; with an address too broad to walk, each candidate's household is
-        # checked, and both parts stop after PREFIX_SCAN keys (a bound reached: total None).
+            truncated = exact > NAME_CHECKS or prefixes > prefix_scan
+            exact_from = f"(SELECT * FROM search_keys WHERE key = ? LIMIT {NAME_CHECKS}) s WHERE 1"
         where, params = self._filters(q, "s", akey)
         if not q.include_removed:
             where.append("s.removed = 0")
         rest = "".join(" AND " + w for w in where)
-        # Prefix matches: only the first PREFIX_SCAN index entries after the exact key.
-        prefix_range = "key > ? AND key < ?"
-        hi = folded + _HI
-        truncated = (
-            self._bounded_count(
-                f"SELECT 1 FROM search_keys WHERE {prefix_range}", [folded, hi], PREFIX_SCAN
-            )
-            > PREFIX_SCAN
-        )
-        exact_from = "search_keys s WHERE s.key = ?"
-        if akey:
-            truncated = truncated or (
-                self._bounded_count(
-                    "SELECT 1 FROM search_keys WHERE key = ?", [folded], PREFIX_SCAN
-                )
-                > PREFIX_SCAN
-            )
-            exact_from = f"(SELECT * FROM search_keys WHERE key = ? LIMIT {PREFIX_SCAN}) s WHERE 1"
         select = "SELECT {rank}, s.removed, s.kana, s.person_id FROM "
         prefix_from = (
-            f"(SELECT * FROM search_keys WHERE {prefix_range} LIMIT {PREFIX_SCAN}) s WHERE 1"
+            f"(SELECT * FROM search_keys WHERE {prefix_range} LIMIT {prefix_scan}) s WHERE 1"
         )
         # Exact matches come first in the UNION ALL: the candidate cap never cuts them off.
         sql = (

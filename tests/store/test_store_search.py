@@ -152,15 +152,27 @@ def test_sex_address_katagaki(cache: Cache, people, plan: str) -> None:
     ]
 
 
-def test_name_and_broad_address_scan_bound(cache: Cache, people, monkeypatch) -> None:
-    """With an address broader than ADDRESS_SCAN persons, the name keys drive and stop after
-    PREFIX_SCAN keys: a bound reached says so (total None) instead of a wrong count."""
+def test_name_and_address_plans_and_bounds(cache: Cache, people, monkeypatch) -> None:
+    """The cheaper plan runs: a rare name checks its few keys' households, a common name walks
+    a small address. A common name with a broad address checks the first NAME_CHECKS keys of
+    each part and says so (total None) instead of giving a wrong count."""
+    statements: list[str] = []
+    cache.connection.set_trace_callback(statements.append)
+    assert ids(cache, name="たいち", address="北見市") == [people["taichi"]]
+    assert not any("persons_address" in s and "json_each" in s for s in statements)
+    statements.clear()
+    monkeypatch.setattr(search_mod, "WALK_PER_CHECK", 10_000)  # walking is now the cheaper
+    assert ids(cache, name="たいち", address="北見市") == [people["taichi"]]
+    assert any("persons_address" in s and "json_each" in s for s in statements)
+    cache.connection.set_trace_callback(None)
+
     monkeypatch.setattr(search_mod, "ADDRESS_SCAN", 0)
     page = cache.search(SearchQuery(name="やまだ", address="北見市"), limit=100)
     assert page.total == 4
-    monkeypatch.setattr(search_mod, "PREFIX_SCAN", 1)
+    monkeypatch.setattr(search_mod, "NAME_CHECKS", 1)
     page = cache.search(SearchQuery(name="やまだ", address="北見市"), limit=100)
     assert page.total is None
+    assert page.hits and all(h.name.startswith("山田") for h in page.hits)
 
 
 def test_removed_protected_and_code(cache: Cache, people) -> None:
