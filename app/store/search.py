@@ -19,13 +19,13 @@ Bounded work at 1,000,000 persons (budget p95 ≤ 20 ms):
 - prefix matches come from at most PREFIX_SCAN index entries past the exact key;
 - at most CANDIDATE_CAP candidates are ranked. When a bound was reached, `SearchPage.total`
   is None ("many more: add a condition") and the hits are the best of the candidates read;
-- "name + address" (v7) walks the persons of the address (住所 or 方書 prefix) in the
-  covering index persons_address, whose entries carry each person's key list, matched in
-  place: at a million persons a 丁目 is about 2,000 persons, and a move rewrites one index
-  entry per member instead of every name key. When the address covers more than
-  ADDRESS_SCAN persons, the name keys drive instead, each candidate's household is checked,
-  and both parts stop after PREFIX_SCAN keys; without a name, the households of the address
-  drive.
+- "name + address" (v7) runs the cheaper of two plans: walk the persons of the address (住所
+  or 方書 prefix) in the covering index persons_address, whose entries carry each person's
+  key list, matched in place; or check the household of each name key. A common name walks
+  an address of up to ADDRESS_SCAN persons; with a broader address the first NAME_CHECKS keys
+  of each part are checked (total None). A move rewrites one persons_address entry per member
+  where v5's (key, address) index had every name key of the household to move;
+- an address alone walks persons_address too.
 """
 
 from __future__ import annotations
@@ -340,22 +340,25 @@ class SearchMixin(CacheBase):
             rank_params: list[Any] = [folded]
         else:
             rank, rank_params = "0", []
-        from_ = "persons p"
-        from_params: list[Any] = []
         if drive_by_address:
-            # Address is the driver: the households of that address, then their members.
-            from_ = (
-                "(SELECT household_id FROM households WHERE address_key >= ? AND address_key < ?"
-                " UNION ALL SELECT household_id FROM households"
-                " WHERE katagaki_key >= ? AND katagaki_key < ?) d"
-                " CROSS JOIN persons p ON p.household_id = d.household_id"
+            # The persons of the address (住所, then 方書), in their covering indexes.
+            part = (
+                "SELECT 0, p.status <> 'resident', p.kana_key, p.person_id"
+                " FROM persons p INDEXED BY {index} WHERE {column} >= ? AND {column} < ?"
+                + "".join(" AND " + w for w in where)
             )
-            from_params = [akey, akey + _HI, akey, akey + _HI]
+            sql = (
+                part.format(index="persons_address", column="p.address_key")
+                + " UNION ALL "
+                + part.format(index="persons_katagaki", column="p.katagaki_key")
+            )
+            one = [akey, akey + _HI, *params]
+            return sql, one + one, False
         sql = (
-            f"SELECT {rank}, p.status <> 'resident', p.kana_key, p.person_id FROM {from_} WHERE "
+            f"SELECT {rank}, p.status <> 'resident', p.kana_key, p.person_id FROM persons p WHERE "
             + (" AND ".join(where) or "1")
         )
-        return sql, [*rank_params, *from_params, *params], False
+        return sql, [*rank_params, *params], False
 
     def _hits(self, person_ids: list[str], today: date) -> list[SearchHit]:
         if not person_ids:
