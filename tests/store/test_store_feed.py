@@ -112,6 +112,42 @@ def test_update_move_and_delete(cache: Cache) -> None:
     assert n == 0
 
 
+def test_moves_renames_and_notes_reach_search(cache: Cache) -> None:
+    """Each row a change touches is updated in place (only its changed columns): search by
+    name + address, address alone and name sees a move, a change of name and a 方書."""
+    h = next(h for h in make_households(40, seed=3) if len(h["members"]) > 1)
+    cache.apply_changes(household_items([h]), 1)
+    head = h["members"][0]
+    family = head["name_kana"].split(" ")[0]
+    old_address = h["address"]
+
+    def found(**kw) -> set[str]:
+        return {x.person_id for x in cache.search(SearchQuery(**kw), limit=500).hits}
+
+    members = {m["person_id"] for m in h["members"]}
+    assert head["person_id"] in found(name=family, address=old_address)
+    moved = copy.deepcopy(h)
+    moved["address"], moved["katagaki"] = "北見市留辺蘂町旭1番地", "ハイツ旭202"
+    for m in moved["members"]:
+        m["version"] += 1
+    cache.apply_changes(household_items([moved], first_seq=2), 2)
+    assert head["person_id"] in found(name=family, address="北見市留辺蘂町旭")
+    assert head["person_id"] in found(name=family, address="ハイツ旭")
+    assert found(name=family, address=old_address) & members == set()
+    assert found(address="北見市留辺蘂町旭") == members == found(address="ハイツ旭202")
+
+    renamed = copy.deepcopy(moved)
+    renamed["members"][0].update(
+        name="改姓 一郎", name_kana="カイセイ イチロウ", version=head["version"] + 2
+    )
+    cache.apply_changes(household_items([renamed], first_seq=3), 3)
+    assert found(name="かいせい", address="北見市留辺蘂町") == {head["person_id"]}
+    assert head["person_id"] not in found(name=family, address="北見市留辺蘂町")
+    assert head["person_id"] not in found(name=head["name"])
+    assert found(name="改姓一郎") == {head["person_id"]}
+    assert cache.household(h["household_id"]).katagaki == "ハイツ旭202"
+
+
 def test_operator_policy_terminal(cache: Cache) -> None:
     assert cache.policy() == Policy()
     profile = {
