@@ -307,14 +307,22 @@ class ResidentsMixin(CacheBase):
     def _put_household(self, conn: Any, h: PreparedHousehold) -> None:
         # Persons who left this household, and persons who arrive from another one, lose their
         # old rows (the other household's own change follows in the feed).
-        new_ids = h.person_ids
-        marks = ",".join("?" * len(new_ids))
+        # The members before (from the covering index by household: no row read) and after;
+        # each row is then read once, through its primary key.
+        ids = dict.fromkeys(h.person_ids)
+        ids.update(
+            dict.fromkeys(
+                r[0]
+                for r in conn.execute(
+                    "SELECT person_id FROM persons WHERE household_id = ?", (h.household_id,)
+                )
+            )
+        )
+        marks = ",".join("?" * len(ids))
         old_persons = {
             r[0]: tuple(r)
             for r in conn.execute(
-                f"SELECT {_PERSON_SELECT} FROM persons WHERE household_id = ?"
-                f" UNION SELECT {_PERSON_SELECT} FROM persons WHERE person_id IN ({marks})",
-                (h.household_id, *new_ids),
+                f"SELECT {_PERSON_SELECT} FROM persons WHERE person_id IN ({marks})", tuple(ids)
             )
         }
         old = conn.execute(
@@ -329,7 +337,7 @@ class ResidentsMixin(CacheBase):
             conn.executemany(_INSERT_PERSON, h.person_rows)
             conn.executemany(_INSERT_KEY, h.key_rows)
             return
-        staying = set(new_ids)
+        staying = set(h.person_ids)
         gone = [pid for pid in old_persons if pid not in staying]
         if gone:
             self._delete_persons(conn, gone)
