@@ -30,7 +30,7 @@ class CacheBase:
         return self._conn
 
     @contextmanager
-    def transaction(self) -> Iterator[Any]:
+    def transaction(self, *, refetchable: bool = False) -> Iterator[Any]:
         """One write transaction (BEGIN IMMEDIATE … COMMIT); re-entrant.
 
         A nested `transaction()` joins the outer one, so a service can put an issuance, its
@@ -41,6 +41,12 @@ class CacheBase:
                 chain.append(...)            # app/store/audit.py, same connection
 
         Any exception that leaves the outermost block rolls everything back.
+
+        `refetchable=True` (pages of the server's feed and their cursor, nothing else) commits
+        without waiting for the disk (`synchronous = NORMAL`): in WAL mode a power cut may
+        lose the last such commits, never corrupt the file, and the next pull fetches them
+        again. The next ordinary commit (FULL) syncs the log, and with it every commit
+        before it. Only in WAL mode: with a rollback journal (bulk load) NORMAL could corrupt.
         """
         with self._lock:
             if self._depth:
@@ -50,6 +56,9 @@ class CacheBase:
                 finally:
                     self._depth -= 1
                 return
+            relaxed = refetchable and self._wal()
+            if relaxed:
+                self._conn.execute("PRAGMA synchronous = NORMAL")
             self._conn.execute("BEGIN IMMEDIATE")
             self._depth = 1
             try:
@@ -61,6 +70,11 @@ class CacheBase:
                 self._conn.execute("COMMIT")
             finally:
                 self._depth = 0
+                if relaxed:
+                    self._conn.execute("PRAGMA synchronous = FULL")
+
+    def _wal(self) -> bool:
+        return self._conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
     def _query(self, sql: str, params: Any = ()) -> list[Any]:
         with self._lock:

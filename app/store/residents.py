@@ -218,7 +218,8 @@ class ResidentsMixin(CacheBase):
         the page is applied (the cursor stays where it was).
         """
         page = items if isinstance(items, PreparedChanges) else self.prepare_changes(items)
-        with self.transaction() as conn:
+        # The page and the cursor: a page lost in a power cut is fetched again.
+        with self.transaction(refetchable=True) as conn:
             current = int(self._meta_get("cursor") or 0)
             if next_after < current:
                 raise StoreError(f"同期の位置が戻っています(現在 {current}、受信 {next_after})。")
@@ -622,7 +623,8 @@ class ResidentsMixin(CacheBase):
                 )
             puts.append(self._prepare_household(h, _dumps(data)))
         keep = {h.household_id for h in puts}
-        with self.transaction() as conn:
+        # Lost in a power cut, the bucket differs again at the next digest.
+        with self.transaction(refetchable=True) as conn:
             deletes = [
                 household_id
                 for (household_id,) in conn.execute(
