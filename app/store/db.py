@@ -6,8 +6,9 @@
 The DEK (32 random bytes, app.store.keys.generate_dek) is used raw: `PRAGMA key = "x'…'"`, no
 passphrase KDF on each open. Right after keying, `cipher_version` proves SQLCipher is there and
 a read of sqlite_master proves the key; otherwise the connection is closed and WrongKey raised
-(fail closed). Then WAL, synchronous=FULL (a commit is on disk when it returns), temp_store in
-memory (no plaintext temporary files), and the numbered migrations of schema.py.
+(fail closed). Then WAL, synchronous=FULL (a commit is on disk when it returns; pages of the
+feed only, which the server sends again, commit with NORMAL: CacheBase.transaction), temp_store
+in memory (no plaintext temporary files), and the numbered migrations of schema.py.
 
 Thread-safety: see CacheBase — one connection, every call under one lock; safe to call from
 background threads, never block the GUI thread with it.
