@@ -30,10 +30,11 @@ Bounded work at 1,000,000 persons (budget p95 ≤ 20 ms):
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgspec
 
@@ -63,6 +64,40 @@ def address_key(text: str) -> str:
     """Search key of an address or 方書: NFKC (full-width digits), no spaces, one dash."""
     norm = unicodedata.normalize("NFKC", text).translate(_DASHES)
     return "".join(ch for ch in norm if not ch.isspace())
+
+
+class AddressKeys(NamedTuple):
+    """What an address query matches: the start of the 住所 key, or of the 方書 key."""
+
+    address: str
+    katagaki: str
+
+
+_PREFECTURE = re.compile(r"(北海道|東京都|京都府|大阪府|[^都道府県]{2,3}県)")
+_COUNTY = re.compile(r"[^郡]{1,6}郡")
+_MUNICIPALITY = re.compile(r"[^市区町村]{1,6}?[市区町村]")
+
+
+def address_keys(query: str, register_address: str | None) -> AddressKeys:
+    """The keys of an address query. Every 住所 of the register starts with the same 都道府県
+    and 市区町村 ("北海道北見市", "北海道常呂郡置戸町"); a clerk types "北見市北4条",
+    "置戸町字境野" or "北4条". The part left out is taken from `register_address` (any
+    address key of the register) and put in front. The 方書 key is the query as typed."""
+    key = address_key(query)
+    pref = _PREFECTURE.match(register_address or "")
+    if not register_address or not pref or _PREFECTURE.match(key):
+        return AddressKeys(key, key)
+    county = _COUNTY.match(register_address, pref.end())
+    city = _MUNICIPALITY.match(register_address, county.end() if county else pref.end())
+    if not city:
+        return AddressKeys(key, key)
+    # Where the typed text may start: at the 都道府県, the 郡, the 市区町村.
+    starts = [0, pref.end(), *([county.end()] if county else [])]
+    for start in starts:
+        rest = register_address[start : city.end()]
+        if key.startswith(rest) or rest.startswith(key):
+            return AddressKeys(register_address[:start] + key, key)
+    return AddressKeys(register_address[: city.end()] + key, key)
 
 
 def _split(name: str) -> tuple[str | None, str | None]:
@@ -194,10 +229,19 @@ class SearchMixin(CacheBase):
 
     def _candidates(self, q: SearchQuery) -> tuple[str, list[Any], bool]:
         folded = fold(q.name) if q.name else ""
-        akey = address_key(q.address) if q.address else ""
+        akey = self._address_keys(q.address)
         if folded and not q.juminhyo_code:
             return self._by_name(q, folded, akey)
         return self._by_person(q, folded, akey)
+
+    def _address_keys(self, query: str | None) -> AddressKeys | None:
+        if not query or not address_key(query):
+            return None
+        register = self._conn.execute(
+            "SELECT address_key FROM persons INDEXED BY persons_address"
+            " WHERE address_key > '' ORDER BY address_key LIMIT 1"
+        ).fetchone()
+        return address_keys(query, register[0] if register else None)
 
     def _bounded_count(self, sql: str, params: list[Any], bound: int) -> int:
         return self._conn.execute(
@@ -205,7 +249,7 @@ class SearchMixin(CacheBase):
         ).fetchone()[0]
 
     def _filters(
-        self, q: SearchQuery, alias: str, akey: str, *, address: bool = True
+        self, q: SearchQuery, alias: str, akey: AddressKeys | None, *, address: bool = True
     ) -> tuple[list[str], list[Any]]:
         where: list[str] = []
         params: list[Any] = []
@@ -225,10 +269,12 @@ class SearchMixin(CacheBase):
                 " AND ((h.address_key >= ? AND h.address_key < ?)"
                 " OR (h.katagaki_key >= ? AND h.katagaki_key < ?)))"
             )
-            params += [akey, akey + _HI, akey, akey + _HI]
+            params += [akey.address, akey.address + _HI, akey.katagaki, akey.katagaki + _HI]
         return where, params
 
-    def _by_name(self, q: SearchQuery, folded: str, akey: str) -> tuple[str, list[Any], bool]:
+    def _by_name(
+        self, q: SearchQuery, folded: str, akey: AddressKeys | None
+    ) -> tuple[str, list[Any], bool]:
         hi = folded + _HI
         prefix_range = "key > ? AND key < ?"
         exact_from = "search_keys s WHERE s.key = ?"
@@ -262,7 +308,7 @@ class SearchMixin(CacheBase):
                 " WHERE address_key >= ? AND address_key < ?"
                 " UNION ALL SELECT 1 FROM persons INDEXED BY persons_katagaki"
                 " WHERE katagaki_key >= ? AND katagaki_key < ?",
-                [akey, akey + _HI, akey, akey + _HI],
+                [akey.address, akey.address + _HI, akey.katagaki, akey.katagaki + _HI],
                 walk,
             )
             if in_address <= walk:
@@ -285,7 +331,7 @@ class SearchMixin(CacheBase):
         return sql, [folded, *params, folded, hi, *params], truncated
 
     def _by_address_and_name(
-        self, q: SearchQuery, folded: str, akey: str
+        self, q: SearchQuery, folded: str, akey: AddressKeys
     ) -> tuple[str, list[Any], bool]:
         """The persons of the address (住所, then 方書) in their covering index, each one's key
         list matched in place: a JSON-text test first (`"key` opens every key of key_list, as
@@ -314,10 +360,19 @@ class SearchMixin(CacheBase):
             + " UNION ALL "
             + part.format(index="persons_katagaki", column="p.katagaki_key")
         )
-        one = [folded, akey, akey + _HI, opening, folded, folded + _HI, *params]
-        return sql, one + one, False
+        match_params = [opening, folded, folded + _HI, *params]
+        return (
+            sql,
+            [
+                *(folded, akey.address, akey.address + _HI, *match_params),
+                *(folded, akey.katagaki, akey.katagaki + _HI, *match_params),
+            ],
+            False,
+        )
 
-    def _by_person(self, q: SearchQuery, folded: str, akey: str) -> tuple[str, list[Any], bool]:
+    def _by_person(
+        self, q: SearchQuery, folded: str, akey: AddressKeys | None
+    ) -> tuple[str, list[Any], bool]:
         # With a name, _candidates comes here only with a 住民票コード: one person.
         drive_by_address = bool(akey) and not (
             folded or q.juminhyo_code or q.birth_date or q.birth_range
@@ -340,7 +395,7 @@ class SearchMixin(CacheBase):
             rank_params: list[Any] = [folded]
         else:
             rank, rank_params = "0", []
-        if drive_by_address:
+        if drive_by_address and akey is not None:
             # The persons of the address (住所, then 方書), in their covering indexes.
             part = (
                 "SELECT 0, p.status <> 'resident', p.kana_key, p.person_id"
@@ -352,8 +407,15 @@ class SearchMixin(CacheBase):
                 + " UNION ALL "
                 + part.format(index="persons_katagaki", column="p.katagaki_key")
             )
-            one = [akey, akey + _HI, *params]
-            return sql, one + one, False
+            params = [
+                akey.address,
+                akey.address + _HI,
+                *params,
+                akey.katagaki,
+                akey.katagaki + _HI,
+                *params,
+            ]
+            return sql, params, False
         sql = (
             f"SELECT {rank}, p.status <> 'resident', p.kana_key, p.person_id FROM persons p WHERE "
             + (" AND ".join(where) or "1")

@@ -265,3 +265,54 @@ def test_matches_brute_force(cache: Cache, people, plan: str) -> None:
         assert page.total == len(expected)
         assert {x.person_id for x in page.hits} == expected
         assert p.person_id in expected or (not q.include_removed and p.is_removed)
+
+
+def test_address_typed_without_prefecture_or_city(tmp_path, dek) -> None:
+    """Every 住所 of the register starts with 北海道北見市: a clerk types "北見市北4条" or
+    "北4条西", and a 方書 as it is."""
+    from app.store.db import create_cache
+
+    cache = create_cache(tmp_path / "pref.db", dek)
+    north = person("北野 一郎", "キタノ イチロウ", "1960-04-01")
+    tokoro = person("北野 次郎", "キタノ ジロウ", "1962-05-02")
+    cache.apply_changes(
+        household_items(
+            [
+                household(
+                    "HP1", "北海道北見市北4条西2丁目1番地", [north], katagaki="北光ハイツ3号"
+                ),
+                household("HP2", "北海道北見市常呂町字常呂100番地", [tokoro]),
+            ]
+        ),
+        2,
+    )
+    for typed in ("北海道北見市北4条", "北見市北4条", "北4条", "北４条西", "北海道北見市北"):
+        assert ids(cache, name="きたの", address=typed) == [north["person_id"]], typed
+        assert ids(cache, address=typed) == [north["person_id"]], typed
+    assert ids(cache, name="キタノ", address="常呂町") == [tokoro["person_id"]]
+    assert ids(cache, address="北光ハイツ") == [north["person_id"]]  # 方書, as typed
+    assert set(ids(cache, address="北見市")) == {north["person_id"], tokoro["person_id"]}
+    assert set(ids(cache, name="きたの", address="北海道")) == {
+        north["person_id"],
+        tokoro["person_id"],
+    }
+    assert ids(cache, address="網走市") == []
+    code = cache.person(north["person_id"])[0].juminhyo_code
+    assert ids(cache, juminhyo_code=code, address="北4条") == [north["person_id"]]
+    assert ids(cache, juminhyo_code=code, address="常呂町") == []
+    cache.close()
+
+
+def test_address_keys_of_other_municipalities() -> None:
+    from app.store.search import address_keys
+
+    assert address_keys("中央区1条", "北海道札幌市中央区北1条西1丁目").address == (
+        "北海道札幌市中央区1条"
+    )
+    assert address_keys("置戸町", "北海道常呂郡置戸町字置戸1番地").address == ("北海道常呂郡置戸町")
+    assert address_keys("字境野", "北海道常呂郡置戸町字置戸1番地").address == (
+        "北海道常呂郡置戸町字境野"
+    )
+    assert address_keys("東京都千代田区", "北海道北見市北1条").address == "東京都千代田区"
+    assert address_keys("北1条", None) == ("北1条", "北1条")
+    assert address_keys("北1条", "北見市北1条西") == ("北1条", "北1条")  # no 都道府県: as typed
