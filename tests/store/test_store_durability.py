@@ -2,13 +2,16 @@
 
 Everything the terminal made itself (outbox events, issuances, the audit chain, key material in
 meta) commits with `synchronous = FULL`: durable when the call returns. Pages of the server's
-feed and their cursor commit with NORMAL in WAL mode (`transaction(refetchable=True)`): a power
-cut may lose the last of them, which the next pull fetches again, and never corrupts the file.
+feed, their cursor and the time of a complete pull commit with NORMAL in WAL mode
+(`transaction(refetchable=True)`): a power cut may lose the last of them, which the next pull
+fetches again, and never corrupts the file.
 A power cut cannot be staged here, so these tests check the setting each commit runs under,
 read from SQLite itself through the connection's trace of statements.
 """
 
 from __future__ import annotations
+
+from datetime import UTC, datetime
 
 import pytest
 
@@ -48,6 +51,8 @@ def test_feed_pages_commit_without_waiting_and_the_rest_with_full(cache: Cache) 
     assert modes.commits() == [1]
     assert cache.connection.execute("PRAGMA synchronous").fetchone()[0] == 2  # back to FULL
 
+    cache.mark_pull_complete(datetime(2026, 11, 26, 9, 0, tzinfo=UTC))  # the pull's end
+    assert modes.commits() == [1]
     cache.outbox_add(event())
     cache.set_local_state("card_state:P1", "交付済")
     assert modes.commits() == [2, 2]
