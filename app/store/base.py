@@ -88,8 +88,8 @@ class CacheBase:
         row = self._query_one("SELECT v FROM meta WHERE k = ?", (key,))
         return None if row is None else row[0]
 
-    def _meta_set(self, key: str, value: str) -> None:
-        with self.transaction() as conn:
+    def _meta_set(self, key: str, value: str, *, refetchable: bool = False) -> None:
+        with self.transaction(refetchable=refetchable) as conn:
             conn.execute(
                 "INSERT INTO meta(k, v) VALUES (?, ?) ON CONFLICT(k) DO UPDATE SET v = excluded.v",
                 (key, value),

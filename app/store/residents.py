@@ -529,12 +529,7 @@ class ResidentsMixin(CacheBase):
             raise ValueError("mark_pull_complete needs a timezone-aware datetime")
         # Like the pages it ends: lost in a power cut, the cache only looks older than it is
         # until the next pull. The checkpoint after the round syncs the log, off the lock.
-        with self.transaction(refetchable=True) as conn:
-            conn.execute(
-                "INSERT INTO meta(k, v) VALUES ('last_complete_pull', ?)"
-                " ON CONFLICT(k) DO UPDATE SET v = excluded.v",
-                (at.isoformat(),),
-            )
+        self._meta_set("last_complete_pull", at.isoformat(), refetchable=True)
 
     def last_complete_pull(self) -> datetime | None:
         value = self._meta_get("last_complete_pull")

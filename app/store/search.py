@@ -243,6 +243,28 @@ class SearchMixin(CacheBase):
         ).fetchone()
         return address_keys(query, register[0] if register else None)
 
+    @staticmethod
+    def _walk_address(
+        select: str, where: str, akey: AddressKeys, before: list[Any], after: list[Any]
+    ) -> tuple[str, list[Any]]:
+        """`select` over the persons of the address in their covering indexes: the 住所 range
+        of persons_address, then the 方書 range of persons_katagaki. `where` (" AND …") and
+        its parameters `after` follow each range; `before` are the parameters of `select`."""
+        part = (
+            f"{select} FROM persons p INDEXED BY {{index}}"
+            f" WHERE {{column}} >= ? AND {{column}} < ?{where}"
+        )
+        sql = (
+            part.format(index="persons_address", column="p.address_key")
+            + " UNION ALL "
+            + part.format(index="persons_katagaki", column="p.katagaki_key")
+        )
+        params = [
+            *(*before, akey.address, akey.address + _HI, *after),
+            *(*before, akey.katagaki, akey.katagaki + _HI, *after),
+        ]
+        return sql, params
+
     def _bounded_count(self, sql: str, params: list[Any], bound: int) -> int:
         return self._conn.execute(
             f"SELECT count(*) FROM ({sql} LIMIT {bound + 1})", params
@@ -304,12 +326,7 @@ class SearchMixin(CacheBase):
                 ADDRESS_SCAN if names > NAME_CHECKS else min(ADDRESS_SCAN, WALK_PER_CHECK * names)
             )
             in_address = self._bounded_count(
-                "SELECT 1 FROM persons INDEXED BY persons_address"
-                " WHERE address_key >= ? AND address_key < ?"
-                " UNION ALL SELECT 1 FROM persons INDEXED BY persons_katagaki"
-                " WHERE katagaki_key >= ? AND katagaki_key < ?",
-                [akey.address, akey.address + _HI, akey.katagaki, akey.katagaki + _HI],
-                walk,
+                *self._walk_address("SELECT 1", "", akey, [], []), walk
             )
             if in_address <= walk:
                 return self._by_address_and_name(q, folded, akey)
@@ -349,26 +366,14 @@ class SearchMixin(CacheBase):
             "CASE WHEN EXISTS (SELECT 1 FROM json_each(p.key_list) k WHERE k.key = ?)"
             " THEN 0 ELSE 1 END"
         )
-        rest = "".join(" AND " + w for w in where)
-        part = (
-            f"SELECT {rank}, p.status <> 'resident', p.kana_key, p.person_id"
-            " FROM persons p INDEXED BY {index} WHERE {column} >= ? AND {column} < ?"
-            f" AND {match}{rest}"
+        sql, params = self._walk_address(
+            f"SELECT {rank}, p.status <> 'resident', p.kana_key, p.person_id",
+            f" AND {match}" + "".join(" AND " + w for w in where),
+            akey,
+            [folded],
+            [opening, folded, folded + _HI, *params],
         )
-        sql = (
-            part.format(index="persons_address", column="p.address_key")
-            + " UNION ALL "
-            + part.format(index="persons_katagaki", column="p.katagaki_key")
-        )
-        match_params = [opening, folded, folded + _HI, *params]
-        return (
-            sql,
-            [
-                *(folded, akey.address, akey.address + _HI, *match_params),
-                *(folded, akey.katagaki, akey.katagaki + _HI, *match_params),
-            ],
-            False,
-        )
+        return sql, params, False
 
     def _by_person(
         self, q: SearchQuery, folded: str, akey: AddressKeys | None
@@ -397,24 +402,13 @@ class SearchMixin(CacheBase):
             rank, rank_params = "0", []
         if drive_by_address and akey is not None:
             # The persons of the address (住所, then 方書), in their covering indexes.
-            part = (
-                "SELECT 0, p.status <> 'resident', p.kana_key, p.person_id"
-                " FROM persons p INDEXED BY {index} WHERE {column} >= ? AND {column} < ?"
-                + "".join(" AND " + w for w in where)
+            sql, params = self._walk_address(
+                "SELECT 0, p.status <> 'resident', p.kana_key, p.person_id",
+                "".join(" AND " + w for w in where),
+                akey,
+                [],
+                params,
             )
-            sql = (
-                part.format(index="persons_address", column="p.address_key")
-                + " UNION ALL "
-                + part.format(index="persons_katagaki", column="p.katagaki_key")
-            )
-            params = [
-                akey.address,
-                akey.address + _HI,
-                *params,
-                akey.katagaki,
-                akey.katagaki + _HI,
-                *params,
-            ]
             return sql, params, False
         sql = (
             f"SELECT {rank}, p.status <> 'resident', p.kana_key, p.person_id FROM persons p WHERE "
