@@ -175,7 +175,7 @@ class LoginService:
             if "cache" not in opened:  # a takeover at the lock screen only checks credentials
                 opened["cache"] = open_cache(self.files.cache, dek)
             cache = opened["cache"]
-            if cache.terminal_revoked():
+            if cache.terminal_revoked(config.terminal_no):
                 raise SessionError("この端末は登録を取り消されています。管理者に連絡してください。")
             profile = cache.operator(op_id)
             if profile is None or not profile.active:

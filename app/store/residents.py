@@ -267,10 +267,12 @@ class ResidentsMixin(CacheBase):
                 (policy.model_dump_json(),),
             )
         elif item.kind == "terminal":
+            # The feed is the same for every terminal and carries each one's item: kept per
+            # terminal number, so that another terminal's revocation never reads as ours.
             revoked = bool((item.data or {}).get("revoked", False)) or item.deleted
             conn.execute(
-                "INSERT OR REPLACE INTO meta(k, v) VALUES ('terminal_revoked', ?)",
-                ("1" if revoked else "0",),
+                "INSERT OR REPLACE INTO meta(k, v) VALUES (?, ?)",
+                (f"terminal_revoked:{item.key}", "1" if revoked else "0"),
             )
 
     def _my_number_tag(self, number: str) -> bytes:
@@ -548,8 +550,9 @@ class ResidentsMixin(CacheBase):
         rows = self._query("SELECT data FROM operators ORDER BY operator_id")
         return [OperatorProfile.model_validate_json(r[0]) for r in rows]
 
-    def terminal_revoked(self) -> bool:
-        return self._meta_get("terminal_revoked") == "1"
+    def terminal_revoked(self, terminal_no: str) -> bool:
+        """Whether the feed has revoked terminal `terminal_no` (this terminal's own number)."""
+        return self._meta_get(f"terminal_revoked:{terminal_no}") == "1"
 
     # -- lookups ------------------------------------------------------------------------------
 

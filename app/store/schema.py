@@ -298,7 +298,14 @@ _V7 = [
         AND value NOT LIKE '%INDEX households_katagaki_key %') WHERE k = 'bulk_indexes'""",
 ]
 
-MIGRATIONS: Sequence[Sequence[str]] = (_V1, _V2, _V3, _V4, _V5, _V6, _V7)
+# v8: a terminal's revocation is kept per terminal number (meta "terminal_revoked:<no>").
+# Until v7 one flag held the state of whichever terminal's item came last in the feed, which is
+# the same for every terminal: revoking one terminal stopped the offline login of all others.
+# That flag cannot be attributed and goes; a terminal that saw its own revocation was wiped or
+# locked by app/sync/revocation.py at that sync, and the server refuses it (403) online.
+_V8 = ["DELETE FROM meta WHERE k = 'terminal_revoked'"]
+
+MIGRATIONS: Sequence[Sequence[str]] = (_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8)
 LATEST_VERSION = len(MIGRATIONS)
 
 

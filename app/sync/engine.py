@@ -710,7 +710,7 @@ class SyncEngine:
             checkpoint()
         errors = [p.error for p in (push, pull, repair) if p is not None and p.error is not None]
         online = not any(isinstance(e, ServerUnreachable | ServerFailed) for e in errors)
-        # Not cache.terminal_revoked(): the feed is global and carries every terminal's item.
+        # From this round (our own feed item, or the server's 403), not from the cache's flag.
         # A revoked terminal is refused (403 terminal_revoked) on every later request, so a
         # crash between this report and the caller's wipe is detected again next time.
         revoked_terminal = push.terminal_revoked or bool(pull and pull.terminal_revoked)

@@ -263,3 +263,34 @@ def test_supervisor_voids_a_misprint_and_the_server_knows(counter) -> None:
         assert entry.target_ids == (no,) and entry.reason == "印刷ずれのため再交付"
     finally:
         session.logout()
+
+
+def test_another_terminal_revoked_does_not_lock_this_one(counter, tmp_path) -> None:
+    """The feed is the same for every terminal and carries each terminal's revocation: only
+    this terminal's own item may stop its offline login (a stolen laptop revoked at one branch
+    must not shut the counters of every other branch when the line is down)."""
+    from app.services.terminal import enroll
+
+    other = enroll(
+        tmp_path / "other-terminal",
+        counter.server.base_url,
+        counter.server.ca_cert_path,
+        counter.server.make_token(),
+    )
+    assert other.terminal_no != counter.config.terminal_no
+    counter.server.revoke_terminal(other.terminal_no)
+
+    session = counter.login("issuer01")
+    try:
+        report = session.sync_once()
+        assert report.error is None, report.message
+    finally:
+        session.logout()
+
+    counter.server.stop()
+    session = counter.login("issuer01")  # offline, through the key slot
+    try:
+        assert not session.online_at_login
+        assert session.search(name="さとう").hits
+    finally:
+        session.logout()

@@ -153,12 +153,18 @@ def test_migrations_step_by_step(tmp_path: Path, dek: bytes) -> None:
         )
     ]
     conn.execute("INSERT INTO meta(k, v) VALUES ('bulk_indexes', ?)", (json.dumps(bulk_indexes),))
+    # Until v7, one flag for whichever terminal's item came last in the (shared) feed.
+    conn.execute("INSERT INTO meta(k, v) VALUES ('terminal_revoked', '1')")
     conn.close()
 
     # open_cache migrates the rest of the way (v7: the address keys leave the name keys for
-    # the persons rows).
+    # the persons rows; v8: a terminal's revocation is kept per terminal number).
     with open_cache(path, dek) as c:
-        assert c.schema_version() == schema.LATEST_VERSION == 7
+        assert c.schema_version() == schema.LATEST_VERSION == 8
+        assert not c.terminal_revoked("0001")
+        assert c.connection.execute(
+            "SELECT count(*) FROM meta WHERE k LIKE 'terminal_revoked%'"
+        ).fetchone() == (0,)
         db = c.connection
         key_columns = [r[1] for r in db.execute("PRAGMA table_info(search_keys)")]
         assert "address_key" not in key_columns and "katagaki_key" not in key_columns

@@ -163,16 +163,20 @@ def test_operator_policy_terminal(cache: Cache) -> None:
     assert cache.operator("op1").branch == "端野"
     assert cache.operator("op2") is None
     assert cache.policy().max_staleness_hours == 12 and cache.policy().fee_yen == 350
-    assert not cache.terminal_revoked()
+    assert not cache.terminal_revoked("0001")
     cache.apply_changes(
         [
             ChangeItem(seq=4, kind="operator", key="op1", version=2, deleted=True),
             ChangeItem(seq=5, kind="terminal", key="0001", version=2, data={"revoked": True}),
+            # Every terminal's item reaches every terminal: a later one for another terminal
+            # does not undo (or stand for) terminal 0001's.
+            ChangeItem(seq=6, kind="terminal", key="0002", version=1, data={"revoked": False}),
         ],
-        5,
+        6,
     )
     assert cache.operator("op1") is None
-    assert cache.terminal_revoked()
+    assert cache.terminal_revoked("0001")
+    assert not cache.terminal_revoked("0002")
 
 
 def test_pull_complete_time(cache: Cache) -> None:

@@ -149,7 +149,7 @@ class FakeCache:
         self.households: dict[str, dict[str, Any]] = {}
         self.operators: dict[str, dict[str, Any]] = {}
         self._policy = Policy()
-        self._terminal_revoked = False
+        self._revoked_terminals: dict[str, bool] = {}
         self._last_pull: datetime | None = None
         self.outbox: dict[str, Event] = {}  # pending, in insertion order
         self.done: dict[str, EventResult] = {}
@@ -187,7 +187,7 @@ class FakeCache:
             elif item.kind == "policy":
                 self._policy = Policy(**(item.data or {}))
             elif item.kind == "terminal":
-                self._terminal_revoked = bool(item.data and item.data.get("revoked"))
+                self._revoked_terminals[item.key] = bool(item.data and item.data.get("revoked"))
         self.households = staged
         self._cursor = next_after
         self.applied_pages += 1
@@ -195,8 +195,8 @@ class FakeCache:
     def reset_cursor(self, seq: int) -> None:
         self._cursor = seq
 
-    def terminal_revoked(self) -> bool:
-        return self._terminal_revoked
+    def terminal_revoked(self, terminal_no: str) -> bool:
+        return self._revoked_terminals.get(terminal_no, False)
 
     def mark_pull_complete(self, at: datetime) -> None:
         self._last_pull = at
