@@ -33,8 +33,9 @@ from app.sync.protocol import (
     EventsResponse,
     SessionRequest,
     SessionResponse,
+    SnapshotInfo,
 )
-from server import admin, events
+from server import admin, events, snapshot
 from server import ca as ca_mod
 from server.config import ServerConfig
 from server.db import Database
@@ -45,7 +46,7 @@ from server.tables import terminals
 log = logging.getLogger(__name__)
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorBody} for code in (400, 401, 403, 404, 413, 422)
+    code: {"model": ErrorBody} for code in (400, 401, 403, 404, 413, 416, 422)
 }
 
 
@@ -203,6 +204,50 @@ def _routes(app: FastAPI) -> None:
         bucket: Annotated[int, Query(ge=0, lt=DIGEST_BUCKETS)],
     ) -> BucketRecords:
         return BucketRecords(bucket=bucket, households=bucket_households(ctx.db, bucket))
+
+    @app.post(f"{API_PREFIX}/snapshot", response_model=SnapshotInfo, responses=_ERRORS)
+    def prepare_snapshot(ctx: Ctx, terminal: Terminal, _operator: Operator) -> SnapshotInfo:
+        # Copies the newest base under this terminal's key: seconds per 100,000 persons.
+        return snapshot.prepare(ctx.db, ctx.config, ctx.master_key, terminal)
+
+    @app.get(
+        f"{API_PREFIX}/snapshot/{{snapshot_id}}/file",
+        response_model=None,
+        responses={200: {"content": {"application/octet-stream": {}}}, 206: {}, **_ERRORS},
+    )
+    def snapshot_file(
+        ctx: Ctx,
+        terminal: Terminal,
+        _operator: Operator,
+        snapshot_id: Annotated[str, Path(min_length=32, max_length=32)],
+        range_header: Annotated[str | None, Header(alias="Range")] = None,
+    ) -> StreamingResponse:
+        chunks, size, first, last, status = snapshot.open_range(
+            ctx.config, terminal, snapshot_id, range_header
+        )
+        headers = {
+            "Accept-Ranges": "bytes",
+            "Content-Length": str(last - first + 1),
+            # Encrypted pages do not compress; and a range must count bytes of the file.
+            "Content-Encoding": "identity",
+        }
+        if status is not None:
+            headers["Content-Range"] = f"bytes {first}-{last}/{size}"
+        return StreamingResponse(
+            chunks,
+            status_code=status or 200,
+            media_type="application/octet-stream",
+            headers=headers,
+        )
+
+    @app.delete(f"{API_PREFIX}/snapshot/{{snapshot_id}}", status_code=204, responses=_ERRORS)
+    def discard_snapshot(
+        ctx: Ctx,
+        terminal: Terminal,
+        _operator: Operator,
+        snapshot_id: Annotated[str, Path(min_length=32, max_length=32)],
+    ) -> None:
+        snapshot.discard(ctx.config, terminal, snapshot_id)
 
     @app.get(
         f"{API_PREFIX}/certificates/{{issuance_no}}",

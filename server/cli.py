@@ -11,6 +11,7 @@ import importlib
 import json
 import re
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -88,6 +89,20 @@ def cmd_import(args: argparse.Namespace) -> int:
         print(f"{path.name}:{line}: {_QUOTED.sub('「…」', message)}", file=sys.stderr)
     print(report.summary())
     return 0 if report.ok else 1
+
+
+def cmd_snapshot(args: argparse.Namespace) -> int:
+    """The register's snapshot for terminals' initial syncs (run nightly and after an import)."""
+    from server import snapshot
+
+    cfg, db = _db(args)
+    started = time.monotonic()
+    base = snapshot.build_base(db, cfg, admin.load_master_key(cfg))
+    print(
+        f"登録データの写しを作成しました(同期位置 {base.seq}、"
+        f"{base.path.stat().st_size / 2**20:,.0f} MiB、{time.monotonic() - started:.0f} 秒)。"
+    )
+    return 0
 
 
 def _roles(text: str) -> list[str]:
@@ -236,6 +251,8 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("import", help="JSONL(1行1世帯)を取り込む")
     s.add_argument("file")
 
+    sub.add_parser("snapshot", help="初回同期用の登録データの写しを作成(毎夜と取り込みの後に実行)")
+
     s = sub.add_parser("operator", help="操作者の管理")
     ops = s.add_subparsers(dest="action", required=True)
     a = ops.add_parser("add")
@@ -286,6 +303,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "init": cmd_init,
         "serve": cmd_serve,
         "import": cmd_import,
+        "snapshot": cmd_snapshot,
         "operator": cmd_operator,
         "terminal": cmd_terminal,
         "reconcile": cmd_reconcile,

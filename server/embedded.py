@@ -19,7 +19,7 @@ from typing import Any
 import uvicorn
 
 from app.sync.protocol import Policy
-from server import admin
+from server import admin, snapshot
 from server.app import create_app
 from server.config import CONFIG_FILE_NAME, ServerConfig, load_config
 from server.errors import AdminError
@@ -186,6 +186,11 @@ class EmbeddedServer:
 
     def import_jsonl(self, path: Path | str) -> ImportReport:
         return import_file(self.db, Path(path))
+
+    def build_snapshot(self) -> int:
+        """Build the register's snapshot for initial syncs (as `madoguchi-server snapshot`);
+        returns its seq."""
+        return snapshot.build_base(self.db, self.config, admin.load_master_key(self.config)).seq
 
     def revoke_terminal(self, terminal_no: str) -> None:
         admin.revoke_terminal(self.db, terminal_no)

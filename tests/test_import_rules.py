@@ -63,7 +63,14 @@ def test_printing_imports_only_the_domain() -> None:
 
 def test_server_imports_domain_and_protocol_only() -> None:
     allowed = {"server", "app.domain", "app.sync.protocol"}
-    assert _violations("server", {"PySide6", "ui", "printing", "cli"}, allowed_ours=allowed) == []
+    found = _violations("server", {"PySide6", "ui", "printing", "cli"}, allowed_ours=allowed)
+    # One exception (docs/architecture.md): the snapshot for a terminal's initial sync is the
+    # terminal's cache file, made by the client's own store code.
+    snapshot = ROOT / "server" / "snapshot.py"
+    exempt = {f"{snapshot.relative_to(ROOT)} imports {name}" for name in _imports(snapshot)}
+    exempt = {v for v in exempt if v.endswith(("app.store.db", "app.store.keys"))}
+    assert exempt, "server/snapshot.py no longer needs the store: drop the exception"
+    assert [v for v in found if v not in exempt] == []
 
 
 @pytest.mark.parametrize("package", ["app", "printing", "server"])

@@ -30,6 +30,7 @@ from .outbox import OutboxMixin
 from .residents import ResidentsMixin
 from .schema import LATEST_VERSION, migrate
 from .search import SearchMixin
+from .snapshot import check_snapshot, copy_local_rows
 
 # SQLite's page cache per connection, in KiB. Pages in it are already decrypted; a search at a
 # million persons mostly touches index pages, and the more of them stay here, the closer the
@@ -68,11 +69,22 @@ class Cache(ResidentsMixin, SearchMixin, OutboxMixin, CacheBase):
     void_issuance; transaction, connection, close.
     """
 
-    def __init__(self, conn: Any, path: str, reconnect: Callable[[], Any] | None = None) -> None:
-        # reconnect: opens one more keyed connection (checkpoint); it holds the key, as the
+    def __init__(
+        self,
+        conn: Any,
+        path: str,
+        reconnect: Callable[[], Any] | None = None,
+        opener: Callable[[Path], tuple[Any, Callable[[], Any]]] | None = None,
+    ) -> None:
+        # reconnect: opens one more keyed connection (checkpoint); opener: a configured keyed
+        # connection to another file (a snapshot) and its reconnect. Both hold the key, as the
         # main connection does inside SQLCipher, for as long as the cache is open.
         super().__init__(conn, path)
         self._reconnect = reconnect
+        self._opener = opener
+        self._load_state()
+
+    def _load_state(self) -> None:
         tag_key = self._meta_get("my_number_tag_key")
         if tag_key is None:
             raise CacheCorrupt("端末のデータベースが壊れています(索引鍵がありません)。")
@@ -84,6 +96,51 @@ class Cache(ResidentsMixin, SearchMixin, OutboxMixin, CacheBase):
 
     def schema_version(self) -> int:
         return self._query_one("PRAGMA user_version")[0]
+
+    def adopt_snapshot(self, snapshot: str | os.PathLike[str], seq: int) -> None:
+        """Take a snapshot of the register (keyed with this cache's DEK, at feed position `seq`)
+        as this cache: the initial sync's fast path (docs/sync.md "Snapshot").
+
+        Only while nothing of the feed is applied (cursor 0). What this terminal made itself
+        (outbox, audit chain, issuances, notices, local state) is copied into the snapshot in
+        one transaction; then the snapshot replaces the cache file and this object reopens it.
+        A crash before the replace leaves the cache as it was (the snapshot is downloaded again:
+        its digest no longer matches); after it, the new file holds everything.
+        WrongKey / CacheCorrupt when the file is not a usable snapshot: nothing changes then.
+        """
+        if self._opener is None:
+            raise StoreError("この端末のデータベースは登録データの写しを受け取れません。")
+        source = Path(snapshot)
+        with self._lock:
+            if self._depth or self.cursor() != 0:
+                raise StoreError("登録データの写しは初回同期の前にしか使えません。")
+            snap, _ = self._opener(source)
+            try:
+                if snap.execute("PRAGMA user_version").fetchone()[0] > LATEST_VERSION:
+                    raise CacheCorrupt("受信した登録データの写しがこのプログラムより新しい版です。")
+                migrate(snap)
+                check_snapshot(snap, seq)
+                copy_local_rows(self._conn, snap)
+                # One file, no log beside it, on disk before it replaces the cache.
+                snap.execute("PRAGMA journal_mode = DELETE")
+            finally:
+                snap.close()
+            _fsync(source)
+            target = Path(self.path)
+            # The last connection to the cache: closing it checkpoints and removes the log. A
+            # log left beside the file would be replayed into the snapshot: then stop here.
+            self._conn.close()
+            try:
+                if Path(str(target) + "-wal").exists():
+                    raise StoreError("端末のデータベースの書き込みを完了できませんでした。")
+                with contextlib.suppress(FileNotFoundError):
+                    os.remove(str(target) + "-shm")
+                os.replace(source, target)
+                _fsync_dir(target.parent)
+            finally:
+                # The snapshot if it replaced the cache, the cache as it was otherwise.
+                self._conn, self._reconnect = self._opener(target)
+                self._load_state()
 
     def close(self) -> None:
         with self._lock:
@@ -121,6 +178,22 @@ class Cache(ResidentsMixin, SearchMixin, OutboxMixin, CacheBase):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_dir(path: Path) -> None:
+    # A renamed file survives a power cut once its directory is on disk (not on Windows,
+    # which cannot open a directory and makes the rename durable itself).
+    if os.name == "nt":
+        return
+    _fsync(path)
 
 
 def _check_dek(dek: bytes) -> str:
@@ -204,7 +277,11 @@ def _open(path: Path, dek: bytes | None, *, create: bool) -> Cache:
                 "端末のデータベースがこのプログラムより新しい版です。プログラムを更新してください。"
             )
         migrate(conn)
-        return Cache(conn, str(path), reconnect)
+
+        def opener(other: Path) -> tuple[Any, Callable[[], Any]]:
+            return _connect(other, dek)
+
+        return Cache(conn, str(path), reconnect, None if dek is None else opener)
     except BaseException:
         conn.close()
         raise
@@ -218,6 +295,38 @@ def create_cache(path: str | os.PathLike[str], dek: bytes) -> Cache:
 def open_cache(path: str | os.PathLike[str], dek: bytes) -> Cache:
     """Open an existing cache; WrongKey when `dek` is not its key. Migrates forward."""
     return _open(Path(path), dek, create=False)
+
+
+def copy_cache(
+    source: str | os.PathLike[str],
+    source_dek: bytes,
+    target: str | os.PathLike[str],
+    target_dek: bytes,
+) -> None:
+    """Copy the cache file `source` page by page under another key, into `target` (which must
+    not exist): the server's snapshot for one terminal (server/snapshot.py).
+
+    SQLite's backup API through SQLCipher: each page is decrypted with one key and encrypted
+    with the other, no row is re-inserted and no index rebuilt. `target` is synced to disk;
+    a copy interrupted half-way is not a cache (the caller writes to a temporary name).
+    """
+    destination = Path(target)
+    if destination.exists():
+        raise StoreError("写しの作成先が既にあります。")
+    src, _ = _connect(Path(source), source_dek)
+    try:
+        dst = _keyed(destination, _check_dek(target_dek), _FORMAT)
+        try:
+            # Nothing to protect until the copy is whole: no journal, one sync at the end.
+            dst.execute("PRAGMA journal_mode = OFF")
+            dst.execute("PRAGMA synchronous = OFF")
+            src.backup(dst)
+            dst.execute("PRAGMA journal_mode = DELETE")
+        finally:
+            dst.close()
+    finally:
+        src.close()
+    _fsync(destination)
 
 
 def _open_plain_for_benchmark(path: str | os.PathLike[str]) -> Cache:
@@ -249,3 +358,5 @@ def wipe(data_dir: str | os.PathLike[str], cache: Cache, device_secret: Any = No
         target = Path(str(db) + suffix)
         if target.exists():
             os.remove(target)
+    for part in base.glob(f"{CACHE_FILE}.snapshot-*"):  # an initial sync's download
+        os.remove(part)

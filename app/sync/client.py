@@ -12,10 +12,12 @@ the caller supplies).
 from __future__ import annotations
 
 import base64
+import contextlib
+import hashlib
 import json
 import os
 import ssl
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -46,12 +48,17 @@ from app.sync.protocol import (
     EventsResponse,
     SessionRequest,
     SessionResponse,
+    SnapshotInfo,
     parse_changes_page,
 )
 
 M = TypeVar("M", bound=BaseModel)
 
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
+# The server copies the register under this terminal's key before it answers: about 30 s per
+# million persons on the build machine.
+SNAPSHOT_PREPARE_TIMEOUT = httpx.Timeout(600.0, connect=10.0)
+DOWNLOAD_CHUNK = 1024 * 1024
 
 
 def _ssl_context(
@@ -99,6 +106,7 @@ class SyncClient:
             transport=transport,  # tests only; None means real HTTPS
         )
         self.session_token: str | None = None
+        self.download_chunk = DOWNLOAD_CHUNK  # bytes between progress reports (tests: fewer)
         # The server refuses an expired certificate in the TLS handshake, which looks like a
         # network failure from here; knowing the date locally turns it into a clear refusal.
         self.certificate_not_after: datetime | None = None
@@ -120,9 +128,7 @@ class SyncClient:
     def __exit__(self, *_exc: Any) -> None:
         self.close()
 
-    def _request(
-        self, method: str, path: str, *, session: bool = True, **kwargs: Any
-    ) -> httpx.Response:
+    def _headers(self, session: bool, extra: dict[str, str] | None) -> dict[str, str]:
         if self.certificate_not_after is not None and (
             datetime.now(UTC) > self.certificate_not_after
         ):
@@ -131,11 +137,17 @@ class SyncClient:
                 "client_cert_expired",
                 "端末証明書の有効期限が切れています。管理者に依頼して端末を登録し直してください。",
             )
-        headers = kwargs.pop("headers", {})
+        headers = dict(extra or {})
         if session and self.session_token:
             headers[SESSION_HEADER] = self.session_token
+        return headers
+
+    @staticmethod
+    @contextlib.contextmanager
+    def _network_errors() -> Iterator[None]:
+        """httpx's errors as ours: the engine retries these with backoff."""
         try:
-            response = self._http.request(method, path, headers=headers, **kwargs)
+            yield
         except httpx.TimeoutException as exc:
             raise ServerUnreachable(
                 "サーバーの応答がありません(タイムアウト)。", detail=type(exc).__name__
@@ -144,6 +156,13 @@ class SyncClient:
             raise MalformedAnswer(detail=type(exc).__name__) from None
         except (httpx.TransportError, ssl.SSLError, OSError) as exc:
             raise ServerUnreachable(detail=type(exc).__name__) from None
+
+    def _request(
+        self, method: str, path: str, *, session: bool = True, **kwargs: Any
+    ) -> httpx.Response:
+        headers = self._headers(session, kwargs.pop("headers", None))
+        with self._network_errors():
+            response = self._http.request(method, path, headers=headers, **kwargs)
         if response.status_code >= 400:
             self._raise_for(response)
         return response
@@ -225,6 +244,99 @@ class SyncClient:
         return self._parse(
             BucketRecords, self._request("GET", "/records", params={"bucket": bucket})
         )
+
+    # --- the initial sync's snapshot (docs/sync.md "Snapshot") ----------------------------
+
+    def prepare_snapshot(self) -> SnapshotInfo | None:
+        """The register copied for this terminal, or None when the server has none ready."""
+        try:
+            response = self._request("POST", "/snapshot", timeout=SNAPSHOT_PREPARE_TIMEOUT)
+        except ServerRejected as exc:
+            if exc.status == 404 and exc.code == "no_snapshot":
+                return None
+            raise
+        return self._parse(SnapshotInfo, response)
+
+    def download_snapshot(
+        self,
+        info: SnapshotInfo,
+        path: Path | str,
+        progress: Callable[[int, int], None] | None = None,
+        cancelled: Callable[[], bool] | None = None,
+    ) -> bool:
+        """Download the snapshot into `path`, resuming what an earlier call left there.
+
+        True: `path` holds exactly `info.size` bytes with `info.sha256`, synced to disk.
+        False: `cancelled()` (asked between chunks) stopped it; the bytes stay for next time.
+        Bytes that do not match (a different copy, damage) are deleted and MalformedAnswer
+        raised: the next call starts again from the first byte. A cut connection raises
+        ServerUnreachable and keeps what arrived.
+        """
+        target = Path(path)
+        digest = hashlib.sha256()
+        have = target.stat().st_size if target.exists() else 0
+        if have > info.size:
+            target.unlink()
+            have = 0
+        if have:
+            with target.open("rb") as fh:
+                while chunk := fh.read(DOWNLOAD_CHUNK):
+                    digest.update(chunk)
+        if have < info.size:
+            have, digest = self._fetch_snapshot(info, target, have, digest, progress, cancelled)
+            if have < info.size:
+                return False
+        if have != info.size or digest.hexdigest() != info.sha256:
+            target.unlink(missing_ok=True)
+            raise MalformedAnswer(
+                "受信した登録データの写しが壊れています。もう一度受信します。",
+                detail="snapshot digest",
+            )
+        return True
+
+    def _fetch_snapshot(
+        self,
+        info: SnapshotInfo,
+        target: Path,
+        have: int,
+        digest: Any,
+        progress: Callable[[int, int], None] | None,
+        cancelled: Callable[[], bool] | None,
+    ) -> tuple[int, Any]:
+        extra = {"Accept-Encoding": "identity"}
+        if have:
+            extra["Range"] = f"bytes={have}-"
+        headers = self._headers(True, extra)
+        with (
+            self._network_errors(),
+            self._http.stream(
+                "GET", f"/snapshot/{info.snapshot_id}/file", headers=headers
+            ) as response,
+        ):
+            if response.status_code >= 400:
+                response.read()
+                self._raise_for(response)
+            if have and response.status_code != 206:
+                have, digest = 0, hashlib.sha256()  # the whole file came: start again
+            with open(target, "r+b" if have else "wb") as out:
+                out.seek(have)
+                for chunk in response.iter_raw(self.download_chunk):
+                    if have + len(chunk) > info.size:
+                        raise MalformedAnswer(detail="snapshot longer than announced")
+                    out.write(chunk)
+                    digest.update(chunk)
+                    have += len(chunk)
+                    if progress is not None:
+                        progress(have, info.size)
+                    if cancelled is not None and cancelled():
+                        break
+                out.flush()
+                os.fsync(out.fileno())
+        return have, digest
+
+    def discard_snapshot(self, snapshot_id: str) -> None:
+        """Tell the server this terminal has taken its copy (the server deletes it)."""
+        self._request("DELETE", f"/snapshot/{snapshot_id}")
 
     def certificate(self, issuance_no: str) -> CertificateInfo:
         path = "/certificates/" + quote(issuance_no, safe="")

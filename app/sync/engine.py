@@ -30,7 +30,10 @@ Logging: ids, seqs and counts only — never names or numbers of residents.
 
 from __future__ import annotations
 
+import contextlib
+import glob
 import logging
+import os
 import random
 import threading
 import time
@@ -40,7 +43,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from app.domain.errors import ValidationError
+from app.domain.errors import DomainError, ValidationError
 from app.domain.records import parse_household
 from app.sync.errors import MalformedAnswer, ServerFailed, ServerRejected, ServerUnreachable
 from app.sync.freshness import Freshness, freshness
@@ -153,6 +156,8 @@ class PullResult:
     policy_changed: bool = False
     # The server's head was below our cursor: restored from an older backup.
     server_rewound: bool = False
+    # The initial sync began from the server's snapshot, at this seq (then the feed from it).
+    snapshot_seq: int | None = None
     retries: int = 0
     error: Exception | None = None
 
@@ -273,6 +278,7 @@ class SyncEngine:
         retry: RetryPolicy = RetryPolicy(),  # frozen: one default shared safely
         anti_entropy_every: int = 12,
         prefetch: bool = True,
+        use_snapshot: bool = True,
         sleep: Callable[[float], None] = time.sleep,
         rng: random.Random | None = None,
     ) -> None:
@@ -289,6 +295,7 @@ class SyncEngine:
         self.retry = retry
         self.anti_entropy_every = max(1, anti_entropy_every)
         self.prefetch = prefetch
+        self.use_snapshot = use_snapshot
         self._sleep = sleep
         self._rng = rng or random.Random()
         self._lock = threading.RLock()
@@ -412,6 +419,8 @@ class SyncEngine:
         # and the counter's searches wait for it.
         behind = after == 0 or self.cache.last_complete_pull() is None
         self._limit = self.initial_page_limit if behind else self.page_limit
+        if after == 0 and self._bootstrap(result, progress, cancel):
+            after = result.cursor
         if after == 0:
             # An empty cache loads in bulk: appended pages, indexes built once at the end.
             self.cache.begin_bulk_load()
@@ -456,6 +465,64 @@ class SyncEngine:
             if _is_cancelled(cancel):
                 raise SyncCancelled
             page = upcoming.result() if upcoming is not None else self._fetch(after, cancel, result)
+
+    def _bootstrap(
+        self, result: PullResult, progress: Progress | None, cancel: Cancel | None
+    ) -> bool:
+        """The initial sync from the server's snapshot (docs/sync.md "Snapshot"): True when the
+        cache now holds the register at `result.cursor`; False when the server has none, or
+        when this one cannot be used (the feed from 0 follows).
+
+        A cut connection is retried like a page; the download resumes where it stopped, in this
+        pull or the next. Cancelled, the bytes received stay for the next pull.
+        """
+        prepare = getattr(self.client, "prepare_snapshot", None)
+        adopt = getattr(self.cache, "adopt_snapshot", None)
+        if not self.use_snapshot or prepare is None or adopt is None:
+            return False
+        info = self._call("snapshot", prepare, cancel, result)
+        if info is None:
+            return False
+        if info.schema_version > self.cache.schema_version():  # type: ignore[attr-defined]
+            log.info("sync snapshot: schema %d is newer than ours", info.schema_version)
+            return False
+        # Named after the copy: bytes of an earlier copy (pruned by the server meanwhile) are
+        # never resumed into this one.
+        stem = f"{self.cache.path}.snapshot-"  # type: ignore[attr-defined]
+        part = stem + info.snapshot_id
+        for old in glob.glob(glob.escape(stem) + "*"):
+            if old != part:
+                with contextlib.suppress(OSError):
+                    os.remove(old)
+        try:
+            complete = self._call(
+                "snapshot download",
+                lambda: self.client.download_snapshot(  # type: ignore[attr-defined]
+                    info, part, progress, lambda: _is_cancelled(cancel)
+                ),
+                cancel,
+                result,
+            )
+            if not complete:
+                raise SyncCancelled
+            if progress is not None:
+                progress(0, 0)  # taking the file as the cache: length unknown
+            adopt(part, info.seq)
+        except MalformedAnswer as exc:
+            # The copy kept arriving damaged: the feed from 0 does not depend on it.
+            log.warning("sync snapshot: %s, falling back to the feed", exc.detail or "damaged")
+            return False
+        except DomainError as exc:  # the store refused the file (key, position, contents)
+            log.warning("sync snapshot: refused by the cache (%s)", type(exc).__name__)
+            with contextlib.suppress(OSError):
+                os.remove(part)
+            return False
+        result.snapshot_seq = result.cursor = info.seq
+        result.policy_changed = True  # the policy came with the register
+        log.info("sync snapshot: %s taken at seq %d", info.snapshot_id, info.seq)
+        with contextlib.suppress(ServerUnreachable, ServerFailed, ServerRejected, MalformedAnswer):
+            self.client.discard_snapshot(info.snapshot_id)  # type: ignore[attr-defined]
+        return True
 
     def _rewind_cursor(self, seq: int) -> None:
         # apply_changes refuses to move the cursor back (a guard against replayed pages), so a

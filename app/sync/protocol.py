@@ -241,6 +241,22 @@ class BucketRecords(_Model):
     households: list[dict[str, Any]]
 
 
+class SnapshotInfo(_Model):
+    """A copy of the register prepared for one terminal's initial sync (docs/sync.md).
+
+    The file is the terminal's own cache format (SQLCipher, keyed with the terminal's escrowed
+    DEK), as of feed position `seq`: the terminal downloads it (resumable by Range), checks
+    `sha256`, takes it as its cache and pulls the feed from `seq`.
+    """
+
+    snapshot_id: str = Field(pattern=r"^[0-9a-f]{32}$")
+    seq: StrictInt = Field(ge=0)
+    size: StrictInt = Field(gt=0)
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    schema_version: StrictInt = Field(ge=1)
+    created_at: datetime
+
+
 class CertificateInfo(_Model):
     issuance_no: str
     terminal_no: str

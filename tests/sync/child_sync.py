@@ -1,4 +1,5 @@
-"""A terminal process for the SIGKILL tests: `python -m tests.sync.child_sync pull|push`.
+"""A terminal process for the SIGKILL tests:
+`python -m tests.sync.child_sync pull|push|snapshot-download|snapshot-replace`.
 
 Reads its configuration (JSON, from Rig.child_config) on stdin, runs the engine against the
 real cache file and the real server, and prints one line per page applied / batch answered so
@@ -8,6 +9,7 @@ that the parent knows when to kill it. Each step pauses where the parent kills i
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from typing import Any
@@ -24,6 +26,7 @@ def main(mode: str) -> None:
         cfg["base_url"], cfg["ca"], cfg["cert"], cfg["key"], cfg["key_password"].encode()
     )
     client.session_token = cfg["session"]
+    client.download_chunk = 16 * 1024  # a snapshot of a few hundred households: many chunks
     engine = SyncEngine(
         cache,
         client,
@@ -53,10 +56,30 @@ def main(mode: str) -> None:
         time.sleep(0.3)  # the parent kills us here: answered, not yet recorded
         return answer
 
+    real_download = client.download_snapshot
+
+    def slow_download(info: Any, path: Any, progress: Any = None, cancelled: Any = None) -> Any:
+        def report(done: int, total: int) -> None:
+            print(f"downloading {done}", flush=True)
+            time.sleep(0.05)  # the parent kills us between two chunks
+
+        return real_download(info, path, report, cancelled)
+
+    real_replace = os.replace
+
+    def slow_replace(source: Any, target: Any) -> None:
+        # The snapshot holds the terminal's own rows by now; the cache file is not yet replaced.
+        print("replacing", flush=True)
+        time.sleep(0.3)
+        real_replace(source, target)
+
     cache.apply_changes = slow_apply  # type: ignore[method-assign]
     client.push_events = slow_push  # type: ignore[method-assign]
+    client.download_snapshot = slow_download  # type: ignore[method-assign]
+    if mode == "snapshot-replace":
+        os.replace = slow_replace
     print("ready", flush=True)
-    result = engine.pull() if mode == "pull" else engine.push()
+    result = engine.push() if mode == "push" else engine.pull()
     print(f"done {result.error is None}", flush=True)
 
 

@@ -1,0 +1,224 @@
+"""The initial sync from the server's snapshot (docs/sync.md "Snapshot"), with the real server
+over HTTPS/mTLS on loopback, the cutting proxy and the real SQLCipher cache.
+
+After every fault: the cache equals the server (digests), the terminal's own records are kept
+once, the download resumed instead of starting again, and the server's copy is gone.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from app.store.db import open_cache
+from app.sync.errors import ServerUnreachable
+from server import snapshot as server_snapshot
+from tests.sync.rig import Rig, Template
+from tests.sync.test_sync_faults import _child, _kill_on, assert_equal_to_server
+
+CHUNK = 16 * 1024
+
+
+class Downloaded:
+    """progress() of a pull: the byte counts of the download (its total is the file's size in
+    bytes; the feed's pages report seqs, a few hundred here)."""
+
+    def __init__(self) -> None:
+        self.counts: list[int] = []
+
+    def __call__(self, done: int, total: int) -> None:
+        if total > 10_000:
+            self.counts.append(done)
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory) -> Template:
+    return Template.make(tmp_path_factory.mktemp("snapshot-template"))
+
+
+@pytest.fixture
+def rig(tmp_path: Path, template: Template) -> Iterator[Rig]:
+    r = Rig.start(tmp_path, template)
+    r.client.download_chunk = CHUNK
+    try:
+        yield r
+    finally:
+        r.close()
+
+
+def _exports(rig: Rig) -> list[Path]:
+    return sorted(server_snapshot.snapshot_dir(rig.server.config).glob("t-*.db"))
+
+
+def _parts(rig: Rig) -> list[Path]:
+    return sorted(rig.tmp.glob("cache.db.snapshot-*"))
+
+
+def test_initial_sync_takes_the_snapshot_then_the_feed(rig: Rig) -> None:
+    seq = rig.server.build_snapshot()
+    # Changes after the snapshot was built: they come through the feed.
+    changed = rig.change_households(12, seed=5, new=3)
+    # What the terminal made before its first sync stays (e.g. its login's audit batch).
+    events = rig.issue_events(2)
+
+    seen: list[tuple[int, int]] = []
+    report = rig.engine.sync_once(anti_entropy=True, progress=lambda d, t: seen.append((d, t)))
+
+    pull = report.pull
+    assert pull is not None and pull.complete and pull.snapshot_seq == seq
+    assert pull.start_cursor == 0 and pull.items == len(changed)  # only the tail
+    assert report.repair is not None and report.repair.differing == []
+    assert_equal_to_server(rig)
+    assert report.push is not None and report.push.accepted == len(events)
+    assert _parts(rig) == [] and _exports(rig) == []  # downloaded, taken, discarded
+    assert seen and seen[0][1] > 0
+    # The next initial-sync-sized step is a normal delta.
+    rig.change_households(4, seed=6)
+    assert rig.engine.pull().items == 4
+    assert_equal_to_server(rig)
+
+
+def test_without_a_snapshot_the_feed_from_zero(rig: Rig) -> None:
+    result = rig.engine.pull()
+    assert result.complete and result.snapshot_seq is None and result.pages >= 4
+    assert_equal_to_server(rig)
+
+
+def test_cut_connection_resumes_the_download(rig: Rig) -> None:
+    rig.server.build_snapshot()
+    downloaded = Downloaded()
+    rig.proxy.cut_after(5 * CHUNK + 1000)  # inside the file
+    result = rig.engine.pull(progress=downloaded)
+    assert rig.proxy.cuts == 1
+    assert result.complete and result.retries >= 1 and result.snapshot_seq is not None
+    # The byte counts only go up: the retry asked for the rest, not the whole file again.
+    assert downloaded.counts == sorted(downloaded.counts) and len(downloaded.counts) > 5
+    assert_equal_to_server(rig)
+
+
+def test_cancelled_download_resumes_in_the_next_pull(rig: Rig) -> None:
+    rig.server.build_snapshot()
+    stop = threading.Event()
+
+    def cancel_after_some(done: int, total: int) -> None:
+        if total > 10_000 and done >= 4 * CHUNK:
+            stop.set()
+
+    first = rig.engine.pull(progress=cancel_after_some, cancel=stop)
+    assert first.cancelled and rig.cache.cursor() == 0
+    (part,) = _parts(rig)
+    kept = part.stat().st_size
+    assert kept >= 4 * CHUNK
+
+    downloaded = Downloaded()
+    second = rig.engine.pull(progress=downloaded)
+    assert second.complete and second.snapshot_seq is not None
+    assert downloaded.counts[0] > kept  # went on from the bytes already there
+    assert_equal_to_server(rig)
+
+
+def test_damaged_download_is_fetched_again(rig: Rig) -> None:
+    rig.server.build_snapshot()
+    stop = threading.Event()
+    rig.engine.pull(
+        progress=lambda d, t: stop.set() if t > 10_000 and d >= 3 * CHUNK else None, cancel=stop
+    )
+    (part,) = _parts(rig)
+    with part.open("r+b") as fh:  # one byte of what arrived is wrong
+        fh.seek(2 * CHUNK + 7)
+        byte = fh.read(1)
+        fh.seek(2 * CHUNK + 7)
+        fh.write(bytes([byte[0] ^ 0xFF]))
+    result = rig.engine.pull()
+    assert result.complete and result.snapshot_seq is not None and result.retries >= 1
+    assert_equal_to_server(rig)
+
+
+def test_server_gone_during_the_download_keeps_the_cache_empty_and_usable(rig: Rig) -> None:
+    rig.server.build_snapshot()
+    gone = threading.Event()
+
+    def stop_server(done: int, total: int) -> None:
+        if total > 10_000 and done >= 3 * CHUNK and not gone.is_set():
+            gone.set()
+            rig.stop_server()
+
+    first = rig.engine.pull(progress=stop_server)
+    assert isinstance(first.error, ServerUnreachable) and rig.cache.cursor() == 0
+    rig.restart_server()
+    second = rig.engine.pull()
+    assert second.complete and second.snapshot_seq is not None
+    assert_equal_to_server(rig)
+
+
+def test_client_killed_while_downloading(rig: Rig) -> None:
+    rig.server.build_snapshot()
+    rig.cache.close()
+    proc = _child(rig, "snapshot-download")
+    seen = _kill_on(proc, "downloading", 5)
+    assert proc.returncode == -signal.SIGKILL, seen
+    rig.reopen_cache()
+    assert rig.cache.cursor() == 0
+    (part,) = _parts(rig)
+    kept = part.stat().st_size
+    downloaded = Downloaded()
+    result = rig.engine.pull(progress=downloaded)
+    assert result.complete and result.snapshot_seq is not None
+    assert downloaded.counts[0] > kept > 0
+    assert_equal_to_server(rig)
+
+
+def test_client_killed_before_the_file_replaces_the_cache(rig: Rig) -> None:
+    rig.server.build_snapshot()
+    events = rig.issue_events(3)
+    rig.cache.close()
+    proc = _child(rig, "snapshot-replace")
+    seen = _kill_on(proc, "replacing", 1)
+    assert proc.returncode == -signal.SIGKILL, seen
+    rig.reopen_cache()
+    # The cache is as it was: nothing of the register, the terminal's events once.
+    assert rig.cache.cursor() == 0 and rig.cache.counts()["households"] == 0
+    assert rig.cache.outbox_count() == 3
+    # The half-adopted download no longer matches its digest: it is fetched again.
+    result = rig.engine.pull()
+    assert result.complete and result.snapshot_seq is not None
+    assert sorted(e.event_id for e in rig.cache.outbox_pending()) == sorted(
+        e.event_id for e in events
+    )
+    assert_equal_to_server(rig)
+
+
+def test_copies_are_encrypted_and_only_for_their_terminal(rig: Rig) -> None:
+    rig.server.build_snapshot()
+    config, db = rig.server.config, rig.server.db
+    from server import admin
+
+    key = admin.load_master_key(config)
+    terminal = rig.env.terminal.terminal_no
+    info = server_snapshot.prepare(db, config, key, terminal)
+    # Asked again (an interrupted download): the same copy, not a new one.
+    assert server_snapshot.prepare(db, config, key, terminal).snapshot_id == info.snapshot_id
+    (copy,) = _exports(rig)
+    (base,) = server_snapshot.snapshot_dir(config).glob("base-*.db")
+    some = next(iter(rig.data.values()))
+    for path in (copy, base):
+        raw = path.read_bytes()
+        assert some["address"].encode() not in raw and b"SQLite format 3" not in raw
+    with open_cache(copy, rig.env.terminal.dek) as c:
+        assert c.cursor() == info.seq and c.counts()["households"] == len(rig.data)
+    # Another terminal number never gets this copy.
+    with pytest.raises(server_snapshot.ApiError) as refused:
+        server_snapshot.open_range(config, "9999", info.snapshot_id, None)
+    assert refused.value.status == 404
+    with pytest.raises(server_snapshot.ApiError) as bad:
+        server_snapshot.open_range(config, terminal, info.snapshot_id, f"bytes={info.size}-")
+    assert bad.value.status == 416
+    chunks, size, first, last, status = server_snapshot.open_range(
+        config, terminal, info.snapshot_id, "bytes=100-"
+    )
+    assert (size, first, last, status) == (info.size, 100, info.size - 1, 206)
+    assert b"".join(chunks) == copy.read_bytes()[100:]
