@@ -6,14 +6,20 @@
 What it does, all on loopback with the real components:
 1. generates N synthetic persons (app.synthetic), imports them into an embedded server (SQLite),
    enrolls a terminal (mTLS) and logs in;
+   and builds the register's snapshot for initial syncs (`madoguchi-server snapshot`: once,
+   nightly in production; timed, but not part of a terminal's sync);
 2. baseline: fetches the whole feed page by page over HTTPS without applying it
    (SyncClient.changes_raw: JSON only, no validation, no cache);
-3. initial sync: SyncEngine.pull() into a fresh SQLCipher cache — persons/s and the ratio to (2);
+3. initial sync: SyncEngine.pull() into a fresh SQLCipher cache — persons/s and the ratio to (2).
+   The engine takes the snapshot (the server copies it under the terminal's key, the terminal
+   downloads and adopts it), then pulls the feed from the snapshot's seq; `--feed` also times
+   the initial sync from the feed alone (the fallback when the server has no snapshot);
 4. delta: 1,000 households spread over the register change at the server (moves, changes of
    name, 記事 only, in turn), then one pull — seconds; and the WAL checkpoint that the engine
    runs after the round, on its own connection (searches do not wait for it) — seconds;
 5. GUI stall: a second fresh cache synced by the engine in a QThreadPool worker while a 5 ms
-   QTimer on the GUI thread records the longest gap between its ticks.
+   QTimer on the GUI thread records the longest gap between its ticks: through the snapshot,
+   and from the feed alone (pages of --page-limit and --gui-page-limit).
 
 Budgets: ≥ 10,000 persons/s initial, delta ≤ 1 s, stall ≤ 50 ms.
 """
@@ -176,6 +182,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--gui-page-limit", type=int, default=250, help="page size for the GUI run")
     ap.add_argument("--gc-freeze", action="store_true", help="gc.freeze() before the probe")
     ap.add_argument("--no-stall", action="store_true", help="skip the GUI stall probe")
+    ap.add_argument("--feed", action="store_true", help="also time the initial sync from the feed")
     ap.add_argument("--data-dir", type=Path, default=None)
     args = ap.parse_args(argv)
 
@@ -195,6 +202,12 @@ def main(argv: list[str] | None = None) -> int:
     report = server.import_jsonl(base / "data.jsonl")
     print(f"  server import {report.persons:,} persons in {time.perf_counter() - t:.1f}s")
     server.add_operator(OPERATOR, "ベンチ 職員", ["clerk", "issuer"], "本庁", PASSWORD)
+    t = time.perf_counter()
+    snapshot_seq = server.build_snapshot()
+    print(
+        f"  server snapshot (once, nightly; not part of a terminal's sync): seq {snapshot_seq:,}"
+        f" in {time.perf_counter() - t:.1f}s"
+    )
     server.close()
     proc, base_url = serve(base / "server")
     try:
@@ -204,19 +217,48 @@ def main(argv: list[str] | None = None) -> int:
         raw_rate = args.persons / raw_s
         print(f"  raw page fetch: {raw_items:,} items in {raw_s:.2f}s = {raw_rate:,.0f} persons/s")
 
+        if args.feed:
+            feed_cache = create_cache(base / "cache-feed.db", dek)
+            feed_engine = SyncEngine(
+                feed_cache,
+                client,
+                terminal_no=terminal_no,
+                initial_page_limit=args.page_limit,
+                use_snapshot=False,
+            )
+            t = time.perf_counter()
+            pull = feed_engine.pull()
+            sync_s = time.perf_counter() - t
+            assert pull.complete and pull.error is None, pull.error
+            rate = args.persons / sync_s
+            print(
+                f"  initial sync from the feed alone: {pull.items:,} items in {pull.pages} "
+                f"pages, {sync_s:.2f}s = {rate:,.0f} persons/s — ratio to raw fetch "
+                f"{rate / raw_rate:.2f}"
+            )
+            feed_cache.close()
+
         cache = create_cache(base / "cache.db", dek)
         # Initial pages of --page-limit; the delta uses the engine's default (small) pages.
         engine = SyncEngine(
             cache, client, terminal_no=terminal_no, initial_page_limit=args.page_limit
         )
+        steps = timed_snapshot_steps(client, cache)
         t = time.perf_counter()
         pull = engine.pull()
         sync_s = time.perf_counter() - t
         assert pull.complete and pull.error is None, pull.error
+        assert pull.snapshot_seq == snapshot_seq, pull.snapshot_seq
         rate = args.persons / sync_s
+        size = (base / "cache.db").stat().st_size
         print(
-            f"  initial sync: {pull.items:,} items in {pull.pages} pages, {sync_s:.2f}s = "
-            f"{rate:,.0f} persons/s (budget ≥ 10,000) — ratio to raw fetch {rate / raw_rate:.2f}"
+            f"  initial sync: snapshot of {size / 2**20:,.0f} MiB at seq {pull.snapshot_seq:,}, "
+            f"then {pull.items:,} items of the feed, {sync_s:.2f}s = {rate:,.0f} persons/s "
+            f"(budget ≥ 10,000) — ratio to raw fetch {rate / raw_rate:.2f}\n"
+            f"    server's copy under the terminal's key {steps['prepare']:.2f}s, download "
+            f"{steps['download']:.2f}s ({size / 2**20 / steps['download']:,.0f} MiB/s), "
+            f"adopt {steps['adopt']:.2f}s, the rest (feed, commit) "
+            f"{sync_s - sum(steps.values()):.2f}s"
         )
 
         cache.checkpoint()  # as SyncEngine.sync_once does after each round
@@ -247,20 +289,25 @@ def main(argv: list[str] | None = None) -> int:
             if args.gc_freeze:
                 gc.freeze()  # what the GUI can do once after start-up
             pauses = gc_pauses()
-            for limit in sorted({args.page_limit, args.gui_page_limit}, reverse=True):
+            runs = [("snapshot", args.page_limit)] + [
+                ("feed", limit) for limit in sorted({args.page_limit, args.gui_page_limit})[::-1]
+            ]
+            for mode, limit in runs:
                 pauses.clear()
-                cache2 = create_cache(base / f"cache-gui-{limit}.db", dek)
+                cache2 = create_cache(base / f"cache-gui-{mode}-{limit}.db", dek)
                 engine2 = SyncEngine(
                     cache2,
                     client,
                     terminal_no=terminal_no,
                     page_limit=limit,
                     initial_page_limit=limit,
+                    use_snapshot=mode == "snapshot",
                 )
                 stall_ms, s2, rep = stall_probe(engine2)
                 assert rep.pull is not None and rep.pull.complete, rep.error
+                what = "the snapshot" if mode == "snapshot" else f"the feed, pages of {limit}"
                 print(
-                    f"  GUI stall, full sync in a QThreadPool worker, pages of {limit}"
+                    f"  GUI stall, full sync in a QThreadPool worker, {what}"
                     f"{' (gc frozen)' if args.gc_freeze else ''}: longest {stall_ms:.1f} ms "
                     f"beyond the 5 ms tick (budget ≤ 50 ms); longest GC pause "
                     f"{max(pauses, default=0) * 1000:.1f} ms; sync {s2:.2f}s"
@@ -271,6 +318,26 @@ def main(argv: list[str] | None = None) -> int:
         proc.terminate()
         proc.wait(timeout=30)
     return 0
+
+
+def timed_snapshot_steps(client: SyncClient, cache: Any) -> dict[str, float]:
+    """Wall time of the snapshot's steps in the next pull (wrapping the three calls)."""
+    steps = {"prepare": 0.0, "download": 0.0, "adopt": 0.0}
+
+    def timed(name: str, fn: Any) -> Any:
+        def call(*a: Any, **kw: Any) -> Any:
+            t = time.perf_counter()
+            try:
+                return fn(*a, **kw)
+            finally:
+                steps[name] += time.perf_counter() - t
+
+        return call
+
+    client.prepare_snapshot = timed("prepare", client.prepare_snapshot)  # type: ignore[method-assign]
+    client.download_snapshot = timed("download", client.download_snapshot)  # type: ignore[method-assign]
+    cache.adopt_snapshot = timed("adopt", cache.adopt_snapshot)
+    return steps
 
 
 def admin_cli(data_dir: Path, *args: str) -> None:

@@ -170,6 +170,11 @@ def prepare(data_dir: Path, residents: int, port: int) -> DemoEnvironment:
             operators = {op_id: secrets.token_urlsafe(9) for op_id, _, _ in DEMO_OPERATORS}
             for op_id, name, roles in DEMO_OPERATORS:
                 server.add_operator(op_id, name, roles, DEMO_BRANCH, operators[op_id])
+            # As `madoguchi-server snapshot` after an import: the terminal's first sync
+            # downloads the register instead of building it from the feed.
+            t0 = time.monotonic()
+            server.build_snapshot()
+            _say(f"  初回同期用の登録データの写しを作成しました({time.monotonic() - t0:.1f}秒)")
             from app.services.terminal import atomic_write_text
 
             atomic_write_text(operators_file, json.dumps(operators, indent=2))

@@ -470,11 +470,17 @@ class AuditChain:
         # The store (app/store Cache) brings its own lock and re-entrant transaction(); a bare
         # connection gets ours.
         self._cache = connection if hasattr(connection, "transaction") else None
-        self._conn = getattr(connection, "connection", connection)
+        self._bare = None if self._cache is not None else connection
         self.terminal_no = terminal_no
         self._sign = signer
         # One writer at a time in this process; BEGIN IMMEDIATE orders writers across processes.
         self._lock = threading.RLock()
+
+    @property
+    def _conn(self) -> Any:
+        # Asked each time: the store's connection changes when it takes the initial sync's
+        # snapshot (Cache.adopt_snapshot reopens the new file).
+        return self._cache.connection if self._cache is not None else self._bare
 
     @contextmanager
     def _write(self) -> Iterator[None]:

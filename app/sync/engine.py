@@ -494,11 +494,18 @@ class SyncEngine:
             if old != part:
                 with contextlib.suppress(OSError):
                     os.remove(old)
+
+        # Progress in the feed's units (the register up to the snapshot's seq, then the feed's
+        # pages from there): one bar for the whole sync, and no byte counts past 32 bits.
+        def downloaded(have: int, size: int) -> None:
+            if progress is not None:
+                progress(info.seq * have // size, info.seq)
+
         try:
             complete = self._call(
                 "snapshot download",
                 lambda: self.client.download_snapshot(  # type: ignore[attr-defined]
-                    info, part, progress, lambda: _is_cancelled(cancel)
+                    info, part, downloaded, lambda: _is_cancelled(cancel)
                 ),
                 cancel,
                 result,

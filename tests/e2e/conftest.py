@@ -99,6 +99,8 @@ def counter(tmp_path: Path, secret_service) -> Iterator[Counter]:  # noqa: F811 
         assert not report.errors
         for op_id, roles in ROLES.items():
             server.add_operator(op_id, f"試験 {op_id}", roles, "端野総合支所", PASSWORDS[op_id])
+        # As in production after an import: the terminal's first sync takes the snapshot.
+        server.build_snapshot()
         terminal_dir = tmp_path / "terminal"
         config = enroll(terminal_dir, server.base_url, server.ca_cert_path, server.make_token())
         yield Counter(server, terminal_dir, config)

@@ -35,6 +35,7 @@ def test_issue_online_reaches_the_server(counter) -> None:
     try:
         report = session.sync_once()
         assert report.pull is not None and report.pull.complete, report.message
+        assert report.pull.snapshot_seq is not None  # the first sync took the server's snapshot
         hit, household = _first_resident_household(session)
         assert hit.name.startswith("佐藤")
 

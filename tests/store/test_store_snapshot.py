@@ -114,3 +114,22 @@ def test_a_snapshot_with_terminal_records_is_refused(cache: Cache, dek: bytes, s
     with pytest.raises(CacheCorrupt):
         cache.adopt_snapshot(path, seq)
     assert cache.cursor() == 0
+
+
+def test_the_audit_chain_goes_on_across_the_adoption(cache: Cache, dek: bytes, snapshot) -> None:
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from app.store.audit import AuditAction, AuditChain, signer_for
+
+    path, seq = snapshot
+    key = ec.generate_private_key(ec.SECP256R1())
+    chain = AuditChain(cache, "0001", signer_for(key))
+    chain.append("op1", AuditAction.LOGIN, [])
+    cache.adopt_snapshot(path, seq)
+    # The chain made before the sync is in the new file and links on: one chain, intact.
+    chain.append("op1", AuditAction.SEARCH, [])
+    assert [e.action for e in reversed(chain.query(operator_id="op1"))] == [
+        AuditAction.LOGIN.value,
+        AuditAction.SEARCH.value,
+    ]
+    assert chain.verify(key.public_key()) == []
