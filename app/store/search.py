@@ -201,8 +201,10 @@ class SearchMixin(CacheBase):
         """Ranked, paged 4情報 search. An empty query returns an empty page."""
         if q.is_empty():
             return SearchPage([], 0)
-        if self._bulk:
-            # The name keys and the indexes are written at the end of the initial sync.
+        if self._bulk or self._meta_get("cursor") in (None, "0"):
+            # Bulk mode: the name keys and the indexes are written at the end of the initial
+            # sync. Cursor 0: nothing of the register yet (the snapshot may be downloading);
+            # an empty answer would read as "not registered".
             raise StoreError("初回同期の途中です。同期が終わるまで検索できません。")
         limit = max(0, min(limit, MAX_LIMIT))
         offset = max(0, offset)

@@ -68,6 +68,9 @@ def test_adopt_keeps_what_the_terminal_made(
     expected = _digest_of(path, dek)
     with pytest.raises(NotFound):
         cache.person(member["person_id"])
+    # While the snapshot downloads the cache is empty: search says so instead of "nobody".
+    with pytest.raises(StoreError, match="初回同期"):
+        cache.search(SearchQuery(name=member["name_kana"]))
 
     cache.adopt_snapshot(path, seq)
 

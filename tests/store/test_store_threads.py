@@ -16,9 +16,12 @@ def test_search_while_applying_from_another_thread(cache: Cache) -> None:
     errors: list[BaseException] = []
     done = threading.Event()
 
+    # A cache that holds some of the register (searching an empty one is refused).
+    cache.apply_changes(items[:100], items[99].seq)
+
     def writer() -> None:
         try:
-            for i in range(0, len(items), 100):
+            for i in range(100, len(items), 100):
                 page = items[i : i + 100]
                 cache.apply_changes(page, page[-1].seq)
         except BaseException as exc:  # pragma: no cover - reported below
