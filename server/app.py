@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
-from fastapi import Depends, FastAPI, Header, Path, Query, Request
+from fastapi import BackgroundTasks, Depends, FastAPI, Header, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
 from sqlalchemy import select
@@ -246,8 +246,12 @@ def _routes(app: FastAPI) -> None:
         terminal: Terminal,
         _operator: Operator,
         snapshot_id: Annotated[str, Path(min_length=32, max_length=32)],
+        background: BackgroundTasks,
     ) -> None:
-        snapshot.discard(ctx.config, terminal, snapshot_id)
+        # Checked now (404 for another terminal's id); deleted after the answer: unlinking a
+        # file of gigabytes took 3 s at a million persons, and the terminal need not wait.
+        path = snapshot.export_path(ctx.config, terminal, snapshot_id)
+        background.add_task(snapshot.discard, path)
 
     @app.get(
         f"{API_PREFIX}/certificates/{{issuance_no}}",

@@ -265,7 +265,7 @@ def prepare(
         return info
 
 
-def _export_path(config: ServerConfig, terminal_no: str, snapshot_id: str) -> Path:
+def export_path(config: ServerConfig, terminal_no: str, snapshot_id: str) -> Path:
     """The copy `snapshot_id` of this terminal; 404 for any other (never another's copy)."""
     directory = snapshot_dir(config)
     if len(snapshot_id) != 32 or not all(c in "0123456789abcdef" for c in snapshot_id):
@@ -301,7 +301,7 @@ def open_range(
     config: ServerConfig, terminal_no: str, snapshot_id: str, range_header: str | None
 ) -> tuple[Iterator[bytes], int, int, int, int | None]:
     """(chunks, size of the file, first byte, last byte, status 206 or None for 200)."""
-    path = _export_path(config, terminal_no, snapshot_id)
+    path = export_path(config, terminal_no, snapshot_id)
     size = path.stat().st_size
     wanted = parse_range(range_header, size)
     first, last = wanted if wanted is not None else (0, size - 1)
@@ -321,6 +321,6 @@ def open_range(
     return chunks(), size, first, last, 206 if wanted is not None else None
 
 
-def discard(config: ServerConfig, terminal_no: str, snapshot_id: str) -> None:
-    path = _export_path(config, terminal_no, snapshot_id)
+def discard(path: Path) -> None:
+    """Delete a copy (its path from `export_path`): the terminal has taken it."""
     _remove(path.with_suffix(".json"), path)
