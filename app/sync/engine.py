@@ -7,6 +7,10 @@ Guarantees, and where they come from:
 - Pull resumes after any interruption: every page is applied together with the new cursor in
   ONE cache transaction (`cache.apply_changes(items, next_after)`); the next pull starts from
   `cache.cursor()`. The feed carries full states, so re-applying a page is harmless.
+- The initial sync takes the server's snapshot when it has one (`_bootstrap`, docs/sync.md
+  "Snapshot"): a resumable download checked by SHA-256, taken as the cache in one step
+  (`cache.adopt_snapshot`), then the feed from the snapshot's seq. Otherwise, or when the
+  snapshot cannot be used, the feed from 0 in bulk mode.
 - Push never loses or duplicates an event: events stay in the outbox until the server answered
   them; the server deduplicates by `event_id`, so a batch re-sent after a cut connection comes
   back `duplicate`. Network errors, 5xx and unreadable answers are retried with exponential

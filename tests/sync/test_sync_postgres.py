@@ -49,3 +49,12 @@ def test_sync_push_and_repair_on_postgresql(pg_rig: Rig) -> None:
     assert len(repair.repaired) == 1 and repair.still_differing == []
     assert rig.engine.local_digest() == rig.server_digest()
     assert rig.cache.household("H0000007").household_id == "H0000007"
+
+
+def test_initial_sync_from_a_snapshot_built_on_postgresql(pg_rig: Rig) -> None:
+    rig = pg_rig
+    seq = rig.server.build_snapshot()
+    rig.change_households(6, seed=8, new=2)  # after the snapshot: through the feed
+    result = rig.engine.pull()
+    assert result.complete and result.snapshot_seq == seq and result.items == 8
+    assert rig.engine.local_digest() == rig.server_digest()
