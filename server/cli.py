@@ -100,7 +100,7 @@ def cmd_snapshot(args: argparse.Namespace) -> int:
     base = snapshot.build_base(db, cfg, admin.load_master_key(cfg))
     print(
         f"登録データの写しを作成しました(同期位置 {base.seq}、"
-        f"{base.path.stat().st_size / 2**20:,.0f} MiB、{time.monotonic() - started:.0f} 秒)。"
+        f"{base.path.stat().st_size / 2**20:,.1f} MiB、{time.monotonic() - started:.0f} 秒)。"
     )
     return 0
 

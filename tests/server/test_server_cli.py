@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import socket
 import subprocess
@@ -52,6 +53,12 @@ def test_cli_init_import_operator_token_and_serve(
     out = capsys.readouterr()
     assert "in.jsonl:4:" in out.err and "郵便番号" in out.err and "新規 3" in out.out
     assert "「123」" not in out.err  # the line and the field, never the value
+
+    # The register for initial syncs: a keyed file and its sealed key, no plaintext.
+    assert main(["snapshot"]) == 0
+    assert re.search(r"写しを作成しました\(同期位置 \d+、[\d.]+ MiB", capsys.readouterr().out)
+    (base,) = (data / "snapshots").glob("base-*.db")
+    assert households[0]["address"].encode() not in base.read_bytes()
 
     monkeypatch.setattr(sys, "stdin", __import__("io").StringIO("a-long-password\n"))
     assert (
