@@ -260,7 +260,13 @@ class CounterSession:
         self.clock = clock
         self._client_factory = client_factory
         self.chain = AuditChain(cache, config.terminal_no, sign)
-        self.engine = SyncEngine(cache, client, terminal_no=config.terminal_no, clock=clock)
+        self.engine = SyncEngine(
+            cache,
+            client,
+            terminal_no=config.terminal_no,
+            clock=clock,
+            use_snapshot=config.initial_sync_snapshot,
+        )
         self._sync_lock = threading.Lock()
         self.closed = False
         # Failed logins kept in memory and the login itself are written now that the chain is open.

@@ -103,6 +103,10 @@ class TerminalConfig:
     server_url: str
     municipality_code: str
     municipality_name: str
+    # The initial sync takes the server's snapshot (docs/sync.md "Snapshot"); false: it builds
+    # the cache from the feed, fewer bytes on the line for minutes more of work here (for a
+    # terminal first synced over a slow branch line). Set by hand in terminal.json.
+    initial_sync_snapshot: bool = True
 
     @classmethod
     def load(cls, files: TerminalFiles) -> TerminalConfig:

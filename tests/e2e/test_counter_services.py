@@ -295,3 +295,21 @@ def test_another_terminal_revoked_does_not_lock_this_one(counter, tmp_path) -> N
         assert session.search(name="さとう").hits
     finally:
         session.logout()
+
+
+def test_a_terminal_set_to_build_from_the_feed_does_so(counter) -> None:
+    """terminal.json `initial_sync_snapshot: false` (a slow branch line): the feed from 0."""
+    import json
+
+    config_file = counter.terminal_dir / "terminal.json"
+    data = json.loads(config_file.read_text(encoding="utf-8"))
+    assert data["initial_sync_snapshot"] is True  # written at enrollment
+    config_file.write_text(json.dumps({**data, "initial_sync_snapshot": False}), encoding="utf-8")
+    session = counter.login("issuer01")
+    try:
+        report = session.sync_once()
+        assert report.pull is not None and report.pull.complete, report.message
+        assert report.pull.snapshot_seq is None
+        assert session.search(name="さとう").hits
+    finally:
+        session.logout()
