@@ -313,8 +313,11 @@ def copy_cache(
     destination = Path(target)
     if destination.exists():
         raise StoreError("写しの作成先が既にあります。")
-    src, _ = _connect(Path(source), source_dek)
+    # Read as it is: no change of journal mode or other settings in a file that other copies
+    # may be reading at the same time.
+    src = _keyed(Path(source), _check_dek(source_dek), _FORMAT)
     try:
+        src.execute("PRAGMA query_only = 1")
         dst = _keyed(destination, _check_dek(target_dek), _FORMAT)
         try:
             # Nothing to protect until the copy is whole: no journal, one sync at the end.
