@@ -64,9 +64,10 @@ class CounterStatusBar(QStatusBar):
             self.progress.setRange(0, total)
             self.progress.setValue(min(done, total))
             self.progress.setFormat(f"同期中 {done:,}/{total:,}")
-        else:  # a step of unknown length: the indexes at the end of an initial sync
+            self.progress.setToolTip("")
+        else:  # a step of unknown length: the server preparing the register, or the indexes
             self.progress.setRange(0, 0)
-            self.progress.setToolTip("検索用の索引を作成しています。")
+            self.progress.setToolTip("同期の準備または仕上げをしています。")
 
     def hide_progress(self) -> None:
         self.progress.hide()

@@ -91,8 +91,8 @@ SESSION_CODES = frozenset({"session_invalid", "session_required"})
 # 4xx that mean "later", not "never".
 RETRY_STATUSES = frozenset({408, 425, 429})
 
-# progress(done, total) after each page; total 0 announces a step of unknown length (the indexes
-# built at the end of an initial sync).
+# progress(done, total) after each page; total 0 announces a step of unknown length (the server
+# preparing a snapshot, the indexes built at the end of an initial sync from the feed).
 Progress = Callable[[int, int], None]
 Cancel = Callable[[], bool] | threading.Event
 
@@ -484,6 +484,8 @@ class SyncEngine:
         adopt = getattr(self.cache, "adopt_snapshot", None)
         if not self.use_snapshot or prepare is None or adopt is None:
             return False
+        if progress is not None:
+            progress(0, 0)  # the server copies the register under our key: length unknown
         info = self._call("snapshot", prepare, cancel, result)
         if info is None:
             return False
