@@ -78,8 +78,8 @@ def write_data(path: Path, persons: int, seed: int, keep: int) -> tuple[int, lis
 
 def changed(h: dict[str, Any], i: int) -> dict[str, Any]:
     """A change of the kind a register sees every day, in turn: a move within the city (the
-    address and every name key of the household change), a change of name (氏名変更: one
-    member's keys change), or a 記事 only (nothing that search sees)."""
+    household's address, on every member's row), a change of name (氏名変更: one member's
+    name keys change), or a 記事 only (nothing that search sees)."""
     out = json.loads(json.dumps(h))
     kind = ("転居", "氏名変更", "記事")[i % 3]
     if kind == "転居":
