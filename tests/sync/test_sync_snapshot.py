@@ -18,7 +18,9 @@ import pytest
 
 from app.store.db import open_cache
 from app.sync.errors import ServerUnreachable
+from server import admin
 from server import snapshot as server_snapshot
+from server.errors import ApiError
 from tests.sync.rig import Rig, Template
 from tests.sync.test_sync_faults import _child, _kill_on, assert_equal_to_server
 
@@ -211,8 +213,6 @@ def test_client_killed_before_the_file_replaces_the_cache(rig: Rig) -> None:
 def test_copies_are_encrypted_and_only_for_their_terminal(rig: Rig) -> None:
     rig.server.build_snapshot()
     config, db = rig.server.config, rig.server.db
-    from server import admin
-
     key = admin.load_master_key(config)
     terminal = rig.env.terminal.terminal_no
     info = server_snapshot.prepare(db, config, key, terminal)
@@ -227,10 +227,10 @@ def test_copies_are_encrypted_and_only_for_their_terminal(rig: Rig) -> None:
     with open_cache(copy, rig.env.terminal.dek) as c:
         assert c.cursor() == info.seq and c.counts()["households"] == len(rig.data)
     # Another terminal number never gets this copy.
-    with pytest.raises(server_snapshot.ApiError) as refused:
+    with pytest.raises(ApiError) as refused:
         server_snapshot.open_range(config, "9999", info.snapshot_id, None)
     assert refused.value.status == 404
-    with pytest.raises(server_snapshot.ApiError) as bad:
+    with pytest.raises(ApiError) as bad:
         server_snapshot.open_range(config, terminal, info.snapshot_id, f"bytes={info.size}-")
     assert bad.value.status == 416
     chunks, size, first, last, status = server_snapshot.open_range(
