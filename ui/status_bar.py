@@ -46,7 +46,12 @@ class CounterStatusBar(QStatusBar):
             self.connection.setStyleSheet("color: #b00020; font-weight: bold;")
         f = status.freshness
         age = "データ未同期" if f.age is None else f"データ: {format_age(f.age)}前"
-        if f.state is FreshnessState.STALE:
+        if f.age is None:
+            # No complete pull yet: the first sync is still to come or running. (Search says
+            # for itself when it cannot answer yet: app/store/search.py.)
+            age += "(初回同期が終わるまで交付できません)"
+            self.age.setStyleSheet("color: #b00020; font-weight: bold;")
+        elif f.state is FreshnessState.STALE:
             age += "(古い: 交付は監督者承認)"
             self.age.setStyleSheet("color: #a05a00; font-weight: bold;")
         elif f.state is FreshnessState.EXPIRED:
