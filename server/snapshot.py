@@ -180,6 +180,12 @@ def newest_base(config: ServerConfig) -> Base | None:
 def _prune_bases(directory: Path) -> None:
     for old in _bases(directory)[:-KEEP_BASES]:
         _remove(old.path, old.path.with_suffix(".json"))
+    # What a build or a copy killed half-way left (no build or copy runs for a day).
+    limit = time.time() - EXPORT_TTL_S
+    for part in directory.glob("*.db.part*"):
+        with contextlib.suppress(FileNotFoundError):
+            if part.stat().st_mtime < limit:
+                part.unlink()
 
 
 # --- a copy for one terminal ----------------------------------------------------------------

@@ -238,3 +238,20 @@ def test_copies_are_encrypted_and_only_for_their_terminal(rig: Rig) -> None:
     )
     assert (size, first, last, status) == (info.size, 100, info.size - 1, 206)
     assert b"".join(chunks) == copy.read_bytes()[100:]
+
+
+def test_a_new_base_prunes_old_bases_and_leftovers(rig: Rig) -> None:
+    import os
+
+    directory = server_snapshot.snapshot_dir(rig.server.config)
+    directory.mkdir(parents=True, exist_ok=True)
+    stale = directory / "base-0123.db.part"  # a build killed two days ago
+    fresh = directory / "t-4567.db.part"  # a copy being written right now
+    for path in (stale, fresh):
+        path.write_bytes(b"\0" * 100)
+    two_days_ago = time.time() - 2 * 86400
+    os.utime(stale, (two_days_ago, two_days_ago))
+    seqs = [rig.server.build_snapshot() for _ in range(3)]
+    assert len(set(seqs)) == 1
+    assert len(list(directory.glob("base-*.db"))) == server_snapshot.KEEP_BASES
+    assert not stale.exists() and fresh.exists()
