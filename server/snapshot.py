@@ -108,7 +108,6 @@ def build_base(
     directory.mkdir(parents=True, exist_ok=True)
     base_id = uuid.uuid4().hex
     part = directory / f"base-{base_id}.db.part"
-    _remove(part)
     key = generate_dek()
     try:
         with create_cache(part, key) as cache:
@@ -243,7 +242,6 @@ def prepare(
                 return SnapshotInfo.model_validate(data["info"])
         snapshot_id = uuid.uuid4().hex
         part = directory / f"t-{snapshot_id}.db.part"
-        _remove(part)
         try:
             base_key = security.open_dek(master_key, _key_label(base.base_id), base.sealed_key)
             copy_cache(base.path, base_key, part, _escrowed_dek(db, master_key, terminal_no))

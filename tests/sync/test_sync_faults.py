@@ -193,14 +193,22 @@ def _kill_on(proc: subprocess.Popen[str], marker: str, nth: int) -> list[str]:
     return seen
 
 
-def test_client_killed_while_applying_pages(rig: Rig) -> None:
+def kill_child(rig: Rig, mode: str, marker: str, nth: int) -> list[str]:
+    """Run `child_sync <mode>` on the rig's cache file, SIGKILL it at the `nth` line starting
+    with `marker`, and reopen the cache as the next start of the terminal would; the child's
+    lines."""
     rig.cache.close()
-    proc = _child(rig, "pull")
-    seen = _kill_on(proc, "applying", 4)
+    proc = _child(rig, mode)
+    seen = _kill_on(proc, marker, nth)
     assert proc.returncode == -signal.SIGKILL, seen
+    rig.reopen_cache()
+    return seen
+
+
+def test_client_killed_while_applying_pages(rig: Rig) -> None:
+    seen = kill_child(rig, "pull", "applying", 4)
     applied = [int(s.split()[1]) for s in seen if s.startswith("applied")]
     assert len(applied) == 3
-    rig.reopen_cache()
     # Killed with the 4th page written but not committed: none of it is in the cache.
     cursor = rig.cache.cursor()
     assert cursor == applied[-1]
@@ -212,12 +220,8 @@ def test_client_killed_while_applying_pages(rig: Rig) -> None:
 def test_client_killed_while_pushing(rig: Rig) -> None:
     rig.engine.pull()
     events = rig.issue_events(60)
-    rig.cache.close()
-    proc = _child(rig, "push")
     # Killed after the server answered the 3rd batch, before the answer was recorded.
-    seen = _kill_on(proc, "answered", 3)
-    assert proc.returncode == -signal.SIGKILL, seen
-    rig.reopen_cache()
+    kill_child(rig, "push", "answered", 3)
     pending = rig.cache.outbox_count()
     assert 60 - 20 >= pending >= 60 - 30  # batches of 10: 2 recorded, the 3rd (normally) not
     result = rig.engine.push()

@@ -7,7 +7,6 @@ once, the download resumed instead of starting again, and the server's copy is g
 
 from __future__ import annotations
 
-import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -22,7 +21,7 @@ from server import admin
 from server import snapshot as server_snapshot
 from server.errors import ApiError
 from tests.sync.rig import Rig, Template
-from tests.sync.test_sync_faults import _child, _kill_on, assert_equal_to_server
+from tests.sync.test_sync_faults import assert_equal_to_server, kill_child
 
 CHUNK = 16 * 1024
 
@@ -175,11 +174,7 @@ def test_server_gone_during_the_download_keeps_the_cache_empty_and_usable(rig: R
 
 def test_client_killed_while_downloading(rig: Rig) -> None:
     rig.server.build_snapshot()
-    rig.cache.close()
-    proc = _child(rig, "snapshot-download")
-    seen = _kill_on(proc, "downloading", 5)
-    assert proc.returncode == -signal.SIGKILL, seen
-    rig.reopen_cache()
+    kill_child(rig, "snapshot-download", "downloading", 5)
     assert rig.cache.cursor() == 0
     (part,) = _parts(rig)
     kept = part.stat().st_size
@@ -193,11 +188,7 @@ def test_client_killed_while_downloading(rig: Rig) -> None:
 def test_client_killed_before_the_file_replaces_the_cache(rig: Rig) -> None:
     rig.server.build_snapshot()
     events = rig.issue_events(3)
-    rig.cache.close()
-    proc = _child(rig, "snapshot-replace")
-    seen = _kill_on(proc, "replacing", 1)
-    assert proc.returncode == -signal.SIGKILL, seen
-    rig.reopen_cache()
+    kill_child(rig, "snapshot-replace", "replacing", 1)
     # The cache is as it was: nothing of the register, the terminal's events once.
     assert rig.cache.cursor() == 0 and rig.cache.counts()["households"] == 0
     assert rig.cache.outbox_count() == 3
