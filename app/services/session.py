@@ -32,6 +32,7 @@ from app.domain.certificates import (
 )
 from app.domain.errors import DomainError, ValidationError
 from app.domain.records import Household
+from app.services.seal import SealError, VerifiedSeal, current_seal, refresh_seal
 from app.services.terminal import (
     SecretStoreFactory,
     TerminalConfig,
@@ -71,6 +72,7 @@ class Renderer(Protocol):
         *,
         sample: bool,
         sign: Callable[[bytes], bytes] | None = None,
+        seal_png: bytes | None = None,
     ) -> bytes: ...
 
 
@@ -291,12 +293,19 @@ class CounterSession:
 
     @property
     def municipality(self) -> Municipality:
-        policy = self.cache.policy()
-        return Municipality(
-            name=self.config.municipality_name,
-            mayor_title=policy.mayor_title,
-            mayor_name=policy.mayor_name,
-        )
+        """Name, and the 市長 from the signed seal (a preview without one: from the policy)."""
+        try:
+            seal = self.seal()
+            title, name = seal.mayor_title, seal.mayor_name
+        except SealError:
+            policy = self.cache.policy()
+            title, name = policy.mayor_title, policy.mayor_name
+        return Municipality(name=self.config.municipality_name, mayor_title=title, mayor_name=name)
+
+    def seal(self) -> VerifiedSeal:
+        """The 公印 verified against the pinned CA (app/services/seal.py); SealError if none."""
+        ca_path = Path(self.cache.path).parent / "ca.pem"
+        return current_seal(self.cache, ca_path, self.config.municipality_code)
 
     def can(self, permission: Permission) -> bool:
         return has_permission(self.operator.roles, permission)
@@ -391,7 +400,11 @@ class CounterSession:
             issued_on=self.today(),
             municipality=self.municipality,
         )
-        return self.renderer(document, sample=True)
+        try:
+            seal_png: bytes | None = self.seal().image_png
+        except SealError:
+            seal_png = None  # a 見本 may render without the 公印
+        return self.renderer(document, sample=True, seal_png=seal_png)
 
     def approval_needed(self, decision: Decision) -> str | None:
         """Why this issuance needs a supervisor (the dialog shows it), or None."""
@@ -471,6 +484,7 @@ class CounterSession:
         freshness = self.engine.freshness(now)
         if not freshness.can_issue:
             raise SessionError(freshness.message)
+        seal = self.seal()  # no verified 公印 from the server, no issuance
         stale_approved_by = None
         why = self.approval_needed(decision)
         if why is not None:
@@ -492,7 +506,7 @@ class CounterSession:
                 municipality=self.municipality,
             )
             # Rendering inside the transaction: a missing glyph rolls the number back.
-            pdf = self.renderer(document, sample=False, sign=self.sign)
+            pdf = self.renderer(document, sample=False, sign=self.sign, seal_png=seal.image_png)
             digest = content_digest(document)
 
             def event_for(no: str) -> Event:
@@ -647,6 +661,8 @@ class CounterSession:
                 raise SessionError("ログアウトしました。")
             self.queue_audit_batches()
             report = self.engine.sync_once(progress=progress, cancel=cancel)
+            if report.online and report.error is None:
+                self._refresh_seal()
             if report.revoked_operators or report.terminal_action != "none":
                 self._apply_revocations(report)
             return report
@@ -676,6 +692,18 @@ class CounterSession:
                 (data_dir / name).unlink(missing_ok=True)
         else:
             self.cache.close()
+
+    def _refresh_seal(self) -> None:
+        """A newer signed 公印 from the server, if any (a failure leaves the kept one)."""
+        try:
+            refresh_seal(
+                self.client,
+                self.cache,
+                Path(self.cache.path).parent / "ca.pem",
+                self.config.municipality_code,
+            )
+        except (DomainError, OSError) as exc:
+            log.warning("seal not refreshed: %s", type(exc).__name__)
 
     def needs_reconnect(self, report: SyncReport) -> bool:
         """True when the server is back but wants this operator to log in again (a session

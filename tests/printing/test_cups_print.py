@@ -26,7 +26,7 @@ import printing
 from printing.fonts import Fonts
 from tests.printing import households as H
 from tests.printing.conftest import need_tool
-from tests.printing.test_certificate_pdf import make_doc
+from tests.printing.test_certificate_pdf import SEAL, make_doc
 from tests.support import require
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -183,7 +183,9 @@ def _certificate(tmp_path: Path, n: int) -> Path:
     h = H.with_member(H.household(n), 1, name=f"{H.KATSURA_IVS}城　一子")
     path = tmp_path / "certificate.pdf"
     # Issued form (no 見本 across the page, which would dominate the comparison).
-    path.write_bytes(printing.render_certificate(make_doc(h), sample=False, sign=lambda b: b"s"))
+    path.write_bytes(
+        printing.render_certificate(make_doc(h), sample=False, seal_png=SEAL, sign=lambda b: b"s")
+    )
     return path
 
 
