@@ -191,6 +191,8 @@ def prepare(data_dir: Path, residents: int, port: int) -> DemoEnvironment:
         files = TerminalFiles(data_dir / "terminal")
         if not files.is_enrolled():
             _say("この端末を中央サーバーに登録しています…")
+            # The demo's folder is the user's own (not the per-machine folder and its ACL).
+            files.data_dir.mkdir(parents=True, exist_ok=True)
             enroll(
                 files.data_dir, server.base_url, server.ca_cert_path, server.make_token(), factory
             )

@@ -703,7 +703,9 @@ class CounterSession:
                 self.config.municipality_code,
             )
         except (DomainError, OSError) as exc:
-            log.warning("seal not refreshed: %s", type(exc).__name__)
+            # 404 no_seal: the administrator has not set one yet (issuance says so).
+            level = logging.INFO if getattr(exc, "code", None) == "no_seal" else logging.WARNING
+            log.log(level, "seal not refreshed: %s", type(exc).__name__)
 
     def needs_reconnect(self, report: SyncReport) -> bool:
         """True when the server is back but wants this operator to log in again (a session
