@@ -19,7 +19,6 @@ from app.synthetic.generator import household_dicts
 from cli.demo import _demo_card_household
 from printing import demo_seal_png, render_certificate, render_daily_report
 from server.embedded import EmbeddedServer
-from tests.support.keyring_session import secret_service  # noqa: F401 - fixture
 
 PASSWORDS = {
     "issuer01": "issuer-pass-1",
@@ -84,7 +83,7 @@ class Counter:
 
 
 @pytest.fixture
-def counter(tmp_path: Path, secret_service) -> Iterator[Counter]:  # noqa: F811 - fixture
+def counter(tmp_path: Path, secret_service) -> Iterator[Counter]:
     server = EmbeddedServer(tmp_path / "server")
     server.start()
     try:

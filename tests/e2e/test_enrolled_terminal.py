@@ -29,7 +29,6 @@ from server import setup_cli
 from server.embedded import EmbeddedServer
 from tests.e2e.test_counter_services import SELF_REQUEST, _first_resident_household
 from tests.printing.conftest import need_tool
-from tests.support.keyring_session import secret_service  # noqa: F401 - fixture
 from tests.support.server import FAST_PASSWORDS
 from ui.login import LoginDialog
 
@@ -47,7 +46,7 @@ class Site:
 
 
 @pytest.fixture
-def site(tmp_path: Path, secret_service, monkeypatch) -> Iterator[Site]:  # noqa: F811
+def site(tmp_path: Path, secret_service, monkeypatch) -> Iterator[Site]:
     monkeypatch.delenv("MADOGUCHI_PROVISIONING", raising=False)
     server = EmbeddedServer(tmp_path / "server", **FAST_PASSWORDS)
     try:

@@ -21,7 +21,6 @@ from cli.main import main as madoguchi
 from server import admin, setup_cli
 from server.embedded import EmbeddedServer
 from server.tables import enrollment_tokens, terminals
-from tests.support.keyring_session import secret_service  # noqa: F401 - fixture
 from tests.support.server import FAST_PASSWORDS
 
 WRONG = "ab" * 32
@@ -69,7 +68,7 @@ def _tokens_used(server: EmbeddedServer) -> int:
 def test_enroll_with_the_provisioned_defaults(
     server: EmbeddedServer,
     tmp_path: Path,
-    secret_service,  # noqa: F811
+    secret_service,
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -137,7 +136,7 @@ def test_a_server_with_another_ca_gets_nothing(
 def test_used_and_expired_tokens(
     server: EmbeddedServer,
     tmp_path: Path,
-    secret_service,  # noqa: F811
+    secret_service,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     fp = setup_cli.ca_fingerprint(server.config)
@@ -203,7 +202,7 @@ def test_usage_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkey
     assert "JSON" in capsys.readouterr().out
 
 
-def test_terminal_row_names_the_pc(server: EmbeddedServer, tmp_path: Path, secret_service) -> None:  # noqa: F811
+def test_terminal_row_names_the_pc(server: EmbeddedServer, tmp_path: Path, secret_service) -> None:
     fp = setup_cli.ca_fingerprint(server.config)
     argv = ["enroll", "--server", server.base_url, "--ca-fingerprint", fp]
     assert (
