@@ -32,6 +32,7 @@ from app.domain.notifications.deadlines import filing_deadline, special_move_in_
 from app.domain.notifications.findings import Finding, Severity, error, notice, warning
 from app.domain.notifications.households import check_households
 from app.domain.notifications.model import (
+    HEAD,
     HOUSEHOLD_CHANGE,
     MOVE_IN,
     MOVE_OUT,
@@ -429,7 +430,14 @@ def check_filer(d: NotificationDraft, register: Register, today: date) -> list[F
                 )
             )
     elif f.kind == FilerKind.HEAD:
-        heads = {r.key for p in d.households for r in p.roles if r.relationship == "世帯主"}
+        # The head of the movers' household, before (source) or after (their plan).
+        heads = {
+            r.key
+            for p in d.households
+            if keys & {r.key for r in p.roles}
+            for r in p.roles
+            if r.relationship == HEAD
+        }
         if source is not None:
             heads.add(source.head_person_id)
         if f.person_id is None or f.person_id not in heads:

@@ -246,6 +246,9 @@ def confirm(
     placed: set[str] = set()
     for plan in d.households:
         h = _build_household(d, plan, register, new_ids, towns)
+        before = register.household(plan.household_id)
+        new_head = next(r.key for r in plan.roles if r.relationship == HEAD)
+        head_changed = before is not None and before.head_person_id != new_head
         members: list[Person] = []
         for role in sorted(plan.roles, key=lambda r: r.relationship != HEAD):
             pid = ids.get(role.key, role.key)
@@ -254,18 +257,17 @@ def confirm(
                 raise DomainError(f"{role.key}: 台帳にいません。")
             updated = replace(current, relationship=role.relationship)
             if pid not in mover_ids and updated.relationship != current.relationship:
-                reason = "世帯主変更" if HEAD in (role.relationship, current.relationship) else None
+                # A 続柄 that changes because the household got another 世帯主 is recorded so.
+                reason = "世帯主変更" if head_changed else d.reason
                 updated = replace(
-                    updated,
-                    history=(*updated.history, _history(d, reason or d.reason, "続柄変更")),
+                    updated, history=(*updated.history, _history(d, reason, "続柄変更"))
                 )
             persons[pid] = updated
             members.append(updated)
             placed.add(pid)
-        existing = register.household(plan.household_id)
-        if existing is not None:  # its 除票 stay with it
-            members += [p for p in existing.members if p.status != "resident"]
-        head = next(ids.get(r.key, r.key) for r in plan.roles if r.relationship == HEAD)
+        if before is not None:  # its 除票 stay with it
+            members += [p for p in before.members if p.status != "resident"]
+        head = ids.get(new_head, new_head)
         out[h.household_id] = replace(h, head_person_id=head, members=tuple(members))
 
     deleted: list[str] = []
@@ -274,10 +276,9 @@ def confirm(
         # The movers stay listed in the household they leave, as 除票.
         h = out.get(source.household_id, source)
         listed = {p.person_id for p in h.members}
-        left = tuple(
-            persons.get(p.person_id, p) for p in source.members if p.person_id not in listed
-        )
-        out[source.household_id] = replace(h, members=h.members + left)
+        members = tuple(persons[p.person_id] if p.person_id in mover_ids else p for p in h.members)
+        left = tuple(persons[pid] for pid in sorted(mover_ids - listed))
+        out[source.household_id] = replace(h, members=members + left)
     elif source is not None and source.household_id not in out:
         # Everyone moved to other households: the 除票 stay; with none, the household ceases.
         left = tuple(p for p in source.members if p.person_id not in placed)
@@ -340,12 +341,16 @@ def _build_household(
 
 
 def _bump(h: Household, register: Register) -> Household:
-    """Every member one 版数 higher than the register has them (new persons stay at 1), so
-    that the household's version (the highest of its members') always grows."""
+    """New 版数: every member one higher than both their own and the household's before, so
+    that the household's version (the highest of its members') always grows, even when the
+    member who had the highest one left. New persons stay at 1 in a new household."""
+    previous = register.household(h.household_id)
+    floor = previous.version if previous is not None else 0
     members = []
     for p in h.members:
         before = register.person(p.person_id)
-        members.append(p if before is None else replace(p, version=before.version + 1))
+        own = before.version if before is not None else 0
+        members.append(replace(p, version=max(own, floor) + 1))
     return replace(h, members=tuple(members))
 
 

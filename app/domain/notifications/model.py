@@ -228,8 +228,8 @@ class NotificationDraft(_Model):
 
 
 def draft_to_dict(draft: NotificationDraft) -> dict[str, Any]:
-    """The draft as JSON-ready builtins (dates ISO, enums as their values)."""
-    return msgspec.to_builtins(draft)  # type: ignore[no-any-return]
+    """The draft as JSON values (dates ISO, enums as their values, lists), as it travels."""
+    return msgspec.json.decode(msgspec.json.encode(draft))  # type: ignore[no-any-return]
 
 
 _DECODER = msgspec.json.Decoder(NotificationDraft)

@@ -178,7 +178,7 @@ def _base(procedure: Procedure, **kw: object) -> NotificationDraft:
 
 def move_within_part() -> NotificationDraft:
     """転居: the 世帯主 and his wife move to 北進町; the children stay, 一郎 becomes 世帯主."""
-    p1, p2, p3, p4 = H1.members[:4]
+    p1, p2 = H1.members[:2]
     return _base(
         Procedure.MOVE_WITHIN,
         filer=filer_self(p1),
@@ -210,7 +210,9 @@ def move_within_whole() -> NotificationDraft:
         households=(
             HouseholdPlan(
                 household_id="H1",
-                roles=tuple(Role(key=p.person_id, relationship=p.relationship) for p in H1.members[:4]),
+                roles=tuple(
+                    Role(key=p.person_id, relationship=p.relationship) for p in H1.members[:4]
+                ),
                 at_new_address=True,
             ),
         ),
@@ -310,7 +312,9 @@ def move_out(special: bool = False) -> NotificationDraft:
         filer=filer_self(p1),
         movers=tuple(mover(p) for p in (p1, p2, p3, p4)),
         old_address=OLD_H1,
-        new_address=Address(text="北海道札幌市北区北24条西5丁目1番1号", katagaki="北24条マンション305"),
+        new_address=Address(
+            text="北海道札幌市北区北24条西5丁目1番1号", katagaki="北24条マンション305"
+        ),
         source_household_id="H1",
         relied_versions=relied(H1),
         card_presented=special,
@@ -319,7 +323,7 @@ def move_out(special: bool = False) -> NotificationDraft:
 
 
 def head_change() -> NotificationDraft:
-    p1, p2, p3, p4 = H1.members[:4]
+    p1, p2 = H1.members[:2]
     return _base(
         Procedure.HEAD_CHANGE,
         filer=filer_self(p2),
@@ -383,13 +387,21 @@ def merger() -> NotificationDraft:
     )
 
 
+def special_move_out() -> NotificationDraft:
+    return move_out(special=True)
+
+
+def special_move_in() -> NotificationDraft:
+    return move_in(special=True)
+
+
 VALID = {
     "move_within_part": move_within_part,
     "move_within_whole": move_within_whole,
     "move_in": move_in,
-    "special_move_in": lambda: move_in(special=True),
+    "special_move_in": special_move_in,
     "move_out": move_out,
-    "special_move_out": lambda: move_out(special=True),
+    "special_move_out": special_move_out,
     "head_change": head_change,
     "separation": separation,
     "merger": merger,
