@@ -173,6 +173,7 @@ class MoveOutPerson(_Model):
     hittosha: str | None = None
     former_name: str | None = None
     card_holder: bool = False  # holds a 個人番号カード (§24の2: 特例転入 possible)
+    address_set_on: date | None = None  # 住所を定めた年月日 at the old address
 
 
 class MoveOutCertificate(_Model):
