@@ -14,6 +14,7 @@ from msgspec.structs import replace
 import printing
 from app.domain import certificates as C
 from app.domain.certificates import DEMO_MUNICIPALITY
+from app.domain.errors import DomainError
 from app.domain.notifications.forms import (
     build_move_out_certificate,
     build_notification_form,
@@ -189,7 +190,7 @@ def test_the_move_out_certificate(fonts: Fonts, tmp_path: Path) -> None:
             big = "".join(ch["text"] for ch in doc.pages[0].chars if ch["size"] > 100)
         assert ("見本" in big) is marked
     # No 転出証明書 for a 特例転出 (its 転出証明書情報 goes through 住基ネット).
-    with pytest.raises(C.DomainError):
+    with pytest.raises(DomainError):
         build_move_out_certificate(
             D.move_out(special=True),
             D.REGISTER,
