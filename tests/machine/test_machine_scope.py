@@ -113,7 +113,7 @@ def server(tmp_path: Path):
 
 
 def _login(data_dir: Path, factory) -> str:
-    from app.services.session import LoginService
+    from app.services.login import LoginService
 
     session = LoginService(data_dir, render_certificate, secret_store_factory=factory).login(
         "issuer01", PASSWORD
