@@ -28,13 +28,30 @@ from app.machine.api import data_dir_sddl
 from app.machine.secret import SECRET_FILE, MachineSecretStore
 from app.machine.windows import WindowsMachineApi
 
-EXPECTED_ACES = {"A;OICI;FA;;;SY", "A;OICI;FA;;;BA", "A;OICI;0x1301bf;;;AU"}
+EXPECTED_ACES = {
+    "A;OICI;FA;;;SY",
+    "A;OICI;FA;;;BA",
+    "A;OICI;0x1301bf;;;AU",
+    "A;OICI;0x1301bf;;;OW",
+}
 
 
 def _aces(sddl: str) -> set[str]:
     body = sddl.split("D:", 1)[-1]
     _flags, _, rest = body.partition("(")
     return {a.strip("()").replace("0x1301BF", "0x1301bf") for a in ("(" + rest).split(")(")}
+
+
+def _judge(sddl: str) -> bool:
+    """Protected, and exactly the expected entries (aliases or their SIDs)."""
+    protected = sddl.split("D:", 1)[-1].startswith(("P", "PAI", "PAR"))
+    aliases = {";;;S-1-5-18": ";;;SY", ";;;S-1-5-32-544": ";;;BA", ";;;S-1-3-4": ";;;OW"}
+    aces = set()
+    for ace in _aces(sddl):
+        for sid, alias in aliases.items():
+            ace = ace.replace(sid, alias)
+        aces.add(ace)
+    return protected and aces == EXPECTED_ACES
 
 
 def main(argv: list[str]) -> int:
@@ -48,11 +65,7 @@ def main(argv: list[str]) -> int:
     folder = work / "terminal"
     api.create_private_dir(folder, data_dir_sddl())
     sddl = api.read_sddl(folder)
-    protected = sddl.split("D:", 1)[-1].startswith(("P", "PAI", "PAR"))
-    aces_ok = _aces(sddl) == EXPECTED_ACES or _aces(sddl) == {
-        a.replace(";;;SY", ";;;S-1-5-18").replace(";;;BA", ";;;S-1-5-32-544") for a in EXPECTED_ACES
-    }
-    if protected and aces_ok:
+    if _judge(sddl):
         print(f"acl: OK {sddl}")
     elif lenient:
         print(f"acl: not judged (--lenient-acl); read back {sddl!r}")
@@ -65,6 +78,18 @@ def main(argv: list[str]) -> int:
         failures += 1
     except FileExistsError:
         pass
+
+    existing = work / "made-before"
+    existing.mkdir(exist_ok=True)
+    api.secure_existing_dir(existing, data_dir_sddl())
+    existing_sddl = api.read_sddl(existing)
+    if _judge(existing_sddl):
+        print("acl of an existing folder: OK")
+    elif lenient:
+        print(f"acl of an existing folder: not judged; read back {existing_sddl!r}")
+    else:
+        print(f"acl of an existing folder: FAILED, read back {existing_sddl!r}")
+        failures += 1
 
     secret = bytes(range(32))
     blob = api.protect(secret, b"entropy-1")

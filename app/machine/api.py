@@ -7,9 +7,12 @@ enrollment and one cache (DESIGN.md §12):
   which any account of this PC can use, and no other PC; the file's ACL (below) limits who
   can read it. Credential Manager was not used: its entries are per user (a profile reset or
   another clerk's account would not see it) and limited to 2,560 bytes.
-- The data folder's ACL, set when the folder is created: SYSTEM and Administrators full
-  control, the program's users (default Authenticated Users, "AU"; a city may name its own
-  group's SID in provisioning.json) modify; inheritance from %ProgramData% cut, so nobody else.
+- The data folder's ACL, set when the folder is created (or, for a folder something else made
+  first, when enrollment makes it a terminal folder): SYSTEM and Administrators full control,
+  the program's users (default Authenticated Users, "AU"; a city may name its own group's SID in
+  provisioning.json) modify; inheritance from %ProgramData% cut, so nobody else. An OWNER RIGHTS
+  entry gives a file's owner (the clerk whose program created it) no more than modify: nobody
+  but SYSTEM and Administrators can change the ACL.
 """
 
 from __future__ import annotations
@@ -43,7 +46,10 @@ def data_dir_sddl(users_sid: str = DEFAULT_USERS_SID) -> str:
     everything created inside (OICI)."""
     if not valid_users_sid(users_sid):
         raise ValueError(f"not a SID: {users_sid!r}")
-    return f"D:P(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)(A;OICI;0x{MODIFY_RIGHTS:x};;;{users_sid})"
+    modify = f"0x{MODIFY_RIGHTS:x}"
+    return (
+        f"D:P(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)(A;OICI;{modify};;;{users_sid})(A;OICI;{modify};;;OW)"
+    )
 
 
 class MachineApi(Protocol):
@@ -60,6 +66,11 @@ class MachineApi(Protocol):
     def create_private_dir(self, path: Path, sddl: str) -> None:
         """CreateDirectoryW with the security descriptor `sddl` (atomic: never a moment with
         another ACL). FileExistsError if it exists."""
+        ...
+
+    def secure_existing_dir(self, path: Path, sddl: str) -> None:
+        """Put the DACL of `sddl` on an existing folder (SetNamedSecurityInfoW, protected; the
+        entries are inherited by what it holds). MachineApiError when not allowed."""
         ...
 
     def read_sddl(self, path: Path) -> str:

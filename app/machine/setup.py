@@ -29,13 +29,21 @@ def machine_api() -> MachineApi | None:
 def ensure_data_dir(
     data_dir: Path, *, api: MachineApi | None = None, users_sid: str = DEFAULT_USERS_SID
 ) -> None:
-    """Create the terminal folder if missing: with the machine ACL on Windows (set as it is
-    created), mode 0700 elsewhere. An existing folder is left as it is."""
+    """Make `data_dir` a terminal folder before anything secret is written into it: created
+    with the machine ACL on Windows (set as it is created), mode 0700 elsewhere. A folder that
+    exists already but holds no enrollment (made by the single-instance lock, the installer, a
+    user) gets the ACL put on it (Windows) or its mode tightened; an enrolled one is left."""
     data_dir = Path(data_dir)
+    api = api if api is not None else machine_api()
     if data_dir.is_dir():
+        if (data_dir / "terminal.json").exists():
+            return
+        if api is None:
+            data_dir.chmod(0o700)
+        else:
+            api.secure_existing_dir(data_dir, data_dir_sddl(users_sid))
         return
     data_dir.parent.mkdir(parents=True, exist_ok=True)
-    api = api if api is not None else machine_api()
     try:
         if api is None:
             data_dir.mkdir(mode=0o700)

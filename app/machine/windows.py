@@ -17,6 +17,7 @@ CRYPTPROTECT_LOCAL_MACHINE = 0x4
 SDDL_REVISION_1 = 1
 SE_FILE_OBJECT = 1
 DACL_SECURITY_INFORMATION = 0x4
+PROTECTED_DACL_SECURITY_INFORMATION = 0x80000000
 ERROR_ALREADY_EXISTS = 183
 
 
@@ -81,6 +82,25 @@ class WindowsMachineApi:
             ctypes.POINTER(wintypes.ULONG),
         )
         fn.restype = wintypes.BOOL
+        fn = self._advapi32.GetSecurityDescriptorDacl
+        fn.argtypes = (
+            ctypes.c_void_p,
+            ctypes.POINTER(wintypes.BOOL),
+            ctypes.POINTER(ctypes.c_void_p),
+            ctypes.POINTER(wintypes.BOOL),
+        )
+        fn.restype = wintypes.BOOL
+        fn = self._advapi32.SetNamedSecurityInfoW
+        fn.argtypes = (
+            wintypes.LPWSTR,
+            ctypes.c_int,
+            wintypes.DWORD,
+            ctypes.c_void_p,
+            ctypes.c_void_p,
+            ctypes.c_void_p,
+            ctypes.c_void_p,
+        )
+        fn.restype = wintypes.DWORD
         fn = self._advapi32.GetNamedSecurityInfoW
         fn.argtypes = (
             wintypes.LPCWSTR,
@@ -128,7 +148,7 @@ class WindowsMachineApi:
 
     # --- the folder's ACL --------------------------------------------------------------------
 
-    def create_private_dir(self, path: Path, sddl: str) -> None:
+    def _descriptor(self, sddl: str) -> ctypes.c_void_p:
         sd = ctypes.c_void_p()
         convert = self._advapi32.ConvertStringSecurityDescriptorToSecurityDescriptorW
         if not convert(sddl, SDDL_REVISION_1, ctypes.byref(sd), None):
@@ -136,6 +156,34 @@ class WindowsMachineApi:
                 "ConvertStringSecurityDescriptorToSecurityDescriptorW",
                 ctypes.get_last_error(),  # type: ignore[attr-defined]
             )
+        return sd
+
+    def secure_existing_dir(self, path: Path, sddl: str) -> None:
+        sd = self._descriptor(sddl)
+        try:
+            present, defaulted, dacl = wintypes.BOOL(), wintypes.BOOL(), ctypes.c_void_p()
+            get_dacl = self._advapi32.GetSecurityDescriptorDacl
+            if not get_dacl(sd, ctypes.byref(present), ctypes.byref(dacl), ctypes.byref(defaulted)):
+                raise MachineApiError(
+                    "GetSecurityDescriptorDacl",
+                    ctypes.get_last_error(),  # type: ignore[attr-defined]
+                )
+            status = self._advapi32.SetNamedSecurityInfoW(
+                str(path),
+                SE_FILE_OBJECT,
+                DACL_SECURITY_INFORMATION | PROTECTED_DACL_SECURITY_INFORMATION,
+                None,
+                None,
+                dacl,
+                None,
+            )
+            if status != 0:
+                raise MachineApiError("SetNamedSecurityInfoW", status)
+        finally:
+            self._kernel32.LocalFree(sd)
+
+    def create_private_dir(self, path: Path, sddl: str) -> None:
+        sd = self._descriptor(sddl)
         try:
             attributes = SECURITY_ATTRIBUTES(ctypes.sizeof(SECURITY_ATTRIBUTES), sd, False)
             if not self._kernel32.CreateDirectoryW(str(path), ctypes.byref(attributes)):

@@ -181,6 +181,7 @@ def enroll_checked(
     machine_api: MachineApi | None = None,
 ) -> TerminalConfig:
     """Step 2: send the token, the CSR and the escrowed DEK over the pinned connection."""
+    from app.machine.api import MachineApiError
     from app.machine.setup import secret_store_for
     from app.services.terminal import TerminalError, enroll
     from app.sync.errors import ClientTooOld, ServerRejected, ServerUnreachable, SyncError
@@ -224,5 +225,17 @@ def enroll_checked(
         raise EnrollmentError(Failure.ALREADY_ENROLLED, exc.message) from None
     except (SyncError, TerminalError) as exc:
         raise EnrollmentError(Failure.REFUSED, exc.message) from None
+    except MachineApiError as exc:
+        raise EnrollmentError(
+            Failure.REFUSED,
+            f"端末のデータフォルダ({data_dir})のアクセス権を設定できません(Windowsのエラー "
+            f"{exc.winerror})。管理者としてサインインし、もう一度登録してください。",
+        ) from None
+    except OSError as exc:
+        raise EnrollmentError(
+            Failure.REFUSED,
+            f"端末のデータフォルダ({data_dir})に書き込めません({type(exc).__name__})。"
+            "空き容量と権限を確認してください。",
+        ) from None
     finally:
         Path(tmp).unlink(missing_ok=True)

@@ -33,8 +33,16 @@ def test_sddl_gives_the_program_users_modify_and_nobody_else() -> None:
     # Protected (no inheritance from %ProgramData%), inherited by files and folders inside.
     assert sddl.startswith("D:P")
     aces = sddl[3:].strip("()").split(")(")
-    assert aces == ["A;OICI;FA;;;SY", "A;OICI;FA;;;BA", "A;OICI;0x1301bf;;;AU"]
-    assert data_dir_sddl("S-1-5-21-1-2-3-1001").endswith(";;;S-1-5-21-1-2-3-1001)")
+    # SYSTEM and Administrators full; the users and any file's owner (OWNER RIGHTS) modify
+    # only, so no clerk can change the ACL (0x1301bf has no WRITE_DAC / WRITE_OWNER).
+    assert aces == [
+        "A;OICI;FA;;;SY",
+        "A;OICI;FA;;;BA",
+        "A;OICI;0x1301bf;;;AU",
+        "A;OICI;0x1301bf;;;OW",
+    ]
+    assert 0x1301BF & (0x40000 | 0x80000) == 0
+    assert "(A;OICI;0x1301bf;;;S-1-5-21-1-2-3-1001)" in data_dir_sddl("S-1-5-21-1-2-3-1001")
     for bad in ("Everyone", "S-1", "AU)(A;;FA;;;WD", ""):
         assert not valid_users_sid(bad)
         with pytest.raises(ValueError):
@@ -46,8 +54,25 @@ def test_data_dir_created_with_the_acl_once(tmp_path: Path) -> None:
     folder = tmp_path / "ProgramData" / "Madoguchi" / "terminal"
     ensure_data_dir(folder, api=api, users_sid=DEFAULT_USERS_SID)
     assert folder.is_dir() and api.acls == {folder: data_dir_sddl()}
-    ensure_data_dir(folder, api=api)  # exists: left as it is
-    assert len(api.acls) == 1
+    (folder / "terminal.json").write_text("{}", encoding="utf-8")
+    api.acls.clear()
+    ensure_data_dir(folder, api=api)  # an enrolled folder is left as it is
+    assert api.acls == {}
+
+
+def test_a_folder_made_before_enrollment_gets_the_acl(tmp_path: Path) -> None:
+    """The single-instance lock (or the installer, or a user) may create the folder first: the
+    ACL is put on it before enrollment writes anything secret into it."""
+    api = FakeMachineApi()
+    folder = tmp_path / "terminal"
+    folder.mkdir()
+    (folder / "madoguchi.lock").write_bytes(b"")
+    ensure_data_dir(folder, api=api, users_sid="S-1-5-21-7-8-9-1105")
+    assert api.acls == {folder: data_dir_sddl("S-1-5-21-7-8-9-1105")}
+    plain = tmp_path / "xdg-terminal"
+    plain.mkdir(mode=0o755)
+    ensure_data_dir(plain, api=None)
+    assert (plain.stat().st_mode & 0o777) == 0o700
 
 
 def test_data_dir_elsewhere_is_private_to_the_user(tmp_path: Path) -> None:

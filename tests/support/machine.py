@@ -45,5 +45,10 @@ class FakeMachineApi:
         Path(path).mkdir()  # FileExistsError as CreateDirectoryW's ERROR_ALREADY_EXISTS
         self.acls[Path(path)] = sddl
 
+    def secure_existing_dir(self, path: Path, sddl: str) -> None:
+        if not Path(path).is_dir():
+            raise MachineApiError("SetNamedSecurityInfoW", 2)  # ERROR_FILE_NOT_FOUND
+        self.acls[Path(path)] = sddl
+
     def read_sddl(self, path: Path) -> str:
         return self.acls[Path(path)]
