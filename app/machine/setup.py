@@ -16,6 +16,9 @@ from app.machine.secret import SECRET_FILE, MachineSecretStore
 
 log = logging.getLogger(__name__)
 
+# The running program's single-instance lock belongs to the folder, not to the terminal.
+NOT_MIGRATED = ("madoguchi.lock",)
+
 
 def machine_api() -> MachineApi | None:
     """The real Windows API on Windows; None elsewhere (XDG folders, Secret Service keyring)."""
@@ -113,7 +116,7 @@ def migrate_legacy(
     new_store_factory(config.install_id).store(secret)
     copied = 0
     for entry in sorted(old.data_dir.iterdir()):
-        if entry.name == old.config.name:
+        if entry.name in (old.config.name, *NOT_MIGRATED):
             continue
         target = new.data_dir / entry.name
         if entry.is_dir():

@@ -203,6 +203,7 @@ def test_per_user_folder_of_an_earlier_version_is_migrated(
     )
     assert _login(legacy, _UserCredential) == "issuer01"  # a cache with a key slot in it
     (legacy / "settings.json").write_text('{"printer": "窓口1"}', encoding="utf-8")
+    (legacy / "madoguchi.lock").write_bytes(b"old")  # an earlier run's lock stays behind
 
     api = FakeMachineApi()
     folder = tmp_path / "ProgramData" / "Madoguchi" / "terminal"
@@ -217,6 +218,7 @@ def test_per_user_folder_of_an_earlier_version_is_migrated(
     assert not legacy.exists() and _UserCredential.entries == {}
     assert api.acls[folder] == data_dir_sddl()
     assert (folder / "settings.json").read_text(encoding="utf-8") == '{"printer": "窓口1"}'
+    assert not (folder / "madoguchi.lock").exists()
     assert _login(folder, secret_store_for(folder, api=api)) == "issuer01"
     # Once is enough: nothing to do the second time.
     assert (
