@@ -23,7 +23,7 @@ from app.domain.certificates import (
     FormKind,
     IdentityDocument,
     Item,
-    RequesterKind,
+    Purpose,
     build_document,
     decide,
 )
@@ -40,12 +40,13 @@ ISSUANCE = "T01-20261126-7"
 def make_doc(h=None, *, n: int = 4, form: FormKind = FormKind.HOUSEHOLD, items=frozenset()):
     h = h or H.household(n)
     r = CertificateRequest(
-        RequesterKind.HOUSEHOLD_MEMBER,
+        H.member_requester(h),
         (IdentityDocument.MY_NUMBER_CARD,),
         items=frozenset(items),
         form=form,
+        purpose=Purpose(reason="見本の印刷の試験のため"),
     )
-    d = decide(r, h, TODAY, "P0000")
+    d = decide(r, h, TODAY)
     assert d.allowed, d.reasons
     return build_document(r, d, h, issuance_no=ISSUANCE, terminal_no="T01", issued_on=TODAY)
 
@@ -85,7 +86,7 @@ def pages_text(pdf: bytes) -> list[str]:
 
 def test_household_form_text_and_layout(fonts: Fonts) -> None:
     h = H.household(4)
-    pdf = printing.render_certificate(make_doc(h, items={Item.RELATIONSHIP}), sample=True)
+    pdf = printing.render_certificate(make_doc(h, items={Item.HEAD_AND_RELATIONSHIP}), sample=True)
     assert pdf.startswith(b"%PDF")
     with pdfplumber.open(io.BytesIO(pdf)) as doc:
         assert len(doc.pages) == 1
@@ -148,14 +149,15 @@ def test_fonts_embedded(fonts: Fonts, tmp_path: Path) -> None:
 
 def test_nine_persons_span_three_sheets(fonts: Fonts) -> None:
     h = H.household(9)
-    texts = pages_text(printing.render_certificate(make_doc(h), sample=True))
+    doc = make_doc(h, items={Item.HEAD_AND_RELATIONSHIP})
+    texts = pages_text(printing.render_certificate(doc, sample=True))
     assert len(texts) == 3
     for n, text in enumerate(texts, start=1):
         assert f"交付番号　{ISSUANCE}" in text
         assert f"{n}/3" in text
         assert "住民票の写し" in text
-    # Every person exactly once, four per sheet (the 世帯主 first; his name also heads
-    # every sheet as 世帯主).
+    # Every person exactly once, four per sheet (the 世帯主 first; asked for, his name also
+    # heads every sheet as 世帯主).
     counts = [[m.name in t for m in h.members[1:]].count(True) for t in texts]
     assert counts == [3, 4, 1]
     assert all(f"世帯主{h.head.name}" in t for t in texts)
@@ -166,8 +168,10 @@ def test_nine_persons_span_three_sheets(fonts: Fonts) -> None:
 
 def test_removed_person_form(fonts: Fonts) -> None:
     h = H.removed(H.household(3), 2)
-    r = CertificateRequest(RequesterKind.SELF, (IdentityDocument.PASSPORT,), person_ids=("P0002",))
-    d = decide(r, h, TODAY, "P0002")
+    r = CertificateRequest(
+        H.member_requester(h, "P0002", "self"), (IdentityDocument.PASSPORT,), person_ids=("P0002",)
+    )
+    d = decide(r, h, TODAY)
     doc = build_document(r, d, h, issuance_no=ISSUANCE, terminal_no="T01", issued_on=TODAY)
     (text,) = pages_text(printing.render_certificate(doc, sample=True))
     assert "住民票の除票の写し" in text
