@@ -66,14 +66,7 @@ class ItemsPanel(QGroupBox):
                 cb.setToolTip("この請求では記載できません。")
         self._updating = False
         self.justified.setVisible(bool(options.with_reason))
-        self.legend.setText(
-            "チェック済みで選べない項目は必ず記載されます。"
-            + (
-                "第三者の請求では、基礎証明事項のほかは請求事由から必要な項目だけです。"
-                if options.with_reason
-                else ""
-            )
-        )
+        self.legend.setText("チェック済みで選べない項目は、この請求では必ず記載されます。")
 
     def _toggled(self) -> None:
         if self._updating:

@@ -101,6 +101,9 @@ class RequesterPanel(QGroupBox):
         self.birth.setPlaceholderText("例: 昭和55年5月5日、S55.5.5")
         self.identity = QLabel("", objectName="requesterIdentity")
         self.identity.setWordWrap(True)
+        self.identity.setToolTip(
+            "登録のある人は個人IDで、登録のない人は氏名・生年月日で、支援措置の加害者と照合します。"
+        )
 
         # --- authority: 代理人, 法定代理人 ------------------------------------------------------
         self.principal = QComboBox(objectName="requesterPrincipal")
@@ -138,6 +141,7 @@ class RequesterPanel(QGroupBox):
         def row(key: str, label: str, widget: QWidget | Any) -> None:
             if not isinstance(widget, QWidget):
                 holder = QWidget()
+                widget.setContentsMargins(0, 0, 0, 0)
                 holder.setLayout(widget)
                 widget = holder
             lab = QLabel(label)
@@ -267,11 +271,11 @@ class RequesterPanel(QGroupBox):
             text = f"登録あり（個人ID {self.found.person_id}）"
             m = self._member(self.found.person_id)
             if m is not None and m.is_removed:
-                text += "：この世帯から除かれた人です（同一世帯員ではありません）"
+                text += "：除票（同一世帯員ではありません）"
         elif self.name.text().strip():
-            text = "登録のない人として手入力（加害者の照合は氏名・生年月日で行います）"
+            text = "登録のない人（手入力）"
         else:
-            text = "請求者を選ぶか、検索するか、本人確認書類のとおり入力してください。"
+            text = "請求者を選ぶ・検索する・書類のとおり入力する"
         self.identity.setText(text)
 
     def _member(self, person_id: str | None) -> Any:
