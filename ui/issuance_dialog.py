@@ -37,13 +37,12 @@ from app.domain.certificates import (
     Decision,
     FormKind,
     IdentityDocument,
-    PersonRef,
 )
 from app.domain.records import Household
 from ui.background import run_in_background, user_message
 from ui.items_panel import ItemsPanel
 from ui.pdf_preview import PdfPreview
-from ui.requester_panel import RequesterPanel
+from ui.requester_panel import CardReader, RequesterPanel
 
 
 class IssuanceDialog(QDialog):
@@ -57,7 +56,7 @@ class IssuanceDialog(QDialog):
         *,
         approve_dialog: Callable[[str, list[str]], Any],
         print_pdf: Callable[[bytes, int, str], int] | None = None,
-        read_card: Callable[[], PersonRef | None] | None = None,
+        read_card: CardReader | None = None,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)

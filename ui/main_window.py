@@ -183,6 +183,7 @@ class MainWindow(QMainWindow):
         audit_viewer_factory: Callable[[Any], QWidget] | None = None,
         print_pdf: Callable[[bytes, int, str], int] | None = None,
         demo_menu: Callable[[QMainWindow], None] | None = None,
+        requester_card_reader: Any = None,
         sync_interval_ms: int = SYNC_INTERVAL_MS,
         idle_clock: Callable[[], float] | None = None,
     ) -> None:
@@ -190,6 +191,7 @@ class MainWindow(QMainWindow):
         self.setObjectName("mainWindow")
         self.session = session
         self._print_pdf = print_pdf
+        self._requester_card_reader = requester_card_reader  # issuance: the requester's card
         self._sync_running = False
         self._asking_reconnect = False
         self._cancel_sync = threading.Event()
@@ -378,6 +380,7 @@ class MainWindow(QMainWindow):
             household,
             approve_dialog=self.approve_dialog,
             print_pdf=self._print_issued if self._print_pdf else None,
+            read_card=self._requester_card_reader,
             parent=self,
         )
         # An issuance leaves an event in the outbox: send it now rather than at the next tick.

@@ -48,9 +48,14 @@ K = RequesterKind
 _MEMBER_KINDS = {K.SELF, K.HOUSEHOLD_MEMBER, K.WIDE_AREA}
 
 
+CardReader = Callable[[QWidget], Callable[[], PersonRef] | None]
+
+
 class RequesterPanel(QGroupBox):
     """Emits `changed` whenever the requester, their authority or the purpose changes.
-    `read_card() -> PersonRef | None` (optional) reads the requester's 個人番号カード."""
+    `read_card(parent)` (optional, cli/card_desk_wiring.requester_card_reader) asks for the
+    card's PIN on the GUI thread and returns the card read to run in the background (or None
+    when cancelled)."""
 
     changed = Signal()
 
@@ -59,7 +64,7 @@ class RequesterPanel(QGroupBox):
         session: Any,
         household: Household,
         *,
-        read_card: Callable[[], PersonRef | None] | None = None,
+        read_card: CardReader | None = None,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__("請求者", parent)
@@ -328,13 +333,21 @@ class RequesterPanel(QGroupBox):
     def read_card(self) -> None:
         if self._read_card is None:
             return
-        try:
-            person = self._read_card()
-        except Exception as exc:
-            self.identity.setText(user_message(exc))
+        work = self._read_card(self)
+        if work is None:
             return
-        if person is not None:
+        self.card_button.setEnabled(False)
+        self.identity.setText("カードを読み取っています…")
+
+        def done(person: PersonRef) -> None:
+            self.card_button.setEnabled(True)
             self._set_found(person)
+
+        def failed(exc: BaseException) -> None:
+            self.card_button.setEnabled(True)
+            self.identity.setText(user_message(exc))
+
+        run_in_background(self, work, done, failed)
 
     def enter_by_hand(self, name: str, address: str, birth: str) -> None:
         """Fill the fields as a clerk would type them (used by tests and screenshots)."""

@@ -211,3 +211,26 @@ def test_support_measure_refusal_shows_the_clerk_why(qtbot, session) -> None:
     assert not dialog.issue_button.isEnabled()
     _shot(dialog, "screen-issuance-protected-refusal.png")
     dialog.accept()
+
+
+def test_requester_read_from_their_card(qtbot, session) -> None:
+    """The card desk's reader path (the virtual card in the simulator transport): the 代理人
+    shows their 個人番号カード, the resident types the PIN, the register finds them."""
+    from cli.card_desk_wiring import requester_card_reader
+
+    household = _resident_household(session)
+    reader = requester_card_reader(session, demo=True, ask_pin=lambda parent: "1234")
+    dialog = IssuanceDialog(
+        session, household, approve_dialog=lambda why, targets: None, read_card=reader
+    )
+    qtbot.addWidget(dialog)
+    qtbot.waitUntil(lambda: dialog.context is not None, timeout=TIMEOUT)
+    panel = dialog.requester_panel
+    panel.set_kind(K.PROXY)
+    assert panel.card_button.isVisibleTo(dialog)
+    panel.card_button.click()
+    qtbot.waitUntil(lambda: panel.found is not None, timeout=TIMEOUT)
+    assert panel.found.person_id == "P-DEMO-CARD" and panel.found.name == "窓口 花子"
+    assert "登録あり" in panel.identity.text()
+    assert dialog.request().requester.person_id == "P-DEMO-CARD"
+    dialog.accept()
