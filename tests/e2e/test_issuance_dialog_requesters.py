@@ -134,7 +134,21 @@ def test_proxy_with_my_number_is_issued_as_mail(qtbot, session, tmp_path: Path) 
     )
     pages = re.search(r"^Pages:\s+(\d+)$", info.stdout, re.MULTILINE)
     assert pages is not None and int(pages.group(1)) == dialog.issued.sheets + 1
+    no = dialog.issued.issuance.issuance_no
     dialog.accept()
+
+    # 交付履歴 shows who asked and that it left by mail.
+    from ui.main_window import IssuanceHistory
+
+    history = IssuanceHistory(session, lambda pdf, title: None)
+    qtbot.addWidget(history)
+    history.refresh()
+    qtbot.waitUntil(lambda: history.table.rowCount() > 0, timeout=TIMEOUT)
+    columns = list(IssuanceHistory.COLUMNS)
+    row = next(r for r in range(history.table.rowCount()) if history.table.item(r, 0).text() == no)
+    assert history.table.item(row, columns.index("交付方法")).text() == "郵送"
+    assert history.table.item(row, columns.index("請求者")).text() == "代理人（委任状）"
+    assert "うち郵送 1件" in history.summary.text()
 
 
 def test_third_party_purpose_is_judged(qtbot, session) -> None:

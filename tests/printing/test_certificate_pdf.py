@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import itertools
+import re
 import subprocess
 import threading
 from datetime import date
@@ -456,6 +457,7 @@ def test_daily_report(fonts: Fonts) -> None:
         printing.DailyRow("住民票の写し（世帯連記式）", 12, 15, 4500),
         ("住民票の写し（個人票）", 3, 4, 1200),
         ("住民票の除票の写し", 1, 1, 300, 1),
+        ("住民票の写し（個人票）郵送分", 2, 2, 600, 0, 2),  # (…, voided, mailed)
     ]
     pdf = printing.render_daily_report(rows, TODAY, office="端野支所", terminal_no="T01")
     (text,) = pages_text(pdf)
@@ -467,10 +469,16 @@ def test_daily_report(fonts: Fonts) -> None:
         "端野支所",
         "住民票の除票の写し",
         "合計",
-        "6,000",
-        "20",
+        "6,600",
+        "22",
+        "うち郵送",
     ):
         assert needle in text.replace("　", ""), needle
+    # The 郵送 column of the totals row: 2 mailed of 18 issued.
+    line = subprocess.run(
+        ["pdftotext", "-layout", "-", "-"], input=pdf, capture_output=True, check=True
+    ).stdout.decode()
+    assert re.search(r"合計\s+18\s+2\s+22\s+1\s+6,600", line), line
 
 
 def _history(n: int):
