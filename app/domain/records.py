@@ -581,8 +581,7 @@ def person_to_dict(p: Person) -> dict[str, Any]:
             **(
                 {
                     "perpetrators": [
-                        {"name": x.name, "birth_date": _iso(x.birth_date)}
-                        for x in sm.perpetrators
+                        {"name": x.name, "birth_date": _iso(x.birth_date)} for x in sm.perpetrators
                     ]
                 }
                 if sm.perpetrators

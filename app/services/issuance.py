@@ -36,7 +36,7 @@ from app.domain.records import Household
 from app.services.session_core import SessionCore, SessionError
 from app.store.audit import AuditAction
 from app.store.errors import NotFound
-from app.store.outbox import Issuance
+from app.store.issuances import Issuance
 from app.sync.errors import ServerRejected, ServerUnreachable
 from app.sync.protocol import (
     CertificateIssuedPayload,

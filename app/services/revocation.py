@@ -23,7 +23,7 @@ from typing import Any
 
 from app.store.db import wipe  # the store does the deleting (and re-checks the outbox)
 from app.store.errors import OutboxNotEmpty
-from app.sync.engine import SyncReport
+from app.sync.results import SyncReport
 
 log = logging.getLogger("madoguchi.sync")
 

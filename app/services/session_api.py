@@ -24,10 +24,10 @@ if TYPE_CHECKING:
     from app.domain.records import Household
     from app.services.issuance import IssuedCertificate
     from app.services.terminal import TerminalConfig
-    from app.store.outbox import Issuance
+    from app.store.issuances import Issuance
     from app.store.search import SearchPage
-    from app.sync.engine import SyncReport, SyncStatus
     from app.sync.protocol import OperatorProfile
+    from app.sync.results import SyncReport, SyncStatus
 
 
 class CounterSessionApi(Protocol):

@@ -29,9 +29,10 @@ from app.store.db import Cache
 from app.store.keys import KeySlots
 from app.store.search import SearchPage, SearchQuery
 from app.sync.client import SyncClient
-from app.sync.engine import SyncEngine, SyncReport, SyncStatus
+from app.sync.engine import SyncEngine
 from app.sync.errors import ServerRejected
 from app.sync.protocol import Event, OperatorProfile
+from app.sync.results import SyncReport, SyncStatus
 
 log = logging.getLogger(__name__)
 

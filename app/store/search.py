@@ -57,6 +57,8 @@ _HI = "\U0010ffff"  # above every character: `key < prefix + _HI` closes a prefi
 # Kinds of name keys; a lower kind wins when one person has the same key twice.
 (KIND_NAME, KIND_KANA, KIND_FAMILY, KIND_FAMILY_KANA, KIND_GIVEN, KIND_GIVEN_KANA, KIND_ALIAS,
  KIND_ALIAS_KANA, KIND_FORMER) = range(9)  # fmt: skip
+
+
 class AddressKeys(NamedTuple):
     """What an address query matches: the start of the 住所 key, or of the 方書 key."""
 

@@ -177,7 +177,9 @@ def test_perpetrators_known_by_name_round_trip() -> None:
     assert parse_line(dump_line(h)) == h == parse_line(json.dumps(data, ensure_ascii=False))
     with pytest.raises(ValidationError):
         parse_household(
-            mutate(["members", 0, "support_measure", "perpetrators"], [{"birth_date": "1980-01-02"}])
+            mutate(
+                ["members", 0, "support_measure", "perpetrators"], [{"birth_date": "1980-01-02"}]
+            )
         )
 
 

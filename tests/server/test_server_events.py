@@ -222,44 +222,6 @@ def test_chunked_body_without_length_is_refused(sync_server: ServerEnv) -> None:
     assert answer.status_code == 411 and answer.json()["code"] == "length_required"
 
 
-def test_audit_batch_is_stored_plainly_without_server_audit(
-    sync_server: ServerEnv, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from sqlalchemy import select
-
-    from server import events as events_mod
-    from server.tables import audit_entries
-
-    real = events_mod.importlib.import_module
-
-    def no_audit(name: str, *args: Any) -> Any:
-        if name == "server.audit":
-            raise ModuleNotFoundError(name=name)
-        return real(name, *args)
-
-    monkeypatch.setattr(events_mod.importlib, "import_module", no_audit)
-    env = sync_server
-    entry = {
-        "entry_id": str(uuid.uuid4()),
-        "seq": 1,
-        "at": "2026-11-26T09:00:00+09:00",
-        "operator_id": env.operator_id,
-        "action": "search",
-        "target_ids": ["P00000010"],
-        "reason": None,
-        "prev_hash": "0" * 64,
-        "hash": "a" * 64,
-        "signature": "sig",
-    }
-    batch = _event(env, "audit_batch", {"entries": [entry]})
-    assert env.client.push_events([batch]).results[0].status == "accepted"
-    bad = _event(env, "audit_batch", {"entries": [{"entry_id": "x"}]})
-    assert env.client.push_events([bad]).results[0].status == "rejected"
-    with env.server.db.read() as conn:
-        rows = conn.execute(select(audit_entries.c.entry_id, audit_entries.c.terminal_no)).all()
-    assert [tuple(r) for r in rows] == [(entry["entry_id"], env.terminal.terminal_no)]
-
-
 def test_certificate_requester_purpose_and_mail_are_stored(sync_server_any: ServerEnv) -> None:
     """Issue 19: the server keeps who asked, why, the article and the delivery; a mailed
     certificate must say where it went (on SQLite and PostgreSQL)."""
