@@ -14,7 +14,7 @@ from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
 from cli.gui import build_main_window
 from tests.auth.test_privacy_ui import FakeUser32
-from tests.e2e.test_counter_services import SELF_REQUEST, _first_resident_household
+from tests.e2e.test_counter_services import _first_resident_household, self_request
 from ui import privacy
 from ui.approval import ApprovalDialog
 from ui.card_desk import CollationBDialog, PinPadDialog
@@ -57,7 +57,7 @@ def test_each_window_with_personal_data_is_excluded(qtbot: Any, counter, user32)
         qtbot.addWidget(dialog)
         shown["issuance dialog"] = dialog
 
-        pdf = session.preview(SELF_REQUEST, household, requester_person_id=hit.person_id)
+        pdf = session.preview(self_request(household, hit.person_id), household)
         before = set(QApplication.topLevelWidgets())
         window.show_pdf_window(pdf, "見本")
         (preview,) = [w for w in QApplication.topLevelWidgets() if w not in before]

@@ -27,7 +27,7 @@ from cli.main import main as madoguchi
 from printing import demo_seal_png
 from server import setup_cli
 from server.embedded import EmbeddedServer
-from tests.e2e.test_counter_services import SELF_REQUEST, _first_resident_household
+from tests.e2e.test_counter_services import _first_resident_household, self_request
 from tests.printing.conftest import need_tool
 from tests.support.server import FAST_PASSWORDS
 from ui.login import LoginDialog
@@ -95,16 +95,16 @@ def test_no_seal_no_issuance_then_the_servers_seal_is_printed(site: Site, tmp_pa
         hit, household = _first_resident_household(session)
         # No 公印 on the server yet: no certificate, a clear reason; the 見本 still renders.
         with pytest.raises(SealError, match="公印と市長名が中央サーバーから届いていない"):
-            session.issue(SELF_REQUEST, household, requester_person_id=hit.person_id)
+            session.issue(self_request(household, hit.person_id), household)
         assert session.cache.issuances_on(session.today()) == []
-        sample = session.preview(SELF_REQUEST, household, requester_person_id=hit.person_id)
+        sample = session.preview(self_request(household, hit.person_id), household)
         (tmp_path / "sample").mkdir()
         assert _images(sample, tmp_path / "sample") == []
 
         seal = demo_seal_png()
         site.server.set_seal(seal, "北見市長", "北見 花子")
         assert session.sync_once().error is None  # the terminal fetches and verifies it
-        issued = session.issue(SELF_REQUEST, household, requester_person_id=hit.person_id)
+        issued = session.issue(self_request(household, hit.person_id), household)
         (tmp_path / "issued").mkdir()
         images = _images(issued.pdf, tmp_path / "issued")
         rgb = [i for i in images if i.mode in ("RGB", "RGBA")]
@@ -132,7 +132,7 @@ def test_a_tampered_seal_stops_issuance(site: Site) -> None:
         path.write_text(forged.model_dump_json(), encoding="utf-8")
         assert session.sync_once().error is None
         assert session.seal().mayor_name == "北見 花子"
-        session.issue(SELF_REQUEST, household, requester_person_id=hit.person_id)
+        session.issue(self_request(household, hit.person_id), household)
 
         # The copy in the cache altered: refused where it is used, nothing issued.
         session.cache.set_local_state(
@@ -140,7 +140,7 @@ def test_a_tampered_seal_stops_issuance(site: Site) -> None:
         )
         count = len(session.cache.issuances_on(session.today()))
         with pytest.raises(SealError, match="署名を確認できません"):
-            session.issue(SELF_REQUEST, household, requester_person_id=hit.person_id)
+            session.issue(self_request(household, hit.person_id), household)
         assert len(session.cache.issuances_on(session.today())) == count
     finally:
         session.logout()
