@@ -39,3 +39,12 @@ class ApprovalRefused(AuthError):
 class SessionEnded(AuthError):
     def __init__(self) -> None:
         super().__init__("セッションは終了しています。もう一度ログインしてください。")
+
+
+class ScreenLocked(AuthError):
+    """The idle lock is on: every use case waits for the unlock (or a takeover)."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "画面がロックされています。パスワードでロックを解除してから操作してください。"
+        )

@@ -28,12 +28,13 @@ from typing import Any
 from argon2 import PasswordHasher
 from argon2.exceptions import VerificationError
 
-from app.auth.errors import InvalidCredentials, LockedOut, SessionEnded
+from app.auth.errors import InvalidCredentials, LockedOut, ScreenLocked, SessionEnded
 from app.auth.lockout import LockoutTracker
 from app.auth.passwords import PasswordPolicy
 from app.auth.session import Session
 from app.domain.errors import DomainError
 from app.store.audit import AuditAction
+from app.store.errors import SlotDeleted
 from app.sync.errors import ServerFailed, ServerRejected, ServerUnreachable
 from app.sync.protocol import OperatorProfile, SessionResponse
 
@@ -47,6 +48,8 @@ class _PendingFailure:
     operator_id: str
     at: datetime
     online: bool
+    # The failure that deleted the operator's offline key slot (or locked the operator).
+    lockout: bool = False
 
 
 class AuthService:
@@ -79,6 +82,9 @@ class AuthService:
         self._pending: list[_PendingFailure] = []
         self._verifier: dict[str, str] = {}  # operator_id → argon2 hash, this session only
         self.session: Session | None = None
+        # The idle lock (lock() … unlock()/takeover()): app.services refuses every use case
+        # while it is on, whatever the UI shows.
+        self.locked = False
         self._login_unrecorded = False
         self.last_response: SessionResponse | None = None
 
@@ -98,6 +104,14 @@ class AuthService:
                 reason="オンライン" if f.online else "オフライン",
                 at=f.at,
             )
+            if f.lockout:
+                record(
+                    f.operator_id,
+                    AuditAction.LOCKOUT,
+                    [],
+                    reason=_lockout_reason(f.online),
+                    at=f.at,
+                )
         if self.session is not None and self._login_unrecorded:
             self._login_unrecorded = False
             s = self.session
@@ -120,7 +134,9 @@ class AuthService:
             raise SessionEnded()  # an action that cannot be recorded must not happen
         self._record(operator_id, action, targets or [], reason=reason)
 
-    def _failed(self, operator_id: str, online: bool) -> None:
+    def _failed(self, operator_id: str, online: bool, lockout: bool = False) -> None:
+        """A failed login (and, with `lockout`, the lock it caused): in the chain now, or kept
+        in memory until the cache opens (AuditAction.LOGIN_FAILED, AuditAction.LOCKOUT)."""
         if self._record is not None:
             self._record(
                 operator_id,
@@ -128,8 +144,10 @@ class AuthService:
                 [],
                 reason="オンライン" if online else "オフライン",
             )
+            if lockout:
+                self._record(operator_id, AuditAction.LOCKOUT, [], reason=_lockout_reason(online))
         else:
-            self._pending.append(_PendingFailure(operator_id, self._clock(), online))
+            self._pending.append(_PendingFailure(operator_id, self._clock(), online, lockout))
 
     # --- login -----------------------------------------------------------------------------
 
@@ -145,8 +163,8 @@ class AuthService:
                 if self._offline_login is None:
                     raise
                 log.info("server unavailable: offline login for operator %s", operator_id)
-            except (ServerRejected, InvalidCredentials):
-                self._failed(operator_id, online=True)
+            except (ServerRejected, InvalidCredentials) as exc:
+                self._failed(operator_id, online=True, lockout=_locked_answer(exc))
                 raise
             else:
                 if not answer.operator.active:
@@ -159,6 +177,9 @@ class AuthService:
             raise InvalidCredentials("ログインの方法が設定されていません。")
         try:
             profile = self._offline_login(operator_id, password)
+        except SlotDeleted:
+            self._failed(operator_id, online=False, lockout=True)
+            raise
         except DomainError:
             self._failed(operator_id, online=False)
             raise
@@ -200,13 +221,20 @@ class AuthService:
         if self._record is not None:
             self._audit(s.operator_id, AuditAction.LOGOUT)
         self.session = None
+        self.locked = False
         self._verifier = {}
 
     # --- idle lock -------------------------------------------------------------------------
 
     def lock(self) -> None:
         s = self._require_session()
+        self.locked = True  # first: the lock holds even if the entry cannot be written
         self._audit(s.operator_id, AuditAction.LOCK)
+
+    def require_unlocked(self) -> None:
+        """ScreenLocked while the idle lock is on (the services call this before any work)."""
+        if self.locked:
+            raise ScreenLocked()
 
     def unlock(self, password: str) -> Session:
         """The operator's own password ends the lock; 5 wrong ones end the session."""
@@ -216,13 +244,15 @@ class AuthService:
         try:
             self._hasher.verify(self._verifier.get(s.operator_id, ""), password)
         except (VerificationError, ValueError):
-            self._failed(s.operator_id, online=s.online)
             if self._unlock_lockout.record_failure(s.operator_id) == 0:
+                self._failed(s.operator_id, online=s.online, lockout=True)
                 self.logout()
                 raise LockedOut() from None
+            self._failed(s.operator_id, online=s.online)
             raise InvalidCredentials("パスワードが違います。") from None
         self._unlock_lockout.record_success(s.operator_id)
         self._audit(s.operator_id, AuditAction.UNLOCK)
+        self.locked = False
         return s
 
     def takeover(self, operator_id: str, password: str) -> Session:
@@ -243,6 +273,7 @@ class AuthService:
         self._audit(old.operator_id, AuditAction.LOGOUT, reason="引き継ぎ")
         self._remember(new.operator_id, password)
         self.session = new
+        self.locked = False
         self._audit(
             new.operator_id,
             AuditAction.TAKEOVER,
@@ -261,3 +292,12 @@ class AuthService:
         self._change_password(s.operator_id, old_password, new_password)
         self._remember(s.operator_id, new_password)
         self._audit(s.operator_id, AuditAction.PASSWORD_CHANGE)
+
+
+def _lockout_reason(online: bool) -> str:
+    return "サーバーで職員IDをロック" if online else "この端末のオフライン用の鍵を削除・ロック"
+
+
+def _locked_answer(exc: Exception) -> bool:
+    """The server's answer that this failure locked the operator (403 operator_locked)."""
+    return isinstance(exc, ServerRejected) and exc.code == "operator_locked"

@@ -53,6 +53,9 @@ class AuditAction(StrEnum):
     UNLOCK = "unlock"
     TAKEOVER = "takeover"
     PASSWORD_CHANGE = "password_change"
+    LOCKOUT = "lockout"
+    LOOKUP_MY_NUMBER = "lookup_my_number"
+    OUTBOX_REQUEUE = "outbox_requeue"
 
 
 ACTION_LABELS: dict[AuditAction, str] = {
@@ -74,11 +77,19 @@ ACTION_LABELS: dict[AuditAction, str] = {
     AuditAction.UNLOCK: "ロック解除",
     AuditAction.TAKEOVER: "操作者の引き継ぎ",
     AuditAction.PASSWORD_CHANGE: "パスワード変更",
+    AuditAction.LOCKOUT: "パスワード誤りによるロック",
+    AuditAction.LOOKUP_MY_NUMBER: "個人番号による照会",
+    AuditAction.OUTBOX_REQUEUE: "送信保留データの再送",
 }
 
 # Actions whose entry must say why (the auditor reads the reason).
 ACTIONS_NEEDING_REASON: frozenset[AuditAction] = frozenset(
-    {AuditAction.REVEAL_MY_NUMBER, AuditAction.APPROVAL, AuditAction.VOID_CERTIFICATE}
+    {
+        AuditAction.REVEAL_MY_NUMBER,
+        AuditAction.APPROVAL,
+        AuditAction.VOID_CERTIFICATE,
+        AuditAction.OUTBOX_REQUEUE,
+    }
 )
 
 

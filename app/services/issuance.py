@@ -186,6 +186,7 @@ class IssuanceDesk(SessionCore):
         Online the server checks the password (a separate, short-lived session); offline the
         supervisor's key slot on this terminal does.
         """
+        self._check_open()
         if self.auth.session is None:
             raise SessionError("ログアウトしました。もう一度ログインしてください。")
 
@@ -242,8 +243,11 @@ class IssuanceDesk(SessionCore):
 
         `delivery` is how the copy leaves. A copy the rules send by mail (任意代理人 + 個人番号)
         is never handed over at the counter: asked with COUNTER, it is refused.
+        `household` names the household; its record is read here from the cache (what the
+        screen holds is masked, and a caller's copy is never printed).
         """
         self._require(Permission.ISSUE_CERTIFICATE)
+        household = self.cache.household(household.household_id)
         decision = self.decide(request, household)
         if not decision.allowed:
             raise SessionError("\n".join(decision.reasons))

@@ -17,6 +17,7 @@ from typing import Any
 
 from app.auth.errors import InvalidCredentials
 from app.auth.permissions import Permission, has_permission, require_permission
+from app.auth.reveal import mask_household, reveal_my_number
 from app.auth.service import AuthService
 from app.domain import wareki
 from app.domain.certificates import Municipality
@@ -141,9 +142,15 @@ class SessionCore:
     def can(self, permission: Permission) -> bool:
         return has_permission(self.operator.roles, permission)
 
-    def _require(self, permission: Permission) -> None:
+    def _check_open(self) -> None:
+        """Every use case starts here: not after logout, and not under the idle lock
+        (auth.lock() … unlock()/takeover()), whatever the UI shows."""
         if self.closed:
             raise SessionError("ログアウトしました。もう一度ログインしてください。")
+        self.auth.require_unlocked()
+
+    def _require(self, permission: Permission) -> None:
+        self._check_open()
         require_permission(self.operator.roles, permission)
 
     def audit(
@@ -152,6 +159,7 @@ class SessionCore:
         target_ids: tuple[str, ...] | list[str] = (),
         reason: str | None = None,
     ) -> None:
+        self._check_open()  # nothing is done (or recorded as done) under the lock
         self.chain.append(self.operator.operator_id, action, list(target_ids), reason)
 
     def today(self) -> date:
@@ -184,16 +192,44 @@ class SessionCore:
         if query.is_empty():
             raise ValidationError("query", "検索条件を1つ以上入力してください。")
         page = self.cache.search(query, limit=limit)
-        self.audit(AuditAction.SEARCH, [h.person_id for h in page.hits[:50]])
+        self.audit(
+            AuditAction.SEARCH,
+            [h.person_id for h in page.hits[:50]],
+            reason=search_criteria(
+                name=name,
+                birth=birth,
+                sex=sex,
+                address=address,
+                juminhyo_code=juminhyo_code,
+                include_removed=include_removed,
+                hits=len(page.hits),
+            ),
+        )
         return page
 
     def open_household(self, household_id: str) -> Household:
+        """The household for the screen, every 個人番号 masked (reveal_my_number shows one)."""
         self._require(Permission.VIEW_RECORD)
         household = self.cache.household(household_id)
         self.audit(
             AuditAction.VIEW_HOUSEHOLD, [household_id, *(m.person_id for m in household.members)]
         )
-        return household
+        return mask_household(household)
+
+    def reveal_my_number(self, person_id: str, reason: str) -> str | None:
+        """One person's 個人番号 for the screen: the permission, a reason, and the audit entry
+        (written before the number is read) — app.auth.reveal.reveal_my_number."""
+        self._check_open()
+        session = self.auth.session
+        if session is None:
+            raise SessionError("ログアウトしました。もう一度ログインしてください。")
+        return reveal_my_number(
+            session,
+            person_id,
+            reason,
+            fetch=lambda pid: self.cache.person(pid)[0].my_number,
+            record=self.chain.append,
+        )
 
     def verify_audit_chain(self) -> list[Any]:
         """The chain checked against this terminal's certificate (for the 監査者)."""
@@ -209,6 +245,7 @@ class SessionCore:
     # -- sync -----------------------------------------------------------------------------------
 
     def status(self) -> SyncStatus:
+        """Counts and times only (no personal data): answered under the idle lock too."""
         if self.closed:
             raise SessionError("ログアウトしました。")
         return self.engine.status(self.clock())
@@ -216,8 +253,7 @@ class SessionCore:
     def sync_once(self, progress: Any = None, cancel: Any = None) -> SyncReport:
         """Queue the audit trail, push the outbox, pull the feed. One sync at a time."""
         with self._sync_lock:
-            if self.closed:
-                raise SessionError("ログアウトしました。")
+            self._check_open()
             self.queue_audit_batches()
             report = self.engine.sync_once(progress=progress, cancel=cancel)
             if report.online and report.error is None:
@@ -257,6 +293,7 @@ class SessionCore:
 
     def reconnect(self, password: str) -> None:
         """Open a server session for the operator at the counter again (password re-entered)."""
+        self._check_open()
         op_id = self.operator.operator_id
         try:
             answer = self.client.login(op_id, password)
@@ -303,6 +340,46 @@ class SessionCore:
             self.closed = True
             self.client.close()
             self.cache.close()
+
+
+_SEX_LABELS = {"male": "男", "female": "女"}
+_CRITERION_CHARS = 100
+
+
+def search_criteria(
+    *,
+    name: str = "",
+    birth: str = "",
+    sex: str | None = None,
+    address: str = "",
+    juminhyo_code: str = "",
+    include_removed: bool = True,
+    hits: int = 0,
+) -> str:
+    """The search's criteria for its audit entry (docs/audit.md "Search criteria"): which
+    fields were used and what was typed, so an auditor can tell a search that served a
+    counter visit from one that did not (DESIGN.md §8). The 住民票コード keeps its last four
+    digits only (the hits name the person); a 個人番号 is never a search criterion here."""
+
+    def cut(text: str) -> str:
+        text = " ".join(text.split())
+        return text if len(text) <= _CRITERION_CHARS else text[:_CRITERION_CHARS] + "…"
+
+    parts: list[str] = []
+    if name.strip():
+        parts.append(f"氏名「{cut(name)}」")
+    if birth.strip():
+        parts.append(f"生年月日「{cut(birth)}」")
+    if sex:
+        parts.append(f"性別「{_SEX_LABELS.get(sex, cut(sex))}」")
+    if address.strip():
+        parts.append(f"住所「{cut(address)}」")
+    code = juminhyo_code.strip()
+    if code:
+        parts.append(f"住民票コード「{'＊' * max(0, len(code) - 4)}{cut(code[-4:])}」")
+    if not include_removed:
+        parts.append("除票を除く")
+    return f"条件: {' '.join(parts) or 'なし'} / 該当 {hits}件"
 
 
 def _birth_criteria(text: str) -> dict[str, Any]:
