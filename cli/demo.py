@@ -76,6 +76,31 @@ class DemoFileSecretStore:
 
     def delete(self) -> None:
         self.path.unlink(missing_ok=True)
+        self.failure_guard().delete()
+
+    def failure_guard(self) -> DemoFileRecord:
+        return DemoFileRecord(self.path.with_name(self.path.name + "-failures"))
+
+
+class DemoFileRecord:
+    """The key slots' failure counts beside the demo's file secret (demo only, as above)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def read(self) -> bytes | None:
+        try:
+            return self.path.read_bytes()
+        except FileNotFoundError:
+            return None
+
+    def write(self, data: bytes) -> None:
+        from app.services.terminal import atomic_write_text
+
+        atomic_write_text(self.path, data.decode("utf-8"))
+
+    def delete(self) -> None:
+        self.path.unlink(missing_ok=True)
 
 
 def _secret_store_factory(data_dir: Path) -> tuple[Callable[[str], object], str | None]:

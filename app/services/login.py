@@ -24,6 +24,7 @@ from app.services.terminal import (
     TerminalError,
     TerminalFiles,
     default_secret_store,
+    make_private,
 )
 from app.store.audit import signer_for
 from app.store.db import Cache, open_cache
@@ -80,9 +81,13 @@ class LoginService:
         if is_locked(self.files.data_dir):
             raise SessionError(LOCKED_MESSAGE)
         config = self.terminal()
+        secret_store = self.secret_store_factory(config.install_id)
         device_secret = self._device_secret(config)
+        make_private(self.files)
         client = self.client(config, device_secret)
-        slots = KeySlots(self.files.slots)
+        # The failure counts live beside the device secret too (issue 21: a restored
+        # keyslots.json must not give a guesser five more tries).
+        slots = KeySlots(self.files.slots, guard=secret_store.failure_guard())
         opened: dict[str, Any] = {}
 
         def online_login(op_id: str, pw: str):
@@ -148,7 +153,7 @@ class LoginService:
                 daily_report_renderer=self.daily_report_renderer,
                 clock=self.clock,
                 client_factory=lambda: self.client(config, device_secret),
-                secret_store=self.secret_store_factory(config.install_id),
+                secret_store=secret_store,
             )
         except BaseException:
             cache.close()

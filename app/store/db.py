@@ -242,6 +242,7 @@ def _connect(path: Path, dek: bytes | None, *, create: bool = False) -> tuple[An
         reconnect = plain
     else:
         hex_key = _check_dek(dek)
+        _private_file(path, create=create)
         formats = (_FORMAT,) if create else (_FORMAT, _LEGACY)
         for i, settings in enumerate(formats):
             try:
@@ -263,6 +264,21 @@ def _connect(path: Path, dek: bytes | None, *, create: bool = False) -> tuple[An
     # Decrypted pages kept in memory: every miss costs a decryption (see PAGE_CACHE_KIB).
     conn.execute(f"PRAGMA cache_size = -{PAGE_CACHE_KIB}")
     return conn, reconnect
+
+
+def _private_file(path: Path, *, create: bool) -> None:
+    """POSIX: the cache file is 0600 before SQLite opens it (SQLite gives its -wal and -shm
+    the main file's mode); an older file made 0644 is tightened. Windows: the folder's ACL."""
+    if os.name == "nt":
+        return
+    if create:
+        with contextlib.suppress(FileExistsError):
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        return
+    for name in (str(path), str(path) + "-wal", str(path) + "-shm"):
+        with contextlib.suppress(FileNotFoundError):
+            if os.stat(name).st_mode & 0o077:
+                os.chmod(name, 0o600)
 
 
 def _open(path: Path, dek: bytes | None, *, create: bool) -> Cache:
