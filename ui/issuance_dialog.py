@@ -46,15 +46,16 @@ from ui.requester_panel import CardReader, RequesterPanel
 
 
 class IssuanceDialog(QDialog):
-    """One request for one household. `approve_dialog(situation, targets) -> Approval | None`
-    opens the supervisor approval (injected so tests can drive it)."""
+    """One request for one household. `approve_dialog(situation, request, household) ->
+    Approval | None` opens the supervisor approval for this request (injected so tests can
+    drive it)."""
 
     def __init__(
         self,
         session: Any,
         household: Household,
         *,
-        approve_dialog: Callable[[str, list[str]], Any],
+        approve_dialog: Callable[[str, Any, Household], Any],
         print_pdf: Callable[[bytes, int, str], int] | None = None,
         read_card: CardReader | None = None,
         parent: QWidget | None = None,
@@ -288,7 +289,7 @@ class IssuanceDialog(QDialog):
         approval = None
         why = self.session.approval_needed(self.decision)
         if why is not None:
-            approval = self._approve_dialog(why, list(self.decision.person_ids))
+            approval = self._approve_dialog(why, request, self.household)
             if approval is None:
                 return
         self.issue_button.setEnabled(False)

@@ -371,9 +371,9 @@ class MainWindow(QMainWindow):
             lambda e: QMessageBox.warning(self, "世帯を開けません", user_message(e)),
         )
 
-    def approve_dialog(self, situation: str, targets: list[str]) -> Any:
+    def approve_dialog(self, situation: str, request: Any, household: Household) -> Any:
         dialog = ApprovalDialog(
-            lambda sup, pw, reason: self.session.approve(sup, pw, reason, targets),
+            lambda sup, pw, reason: self.session.approve(sup, pw, reason, request, household),
             situation=situation,
             parent=self,
         )

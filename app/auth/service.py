@@ -10,8 +10,9 @@ pieces and the tests wire fakes:
   (app/store/keys.py raises NoSlot / SlotExpired / WrongPassword / SlotDeleted), open the cache
   and read the profile from it.
 - `record(operator_id, action, target_ids, reason=None, at=None)`: AuditChain.append, or None
-  while the cache is closed. Failed logins before the cache is open are kept in memory and
-  written with their original time at the next successful login.
+  while the cache is closed. Failed logins (and lockouts) before the cache is open are kept in
+  memory (`pending`, shared by the login window's attempts) and written with their original
+  time at the next successful login on this terminal in the same run of the program.
 
 The password itself is never kept: an argon2 hash of it, in memory only, lets the idle lock
 check the password without the network or the key slot.
@@ -44,7 +45,7 @@ Record = Callable[..., Any]
 
 
 @dataclass(frozen=True)
-class _PendingFailure:
+class PendingFailure:
     operator_id: str
     at: datetime
     online: bool
@@ -66,6 +67,7 @@ class AuthService:
         unlock_lockout: LockoutTracker | None = None,
         hasher: PasswordHasher | None = None,
         takeover_login: Callable[[str, str], OperatorProfile] | None = None,
+        pending: list[PendingFailure] | None = None,
     ) -> None:
         self.terminal_no = terminal_no
         self._online_login = online_login
@@ -79,7 +81,9 @@ class AuthService:
         # Checks the next operator at the lock screen without opening anything anew (the cache
         # is already open); the login callables are used when it is not given.
         self._takeover_login = takeover_login
-        self._pending: list[_PendingFailure] = []
+        # Failures before the chain is open. The login window's LoginService passes one list to
+        # each attempt's AuthService, so the failures of earlier attempts are written too.
+        self._pending: list[PendingFailure] = pending if pending is not None else []
         self._verifier: dict[str, str] = {}  # operator_id → argon2 hash, this session only
         self.session: Session | None = None
         # The idle lock (lock() … unlock()/takeover()): app.services refuses every use case
@@ -95,7 +99,8 @@ class AuthService:
         self._record = record
         if record is None:
             return
-        pending, self._pending = self._pending, []
+        pending = list(self._pending)
+        self._pending.clear()
         for f in pending:
             record(
                 f.operator_id,
@@ -147,7 +152,7 @@ class AuthService:
             if lockout:
                 self._record(operator_id, AuditAction.LOCKOUT, [], reason=_lockout_reason(online))
         else:
-            self._pending.append(_PendingFailure(operator_id, self._clock(), online, lockout))
+            self._pending.append(PendingFailure(operator_id, self._clock(), online, lockout))
 
     # --- login -----------------------------------------------------------------------------
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from app.auth.errors import InvalidCredentials
-from app.auth.service import AuthService
+from app.auth.service import AuthService, PendingFailure
 from app.services.issuance import DailyReportRenderer, Renderer
 from app.services.revocation import LOCKED_MESSAGE, is_locked
 from app.services.session import CounterSession
@@ -55,6 +55,9 @@ class LoginService:
         self.daily_report_renderer = daily_report_renderer
         self.secret_store_factory = secret_store_factory
         self.clock = clock
+        # Failed attempts before any cache was open, shared by every attempt of this login
+        # window: the next successful login writes them all into the audit chain.
+        self._pending_failures: list[PendingFailure] = []
 
     def terminal(self) -> TerminalConfig:
         return TerminalConfig.load(self.files)
@@ -130,6 +133,7 @@ class LoginService:
             online_login=online_login,
             offline_login=offline_login,
             clock=self.clock,
+            pending=self._pending_failures,
         )
         try:
             auth.login(operator_id, password)

@@ -64,6 +64,8 @@ class CounterSessionApi(Protocol):
 
     def open_household(self, household_id: str) -> Household: ...
 
+    def reveal_my_number(self, person_id: str, reason: str) -> str | None: ...
+
     # certificates
     def certificate_context(self, household: Household) -> CertificateContext: ...
 
@@ -84,7 +86,12 @@ class CounterSessionApi(Protocol):
     def approval_needed(self, decision: Decision) -> str | None: ...
 
     def approve(
-        self, supervisor_id: str, password: str, reason: str, target_ids: list[str]
+        self,
+        supervisor_id: str,
+        password: str,
+        reason: str,
+        request: CertificateRequest,
+        household: Household,
     ) -> Approval: ...
 
     def issue(

@@ -24,6 +24,7 @@ from typing import Any
 
 import sqlcipher3
 
+from .approvals import ApprovalsMixin
 from .base import CacheBase
 from .errors import CacheCorrupt, OutboxNotEmpty, StoreError, WrongKey
 from .issuances import IssuancesMixin
@@ -59,7 +60,9 @@ def slots_path(data_dir: str | os.PathLike[str]) -> Path:
     return Path(data_dir) / SLOTS_FILE
 
 
-class Cache(ResidentsMixin, SearchMixin, IssuancesMixin, ProtectionMixin, CacheBase):
+class Cache(
+    ResidentsMixin, SearchMixin, IssuancesMixin, ApprovalsMixin, ProtectionMixin, CacheBase
+):
     """The local cache. Methods (see the mixins and docs/store.md):
 
     feed: apply_changes, cursor, mark_pull_complete, last_complete_pull, policy, operator,
@@ -67,7 +70,8 @@ class Cache(ResidentsMixin, SearchMixin, IssuancesMixin, ProtectionMixin, CacheB
     household_of_person, find_by_juminhyo_code, find_by_my_number, counts; search;
     anti-entropy: bucket_digest, households_in_bucket, replace_bucket; outbox_*, notices,
     acknowledge_notice; next_issuance_no, record_issuance, issuance, issuances_on,
-    void_issuance; transaction, connection, close.
+    void_issuance; grant_approval, granted_approval, consume_approval; transaction,
+    connection, close.
     """
 
     def __init__(

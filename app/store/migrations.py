@@ -319,7 +319,47 @@ _V9 = [
     "CREATE INDEX persons_support ON persons(support_until) WHERE support_until IS NOT NULL",
 ]
 
-MIGRATIONS: Sequence[Sequence[str]] = (_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8, _V9)
+# v10 (issue 21): supervisor approvals as one-time tokens (granted at approval, consumed in the
+# issuance's transaction: one approval, one certificate); the outbox learns to set aside an
+# event that keeps failing with 5xx or unreadable answers (attempts, next_attempt_at, state
+# 'quarantined') so that it never blocks the events behind it. SQLite cannot change a CHECK:
+# the outbox is rebuilt with its rows and sequence.
+_V10 = [
+    """CREATE TABLE approvals (
+        approval_id TEXT PRIMARY KEY,
+        approver_id TEXT NOT NULL,
+        operator_id TEXT NOT NULL,
+        granted_at TEXT NOT NULL,
+        expires_at TEXT NOT NULL,
+        token TEXT NOT NULL,
+        consumed_at TEXT,
+        issuance_no TEXT UNIQUE
+    )""",
+    """CREATE TABLE outbox_v10 (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        event_id TEXT NOT NULL UNIQUE,
+        type TEXT NOT NULL,
+        body TEXT NOT NULL,
+        state TEXT NOT NULL DEFAULT 'pending'
+            CHECK (state IN ('pending', 'rejected', 'quarantined')),
+        reason TEXT,
+        added_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at TEXT
+    )""",
+    """INSERT INTO outbox_v10(seq, event_id, type, body, state, reason, added_at, updated_at)
+        SELECT seq, event_id, type, body, state, reason, added_at, updated_at FROM outbox""",
+    # The sequence goes on from where the old table's was (a deleted event's seq is not reused).
+    "DELETE FROM sqlite_sequence WHERE name = 'outbox_v10'",
+    """INSERT INTO sqlite_sequence(name, seq)
+        SELECT 'outbox_v10', seq FROM sqlite_sequence WHERE name = 'outbox'""",
+    "DROP TABLE outbox",
+    "ALTER TABLE outbox_v10 RENAME TO outbox",
+    "CREATE INDEX outbox_state ON outbox(state, seq)",
+]
+
+MIGRATIONS: Sequence[Sequence[str]] = (_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8, _V9, _V10)
 LATEST_VERSION = len(MIGRATIONS)
 
 

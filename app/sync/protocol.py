@@ -390,6 +390,40 @@ class MailToInfo(_Model):
     person_id: str = Field(min_length=1, max_length=64)
 
 
+class ApprovalToken(_Model):
+    """A supervisor's approval (支援措置, a stale cache) as a one-time token bound to one request
+    (docs/sync.md "Approvals"): signed with the terminal key over `signed_bytes()`, granted in
+    the cache's approvals table, consumed in the issuance's transaction. The server checks the
+    signature, the binding against the payload, the approver's role and that no other event used
+    the same approval_id."""
+
+    approval_id: str = Field(
+        pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+    )
+    terminal_no: str = Field(min_length=1, max_length=8)
+    operator_id: str = Field(min_length=1, max_length=64)  # the clerk it was granted to
+    approver_id: str = Field(min_length=1, max_length=64)  # the supervisor
+    reason: str = Field(min_length=1, max_length=1000)  # the supervisor's reason
+    grounds: list[str] = Field(default_factory=list, max_length=4)  # support_measure, stale_cache
+    issued_at: str = Field(min_length=1, max_length=40)  # canonical UTC ISO (audit_chain)
+    expires_at: str = Field(min_length=1, max_length=40)
+    # The request it is for: whose household, which persons and items, who asked, why.
+    household_id: str = Field(min_length=1, max_length=64)
+    person_ids: list[str] = Field(min_length=1, max_length=100)  # sorted
+    items: dict[str, list[str]] = Field(default_factory=dict, max_length=100)  # sorted values
+    requester: RequesterInfo
+    purpose: PurposeInfo | None = None
+    signature_b64: str = Field(default="", max_length=256)
+
+    def signed_bytes(self) -> bytes:
+        """What the terminal key signs: canonical JSON (the audit chain's form) of every field
+        but the signature, under a domain tag so no other signed thing can pass for it."""
+        from app.domain.audit_chain import canonical_json
+
+        body = self.model_dump(mode="json", exclude={"signature_b64"})
+        return b"madoguchi approval v1\n" + canonical_json(body)
+
+
 class CertificateIssuedPayload(_Model):
     issuance_no: str = Field(min_length=1, max_length=64)  # "{terminal_no}-{yyyymmdd}-{seq}"
     kind: str = Field(min_length=1, max_length=64)  # e.g. "juminhyo", "joshohyo"
@@ -407,6 +441,9 @@ class CertificateIssuedPayload(_Model):
     rule: str | None = Field(default=None, max_length=32)
     delivery: Literal["counter", "mail"] = "counter"
     mail_to: MailToInfo | None = None
+    # Issue 21: the items printed per person, and the supervisor's approval it consumed.
+    items: dict[str, list[str]] | None = Field(default=None, max_length=100)
+    approval: ApprovalToken | None = None
 
     @model_validator(mode="after")
     def _mail_has_address(self) -> CertificateIssuedPayload:

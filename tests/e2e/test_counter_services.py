@@ -176,9 +176,9 @@ def test_protected_person_needs_a_verified_supervisor(counter) -> None:
         with pytest.raises(SessionError):
             session.issue(request, household)
         with pytest.raises(InvalidCredentials):
-            session.approve("super01", "wrong", "本人確認済み", [PROTECTED_PERSON])
+            session.approve("super01", "wrong", "本人確認済み", request, household)
         approval = session.approve(
-            "super01", PASSWORDS["super01"], "本人が来庁、運転免許証で確認", [PROTECTED_PERSON]
+            "super01", PASSWORDS["super01"], "本人が来庁、運転免許証で確認", request, household
         )
         issued = session.issue(request, household, approval=approval)
         entries = session.chain.query(actions=[AuditAction.APPROVAL.value])

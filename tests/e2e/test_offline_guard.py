@@ -36,10 +36,13 @@ def test_restoring_keyslots_json_gives_no_more_guesses(counter) -> None:
     guard = DeviceSecret(counter.config.install_id).failure_guard().read()
     assert guard is not None and b"deleted" in guard
 
-    counter.server.start()  # an online login makes a new slot; the lockout is in the audit
-    session = counter.login("issuer01")
+    # The same login window, the server back: the online login makes a new slot, and every
+    # failure of the earlier attempts (kept in memory, the cache was closed) is in the chain.
+    counter.server.start()
+    session = service.login("issuer01", PASSWORDS["issuer01"])
     try:
-        actions = [e.action for e in session.chain.entries()]
-        assert "lockout" in actions
+        actions = [(e.operator_id, e.action) for e in session.chain.entries()]
+        failed, lockout = ("issuer01", "login_failed"), ("issuer01", "lockout")
+        assert actions[-9:] == [*[failed] * 5, lockout, failed, lockout, ("issuer01", "login")]
     finally:
         session.logout()

@@ -87,7 +87,7 @@ def test_every_use_case_refuses_under_the_idle_lock(counter) -> None:
             "preview": lambda: session.preview(request, household),
             "issue": lambda: session.issue(request, household),
             "approve": lambda: session.approve(
-                "issuer01", PASSWORDS["issuer01"], "本人確認済み", [person_id]
+                "issuer01", PASSWORDS["issuer01"], "本人確認済み", request, household
             ),
             "void": lambda: session.void(issued.issuance.issuance_no, "誤交付"),
             "issuances_today": session.issuances_today,
