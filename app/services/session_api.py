@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from app.services.issuance import IssuedCertificate
     from app.services.terminal import TerminalConfig
     from app.store.issuances import Issuance
+    from app.store.outbox import HeldEvent
     from app.store.search import SearchPage
     from app.sync.protocol import OperatorProfile
     from app.sync.results import SyncReport, SyncStatus
@@ -113,6 +114,10 @@ class CounterSessionApi(Protocol):
 
     # sync and the end of the session
     def status(self) -> SyncStatus: ...
+
+    def held_events(self) -> list[HeldEvent]: ...
+
+    def requeue_event(self, event_id: str, reason: str) -> None: ...
 
     def sync_once(
         self,

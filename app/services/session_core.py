@@ -15,6 +15,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+from app.auth.approval import normalise_reason
 from app.auth.errors import InvalidCredentials
 from app.auth.permissions import Permission, has_permission, require_permission
 from app.auth.reveal import mask_household, reveal_my_number
@@ -29,6 +30,7 @@ from app.services.terminal import TerminalConfig
 from app.store.audit import AuditAction, AuditChain
 from app.store.db import Cache
 from app.store.keys import KeySlots
+from app.store.outbox import HeldEvent
 from app.store.search import SearchPage, SearchQuery
 from app.sync.client import SyncClient
 from app.sync.engine import SyncEngine
@@ -307,6 +309,20 @@ class SessionCore:
             op_id, password, dek, self._device_secret, answer.policy.offline_login_days
         )
         self.audit(AuditAction.LOGIN, reason="再接続(オンライン)")
+
+    def held_events(self) -> list[HeldEvent]:
+        """Events the server rejected or kept failing on (quarantined), for the supervisor."""
+        self._require(Permission.APPROVE)
+        return self.cache.outbox_held()
+
+    def requeue_event(self, event_id: str, reason: str) -> None:
+        """A supervisor puts a held event back in the queue (after the cause is fixed); the
+        decision and its reason are an audit entry in the same transaction."""
+        self._require(Permission.APPROVE)
+        text = normalise_reason(reason, "送信保留データの再送")
+        with self.cache.transaction():
+            self.cache.outbox_requeue(event_id)
+            self.audit(AuditAction.OUTBOX_REQUEUE, [event_id], reason=text)
 
     def queue_audit_batches(self) -> int:
         """Move unpushed audit entries into the outbox (durable there; the outbox delivers)."""

@@ -5,10 +5,17 @@ it leaves the outbox only when the server answered accepted / duplicate, or conf
 is kept as a notice until acknowledged). A rejected event stays, listed by `outbox_rejected()`,
 is not handed out by `outbox_pending()` again (never retried automatically) and does not block
 the events behind it.
+
+An event the server keeps failing on (5xx, an unreadable answer) while it takes others
+(issue 21): `outbox_failed` counts the attempt and holds it back until `next_attempt_at`
+(outbox_pending skips it meanwhile); after `quarantine_after` attempts it is 'quarantined':
+kept and shown like a rejected one (`outbox_held`), sent again only when a supervisor puts it
+back (`outbox_requeue`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -31,6 +38,25 @@ class KeptEvent:
     at: datetime
 
 
+@dataclass(frozen=True, slots=True)
+class HeldEvent:
+    """An event waiting for a person: 'rejected' by the server, or 'quarantined' after failing
+    again and again; `reason` is the server's (or the last failure's), Japanese."""
+
+    event: Event
+    state: str
+    reason: str | None
+    at: datetime
+    attempts: int
+
+
+def _utc(at: datetime) -> str:
+    """Times compared as text in SQL: one form, UTC with microseconds."""
+    if at.tzinfo is None:
+        raise ValueError("outbox times must be timezone-aware")
+    return at.astimezone(UTC).isoformat(timespec="microseconds")
+
+
 class OutboxMixin(CacheBase):
     # -- outbox -------------------------------------------------------------------------------
 
@@ -44,12 +70,52 @@ class OutboxMixin(CacheBase):
                 (event.event_id, event.type, event.model_dump_json(), now, now),
             )
 
-    def outbox_pending(self, limit: int = 500) -> list[Event]:
-        """The oldest pending events (rejected ones excluded), in the order they were added."""
-        rows = self._query(
-            "SELECT body FROM outbox WHERE state = 'pending' ORDER BY seq LIMIT ?", (limit,)
-        )
+    def outbox_pending(self, limit: int = 500, now: datetime | None = None) -> list[Event]:
+        """The oldest pending events (rejected and quarantined ones excluded), in the order they
+        were added; with `now`, not those held back until later by `outbox_failed`."""
+        if now is None:
+            rows = self._query(
+                "SELECT body FROM outbox WHERE state = 'pending' ORDER BY seq LIMIT ?", (limit,)
+            )
+        else:
+            rows = self._query(
+                "SELECT body FROM outbox WHERE state = 'pending'"
+                " AND (next_attempt_at IS NULL OR next_attempt_at <= ?) ORDER BY seq LIMIT ?",
+                (_utc(now), limit),
+            )
         return [Event.model_validate_json(r[0]) for r in rows]
+
+    def outbox_failed(
+        self,
+        event_id: str,
+        reason: str,
+        retry_at: Callable[[int], datetime],
+        quarantine_after: int,
+    ) -> int:
+        """One more failed attempt at this event alone (the server took others meanwhile):
+        held back until `retry_at(attempts)`, quarantined at the `quarantine_after`th. Returns
+        the attempts counted (0: no such pending event)."""
+        with self.transaction() as conn:
+            row = conn.execute(
+                "SELECT attempts FROM outbox WHERE event_id = ? AND state = 'pending'",
+                (event_id,),
+            ).fetchone()
+            if row is None:
+                return 0
+            attempts = int(row[0]) + 1
+            if attempts >= quarantine_after:
+                conn.execute(
+                    "UPDATE outbox SET state = 'quarantined', attempts = ?, reason = ?,"
+                    " next_attempt_at = NULL, updated_at = ? WHERE event_id = ?",
+                    (attempts, reason, now_iso(), event_id),
+                )
+            else:
+                conn.execute(
+                    "UPDATE outbox SET attempts = ?, reason = ?, next_attempt_at = ?,"
+                    " updated_at = ? WHERE event_id = ?",
+                    (attempts, reason, _utc(retry_at(attempts)), now_iso(), event_id),
+                )
+            return attempts
 
     def outbox_record_results(self, results: list[EventResult]) -> None:
         """Apply the server's per-event answers in one transaction (unknown ids are ignored)."""
@@ -81,8 +147,25 @@ class OutboxMixin(CacheBase):
         return self._query_one("SELECT count(*) FROM outbox WHERE state = 'pending'")[0]
 
     def outbox_total(self) -> int:
-        """Pending + rejected: what must be empty before the cache may be deleted."""
+        """Pending + rejected + quarantined: what must be empty before the cache may be deleted."""
         return self._query_one("SELECT count(*) FROM outbox")[0]
+
+    def outbox_held_count(self) -> int:
+        """Rejected + quarantined: events waiting for a person (the status bar's notice)."""
+        return self._query_one("SELECT count(*) FROM outbox WHERE state != 'pending'")[0]
+
+    def outbox_held(self) -> list[HeldEvent]:
+        """Rejected and quarantined events, oldest first, for the supervisor's list."""
+        rows = self._query(
+            "SELECT body, state, reason, updated_at, attempts FROM outbox"
+            " WHERE state != 'pending' ORDER BY seq"
+        )
+        return [
+            HeldEvent(
+                Event.model_validate_json(b), state, reason, datetime.fromisoformat(at), attempts
+            )
+            for b, state, reason, at, attempts in rows
+        ]
 
     def outbox_rejected(self) -> list[KeptEvent]:
         rows = self._query(
@@ -94,15 +177,16 @@ class OutboxMixin(CacheBase):
         ]
 
     def outbox_requeue(self, event_id: str) -> None:
-        """Put a rejected event back in the queue (a clerk's explicit decision, after a fix)."""
+        """Put a rejected or quarantined event back in the queue (a supervisor's explicit
+        decision, after a fix); its attempts start again."""
         with self.transaction() as conn:
             cur = conn.execute(
-                "UPDATE outbox SET state = 'pending', updated_at = ?"
-                " WHERE event_id = ? AND state = 'rejected'",
+                "UPDATE outbox SET state = 'pending', attempts = 0, next_attempt_at = NULL,"
+                " updated_at = ? WHERE event_id = ? AND state IN ('rejected', 'quarantined')",
                 (now_iso(), event_id),
             )
             if cur.rowcount != 1:
-                raise NotFound("再送できる差し戻しデータがありません。")
+                raise NotFound("再送できる送信保留データがありません。")
 
     def notices(self, include_acknowledged: bool = False) -> list[KeptEvent]:
         """Conflicts reported by the server (accepted, to be reconciled by staff)."""

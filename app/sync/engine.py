@@ -17,7 +17,11 @@ Guarantees, and where they come from:
   backoff and full jitter, a bounded number of times. A batch the server refuses as a whole
   (400/413/422) is split in halves until the offending event is alone; that one is recorded as
   `rejected` with the server's reason: kept and shown, never retried automatically, never
-  blocking the queue.
+  blocking the queue. A batch that still fails with 5xx or an unreadable answer after the
+  retries is not the end of the round either (issue 21): if the server answers another request,
+  the batch is split (one try per part) until the failing events are alone; the rest is
+  delivered, and each one that failed alone is held back (EventBackoff) and, after
+  `quarantine_after` such rounds, quarantined for a supervisor (never lost, never blocking).
 - Anti-entropy compares `client.digest()` with `cache.bucket_digest()` and replaces the
   differing buckets from `client.records(k)`. A server restored from an older backup (its
   `latest_seq` is below our cursor) is detected: the cursor moves back to the server's head
@@ -67,8 +71,10 @@ from app.sync.protocol import (
 )
 from app.sync.results import PullResult, PushResult, RepairResult, SyncReport, SyncStatus
 from app.sync.retry import (
+    DEFAULT_EVENT_BACKOFF,
     DEFAULT_RETRY,
     Cancel,
+    EventBackoff,
     Retrier,
     RetryCounter,
     RetryPolicy,
@@ -109,6 +115,15 @@ __all__ = [
 ]
 
 
+def _failure_reason(exc: Exception) -> str:
+    """What the supervisor reads about an event the server kept failing on (Japanese)."""
+    what = f"HTTP {exc.status}" if isinstance(exc, ServerFailed) else "応答の形式の誤り"
+    return (
+        f"サーバーがこのデータだけ受け取れませんでした({what})。ほかのデータは送信済みです。"
+        "繰り返し失敗したら、監督者が内容を確認し、管理者に連絡してください。"
+    )
+
+
 def _revocation(exc: ServerRejected) -> bool:
     """A 403 that says this terminal is revoked (the server refuses it on every request)."""
     return exc.status == 403 and "revoked" in (exc.code or "").lower()
@@ -126,6 +141,7 @@ class SyncEngine:
         initial_page_limit: int = INITIAL_PAGE_LIMIT,
         batch_size: int = MAX_EVENTS_PER_BATCH,
         retry: RetryPolicy = DEFAULT_RETRY,
+        event_backoff: EventBackoff = DEFAULT_EVENT_BACKOFF,
         anti_entropy_every: int = 12,
         prefetch: bool = True,
         use_snapshot: bool = True,
@@ -146,11 +162,12 @@ class SyncEngine:
         self.prefetch = prefetch
         self.use_snapshot = use_snapshot
         self._retrier = Retrier(retry, sleep=sleep, rng=rng)
+        self.event_backoff = event_backoff
         self._lock = threading.RLock()
         self._runs = 0
         self._store_rule_ok: bool | None = None
-        # (last complete pull, policy, outbox length) as last read, for snapshot()
-        self._known: tuple[datetime | None, Policy, int] = (None, Policy(), 0)
+        # (last complete pull, policy, outbox length, held) as last read, for snapshot()
+        self._known: tuple[datetime | None, Policy, int, int] = (None, Policy(), 0, 0)
         self._running = False
         self._online: bool | None = None
         self._last_sync_at: datetime | None = None
@@ -323,11 +340,12 @@ class SyncEngine:
         with self._lock:
             result = PushResult()
             tried: set[str] = set()
+            now = self.clock()
             try:
                 while True:
                     if is_cancelled(cancel):
                         raise SyncCancelled
-                    pending = self.cache.outbox_pending(self.batch_size)
+                    pending = self.cache.outbox_pending(self.batch_size, now)
                     batch = [e for e in pending if e.event_id not in tried]
                     if not batch:
                         break
@@ -340,6 +358,7 @@ class SyncEngine:
                 result.terminal_revoked = _revocation(exc)
             except (ServerUnreachable, ServerFailed, MalformedAnswer) as exc:
                 result.error = exc
+            self._settle_failing(result, now)
             result.remaining = self.cache.outbox_count()
             result.notices = [
                 conflict_notice(e, r, self._current_version) for e, r in result.conflicts
@@ -355,18 +374,45 @@ class SyncEngine:
             )
             return result
 
-    def _send(self, batch: list[Event], result: PushResult, cancel: Cancel | None) -> None:
+    def _send(
+        self,
+        batch: list[Event],
+        result: PushResult,
+        cancel: Cancel | None,
+        *,
+        isolating: bool = False,
+    ) -> None:
         try:
-            response: EventsResponse = self._call(
-                "events", lambda: self.client.push_events(batch), cancel, result
+            if isolating:  # one try per part: the retries were spent on the whole batch
+                response: EventsResponse = self.client.push_events(batch)
+            else:
+                response = self._call(
+                    "events", lambda: self.client.push_events(batch), cancel, result
+                )
+        except (ServerFailed, MalformedAnswer) as exc:
+            # The server, or something in this batch? Only a server that answers another
+            # request tells them apart; one that does not is down: the round ends here.
+            if not isolating and not self._server_answers():
+                raise
+            if is_cancelled(cancel):
+                raise SyncCancelled from None
+            if len(batch) > 1:
+                mid = len(batch) // 2
+                self._send(batch[:mid], result, cancel, isolating=True)
+                self._send(batch[mid:], result, cancel, isolating=True)
+                return
+            result.failing.append((batch[0].event_id, exc))
+            log.warning(
+                "sync push: event %s fails alone (%s)", batch[0].event_id, type(exc).__name__
             )
+            return
         except ServerRejected as exc:
             if exc.status not in SPLIT_STATUSES:
                 raise
             if len(batch) > 1:
                 mid = len(batch) // 2
-                self._send(batch[:mid], result, cancel)
-                self._send(batch[mid:], result, cancel)
+                self._send(batch[:mid], result, cancel, isolating=isolating)
+                self._send(batch[mid:], result, cancel, isolating=isolating)
                 return
             # This one event is what the server refuses: keep it as rejected, go on.
             refused = EventResult(event_id=batch[0].event_id, status="rejected", reason=exc.message)
@@ -396,6 +442,37 @@ class SyncEngine:
                 result.rejected.append(r)
                 log.warning("sync push: event %s rejected", r.event_id)
         result.unanswered.extend(eid for eid in by_id if eid not in answered)
+
+    def _server_answers(self) -> bool:
+        """One cheap read of the feed (one try): does the server answer anything just now?"""
+        try:
+            self.client.changes(self.cache.cursor(), 1)
+        except ServerRejected:
+            return True  # it answered, if only to refuse
+        except (ServerUnreachable, ServerFailed, MalformedAnswer):
+            return False
+        return True
+
+    def _settle_failing(self, result: PushResult, now: datetime) -> None:
+        """Count the events that failed alone. Only when the server took something else this
+        round (or the one failing event was all there was to send): several failing and none
+        taken means the server cannot take events at all now, which is no event's fault."""
+        if not result.failing:
+            return
+        taken = result.accepted + result.duplicate + len(result.conflicts) + len(result.rejected)
+        if not taken and (len(result.failing) > 1 or result.error is not None):
+            if result.error is None:
+                result.error = result.failing[0][1]
+            return
+        backoff = self.event_backoff
+        for event_id, exc in result.failing:
+            reason = _failure_reason(exc)
+            attempts = self.cache.outbox_failed(
+                event_id, reason, lambda n: backoff.retry_at(n, now), backoff.quarantine_after
+            )
+            if attempts >= backoff.quarantine_after:
+                result.quarantined.append(event_id)
+                log.warning("sync push: event %s quarantined after %d tries", event_id, attempts)
 
     # -- anti-entropy -------------------------------------------------------------------------
 
@@ -549,7 +626,12 @@ class SyncEngine:
             (getattr(e, "message", None) or type(e).__name__ for e in errors), None
         )
         fresh = self.freshness(finished)
-        self._known = (fresh.last_complete_pull, self.cache.policy(), outbox)
+        self._known = (
+            fresh.last_complete_pull,
+            self.cache.policy(),
+            outbox,
+            self.cache.outbox_held_count(),
+        )
         return SyncReport(
             started_at=started,
             finished_at=finished,
@@ -576,13 +658,14 @@ class SyncEngine:
             self.cache.last_complete_pull(),
             self.cache.policy(),
             self.cache.outbox_count(),
+            self.cache.outbox_held_count(),
         )
         return self.snapshot(now)
 
     def snapshot(self, now: datetime | None = None) -> SyncStatus:
         """Status from what the engine last saw; never touches the cache: safe on the GUI
         thread at any time (outbox length as of the last sync/status())."""
-        last_pull, policy, outbox = self._known
+        last_pull, policy, outbox, held = self._known
         return SyncStatus(
             online=self._online,
             last_sync_at=self._last_sync_at,
@@ -590,4 +673,5 @@ class SyncEngine:
             freshness=freshness(last_pull, policy, now or self.clock()),
             outbox_count=outbox,
             running=self._running,
+            held_count=held,
         )
