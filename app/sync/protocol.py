@@ -64,6 +64,10 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+# The base of every wire model, for the protocol's other modules (notification_protocol.py).
+WireModel = _Model
+
+
 class Policy(_Model):
     """Per-municipality policy, pushed through the change feed (kind="policy")."""
 
