@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import sys
 from pathlib import Path
 
 import pytest
@@ -62,7 +63,8 @@ def test_printing_imports_only_the_domain() -> None:
 
 
 def test_server_imports_domain_and_protocol_only() -> None:
-    allowed = {"server", "app.domain", "app.sync.protocol"}
+    # app.fileio: the one atomic write, standard library only (checked below).
+    allowed = {"server", "app.domain", "app.sync.protocol", "app.fileio"}
     found = _violations("server", {"PySide6", "ui", "printing", "cli"}, allowed_ours=allowed)
     # One exception (docs/architecture.md): the snapshot for a terminal's initial sync is the
     # terminal's cache file, made by the client's own store code.
@@ -71,6 +73,12 @@ def test_server_imports_domain_and_protocol_only() -> None:
     exempt = {v for v in exempt if v.endswith(("app.store.db", "app.store.keys"))}
     assert exempt, "server/snapshot.py no longer needs the store: drop the exception"
     assert [v for v in found if v not in exempt] == []
+
+
+def test_fileio_imports_only_the_standard_library() -> None:
+    # The server may import app.fileio (its atomic writes): it must stay free of the client.
+    names = {name.split(".")[0] for name in _imports(ROOT / "app" / "fileio.py")}
+    assert names <= set(sys.stdlib_module_names) | {"__future__"}, names
 
 
 @pytest.mark.parametrize("package", ["app", "printing", "server"])

@@ -17,18 +17,16 @@ household whose only member is a 除票, and a foreign household.
 from __future__ import annotations
 
 import bisect
-import contextlib
 import itertools
 import json
 import os
 import random
-import tempfile
 from collections.abc import Iterator, Sequence
 from datetime import date
-from pathlib import Path
 from typing import Any, TypeVar
 
 from app.domain.records import Household, parse_household
+from app.fileio import atomic_writer
 from app.synthetic import data
 
 REFERENCE_DATE = date(2026, 4, 1)
@@ -525,45 +523,19 @@ def generate(persons: int, seed: int) -> Iterator[Household]:
 
 
 def write_jsonl(path: str | os.PathLike[str], persons: int, seed: int) -> int:
-    """Write the municipality as JSONL atomically (temp file, fsync, replace); → households."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    """Write the municipality as JSONL atomically (app.fileio); → households."""
     count = 0
     encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as out:
-            batch: list[str] = []
-            for h in household_dicts(persons, seed):
-                batch.append(encode(h))
-                count += 1
-                if len(batch) >= 2000:
-                    batch.append("")
-                    out.write("\n".join(batch))
-                    batch.clear()
-            if batch:
+    with atomic_writer(path, newline="\n") as out:
+        batch: list[str] = []
+        for h in household_dicts(persons, seed):
+            batch.append(encode(h))
+            count += 1
+            if len(batch) >= 2000:
                 batch.append("")
                 out.write("\n".join(batch))
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    _fsync_dir(target.parent)
+                batch.clear()
+        if batch:
+            batch.append("")
+            out.write("\n".join(batch))
     return count
-
-
-def _fsync_dir(directory: Path) -> None:
-    # Make the rename durable where the OS allows opening a directory (not on Windows).
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
