@@ -55,6 +55,12 @@ def test_client_core_never_imports_qt_ui_printing_or_cli() -> None:
     assert _violations("app", {"PySide6", "shiboken6", "ui", "printing", "cli"}) == []
 
 
+def test_ui_reaches_the_store_only_through_services() -> None:
+    # Permission checks and audit entries live in app.services: a widget that opened the cache
+    # (or its audit chain) itself would skip both.
+    assert _violations("ui", {"app.store", "sqlcipher3"}) == []
+
+
 def test_printing_imports_only_the_domain() -> None:
     assert (
         _violations("printing", {"PySide6"}, allowed_ours={"app.domain", "printing", "resources"})

@@ -29,7 +29,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.auth.idle import IdlePolicy
 from app.auth.permissions import ROLE_LABELS, Permission, Role
 from app.domain.records import Household
 from ui.approval import ApprovalDialog
@@ -220,7 +219,6 @@ class MainWindow(QMainWindow):
         self.status_timer.setInterval(STATUS_INTERVAL_MS)
         self.status_timer.timeout.connect(self.refresh_status)
 
-        policy = session.cache.policy()
         lock_kwargs: dict[str, Any] = {}
         if idle_clock is not None:
             lock_kwargs["clock"] = idle_clock
@@ -228,7 +226,7 @@ class MainWindow(QMainWindow):
             self,
             unlock=session.auth.unlock,
             takeover=session.auth.takeover,
-            policy=IdlePolicy(minutes=policy.idle_lock_minutes),
+            policy=session.idle_policy(),
             on_lock=session.auth.lock,
             operator_label=lambda: (
                 f"{session.operator.display_name}({session.operator.operator_id})"

@@ -138,6 +138,7 @@ class LoginService:
             key = load_private_key(self.files.key, device_secret)
             session = CounterSession(
                 config=config,
+                files=self.files,
                 auth=auth,
                 cache=cache,
                 client=client,

@@ -22,7 +22,7 @@ from app.services.issuance import (
     Renderer,
 )
 from app.services.session_core import Clock, SessionCore, SessionError, utc_now
-from app.services.terminal import TerminalConfig
+from app.services.terminal import TerminalConfig, TerminalFiles
 from app.store.db import Cache
 from app.store.keys import KeySlots
 from app.sync.client import SyncClient
@@ -45,6 +45,7 @@ class CounterSession(IssuanceDesk, CardAdapters):
         self,
         *,
         config: TerminalConfig,
+        files: TerminalFiles,
         auth: AuthService,
         cache: Cache,
         client: SyncClient,
@@ -61,6 +62,7 @@ class CounterSession(IssuanceDesk, CardAdapters):
         self.daily_report_renderer = daily_report_renderer
         super().__init__(
             config=config,
+            files=files,
             auth=auth,
             cache=cache,
             client=client,

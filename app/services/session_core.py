@@ -10,12 +10,12 @@ import base64
 import logging
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
-from pathlib import Path
 from typing import Any
 
 from app.auth.errors import InvalidCredentials
+from app.auth.idle import IdlePolicy
 from app.auth.permissions import Permission, has_permission, require_permission
 from app.auth.service import AuthService
 from app.domain import wareki
@@ -23,8 +23,8 @@ from app.domain.certificates import Municipality
 from app.domain.errors import DomainError, ValidationError
 from app.domain.records import Household
 from app.services.revocation import apply_revocations
-from app.services.terminal import TerminalConfig
-from app.store.audit import AuditAction, AuditChain
+from app.services.terminal import TerminalConfig, TerminalFiles
+from app.store.audit import AuditAction, AuditChain, AuditEntry
 from app.store.db import Cache
 from app.store.keys import KeySlots
 from app.store.search import SearchPage, SearchQuery
@@ -57,6 +57,7 @@ class SessionCore:
         self,
         *,
         config: TerminalConfig,
+        files: TerminalFiles,
         auth: AuthService,
         cache: Cache,
         client: SyncClient,
@@ -68,6 +69,7 @@ class SessionCore:
         secret_store: Any = None,
     ) -> None:
         self.config = config
+        self.files = files
         self._secret_store = secret_store
         self.auth = auth
         self.cache = cache
@@ -115,6 +117,10 @@ class SessionCore:
             mayor_title=policy.mayor_title,
             mayor_name=policy.mayor_name,
         )
+
+    def idle_policy(self) -> IdlePolicy:
+        """The idle lock of this municipality's policy (pushed through the feed)."""
+        return IdlePolicy(minutes=self.cache.policy().idle_lock_minutes)
 
     def can(self, permission: Permission) -> bool:
         return has_permission(self.operator.roles, permission)
@@ -173,6 +179,19 @@ class SessionCore:
         )
         return household
 
+    def audit_log(
+        self,
+        operator_id: str | None = None,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        actions: Sequence[str] | None = None,
+    ) -> list[AuditEntry]:
+        """監査ログの閲覧 (監査者), newest first, `end` exclusive: checked, and itself audited."""
+        self._require(Permission.VIEW_AUDIT)
+        entries = self.chain.query(operator_id=operator_id, start=start, end=end, actions=actions)
+        self.audit(AuditAction.VIEW_AUDIT_LOG, [operator_id] if operator_id else [])
+        return entries
+
     def verify_audit_chain(self) -> list[Any]:
         """The chain checked against this terminal's certificate (for the 監査者)."""
         self._require(Permission.VIEW_AUDIT)
@@ -182,7 +201,7 @@ class SessionCore:
         return self.chain.verify(cert.public_key())
 
     def files_cert_pem(self) -> bytes:
-        return (Path(self.cache.path).parent / "terminal.pem").read_bytes()
+        return self.files.cert.read_bytes()
 
     # -- sync -----------------------------------------------------------------------------------
 
@@ -205,7 +224,7 @@ class SessionCore:
     def _apply_revocations(self, report: SyncReport) -> None:
         """Revoked operators lose their slots; a revoked terminal is wiped (outbox empty) or
         locked (outbox not empty: the events are kept for the administrator)."""
-        data_dir = Path(self.cache.path).parent
+        data_dir = self.files.data_dir
         if report.terminal_action == "none":
             apply_revocations(report, slots=self.slots, data_dir=data_dir, cache=self.cache)
             return
@@ -221,8 +240,8 @@ class SessionCore:
         )
         if outcome.wiped:
             # Without its key and certificate the PC is no longer a terminal of the city.
-            for name in ("terminal.key", "terminal.pem", "terminal.json"):
-                (data_dir / name).unlink(missing_ok=True)
+            for path in (self.files.key, self.files.cert, self.files.config):
+                path.unlink(missing_ok=True)
         else:
             self.cache.close()
 
