@@ -30,7 +30,13 @@ from app.services.session_core import SessionCore, SessionError
 from app.store.audit import AuditAction
 from app.store.issuances import Issuance
 from app.sync.errors import ServerRejected, ServerUnreachable
-from app.sync.protocol import Event, OperatorProfile
+from app.sync.protocol import (
+    CertificateIssuedPayload,
+    CertificateVoidedPayload,
+    Event,
+    OperatorProfile,
+    new_event,
+)
 
 
 class Renderer(Protocol):
@@ -217,25 +223,26 @@ class IssuanceDesk(SessionCore):
             digest = content_digest(document)
 
             def event_for(no: str) -> Event:
-                return Event(
+                # Validated here, and again before the outbox (the server validates it too).
+                payload = CertificateIssuedPayload(
+                    issuance_no=no,
+                    kind=document.form.value,
+                    household_id=household.household_id,
+                    person_ids=list(decision.person_ids),
+                    copies=decision.copies,
+                    fee_yen=decision.fee_yen,
+                    requester_kind=request.requester_kind.value,
+                    content_digest=digest,
+                    approved_by=approval.supervisor_id if approval else None,
+                )
+                return new_event(
+                    payload,
                     event_id=str(uuid.uuid4()),
-                    type="certificate_issued",
                     occurred_at=now,
                     operator_id=self.operator.operator_id,
                     terminal_no=self.terminal_no,
                     relied_versions={p.person_id: p.version for p in persons},
                     stale_approved_by=stale_approved_by,
-                    payload={
-                        "issuance_no": no,
-                        "kind": document.form.value,
-                        "household_id": household.household_id,
-                        "person_ids": list(decision.person_ids),
-                        "copies": decision.copies,
-                        "fee_yen": decision.fee_yen,
-                        "requester_kind": request.requester_kind.value,
-                        "content_digest": digest,
-                        "approved_by": approval.supervisor_id if approval else None,
-                    },
                 )
 
             issuance = self.cache.record_issuance(
@@ -263,13 +270,12 @@ class IssuanceDesk(SessionCore):
         reason = reason.strip()
         if not reason:
             raise ValidationError("reason", "取消の理由を入力してください。")
-        event = Event(
+        event = new_event(
+            CertificateVoidedPayload(issuance_no=issuance_no, reason=reason),
             event_id=str(uuid.uuid4()),
-            type="certificate_voided",
             occurred_at=self.clock(),
             operator_id=self.operator.operator_id,
             terminal_no=self.terminal_no,
-            payload={"issuance_no": issuance_no, "reason": reason},
         )
         with self.cache.transaction():
             self.cache.void_issuance(issuance_no, reason, event)

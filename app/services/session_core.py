@@ -31,7 +31,7 @@ from app.store.search import SearchPage, SearchQuery
 from app.sync.client import SyncClient
 from app.sync.engine import SyncEngine
 from app.sync.errors import ServerRejected
-from app.sync.protocol import Event, OperatorProfile
+from app.sync.protocol import AuditBatchPayload, OperatorProfile, new_event
 from app.sync.results import SyncReport, SyncStatus
 
 log = logging.getLogger(__name__)
@@ -275,13 +275,12 @@ class SessionCore:
                 if batch is None:
                     return queued
                 self.cache.outbox_add(
-                    Event(
+                    new_event(
+                        AuditBatchPayload.model_validate(batch),
                         event_id=str(uuid.uuid4()),
-                        type="audit_batch",
                         occurred_at=self.clock(),
                         operator_id=self.operator.operator_id,
                         terminal_no=self.terminal_no,
-                        payload=batch,
                     )
                 )
                 self.chain.mark_pushed(batch["last_seq"])
