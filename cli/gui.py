@@ -93,10 +93,8 @@ def _audit_viewer(session: Any) -> Any:
 
 
 def _card_desk_factory(demo: Any) -> Any:
-    try:
-        from cli.card_desk_wiring import card_desk_widget
-    except ImportError:
-        return None
+    from cli.card_desk_wiring import card_desk_widget
+
     return lambda session: card_desk_widget(session, demo=demo)
 
 
