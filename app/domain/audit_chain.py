@@ -88,7 +88,7 @@ ACTIONS: frozenset[str] = frozenset(a.value for a in AuditAction)
 
 
 class Verifier(Protocol):
-    def __call__(self, data: bytes, signature: bytes) -> bool: ...
+    def __call__(self, data: bytes, signature: bytes, /) -> bool: ...
 
 
 PublicKey = ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey

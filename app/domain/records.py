@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from datetime import date
-from typing import Any, Literal
+from typing import Any, Literal, overload
 
 import msgspec
 from msgspec.structs import fields
@@ -95,7 +95,7 @@ class _Record(msgspec.Struct, frozen=True, forbid_unknown_fields=True, gc=False)
     pass
 
 
-class SupportMeasure(_Record):
+class SupportMeasure(_Record, frozen=True):
     """支援措置 (DV, stalking, child abuse): certificates about this person need approval."""
 
     until: date
@@ -106,7 +106,7 @@ class SupportMeasure(_Record):
         return day <= self.until
 
 
-class HistoryEntry(_Record):
+class HistoryEntry(_Record, frozen=True):
     """One 記事 line of the 住民票 (転入, 転居, 出生, 氏名変更 ...)."""
 
     date: date
@@ -114,7 +114,7 @@ class HistoryEntry(_Record):
     note: str = ""
 
 
-class Person(_Record):
+class Person(_Record, frozen=True):
     person_id: str
     juminhyo_code: str
     my_number: str | None
@@ -158,7 +158,7 @@ class Person(_Record):
         return self.support_measure is not None and self.support_measure.active_on(day)
 
 
-class Household(_Record):
+class Household(_Record, frozen=True):
     household_id: str
     municipality_code: str
     postal_code: str
@@ -250,6 +250,10 @@ def _check_keys(obj: Any, allowed: set[str], required: set[str], where: str) -> 
     return obj
 
 
+@overload
+def _str(obj: dict[str, Any], key: str, where: str, *, optional: Literal[False] = False) -> str: ...
+@overload
+def _str(obj: dict[str, Any], key: str, where: str, *, optional: bool) -> str | None: ...
 def _str(obj: dict[str, Any], key: str, where: str, *, optional: bool = False) -> str | None:
     value = obj.get(key)
     if value is None:
@@ -263,6 +267,10 @@ def _str(obj: dict[str, Any], key: str, where: str, *, optional: bool = False) -
     return value
 
 
+@overload
+def _date(obj: dict[str, Any], key: str, where: str, *, optional: Literal[False]) -> date: ...
+@overload
+def _date(obj: dict[str, Any], key: str, where: str, *, optional: bool = True) -> date | None: ...
 def _date(obj: dict[str, Any], key: str, where: str, *, optional: bool = True) -> date | None:
     value = obj.get(key)
     if value is None:
@@ -337,7 +345,7 @@ def parse_person(obj: Any, where: str = "世帯員") -> Person:
         if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
             raise ValidationError("support_measure", f"{where}: 加害者IDは文字列のリストです。")
         support_measure = SupportMeasure(
-            until=_date(support, "until", where, optional=False),  # type: ignore[arg-type]
+            until=_date(support, "until", where, optional=False),
             perpetrator_person_ids=tuple(ids),
         )
     history_raw = obj.get("history", [])
@@ -348,8 +356,8 @@ def parse_person(obj: Any, where: str = "世帯員") -> Person:
         item = _check_keys(item, _HISTORY_KEYS, {"date", "kind"}, f"{where}の記事")
         history.append(
             HistoryEntry(
-                date=_date(item, "date", where, optional=False),  # type: ignore[arg-type]
-                kind=_str(item, "kind", where),  # type: ignore[arg-type]
+                date=_date(item, "date", where, optional=False),
+                kind=_str(item, "kind", where),
                 note=_str(item, "note", where, optional=True) or "",
             )
         )
@@ -375,15 +383,15 @@ def parse_person(obj: Any, where: str = "世帯員") -> Person:
         )
 
     return Person(
-        person_id=person_id,  # type: ignore[arg-type]
-        juminhyo_code=juminhyo_code,  # type: ignore[arg-type]
+        person_id=person_id,
+        juminhyo_code=juminhyo_code,
         my_number=my_number,
         version=version,
         status=status,
-        name=_str(obj, "name", where),  # type: ignore[arg-type]
-        name_kana=name_kana,  # type: ignore[arg-type]
+        name=_str(obj, "name", where),
+        name_kana=name_kana,
         sex=sex,
-        relationship=_str(obj, "relationship", where),  # type: ignore[arg-type]
+        relationship=_str(obj, "relationship", where),
         support_measure=support_measure,
         history=tuple(history),
         **kwargs,
@@ -416,12 +424,12 @@ def parse_household(obj: Any) -> Household:
     if head not in ids:
         raise ValidationError("head_person_id", f"{where}: 世帯主IDが世帯員の中にありません。")
     return Household(
-        household_id=household_id,  # type: ignore[arg-type]
-        municipality_code=code,  # type: ignore[arg-type]
-        postal_code=postal,  # type: ignore[arg-type]
-        address=_str(obj, "address", where),  # type: ignore[arg-type]
+        household_id=household_id,
+        municipality_code=code,
+        postal_code=postal,
+        address=_str(obj, "address", where),
         katagaki=_str(obj, "katagaki", where, optional=True),
-        head_person_id=head,  # type: ignore[arg-type]
+        head_person_id=head,
         members=members,
     )
 

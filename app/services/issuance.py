@@ -202,8 +202,8 @@ class IssuanceDesk(SessionCore):
         why = self.approval_needed(decision)
         if why is not None:
             self._check_approval(approval, why, list(decision.person_ids))
-        if freshness.needs_approval:
-            stale_approved_by = approval.supervisor_id  # type: ignore[union-attr]
+        if freshness.needs_approval and approval is not None:  # checked just above
+            stale_approved_by = approval.supervisor_id
 
         day = now.astimezone().date()
         persons = [household.member(pid) for pid in decision.person_ids]
@@ -297,7 +297,7 @@ class IssuanceDesk(SessionCore):
                 row[0] += 1
                 row[1] += i.copies
                 row[2] += i.fee_yen
-        return [(kind, *values) for kind, values in sorted(totals.items())]  # type: ignore[misc]
+        return [(kind, v[0], v[1], v[2], v[3]) for kind, v in sorted(totals.items())]
 
     def daily_report_pdf(self, day: date | None = None) -> bytes:
         """The 日計表 as a PDF; an export of figures only (no personal data), audited."""

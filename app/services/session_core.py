@@ -24,7 +24,7 @@ from app.domain.errors import DomainError, ValidationError
 from app.domain.records import Household
 from app.services.revocation import apply_revocations
 from app.services.terminal import TerminalConfig, TerminalFiles
-from app.store.audit import AuditAction, AuditChain, AuditEntry
+from app.store.audit import AuditAction, AuditChain, AuditEntry, Problem, public_key_from_pem
 from app.store.db import Cache
 from app.store.keys import KeySlots
 from app.store.search import SearchPage, SearchQuery
@@ -192,13 +192,10 @@ class SessionCore:
         self.audit(AuditAction.VIEW_AUDIT_LOG, [operator_id] if operator_id else [])
         return entries
 
-    def verify_audit_chain(self) -> list[Any]:
+    def verify_audit_chain(self) -> list[Problem]:
         """The chain checked against this terminal's certificate (for the 監査者)."""
         self._require(Permission.VIEW_AUDIT)
-        from cryptography import x509
-
-        cert = x509.load_pem_x509_certificate(self.files_cert_pem())
-        return self.chain.verify(cert.public_key())
+        return self.chain.verify(public_key_from_pem(self.files_cert_pem()))
 
     def files_cert_pem(self) -> bytes:
         return self.files.cert.read_bytes()

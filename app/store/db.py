@@ -97,7 +97,7 @@ class Cache(ResidentsMixin, SearchMixin, IssuancesMixin, CacheBase):
             self._bulk_journal()
 
     def schema_version(self) -> int:
-        return self._query_one("PRAGMA user_version")[0]
+        return int(self._query_one("PRAGMA user_version")[0])
 
     def adopt_snapshot(self, snapshot: str | os.PathLike[str], seq: int) -> None:
         """Take a snapshot of the register (keyed with this cache's DEK, at feed position `seq`)
@@ -166,14 +166,6 @@ class Cache(ResidentsMixin, SearchMixin, IssuancesMixin, CacheBase):
         finally:
             conn.close()
         return max(log_frames, 0), max(copied, 0)
-
-    def optimize(self) -> None:
-        """Refresh the planner's statistics (after an initial sync; cheap otherwise)."""
-        with self._lock:
-            # Statistics from a sample of each index (analysis_limit): exact counts are not
-            # needed by the planner, and a full ANALYZE reads the whole file.
-            self._conn.execute("PRAGMA analysis_limit = 1000")
-            self._conn.execute("PRAGMA optimize=0x10002")
 
     def __enter__(self) -> Cache:
         return self

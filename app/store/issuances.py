@@ -7,9 +7,10 @@ app/store/outbox.py); the service adds its audit entry inside the same transacti
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 from app.sync.protocol import Event
 
@@ -145,7 +146,7 @@ _SELECT_ISSUANCE = (
 )
 
 
-def _issuance(r: tuple) -> Issuance:  # type: ignore[type-arg]
+def _issuance(r: Sequence[Any]) -> Issuance:
     return Issuance(
         issuance_no=r[0],
         issued_at=datetime.fromisoformat(r[1]),

@@ -65,7 +65,8 @@ def _usable_keyring() -> Any:
         raise KeyringUnavailable("no backend")
     # Windows Credential Manager: keep the entry on this machine (not a roaming credential).
     if type(backend).__name__ == "WinVaultKeyring":
-        backend.persist = "local_machine"
+        win_vault: Any = backend  # WinVaultKeyring's own attribute, not KeyringBackend's
+        win_vault.persist = "local_machine"
     return backend
 
 
@@ -172,7 +173,7 @@ class KeySlots:
         if not self.path.exists():
             return {"format": _SLOT_FORMAT, "slots": {}}
         try:
-            data = json.loads(self.path.read_text("utf-8"))
+            data: dict[str, Any] = json.loads(self.path.read_text("utf-8"))
         except (OSError, ValueError):
             raise StoreError(
                 "鍵ファイルが壊れています。オンラインでログインしてください。"

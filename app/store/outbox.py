@@ -88,11 +88,11 @@ class OutboxMixin(CacheBase):
 
     def outbox_count(self) -> int:
         """Pending events (what the status bar shows as the outbox length)."""
-        return self._query_one("SELECT count(*) FROM outbox WHERE state = 'pending'")[0]
+        return int(self._query_one("SELECT count(*) FROM outbox WHERE state = 'pending'")[0])
 
     def outbox_total(self) -> int:
         """Pending + rejected: what must be empty before the cache may be deleted."""
-        return self._query_one("SELECT count(*) FROM outbox")[0]
+        return int(self._query_one("SELECT count(*) FROM outbox")[0])
 
     def outbox_rejected(self) -> list[KeptEvent]:
         rows = self._query(

@@ -23,7 +23,7 @@ import os
 import random
 from collections.abc import Iterator, Sequence
 from datetime import date
-from typing import Any, TypeVar
+from typing import Any
 
 from app.domain.records import Household, parse_household
 from app.fileio import atomic_writer
@@ -42,10 +42,8 @@ SHARE_KATAGAKI = 0.25
 # Household sizes 1..8 and their weights (Kitami-like: many single and two-person households).
 SIZE_WEIGHTS = (38, 30, 14, 10, 5, 1.8, 0.8, 0.4)
 
-T = TypeVar("T")
 
-
-class _Picker:
+class _Picker[T]:
     """Weighted choice with precomputed cumulative weights (random.choices recomputes them)."""
 
     __slots__ = ("cum", "items", "total")
@@ -55,7 +53,7 @@ class _Picker:
         self.cum = list(itertools.accumulate(weights))
         self.total = self.cum[-1]
 
-    def __call__(self, rng: random.Random):  # type: ignore[no-untyped-def]
+    def __call__(self, rng: random.Random) -> T:
         return self.items[bisect.bisect(self.cum, rng.random() * self.total)]
 
 
@@ -96,7 +94,7 @@ _FAMILY_STATUS: dict[str | None, tuple[str | None, int]] = {
     "技術・人文知識・国際業務": ("家族滞在", 3),
     "永住者": ("永住者の配偶者等", 3),
 }
-_NOT_FOREIGN: dict[str, object] = {
+_NOT_FOREIGN: dict[str, Any] = {
     "alias": None,
     "alias_kana": None,
     "nationality": None,
@@ -189,12 +187,12 @@ class _Generator:
         honseki: str | None,
         moved_in: int | None,
         previous_address: str | None,
-        foreign: dict[str, object] | None = None,
+        foreign: dict[str, Any] | None = None,
         given: tuple[str, str] | None = None,
         removed: bool | None = None,
         former_name: str | None = None,
-        support_measure: dict[str, object] | None = None,
-    ) -> dict[str, object]:
+        support_measure: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
         """One person in the interchange format (a dict: the JSONL writer's fast path)."""
         rng = self.rng
         random_ = rng.random
@@ -282,8 +280,8 @@ class _Generator:
     # -- households -----------------------------------------------------------------------
 
     def _finish(
-        self, members: list[dict[str, object]], address: str, postal: str, katagaki: str | None
-    ) -> dict[str, object]:
+        self, members: list[dict[str, Any]], address: str, postal: str, katagaki: str | None
+    ) -> dict[str, Any]:
         self.household_seq += 1
         return {
             "household_id": f"H{self.household_seq:08d}",
@@ -302,7 +300,7 @@ class _Generator:
         family: tuple[str, str] | None = None,
         support: bool = False,
         all_removed: bool = False,
-    ) -> dict[str, object]:
+    ) -> dict[str, Any]:
         rng = self.rng
         address, postal, katagaki = self.address()
         if family is None:
@@ -332,10 +330,10 @@ class _Generator:
             head_sex = "female"  # in this data, a woman who left her partner, with her children
         removed = True if all_removed else None
 
-        def make(sex: str, age: int, rel: str, **extra: object) -> dict[str, object]:
+        def make(sex: str, age: int, rel: str, **extra: Any) -> dict[str, Any]:
             gone = extra.pop("removed", removed)
             return self.person(
-                family=family,  # type: ignore[arg-type]
+                family=family,
                 sex=sex,
                 age=max(0, age),
                 relationship=rel,
@@ -343,8 +341,8 @@ class _Generator:
                 honseki=honseki,
                 moved_in=moved_in,
                 previous_address=previous,
-                removed=gone,  # type: ignore[arg-type]
-                **extra,  # type: ignore[arg-type]
+                removed=gone,
+                **extra,
             )
 
         head_name: str | None = None
@@ -397,12 +395,12 @@ class _Generator:
         if len(members) > size:
             members = members[:size]
         if head_sex == "male" and head_age >= 25 and not all_removed and not support:
-            self.perpetrator_pool.append(head["person_id"])  # type: ignore[arg-type]
+            self.perpetrator_pool.append(head["person_id"])
             if len(self.perpetrator_pool) > 16:
                 del self.perpetrator_pool[0]
         return self._finish(members, address, postal, katagaki)
 
-    def foreign(self, size: int) -> dict[str, object]:
+    def foreign(self, size: int) -> dict[str, Any]:
         rng = self.rng
         address, postal, katagaki = self.address()
         nationality, _, families, males, females = _FOREIGN(rng)
@@ -421,7 +419,7 @@ class _Generator:
             size = 1  # trainees, students and spouses of Japanese nationals live alone here
         # The family of a worker stays as 家族滞在; of a permanent resident, as 永住者の配偶者等.
         family_status, family_years = _FAMILY_STATUS.get(status, (status, years))
-        members = []
+        members: list[dict[str, Any]] = []
         for i in range(size):
             if i > 0:
                 status, years = family_status, family_years
@@ -447,7 +445,7 @@ class _Generator:
             until = None
             if years:
                 until = _iso(_REF_ORD + int(rng.random() * years * 365) + 30)
-            extra: dict[str, object] = {
+            extra: dict[str, Any] = {
                 "alias": None,
                 "alias_kana": None,
                 "nationality": nationality,
@@ -477,16 +475,16 @@ class _Generator:
             )
         return self._finish(members, address, postal, katagaki)
 
-    def random_household(self, size: int) -> dict[str, object]:
+    def random_household(self, size: int) -> dict[str, Any]:
         rng = self.rng
         if rng.random() < SHARE_FOREIGN_HOUSEHOLDS:
             return self.foreign(size)
         return self.japanese(size, support=rng.random() < SHARE_SUPPORT)
 
-    def showcases(self) -> Iterator[dict[str, object]]:
+    def showcases(self) -> Iterator[dict[str, Any]]:
         first = self.japanese(9, family=("佐藤", "サトウ"))
         if not self.perpetrator_pool:
-            self.perpetrator_pool.append(first["head_person_id"])  # type: ignore[arg-type]
+            self.perpetrator_pool.append(first["head_person_id"])
         yield first
         yield self.japanese(3, family=data.IVS_SURNAMES[0])
         yield self.japanese(2, support=True)
@@ -506,11 +504,11 @@ def household_dicts(persons: int, seed: int) -> Iterator[dict[str, Any]]:
     for h in households:
         if remaining <= 0:
             return
-        members: list[dict[str, Any]] = h["members"]  # type: ignore[assignment]
+        members: list[dict[str, Any]] = h["members"]
         if len(members) > remaining:
             h["members"] = members = members[:remaining]  # the budget ends inside a household
         remaining -= len(members)
-        yield h  # type: ignore[misc]
+        yield h
 
 
 def generate(persons: int, seed: int) -> Iterator[Household]:
