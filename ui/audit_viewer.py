@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import date, datetime, time, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from PySide6.QtCore import QDate, Qt
 from PySide6.QtWidgets import (
@@ -32,6 +32,14 @@ from app.auth.permissions import Permission, require_permission
 from app.domain.audit_chain import ACTION_LABELS, AuditAction, ChainEntry, Problem
 from ui.background import run_in_background, user_message
 
+
+class HasRoles(Protocol):
+    """Whoever opens the viewer: the operator's session (its roles are checked)."""
+
+    @property
+    def roles(self) -> tuple[str, ...]: ...
+
+
 COLUMNS = ("連番", "日時", "職員ID", "端末", "操作", "対象ID", "理由")
 Query = Callable[[str | None, datetime | None, datetime | None, Sequence[str] | None], list[Any]]
 
@@ -47,7 +55,7 @@ def _pydate(q: QDate) -> date:
 class AuditViewer(QWidget):
     def __init__(
         self,
-        session: Any,
+        session: HasRoles,
         *,
         query: Query,
         verify: Callable[[], list[Problem]],

@@ -43,6 +43,7 @@ from app.domain.certificates import (
     RequesterKind,
 )
 from app.domain.records import Household
+from app.services.session_api import CounterSessionApi
 from ui.background import run_in_background, user_message
 from ui.pdf_preview import PdfPreview
 
@@ -55,7 +56,7 @@ class IssuanceDialog(QDialog):
 
     def __init__(
         self,
-        session: Any,
+        session: CounterSessionApi,
         household: Household,
         *,
         approve_dialog: Callable[[str, list[str]], Any],

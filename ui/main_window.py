@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
 
 from app.auth.permissions import ROLE_LABELS, Permission, Role
 from app.domain.records import Household
+from app.services.session_api import CounterSessionApi
 from ui.approval import ApprovalDialog
 from ui.background import run_in_background, user_message
 from ui.household_view import HouseholdView
@@ -57,7 +58,9 @@ class IssuanceHistory(QWidget):
 
     COLUMNS = ("交付番号", "時刻", "職員", "様式", "世帯ID", "人数", "通数", "手数料", "状態")
 
-    def __init__(self, session: Any, show_pdf: Callable[[bytes, str], None], parent=None) -> None:
+    def __init__(
+        self, session: CounterSessionApi, show_pdf: Callable[[bytes, str], None], parent=None
+    ) -> None:
         super().__init__(parent)
         self.session = session
         self._show_pdf = show_pdf
@@ -150,10 +153,10 @@ class MainWindow(QMainWindow):
 
     def __init__(
         self,
-        session: Any,
+        session: CounterSessionApi,
         *,
-        card_desk_factory: Callable[[Any], QWidget] | None = None,
-        audit_viewer_factory: Callable[[Any], QWidget] | None = None,
+        card_desk_factory: Callable[[CounterSessionApi], QWidget] | None = None,
+        audit_viewer_factory: Callable[[CounterSessionApi], QWidget] | None = None,
         print_pdf: Callable[[bytes, int, str], int] | None = None,
         demo_menu: Callable[[QMainWindow], None] | None = None,
         sync_interval_ms: int = SYNC_INTERVAL_MS,

@@ -10,7 +10,7 @@ keeps one handle, each use case in a module of its own (docs/architecture.md).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from app.auth.service import AuthService
 from app.services.card_adapters import CardAdapters
@@ -26,6 +26,9 @@ from app.services.terminal import TerminalConfig, TerminalFiles
 from app.store.db import Cache
 from app.store.keys import KeySlots
 from app.sync.client import SyncClient
+
+if TYPE_CHECKING:
+    from app.services.session_api import CounterSessionApi
 
 __all__ = [
     "KIND_LABELS",
@@ -73,3 +76,8 @@ class CounterSession(IssuanceDesk, CardAdapters):
             client_factory=client_factory,
             secret_store=secret_store,
         )
+
+
+if TYPE_CHECKING:
+    # The type checker holds the GUI's seam: CounterSession must satisfy CounterSessionApi.
+    _SEAM: type[CounterSessionApi] = CounterSession

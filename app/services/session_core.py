@@ -29,7 +29,7 @@ from app.store.db import Cache
 from app.store.keys import KeySlots
 from app.store.search import SearchPage, SearchQuery
 from app.sync.client import SyncClient
-from app.sync.engine import SyncEngine
+from app.sync.engine import Cancel, Progress, SyncEngine
 from app.sync.errors import ServerRejected
 from app.sync.protocol import AuditBatchPayload, OperatorProfile, new_event
 from app.sync.results import SyncReport, SyncStatus
@@ -207,7 +207,9 @@ class SessionCore:
             raise SessionError("ログアウトしました。")
         return self.engine.status(self.clock())
 
-    def sync_once(self, progress: Any = None, cancel: Any = None) -> SyncReport:
+    def sync_once(
+        self, progress: Progress | None = None, cancel: Cancel | None = None
+    ) -> SyncReport:
         """Queue the audit trail, push the outbox, pull the feed. One sync at a time."""
         with self._sync_lock:
             if self.closed:
