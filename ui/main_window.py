@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.auth.permissions import ROLE_LABELS, Permission, Role
+from app.domain.certificates import FORM_LABELS
 from app.domain.records import Household
 from app.services.session_api import CounterSessionApi
 from ui.approval import ApprovalDialog
@@ -106,9 +107,7 @@ class IssuanceHistory(QWidget):
                 i.issuance_no,
                 at.astimezone().strftime("%H:%M"),
                 i.operator_id,
-                {"household": "世帯連記式", "individual": "個人票", "removed": "除票"}.get(
-                    i.kind, i.kind
-                ),
+                {k.value: label for k, label in FORM_LABELS.items()}.get(i.kind, i.kind),
                 i.household_id,
                 str(len(i.person_ids)),
                 str(i.copies),

@@ -17,12 +17,14 @@ from app.auth.approval import Approval, approve
 from app.auth.errors import InvalidCredentials
 from app.auth.permissions import Permission
 from app.domain.certificates import (
+    REPORT_TITLES,
     CertificateDocument,
     CertificateRequest,
     Decision,
     build_document,
     content_digest,
     decide,
+    format_issuance_no,
 )
 from app.domain.errors import ValidationError
 from app.domain.records import Household
@@ -64,11 +66,7 @@ class DailyReportRenderer(Protocol):
     ) -> bytes: ...
 
 
-KIND_LABELS = {
-    "household": "住民票の写し(世帯連記式)",
-    "individual": "住民票の写し(個人票)",
-    "removed": "住民票の除票の写し",
-}
+KIND_LABELS = {kind.value: title for kind, title in REPORT_TITLES.items()}
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,7 +111,7 @@ class IssuanceDesk(SessionCore):
             request,
             decision,
             household,
-            issuance_no=f"{self.terminal_no}-{self.today():%Y%m%d}-0000",
+            issuance_no=format_issuance_no(self.terminal_no, self.today(), 0),
             terminal_no=self.terminal_no,
             issued_on=self.today(),
             municipality=self.municipality,

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+from app.domain.certificates import format_issuance_no
 from app.sync.protocol import Event
 
 from .errors import NotFound, StoreError
@@ -51,7 +52,7 @@ class IssuancesMixin(OutboxMixin):
                 " RETURNING last_seq",
                 (terminal_no, key),
             ).fetchone()
-            return f"{terminal_no}-{day:%Y%m%d}-{row[0]:04d}"
+            return format_issuance_no(terminal_no, day, int(row[0]))
 
     def record_issuance(
         self,

@@ -153,6 +153,18 @@ FORM_TITLES: dict[FormKind, str] = {
     FormKind.INDIVIDUAL: "住民票の写し",
     FormKind.REMOVED: "住民票の除票の写し",
 }
+# The one home of the forms' names: the layout, for lists and forms ...
+FORM_LABELS: dict[FormKind, str] = {
+    FormKind.HOUSEHOLD: "世帯連記式",
+    FormKind.INDIVIDUAL: "個人票",
+    FormKind.REMOVED: "除票（個人票）",
+}
+# ... and what the 日計表 counts.
+REPORT_TITLES: dict[FormKind, str] = {
+    FormKind.HOUSEHOLD: "住民票の写し(世帯連記式)",
+    FormKind.INDIVIDUAL: "住民票の写し(個人票)",
+    FormKind.REMOVED: "住民票の除票の写し",
+}
 DEFAULT_FEE_YEN = 300
 MAX_COPIES = 20
 
