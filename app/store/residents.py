@@ -22,6 +22,7 @@ from typing import Any
 
 import msgspec
 
+from app.domain.addresses import address_key
 from app.domain.errors import ValidationError
 from app.domain.records import (
     Household,
@@ -41,7 +42,7 @@ from app.sync.protocol import (
 
 from .base import CacheBase
 from .errors import NotFound, StoreError
-from .search import address_key, person_keys
+from .search import person_keys
 
 # persons holds what search, lookups and the feed need; the rest is in households.raw.
 _PERSON_COLUMNS = (
