@@ -39,7 +39,9 @@ def ensure_data_dir(
     data_dir = Path(data_dir)
     api = api if api is not None else machine_api()
     if data_dir.is_dir():
-        if (data_dir / "terminal.json").exists():
+        from app.services.terminal import TerminalFiles
+
+        if TerminalFiles(data_dir).config.exists():
             return
         if api is None:
             data_dir.chmod(0o700)
