@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.domain.certificates import (
+    FORM_LABELS,
     IDENTITY_LABELS,
     CertificateContext,
     CertificateRequest,
@@ -105,8 +106,8 @@ class IssuanceDialog(QDialog):
             self.member_checks[m.person_id] = cb
             sv.addWidget(cb)
         self.form_kind = QComboBox(objectName="formKind")
-        self.form_kind.addItem("世帯連記式", FormKind.HOUSEHOLD)
-        self.form_kind.addItem("個人票", FormKind.INDIVIDUAL)
+        for kind in (FormKind.HOUSEHOLD, FormKind.INDIVIDUAL):
+            self.form_kind.addItem(FORM_LABELS[kind], kind)
         self.copies = QSpinBox(objectName="copies")
         self.copies.setRange(1, 20)
         row = QHBoxLayout()
