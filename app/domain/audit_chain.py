@@ -53,6 +53,7 @@ class AuditAction(StrEnum):
     UNLOCK = "unlock"
     TAKEOVER = "takeover"
     PASSWORD_CHANGE = "password_change"
+    VIEW_AUDIT_LOG = "view_audit_log"
     LOCKOUT = "lockout"
     LOOKUP_MY_NUMBER = "lookup_my_number"
     OUTBOX_REQUEUE = "outbox_requeue"
@@ -77,6 +78,7 @@ ACTION_LABELS: dict[AuditAction, str] = {
     AuditAction.UNLOCK: "ロック解除",
     AuditAction.TAKEOVER: "操作者の引き継ぎ",
     AuditAction.PASSWORD_CHANGE: "パスワード変更",
+    AuditAction.VIEW_AUDIT_LOG: "監査ログの閲覧",
     AuditAction.LOCKOUT: "パスワード誤りによるロック",
     AuditAction.LOOKUP_MY_NUMBER: "個人番号による照会",
     AuditAction.OUTBOX_REQUEUE: "送信保留データの再送",
@@ -97,7 +99,7 @@ ACTIONS: frozenset[str] = frozenset(a.value for a in AuditAction)
 
 
 class Verifier(Protocol):
-    def __call__(self, data: bytes, signature: bytes) -> bool: ...
+    def __call__(self, data: bytes, signature: bytes, /) -> bool: ...
 
 
 PublicKey = ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey

@@ -24,6 +24,7 @@ from app.domain.audit_chain import canonical_at, verifier_for
 from app.domain.certificates import (
     DELIVERY_LABELS,
     IDENTITY_LABELS,
+    REPORT_TITLES,
     CertificateContext,
     CertificateDocument,
     CertificateRequest,
@@ -34,6 +35,7 @@ from app.domain.certificates import (
     build_document,
     content_digest,
     decide,
+    format_issuance_no,
     protections_of,
 )
 from app.domain.errors import ValidationError
@@ -47,11 +49,13 @@ from app.sync.errors import ServerRejected, ServerUnreachable
 from app.sync.protocol import (
     ApprovalToken,
     CertificateIssuedPayload,
+    CertificateVoidedPayload,
     Event,
     MailToInfo,
     OperatorProfile,
     PurposeInfo,
     RequesterInfo,
+    new_event,
 )
 
 
@@ -84,11 +88,7 @@ class DailyReportRenderer(Protocol):
 # How long a supervisor's approval may wait for its issuance (issue 21: short).
 APPROVAL_TTL = timedelta(minutes=10)
 
-KIND_LABELS = {
-    "household": "住民票の写し(世帯連記式)",
-    "individual": "住民票の写し(個人票)",
-    "removed": "住民票の除票の写し",
-}
+KIND_LABELS = {kind.value: title for kind, title in REPORT_TITLES.items()}
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,7 +168,7 @@ class IssuanceDesk(SessionCore):
             request,
             decision,
             household,
-            issuance_no=f"{self.terminal_no}-{self.today():%Y%m%d}-0000",
+            issuance_no=format_issuance_no(self.terminal_no, self.today(), 0),
             terminal_no=self.terminal_no,
             issued_on=self.today(),
             municipality=self.municipality,
@@ -372,7 +372,7 @@ class IssuanceDesk(SessionCore):
             digest = content_digest(document)
 
             def event_for(no: str) -> Event:
-                # Validated here, before the outbox (the server validates it again).
+                # Validated here, and again before the outbox (the server validates it too).
                 payload = CertificateIssuedPayload(
                     issuance_no=no,
                     kind=document.form.value,
@@ -391,15 +391,14 @@ class IssuanceDesk(SessionCore):
                     items=_items_of(decision),
                     approval=token,
                 )
-                return Event(
+                return new_event(
+                    payload,
                     event_id=str(uuid.uuid4()),
-                    type="certificate_issued",
                     occurred_at=now,
                     operator_id=self.operator.operator_id,
                     terminal_no=self.terminal_no,
                     relied_versions={p.person_id: p.version for p in persons},
                     stale_approved_by=stale_approved_by,
-                    payload=payload.model_dump(mode="json"),
                 )
 
             documents = "、".join(IDENTITY_LABELS[d] for d in request.identity_documents)
@@ -437,13 +436,12 @@ class IssuanceDesk(SessionCore):
         reason = reason.strip()
         if not reason:
             raise ValidationError("reason", "取消の理由を入力してください。")
-        event = Event(
+        event = new_event(
+            CertificateVoidedPayload(issuance_no=issuance_no, reason=reason),
             event_id=str(uuid.uuid4()),
-            type="certificate_voided",
             occurred_at=self.clock(),
             operator_id=self.operator.operator_id,
             terminal_no=self.terminal_no,
-            payload={"issuance_no": issuance_no, "reason": reason},
         )
         with self.cache.transaction():
             self.cache.void_issuance(issuance_no, reason, event)
@@ -467,7 +465,7 @@ class IssuanceDesk(SessionCore):
                 row[1] += i.copies
                 row[2] += i.fee_yen
                 row[4] += i.mailed
-        return [(kind, *values) for kind, values in sorted(totals.items())]  # type: ignore[misc]
+        return [(kind, v[0], v[1], v[2], v[3], v[4]) for kind, v in sorted(totals.items())]
 
     def daily_report_pdf(self, day: date | None = None) -> bytes:
         """The 日計表 as a PDF; an export of figures only (no personal data), audited."""

@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 from app.auth.errors import InvalidCredentials
 from app.auth.service import AuthService, PendingFailure
@@ -31,7 +30,7 @@ from app.store.db import Cache, open_cache
 from app.store.keys import KeySlots
 from app.sync.client import SyncClient, load_private_key
 from app.sync.errors import ServerRejected
-from app.sync.protocol import OperatorProfile
+from app.sync.protocol import OperatorProfile, SessionResponse
 
 
 class LoginService:
@@ -91,9 +90,9 @@ class LoginService:
         # The failure counts live beside the device secret too (issue 21: a restored
         # keyslots.json must not give a guesser five more tries).
         slots = KeySlots(self.files.slots, guard=secret_store.failure_guard())
-        opened: dict[str, Any] = {}
+        opened: dict[str, Cache] = {}
 
-        def online_login(op_id: str, pw: str):
+        def online_login(op_id: str, pw: str) -> SessionResponse:
             try:
                 answer = client.login(op_id, pw)
             except ServerRejected as exc:
@@ -147,6 +146,7 @@ class LoginService:
             key = load_private_key(self.files.key, device_secret)
             session = CounterSession(
                 config=config,
+                files=self.files,
                 auth=auth,
                 cache=cache,
                 client=client,

@@ -8,9 +8,9 @@
   keys are never kept in plain files.
 - `KeySlots(path)`: a small JSON file beside the database with one slot per operator:
   `AES-256-GCM(KEK, DEK)`, `KEK = HKDF-SHA256(argon2id(password, salt) ‖ device_secret)`,
-  the operator id as associated data. The file is replaced atomically (temp file, fsync,
-  os.replace, fsync of the directory). Failed unwraps are counted in the file; the 5th deletes
-  the slot. A slot carries its expiry (policy.offline_login_days from the online login).
+  the operator id as associated data. The file is replaced atomically (app.fileio). Failed
+  unwraps are counted in the file; the 5th deletes the slot. A slot carries its expiry
+  (policy.offline_login_days from the online login).
 - The failure count is also kept in a `FailureGuard` record where the device secret lives (the
   OS keyring; on Windows a DPAPI file, app.machine.secret), bound to the slot it counts for:
   restoring an older keyslots.json neither resets the count nor brings back a deleted slot
@@ -28,7 +28,6 @@ import hashlib
 import json
 import os
 import secrets
-import tempfile
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -39,6 +38,8 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from app.fileio import atomic_write_text
 
 from .errors import (
     KeyringUnavailable,
@@ -77,7 +78,8 @@ def _usable_keyring() -> Any:
         raise KeyringUnavailable("no backend")
     # Windows Credential Manager: keep the entry on this machine (not a roaming credential).
     if type(backend).__name__ == "WinVaultKeyring":
-        backend.persist = "local_machine"
+        win_vault: Any = backend  # WinVaultKeyring's own attribute, not KeyringBackend's
+        win_vault.persist = "local_machine"
     return backend
 
 
@@ -283,7 +285,7 @@ class KeySlots:
         if not self.path.exists():
             return {"format": _SLOT_FORMAT, "slots": {}}
         try:
-            data = json.loads(self.path.read_text("utf-8"))
+            data: dict[str, Any] = json.loads(self.path.read_text("utf-8"))
         except (OSError, ValueError):
             raise StoreError(
                 "鍵ファイルが壊れています。オンラインでログインしてください。"
@@ -293,24 +295,7 @@ class KeySlots:
         return data
 
     def _save(self, data: dict[str, Any]) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".keyslots-", dir=self.path.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump(data, f, indent=1, sort_keys=True)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, self.path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.remove(tmp)
-            raise
-        if hasattr(os, "O_DIRECTORY"):  # POSIX: make the rename itself durable
-            dfd = os.open(self.path.parent, os.O_RDONLY | os.O_DIRECTORY)
-            try:
-                os.fsync(dfd)
-            finally:
-                os.close(dfd)
+        atomic_write_text(self.path, json.dumps(data, indent=1, sort_keys=True))
 
     # operations
 
