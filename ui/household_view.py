@@ -1,7 +1,14 @@
-"""世帯の表示: the household's members with their main items; 個人番号 is never shown here."""
+"""世帯の表示: the household's members with their main items.
+
+個人番号 is not in the table: the session hands the household out masked (app.services), and
+the field below the table shows the selected person's number only through
+`reveal_my_number(person_id, reason)` (a reason, the permission, an audit entry), masked again
+after a while and whenever the selection or the household changes.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 
 from PySide6.QtCore import Signal
@@ -20,6 +27,7 @@ from PySide6.QtWidgets import (
 
 from app.domain import wareki
 from app.domain.records import Household
+from ui.privacy import MaskedMyNumber
 
 COLUMNS = ("氏名", "フリガナ", "生年月日", "性別", "続柄", "住民となった日", "状態")
 SEX_LABELS = {"male": "男", "female": "女"}
@@ -30,7 +38,12 @@ class HouseholdView(QWidget):
 
     issue_requested = Signal(object)
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        parent: QWidget | None = None,
+        *,
+        reveal_my_number: Callable[[str, str], str | None] | None = None,
+    ) -> None:
         super().__init__(parent)
         self.household: Household | None = None
         self.title = QLabel("世帯が選ばれていません", objectName="householdTitle")
@@ -51,6 +64,27 @@ class HouseholdView(QWidget):
         self.table.verticalHeader().setVisible(False)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
 
+        # 個人番号 of the selected person: masked; revealed with a reason (REVEAL_MY_NUMBER).
+        self.my_number_row = QWidget(objectName="myNumberRow")
+        self.my_number: MaskedMyNumber | None = None
+        if reveal_my_number is not None:
+            reveal = reveal_my_number
+
+            def reveal_selected(reason: str) -> str | None:
+                person_id = self.selected_person_id()
+                if person_id is None:
+                    raise ValueError("no person selected")  # the button is disabled then
+                return reveal(person_id, reason)
+
+            self.my_number = MaskedMyNumber(reveal_selected, parent=self.my_number_row)
+            number_row = QHBoxLayout(self.my_number_row)
+            number_row.setContentsMargins(0, 0, 0, 0)
+            number_row.addWidget(QLabel("個人番号(選択した人):"))
+            number_row.addWidget(self.my_number, 1)
+            self.table.itemSelectionChanged.connect(self._selection_changed)
+            self._selection_changed()
+        self.my_number_row.setVisible(reveal_my_number is not None)
+
         self.issue_button = QPushButton("住民票の写しを交付…", objectName="issueButton")
         self.issue_button.setEnabled(False)
         self.issue_button.clicked.connect(self._request_issue)
@@ -64,11 +98,14 @@ class HouseholdView(QWidget):
         layout.addWidget(self.address)
         layout.addWidget(self.warning)
         layout.addWidget(self.table, 1)
+        layout.addWidget(self.my_number_row)
         layout.addLayout(buttons)
 
     def show_household(self, household: Household, today: date | None = None) -> None:
         today = today or date.today()
         self.household = household
+        if self.my_number is not None:
+            self.my_number.mask()
         self.title.setText(f"世帯主: {household.head.name}(世帯ID {household.household_id})")
         address = household.address + (f" {household.katagaki}" if household.katagaki else "")
         self.address.setText(f"〒{household.postal_code} {address}")
@@ -105,6 +142,20 @@ class HouseholdView(QWidget):
         else:
             self.warning.hide()
         self.issue_button.setEnabled(True)
+
+    def selected_person_id(self) -> str | None:
+        rows = {i.row() for i in self.table.selectedIndexes()}
+        if self.household is None or len(rows) != 1:
+            return None
+        row = rows.pop()
+        members = self.household.members
+        return members[row].person_id if row < len(members) else None
+
+    def _selection_changed(self) -> None:
+        if self.my_number is None:
+            return
+        self.my_number.mask()
+        self.my_number.button.setEnabled(self.selected_person_id() is not None)
 
     def clear(self) -> None:
         self.household = None

@@ -36,6 +36,7 @@ from app.services.session_api import CounterSessionApi
 from app.sync.errors import ClientTooOld
 from ui.approval import ApprovalDialog
 from ui.background import run_in_background, user_message
+from ui.held_events import HeldEventsPanel
 from ui.household_view import HouseholdView
 from ui.idle_lock import IdleLock
 from ui.issuance_dialog import IssuanceDialog
@@ -205,7 +206,8 @@ class MainWindow(QMainWindow):
         self.household_view: HouseholdView | None = None
         if session.can(Permission.SEARCH):
             self.search_panel = SearchPanel(session)
-            self.household_view = HouseholdView()
+            reveal = session.reveal_my_number if session.can(Permission.REVEAL_MY_NUMBER) else None
+            self.household_view = HouseholdView(reveal_my_number=reveal)
             splitter = QSplitter()
             splitter.addWidget(self.search_panel)
             splitter.addWidget(self.household_view)
@@ -221,6 +223,12 @@ class MainWindow(QMainWindow):
             self.history = IssuanceHistory(session, self.show_pdf_window)
             self.tabs.addTab(self.history, "交付履歴")
             self.tabs.currentChanged.connect(self._tab_changed)
+        self.held_events: HeldEventsPanel | None = None
+        if session.can(Permission.APPROVE):  # 送信保留: the supervisor's list (issue 21)
+            self.held_events = HeldEventsPanel(session)
+            self.tabs.addTab(self.held_events, "送信保留")
+            if self.history is None:
+                self.tabs.currentChanged.connect(self._tab_changed)
         if audit_viewer_factory is not None and session.can(Permission.VIEW_AUDIT):
             self.tabs.addTab(audit_viewer_factory(session), "監査ログ")
         if self.tabs.count() == 0:
@@ -287,6 +295,8 @@ class MainWindow(QMainWindow):
     def _tab_changed(self, index: int) -> None:
         if self.history is not None and self.tabs.widget(index) is self.history:
             self.history.refresh()
+        if self.held_events is not None and self.tabs.widget(index) is self.held_events:
+            self.held_events.refresh()
 
     # --- sync ------------------------------------------------------------------------------------
 
@@ -294,7 +304,8 @@ class MainWindow(QMainWindow):
         run_in_background(self, self.session.status, self.status.show_status, lambda _e: None)
 
     def sync_now(self) -> None:
-        if self._sync_running:
+        # Under the idle lock the session refuses every call (app.services): wait for the unlock.
+        if self._sync_running or self.idle_lock.is_locked:
             return
         self._sync_running = True
         relay = self._relay

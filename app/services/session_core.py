@@ -275,11 +275,26 @@ class SessionCore:
             self._check_open()
             self.queue_audit_batches()
             report = self.engine.sync_once(progress=progress, cancel=cancel)
+            if report.online and report.terminal_action == "none":
+                self._send_audit_head()
             if report.online and report.error is None:
                 self._refresh_seal()
             if report.revoked_operators or report.terminal_action != "none":
                 self._apply_revocations(report)
             return report
+
+    def _send_audit_head(self) -> None:
+        """The chain's signed head to the server (issue 21 item 8): it sees a chain that later
+        ends lower, or vanishes. A failure leaves it for the next round."""
+        try:
+            answer = self.client.send_audit_head(self.chain.signed_head(self.clock()))
+        except (DomainError, OSError) as exc:
+            log.info("audit head not sent: %s", type(exc).__name__)
+            return
+        if answer.status != "ok":
+            log.warning(
+                "audit head: the server recorded a finding for terminal %s", self.terminal_no
+            )
 
     def _apply_revocations(self, report: SyncReport) -> None:
         """Revoked operators lose their slots; a revoked terminal is wiped (outbox empty) or

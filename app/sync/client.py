@@ -51,6 +51,8 @@ from app.sync.protocol import (
     PROTOCOL_VERSION,
     PROTOCOL_VERSION_HEADER,
     SESSION_HEADER,
+    AuditHead,
+    AuditHeadAnswer,
     BucketRecords,
     CertificateInfo,
     ChangesPage,
@@ -427,6 +429,11 @@ class SyncClient:
     def discard_snapshot(self, snapshot_id: str) -> None:
         """Tell the server this terminal has taken its copy (the server deletes it)."""
         self._request("DELETE", f"/snapshot/{snapshot_id}")
+
+    def send_audit_head(self, head: AuditHead) -> AuditHeadAnswer:
+        """POST /v1/audit/head: where this terminal's audit chain ends (signed)."""
+        response = self._request("POST", "/audit/head", json=head.model_dump(mode="json"))
+        return self._parse(AuditHeadAnswer, response)
 
     def certificate(self, issuance_no: str) -> CertificateInfo:
         path = "/certificates/" + quote(issuance_no, safe="")

@@ -395,6 +395,33 @@ class MailToInfo(_Model):
     person_id: str = Field(min_length=1, max_length=64)
 
 
+class AuditHead(_Model):
+    """POST /v1/audit/head, after every sync round: where this terminal's audit chain ends now
+    (its last seq and hash), signed with the terminal key. The server keeps the highest head it
+    has seen per terminal; a chain that later ends lower, or at the same seq with another hash,
+    or whose pushed entries go missing on the server, is a finding of `audit report`
+    (docs/audit.md "Chain heads")."""
+
+    terminal_no: str = Field(min_length=1, max_length=8)
+    last_seq: int = Field(ge=0, le=2**62)
+    last_hash: str = Field(pattern=r"^[0-9a-f]{64}$")
+    at: str = Field(min_length=1, max_length=40)  # canonical UTC ISO (audit_chain.canonical_at)
+    signature_b64: str = Field(default="", max_length=256)
+
+    def signed_bytes(self) -> bytes:
+        from app.domain.audit_chain import canonical_json
+
+        body = self.model_dump(mode="json", exclude={"signature_b64"})
+        return b"madoguchi audit head v1\n" + canonical_json(body)
+
+
+class AuditHeadAnswer(_Model):
+    """What the server made of a head: "ok", or the finding it recorded (Japanese)."""
+
+    status: Literal["ok", "finding"] = "ok"
+    message: str | None = None
+
+
 class ApprovalToken(_Model):
     """A supervisor's approval (支援措置, a stale cache) as a one-time token bound to one request
     (docs/sync.md "Approvals"): signed with the terminal key over `signed_bytes()`, granted in
