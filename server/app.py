@@ -15,6 +15,7 @@ from sqlalchemy import select
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.gzip import GZipMiddleware
 
+from app.domain.audit_chain import verifier_for
 from app.sync.protocol import (
     API_PREFIX,
     CLIENT_VERSION_HEADER,
@@ -24,6 +25,8 @@ from app.sync.protocol import (
     MAX_PAGE_LIMIT,
     MIN_CLIENT_VERSION_HEADER,
     SESSION_HEADER,
+    AuditHead,
+    AuditHeadAnswer,
     BucketRecords,
     CertificateInfo,
     ChangesPage,
@@ -37,8 +40,9 @@ from app.sync.protocol import (
     SessionResponse,
     SnapshotInfo,
 )
-from server import admin, events, setup_routes, snapshot
+from server import admin, audit_heads, events, setup_routes, snapshot
 from server import ca as ca_mod
+from server.audit_ingest import terminal_public_key
 from server.client_version import ClientVersionGate
 from server.config import ServerConfig
 from server.db import Database
@@ -277,6 +281,16 @@ def _routes(app: FastAPI) -> None:
         return info
 
     setup_routes.register(app, Terminal)  # GET /v1/ca, /v1/info, /v1/seal
+
+    @app.post(f"{API_PREFIX}/audit/head", response_model=AuditHeadAnswer, responses=_ERRORS)
+    def audit_head(
+        ctx: Ctx, body: AuditHead, terminal: Terminal, _operator: Operator
+    ) -> AuditHeadAnswer:
+        """Where the calling terminal's audit chain ends (signed); docs/audit.md "Chain heads"."""
+        with ctx.db.write() as conn:
+            key = terminal_public_key(conn, terminal)
+            verifier = verifier_for(key) if key is not None else None
+            return audit_heads.record_head(conn, terminal, body, verifier)
 
 
 def create_app(config: ServerConfig, db: Database | None = None) -> FastAPI:

@@ -212,3 +212,51 @@ audit_entries = Table(
     Column("signature", Text, nullable=False),
     UniqueConstraint("terminal_no", "seq", name="uq_audit_terminal_seq"),
 )
+
+# Issue 21 (migration x21b). The highest head each terminal's audit chain has shown (POST
+# /v1/audit/head, server/audit_heads.py) and the last one; what was found on receipt.
+audit_heads = Table(
+    "audit_heads",
+    metadata,
+    Column("terminal_no", String(8), primary_key=True),
+    Column("last_seq", BigInteger, nullable=False),
+    Column("last_hash", String(64), nullable=False),
+    Column("last_at", DateTime(timezone=True), nullable=False),
+    Column("signature", Text, nullable=False),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("max_seq", BigInteger, nullable=False),
+    Column("max_hash", String(64), nullable=False),
+)
+
+audit_findings = Table(
+    "audit_findings",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("terminal_no", String(8), nullable=False, index=True),
+    Column("kind", String(32), nullable=False),
+    Column("detail", Text, nullable=False),  # Japanese, seqs and ids only
+    Column("found_at", DateTime(timezone=True), nullable=False, index=True),
+)
+
+# A supervisor's approval used by a certificate_issued event: one approval, one certificate.
+approvals_used = Table(
+    "approvals_used",
+    metadata,
+    Column("approval_id", String(36), primary_key=True),
+    Column("event_id", String(36), nullable=False),
+    Column("terminal_no", String(8), nullable=False),
+    Column("approver_id", String(64), nullable=False),
+    Column("used_at", DateTime(timezone=True), nullable=False),
+)
+
+# Failed logins and lockouts seen by the server (online logins and password checks), for the
+# audit report: the terminal cannot record a failure that never reaches an open cache.
+login_events = Table(
+    "login_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", DateTime(timezone=True), nullable=False, index=True),
+    Column("operator_id", String(64), nullable=False),
+    Column("terminal_no", String(8), nullable=True),
+    Column("kind", String(16), nullable=False),  # failed | locked
+)
