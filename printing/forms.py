@@ -57,11 +57,12 @@ Signer = Callable[[bytes], bytes]
 # streams (Flate compressed) are as valid and smaller.
 rl_config.useA85 = 0
 
-# reportlab's TTFont keeps per-document state; one render at a time keeps that simple and safe.
-_render_lock = threading.Lock()
+# reportlab's TTFont keeps per-document state; one render at a time keeps that simple and safe
+# (every renderer of printing/ takes it).
+render_lock = threading.Lock()
 
 
-class _Seal:
+class Seal:
     """The 公印 image as a PDF image XObject (and its alpha mask), compressed once per
     process: reportlab's drawImage decodes and deflates the PNG again for every document
     (~10 ms of a ~40 ms render)."""
@@ -97,8 +98,9 @@ class _Seal:
 
 
 @lru_cache(maxsize=4)
-def _seal_image(path: str) -> _Seal:
-    return _Seal(path)
+def seal_image(path: str) -> Seal:
+    """The prepared 公印 of an image file, once per process (every form with a seal uses it)."""
+    return Seal(path)
 
 
 def preload(seal_path: str | Path | None = None) -> None:
@@ -106,10 +108,13 @@ def preload(seal_path: str | Path | None = None) -> None:
     get_fonts()
     seal_file = str(seal_path or SEAL_PATH)
     if Path(seal_file).is_file():
-        _seal_image(seal_file)
+        seal_image(seal_file)
 
 
-class _Painter:
+class Painter:
+    """Text in IPAmj明朝 (an IVS as its variant glyph; MissingGlyph for what the font lacks)
+    and rules on one canvas: shared by the 住民票 forms and printing/notification_forms.py."""
+
     def __init__(self, c: Canvas, fonts: Fonts) -> None:
         self.c = c
         self.fonts = fonts
@@ -174,7 +179,7 @@ def _block_height(block: PersonBlock) -> float:
 
 
 def _draw_cells(
-    p: _Painter,
+    p: Painter,
     row: tuple[Cell, ...],
     top: float,
     h: float,
@@ -209,7 +214,7 @@ def _draw_cells(
         )
 
 
-def _draw_block(p: _Painter, block: PersonBlock, top: float, scale: float) -> float:
+def _draw_block(p: Painter, block: PersonBlock, top: float, scale: float) -> float:
     fills: list[str] = []
     rules: list[str] = []
     heights = [_row_height(row) * scale for row in block.rows]
@@ -239,7 +244,7 @@ def _draw_block(p: _Painter, block: PersonBlock, top: float, scale: float) -> fl
     return bottom
 
 
-def _draw_header(p: _Painter, doc: CertificateDocument, sheet: Sheet) -> float:
+def _draw_header(p: Painter, doc: CertificateDocument, sheet: Sheet) -> float:
     c = p.c
     n, m = sheet.number, len(doc.sheets)
     p.text(RIGHT, PAGE_H - 30, f"交付番号　{doc.issuance_no}　　{n}/{m}", 8, align="right")
@@ -269,7 +274,7 @@ def _draw_header(p: _Painter, doc: CertificateDocument, sheet: Sheet) -> float:
     return top - 8
 
 
-def _draw_certification(p: _Painter, doc: CertificateDocument, seal: _Seal | None) -> None:
+def _draw_certification(p: Painter, doc: CertificateDocument, seal: Seal | None) -> None:
     c = p.c
     p.text(LEFT + 24, CERT_AREA_TOP - 28, doc.certification, 10.5)
     p.text(LEFT + 40, CERT_AREA_TOP - 50, doc.issued_on_text, 10.5)
@@ -283,7 +288,7 @@ def _draw_certification(p: _Painter, doc: CertificateDocument, seal: _Seal | Non
         seal.draw(c, x_end - size / 2 - 4, y - 20, size, size)
 
 
-def _draw_footer(p: _Painter, doc: CertificateDocument, sheet: Sheet, payload: str) -> None:
+def _draw_footer(p: Painter, doc: CertificateDocument, sheet: Sheet, payload: str) -> None:
     c = p.c
     micro = (
         f"{doc.municipality.name}　{doc.title}　交付番号{doc.issuance_no}　"
@@ -310,12 +315,12 @@ def _draw_footer(p: _Painter, doc: CertificateDocument, sheet: Sheet, payload: s
 
 
 def _draw_sheet(
-    p: _Painter,
+    p: Painter,
     doc: CertificateDocument,
     sheet: Sheet,
     payload: str,
     sample: bool,
-    seal: _Seal | None,
+    seal: Seal | None,
 ) -> None:
     security.draw_ground(p.c)
     top = _draw_header(p, doc, sheet)
@@ -355,17 +360,17 @@ def render_certificate(
     signature = sign(to_sign) if sign is not None else b""
     payload = qr_payload(document.issuance_no, digest, document.terminal_no, signature)
     seal_file = str(seal_path or SEAL_PATH)
-    seal = _seal_image(seal_file) if Path(seal_file).is_file() else None
+    seal = seal_image(seal_file) if Path(seal_file).is_file() else None
 
     buf = io.BytesIO()
-    with _render_lock:
+    with render_lock:
         # initialFontName: otherwise reportlab references a non-embedded Helvetica.
         c = Canvas(buf, pagesize=(PAGE_W, PAGE_H), pageCompression=1, initialFontName=fonts.name)
         title = document.title + ("（見本）" if sample else "")
         c.setTitle(f"{title} {document.issuance_no}")
         c.setAuthor(document.municipality.name)
         c.setSubject(document.form.value)
-        p = _Painter(c, fonts)
+        p = Painter(c, fonts)
         security.define_ground(c, fonts)
         security.define_qr(c, payload, QR_SIZE)
         for sheet in document.sheets:

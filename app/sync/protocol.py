@@ -36,6 +36,7 @@ EVENT_TYPES = (
     "card_event",
     "audit_batch",
     "reconciliation_ack",
+    "notification_filed",  # a 住民異動届 (app/sync/notification_protocol.py)
 )
 EventType = Literal[
     "certificate_issued",
@@ -43,9 +44,11 @@ EventType = Literal[
     "card_event",
     "audit_batch",
     "reconciliation_ack",
+    "notification_filed",
 ]
 EventStatus = Literal["accepted", "duplicate", "conflict", "rejected"]
-ChangeKind = Literal["household", "operator", "policy", "terminal"]
+# "notification": the head office's decision on a filed 住民異動届 (NotificationDecision).
+ChangeKind = Literal["household", "operator", "policy", "terminal", "notification"]
 
 
 def _iso_only(value: Any) -> Any:
@@ -62,6 +65,10 @@ WireDatetime = Annotated[datetime, BeforeValidator(_iso_only)]
 class _Model(BaseModel):
     # Unknown keys from the other side are errors: a malformed answer must not pass silently.
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# The base of every wire model, for the protocol's other modules (notification_protocol.py).
+WireModel = _Model
 
 
 class Policy(_Model):
