@@ -29,6 +29,7 @@ from .errors import CacheCorrupt, OutboxNotEmpty, StoreError, WrongKey
 from .issuances import IssuancesMixin
 from .migrations import LATEST_VERSION, migrate
 from .notifications import NotificationsMixin
+from .protection import ProtectionMixin
 from .residents import ResidentsMixin
 from .search import SearchMixin
 from .snapshot import check_snapshot, copy_local_rows
@@ -59,7 +60,9 @@ def slots_path(data_dir: str | os.PathLike[str]) -> Path:
     return Path(data_dir) / SLOTS_FILE
 
 
-class Cache(ResidentsMixin, SearchMixin, IssuancesMixin, NotificationsMixin, CacheBase):
+class Cache(
+    ResidentsMixin, SearchMixin, IssuancesMixin, ProtectionMixin, NotificationsMixin, CacheBase
+):
     """The local cache. Methods (see the mixins and docs/store.md):
 
     feed: apply_changes, cursor, mark_pull_complete, last_complete_pull, policy, operator,

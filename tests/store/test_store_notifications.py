@@ -1,5 +1,5 @@
-"""The terminal's 住民異動届 (cache v9): a filing and its outbox event in one transaction, the
-head office's decision arriving on the feed, the numbered migration from v8."""
+"""The terminal's 住民異動届 (cache v10): a filing and its outbox event in one transaction, the
+head office's decision arriving on the feed, the numbered migration from v9."""
 
 from __future__ import annotations
 
@@ -139,12 +139,12 @@ def test_the_decision_arrives_on_the_feed(cache: Cache) -> None:
     assert cache.unseen_notification_decisions() == []
 
 
-def test_migration_v9_keeps_a_v8_cache(tmp_path: Path, dek: bytes) -> None:
+def test_migration_v10_keeps_a_v9_cache(tmp_path: Path, dek: bytes) -> None:
     from app.store.db import _connect
 
-    path = tmp_path / "v8.db"
+    path = tmp_path / "v9.db"
     conn, _ = _connect(path, dek, create=True)
-    assert migrations.migrate(conn, upto=8) == 8
+    assert migrations.migrate(conn, upto=9) == 9
     conn.execute(
         "INSERT INTO outbox(event_id, type, body, added_at, updated_at)"
         " VALUES ('e1', 'audit_batch', '{}', 'x', 'x')"
@@ -152,7 +152,7 @@ def test_migration_v9_keeps_a_v8_cache(tmp_path: Path, dek: bytes) -> None:
     assert not conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'notifications'").fetchone()
     conn.close()
     with open_cache(path, dek) as c:
-        assert c.schema_version() == migrations.LATEST_VERSION >= 9
+        assert c.schema_version() == migrations.LATEST_VERSION >= 10
         assert c.outbox_total() == 1
         assert c.notifications_filed() == []
         file(c, draft())

@@ -1,11 +1,8 @@
 """住民異動届 (issue 20): filed 届出 pending until the head office decides, the persons they touch,
 the 異動履歴, the server's record of each step, id counters, the 住基ネット messages to send.
 
-Chained after the newest revision of main when it was written (0002); another branch's 0003
-(requester, hardening) goes before it: set down_revision to the newest when merging.
-
 Revision ID: 0004
-Revises: 0002
+Revises: 0003
 """
 
 from __future__ import annotations
@@ -14,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0004"
-down_revision = "0002"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 
