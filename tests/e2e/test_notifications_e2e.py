@@ -19,7 +19,6 @@ import pdfplumber
 
 from app.cards.simulator import CardProfile, VirtualCard
 from app.cards.simulator_transport import SimulatorTransport
-from app.domain.certificates import CertificateRequest, IdentityDocument, RequesterKind
 from app.services.card_desk import CardDeskService, DeskContext
 from app.services.terminal import enroll
 from app.store.audit import AuditAction
@@ -28,6 +27,7 @@ from server import notifications
 from server.cli import main as server_main
 from tests.e2e import notification_helpers as N
 from tests.e2e.conftest import PASSWORDS
+from tests.e2e.test_counter_services import self_request
 
 REVIEWER = "review01"
 
@@ -94,14 +94,7 @@ def test_move_within_filed_here_confirmed_there_shows_everywhere(counter, tmp_pa
         assert moved.postal_code == "090-0052"  # from the town list (北進町)
         head = moved.head
         assert head.history[-1].kind == "転居" and head.history[-1].reported_on == other.today()
-        issued = other.issue(
-            CertificateRequest(
-                requester_kind=RequesterKind.SELF,
-                identity_documents=(IdentityDocument.DRIVERS_LICENSE,),
-            ),
-            moved,
-            requester_person_id=h.head_person_id,
-        )
+        issued = other.issue(self_request(moved, h.head_person_id), moved)
         text = _text(issued.pdf)
         assert "北進町123番地4" in text and "北進ハイツ202号室" in text
     finally:
