@@ -71,8 +71,13 @@ def detail_html(detail: Any) -> str:
             f"<td>{esc(m.relationship)}</td><td>{version}</td></tr>"
         )
     rows.append("</table>")
+    names = {m.key: m.name for m in d.movers}
+    for raw in detail.households:
+        names.update({m["person_id"]: m["name"] for m in raw["members"]})
     for i, plan in enumerate(d.households):
-        roles = "、".join(f"{esc(r.key)}:{esc(r.relationship)}" for r in plan.roles)
+        roles = "、".join(
+            f"{esc(names.get(r.key, r.key))}（{esc(r.relationship)}）" for r in plan.roles
+        )
         rows.append(
             f"<p>異動後の世帯{i + 1}（{esc(plan.household_id or '新しい世帯')}）: {roles}</p>"
         )

@@ -285,7 +285,7 @@ class NotificationTab(QWidget):
         self.search_birth = QLineEdit(objectName="notificationSearchBirth")
         self.search_birth.setPlaceholderText("生年月日")
         self.search_button = QPushButton("検索", objectName="notificationSearch")
-        row.addWidget(self.search_name, 2)
+        row.addWidget(self.search_name, 1)
         row.addWidget(self.search_birth, 1)
         row.addWidget(self.search_button)
         sl.addLayout(row)
@@ -360,7 +360,7 @@ class NotificationTab(QWidget):
         for i, doc in enumerate(FORM_DOCUMENTS):
             box = QCheckBox(IDENTITY_LABELS[doc], objectName=f"doc_{doc.value}")
             self.documents[doc] = box
-            dl.addWidget(box, i // 2, i % 2)
+            dl.addWidget(box, i // 3, i % 3)
         right.addWidget(docs)
         note_row = QHBoxLayout()
         note_label = QLabel("備考(&B)")
@@ -495,6 +495,9 @@ class NotificationTab(QWidget):
         self.source = household
         self._refresh_movers()
         self._refresh_filers()
+        self.message.setText(
+            "世帯を読み込みました。異動する方、異動日、新しい住所などを入力してください。"
+        )
 
     def _refresh_movers(self) -> None:
         p = self.current_procedure()

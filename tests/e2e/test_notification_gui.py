@@ -1,10 +1,12 @@
 """The 「異動届」 and 「届出審査」 tabs through the real widgets (pytest-qt, Qt offscreen) on a real
 session, server and cache: a 転居 typed from the keyboard, checks shown per field as the clerk
 types, the 届書 printed (to a PDF file), filed, confirmed in the 審査 tab, and the tab's action
-buttons inside a 1366x768 screen."""
+buttons inside a 1366x768 screen. With MADOGUCHI_SCREENSHOTS=DIR the window is saved at
+1366x768 (docs/images: run under Xvfb with QT_QPA_PLATFORM=xcb)."""
 
 from __future__ import annotations
 
+import os
 import re
 from datetime import timedelta
 from pathlib import Path
@@ -60,6 +62,13 @@ def type_text(qtbot, widget: QWidget, text: str) -> None:  # type: ignore[no-unt
             QApplication.sendEvent(widget, event)
 
 
+def _shot(window: QWidget, name: str) -> None:
+    out = os.environ.get("MADOGUCHI_SCREENSHOTS")
+    if out:
+        QApplication.processEvents()
+        window.grab().save(str(Path(out) / name))
+
+
 def _inside_screen(window: QWidget, widget: QWidget) -> bool:
     rect = QRect(widget.mapTo(window, QPoint(0, 0)), widget.size())
     return widget.isVisible() and SCREEN.contains(rect)
@@ -102,6 +111,8 @@ def test_a_move_within_typed_printed_filed_and_confirmed(qtbot, counter, tmp_pat
     assert tab is not None
     window.tabs.setCurrentWidget(tab)
     assert window.tabs.tabText(window.tabs.currentIndex()) == "異動届"
+    window.activateWindow()  # the F-keys are the window's shortcuts (an X server needs focus)
+    qtbot.waitUntil(window.isActiveWindow, timeout=TIMEOUT)
 
     # Keyboard-first: procedure, search, Enter on a hit, the date in 和暦, the address.
     tab.procedure.setFocus()
@@ -130,6 +141,7 @@ def test_a_move_within_typed_printed_filed_and_confirmed(qtbot, counter, tmp_pat
     tab.documents[IdentityDocument.DRIVERS_LICENSE].setChecked(True)
     qtbot.waitUntil(lambda: tab.print_button.isEnabled(), timeout=TIMEOUT)
     assert tab.new_address.styleSheet() == "" and not tab.findings.errors
+    _shot(window, "screen-notification.png")
 
     # F5 prints the 届書 (preview, then the printer); then the clerk's two ticks; F9 files.
     qtbot.keyClick(tab, Qt.Key.Key_F5)
@@ -163,6 +175,8 @@ def test_a_move_within_typed_printed_filed_and_confirmed(qtbot, counter, tmp_pat
     html = review.view.toHtml()
     assert target.head.name in html and "北進町123番地4" in html
     assert review.confirm_button.isEnabled() and not review.confirm_current.isEnabled()
+    review_window.resize(SCREEN.size())
+    _shot(review_window, "screen-notification-review.png")
     review.confirm_button.click()
     qtbot.waitUntil(lambda: "確定しました" in review.message.text(), timeout=TIMEOUT)
     qtbot.waitUntil(lambda: not review.items, timeout=TIMEOUT)
