@@ -183,3 +183,57 @@ def test_a_move_within_typed_printed_filed_and_confirmed(qtbot, counter, tmp_pat
     actions = [e.action for e in reviewer.chain.query(operator_id="review01")]
     assert "notification_confirmed" in actions
     review_window.close()
+
+
+def test_special_move_in_through_the_tab_with_the_virtual_card(qtbot, counter, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The card path of the tab (cli/card_desk_wiring, the demo's virtual card reader with the
+    moving-in family's card) → 住基ネット's simulator → the movers → filed → confirmed."""
+    from cli.card_desk_wiring import notification_card_reader, present_demo_card
+    from server.cli import main as server_main
+
+    clerk = N.login_service(counter.terminal_dir).login("clerk01", PASSWORDS["clerk01"])
+    present_demo_card("movein_card.json")
+    try:
+        reader = notification_card_reader(clerk, demo=True, ask_pin=lambda _parent: "2468")
+        window = MainWindow(
+            clerk,
+            notification_tab_factory=lambda s: NotificationTab(
+                s,
+                print_document=lambda pdf, copies: 1,
+                read_card=reader,
+                confirm_print=lambda pdf, title: True,
+            ),
+        )
+        qtbot.addWidget(window)
+        window.show()
+        with qtbot.waitSignal(window.synced, timeout=TIMEOUT):
+            window.sync_now()
+        tab = window.notification_tab
+        assert tab is not None
+        window.tabs.setCurrentWidget(tab)
+        tab.procedure.setCurrentIndex(tab.procedure.findData(Procedure.SPECIAL_MOVE_IN))
+        tab.card_button.click()
+        qtbot.waitUntil(lambda: len(tab.movers.movers) == 3, timeout=TIMEOUT)
+        assert tab.card_presented and tab.certificate is not None
+        assert tab.new_address.text() == tab.certificate.destination
+        assert tab.documents[IdentityDocument.MY_NUMBER_CARD].isChecked()
+        assert tab.filer_name.text() == "大空 翔"
+        assert "カード継続利用" in tab.movers.item(0, 6).text()
+        qtbot.waitUntil(lambda: tab.print_button.isEnabled(), timeout=TIMEOUT)
+        tab.print_form()
+        qtbot.waitUntil(lambda: tab.prepared is not None, timeout=TIMEOUT)
+        tab.signature.setChecked(True)
+        tab.documents_checked.setChecked(True)
+        qtbot.waitUntil(lambda: tab.file_button.isEnabled(), timeout=TIMEOUT)
+        with qtbot.waitSignal(tab.filed, timeout=TIMEOUT) as filed:
+            tab.file()
+        qtbot.waitUntil(lambda: clerk.cache.outbox_count() == 0, timeout=TIMEOUT)
+        data_dir = str(counter.server.config.data_dir)
+        args = ["--data-dir", data_dir, "notification", "confirm", filed.args[0], "--by", "r1"]
+        assert server_main(args) == 0
+        clerk.sync_once()
+        hits = clerk.search(name="おおぞら").hits
+        assert sorted(h.name for h in hits) == ["大空 美咲", "大空 翔", "大空 陽菜"]
+        window.close()
+    finally:
+        present_demo_card("demo_card.json")
