@@ -64,7 +64,12 @@ class MoveOutCertificateRenderer(Protocol):
     """printing.render_move_out_certificate, injected like FormRenderer."""
 
     def __call__(
-        self, sheet: MoveOutCertificateSheet, *, sample: bool, municipality_name: str
+        self,
+        sheet: MoveOutCertificateSheet,
+        *,
+        sample: bool,
+        municipality_name: str,
+        seal_png: bytes | None = None,
     ) -> bytes: ...
 
 
@@ -303,6 +308,7 @@ class NotificationDesk(SessionCore):
         """Number and render the 転出証明書 inside the filing's transaction."""
         if self.certificate_renderer is None:
             raise SessionError("転出証明書の印刷機能が設定されていません。")
+        seal = self.seal()  # no verified 公印 from the server, no 転出証明書 (SealError)
         number = self.cache.next_issuance_no(self.terminal_no, day)
         towns = self.towns()
         certificate = build_move_out_certificate(
@@ -314,7 +320,10 @@ class NotificationDesk(SessionCore):
         )
         sheet = move_out_certificate_sheet(certificate, self.municipality, day)
         pdf = self.certificate_renderer(
-            sheet, sample=False, municipality_name=self.config.municipality_name
+            sheet,
+            sample=False,
+            municipality_name=self.config.municipality_name,
+            seal_png=seal.image_png,
         )
         return number, pdf
 
