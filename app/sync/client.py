@@ -438,6 +438,30 @@ class SyncClient:
         path = "/certificates/" + quote(issuance_no, safe="")
         return self._parse(CertificateInfo, self._request("GET", path))
 
+    # --- 住民異動届: the head office's 審査 (role review; app/sync/notification_protocol.py) ---
+
+    def notifications(self, *, decided: bool = False) -> NotificationList:
+        params = {"decided": "true"} if decided else None
+        return self._parse(NotificationList, self._request("GET", "/notifications", params=params))
+
+    def notification(self, notification_id: str) -> NotificationDetail:
+        path = "/notifications/" + quote(notification_id, safe="")
+        return self._parse(NotificationDetail, self._request("GET", path))
+
+    def confirm_notification(
+        self, notification_id: str, relied_versions: dict[str, int] | None = None
+    ) -> NotificationDecision:
+        body = ConfirmRequest(relied_versions=relied_versions or {})
+        path = "/notifications/" + quote(notification_id, safe="") + "/confirm"
+        response = self._request("POST", path, json=body.model_dump(mode="json"))
+        return self._parse(NotificationDecision, response)
+
+    def return_notification(self, notification_id: str, reason: str) -> NotificationDecision:
+        body = ReturnRequest(reason=reason)
+        path = "/notifications/" + quote(notification_id, safe="") + "/return"
+        response = self._request("POST", path, json=body.model_dump(mode="json"))
+        return self._parse(NotificationDecision, response)
+
     # --- setting up (server/setup_routes.py) ----------------------------------------------
 
     def server_info(self) -> ServerInfo:
@@ -464,29 +488,6 @@ def fetch_ca_pem(base_url: str, timeout: float = 15.0) -> bytes:
     if response.status_code >= 400:
         SyncClient._raise_for(response)
     return response.content
-    # --- 住民異動届: the head office's 審査 (role review; app/sync/notification_protocol.py) ---
-
-    def notifications(self, *, decided: bool = False) -> NotificationList:
-        params = {"decided": "true"} if decided else None
-        return self._parse(NotificationList, self._request("GET", "/notifications", params=params))
-
-    def notification(self, notification_id: str) -> NotificationDetail:
-        path = "/notifications/" + quote(notification_id, safe="")
-        return self._parse(NotificationDetail, self._request("GET", path))
-
-    def confirm_notification(
-        self, notification_id: str, relied_versions: dict[str, int] | None = None
-    ) -> NotificationDecision:
-        body = ConfirmRequest(relied_versions=relied_versions or {})
-        path = "/notifications/" + quote(notification_id, safe="") + "/confirm"
-        response = self._request("POST", path, json=body.model_dump(mode="json"))
-        return self._parse(NotificationDecision, response)
-
-    def return_notification(self, notification_id: str, reason: str) -> NotificationDecision:
-        body = ReturnRequest(reason=reason)
-        path = "/notifications/" + quote(notification_id, safe="") + "/return"
-        response = self._request("POST", path, json=body.model_dump(mode="json"))
-        return self._parse(NotificationDecision, response)
 
 
 # --- terminal key, CSR and files ----------------------------------------------------------
