@@ -107,7 +107,7 @@ def _aware(value: datetime) -> datetime:
 def _wire_conflicts(found: Iterable[Conflict]) -> list[NotificationConflict]:
     return [
         NotificationConflict(
-            kind=c.kind.value,  # type: ignore[arg-type]
+            kind=c.kind.value,
             message=c.message,
             person_id=c.person_id,
             household_id=c.household_id,

@@ -53,6 +53,7 @@ class AuditAction(StrEnum):
     UNLOCK = "unlock"
     TAKEOVER = "takeover"
     PASSWORD_CHANGE = "password_change"
+    VIEW_AUDIT_LOG = "view_audit_log"
     # 住民異動届 (docs/notifications.md): ids and the procedure only, never names.
     NOTIFICATION_PREPARED = "notification_prepared"
     NOTIFICATION_PRINTED = "notification_printed"
@@ -80,6 +81,7 @@ ACTION_LABELS: dict[AuditAction, str] = {
     AuditAction.UNLOCK: "ロック解除",
     AuditAction.TAKEOVER: "操作者の引き継ぎ",
     AuditAction.PASSWORD_CHANGE: "パスワード変更",
+    AuditAction.VIEW_AUDIT_LOG: "監査ログの閲覧",
     AuditAction.NOTIFICATION_PREPARED: "異動届の作成",
     AuditAction.NOTIFICATION_PRINTED: "異動届・転出証明書の印刷",
     AuditAction.NOTIFICATION_FILED: "異動届の届出",
@@ -102,7 +104,7 @@ ACTIONS: frozenset[str] = frozenset(a.value for a in AuditAction)
 
 
 class Verifier(Protocol):
-    def __call__(self, data: bytes, signature: bytes) -> bool: ...
+    def __call__(self, data: bytes, signature: bytes, /) -> bool: ...
 
 
 PublicKey = ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey

@@ -12,16 +12,16 @@ interchange format of app.domain.records.
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Final, Literal
 
 from pydantic import Field, PlainSerializer, PlainValidator, WithJsonSchema, model_validator
 
 from app.domain.errors import ValidationError
 from app.domain.notifications import NotificationDraft, Procedure, draft_to_dict, parse_draft
-from app.sync.protocol import WireDatetime
+from app.sync.protocol import EVENT_PAYLOADS, WireDatetime
 from app.sync.protocol import WireModel as _Model
 
-NOTIFICATION_FILED = "notification_filed"
+NOTIFICATION_FILED: Final = "notification_filed"
 NOTIFICATION_FEED_KIND = "notification"
 
 NotificationState = Literal["pending", "confirmed", "returned", "conflict"]
@@ -81,6 +81,11 @@ class NotificationFiledPayload(_Model):
         if self.draft.notification_id != self.notification_id:
             raise ValueError("notification_id differs from the draft's")
         return self
+
+
+# The event's payload model, beside those of protocol.py (which cannot import this module: it
+# imports protocol.py). Whoever handles a notification_filed event has imported this module.
+EVENT_PAYLOADS[NOTIFICATION_FILED] = NotificationFiledPayload
 
 
 class NotificationConflict(_Model):
