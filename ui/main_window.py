@@ -189,7 +189,7 @@ class MainWindow(QMainWindow):
         print_pdf: Callable[[bytes, int, str], int] | None = None,
         demo_menu: Callable[[QMainWindow], None] | None = None,
         requester_card_reader: Any = None,
-        notification_tab_factory: Callable[[Any], NotificationTab] | None = None,
+        notification_tab_factory: Callable[[CounterSessionApi], NotificationTab] | None = None,
         sync_interval_ms: int = SYNC_INTERVAL_MS,
         idle_clock: Callable[[], float] | None = None,
     ) -> None:

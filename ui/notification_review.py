@@ -34,6 +34,7 @@ from app.domain import wareki
 from app.domain.identifiers import mask_my_number
 from app.domain.notifications import FILER_LABELS, PROCEDURE_LABELS
 from app.domain.records import parse_household
+from app.services.session_api import CounterSessionApi
 from ui.background import run_in_background, user_message
 
 STATE_LABELS = {
@@ -112,7 +113,7 @@ def _escape(text: object) -> str:
 
 
 class ReviewTab(QWidget):
-    def __init__(self, session: Any, parent: QWidget | None = None) -> None:
+    def __init__(self, session: CounterSessionApi, parent: QWidget | None = None) -> None:
         super().__init__(parent, objectName="reviewTab")
         self.session = session
         self.items: list[Any] = []

@@ -62,6 +62,7 @@ from app.domain.notifications.drafts import (
 from app.domain.notifications.forms import FORM_DOCUMENTS
 from app.domain.notifications.model import HOUSEHOLD_CHANGE, MOVE_IN, MOVE_OUT
 from app.domain.records import Household, Person
+from app.services.session_api import CounterSessionApi
 from ui.background import run_in_background, user_message
 from ui.notification_parts import (
     SEX_VALUES,
@@ -225,7 +226,7 @@ class NotificationTab(QWidget):
 
     def __init__(
         self,
-        session: Any,
+        session: CounterSessionApi,
         *,
         print_document: PrintDocument | None = None,
         read_card: CardReader | None = None,
