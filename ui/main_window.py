@@ -1,4 +1,5 @@
-"""The counter's main window: 住民検索 and 世帯, カード窓口, 交付履歴, 監査 (by role), status bar.
+"""The counter's main window: 住民検索 and 世帯, カード窓口, 異動届, 届出審査, 交付履歴, 監査 (by
+role), status bar.
 
 A thin layer: it shows what app.services returns and calls it through background operations.
 """
@@ -40,6 +41,8 @@ from ui.held_events import HeldEventsPanel
 from ui.household_view import HouseholdView
 from ui.idle_lock import IdleLock
 from ui.issuance_dialog import IssuanceDialog
+from ui.notification_review import ReviewTab
+from ui.notification_tab import NotificationTab, show_decisions
 from ui.privacy import exclude_from_capture
 from ui.search_panel import SearchPanel
 from ui.status_bar import CounterStatusBar
@@ -187,6 +190,7 @@ class MainWindow(QMainWindow):
         print_pdf: Callable[[bytes, int, str], int] | None = None,
         demo_menu: Callable[[QMainWindow], None] | None = None,
         requester_card_reader: Any = None,
+        notification_tab_factory: Callable[[CounterSessionApi], NotificationTab] | None = None,
         sync_interval_ms: int = SYNC_INTERVAL_MS,
         idle_clock: Callable[[], float] | None = None,
     ) -> None:
@@ -218,6 +222,14 @@ class MainWindow(QMainWindow):
             self.household_view.issue_button.setVisible(session.can(Permission.ISSUE_CERTIFICATE))
         if card_desk_factory is not None and session.can(Permission.CARD_READ):
             self.tabs.addTab(card_desk_factory(session), "カード窓口")
+        # 書かない窓口 (issue 20): the clerk's 異動届, the head office's 届出審査.
+        self.notification_tab: NotificationTab | None = None
+        if notification_tab_factory is not None and session.can(Permission.FILE_NOTIFICATION):
+            self.notification_tab = notification_tab_factory(session)
+            self.notification_tab.filed.connect(lambda _id: self.sync_now())
+            self.tabs.addTab(self.notification_tab, "異動届")
+        if session.can(Permission.REVIEW_NOTIFICATION):
+            self.tabs.addTab(ReviewTab(session), "届出審査")
         self.history: IssuanceHistory | None = None
         if session.can(Permission.DAILY_REPORT):
             self.history = IssuanceHistory(session, self.show_pdf_window)
@@ -323,10 +335,18 @@ class MainWindow(QMainWindow):
         too_old = isinstance(report.error, ClientTooOld)
         self.status.show_update_required(report.error.message if too_old else None)
         if report.notices:
+            certificates = all(n.event_type != "notification_filed" for n in report.notices)
             QMessageBox.warning(
                 self,
-                "交付後に住民票が更新されていました",
+                "交付後に住民票が更新されていました" if certificates else "本庁で確認される処理",
                 "\n\n".join(n.text for n in report.notices),
+            )
+        if self.notification_tab is not None:  # the head office's answers to our 届出
+            run_in_background(
+                self,
+                self.session.notification_decisions,
+                lambda decisions: show_decisions(self, decisions),
+                lambda _e: None,
             )
         if report.terminal_action != "none":
             QMessageBox.critical(self, "端末の登録取消", report.message)

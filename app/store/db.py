@@ -31,6 +31,7 @@ from .base import CacheBase
 from .errors import CacheCorrupt, OutboxNotEmpty, StoreError, WrongKey
 from .issuances import IssuancesMixin
 from .migrations import LATEST_VERSION, migrate
+from .notifications import NotificationsMixin
 from .protection import ProtectionMixin
 from .residents import ResidentsMixin
 from .search import SearchMixin
@@ -63,7 +64,13 @@ def slots_path(data_dir: str | os.PathLike[str]) -> Path:
 
 
 class Cache(
-    ResidentsMixin, SearchMixin, IssuancesMixin, ApprovalsMixin, ProtectionMixin, CacheBase
+    ResidentsMixin,
+    SearchMixin,
+    IssuancesMixin,
+    ApprovalsMixin,
+    ProtectionMixin,
+    NotificationsMixin,
+    CacheBase,
 ):
     """The local cache. Methods (see the mixins and docs/store.md):
 
@@ -72,8 +79,9 @@ class Cache(
     household_of_person, find_by_juminhyo_code, find_by_my_number, counts; search;
     anti-entropy: bucket_digest, households_in_bucket, replace_bucket; outbox_*, notices,
     acknowledge_notice; next_issuance_no, record_issuance, issuance, issuances_on,
-    void_issuance; grant_approval, granted_approval, consume_approval; transaction,
-    connection, close.
+    void_issuance; grant_approval, granted_approval, consume_approval; record_notification,
+    notifications_filed, notification_filed, unseen_notification_decisions,
+    mark_notifications_seen; transaction, connection, close.
     """
 
     def __init__(

@@ -320,12 +320,36 @@ _V9 = [
     "CREATE INDEX persons_support ON persons(support_until) WHERE support_until IS NOT NULL",
 ]
 
-# v10 (issue 21): supervisor approvals as one-time tokens (granted at approval, consumed in the
+# v10 (issue 20): the 住民異動届 filed at this terminal (app/store/notifications.py): the
+# clerk's list, the head office's decision when it arrives on the feed (state, reason), whether
+# the clerk has seen it. The outbox carries the event itself (type notification_filed).
+_V10 = [
+    """CREATE TABLE notifications (
+        notification_id TEXT PRIMARY KEY,
+        procedure TEXT NOT NULL,
+        state TEXT NOT NULL DEFAULT 'pending'
+            CHECK (state IN ('pending', 'conflict', 'confirmed', 'returned')),
+        filed_at TEXT NOT NULL,
+        operator_id TEXT NOT NULL,
+        draft TEXT NOT NULL,
+        form_digest TEXT NOT NULL,
+        move_out_certificate_no TEXT,
+        decided_at TEXT,
+        decided_by TEXT,
+        reason TEXT,
+        decision TEXT,
+        seen INTEGER NOT NULL DEFAULT 1
+    )""",
+    "CREATE INDEX notifications_filed ON notifications(filed_at)",
+    "CREATE INDEX notifications_unseen ON notifications(seen) WHERE seen = 0",
+]
+
+# v11 (issue 21): supervisor approvals as one-time tokens (granted at approval, consumed in the
 # issuance's transaction: one approval, one certificate); the outbox learns to set aside an
 # event that keeps failing with 5xx or unreadable answers (attempts, next_attempt_at, state
 # 'quarantined') so that it never blocks the events behind it. SQLite cannot change a CHECK:
 # the outbox is rebuilt with its rows and sequence.
-_V10 = [
+_V11 = [
     """CREATE TABLE approvals (
         approval_id TEXT PRIMARY KEY,
         approver_id TEXT NOT NULL,
@@ -336,7 +360,7 @@ _V10 = [
         consumed_at TEXT,
         issuance_no TEXT UNIQUE
     )""",
-    """CREATE TABLE outbox_v10 (
+    """CREATE TABLE outbox_v11 (
         seq INTEGER PRIMARY KEY AUTOINCREMENT,
         event_id TEXT NOT NULL UNIQUE,
         type TEXT NOT NULL,
@@ -349,18 +373,18 @@ _V10 = [
         attempts INTEGER NOT NULL DEFAULT 0,
         next_attempt_at TEXT
     )""",
-    """INSERT INTO outbox_v10(seq, event_id, type, body, state, reason, added_at, updated_at)
+    """INSERT INTO outbox_v11(seq, event_id, type, body, state, reason, added_at, updated_at)
         SELECT seq, event_id, type, body, state, reason, added_at, updated_at FROM outbox""",
     # The sequence goes on from where the old table's was (a deleted event's seq is not reused).
-    "DELETE FROM sqlite_sequence WHERE name = 'outbox_v10'",
+    "DELETE FROM sqlite_sequence WHERE name = 'outbox_v11'",
     """INSERT INTO sqlite_sequence(name, seq)
-        SELECT 'outbox_v10', seq FROM sqlite_sequence WHERE name = 'outbox'""",
+        SELECT 'outbox_v11', seq FROM sqlite_sequence WHERE name = 'outbox'""",
     "DROP TABLE outbox",
-    "ALTER TABLE outbox_v10 RENAME TO outbox",
+    "ALTER TABLE outbox_v11 RENAME TO outbox",
     "CREATE INDEX outbox_state ON outbox(state, seq)",
 ]
 
-MIGRATIONS: Sequence[Sequence[str]] = (_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8, _V9, _V10)
+MIGRATIONS: Sequence[Sequence[str]] = (_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8, _V9, _V10, _V11)
 LATEST_VERSION = len(MIGRATIONS)
 
 

@@ -19,6 +19,7 @@ LOCAL_TABLES = (
     "issuance_counters",
     "issuances",
     "audit_entries",
+    "notifications",
     "approvals",
 )
 # Meta rows the terminal writes itself (CacheBase.set_local_state).

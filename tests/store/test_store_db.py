@@ -168,7 +168,7 @@ def test_migrations_step_by_step(tmp_path: Path, dek: bytes) -> None:
     # the persons rows; v8: a terminal's revocation is kept per terminal number; v9: the
     # issuance's requester, purpose, article and delivery).
     with open_cache(path, dek) as c:
-        assert c.schema_version() == migrations.LATEST_VERSION == 10
+        assert c.schema_version() == migrations.LATEST_VERSION
         old = c.issuance("0001-20260101-0001")
         assert old.delivery == "counter" and not old.mailed and old.requester is None
         assert not c.terminal_revoked("0001")
@@ -240,12 +240,12 @@ def test_transaction_nesting_and_rollback(cache: Cache) -> None:
     assert cache.next_issuance_no("0001", date(2026, 1, 5)) == "0001-20260105-0001"
 
 
-def test_v10_keeps_the_outbox_and_adds_approvals(tmp_path: Path, dek: bytes) -> None:
+def test_v11_keeps_the_outbox_and_adds_approvals(tmp_path: Path, dek: bytes) -> None:
     """Issue 21: the outbox is rebuilt (a new state, attempts) with its rows and sequence."""
     path = tmp_path / "m.db"
     conn = sqlcipher3.connect(str(path), isolation_level=None)
     conn.execute(f"PRAGMA key = \"x'{dek.hex()}'\"")
-    migrations.migrate(conn, upto=9)
+    migrations.migrate(conn, upto=10)
     for n, state in ((1, "pending"), (2, "rejected"), (3, "pending")):
         conn.execute(
             "INSERT INTO outbox(event_id, type, body, state, reason, added_at, updated_at)"

@@ -7,8 +7,8 @@
 - approvals_used: each supervisor approval's id once (one approval, one certificate).
 - login_events: failed logins and lockouts as the server saw them (for the audit report).
 
-Revision ID: 0004
-Revises: 0003
+Revision ID: 0006
+Revises: 0005 (0004 until the first pass's 0005 is merged)
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0004"
-down_revision = "0003"
+revision = "0006"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 
