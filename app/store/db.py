@@ -181,7 +181,8 @@ class Cache(ResidentsMixin, SearchMixin, OutboxMixin, CacheBase):
 
 
 def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
+    # Through a handle opened for writing: Windows' FlushFileBuffers refuses a read-only one.
+    fd = os.open(path, os.O_RDWR | getattr(os, "O_BINARY", 0))
     try:
         os.fsync(fd)
     finally:
@@ -193,7 +194,11 @@ def _fsync_dir(path: Path) -> None:
     # which cannot open a directory and makes the rename durable itself).
     if os.name == "nt":
         return
-    _fsync(path)
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _check_dek(dek: bytes) -> str:
