@@ -302,7 +302,7 @@ _V7 = [
 # Until v7 one flag held the state of whichever terminal's item came last in the feed, which is
 # the same for every terminal: revoking one terminal stopped the offline login of all others.
 # That flag cannot be attributed and goes; a terminal that saw its own revocation was wiped or
-# locked by app/sync/revocation.py at that sync, and the server refuses it (403) online.
+# locked by app/services/revocation.py at that sync, and the server refuses it (403) online.
 _V8 = ["DELETE FROM meta WHERE k = 'terminal_revoked'"]
 
 MIGRATIONS: Sequence[Sequence[str]] = (_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8)
