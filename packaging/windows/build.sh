@@ -111,8 +111,11 @@ MADOGUCHI_FONT_DIR=$(winpath "$FONT_DIR") winrun "$PYDIR/python.exe" -m PyInstal
   "$(winpath "$ROOT/packaging/madoguchi.spec")" --noconfirm --log-level WARN \
   --distpath "$(winpath "$OUT")" --workpath "$(winpath "$WORK/pyinstaller")"
 BUNDLE=$OUT/madoguchi
-for exe in madoguchi.exe madoguchi-cli.exe; do
-  [[ -f $BUNDLE/$exe ]] || { echo "missing $exe in the bundle" >&2; exit 1; }
+for exe in madoguchi.exe:GUI madoguchi-cli.exe:CUI; do
+  # windowed: no console behind the GUI; console: the commands' output
+  [[ -f $BUNDLE/${exe%:*} ]] || { echo "missing ${exe%:*} in the bundle" >&2; exit 1; }
+  subsystem=$(x86_64-w64-mingw32-objdump -p "$BUNDLE/${exe%:*}" | grep '^Subsystem')
+  [[ $subsystem == *"(Windows ${exe#*:})" ]] || { echo "${exe%:*}: $subsystem" >&2; exit 1; }
 done
 
 step "the bundle carries none of the wine prefix's stub DLLs"

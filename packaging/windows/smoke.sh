@@ -44,6 +44,8 @@ version=$(winrun "$CLI" --version | tr -d '\r')
 echo "$version"
 expected=$(cd "$ROOT" && python3 -c 'import tomllib; print(tomllib.load(open("pyproject.toml","rb"))["project"]["version"])')
 [[ $version == "madoguchi $expected" ]] || fail "--version said: $version"
+# The windowed EXE starts too (it has no console: --version goes nowhere, the exit status counts).
+winrun "$APP/madoguchi.exe" --version || fail "madoguchi.exe --version"
 
 step "madoguchi-cli.exe demo --headless (HTTPS + mTLS, enrollment, snapshot, sync)"
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
