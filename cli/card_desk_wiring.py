@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from app.cards.pcsc import PcscTransport
 from app.cards.simulator import CardProfile, VirtualCard, demo_profile_path
-from app.cards.transport import PcscTransport, SimulatorTransport
+from app.cards.simulator_transport import SimulatorTransport
 from app.domain.cards import CardState
 from app.services.card_desk import CardDeskService
 

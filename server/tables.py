@@ -89,7 +89,7 @@ terminals = Table(
     Column("cert_serial", String(64), nullable=False),
     Column("fingerprint", String(64), nullable=False, unique=True),  # SHA-256 hex of the DER
     Column("not_after", DateTime(timezone=True), nullable=False),
-    # The issued certificate: server/audit.py checks the terminal's audit signatures with it.
+    # The issued certificate: server/audit_ingest.py checks the terminal's audit signatures with it.
     Column("certificate_pem", Text, nullable=False),
     Column("revoked", Boolean, nullable=False, default=False),
     Column("revoked_at", DateTime(timezone=True), nullable=True),
@@ -188,7 +188,7 @@ card_events = Table(
     Column("details", Text, nullable=False),
 )
 
-# The terminals' audit chains (the audit engineer's server/audit.py verifies and reports).
+# The terminals' audit chains (server/audit_ingest.py verifies, server/audit_report.py reports).
 audit_entries = Table(
     "audit_entries",
     metadata,

@@ -17,7 +17,7 @@ from app.auth.service import AuthService
 from app.services.issuance import DailyReportRenderer, Renderer
 from app.services.revocation import LOCKED_MESSAGE, is_locked
 from app.services.session import CounterSession
-from app.services.session_core import Clock, SessionError, _now
+from app.services.session_core import Clock, SessionError, utc_now
 from app.services.terminal import (
     SecretStoreFactory,
     TerminalConfig,
@@ -47,7 +47,7 @@ class LoginService:
         *,
         daily_report_renderer: DailyReportRenderer | None = None,
         secret_store_factory: SecretStoreFactory = default_secret_store,
-        clock: Clock = _now,
+        clock: Clock = utc_now,
     ) -> None:
         self.files = TerminalFiles(Path(data_dir))
         self.renderer = renderer

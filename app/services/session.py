@@ -21,7 +21,7 @@ from app.services.issuance import (
     IssuedCertificate,
     Renderer,
 )
-from app.services.session_core import Clock, SessionCore, SessionError, _now
+from app.services.session_core import Clock, SessionCore, SessionError, utc_now
 from app.services.terminal import TerminalConfig
 from app.store.db import Cache
 from app.store.keys import KeySlots
@@ -53,7 +53,7 @@ class CounterSession(IssuanceDesk, CardAdapters):
         sign: Callable[[bytes], bytes],
         renderer: Renderer,
         daily_report_renderer: DailyReportRenderer | None = None,
-        clock: Clock = _now,
+        clock: Clock = utc_now,
         client_factory: Callable[[], SyncClient] | None = None,
         secret_store: Any = None,
     ) -> None:

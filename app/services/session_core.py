@@ -39,7 +39,7 @@ log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
 
 
-def _now() -> datetime:
+def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
@@ -63,7 +63,7 @@ class SessionCore:
         slots: KeySlots,
         device_secret: bytes,
         sign: Callable[[bytes], bytes],
-        clock: Clock = _now,
+        clock: Clock = utc_now,
         client_factory: Callable[[], SyncClient] | None = None,
         secret_store: Any = None,
     ) -> None:

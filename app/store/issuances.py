@@ -14,7 +14,7 @@ from datetime import date, datetime
 from app.sync.protocol import Event
 
 from .errors import NotFound, StoreError
-from .outbox import OutboxMixin, _now
+from .outbox import OutboxMixin, now_iso
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,7 +133,7 @@ class IssuancesMixin(OutboxMixin):
             conn.execute(
                 "UPDATE issuances SET voided = 1, void_reason = ?, voided_at = ?"
                 " WHERE issuance_no = ?",
-                (reason, _now(), issuance_no),
+                (reason, now_iso(), issuance_no),
             )
             if event is not None:
                 self.outbox_add(event)

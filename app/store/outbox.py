@@ -18,7 +18,7 @@ from .base import CacheBase
 from .errors import NotFound
 
 
-def _now() -> str:
+def now_iso() -> str:
     return datetime.now(UTC).isoformat()
 
 
@@ -37,7 +37,7 @@ class OutboxMixin(CacheBase):
     def outbox_add(self, event: Event) -> None:
         """Queue an event; durable on return. Adding the same event_id twice is a no-op."""
         with self.transaction() as conn:
-            now = _now()
+            now = now_iso()
             conn.execute(
                 "INSERT OR IGNORE INTO outbox(event_id, type, body, added_at, updated_at)"
                 " VALUES (?, ?, ?, ?, ?)",
@@ -54,7 +54,7 @@ class OutboxMixin(CacheBase):
     def outbox_record_results(self, results: list[EventResult]) -> None:
         """Apply the server's per-event answers in one transaction (unknown ids are ignored)."""
         with self.transaction() as conn:
-            now = _now()
+            now = now_iso()
             for r in results:
                 row = conn.execute(
                     "SELECT type, body FROM outbox WHERE event_id = ?", (r.event_id,)
@@ -99,7 +99,7 @@ class OutboxMixin(CacheBase):
             cur = conn.execute(
                 "UPDATE outbox SET state = 'pending', updated_at = ?"
                 " WHERE event_id = ? AND state = 'rejected'",
-                (_now(), event_id),
+                (now_iso(), event_id),
             )
             if cur.rowcount != 1:
                 raise NotFound("再送できる差し戻しデータがありません。")
