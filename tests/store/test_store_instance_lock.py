@@ -12,6 +12,7 @@ import pytest
 from app.store.instance_lock import AlreadyRunning, InstanceLock
 
 ROOT = Path(__file__).resolve().parents[2]
+DEMO = [sys.executable, "-m", "cli.main", "demo", "--headless"]
 HOLDER = """
 import sys
 from app.store.instance_lock import InstanceLock
@@ -66,8 +67,7 @@ def test_other_data_directories_are_independent(tmp_path: Path) -> None:
 def test_a_second_demo_on_the_same_folder_says_so(tmp_path: Path) -> None:
     with InstanceLock(tmp_path / "demo"):
         second = subprocess.run(
-            [sys.executable, "-m", "cli.main", "demo", "--headless"]
-            + ["--data-dir", str(tmp_path / "demo")],
+            [*DEMO, "--data-dir", str(tmp_path / "demo")],
             capture_output=True,
             cwd=ROOT,
             text=True,
