@@ -10,7 +10,7 @@
 #
 #   packaging/windows/build.sh [--provisioning FILE] [--out DIR]
 #       [--sign-pkcs12 FILE --sign-pass-file FILE | --sign-cert CERT.pem --sign-key KEY.pem]
-#       [--timestamp-url URL]
+#       [--timestamp-url URL] [--verify-ca CA.pem]
 # Without a signing certificate a throwaway self-signed one is made (CI). Downloads (wheels,
 # the embedded Python) and the wine prefix are cached in $MADOGUCHI_CI_CACHE
 # (default /var/cache/madoguchi-ci); an empty cache only makes the build slower.
@@ -27,7 +27,7 @@ HOST_PYTHON=${HOST_PYTHON:-$(command -v python3)}
 OUT=$ROOT/packaging/dist/windows
 WORK=$ROOT/packaging/build/windows
 PROVISIONING=""
-SIGN_PKCS12="" SIGN_PASS_FILE="" SIGN_CERT="" SIGN_KEY="" TIMESTAMP_URL=""
+SIGN_PKCS12="" SIGN_PASS_FILE="" SIGN_CERT="" SIGN_KEY="" TIMESTAMP_URL="" VERIFY_CA=""
 while (($#)); do
   case $1 in
     --provisioning) PROVISIONING=$(realpath "$2"); shift 2 ;;
@@ -37,6 +37,7 @@ while (($#)); do
     --sign-cert) SIGN_CERT=$(realpath "$2"); shift 2 ;;
     --sign-key) SIGN_KEY=$(realpath "$2"); shift 2 ;;
     --timestamp-url) TIMESTAMP_URL=$2; shift 2 ;;
+    --verify-ca) VERIFY_CA=$(realpath "$2"); shift 2 ;; # the city's own PKI root
     *) echo "unknown option: $1" >&2; exit 2 ;;
   esac
 done
@@ -138,12 +139,12 @@ else
 fi
 [[ -n $TIMESTAMP_URL ]] && sign_args+=(-ts "$TIMESTAMP_URL")
 sign() { # sign FILE DESCRIPTION
-  osslsigncode sign "${sign_args[@]}" -h sha256 -n "$2" -i "https://example.invalid/madoguchi" \
+  osslsigncode sign "${sign_args[@]}" -h sha256 -n "$2" \
     -in "$1" -out "$1.signed" >/dev/null
   mv "$1.signed" "$1"
 }
 verify() {
-  if [[ -n ${VERIFY_CA:-} ]]; then
+  if [[ -n $VERIFY_CA ]]; then
     osslsigncode verify -CAfile "$VERIFY_CA" -in "$1" >"$1.verify.log" 2>&1 ||
       { cat "$1.verify.log"; exit 1; }
   else
