@@ -73,6 +73,7 @@ def build_main_window(session: Any, *, demo: Any = None) -> Any:
         audit_viewer_factory=_audit_viewer,
         print_pdf=print_issued,
         demo_menu=_demo_menu(demo) if demo is not None else None,
+        requester_card_reader=_requester_card_reader(session, demo),
     )
     from PySide6.QtGui import QAction
 
@@ -99,6 +100,19 @@ def _card_desk_factory(demo: Any) -> Any:
     except ImportError:
         return None
     return lambda session: card_desk_widget(session, demo=demo)
+
+
+def _requester_card_reader(session: Any, demo: Any) -> Any:
+    """The issuance dialog reads the requester's card through the card desk's reader path."""
+    from app.auth.permissions import Permission
+
+    if not session.can(Permission.CARD_READ):
+        return None
+    try:
+        from cli.card_desk_wiring import requester_card_reader
+    except ImportError:
+        return None
+    return requester_card_reader(session, demo=demo)
 
 
 def _demo_menu(demo: Any) -> Any:

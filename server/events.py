@@ -128,6 +128,11 @@ def _certificate_issued(conn: Connection, event: Event, terminal_no: str) -> str
             stale_approved_by=event.stale_approved_by,
             voided=False,
             event_id=event.event_id,
+            requester=None if p.requester is None else p.requester.model_dump_json(),
+            purpose=None if p.purpose is None else p.purpose.model_dump_json(),
+            rule=p.rule,
+            delivery=p.delivery,
+            mail_to=None if p.mail_to is None else p.mail_to.model_dump_json(),
         )
     )
     return reason
@@ -286,4 +291,5 @@ def certificate_info(db: Database, issuance_no: str) -> CertificateInfo | None:
         fee_yen=row.fee_yen,
         content_digest=row.content_digest,
         voided=bool(row.voided),
+        delivery=row.delivery,
     )

@@ -150,6 +150,13 @@ certificates = Table(
     Column("voided_at", DateTime(timezone=True), nullable=True),
     Column("void_reason", Text, nullable=True),
     Column("event_id", String(36), nullable=False),
+    # Migration 0003 (issue 19): who asked (JSON, protocol.RequesterInfo), the 請求事由
+    # (PurposeInfo), the article, and how the copy left (counter | mail, with the address).
+    Column("requester", Text, nullable=True),
+    Column("purpose", Text, nullable=True),
+    Column("rule", String(32), nullable=True),
+    Column("delivery", String(16), nullable=False, server_default="counter"),
+    Column("mail_to", Text, nullable=True),
 )
 
 reconciliation = Table(

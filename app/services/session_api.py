@@ -15,7 +15,12 @@ if TYPE_CHECKING:
     from app.auth.approval import Approval
     from app.auth.permissions import Permission
     from app.auth.service import AuthService
-    from app.domain.certificates import CertificateRequest, Decision
+    from app.domain.certificates import (
+        CertificateContext,
+        CertificateRequest,
+        Decision,
+        Delivery,
+    )
     from app.domain.records import Household
     from app.services.issuance import IssuedCertificate
     from app.services.terminal import TerminalConfig
@@ -60,18 +65,20 @@ class CounterSessionApi(Protocol):
     def open_household(self, household_id: str) -> Household: ...
 
     # certificates
+    def certificate_context(self, household: Household) -> CertificateContext: ...
+
     def decide(
         self,
         request: CertificateRequest,
         household: Household,
-        requester_person_id: str | None = None,
+        context: CertificateContext | None = None,
     ) -> Decision: ...
 
     def preview(
         self,
         request: CertificateRequest,
         household: Household,
-        requester_person_id: str | None = None,
+        context: CertificateContext | None = None,
     ) -> bytes: ...
 
     def approval_needed(self, decision: Decision) -> str | None: ...
@@ -85,9 +92,8 @@ class CounterSessionApi(Protocol):
         request: CertificateRequest,
         household: Household,
         *,
-        requester_person_id: str | None = None,
-        id_document: str | None = None,
         approval: Approval | None = None,
+        delivery: Delivery = ...,
     ) -> IssuedCertificate: ...
 
     def void(self, issuance_no: str, reason: str) -> None: ...

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from app.sync.protocol import Event
+from app.sync.protocol import Event, MailToInfo, PurposeInfo, RequesterInfo
 
 from .errors import NotFound, StoreError
 from .outbox import OutboxMixin, now_iso
@@ -33,6 +33,17 @@ class Issuance:
     voided: bool = False
     void_reason: str | None = None
     event_id: str | None = None
+    # Since schema v9 (older issuances have none): who asked, why, under which article, and
+    # how the copy left (counter or mail, with the address frozen at issuance).
+    requester: RequesterInfo | None = None
+    purpose: PurposeInfo | None = None
+    rule: str | None = None
+    delivery: str = "counter"
+    mail_to: MailToInfo | None = None
+
+    @property
+    def mailed(self) -> bool:
+        return self.delivery == "mail"
 
 
 class IssuancesMixin(OutboxMixin):
@@ -68,14 +79,22 @@ class IssuancesMixin(OutboxMixin):
         content_digest: str,
         event_factory: Callable[[str], Event] | None = None,
         issuance_no: str | None = None,
+        requester: RequesterInfo | None = None,
+        purpose: PurposeInfo | None = None,
+        rule: str | None = None,
+        delivery: str = "counter",
+        mail_to: MailToInfo | None = None,
     ) -> Issuance:
         """Store the issuance and its outbox event in ONE transaction, with the 交付番号.
 
         `issuance_no`: a number already taken with next_issuance_no() in the same outer
         transaction (the certificate prints it before it is recorded); None allocates one here
         for `issued_at`'s own date (pass local time). `event_factory(issuance_no)` builds the
-        certificate_issued event (it needs the number).
+        certificate_issued event (it needs the number). A mailed issuance (`delivery="mail"`)
+        must carry the address it goes to.
         """
+        if delivery not in ("counter", "mail") or (delivery == "mail") != (mail_to is not None):
+            raise StoreError("郵送の交付には送付先が必要です（窓口交付には送付先はありません）。")
         with self.transaction() as conn:
             no = issuance_no or self.next_issuance_no(terminal_no, issued_at.date())
             if issuance_no is not None and not issuance_no.startswith(f"{terminal_no}-"):
@@ -84,7 +103,8 @@ class IssuancesMixin(OutboxMixin):
             conn.execute(
                 "INSERT INTO issuances(issuance_no, day, issued_at, operator_id, kind,"
                 " household_id, person_ids, copies, fee_yen, requester_kind, id_document,"
-                " content_digest, event_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " content_digest, event_id, requester, purpose, rule, delivery, mail_to)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     no,
                     issued_at.date().isoformat(),
@@ -99,6 +119,11 @@ class IssuancesMixin(OutboxMixin):
                     id_document,
                     content_digest,
                     None if event is None else event.event_id,
+                    None if requester is None else requester.model_dump_json(),
+                    None if purpose is None else purpose.model_dump_json(),
+                    rule,
+                    delivery,
+                    None if mail_to is None else mail_to.model_dump_json(),
                 ),
             )
             if event is not None:
@@ -141,7 +166,8 @@ class IssuancesMixin(OutboxMixin):
 
 _SELECT_ISSUANCE = (
     "SELECT issuance_no, issued_at, operator_id, kind, household_id, person_ids, copies, fee_yen,"
-    " requester_kind, id_document, content_digest, voided, void_reason, event_id FROM issuances"
+    " requester_kind, id_document, content_digest, voided, void_reason, event_id, requester,"
+    " purpose, rule, delivery, mail_to FROM issuances"
 )
 
 
@@ -161,4 +187,9 @@ def _issuance(r: tuple) -> Issuance:  # type: ignore[type-arg]
         voided=bool(r[11]),
         void_reason=r[12],
         event_id=r[13],
+        requester=None if r[14] is None else RequesterInfo.model_validate_json(r[14]),
+        purpose=None if r[15] is None else PurposeInfo.model_validate_json(r[15]),
+        rule=r[16],
+        delivery=r[17],
+        mail_to=None if r[18] is None else MailToInfo.model_validate_json(r[18]),
     )

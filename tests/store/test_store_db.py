@@ -155,12 +155,22 @@ def test_migrations_step_by_step(tmp_path: Path, dek: bytes) -> None:
     conn.execute("INSERT INTO meta(k, v) VALUES ('bulk_indexes', ?)", (json.dumps(bulk_indexes),))
     # Until v7, one flag for whichever terminal's item came last in the (shared) feed.
     conn.execute("INSERT INTO meta(k, v) VALUES ('terminal_revoked', '1')")
+    # An issuance of the old format (no requester, no delivery recorded).
+    conn.execute(
+        "INSERT INTO issuances(issuance_no, day, issued_at, operator_id, kind, household_id,"
+        " person_ids, copies, fee_yen, requester_kind, id_document, content_digest)"
+        " VALUES ('0001-20260101-0001', '2026-01-01', '2026-01-01T09:00:00+09:00', 'op',"
+        " 'household', 'H1', '[\"P1\"]', 1, 300, 'self', NULL, 'ab')"
+    )
     conn.close()
 
     # open_cache migrates the rest of the way (v7: the address keys leave the name keys for
-    # the persons rows; v8: a terminal's revocation is kept per terminal number).
+    # the persons rows; v8: a terminal's revocation is kept per terminal number; v9: the
+    # issuance's requester, purpose, article and delivery).
     with open_cache(path, dek) as c:
-        assert c.schema_version() == migrations.LATEST_VERSION == 8
+        assert c.schema_version() == migrations.LATEST_VERSION == 9
+        old = c.issuance("0001-20260101-0001")
+        assert old.delivery == "counter" and not old.mailed and old.requester is None
         assert not c.terminal_revoked("0001")
         assert c.connection.execute(
             "SELECT count(*) FROM meta WHERE k LIKE 'terminal_revoked%'"
@@ -172,7 +182,7 @@ def test_migrations_step_by_step(tmp_path: Path, dek: bytes) -> None:
             "SELECT address_key, katagaki_key FROM persons WHERE person_id = 'P1'"
         ).fetchone() == ("北見市北1条", "コーポ101")
         indexes = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='index'")}
-        assert {"persons_address", "persons_katagaki"} <= indexes
+        assert {"persons_address", "persons_katagaki", "persons_support"} <= indexes
         assert (
             not {
                 "search_keys_address",
