@@ -58,7 +58,7 @@ grep -Eq "キャッシュの住民数: 201人" "$WORK/demo.out" || fail "demo ca
 [[ -f $C/smoke/demo/terminal/cache.db ]] || fail "no cache.db"
 
 step "certificate render, stdout piped (UTF-8), IPAmj明朝 from the bundle"
-(cd "$ROOT" && uv run --frozen madoguchi-gen --persons 12 --seed 16 --out "$WORK/town.jsonl" >/dev/null 2>&1)
+(cd "$ROOT" && uv run --frozen --no-sync madoguchi-gen --persons 12 --seed 16 --out "$WORK/town.jsonl" >/dev/null 2>&1)
 household=$(python3 -c 'import json,sys; print(json.loads(open(sys.argv[1],encoding="utf-8").readline())["household_id"])' "$WORK/town.jsonl")
 winrun "$CLI" certificate render --input "$(winpath "$WORK/town.jsonl")" --household "$household" \
   --out 'C:\smoke\sample.pdf' >"$WORK/render.out" 2>"$WORK/render.err" ||
