@@ -93,7 +93,7 @@ if [[ ! -f $PYDIR/.complete ]]; then
 fi
 
 step "wine prefix ($WINEPREFIX) with the stub DLLs"
-wine_prefix_ready "$PYDIR/Lib/site-packages/PySide6/Qt6Core.dll"
+wine_prefix_ready "$PYDIR/Lib/site-packages/PySide6"
 winrun "$PYDIR/python.exe" -c "import sys, cryptography.hazmat.bindings._rust, PySide6.QtCore; print('Windows Python', sys.version.split()[0])"
 
 step "IPAmj明朝 and its licence"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Fails when a bundle folder (or an MSI, unpacked) carries one of the wine prefix's stub DLLs:
-# by name (icuuc.dll, bcryptprimitives.dll: a stub icuuc.dll would shadow Windows' own) or by
-# content (the digests given).
+# by name (icuuc.dll, bcryptprimitives.dll, mscms.dll: a stub in the program folder would shadow
+# Windows' own) or by content (the digests given).
 #   check_bundle.sh DIR [SHA256 ...]        check_bundle.sh --msi FILE.msi [SHA256 ...]
 set -euo pipefail
 if [[ $1 == --msi ]]; then
@@ -14,7 +14,7 @@ else
   dir=$1
   shift
 fi
-bad=$(find "$dir" -type f \( -iname icuuc.dll -o -iname bcryptprimitives.dll \) -print)
+bad=$(find "$dir" -type f \( -iname icuuc.dll -o -iname bcryptprimitives.dll -o -iname mscms.dll \) -print)
 if (($#)); then
   while IFS= read -r -d '' f; do
     digest=$(sha256sum "$f" | cut -d' ' -f1)

@@ -47,6 +47,24 @@ expected=$(cd "$ROOT" && python3 -c 'import tomllib; print(tomllib.load(open("py
 # The windowed EXE starts too (it has no console: --version goes nowhere, the exit status counts).
 winrun "$APP/madoguchi.exe" --version || fail "madoguchi.exe --version"
 
+step "madoguchi.exe opens its first window (Xvfb; not enrolled: the first-run wizard)"
+# Polls the screen until the window is drawn (a bounded wait, no fixed sleep), keeps a picture.
+# The wineserver of the steps before must be gone: its desktop process has no display, and a
+# window opened on it would never reach Xvfb.
+wineserver -w
+xvfb-run -a -s "-screen 0 1366x768x24" bash -c '
+  (: | wine "$1" --data-dir "C:\smoke\gui" 2>&1 | cat >"$2/gui.log") &
+  for _ in $(seq 180); do
+    sleep 1
+    import -window root "$2/gui.png" 2>/dev/null || continue
+    [[ $(convert "$2/gui.png" -format "%[fx:mean>0.05]" info:) == 1 ]] && break
+  done
+  wineserver -k' _ "$APP/madoguchi.exe" "$WORK"
+wineserver -w
+[[ $(convert "$WORK/gui.png" -format "%[fx:mean>0.05]" info:) == 1 ]] ||
+  fail "madoguchi.exe showed no window: $(cat "$WORK/gui.log")"
+echo "window drawn: $WORK/gui.png"
+
 step "madoguchi-cli.exe demo --headless (HTTPS + mTLS, enrollment, snapshot, sync)"
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 winrun "$CLI" demo --headless --residents 200 --port "$port" \
@@ -120,7 +138,10 @@ if [[ $enroll_help == *--token* ]]; then
     --branch 本庁 --password-stdin >/dev/null
   token=$(srv terminal token | tail -1)
   sport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-  srv serve --host 127.0.0.1 --port "$sport" >"$WORK/server.log" 2>&1 &
+  # exec: the PID is the server's own, so that kill stops it (no wrapper left holding it)
+  server_python=$(cd "$ROOT" && uv run --frozen --no-sync python -c 'import sys; print(sys.executable)')
+  (cd "$ROOT" && exec "$server_python" -m server.cli --data-dir "$SRV" serve --host 127.0.0.1 \
+    --port "$sport" >"$WORK/server.log" 2>&1) &
   server_pid=$!
   trap 'kill $server_pid 2>/dev/null || true' EXIT
   for _ in $(seq 60); do

@@ -1,7 +1,9 @@
 # Sourced by build.sh and smoke.sh: the wine prefix used to build and test the Windows program.
 # The workarounds for what Wine 8 lacks live here, in the prefix, never in the bundle:
-#  - bcryptprimitives.dll!ProcessPrng (Rust's std: cryptography, pydantic_core) and icuuc.dll
-#    (Qt6Core) as stub DLLs built with mingw-w64 into the prefix's system32;
+#  - bcryptprimitives.dll!ProcessPrng (Rust's std: cryptography, pydantic_core), icuuc.dll
+#    (Qt6Core) and mscms.dll (Qt's windows platform plugin; wine's own lacks
+#    WcsCreateIccProfile and aborts) as stub DLLs built with mingw-w64 into the prefix's
+#    system32;
 #  - _wmi.pyd disabled by a DLL override (platform.win32_ver() calls propsys.VariantToString,
 #    which Wine does not implement, and aborts);
 #  - every wine command's stdin, stdout and stderr are pipes: with /dev/null or a regular file
@@ -23,7 +25,7 @@ winrun_input() { local text=$1; shift; printf '%s\n' "$text" | wine "$@" 2> >(ca
 # Z:\ is / in every wine prefix.
 winpath() { printf 'Z:%s' "$(realpath -m "$1" | tr / '\\')"; }
 
-wine_prefix_ready() {
+wine_prefix_ready() { # wine_prefix_ready PYSIDE6_DIR
   local sys32 stubs
   if [[ ! -f $WINEPREFIX/system.reg ]]; then
     mkdir -p "$(dirname "$WINEPREFIX")"
@@ -33,15 +35,17 @@ wine_prefix_ready() {
   sys32=$WINEPREFIX/drive_c/windows/system32
   stubs=$WINEPREFIX/madoguchi-stubs
   mkdir -p "$stubs"
-  # bcryptprimitives: fixed source; icuuc: one stub per function Qt6Core.dll imports.
   x86_64-w64-mingw32-gcc -shared -O2 -o "$stubs/bcryptprimitives.dll" \
     "$WINE_STUB_SRC/bcryptprimitives.c" -ladvapi32
-  if [[ -n ${1:-} ]]; then
-    "$WINE_STUB_SRC/make_icuuc.sh" "$1" >"$stubs/icuuc.c"
-    x86_64-w64-mingw32-gcc -shared -O2 -o "$stubs/icuuc.dll" "$stubs/icuuc.c"
-  fi
+  # One stub function per import of the Qt binaries that use them.
+  "$WINE_STUB_SRC/make_stub.sh" icuuc.dll "$1/Qt6Core.dll" >"$stubs/icuuc.c"
+  "$WINE_STUB_SRC/make_stub.sh" mscms.dll "$1/plugins/platforms/qwindows.dll" >"$stubs/mscms.c"
+  for name in icuuc mscms; do
+    x86_64-w64-mingw32-gcc -shared -O2 -o "$stubs/$name.dll" "$stubs/$name.c"
+  done
   cp "$stubs"/*.dll "$sys32/"
   winrun reg add 'HKCU\Software\Wine\DllOverrides' /v _wmi.pyd /d '' /f >/dev/null 2>&1
+  winrun reg add 'HKCU\Software\Wine\DllOverrides' /v mscms /d native /f >/dev/null 2>&1
   wineserver -w
 }
 
