@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.domain.certificates import (
+    FORM_LABELS,
     IDENTITY_LABELS,
     CertificateContext,
     CertificateRequest,
@@ -39,6 +40,7 @@ from app.domain.certificates import (
     IdentityDocument,
 )
 from app.domain.records import Household
+from app.services.session_api import CounterSessionApi
 from ui.background import run_in_background, user_message
 from ui.items_panel import ItemsPanel
 from ui.pdf_preview import PdfPreview
@@ -51,7 +53,7 @@ class IssuanceDialog(QDialog):
 
     def __init__(
         self,
-        session: Any,
+        session: CounterSessionApi,
         household: Household,
         *,
         approve_dialog: Callable[[str, list[str]], Any],
@@ -104,8 +106,8 @@ class IssuanceDialog(QDialog):
             self.member_checks[m.person_id] = cb
             sv.addWidget(cb)
         self.form_kind = QComboBox(objectName="formKind")
-        self.form_kind.addItem("世帯連記式", FormKind.HOUSEHOLD)
-        self.form_kind.addItem("個人票", FormKind.INDIVIDUAL)
+        for kind in (FormKind.HOUSEHOLD, FormKind.INDIVIDUAL):
+            self.form_kind.addItem(FORM_LABELS[kind], kind)
         self.copies = QSpinBox(objectName="copies")
         self.copies.setRange(1, 20)
         row = QHBoxLayout()

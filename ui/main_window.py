@@ -29,9 +29,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.auth.idle import IdlePolicy
 from app.auth.permissions import ROLE_LABELS, Permission, Role
+from app.domain.certificates import FORM_LABELS
 from app.domain.records import Household
+from app.services.session_api import CounterSessionApi
 from app.sync.errors import ClientTooOld
 from ui.approval import ApprovalDialog
 from ui.background import run_in_background, user_message
@@ -80,7 +81,9 @@ class IssuanceHistory(QWidget):
         "状態",
     )
 
-    def __init__(self, session: Any, show_pdf: Callable[[bytes, str], None], parent=None) -> None:
+    def __init__(
+        self, session: CounterSessionApi, show_pdf: Callable[[bytes, str], None], parent=None
+    ) -> None:
         super().__init__(parent)
         self.session = session
         self._show_pdf = show_pdf
@@ -126,9 +129,7 @@ class IssuanceHistory(QWidget):
                 i.issuance_no,
                 at.astimezone().strftime("%H:%M"),
                 i.operator_id,
-                {"household": "世帯連記式", "individual": "個人票", "removed": "除票"}.get(
-                    i.kind, i.kind
-                ),
+                {k.value: label for k, label in FORM_LABELS.items()}.get(i.kind, i.kind),
                 i.household_id,
                 str(len(i.person_ids)),
                 str(i.copies),
@@ -178,10 +179,10 @@ class MainWindow(QMainWindow):
 
     def __init__(
         self,
-        session: Any,
+        session: CounterSessionApi,
         *,
-        card_desk_factory: Callable[[Any], QWidget] | None = None,
-        audit_viewer_factory: Callable[[Any], QWidget] | None = None,
+        card_desk_factory: Callable[[CounterSessionApi], QWidget] | None = None,
+        audit_viewer_factory: Callable[[CounterSessionApi], QWidget] | None = None,
         print_pdf: Callable[[bytes, int, str], int] | None = None,
         demo_menu: Callable[[QMainWindow], None] | None = None,
         requester_card_reader: Any = None,
@@ -249,7 +250,6 @@ class MainWindow(QMainWindow):
         self.status_timer.setInterval(STATUS_INTERVAL_MS)
         self.status_timer.timeout.connect(self.refresh_status)
 
-        policy = session.cache.policy()
         lock_kwargs: dict[str, Any] = {}
         if idle_clock is not None:
             lock_kwargs["clock"] = idle_clock
@@ -257,7 +257,7 @@ class MainWindow(QMainWindow):
             self,
             unlock=session.auth.unlock,
             takeover=session.auth.takeover,
-            policy=IdlePolicy(minutes=policy.idle_lock_minutes),
+            policy=session.idle_policy(),
             on_lock=session.auth.lock,
             operator_label=lambda: (
                 f"{session.operator.display_name}({session.operator.operator_id})"
