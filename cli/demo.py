@@ -167,7 +167,7 @@ def prepare(data_dir: Path, residents: int, port: int) -> DemoEnvironment:
             _write_residents(jsonl, residents)
             report = server.import_jsonl(jsonl)
             _say(f"  サーバーに取り込みました({time.monotonic() - t0:.1f}秒、{report})")
-            operators = {op_id: secrets.token_urlsafe(9) for op_id, _, _ in DEMO_OPERATORS}
+            operators = {op_id: secrets.token_urlsafe(12) for op_id, _, _ in DEMO_OPERATORS}
             for op_id, name, roles in DEMO_OPERATORS:
                 server.add_operator(op_id, name, roles, DEMO_BRANCH, operators[op_id])
             # As `madoguchi-server snapshot` after an import: the terminal's first sync

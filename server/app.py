@@ -11,6 +11,7 @@ from cryptography.exceptions import InvalidSignature
 from fastapi import BackgroundTasks, Depends, FastAPI, Header, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 from sqlalchemy import select
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.gzip import GZipMiddleware
@@ -24,12 +25,13 @@ from app.sync.protocol import (
     SESSION_HEADER,
     BucketRecords,
     CertificateInfo,
+    ChangePasswordRequest,
     ChangesPage,
     Digest,
     EnrollRequest,
     EnrollResponse,
     ErrorBody,
-    EventsBatch,
+    Event,
     EventsResponse,
     SessionRequest,
     SessionResponse,
@@ -111,18 +113,42 @@ def terminal_no(request: Request) -> str:
 Terminal = Annotated[str, Depends(terminal_no)]
 
 
-def operator_id(
+def session_caller(
     request: Request,
     terminal: Terminal,
     session: Annotated[str | None, Header(alias=SESSION_HEADER)] = None,
-) -> str:
+) -> admin.Caller:
     if not session:
         raise ApiError(401, "session_required", "ログインしてください。")
     ctx = get_ctx(request)
     return admin.session_operator(ctx.db, session, terminal)
 
 
-Operator = Annotated[str, Depends(operator_id)]
+def operator_id(caller: Annotated[admin.Caller, Depends(session_caller)]) -> admin.Caller:
+    """The session's operator, for every call but the password change: after an
+    administrator's reset, nothing else is allowed until the operator chose a password."""
+    if caller.must_change_password:
+        raise ApiError(
+            403,
+            "password_change_required",
+            "管理者がパスワードを再設定しました。新しいパスワードに変更してください。",
+        )
+    return caller
+
+
+Operator = Annotated[admin.Caller, Depends(operator_id)]
+AnySession = Annotated[admin.Caller, Depends(session_caller)]
+
+
+class _RawBatch(BaseModel):
+    """POST /v1/events as the server reads it: each event is validated on its own
+    (server.events), so one bad event is `rejected` instead of failing the batch. The
+    documented schema is protocol.Event."""
+
+    model_config = ConfigDict(extra="forbid")
+    events: list[Annotated[dict[str, Any], WithJsonSchema(Event.model_json_schema())]] = Field(
+        max_length=MAX_EVENTS_PER_BATCH
+    )
 
 
 class BodyLimit:
@@ -162,6 +188,15 @@ DESCRIPTION = (
 )
 
 
+def _session_answer(answer: SessionResponse) -> JSONResponse:
+    # must_change_password travels only when true: terminals older than the field would
+    # refuse an answer that carries it.
+    body = answer.model_dump(mode="json")
+    if not answer.must_change_password:
+        body.pop("must_change_password")
+    return JSONResponse(body)
+
+
 def _routes(app: FastAPI) -> None:
 
     @app.post(f"{API_PREFIX}/enroll", response_model=EnrollResponse, responses=_ERRORS)
@@ -169,8 +204,20 @@ def _routes(app: FastAPI) -> None:
         return admin.enroll(ctx.db, ctx.config, ctx.ca, ctx.master_key, body)
 
     @app.post(f"{API_PREFIX}/sessions", response_model=SessionResponse, responses=_ERRORS)
-    def sessions(ctx: Ctx, body: SessionRequest, terminal: Terminal) -> SessionResponse:
-        return admin.login(ctx.db, ctx.config, ctx.master_key, terminal, body)
+    def sessions(ctx: Ctx, body: SessionRequest, terminal: Terminal) -> JSONResponse:
+        return _session_answer(admin.login(ctx.db, ctx.config, ctx.master_key, terminal, body))
+
+    @app.post(f"{API_PREFIX}/password", response_model=SessionResponse, responses=_ERRORS)
+    def change_password(
+        ctx: Ctx, body: ChangePasswordRequest, terminal: Terminal, caller: AnySession
+    ) -> JSONResponse:
+        """The session's operator changes their own password (old + new); every session of
+        the operator ends and the answer is a new one, as after a login."""
+        return _session_answer(
+            admin.change_password(
+                ctx.db, ctx.config, ctx.master_key, terminal, caller.operator_id, body
+            )
+        )
 
     @app.get(
         f"{API_PREFIX}/changes",
@@ -188,9 +235,9 @@ def _routes(app: FastAPI) -> None:
 
     @app.post(f"{API_PREFIX}/events", response_model=EventsResponse, responses=_ERRORS)
     def post_events(
-        ctx: Ctx, body: EventsBatch, terminal: Terminal, _operator: Operator
+        ctx: Ctx, body: _RawBatch, terminal: Terminal, caller: Operator
     ) -> EventsResponse:
-        return events.apply_batch(ctx.db, terminal, body.events)
+        return events.apply_batch(ctx.db, terminal, caller, body.events)
 
     @app.get(f"{API_PREFIX}/digest", response_model=Digest, responses=_ERRORS)
     def digest(ctx: Ctx, _terminal: Terminal, _operator: Operator) -> Digest:

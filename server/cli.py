@@ -110,7 +110,8 @@ def _roles(text: str) -> list[str]:
 
 
 def cmd_operator(args: argparse.Namespace) -> int:
-    _cfg, db = _db(args)
+    cfg, db = _db(args)
+    rules = admin.password_rules(cfg)
     if args.action == "add":
         if not args.password_stdin:
             raise AdminError("パスワードは --password-stdin で標準入力から渡してください。")
@@ -123,6 +124,8 @@ def cmd_operator(args: argparse.Namespace) -> int:
             args.branch,
             password,
             person_id=args.person_id,
+            rules=rules,
+            must_change=args.temporary,
         )
         print(f"操作者 {args.id} を登録しました。")
     elif args.action == "roles":
@@ -135,10 +138,11 @@ def cmd_operator(args: argparse.Namespace) -> int:
         if not args.password_stdin:
             raise AdminError("パスワードは --password-stdin で標準入力から渡してください。")
         password = sys.stdin.readline().rstrip("\r\n")
-        if len(password) < 8:
-            raise AdminError("パスワードは8文字以上にしてください。")
-        admin.update_operator(db, args.id, password=password, unlock=True)
-        print(f"操作者 {args.id} のパスワードを変更しました(ロックも解除しました)。")
+        admin.update_operator(db, args.id, password=password, unlock=True, rules=rules)
+        print(
+            f"操作者 {args.id} のパスワードを再設定しました(ロックも解除しました)。"
+            "次のログインで本人が新しいパスワードに変更するまで、ほかの操作はできません。"
+        )
     elif args.action == "list":
         for op in admin.list_operators(db):
             state = "無効" if not op["active"] else ("ロック" if op["locked"] else "有効")
@@ -262,12 +266,15 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--branch", required=True)
     a.add_argument("--password-stdin", action="store_true")
     a.add_argument("--person-id", help="操作者本人の住民ID(監査で本人・自世帯の照会を確認)")
+    a.add_argument(
+        "--temporary", action="store_true", help="仮パスワード(最初のログインで変更させる)"
+    )
     a = ops.add_parser("roles")
     a.add_argument("id")
     a.add_argument("--roles", required=True)
     for name in ("deactivate", "unlock"):
         ops.add_parser(name).add_argument("id")
-    a = ops.add_parser("password", help="パスワードの再設定(ロックも解除)")
+    a = ops.add_parser("password", help="パスワードの再設定(ロックも解除、次回ログインで変更)")
     a.add_argument("id")
     a.add_argument("--password-stdin", action="store_true")
     ops.add_parser("list")

@@ -1,5 +1,6 @@
 """Engines, transactions and migrations for PostgreSQL and SQLite.
 
+Engines hide bound parameters from error messages (no personal data in logs).
 SQLite gets two engines: writes begin with BEGIN IMMEDIATE (a deferred transaction that reads
 then writes can fail with SQLITE_BUSY instead of waiting), reads stay deferred so that a long
 feed read never blocks writers (WAL). PostgreSQL uses one engine for both.
@@ -10,17 +11,22 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, select
 
 from server.tables import feed_counter
 
+if TYPE_CHECKING:
+    from server.register_crypto import RegisterCipher
+
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
 
 def _sqlite_engine(url: str, *, immediate: bool) -> Engine:
-    engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+    engine = create_engine(
+        url, connect_args={"timeout": 30, "check_same_thread": False}, hide_parameters=True
+    )
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
@@ -44,12 +50,19 @@ class Database:
         self.url = url
         # (latest_seq, bucket digests) of the last GET /v1/digest (server.feed).
         self.digest_cache: tuple[int, list[str]] | None = None
+        # Opens the sealed 個人番号 of the register (set by admin.init_server; None in a bare
+        # Database, which then serves what is stored).
+        self.register_cipher: RegisterCipher | None = None
         self.is_sqlite = url.startswith("sqlite")
         if self.is_sqlite:
             self.writer = _sqlite_engine(url, immediate=True)
             self.reader = _sqlite_engine(url, immediate=False)
         else:
-            self.writer = create_engine(url, pool_pre_ping=True, pool_size=8, max_overflow=8)
+            # hide_parameters: an error that reaches a log names the statement, never the
+            # values (operator ids, reasons, records).
+            self.writer = create_engine(
+                url, pool_pre_ping=True, pool_size=8, max_overflow=8, hide_parameters=True
+            )
             # One snapshot per read: a feed page's latest_seq and its rows agree even while
             # writers compact older items away (same pool as the writer).
             self.reader = self.writer.execution_options(isolation_level="REPEATABLE READ")

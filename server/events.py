@@ -1,8 +1,15 @@
-"""POST /v1/events: each event in its own transaction, idempotent by event_id.
+"""POST /v1/events: a batch in one transaction, each event in a savepoint of its own,
+idempotent by (terminal, event_id).
 
 accepted / duplicate / conflict (accepted, and queued for reconciliation because a person
 changed after the version the terminal relied on) / rejected (with a Japanese reason; nothing
 of the event is written except the rejection record).
+
+Authorisation (issue 21): an event is judged as the act of the session's operator at the
+calling terminal. The event must name that operator and that terminal; the operator's roles
+must allow the kind (`REQUIRED`); a void only from the terminal that issued the certificate. The
+operator recorded is always the session's. Every event is validated on its own: a bad value
+(NUL, an over-long id, an integer past its column) rejects that event, not the batch.
 """
 
 from __future__ import annotations
@@ -16,8 +23,9 @@ from typing import Any
 
 from pydantic import ValidationError as PydanticValidationError
 from sqlalchemy import Connection, delete, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError
 
+from app.domain.roles import Permission
 from app.sync.protocol import (
     CardEventPayload,
     CertificateInfo,
@@ -27,14 +35,16 @@ from app.sync.protocol import (
     EventResult,
     EventsResponse,
     ReconciliationAckPayload,
+    control_character,
 )
+from server.admin import Caller
 from server.db import Database
+from server.errors import ApiError
 from server.feed import dumps
 from server.tables import (
     audit_entries,
     card_events,
     certificates,
-    operators,
     persons,
     reconciliation,
 )
@@ -53,12 +63,75 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+# What each kind needs beyond a session (app.domain.roles). audit_batch (the terminal's signed
+# chain) and reconciliation_ack (a notice was shown) only need the session's operator.
+REQUIRED: dict[str, Permission] = {
+    "certificate_issued": Permission.ISSUE_CERTIFICATE,
+    "certificate_voided": Permission.VOID_CERTIFICATE,
+    "card_event": Permission.CARD_DESK,
+}
+_KIND_LABELS = {
+    "certificate_issued": "証明書の交付",
+    "certificate_voided": "交付の取消",
+    "card_event": "個人番号カードの記録",
+}
+_PROBLEMS = {
+    "string_too_long": "長すぎます",
+    "too_long": "多すぎます",
+    "string_too_short": "空です",
+    "too_short": "空です",
+    "missing": "ありません",
+    "extra_forbidden": "不明な項目です",
+    "string_pattern_mismatch": "形式が違います",
+    "less_than_equal": "大きすぎます",
+    "greater_than_equal": "小さすぎます",
+    "value_error": "使えない文字か値を含みます",
+}
+_INT64 = 2**63
+_MAX_DEPTH = 16
+
+
+def _describe(exc: PydanticValidationError, prefix: str = "") -> str:
+    parts = []
+    for e in exc.errors()[:5]:
+        where = ".".join(str(p) for p in e["loc"]) or "payload"
+        parts.append(f"{prefix}{where}: {_PROBLEMS.get(e['type'], '正しくありません')}")
+    return "、".join(parts)
+
+
 def _payload(model: type[Any], event: Event) -> Any:
     try:
         return model.model_validate(event.payload)
     except PydanticValidationError as exc:
-        fields = ", ".join(".".join(str(p) for p in e["loc"]) or "payload" for e in exc.errors())
-        raise Rejected(f"イベントの内容が正しくありません({fields})。") from None
+        raise Rejected(f"イベントの内容が正しくありません({_describe(exc)})。") from None
+
+
+def _unstorable(value: Any, where: str = "", depth: int = 0) -> str | None:
+    """Where the raw event holds something no column can take: a control character (PostgreSQL
+    refuses NUL), a lone surrogate, an integer past 64 bits, nesting past 16 levels."""
+    if depth > _MAX_DEPTH:
+        return where or "payload"
+    if isinstance(value, str):
+        return where or "値" if control_character(value, allow_layout=True) else None
+    if isinstance(value, bool) or value is None or isinstance(value, float):
+        return None
+    if isinstance(value, int):
+        return where or "値" if not -_INT64 <= value < _INT64 else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            here = f"{where}.{key}" if where else str(key)
+            if control_character(str(key)):
+                return where or "キー"
+            found = _unstorable(item, here, depth + 1)
+            if found:
+                return found
+        return None
+    if isinstance(value, list):
+        for i, item in enumerate(value):
+            found = _unstorable(item, f"{where}[{i}]", depth + 1)
+            if found:
+                return found
+    return None
 
 
 def _check_persons(conn: Connection, person_ids: Sequence[str]) -> dict[str, int]:
@@ -136,6 +209,15 @@ def _certificate_issued(conn: Connection, event: Event, terminal_no: str) -> str
 
 def _certificate_voided(conn: Connection, event: Event, terminal_no: str) -> str | None:
     p: CertificateVoidedPayload = _payload(CertificateVoidedPayload, event)
+    issued_by = conn.execute(
+        select(certificates.c.terminal_no).where(certificates.c.issuance_no == p.issuance_no)
+    ).scalar_one_or_none()
+    if issued_by is not None and issued_by != terminal_no:
+        # The issuance, its fee and its void belong to one terminal's register and 日計: the
+        # void is recorded where the paper was issued (a supervisor goes to that counter).
+        raise Rejected(
+            f"交付番号 {p.issuance_no} の証明書は、発行した端末({issued_by})でのみ取り消せます。"
+        )
     done = conn.execute(
         update(certificates)
         .where(certificates.c.issuance_no == p.issuance_no, certificates.c.voided.is_(False))
@@ -265,14 +347,19 @@ _HANDLERS = {
 
 
 def _record(
-    conn: Connection, event: Event, terminal_no: str, status: str, reason: str | None
+    conn: Connection,
+    event: Event,
+    terminal_no: str,
+    operator_id: str,
+    status: str,
+    reason: str | None,
 ) -> None:
     conn.execute(
         insert(events_table).values(
             event_id=event.event_id,
             type=event.type,
             terminal_no=terminal_no,
-            operator_id=event.operator_id,
+            operator_id=operator_id,
             occurred_at=event.occurred_at,
             received_at=_now(),
             status=status,
@@ -282,50 +369,115 @@ def _record(
     )
 
 
-def apply_one(db: Database, terminal_no: str, event: Event) -> EventResult:
+def _authorise(event: Event, terminal_no: str, caller: Caller) -> None:
+    if event.terminal_no != terminal_no:
+        raise Rejected("イベントの端末番号が送信した端末と一致しません。")
+    if event.operator_id != caller.operator_id:
+        raise Rejected(
+            f"イベントの操作者({event.operator_id})がログイン中の操作者と一致しません。"
+            "その操作者がログインしてから送信してください。"
+        )
+    needed = REQUIRED.get(event.type)
+    if needed is not None and not caller.may(needed):
+        raise Rejected(
+            f"操作者 {caller.operator_id} には{_KIND_LABELS[event.type]}の権限がありません。"
+        )
+
+
+def _judge(conn: Connection, event: Event, terminal_no: str, caller: Caller) -> EventResult:
+    """One event inside the batch's transaction, in a savepoint of its own."""
+
     def result(status: str, reason: str | None = None) -> EventResult:
         return EventResult(event_id=event.event_id, status=status, reason=reason)  # type: ignore[arg-type]
 
-    try:
-        with db.write() as conn:
-            previous = conn.execute(
-                select(events_table.c.status).where(events_table.c.event_id == event.event_id)
-            ).first()
-            if previous is not None and previous.status != "rejected":
-                return result("duplicate")
-            if previous is not None:
-                # A rejected event may be sent again (after a fix); it is judged afresh.
-                conn.execute(delete(events_table).where(events_table.c.event_id == event.event_id))
-            if event.terminal_no != terminal_no:
-                raise Rejected("イベントの端末番号が送信した端末と一致しません。")
-            known = conn.execute(
-                select(operators.c.operator_id).where(operators.c.operator_id == event.operator_id)
-            ).first()
-            if known is None:
-                raise Rejected(f"操作者 {event.operator_id} はサーバーに登録されていません。")
-            handler = _HANDLERS.get(event.type)
-            if handler is None:  # pragma: no cover - the wire model only admits known types
-                raise Rejected(f"未知のイベント種別です({event.type})。")
-            reason = handler(conn, event, terminal_no)
-            status = "conflict" if reason else "accepted"
-            _record(conn, event, terminal_no, status, reason)
-            return result(status, reason)
-    except Rejected as rej:
-        try:
-            with db.write() as conn:
-                conn.execute(delete(events_table).where(events_table.c.event_id == event.event_id))
-                _record(conn, event, terminal_no, "rejected", rej.reason)
-        except IntegrityError:
-            return result("duplicate")
-        log.info("event %s from terminal %s rejected", event.event_id, terminal_no)
-        return result("rejected", rej.reason)
-    except IntegrityError:
-        # Another request stored the same event_id meanwhile.
+    previous = conn.execute(
+        select(events_table.c.status, events_table.c.terminal_no).where(
+            events_table.c.event_id == event.event_id
+        )
+    ).first()
+    if previous is not None and previous.terminal_no != terminal_no:
+        # Ids are the terminals' own: another terminal's id is neither a duplicate (the sender
+        # would drop its event as delivered) nor a way to learn which ids exist.
+        return result("rejected", "この event_id は別の端末のイベントで使われています。")
+    if previous is not None and previous.status != "rejected":
         return result("duplicate")
+    savepoint = conn.begin_nested()
+    try:
+        if previous is not None:
+            # A rejected event may be sent again (after a fix); it is judged afresh.
+            conn.execute(delete(events_table).where(events_table.c.event_id == event.event_id))
+        _authorise(event, terminal_no, caller)
+        handler = _HANDLERS.get(event.type)
+        if handler is None:  # pragma: no cover - the wire model only admits known types
+            raise Rejected(f"未知のイベント種別です({event.type})。")
+        reason = handler(conn, event, terminal_no)
+        status = "conflict" if reason else "accepted"
+        _record(conn, event, terminal_no, caller.operator_id, status, reason)
+        savepoint.commit()
+        return result(status, reason)
+    except Rejected as rej:
+        savepoint.rollback()
+        refusal = rej.reason
+    except DataError:
+        # A value the database refused that validation let through: this event only.
+        savepoint.rollback()
+        refusal = "保存できない値を含むため受け付けられません。"
+    except IntegrityError:
+        savepoint.rollback()
+        # Another request stored the same event meanwhile, or its record clashes with one.
+        again = conn.execute(
+            select(events_table.c.status).where(events_table.c.event_id == event.event_id)
+        ).first()
+        if again is not None and again.status != "rejected":
+            return result("duplicate")
+        refusal = "ほかの記録と重複するため受け付けられません。"
+    with conn.begin_nested():
+        conn.execute(delete(events_table).where(events_table.c.event_id == event.event_id))
+        _record(conn, event, terminal_no, caller.operator_id, "rejected", refusal)
+    log.info("event %s from terminal %s rejected", event.event_id, terminal_no)
+    return result("rejected", refusal)
 
 
-def apply_batch(db: Database, terminal_no: str, batch: Sequence[Event]) -> EventsResponse:
-    return EventsResponse(results=[apply_one(db, terminal_no, e) for e in batch])
+def _parse(raw: Any) -> tuple[Event | None, EventResult | None]:
+    """The event, or the answer for an event that cannot be judged at all."""
+    event_id = raw.get("event_id") if isinstance(raw, dict) else None
+    if (
+        not isinstance(event_id, str)
+        or not 1 <= len(event_id) <= 64
+        or not event_id.isascii()
+        or control_character(event_id) is not None
+    ):
+        # Without a usable id there is nothing to answer per event: the batch is refused and
+        # the terminal sends its events alone to find this one.
+        raise ApiError(422, "invalid_request", "event_id(UUID)のないイベントがあります。")
+    where = _unstorable(raw)
+    if where is not None:
+        reason = f"イベントに保存できない値があります({where}: 制御文字、または範囲外の数値)。"
+        return None, EventResult(event_id=event_id, status="rejected", reason=reason)
+    try:
+        return Event.model_validate(raw), None
+    except PydanticValidationError as exc:
+        reason = f"イベントの形式が正しくありません({_describe(exc)})。"
+        return None, EventResult(event_id=event_id, status="rejected", reason=reason)
+
+
+def apply_batch(
+    db: Database, terminal_no: str, caller: Caller, batch: Sequence[Any]
+) -> EventsResponse:
+    """Judge every event of a batch (raw JSON objects) in ONE write transaction: one commit
+    (one fsync on SQLite) per batch instead of per event. A malformed event is answered
+    `rejected` without touching the database."""
+    parsed = [_parse(raw) for raw in batch]
+    results: list[EventResult] = []
+    with db.write() as conn:
+        for event, refused in parsed:
+            if event is None:
+                assert refused is not None
+                log.info("an event from terminal %s refused as malformed", terminal_no)
+                results.append(refused)
+            else:
+                results.append(_judge(conn, event, terminal_no, caller))
+    return EventsResponse(results=results)
 
 
 def certificate_info(db: Database, issuance_no: str) -> CertificateInfo | None:

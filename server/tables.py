@@ -19,6 +19,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 
 metadata = MetaData()
@@ -49,6 +50,9 @@ persons = Table(
     Column("household_id", String(64), nullable=False, index=True),
     Column("version", Integer, nullable=False),
     Column("status", String(16), nullable=False),
+    # Blind index of the 個人番号 (server/register_crypto.py, migration 0003): HMAC-SHA256 hex.
+    Column("my_number_mac", String(64), nullable=True),
+    Index("uq_persons_my_number_mac", "my_number_mac", unique=True),
 )
 
 changes = Table(
@@ -79,6 +83,8 @@ operators = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     # The operator's own resident record (migration 0002), for the audit report.
     Column("person_id", String(64), nullable=True),
+    # Set by an administrator's reset (migration 0003): only the change is allowed until done.
+    Column("must_change_password", Boolean, nullable=False, default=False, server_default=false()),
 )
 
 terminals = Table(
@@ -204,4 +210,14 @@ audit_entries = Table(
     Column("hash", String(128), nullable=False),
     Column("signature", Text, nullable=False),
     UniqueConstraint("terminal_no", "seq", name="uq_audit_terminal_seq"),
+)
+
+# One row (id=1): the register key's check value and whether stored 個人番号 are sealed
+# (server/register_crypto.py, migration 0003).
+register_keys = Table(
+    "register_keys",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("check_value", String(64), nullable=False),
+    Column("sealed", Boolean, nullable=False),
 )

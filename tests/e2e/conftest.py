@@ -22,10 +22,10 @@ from server.embedded import EmbeddedServer
 from tests.support.keyring_session import secret_service  # noqa: F401 - fixture
 
 PASSWORDS = {
-    "issuer01": "issuer-pass-1",
-    "super01": "super-pass-1",
-    "clerk01": "clerk-pass-1",
-    "audit01": "audit-pass-1",
+    "issuer01": "issuer-passphrase-1",
+    "super01": "supervisor-passphrase-1",
+    "clerk01": "clerk-passphrase-1",
+    "audit01": "auditor-passphrase-1",
 }
 ROLES = {
     "issuer01": ("issuer",),

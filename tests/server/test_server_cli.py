@@ -60,7 +60,7 @@ def test_cli_init_import_operator_token_and_serve(
     (base,) = (data / "snapshots").glob("base-*.db")
     assert households[0]["address"].encode() not in base.read_bytes()
 
-    monkeypatch.setattr(sys, "stdin", __import__("io").StringIO("a-long-password\n"))
+    monkeypatch.setattr(sys, "stdin", __import__("io").StringIO("a-long-passphrase-9\n"))
     assert (
         main(
             [
@@ -120,7 +120,7 @@ def test_cli_init_import_operator_token_and_serve(
                 time.sleep(0.3)
         cert, key_path, ca = store_enrollment(tmp_path / "t", key, answer, KEY_PASSWORD)
         with SyncClient(base, ca, cert, key_path, KEY_PASSWORD) as client:
-            client.login("op9", "a-long-password")
+            client.login("op9", "a-long-passphrase-9")
             page = client.changes(0, 100)
         assert sum(1 for i in page.items if i.kind == "household") == 3
         assert main(["terminal", "revoke", answer.terminal_no]) == 0
@@ -147,7 +147,7 @@ def test_cli_admin_commands_on_operators_terminals_and_policy(
     monkeypatch.setenv("MADOGUCHI_SERVER_PASSWORD_MEMORY_KIB", "1024")
     monkeypatch.setenv("MADOGUCHI_SERVER_PASSWORD_TIME_COST", "1")
     assert main([*d, "init"]) == 0
-    monkeypatch.setattr(sys, "stdin", io.StringIO("a-long-password\n"))
+    monkeypatch.setattr(sys, "stdin", io.StringIO("a-long-passphrase-9\n"))
     assert (
         main(
             [
@@ -173,7 +173,7 @@ def test_cli_admin_commands_on_operators_terminals_and_policy(
     assert main([*d, "operator", "roles", "s1", "--roles", "emperor"]) == 1
     assert main([*d, "operator", "deactivate", "s1"]) == 0
     assert main([*d, "operator", "unlock", "nobody"]) == 1
-    monkeypatch.setattr(sys, "stdin", io.StringIO("another-password\n"))
+    monkeypatch.setattr(sys, "stdin", io.StringIO("another-passphrase-7\n"))
     assert main([*d, "operator", "password", "s1", "--password-stdin"]) == 0
     capsys.readouterr()
     assert main([*d, "operator", "list"]) == 0

@@ -116,15 +116,21 @@ def test_a_rejected_event_is_judged_again_when_resent(
 def test_each_event_stands_alone_in_a_batch(sync_server: ServerEnv) -> None:
     env = sync_server
     good = _issued(env, 6)
+    card = _event(env, "card_event", {"action": "一時停止", "person_id": "P00000020"})
+    bad = _issued(env, 7, person="P55555555")
+    results = env.client.push_events([good, bad, card]).results
+    assert [r.status for r in results] == ["accepted", "rejected", "accepted"]
+    # Voiding takes a supervisor (tests/server/test_server_authorization.py).
+    env.server.add_operator("sup01", "監督", ["supervisor"], "本庁", "supervisor-passphrase")
+    supervisor = env.new_client(login=False)
+    supervisor.login("sup01", "supervisor-passphrase")
     void = _event(
         env,
         "certificate_voided",
         {"issuance_no": f"{env.terminal.terminal_no}-20261126-6", "reason": "汚損"},
+        operator_id="sup01",
     )
-    card = _event(env, "card_event", {"action": "一時停止", "person_id": "P00000020"})
-    bad = _issued(env, 7, person="P55555555")
-    results = env.client.push_events([good, bad, void, card]).results
-    assert [r.status for r in results] == ["accepted", "rejected", "accepted", "accepted"]
+    assert supervisor.push_events([void]).results[0].status == "accepted"
     info = env.client.certificate(f"{env.terminal.terminal_no}-20261126-6")
     assert info.voided
     # Same issuance number in a new event: refused, the first record stays.
@@ -157,7 +163,11 @@ def test_bad_input_gets_clear_4xx(sync_server: ServerEnv) -> None:
     env = sync_server
     answer = _raw(env, b'{"events": [')
     assert answer.status_code == 400 and answer.json()["code"] == "malformed_json"
+    # An event that can be named is answered on its own; one without an id fails the batch.
     answer = _raw(env, b'{"events": [{"event_id": "x", "type": "teleport"}]}')
+    assert answer.status_code == 200
+    assert answer.json()["results"][0]["status"] == "rejected"
+    answer = _raw(env, b'{"events": [{"type": "teleport"}]}')
     assert answer.status_code == 422 and answer.json()["code"] == "invalid_request"
     too_many = [
         _issued(env, 100 + i).model_dump(mode="json") for i in range(MAX_EVENTS_PER_BATCH + 1)

@@ -95,7 +95,7 @@ def test_operator_policy_and_terminal_changes_ride_the_feed(
 ) -> None:
     _, cursor = _drain(sync_server, 0)
     server = sync_server.server
-    server.add_operator("sup01", "監督 者", ["supervisor"], "端野支所", "password-123")
+    server.add_operator("sup01", "監督 者", ["supervisor"], "端野支所", "supervising-password-123")
     server.update_operator("sup01", roles=["supervisor", "auditor"])
     server.set_policy(Policy(fee_yen=350))
     other = sync_server.enroll_another(tmp_path / "other")
