@@ -309,7 +309,9 @@ def _routes(app: FastAPI) -> None:
         ctx: Ctx,
         _terminal: Terminal,
         _operator: Operator,
-        issuance_no: Annotated[str, Path(min_length=1, max_length=64)],
+        issuance_no: Annotated[
+            str, Path(min_length=1, max_length=64, pattern=r"^[^\x00-\x1f\x7f]+$")
+        ],
     ) -> CertificateInfo:
         info = events.certificate_info(ctx.db, issuance_no)
         if info is None:
