@@ -46,7 +46,7 @@ def create_application(argv: list[str] | None = None) -> Any:
 
 
 def build_login_service(data_dir: Path, secret_store_factory: Any = None) -> Any:
-    from app.services.session import LoginService
+    from app.services.login import LoginService
     from printing import render_certificate, render_daily_report
 
     kwargs: dict[str, Any] = {"daily_report_renderer": render_daily_report}
@@ -131,7 +131,7 @@ def _warm_up(data_dir: Path) -> None:
     """Load what the first login and the main window need while the clerk types: the modules
     (httpx, pydantic models, SQLCipher, reportlab) and IPAmj明朝 (46 MB)."""
     try:
-        import app.services.session  # noqa: F401
+        import app.services.login  # noqa: F401
         import ui.main_window  # noqa: F401
         from printing import preload_fonts
 

@@ -19,6 +19,7 @@ from app.domain.certificates import (
     RequesterKind,
     build_document,
     decide,
+    rules,
 )
 from tests.printing import households as H
 
@@ -303,7 +304,7 @@ def test_deceased_person() -> None:
     # Whatever the requester, the numbers of a deceased person are never printed.
     person = h.member("P0001")
     for kind in (K.SELF, K.PROXY, K.HOUSEHOLD_MEMBER):
-        granted, notes = C._items_for(_request(kind, C.NUMBER_ITEMS), person, kind)
+        granted, notes = rules._items_for(_request(kind, C.NUMBER_ITEMS), person, kind)
         assert not granted & C.NUMBER_ITEMS and any("亡くなった方" in n for n in notes)
 
 

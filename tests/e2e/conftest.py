@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from app.domain.identifiers import juminhyo_code_check_digit
-from app.services.session import LoginService
+from app.services.login import LoginService
 from app.services.terminal import TerminalConfig, enroll
 from app.synthetic.generator import household_dicts
 from cli.demo import _demo_card_household
