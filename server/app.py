@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -42,7 +43,7 @@ from server import ca as ca_mod
 from server.config import ServerConfig
 from server.db import Database
 from server.errors import ApiError
-from server.feed import bucket_households, compute_digest, stream_page
+from server.feed import bucket_households, compute_digest, read_page
 from server.tables import terminals
 
 log = logging.getLogger(__name__)
@@ -188,6 +189,11 @@ DESCRIPTION = (
 )
 
 
+async def _from_memory(chunks: list[bytes]) -> AsyncIterator[bytes]:
+    for chunk in chunks:
+        yield chunk
+
+
 def _session_answer(answer: SessionResponse) -> JSONResponse:
     # must_change_password travels only when true: terminals older than the field would
     # refuse an answer that carries it.
@@ -231,7 +237,11 @@ def _routes(app: FastAPI) -> None:
         after: Annotated[int, Query(ge=0, le=2**62)] = 0,
         limit: Annotated[int, Query(ge=1, le=MAX_PAGE_LIMIT)] = DEFAULT_PAGE_LIMIT,
     ) -> StreamingResponse:
-        return StreamingResponse(stream_page(ctx.db, after, limit), media_type="application/json")
+        # Read here, in the worker thread, with the connection given back before streaming;
+        # the chunks then go out from memory in the event loop (no thread, no connection).
+        return StreamingResponse(
+            _from_memory(read_page(ctx.db, after, limit)), media_type="application/json"
+        )
 
     @app.post(f"{API_PREFIX}/events", response_model=EventsResponse, responses=_ERRORS)
     def post_events(

@@ -78,11 +78,12 @@ _QUOTED = re.compile(r"「[^」]*」")
 def cmd_import(args: argparse.Namespace) -> int:
     from server.importer import import_file
 
-    _cfg, db = _db(args)
+    cfg, db = _db(args)
     path = Path(args.file)
     if not path.exists():
         raise AdminError(f"ファイル {path} がありません。")
-    report = import_file(db, path)
+    # The staging file holds the import's records: in the server's private directory.
+    report = import_file(db, path, work_dir=cfg.data_dir)
     for line, message in report.errors:
         # The console may end up in a scheduler's log: the field and the line say what to fix,
         # the quoted value (a birth date, an address) stays in the file.

@@ -195,7 +195,7 @@ class EmbeddedServer:
         )
 
     def import_jsonl(self, path: Path | str) -> ImportReport:
-        return import_file(self.db, Path(path))
+        return import_file(self.db, Path(path), work_dir=self.config.data_dir)
 
     def build_snapshot(self) -> int:
         """Build the register's snapshot for initial syncs (as `madoguchi-server snapshot`);

@@ -51,8 +51,13 @@ def test_cli_init_import_operator_token_and_serve(
     capsys.readouterr()
     assert main(["import", str(tmp_path / "in.jsonl")]) == 1  # one bad line → non-zero
     out = capsys.readouterr()
-    assert "in.jsonl:4:" in out.err and "郵便番号" in out.err and "新規 3" in out.out
+    assert (
+        "in.jsonl:4:" in out.err and "郵便番号" in out.err and "何も取り込んでいません" in out.out
+    )
     assert "「123」" not in out.err  # the line and the field, never the value
+    write_jsonl(tmp_path / "in.jsonl", households)  # corrected: all of it goes in
+    assert main(["import", str(tmp_path / "in.jsonl")]) == 0
+    assert "新規 3" in capsys.readouterr().out
 
     # The register for initial syncs: a keyed file and its sealed key, no plaintext.
     assert main(["snapshot"]) == 0
