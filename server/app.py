@@ -386,6 +386,25 @@ def create_app(config: ServerConfig, db: Database | None = None) -> FastAPI:
     return app
 
 
+# `serve --workers N`: each worker process builds its app from this JSON (server.cli).
+WORKER_ENV = "MADOGUCHI_SERVER_WORKER"
+
+
+def worker_app() -> FastAPI:
+    """The app of one worker process (uvicorn imports this by name, factory=True)."""
+    import json
+    import os
+
+    from server import logs
+    from server.config import load_config
+
+    spec = json.loads(os.environ[WORKER_ENV])
+    config = load_config(data_dir=spec["data_dir"], config_file=spec.get("config_file"))
+    os.umask(0o077)
+    logs.configure(config.data_dir, config.log_file, spec.get("log_level") or "info")
+    return create_app(config)
+
+
 def openapi_document() -> dict[str, Any]:
     """The OpenAPI document of protocol v1 without a data directory (docs/openapi.json)."""
     from fastapi.openapi.utils import get_openapi

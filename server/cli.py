@@ -7,23 +7,36 @@ database (unless database_url names PostgreSQL), the CA and the master key.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import json
+import os
 import re
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from app.sync.protocol import Policy
-from server import admin
+from server import admin, logs
 from server.config import CONFIG_FILE_NAME, ServerConfig, load_config
 from server.errors import AdminError
 
 
 def _config(args: argparse.Namespace) -> ServerConfig:
     return load_config(data_dir=args.data_dir, config_file=args.config)
+
+
+@contextlib.contextmanager
+def private_umask() -> Iterator[None]:
+    """Files the command creates are the server account's only (0600, directories 0700):
+    the SQLite database and its WAL, snapshots, logs, staging files of an import."""
+    previous = os.umask(0o077)
+    try:
+        yield
+    finally:
+        os.umask(previous)
 
 
 def _db(args: argparse.Namespace) -> tuple[ServerConfig, Any]:
@@ -33,12 +46,13 @@ def _db(args: argparse.Namespace) -> tuple[ServerConfig, Any]:
             f"データディレクトリ {cfg.data_dir} は初期化されていません。"
             "先に `madoguchi-server init` を実行してください。"
         )
+    logs.configure(cfg.data_dir, cfg.log_file, getattr(args, "log_level", "info"))
     return cfg, admin.init_server(cfg)
 
 
 def cmd_init(args: argparse.Namespace) -> int:
     data_dir = Path(args.data_dir or load_config().data_dir)
-    data_dir.mkdir(parents=True, exist_ok=True)
+    admin.private_dir(data_dir)
     toml = data_dir / CONFIG_FILE_NAME
     if not toml.exists():
         lines = ["[server]"]
@@ -48,8 +62,10 @@ def cmd_init(args: argparse.Namespace) -> int:
                 lines.append(f"{key} = {json.dumps(value, ensure_ascii=False)}")
         if args.hostname:
             lines.append(f"tls_hostnames = {json.dumps(args.hostname)}")
+        admin.private_file(toml)  # a database URL may carry a password
         toml.write_text("\n".join(lines) + "\n", encoding="utf-8")
     cfg = load_config(data_dir=data_dir, config_file=args.config)
+    logs.configure(cfg.data_dir, cfg.log_file)
     admin.init_server(cfg).dispose()
     print(f"初期化しました: {cfg.data_dir}")
     print(f"認証局証明書(端末に配布): {cfg.ca_cert_path}")
@@ -59,16 +75,31 @@ def cmd_init(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from server.app import create_app
+    from server.app import WORKER_ENV, create_app
     from server.tls import uvicorn_config
 
-    cfg, db = _db(args)
+    cfg, db = _db(args)  # migrations run here, once, before any worker starts
     host = args.host or cfg.host
     port = args.port if args.port is not None else cfg.port
-    app = create_app(cfg, db=db)
-    server = uvicorn.Server(uvicorn_config(app, cfg, host, port, log_level=args.log_level))
-    print(f"https://{host}:{port} で待ち受けます(Ctrl+C で停止)。", flush=True)
-    server.run()
+    workers = args.workers or cfg.workers
+    # uvicorn's own logging setup stays off: ours (server/logs.py) takes its records.
+    common = {"log_level": args.log_level, "access_log": True, "log_config": None}
+    print(f"https://{host}:{port} で待ち受けます(ワーカー {workers}、Ctrl+C で停止)。", flush=True)
+    if workers <= 1:
+        app = create_app(cfg, db=db)
+        uvicorn.Server(uvicorn_config(app, cfg, host, port, **common)).run()
+        return 0
+    from uvicorn.supervisors import Multiprocess
+
+    db.dispose()
+    # Worker processes build their app from the same data dir and config file.
+    os.environ[WORKER_ENV] = json.dumps(
+        {"data_dir": str(cfg.data_dir), "config_file": args.config, "log_level": args.log_level}
+    )
+    uv = uvicorn_config(
+        "server.app:worker_app", cfg, host, port, factory=True, workers=workers, **common
+    )
+    Multiprocess(uv, sockets=[uv.bind_socket()]).run()
     return 0
 
 
@@ -252,6 +283,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--host")
     s.add_argument("--port", type=int)
     s.add_argument("--log-level", default="info")
+    s.add_argument("--workers", type=int, help="ワーカープロセス数(既定: 設定の workers、1)")
 
     s = sub.add_parser("import", help="JSONL(1行1世帯)を取り込む")
     s.add_argument("file")
@@ -319,9 +351,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         "openapi": cmd_openapi,
     }
     try:
-        if args.command == "audit":
-            return cmd_audit(args, args.audit_args)
-        return handlers[args.command](args)
+        with private_umask():
+            if args.command == "audit":
+                return cmd_audit(args, args.audit_args)
+            return handlers[args.command](args)
     except AdminError as exc:
         print(f"エラー: {exc.message}", file=sys.stderr)
         return 1
