@@ -360,6 +360,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    finally:
+        logs.reset()
 
 
 if __name__ == "__main__":

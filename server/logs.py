@@ -29,6 +29,18 @@ class PrivateRotatingFileHandler(RotatingFileHandler):
         return super()._open()
 
 
+class _Stderr(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever sys.stderr is at the time (a test harness swaps it)."""
+
+    @property  # type: ignore[override]
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: Any) -> None:
+        pass
+
+
 class PathOnly(logging.Filter):
     """uvicorn's access record: (client, method, path?query, http version, status)."""
 
@@ -39,14 +51,20 @@ class PathOnly(logging.Filter):
         return True
 
 
-def configure(data_dir: Path, log_file: str, level: str = "info") -> Path | None:
-    """Route the process's logging to data_dir/log_file (and warnings to stderr)."""
+def reset() -> None:
+    """Take our handlers off the root logger (the end of an admin command run in-process)."""
     root = logging.getLogger()
-    root.setLevel(level.upper())
     for handler in list(root.handlers):
         if getattr(handler, "_madoguchi", False):
             root.removeHandler(handler)
             handler.close()
+
+
+def configure(data_dir: Path, log_file: str, level: str = "info") -> Path | None:
+    """Route the process's logging to data_dir/log_file (and warnings to stderr)."""
+    root = logging.getLogger()
+    root.setLevel(level.upper())
+    reset()
     path = None
     handlers: list[logging.Handler] = []
     if log_file:
@@ -57,7 +75,7 @@ def configure(data_dir: Path, log_file: str, level: str = "info") -> Path | None
                 path, maxBytes=MAX_BYTES, backupCount=BACKUPS, encoding="utf-8"
             )
         )
-    console = logging.StreamHandler(sys.stderr)
+    console = _Stderr()
     console.setLevel(logging.WARNING)
     handlers.append(console)
     for handler in handlers:
@@ -70,6 +88,7 @@ def configure(data_dir: Path, log_file: str, level: str = "info") -> Path | None
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         logging.getLogger(name).handlers.clear()
         logging.getLogger(name).propagate = True
-    logging.getLogger("sqlalchemy").setLevel(logging.WARNING)
+    for noisy in ("sqlalchemy", "alembic"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     logging.captureWarnings(True)
     return path

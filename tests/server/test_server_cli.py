@@ -6,6 +6,7 @@ import os
 import re
 import secrets
 import socket
+import stat
 import subprocess
 import sys
 import time
@@ -102,8 +103,8 @@ def test_cli_init_import_operator_token_and_serve(
             "serve",
             "--port",
             str(port),
-            "--log-level",
-            "warning",
+            "--workers",
+            "2",
         ],
         env=env,
         cwd=Path(__file__).resolve().parents[2],
@@ -128,6 +129,15 @@ def test_cli_init_import_operator_token_and_serve(
             client.login("op9", "a-long-passphrase-9")
             page = client.changes(0, 100)
         assert sum(1 for i in page.items if i.kind == "household") == 3
+        # Two worker processes, one private log file, paths without their query strings.
+        log = data / "logs" / "server.log"
+        while len(set(re.findall(r"Started server process \[(\d+)\]", log.read_text()))) < 2:
+            assert proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.2)
+        text = log.read_text(encoding="utf-8")
+        assert '"GET /v1/changes HTTP/1.1" 200' in text and "after=" not in text
+        assert "a-long-passphrase-9" not in text
+        assert stat.S_IMODE(log.stat().st_mode) == 0o600
         assert main(["terminal", "revoke", answer.terminal_no]) == 0
         assert main(["terminal", "revoke", "9999"]) == 1
     finally:
