@@ -250,6 +250,9 @@ def main(argv: list[str]) -> int:
     from cli.gui import default_data_dir
 
     data_dir: Path = args.data_dir or default_data_dir("demo")
+    from cli import logs
+
+    logs.configure(data_dir)
 
     from app.domain.errors import DomainError
     from server.embedded import EmbeddedServerError
