@@ -99,10 +99,18 @@ def _text(value: str) -> str:
     return value
 
 
+# The same rules as JSON Schema patterns (docs/openapi.json says what the server accepts); the
+# validators also refuse lone surrogates, which a pattern cannot name.
+_PLAIN_PATTERN = r"^[^\x00-\x1f\x7f]*$"
+_TEXT_PATTERN = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
 # An id or a short code: no control characters, at most a String(64) column.
-WireId = Annotated[str, Field(min_length=1, max_length=64), AfterValidator(_plain)]
+WireId = Annotated[
+    str, Field(min_length=1, max_length=64, pattern=_PLAIN_PATTERN), AfterValidator(_plain)
+]
 # Free text typed by a person (a reason): tabs and line breaks allowed, nothing else below 0x20.
-WireText = Annotated[str, Field(max_length=MAX_REASON_CHARS), AfterValidator(_text)]
+WireText = Annotated[
+    str, Field(max_length=MAX_REASON_CHARS, pattern=_TEXT_PATTERN), AfterValidator(_text)
+]
 
 
 class _Model(BaseModel):
@@ -137,7 +145,9 @@ class EnrollRequest(_Model):
     csr_pem: str = Field(max_length=16384)
     # The terminal's database key (DEK), base64; the server keeps it under its master key.
     escrowed_dek_b64: str = Field(max_length=128)
-    hostname: Annotated[str, Field(max_length=255), AfterValidator(_plain)] = ""
+    hostname: Annotated[
+        str, Field(max_length=255, pattern=_PLAIN_PATTERN), AfterValidator(_plain)
+    ] = ""
 
 
 class EnrollResponse(_Answer):
@@ -278,7 +288,9 @@ class Event(_Model):
     type: EventType
     occurred_at: WireDatetime
     operator_id: WireId
-    terminal_no: Annotated[str, Field(min_length=1, max_length=8), AfterValidator(_plain)]
+    terminal_no: Annotated[
+        str, Field(min_length=1, max_length=8, pattern=_PLAIN_PATTERN), AfterValidator(_plain)
+    ]
     # person_id → the 住民票版数 the terminal relied on (for conflicts).
     relied_versions: dict[WireId, Annotated[StrictInt, Field(ge=0, le=INT32_MAX)]] = Field(
         default_factory=dict, max_length=100
@@ -378,10 +390,14 @@ class CertificateIssuedPayload(_Model):
     person_ids: list[WireId] = Field(min_length=1, max_length=100)
     copies: int = Field(ge=1, le=100)
     fee_yen: int = Field(ge=0, le=INT32_MAX)
-    content_digest: Annotated[str, Field(min_length=1, max_length=256), AfterValidator(_plain)]
+    content_digest: Annotated[
+        str, Field(min_length=1, max_length=256, pattern=_PLAIN_PATTERN), AfterValidator(_plain)
+    ]
     # For the auditor and reconciliation: whose household, who asked, who approved.
     household_id: WireId | None = None
-    requester_kind: Annotated[str, Field(max_length=32), AfterValidator(_plain)] | None = None
+    requester_kind: (
+        Annotated[str, Field(max_length=32, pattern=_PLAIN_PATTERN), AfterValidator(_plain)] | None
+    ) = None
     approved_by: WireId | None = None
 
 
