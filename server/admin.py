@@ -17,7 +17,7 @@ from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, bindparam, func, insert, select, update
 
 from app.domain.roles import Permission, permissions_of
 from app.sync.protocol import (
@@ -533,44 +533,73 @@ def change_password(
 
 @dataclass(frozen=True)
 class Caller:
-    """The operator of the session a request carries."""
+    """The operator of the session a request carries, at the terminal that sends it."""
 
     operator_id: str
     roles: tuple[str, ...]
     must_change_password: bool
+    terminal_no: str = ""
 
     def may(self, permission: Permission) -> bool:
         return permission in permissions_of(self.roles)
 
 
-def session_operator(db: Database, token: str, terminal_no: str) -> Caller:
-    """The operator of a live session opened on this terminal, else 401."""
-    invalid = ApiError(
-        401,
-        "session_invalid",
-        "ログインの有効期限が切れたか、ログインしていません。もう一度ログインしてください。",
+def check_terminal(row: Any) -> None:
+    """403 for a certificate that maps to no terminal row, or to a revoked one."""
+    if row is None:
+        raise ApiError(403, "terminal_unknown", "この端末は登録されていません。")
+    if row.revoked:
+        raise ApiError(
+            403,
+            "terminal_revoked",
+            "この端末は登録を取り消されています。管理者に連絡してください。",
+        )
+
+
+_SESSION_INVALID = (
+    401,
+    "session_invalid",
+    "ログインの有効期限が切れたか、ログインしていません。もう一度ログインしてください。",
+)
+# The terminal by its certificate, and the session (if any) with its operator, in one query.
+_CALLER_QUERY = (
+    select(
+        terminals.c.terminal_no,
+        terminals.c.revoked,
+        sessions.c.operator_id,
+        sessions.c.terminal_no.label("session_terminal"),
+        sessions.c.expires_at,
+        operators.c.active,
+        operators.c.roles,
+        operators.c.must_change_password,
     )
+    .select_from(terminals)
+    .outerjoin(sessions, sessions.c.token_hash == bindparam("token_hash"))
+    .outerjoin(operators, operators.c.operator_id == sessions.c.operator_id)
+    .where(terminals.c.fingerprint == bindparam("fingerprint"))
+)
+
+
+def session_caller(db: Database, token: str, fingerprint: str) -> Caller:
+    """The terminal of this certificate (403 unknown / revoked) and the operator of a live
+    session it opened (else 401)."""
     with db.read() as conn:
         row = conn.execute(
-            select(
-                sessions.c.operator_id,
-                sessions.c.terminal_no,
-                sessions.c.expires_at,
-                operators.c.active,
-                operators.c.roles,
-                operators.c.must_change_password,
-            )
-            .join(operators, operators.c.operator_id == sessions.c.operator_id)
-            .where(sessions.c.token_hash == security.token_hash(token))
+            _CALLER_QUERY, {"token_hash": security.token_hash(token), "fingerprint": fingerprint}
         ).first()
-    if row is None or row.terminal_no != terminal_no or not row.active:
-        raise invalid
-    if aware(row.expires_at) < now():
-        raise invalid
+    check_terminal(row)
+    if (
+        row.operator_id is None
+        or row.session_terminal != row.terminal_no
+        or not row.active
+        or aware(row.expires_at) < now()
+    ):
+        raise ApiError(*_SESSION_INVALID)
     return Caller(
         operator_id=str(row.operator_id),
         roles=tuple(r for r in row.roles.split(",") if r),
         must_change_password=bool(row.must_change_password),
+        terminal_no=str(row.terminal_no),
     )
 
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import logging
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -58,6 +61,7 @@ class ServerContext:
         self.config = config
         self.db = db
         self.ca = ca_mod.load_ca(config)
+        self.ca_fingerprint = ca_mod.fingerprint(self.ca.cert)
         self.master_key = admin.load_master_key(config)
 
 
@@ -68,9 +72,31 @@ def _error(status: int, code: str, message: str) -> JSONResponse:
 # --- who calls -------------------------------------------------------------------------
 
 
-def terminal_no(request: Request) -> str:
-    """The calling terminal, from the client certificate the TLS layer verified."""
-    ctx = get_ctx(request)
+@dataclass(frozen=True)
+class _Certificate:
+    fingerprint: str
+    not_before: datetime
+    not_after: datetime
+
+
+@functools.lru_cache(maxsize=4096)
+def _checked_certificate(pem: str, ca_fingerprint: str, ca_cert: Any) -> _Certificate | None:
+    """Parse and verify a client certificate once per process (an ECDSA verification per
+    request was a measurable share of a request's CPU); None when our CA did not issue it."""
+    try:
+        cert = x509.load_pem_x509_certificate(pem.encode("ascii"))
+        # TLS verified it already; checked again so that a misconfigured listener fails closed.
+        cert.verify_directly_issued_by(ca_cert)
+    except (ValueError, TypeError, InvalidSignature, UnicodeEncodeError):
+        return None
+    return _Certificate(
+        ca_mod.fingerprint(cert), cert.not_valid_before_utc, cert.not_valid_after_utc
+    )
+
+
+def _fingerprint(request: Request) -> str:
+    """The fingerprint of the client certificate the TLS layer verified, checked again."""
+    ctx = _ctx(request)
     tls = (request.scope.get("extensions") or {}).get("tls") or {}
     chain = tls.get("client_cert_chain") or []
     if not chain:
@@ -79,35 +105,30 @@ def terminal_no(request: Request) -> str:
             "client_cert_required",
             "端末証明書がありません。この端末はまだ登録されていません。",
         )
-    try:
-        cert = x509.load_pem_x509_certificate(chain[0].encode("ascii"))
-        # TLS verified it already; checked again so that a misconfigured listener fails closed.
-        cert.verify_directly_issued_by(ctx.ca.cert)
-    except (ValueError, TypeError, InvalidSignature, UnicodeEncodeError):
+    cert = _checked_certificate(chain[0], ctx.ca_fingerprint, ctx.ca.cert)
+    if cert is None:
         raise ApiError(
             403, "client_cert_invalid", "この端末証明書は当市の認証局が発行したものではありません。"
-        ) from None
-    moment = datetime.now(UTC)
-    if not (cert.not_valid_before_utc <= moment <= cert.not_valid_after_utc):
+        )
+    if not (cert.not_before <= datetime.now(UTC) <= cert.not_after):
         raise ApiError(
             403,
             "client_cert_expired",
             "端末証明書の有効期限が切れています。端末を登録し直してください。",
         )
-    with ctx.db.read() as conn:
+    return cert.fingerprint
+
+
+def terminal_no(request: Request) -> str:
+    """The calling terminal (for the calls without a session: POST /v1/sessions)."""
+    fingerprint = _fingerprint(request)
+    with _ctx(request).db.read() as conn:
         row = conn.execute(
             select(terminals.c.terminal_no, terminals.c.revoked).where(
-                terminals.c.fingerprint == ca_mod.fingerprint(cert)
+                terminals.c.fingerprint == fingerprint
             )
         ).first()
-    if row is None:
-        raise ApiError(403, "terminal_unknown", "この端末は登録されていません。")
-    if row.revoked:
-        raise ApiError(
-            403,
-            "terminal_revoked",
-            "この端末は登録を取り消されています。管理者に連絡してください。",
-        )
+    admin.check_terminal(row)
     return str(row.terminal_no)
 
 
@@ -116,16 +137,19 @@ Terminal = Annotated[str, Depends(terminal_no)]
 
 def session_caller(
     request: Request,
-    terminal: Terminal,
     session: Annotated[str | None, Header(alias=SESSION_HEADER)] = None,
 ) -> admin.Caller:
+    """The calling terminal and the operator of its session, in one look-up (one thread hop,
+    one read transaction per request)."""
+    fingerprint = _fingerprint(request)
     if not session:
+        # The terminal is still checked first: a revoked one learns it, not "log in".
+        terminal_no(request)
         raise ApiError(401, "session_required", "ログインしてください。")
-    ctx = get_ctx(request)
-    return admin.session_operator(ctx.db, session, terminal)
+    return admin.session_caller(_ctx(request).db, session, fingerprint)
 
 
-def operator_id(caller: Annotated[admin.Caller, Depends(session_caller)]) -> admin.Caller:
+async def operator_id(caller: Annotated[admin.Caller, Depends(session_caller)]) -> admin.Caller:
     """The session's operator, for every call but the password change: after an
     administrator's reset, nothing else is allowed until the operator chose a password."""
     if caller.must_change_password:
@@ -176,8 +200,13 @@ class BodyLimit:
         await self.app(scope, receive, send)
 
 
-def get_ctx(request: Request) -> ServerContext:
+def _ctx(request: Request) -> ServerContext:
     return request.app.state.ctx  # type: ignore[no-any-return]
+
+
+async def get_ctx(request: Request) -> ServerContext:
+    # async: a plain attribute read needs no worker thread (sync dependencies each take one).
+    return _ctx(request)
 
 
 Ctx = Annotated[ServerContext, Depends(get_ctx)]
@@ -214,14 +243,12 @@ def _routes(app: FastAPI) -> None:
         return _session_answer(admin.login(ctx.db, ctx.config, ctx.master_key, terminal, body))
 
     @app.post(f"{API_PREFIX}/password", response_model=SessionResponse, responses=_ERRORS)
-    def change_password(
-        ctx: Ctx, body: ChangePasswordRequest, terminal: Terminal, caller: AnySession
-    ) -> JSONResponse:
+    def change_password(ctx: Ctx, body: ChangePasswordRequest, caller: AnySession) -> JSONResponse:
         """The session's operator changes their own password (old + new); every session of
         the operator ends and the answer is a new one, as after a login."""
         return _session_answer(
             admin.change_password(
-                ctx.db, ctx.config, ctx.master_key, terminal, caller.operator_id, body
+                ctx.db, ctx.config, ctx.master_key, caller.terminal_no, caller.operator_id, body
             )
         )
 
@@ -232,8 +259,7 @@ def _routes(app: FastAPI) -> None:
     )
     def changes(
         ctx: Ctx,
-        _terminal: Terminal,
-        _operator: Operator,
+        _caller: Operator,
         after: Annotated[int, Query(ge=0, le=2**62)] = 0,
         limit: Annotated[int, Query(ge=1, le=MAX_PAGE_LIMIT)] = DEFAULT_PAGE_LIMIT,
     ) -> StreamingResponse:
@@ -244,28 +270,29 @@ def _routes(app: FastAPI) -> None:
         )
 
     @app.post(f"{API_PREFIX}/events", response_model=EventsResponse, responses=_ERRORS)
-    def post_events(
-        ctx: Ctx, body: _RawBatch, terminal: Terminal, caller: Operator
-    ) -> EventsResponse:
-        return events.apply_batch(ctx.db, terminal, caller, body.events)
+    async def post_events(ctx: Ctx, body: _RawBatch, caller: Operator) -> EventsResponse:
+        # Awaited, not waited for in a worker thread: a burst of pushes holds no threads
+        # while the group commit (server.db.GroupCommit) writes them.
+        return await asyncio.wrap_future(
+            events.submit_batch(ctx.db, caller.terminal_no, caller, body.events)
+        )
 
     @app.get(f"{API_PREFIX}/digest", response_model=Digest, responses=_ERRORS)
-    def digest(ctx: Ctx, _terminal: Terminal, _operator: Operator) -> Digest:
+    def digest(ctx: Ctx, _caller: Operator) -> Digest:
         return Digest(bucket_count=DIGEST_BUCKETS, buckets=compute_digest(ctx.db))
 
     @app.get(f"{API_PREFIX}/records", response_model=BucketRecords, responses=_ERRORS)
     def records(
         ctx: Ctx,
-        _terminal: Terminal,
-        _operator: Operator,
+        _caller: Operator,
         bucket: Annotated[int, Query(ge=0, lt=DIGEST_BUCKETS)],
     ) -> BucketRecords:
         return BucketRecords(bucket=bucket, households=bucket_households(ctx.db, bucket))
 
     @app.post(f"{API_PREFIX}/snapshot", response_model=SnapshotInfo, responses=_ERRORS)
-    def prepare_snapshot(ctx: Ctx, terminal: Terminal, _operator: Operator) -> SnapshotInfo:
+    def prepare_snapshot(ctx: Ctx, caller: Operator) -> SnapshotInfo:
         # Copies the newest base under this terminal's key: seconds per 100,000 persons.
-        return snapshot.prepare(ctx.db, ctx.config, ctx.master_key, terminal)
+        return snapshot.prepare(ctx.db, ctx.config, ctx.master_key, caller.terminal_no)
 
     @app.get(
         f"{API_PREFIX}/snapshot/{{snapshot_id}}/file",
@@ -274,13 +301,12 @@ def _routes(app: FastAPI) -> None:
     )
     def snapshot_file(
         ctx: Ctx,
-        terminal: Terminal,
-        _operator: Operator,
+        caller: Operator,
         snapshot_id: Annotated[str, Path(min_length=32, max_length=32)],
         range_header: Annotated[str | None, Header(alias="Range")] = None,
     ) -> StreamingResponse:
         chunks, size, first, last, status = snapshot.open_range(
-            ctx.config, terminal, snapshot_id, range_header
+            ctx.config, caller.terminal_no, snapshot_id, range_header
         )
         headers = {
             "Accept-Ranges": "bytes",
@@ -300,14 +326,13 @@ def _routes(app: FastAPI) -> None:
     @app.delete(f"{API_PREFIX}/snapshot/{{snapshot_id}}", status_code=204, responses=_ERRORS)
     def discard_snapshot(
         ctx: Ctx,
-        terminal: Terminal,
-        _operator: Operator,
+        caller: Operator,
         snapshot_id: Annotated[str, Path(min_length=32, max_length=32)],
         background: BackgroundTasks,
     ) -> None:
         # Checked now (404 for another terminal's id); deleted after the answer: unlinking a
         # file of gigabytes took 3 s at a million persons, and the terminal need not wait.
-        path = snapshot.export_path(ctx.config, terminal, snapshot_id)
+        path = snapshot.export_path(ctx.config, caller.terminal_no, snapshot_id)
         background.add_task(snapshot.discard, path)
 
     @app.get(
@@ -317,8 +342,7 @@ def _routes(app: FastAPI) -> None:
     )
     def certificate(
         ctx: Ctx,
-        _terminal: Terminal,
-        _operator: Operator,
+        _caller: Operator,
         issuance_no: Annotated[
             str, Path(min_length=1, max_length=64, pattern=r"^[^\x00-\x1f\x7f]+$")
         ],

@@ -18,6 +18,7 @@ import importlib
 import json
 import logging
 from collections.abc import Sequence
+from concurrent.futures import Future
 from datetime import UTC, datetime
 from typing import Any
 
@@ -461,23 +462,32 @@ def _parse(raw: Any) -> tuple[Event | None, EventResult | None]:
         return None, EventResult(event_id=event_id, status="rejected", reason=reason)
 
 
-def apply_batch(
+def submit_batch(
     db: Database, terminal_no: str, caller: Caller, batch: Sequence[Any]
-) -> EventsResponse:
-    """Judge every event of a batch (raw JSON objects) in ONE write transaction: one commit
-    (one fsync on SQLite) per batch instead of per event. A malformed event is answered
-    `rejected` without touching the database."""
-    parsed = [_parse(raw) for raw in batch]
-    results: list[EventResult] = []
-    with db.write() as conn:
-        for event, refused in parsed:
+) -> Future[EventsResponse]:
+    """Judge every event of a batch (raw JSON objects) through the database's group commit:
+    the batches that arrive together share ONE write transaction and one commit (one fsync on
+    SQLite); the answer is given after the commit. A malformed event is answered `rejected`
+    without touching the database; a batch whose events cannot be named fails with 422."""
+
+    def job(conn: Connection) -> EventsResponse:
+        results: list[EventResult] = []
+        for event, refused in [_parse(raw) for raw in batch]:
             if event is None:
                 assert refused is not None
                 log.info("an event from terminal %s refused as malformed", terminal_no)
                 results.append(refused)
             else:
                 results.append(_judge(conn, event, terminal_no, caller))
-    return EventsResponse(results=results)
+        return EventsResponse(results=results)
+
+    return db.group_commit().submit(job)
+
+
+def apply_batch(
+    db: Database, terminal_no: str, caller: Caller, batch: Sequence[Any]
+) -> EventsResponse:
+    return submit_batch(db, terminal_no, caller, batch).result()
 
 
 def certificate_info(db: Database, issuance_no: str) -> CertificateInfo | None:
