@@ -31,8 +31,14 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
 
 def _sqlite_engine(url: str, *, immediate: bool) -> Engine:
+    # A pool as large as the worker threads that may read at once: connections past the pool
+    # were opened and closed per request (each open runs the PRAGMAs below).
     engine = create_engine(
-        url, connect_args={"timeout": 30, "check_same_thread": False}, hide_parameters=True
+        url,
+        connect_args={"timeout": 30, "check_same_thread": False},
+        hide_parameters=True,
+        pool_size=20,
+        max_overflow=20,
     )
 
     @event.listens_for(engine, "connect")

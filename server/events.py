@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import ValidationError as PydanticValidationError
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, insert, select, update
 from sqlalchemy.exc import DataError, IntegrityError
 
 from app.domain.roles import Permission
@@ -135,11 +135,27 @@ def _unstorable(value: Any, where: str = "", depth: int = 0) -> str | None:
     return None
 
 
+# The hot path's statements are built once: a construct built per call cost more CPU than the
+# database's own work (SQLAlchemy coerces and keys it every time).
+_PERSON_VERSIONS = select(persons.c.person_id, persons.c.version).where(
+    persons.c.person_id.in_(bindparam("ids", expanding=True))
+)
+_PREVIOUS = select(events_table.c.status, events_table.c.terminal_no).where(
+    events_table.c.event_id == bindparam("event_id")
+)
+_DROP_EVENT = delete(events_table).where(events_table.c.event_id == bindparam("event_id"))
+_INSERT_EVENT = insert(events_table)
+_CERTIFICATE_TERMINAL = select(certificates.c.terminal_no).where(
+    certificates.c.issuance_no == bindparam("issuance_no")
+)
+_INSERT_CERTIFICATE = insert(certificates)
+_INSERT_CARD_EVENT = insert(card_events)
+_INSERT_RECONCILIATION = insert(reconciliation)
+
+
 def _check_persons(conn: Connection, person_ids: Sequence[str]) -> dict[str, int]:
     wanted = set(person_ids)
-    rows = conn.execute(
-        select(persons.c.person_id, persons.c.version).where(persons.c.person_id.in_(wanted))
-    ).all()
+    rows = conn.execute(_PERSON_VERSIONS, {"ids": sorted(wanted)}).all()
     found = {r.person_id: int(r.version) for r in rows}
     missing = sorted(wanted - set(found))
     if missing:
@@ -159,15 +175,16 @@ def _conflicts(conn: Connection, event: Event, terminal_no: str) -> str | None:
     ]
     for pid, relied, now_version in moved:
         conn.execute(
-            insert(reconciliation).values(
-                event_id=event.event_id,
-                terminal_no=terminal_no,
-                person_id=pid,
-                relied_version=relied,
-                current_version=now_version,
-                created_at=_now(),
-                status="open",
-            )
+            _INSERT_RECONCILIATION,
+            {
+                "event_id": event.event_id,
+                "terminal_no": terminal_no,
+                "person_id": pid,
+                "relied_version": relied,
+                "current_version": now_version,
+                "created_at": _now(),
+                "status": "open",
+            },
         )
     if not moved:
         return None
@@ -183,27 +200,28 @@ def _certificate_issued(conn: Connection, event: Event, terminal_no: str) -> str
     if not p.issuance_no.startswith(f"{terminal_no}-"):
         raise Rejected("交付番号がこの端末の番号で始まっていません。")
     _check_persons(conn, p.person_ids)
-    exists = conn.execute(
-        select(certificates.c.issuance_no).where(certificates.c.issuance_no == p.issuance_no)
-    ).first()
+    exists = conn.execute(_CERTIFICATE_TERMINAL, {"issuance_no": p.issuance_no}).first()
     if exists:
         raise Rejected(f"交付番号 {p.issuance_no} はすでに別のイベントで記録されています。")
     reason = _conflicts(conn, event, terminal_no)
     conn.execute(
-        insert(certificates).values(
-            issuance_no=p.issuance_no,
-            terminal_no=terminal_no,
-            operator_id=event.operator_id,
-            issued_at=event.occurred_at,
-            kind=p.kind,
-            person_ids=dumps(p.person_ids),
-            copies=p.copies,
-            fee_yen=p.fee_yen,
-            content_digest=p.content_digest,
-            stale_approved_by=event.stale_approved_by,
-            voided=False,
-            event_id=event.event_id,
-        )
+        _INSERT_CERTIFICATE,
+        {
+            "issuance_no": p.issuance_no,
+            "terminal_no": terminal_no,
+            "operator_id": event.operator_id,
+            "issued_at": event.occurred_at,
+            "kind": p.kind,
+            "person_ids": dumps(p.person_ids),
+            "copies": p.copies,
+            "fee_yen": p.fee_yen,
+            "content_digest": p.content_digest,
+            "stale_approved_by": event.stale_approved_by,
+            "voided": False,
+            "voided_at": None,
+            "void_reason": None,
+            "event_id": event.event_id,
+        },
     )
     return reason
 
@@ -211,7 +229,7 @@ def _certificate_issued(conn: Connection, event: Event, terminal_no: str) -> str
 def _certificate_voided(conn: Connection, event: Event, terminal_no: str) -> str | None:
     p: CertificateVoidedPayload = _payload(CertificateVoidedPayload, event)
     issued_by = conn.execute(
-        select(certificates.c.terminal_no).where(certificates.c.issuance_no == p.issuance_no)
+        _CERTIFICATE_TERMINAL, {"issuance_no": p.issuance_no}
     ).scalar_one_or_none()
     if issued_by is not None and issued_by != terminal_no:
         # The issuance, its fee and its void belong to one terminal's register and 日計: the
@@ -235,15 +253,16 @@ def _card_event(conn: Connection, event: Event, terminal_no: str) -> str | None:
         _check_persons(conn, [p.person_id])
     reason = _conflicts(conn, event, terminal_no)
     conn.execute(
-        insert(card_events).values(
-            event_id=event.event_id,
-            terminal_no=terminal_no,
-            operator_id=event.operator_id,
-            person_id=p.person_id,
-            action=p.action,
-            occurred_at=event.occurred_at,
-            details=dumps(p.details),
-        )
+        _INSERT_CARD_EVENT,
+        {
+            "event_id": event.event_id,
+            "terminal_no": terminal_no,
+            "operator_id": event.operator_id,
+            "person_id": p.person_id,
+            "action": p.action,
+            "occurred_at": event.occurred_at,
+            "details": dumps(p.details),
+        },
     )
     return reason
 
@@ -356,17 +375,18 @@ def _record(
     reason: str | None,
 ) -> None:
     conn.execute(
-        insert(events_table).values(
-            event_id=event.event_id,
-            type=event.type,
-            terminal_no=terminal_no,
-            operator_id=operator_id,
-            occurred_at=event.occurred_at,
-            received_at=_now(),
-            status=status,
-            reason=reason,
-            payload=dumps(event.payload),
-        )
+        _INSERT_EVENT,
+        {
+            "event_id": event.event_id,
+            "type": event.type,
+            "terminal_no": terminal_no,
+            "operator_id": operator_id,
+            "occurred_at": event.occurred_at,
+            "received_at": _now(),
+            "status": status,
+            "reason": reason,
+            "payload": dumps(event.payload),
+        },
     )
 
 
@@ -391,11 +411,7 @@ def _judge(conn: Connection, event: Event, terminal_no: str, caller: Caller) -> 
     def result(status: str, reason: str | None = None) -> EventResult:
         return EventResult(event_id=event.event_id, status=status, reason=reason)  # type: ignore[arg-type]
 
-    previous = conn.execute(
-        select(events_table.c.status, events_table.c.terminal_no).where(
-            events_table.c.event_id == event.event_id
-        )
-    ).first()
+    previous = conn.execute(_PREVIOUS, {"event_id": event.event_id}).first()
     if previous is not None and previous.terminal_no != terminal_no:
         # Ids are the terminals' own: another terminal's id is neither a duplicate (the sender
         # would drop its event as delivered) nor a way to learn which ids exist.
@@ -406,7 +422,7 @@ def _judge(conn: Connection, event: Event, terminal_no: str, caller: Caller) -> 
     try:
         if previous is not None:
             # A rejected event may be sent again (after a fix); it is judged afresh.
-            conn.execute(delete(events_table).where(events_table.c.event_id == event.event_id))
+            conn.execute(_DROP_EVENT, {"event_id": event.event_id})
         _authorise(event, terminal_no, caller)
         handler = _HANDLERS.get(event.type)
         if handler is None:  # pragma: no cover - the wire model only admits known types
@@ -426,14 +442,12 @@ def _judge(conn: Connection, event: Event, terminal_no: str, caller: Caller) -> 
     except IntegrityError:
         savepoint.rollback()
         # Another request stored the same event meanwhile, or its record clashes with one.
-        again = conn.execute(
-            select(events_table.c.status).where(events_table.c.event_id == event.event_id)
-        ).first()
+        again = conn.execute(_PREVIOUS, {"event_id": event.event_id}).first()
         if again is not None and again.status != "rejected":
             return result("duplicate")
         refusal = "ほかの記録と重複するため受け付けられません。"
     with conn.begin_nested():
-        conn.execute(delete(events_table).where(events_table.c.event_id == event.event_id))
+        conn.execute(_DROP_EVENT, {"event_id": event.event_id})
         _record(conn, event, terminal_no, caller.operator_id, "rejected", refusal)
     log.info("event %s from terminal %s rejected", event.event_id, terminal_no)
     return result("rejected", refusal)
