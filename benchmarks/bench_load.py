@@ -315,6 +315,21 @@ def run_load(
 # --- figures --------------------------------------------------------------------------------
 
 
+def server_cpu_seconds(root: int) -> float:
+    """CPU time (user + system) of the server process and its workers so far (Linux /proc)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        pid, ppid = int(stat.parent.name), int(fields[1])
+        if pid == root or ppid == root:
+            total += (int(fields[11]) + int(fields[12])) / ticks
+    return total
+
+
 def percentile(values: list[float], q: float) -> float:
     if not values:
         return float("nan")
@@ -389,8 +404,15 @@ def run_backend(backend: str, url: str | None, args: argparse.Namespace, work: P
             base_url, specs[:1], people, args.baseline_seconds, 1, work, "base", pause=0.0
         )
         base = report("baseline, 1 terminal", baseline, args.baseline_seconds)
+        cpu = server_cpu_seconds(proc.pid)
         loaded = run_load(base_url, specs[1:], people, args.seconds, args.clients, work, "load")
+        cpu = server_cpu_seconds(proc.pid) - cpu
         figures = report(f"{len(specs) - 1} terminals", loaded, args.seconds)
+        requests = len(loaded["latency"]["pull"]) + len(loaded["latency"]["push"])
+        print(
+            f"  server CPU during the load: {cpu:.0f}s in {loaded['wall_s']:.0f}s "
+            f"({cpu / loaded['wall_s']:.2f} cores), {cpu / requests * 1000:.1f} ms per request"
+        )
         load_after = os.getloadavg()
         merged_sent = baseline["sent"] + loaded["sent"]
         merged = {
