@@ -131,8 +131,11 @@ def next_seqs(conn: Connection, count: int = 1) -> int:
     return int(last) - count + 1
 
 
+_LATEST = select(feed_counter.c.seq).where(feed_counter.c.id == 1)
+
+
 def latest_seq(conn: Connection) -> int:
-    return int(conn.execute(select(feed_counter.c.seq).where(feed_counter.c.id == 1)).scalar_one())
+    return int(conn.execute(_LATEST).scalar_one())
 
 
 class GroupCommit:

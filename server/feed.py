@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, select
+from sqlalchemy import Connection, bindparam, delete, insert, select
 
 from app.sync.protocol import DIGEST_BUCKETS, bucket_digest
 from server.db import Database, latest_seq, next_seqs
@@ -53,6 +53,22 @@ def append_change(
     return seq
 
 
+# Built once (a terminal's empty delta page is the most frequent request of all).
+_PAGE = (
+    select(
+        changes.c.seq,
+        changes.c.kind,
+        changes.c.key,
+        changes.c.version,
+        changes.c.deleted,
+        changes.c.data,
+    )
+    .where(changes.c.seq > bindparam("after"), changes.c.seq <= bindparam("latest"))
+    .order_by(changes.c.seq)
+    .limit(bindparam("rows"))
+)
+
+
 def read_page(db: Database, after: int, limit: int) -> list[bytes]:
     """A ChangesPage as JSON chunks of ~64 KiB, read in one go: the connection goes back to
     the pool before the first byte is sent (issue 21 item 12: a page streamed from an open
@@ -62,19 +78,7 @@ def read_page(db: Database, after: int, limit: int) -> list[bytes]:
     cipher = db.register_cipher
     with db.read() as conn:
         latest = latest_seq(conn)
-        rows = conn.execute(
-            select(
-                changes.c.seq,
-                changes.c.kind,
-                changes.c.key,
-                changes.c.version,
-                changes.c.deleted,
-                changes.c.data,
-            )
-            .where(changes.c.seq > after, changes.c.seq <= latest)
-            .order_by(changes.c.seq)
-            .limit(limit + 1)
-        ).all()
+        rows = conn.execute(_PAGE, {"after": after, "latest": latest, "rows": limit + 1}).all()
     has_more = len(rows) > limit
     del rows[limit:]
     # Each chunk costs an ASGI message, a gzip call and a TLS record: one per row would dominate.
