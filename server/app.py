@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import logging
 from collections.abc import AsyncIterator
@@ -271,11 +270,7 @@ def _routes(app: FastAPI) -> None:
 
     @app.post(f"{API_PREFIX}/events", response_model=EventsResponse, responses=_ERRORS)
     async def post_events(ctx: Ctx, body: _RawBatch, caller: Operator) -> EventsResponse:
-        # Awaited, not waited for in a worker thread: a burst of pushes holds no threads
-        # while the group commit (server.db.GroupCommit) writes them.
-        return await asyncio.wrap_future(
-            events.submit_batch(ctx.db, caller.terminal_no, caller, body.events)
-        )
+        return await events.apply_batch_async(ctx.db, caller.terminal_no, caller, body.events)
 
     @app.get(f"{API_PREFIX}/digest", response_model=Digest, responses=_ERRORS)
     def digest(ctx: Ctx, _caller: Operator) -> Digest:

@@ -9,6 +9,7 @@ feed read never blocks writers (WAL). PostgreSQL uses one engine for both.
 from __future__ import annotations
 
 import logging
+import os
 import queue
 import threading
 from collections.abc import Callable, Iterator
@@ -17,9 +18,14 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from sqlalchemy import Connection, Engine, create_engine, event, select
+from sqlalchemy import Connection, Engine, create_engine, event, make_url, select
 
 from server.tables import feed_counter
+
+try:
+    import fcntl
+except ImportError:  # Windows: the embedded server is one process
+    fcntl = None  # type: ignore[assignment]
 
 if TYPE_CHECKING:
     from server.register_crypto import RegisterCipher
@@ -58,6 +64,37 @@ def _sqlite_engine(url: str, *, immediate: bool) -> Engine:
     return engine
 
 
+class _WriteLock:
+    """SQLite's writers one at a time, queued where waiting is cheap: an RLock in the process,
+    and across processes (`serve --workers N`, an admin command) an flock on a file beside
+    the database, a blocking wait that ends as soon as the holder is done. In SQLite's busy
+    handler a writer sleeps in steps of up to 100 ms and may lose every race for the lock:
+    with two workers, pushes waited seconds (benchmarks/bench_load.py)."""
+
+    def __init__(self, database: str | None) -> None:
+        self._local = threading.RLock()
+        self._fd: int | None = None
+        if fcntl is not None and database and database != ":memory:":
+            self._fd = os.open(f"{database}.writelock", os.O_RDWR | os.O_CREAT, 0o600)
+
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        with self._local:
+            if self._fd is None:
+                yield
+                return
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
 class Database:
     def __init__(self, url: str) -> None:
         self.url = url
@@ -69,9 +106,11 @@ class Database:
         self._group: GroupCommit | None = None
         self._group_lock = threading.Lock()
         self.is_sqlite = url.startswith("sqlite")
+        self._write_lock: _WriteLock | None = None
         if self.is_sqlite:
             self.writer = _sqlite_engine(url, immediate=True)
             self.reader = _sqlite_engine(url, immediate=False)
+            self._write_lock = _WriteLock(make_url(url).database)
         else:
             # hide_parameters: an error that reaches a log names the statement, never the
             # values (operator ids, reasons, records).
@@ -84,7 +123,11 @@ class Database:
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
-        with self.writer.begin() as conn:
+        if self._write_lock is None:
+            with self.writer.begin() as conn:
+                yield conn
+            return
+        with self._write_lock.held(), self.writer.begin() as conn:
             yield conn
 
     @contextmanager
@@ -117,6 +160,8 @@ class Database:
         if self._group is not None:
             self._group.stop()
             self._group = None
+        if self._write_lock is not None:
+            self._write_lock.close()
         self.writer.dispose()
         if self.is_sqlite:
             self.reader.dispose()
@@ -139,12 +184,12 @@ def latest_seq(conn: Connection) -> int:
 
 
 class GroupCommit:
-    """One writer thread per database and process: callers hand it work (a function of a write
-    connection) and wait for the result; it runs every piece that queued up meanwhile in ONE
-    write transaction, each in a savepoint of its own, and hands out the results only after
-    the commit. Many terminals' event batches then cost one commit (one fsync on SQLite)
-    instead of one each, and request threads never wait for SQLite's lock in its busy loop
-    (a queue of writers there starved some past the 30 s timeout: issue 21 item 12)."""
+    """For SQLite: one writer thread per database and process. Callers hand it work (a function
+    of a write connection) and wait for the result; it runs every piece that queued up
+    meanwhile in ONE write transaction, each in a savepoint of its own, and hands out the
+    results only after the commit. Many terminals' event batches then cost one commit (one
+    fsync) instead of one each, and request threads never wait for SQLite's lock in its busy
+    loop (a queue of writers there starved some past the 30 s timeout: issue 21 item 12)."""
 
     MAX_JOBS = 64
 

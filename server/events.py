@@ -14,17 +14,18 @@ operator recorded is always the session's. Every event is validated on its own: 
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import json
 import logging
-from collections.abc import Sequence
-from concurrent.futures import Future
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import ValidationError as PydanticValidationError
 from sqlalchemy import Connection, bindparam, delete, insert, select, update
 from sqlalchemy.exc import DataError, IntegrityError
+from starlette.concurrency import run_in_threadpool
 
 from app.domain.roles import Permission
 from app.sync.protocol import (
@@ -476,13 +477,12 @@ def _parse(raw: Any) -> tuple[Event | None, EventResult | None]:
         return None, EventResult(event_id=event_id, status="rejected", reason=reason)
 
 
-def submit_batch(
-    db: Database, terminal_no: str, caller: Caller, batch: Sequence[Any]
-) -> Future[EventsResponse]:
-    """Judge every event of a batch (raw JSON objects) through the database's group commit:
-    the batches that arrive together share ONE write transaction and one commit (one fsync on
-    SQLite); the answer is given after the commit. A malformed event is answered `rejected`
-    without touching the database; a batch whose events cannot be named fails with 422."""
+def _batch_job(
+    terminal_no: str, caller: Caller, batch: Sequence[Any]
+) -> Callable[[Connection], EventsResponse]:
+    """Judge every event of a batch (raw JSON objects) in the caller's write transaction. A
+    malformed event is answered `rejected` without touching the database; a batch whose events
+    cannot be named fails with 422."""
 
     def job(conn: Connection) -> EventsResponse:
         results: list[EventResult] = []
@@ -495,13 +495,33 @@ def submit_batch(
                 results.append(_judge(conn, event, terminal_no, caller))
         return EventsResponse(results=results)
 
-    return db.group_commit().submit(job)
+    return job
 
 
 def apply_batch(
     db: Database, terminal_no: str, caller: Caller, batch: Sequence[Any]
 ) -> EventsResponse:
-    return submit_batch(db, terminal_no, caller, batch).result()
+    """One batch in one write transaction. On SQLite through the group commit
+    (server.db.GroupCommit): the batches that arrive together share one transaction and one
+    fsync. On PostgreSQL in the caller's thread: batches of different terminals proceed in
+    parallel on their own connections (a single writer would queue every statement's round
+    trip to the database behind the others)."""
+    job = _batch_job(terminal_no, caller, batch)
+    if db.is_sqlite:
+        return db.group_commit().run(job)
+    with db.write() as conn:
+        return job(conn)
+
+
+async def apply_batch_async(
+    db: Database, terminal_no: str, caller: Caller, batch: Sequence[Any]
+) -> EventsResponse:
+    """apply_batch for the event loop: on SQLite the request awaits the group commit without
+    holding a worker thread; on PostgreSQL it runs in one."""
+    if db.is_sqlite:
+        job = _batch_job(terminal_no, caller, batch)
+        return await asyncio.wrap_future(db.group_commit().submit(job))
+    return await run_in_threadpool(apply_batch, db, terminal_no, caller, batch)
 
 
 def certificate_info(db: Database, issuance_no: str) -> CertificateInfo | None:
