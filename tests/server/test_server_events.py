@@ -268,3 +268,41 @@ def test_audit_batch_is_stored_plainly_without_server_audit(
     with env.server.db.read() as conn:
         rows = conn.execute(select(audit_entries.c.entry_id, audit_entries.c.terminal_no)).all()
     assert [tuple(r) for r in rows] == [(entry["entry_id"], env.terminal.terminal_no)]
+
+
+def test_a_run_of_issuances_is_judged_as_if_one_by_one(
+    sync_server_any: ServerEnv, tmp_path: Path
+) -> None:
+    """The server takes a run of certificate_issued events in a few statements; the answers are
+    those of judging them in order: accepted, conflict (queued), unknown person, a number twice,
+    an id already accepted."""
+    env = sync_server_any
+    changed = make_household(3)
+    changed["members"][0]["name"] = "見本 改名"  # P00000030 → v2
+    env.server.import_jsonl(write_jsonl(tmp_path / "c.jsonl", [changed]))
+    earlier = _issued(env, 50)
+    assert env.client.push_events([earlier]).results[0].status == "accepted"
+    run = [
+        _issued(env, 51),
+        _issued(env, 52, person="P00000030", relied_versions={"P00000030": 1}),
+        _issued(env, 53, person="P00009999"),
+        _issued(env, 51),  # the same number as the first of the run
+        earlier,
+        _issued(env, 54),
+    ]
+    run.append(run[5])  # the same event twice in one batch
+    results = env.client.push_events(run).results
+    assert [r.status for r in results] == [
+        "accepted",
+        "conflict",
+        "rejected",
+        "rejected",
+        "duplicate",
+        "accepted",
+        "duplicate",
+    ]
+    assert "照合待ち" in (results[1].reason or "") and "P00009999" in (results[2].reason or "")
+    queue = admin.list_reconciliation(env.server.db)
+    assert [(q["event_id"], q["person_id"]) for q in queue] == [(run[1].event_id, "P00000030")]
+    for n in (51, 52, 54):
+        assert env.client.certificate(f"{env.terminal.terminal_no}-20261126-{n}").copies == 1
