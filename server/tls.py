@@ -20,7 +20,9 @@ at most `body_timeout_s`; otherwise the connection is closed (issue 21 item 10).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
+import socket
 import ssl
 from typing import Any
 
@@ -118,6 +120,14 @@ class ClientCertH11Protocol(H11Protocol):
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         self._arm(self._header_timeout)
+        # asyncio sets TCP_NODELAY only on sockets whose proto is IPPROTO_TCP; a listening
+        # socket made by socket.socket() (uvicorn's bind_socket for --workers, the embedded
+        # server) has proto 0, and Nagle's algorithm then meets the peer's delayed ACK: about
+        # 45 ms added to every request (benchmarks/bench_load.py).
+        sock = transport.get_extra_info("socket")
+        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         pem = peer_cert_pem(transport)
         ssl_object = transport.get_extra_info("ssl_object")
         tls = {

@@ -166,3 +166,17 @@ def test_sql_errors_never_carry_the_parameters(
             assert "[parameters:" not in message
         finally:
             db.dispose()
+
+
+def test_connections_are_served_without_nagle(sync_server: ServerEnv) -> None:
+    """The embedded server's and `serve --workers`'s listening sockets are made with proto 0,
+    for which asyncio does not set TCP_NODELAY: the protocol sets it (Nagle's algorithm and
+    the client's delayed ACK added ~45 ms to every request)."""
+    env = sync_server
+    env.client.changes(0, 1)  # a connection is open and idle now
+    server = env.server._server
+    assert server is not None
+    sockets = [c.transport.get_extra_info("socket") for c in server.server_state.connections]
+    assert sockets and all(
+        s.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0 for s in sockets
+    )
