@@ -5,20 +5,31 @@ from __future__ import annotations
 
 from typing import Any
 
+from app.cards.pcsc import PcscTransport
 from app.cards.simulator import CardProfile, VirtualCard, demo_profile_path
-from app.cards.transport import PcscTransport, SimulatorTransport
+from app.cards.simulator_transport import SimulatorTransport
 from app.domain.cards import CardState
 from app.services.card_desk import CardDeskService
 
-# One virtual card for the whole demo run, so its retry counters persist between reads.
-_demo_card: VirtualCard | None = None
+# The demo's virtual cards, one object each for the whole run (retry counters persist between
+# reads); the one "on the reader" is the resident's (demo_card.json) unless the demo menu puts
+# the moving-in family's card there (movein_card.json, for a 特例転入).
+_demo_cards: dict[str, VirtualCard] = {}
+_demo_on_reader = "demo_card.json"
+
+
+def present_demo_card(name: str) -> None:
+    """The demo menu's 「カードを差し替える」: which shipped virtual card the reader holds."""
+    global _demo_on_reader
+    _demo_on_reader = name
 
 
 def _demo_transport() -> SimulatorTransport:
-    global _demo_card
-    if _demo_card is None:
-        _demo_card = VirtualCard(CardProfile.load(demo_profile_path()))
-    return SimulatorTransport(_demo_card)
+    card = _demo_cards.get(_demo_on_reader)
+    if card is None:
+        path = demo_profile_path().with_name(_demo_on_reader)
+        card = _demo_cards[_demo_on_reader] = VirtualCard(CardProfile.load(path))
+    return SimulatorTransport(card)
 
 
 class _LiveContext:
@@ -58,3 +69,80 @@ def card_desk_widget(session: Any, *, demo: Any = None) -> Any:
     widget = CardDeskWidget(service, card_state_of=state_of)
     widget.event_recorded.connect(session.record_card_event)
     return widget
+
+
+def requester_card_reader(session: Any, *, demo: Any = None, ask_pin: Any = None) -> Any:
+    """For the issuance dialog's requester (ui/requester_panel.py): the card desk's reader
+    path. Called on the GUI thread, it asks the resident for the 券面事項入力補助用暗証番号
+    (`ask_pin(parent) -> str | None`, the desk's PIN pad by default) and returns the work to
+    run in the background: read the 4情報, match them with the register, and give the
+    requester as registered (or as on the card when not registered here)."""
+    from app.domain.certificates import PersonRef
+
+    service = CardDeskService(
+        _LiveContext(session),  # type: ignore[arg-type]
+        _demo_transport if demo is not None else PcscTransport,
+        session.card_lookup,
+        audit=session.card_audit,
+    )
+
+    def default_ask(parent: Any) -> str | None:
+        from ui.card_desk import PinPadDialog
+
+        pad = PinPadDialog(parent)
+        return pad.pin() if pad.exec() else None
+
+    def prepare(parent: Any) -> Any:
+        pin = (ask_pin or default_ask)(parent)
+        if not pin:
+            return None
+
+        def work() -> PersonRef:
+            reading = service.read_with_pin(pin)
+            match = service.match(reading)
+            if match.person is not None and match.household is not None:
+                h, p = match.household, match.person
+                address = h.address + (f"　{h.katagaki}" if h.katagaki else "")
+                return PersonRef(p.name, address, p.birth_date, p.person_id)
+            face = reading.face
+            assert face is not None
+            return PersonRef(face.name, face.address, face.birth_date)
+
+        return work
+
+    return prepare
+
+
+def notification_card_reader(session: Any, *, demo: Any = None, ask_pin: Any = None) -> Any:
+    """For the 異動届 tab (ui/notification_tab.py): the card desk's reader path. On the GUI
+    thread it asks the resident's PIN; the work (background) reads the 4情報 with the 個人番号
+    and matches them with the register: ui.notification_tab.CardRead."""
+    from ui.notification_tab import CardRead
+
+    service = CardDeskService(
+        _LiveContext(session),  # type: ignore[arg-type]
+        _demo_transport if demo is not None else PcscTransport,
+        session.card_lookup,
+        audit=session.card_audit,
+    )
+
+    def default_ask(parent: Any) -> str | None:
+        from ui.card_desk import PinPadDialog
+
+        pad = PinPadDialog(parent)
+        return pad.pin() if pad.exec() else None
+
+    def prepare(parent: Any) -> Any:
+        pin = (ask_pin or default_ask)(parent)
+        if not pin:
+            return None
+
+        def work() -> CardRead:
+            reading = service.read_with_pin(pin)
+            assert reading.face is not None
+            match = service.match(reading)
+            return CardRead(reading.face, match.person, match.household)
+
+        return work
+
+    return prepare

@@ -23,10 +23,14 @@ from app.domain.certificates import (
     FormKind,
     IdentityDocument,
     PayloadError,
+    PersonRef,
+    Purpose,
     QrPayload,
+    Requester,
     RequesterKind,
     build_document,
     decide,
+    format_issuance_no,
     format_wareki,
     parse_qr_payload,
 )
@@ -44,6 +48,7 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--household", help="世帯ID(省略時は最初の世帯)")
     r.add_argument("--form", choices=("household", "individual"), default="household")
     r.add_argument("--out", required=True, help="出力するPDFファイル")
+    r.add_argument("--seal", help="見本に押す公印の画像(PNG、省略時は公印なし)")
     v = sub.add_parser("verify", help="QRコードの内容を検証します")
     v.add_argument("payload", help="QRコードの内容(MDG1|...)")
     v.add_argument("--cert", help="交付した端末の証明書(PEM)または公開鍵(PEM)")
@@ -73,13 +78,18 @@ def render(args: argparse.Namespace) -> int:
     residents = [m for m in household.members if not m.is_removed]
     requester = (residents or list(household.members))[0]
     request = CertificateRequest(
-        requester_kind=RequesterKind.SELF,
+        requester=Requester(
+            RequesterKind.SELF,
+            PersonRef(requester.name, household.address, requester.birth_date, requester.person_id),
+        ),
         identity_documents=(IdentityDocument.MY_NUMBER_CARD,),
         person_ids=None if residents else (requester.person_id,),
         form=FormKind(args.form),
+        # A 支援措置 household asks for a 請求事由 (省令第4条②一); a sample states its own.
+        purpose=Purpose(reason="見本の作成（certificate render）"),
     )
     today = date.today()
-    decision = decide(request, household, today, requester.person_id)
+    decision = decide(request, household, today)
     if not decision.allowed:
         for reason in decision.reasons:
             print(reason, file=sys.stderr)
@@ -90,12 +100,13 @@ def render(args: argparse.Namespace) -> int:
         request,
         decision,
         household,
-        issuance_no=f"{SAMPLE_TERMINAL}-{today:%Y%m%d}-1",
+        issuance_no=format_issuance_no(SAMPLE_TERMINAL, today, 1),
         terminal_no=SAMPLE_TERMINAL,
         issued_on=today,
     )
     try:
-        pdf = printing.render_certificate(document, sample=True)
+        seal = Path(args.seal).read_bytes() if args.seal else None
+        pdf = printing.render_certificate(document, sample=True, seal_png=seal)
     except printing.FontNotFound as exc:
         print(str(exc), file=sys.stderr)
         return 1

@@ -12,7 +12,6 @@ import argparse
 import json
 import os
 import secrets
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,6 +28,7 @@ DEMO_OPERATORS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("super01", "監督 三子", ("supervisor",)),
     ("audit01", "監査 四郎", ("auditor",)),
     ("admin01", "管理 五郎", ("admin",)),
+    ("review01", "審査 六子", ("review",)),  # 本庁 市民課: the 届出審査 tab
 )
 DEMO_BRANCH = "端野総合支所"
 
@@ -44,6 +44,8 @@ class DemoEnvironment:
     operators: dict[str, str]  # id → password
     secret_store_factory: Callable[[str], object]
     keyring_note: str | None
+    # The simulated 住基ネット: 転出証明書情報 of the moving-in card (movein_card.json).
+    jukinet: object = None
 
     @property
     def terminal_dir(self) -> Path:
@@ -68,7 +70,7 @@ class DemoFileSecretStore:
         if existing is not None:
             return existing
         secret = secrets.token_bytes(32)
-        from app.services.terminal import atomic_write_text
+        from app.fileio import atomic_write_text
 
         atomic_write_text(self.path, secret.hex())
         os.chmod(self.path, 0o600)
@@ -132,19 +134,16 @@ def _demo_card_household(municipality_code: str) -> dict:
 
 
 def _write_residents(path: Path, residents: int) -> int:
+    from app.fileio import atomic_writer
     from app.synthetic.generator import household_dicts
 
     count = 0
-    fd, tmp = tempfile.mkstemp(prefix="residents.", suffix=".jsonl", dir=path.parent)
-    with os.fdopen(fd, "w", encoding="utf-8") as out:
+    with atomic_writer(path) as out:
         for h in household_dicts(residents, DEMO_SEED):
             out.write(json.dumps(h, ensure_ascii=False, separators=(",", ":")) + "\n")
             count += len(h["members"])
         out.write(json.dumps(_demo_card_household("012084"), ensure_ascii=False) + "\n")
         count += 1
-        out.flush()
-        os.fsync(out.fileno())
-    os.replace(tmp, path)
     return count
 
 
@@ -175,20 +174,32 @@ def prepare(data_dir: Path, residents: int, port: int) -> DemoEnvironment:
             t0 = time.monotonic()
             server.build_snapshot()
             _say(f"  初回同期用の登録データの写しを作成しました({time.monotonic() - t0:.1f}秒)")
-            from app.services.terminal import atomic_write_text
+            from app.fileio import atomic_write_text
 
             atomic_write_text(operators_file, json.dumps(operators, indent=2))
             os.chmod(operators_file, 0o600)
             (server_dir / "demo-ready").write_text("ok", encoding="ascii")
         operators = json.loads(operators_file.read_text(encoding="utf-8"))
 
+        if not server.has_seal():
+            # The demo's 公印, signed by the demo server like a city's real one.
+            from printing import demo_seal_png
+
+            server.set_seal(demo_seal_png(), "北見市長", "北見 太郎")
         factory, note = _secret_store_factory(data_dir)
         files = TerminalFiles(data_dir / "terminal")
         if not files.is_enrolled():
             _say("この端末を中央サーバーに登録しています…")
-            enroll(
+            # The demo's folder is the user's own (not the per-machine folder and its ACL).
+            files.data_dir.mkdir(parents=True, exist_ok=True)
+            config = enroll(
                 files.data_dir, server.base_url, server.ca_cert_path, server.make_token(), factory
             )
+            if fresh_server:
+                from cli.demo_notifications import seed_pending
+
+                pending = seed_pending(server, config.terminal_no, "clerk01", DEMO_BRANCH)
+                _say(f"  審査待ちの住民異動届を{pending}件用意しました(review01 の届出審査)。")
         else:
             # The demo server may listen on another port than last time.
             config = TerminalConfig.load(files)
@@ -199,7 +210,13 @@ def prepare(data_dir: Path, residents: int, port: int) -> DemoEnvironment:
     except BaseException:
         server.stop()
         raise
-    return DemoEnvironment(data_dir, server, operators, factory, note)
+    from datetime import date
+
+    from app.jukinet import SimulatedJukinet
+
+    return DemoEnvironment(
+        data_dir, server, operators, factory, note, jukinet=SimulatedJukinet.demo(date.today())
+    )
 
 
 def print_operators(env: DemoEnvironment) -> None:

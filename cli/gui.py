@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gc
 import logging
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -13,13 +12,30 @@ log = logging.getLogger(__name__)
 
 
 def default_data_dir(kind: str = "terminal") -> Path:
-    """The per-user data folder: %LOCALAPPDATA%\\Madoguchi\\<kind> on Windows (not roaming),
-    $XDG_DATA_HOME/madoguchi/<kind> elsewhere. `kind` is "terminal" or "demo"."""
-    if sys.platform == "win32":
-        base = Path(os.environ.get("LOCALAPPDATA", Path.home() / "AppData" / "Local"))
-        return base / "Madoguchi" / kind
-    base = Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local" / "share"))
-    return base / "madoguchi" / kind
+    """The terminal's folder: per machine on Windows (%ProgramData%\\Madoguchi\\terminal),
+    $XDG_DATA_HOME/madoguchi/<kind> elsewhere; the demo's ("demo") per user everywhere."""
+    from app.machine.paths import default_data_dir as machine_default
+
+    return machine_default(kind)
+
+
+def migrate_per_user_terminal(data_dir: Path) -> None:
+    """Windows: bring the per-user terminal of an earlier version (%LOCALAPPDATA%) into the
+    machine folder, once, when `data_dir` is the default machine folder."""
+    if sys.platform != "win32" or Path(data_dir) != default_data_dir():
+        return
+    from app.machine.paths import legacy_user_dir
+    from app.machine.setup import migrate_legacy, secret_store_for
+    from app.store.keys import DeviceSecret
+
+    migrated = migrate_legacy(
+        Path(data_dir),
+        legacy_user_dir(),
+        legacy_store_factory=DeviceSecret,
+        new_store_factory=secret_store_for(Path(data_dir)),
+    )
+    if migrated is not None:
+        log.info("terminal %s moved to the machine folder", migrated.terminal_no)
 
 
 def _ui_font_family() -> str | None:
@@ -36,23 +52,43 @@ def create_application(argv: list[str] | None = None) -> Any:
     from PySide6.QtGui import QFont
     from PySide6.QtWidgets import QApplication
 
+    from ui.privacy import install_capture_guard
+
     app = QApplication.instance() or QApplication(argv or [sys.argv[0]])
     app.setApplicationName("Madoguchi")
     app.setApplicationDisplayName("窓口")
     family = _ui_font_family()
     if family:
         app.setFont(QFont(family, 10))
+    # Every top-level window is kept out of screen captures as it is shown (DESIGN.md §8).
+    install_capture_guard(app)
     return app
 
 
-def build_login_service(data_dir: Path, secret_store_factory: Any = None) -> Any:
+def build_login_service(
+    data_dir: Path, secret_store_factory: Any = None, jukinet: Any = None
+) -> Any:
+    """`jukinet`: the 住基ネット adapter (the demo's simulator; None: no 特例転入 here)."""
+    from app.machine.setup import secret_store_for
     from app.services.login import LoginService
-    from printing import render_certificate, render_daily_report
+    from app.services.notifications import NotificationTools
+    from printing import (
+        render_certificate,
+        render_daily_report,
+        render_move_out_certificate,
+        render_notification_form,
+    )
 
-    kwargs: dict[str, Any] = {"daily_report_renderer": render_daily_report}
-    if secret_store_factory is not None:
-        kwargs["secret_store_factory"] = secret_store_factory
-    return LoginService(data_dir, render_certificate, **kwargs)
+    return LoginService(
+        data_dir,
+        render_certificate,
+        daily_report_renderer=render_daily_report,
+        # Windows: the DPAPI machine-scope file in the data folder; elsewhere the keyring.
+        secret_store_factory=secret_store_factory or secret_store_for(Path(data_dir)),
+        notification_tools=NotificationTools(
+            render_notification_form, render_move_out_certificate, jukinet
+        ),
+    )
 
 
 def build_main_window(session: Any, *, demo: Any = None) -> Any:
@@ -73,6 +109,8 @@ def build_main_window(session: Any, *, demo: Any = None) -> Any:
         audit_viewer_factory=_audit_viewer,
         print_pdf=print_issued,
         demo_menu=_demo_menu(demo) if demo is not None else None,
+        requester_card_reader=_requester_card_reader(session, demo),
+        notification_tab_factory=_notification_tab_factory(demo, session),
     )
     from PySide6.QtGui import QAction
 
@@ -87,18 +125,50 @@ def build_main_window(session: Any, *, demo: Any = None) -> Any:
 def _audit_viewer(session: Any) -> Any:
     from ui.audit_viewer import AuditViewer
 
-    def query(operator_id, start, end, actions):  # type: ignore[no-untyped-def]
-        return session.chain.query(operator_id=operator_id, start=start, end=end, actions=actions)
-
-    return AuditViewer(session.auth.session, query=query, verify=session.verify_audit_chain)
+    return AuditViewer(
+        session.auth.session, query=session.audit_log, verify=session.verify_audit_chain
+    )
 
 
 def _card_desk_factory(demo: Any) -> Any:
+    from cli.card_desk_wiring import card_desk_widget
+
+    return lambda session: card_desk_widget(session, demo=demo)
+
+
+def _requester_card_reader(session: Any, demo: Any) -> Any:
+    """The issuance dialog reads the requester's card through the card desk's reader path."""
+    from app.auth.permissions import Permission
+
+    if not session.can(Permission.CARD_READ):
+        return None
     try:
-        from cli.card_desk_wiring import card_desk_widget
+        from cli.card_desk_wiring import requester_card_reader
     except ImportError:
         return None
-    return lambda session: card_desk_widget(session, demo=demo)
+    return requester_card_reader(session, demo=demo)
+
+
+def _notification_tab_factory(demo: Any, session: Any) -> Any:
+    """The 異動届 tab, printing through the terminal's printer, the card through the desk's
+    reader path."""
+    from ui.notification_tab import NotificationTab
+    from ui.pdf_preview import make_printer, print_pdf
+    from ui.settings import Settings
+
+    def print_document(pdf: bytes, copies: int) -> int:
+        printer = make_printer(Settings.beside(session.cache.path).get("printer") or None)
+        return print_pdf(pdf, printer, copies)
+
+    reader = None
+    try:
+        from cli.card_desk_wiring import notification_card_reader
+
+        reader = notification_card_reader(session, demo=demo)
+    except ImportError:  # pyscard missing: no card path
+        pass
+
+    return lambda s: NotificationTab(s, print_document=print_document, read_card=reader)
 
 
 def _demo_menu(demo: Any) -> Any:
@@ -123,6 +193,23 @@ def _demo_menu(demo: Any) -> Any:
         start.triggered.connect(do_start)
         menu.addAction(stop)
         menu.addAction(start)
+        menu.addSeparator()
+        # Which virtual card lies on the reader: the resident's, or the moving-in family's
+        # (特例転入 with the simulated 住基ネット, docs/notifications.md).
+        from cli.card_desk_wiring import present_demo_card
+
+        for label, name in (
+            ("カード: 北見市の住民(demo_card)", "demo_card.json"),
+            ("カード: 札幌市からの転入者(movein_card)", "movein_card.json"),
+        ):
+            action = QAction(label, window)
+            action.triggered.connect(
+                lambda _c=False, n=name, t=label: (
+                    present_demo_card(n),
+                    window.status.showMessage(f"デモ: {t}をリーダーに置きました。", 5000),
+                )
+            )
+            menu.addAction(action)
 
     return install
 
@@ -151,15 +238,22 @@ def run_gui(data_dir: str | Path | None = None, demo: Any = None) -> int:
 
     data_dir = Path(data_dir) if data_dir else default_data_dir()
     files = TerminalFiles(data_dir)
-    if not files.is_enrolled():
-        from PySide6.QtWidgets import QMessageBox
+    if demo is None and not files.is_enrolled():
+        try:
+            migrate_per_user_terminal(data_dir)
+        except Exception as exc:  # shown; the wizard can still enroll the PC anew
+            from ui.background import user_message
 
-        QMessageBox.critical(
-            None,
-            "窓口",
-            f"この端末はまだ登録されていません({data_dir})。\n管理者に端末登録を依頼してください。",
-        )
-        return 2
+            log.warning("per-user terminal not migrated: %s", type(exc).__name__)
+            from PySide6.QtWidgets import QMessageBox
+
+            QMessageBox.warning(None, "窓口", user_message(exc))
+    if not files.is_enrolled():
+        from ui.enrollment_wizard import run_enrollment_wizard
+
+        # First run: the city's IT administrator enrolls the PC (a clerk closes it).
+        if not run_enrollment_wizard(data_dir):
+            return 2
     try:
         terminal = TerminalConfig.load(files)
         label = f"{terminal.municipality_name} 端末 {terminal.terminal_no}"
@@ -172,7 +266,8 @@ def run_gui(data_dir: str | Path | None = None, demo: Any = None) -> int:
     def login(operator_id: str, password: str) -> Any:
         # Runs in a background operation; the warm-up has usually loaded everything by now.
         if not login_service:
-            login_service.append(build_login_service(data_dir, secret_store_factory))
+            jukinet = demo.jukinet if demo is not None else None
+            login_service.append(build_login_service(data_dir, secret_store_factory, jukinet))
         return login_service[0].login(operator_id, password)
 
     windows: list[Any] = []

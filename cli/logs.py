@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+# The handler configure() added (replaced by the next call).
+_OURS: list[logging.Handler] = []
 
 
 class _PrivateFile(RotatingFileHandler):
@@ -29,13 +31,13 @@ def configure(data_dir: Path, name: str = "madoguchi.log") -> Path:
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     path = folder / name
     root = logging.getLogger()
-    for handler in list(root.handlers):
-        if getattr(handler, "_madoguchi", False):
-            root.removeHandler(handler)
-            handler.close()
+    while _OURS:
+        old = _OURS.pop()
+        root.removeHandler(old)
+        old.close()
     handler = _PrivateFile(path, maxBytes=1024 * 1024, backupCount=5, encoding="utf-8")
     handler.setFormatter(logging.Formatter(FORMAT))
-    handler._madoguchi = True  # type: ignore[attr-defined]
+    _OURS.append(handler)
     root.addHandler(handler)
     root.setLevel(logging.INFO)
     for noisy in ("httpx", "httpcore", "sqlalchemy", "alembic"):

@@ -18,6 +18,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("cli.demo", "デモ: 内蔵サーバ・合成住民・仮想カードで起動します"),
     "certificate": ("cli.certificate", "住民票の写しの見本作成(render)と検証(verify)"),
     "card": ("cli.card", "個人番号カード: status / read / simulate"),
+    "enroll": ("cli.enroll", "このPCを中央サーバーに端末として登録します(管理者用)"),
 }
 
 
@@ -38,7 +39,10 @@ def _parser() -> argparse.ArgumentParser:
         + " / ".join(f"{name} ({desc})" for name, (_, desc) in SUBCOMMANDS.items()),
     )
     p.add_argument("--version", action="version", version=f"madoguchi {product_version()}")
-    p.add_argument("--data-dir", help="端末のデータフォルダ(既定: ユーザーのアプリデータ)")
+    p.add_argument(
+        "--data-dir",
+        help="端末のデータフォルダ(既定: Windowsは %%ProgramData%%\\Madoguchi\\terminal)",
+    )
     return p
 
 

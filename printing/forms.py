@@ -9,10 +9,10 @@ does not have (MissingGlyph): a certificate never carries a wrong or missing cha
 from __future__ import annotations
 
 import copy
+import hashlib
 import io
 import threading
 from collections.abc import Callable
-from functools import lru_cache
 from pathlib import Path
 
 from reportlab import rl_config
@@ -21,6 +21,7 @@ from reportlab.pdfbase import pdfdoc
 from reportlab.pdfgen.canvas import Canvas
 
 from app.domain.certificates import (
+    FORM_LABELS,
     Cell,
     CertificateDocument,
     FormKind,
@@ -32,6 +33,7 @@ from app.domain.certificates import (
 )
 from printing import security
 from printing.fonts import Fonts, get_fonts
+from printing.mailing import draw_address_sheet
 
 PAGE_W, PAGE_H = security.PAGE_W, security.PAGE_H
 LEFT, RIGHT = 40.0, PAGE_W - 40.0
@@ -49,7 +51,9 @@ CERT_AREA_TOP = 195.0  # the 認証文 block lives below this line on certified 
 FOOTER_TOP = 104.0
 QR_SIZE = 76.0
 
-SEAL_PATH = Path(__file__).resolve().parent.parent / "resources" / "seal" / "demo_seal.png"
+# The demo's 公印 (its server signs and sends it like a real one); nothing here prints it by
+# default: an issued certificate carries the seal the caller verified (app/services/seal.py).
+DEMO_SEAL_PATH = Path(__file__).resolve().parent.parent / "resources" / "seal" / "demo_seal.png"
 
 Signer = Callable[[bytes], bytes]
 
@@ -57,18 +61,19 @@ Signer = Callable[[bytes], bytes]
 # streams (Flate compressed) are as valid and smaller.
 rl_config.useA85 = 0
 
-# reportlab's TTFont keeps per-document state; one render at a time keeps that simple and safe.
-_render_lock = threading.Lock()
+# reportlab's TTFont keeps per-document state; one render at a time keeps that simple and safe
+# (every renderer of printing/ takes it).
+render_lock = threading.Lock()
 
 
-class _Seal:
+class Seal:
     """The 公印 image as a PDF image XObject (and its alpha mask), compressed once per
     process: reportlab's drawImage decodes and deflates the PNG again for every document
     (~10 ms of a ~40 ms render)."""
 
-    def __init__(self, path: str) -> None:
-        reader = ImageReader(path)
-        self.name = f"madoguchi-seal-{abs(hash(path)):x}"
+    def __init__(self, png: bytes) -> None:
+        reader = ImageReader(io.BytesIO(png))
+        self.name = f"madoguchi-seal-{hashlib.sha256(png).hexdigest()[:16]}"
         self.image = pdfdoc.PDFImageXObject(self.name, reader, mask="auto")
         self.smask = getattr(self.image, "_smask", None)
         if self.smask is not None:
@@ -96,20 +101,37 @@ class _Seal:
         c._formsinuse.append(self.name)
 
 
-@lru_cache(maxsize=4)
-def _seal_image(path: str) -> _Seal:
-    return _Seal(path)
+_seals: dict[str, Seal] = {}
+_seals_lock = threading.Lock()
 
 
-def preload(seal_path: str | Path | None = None) -> None:
+def seal_image(png: bytes) -> Seal:
+    """One prepared image per seal (by content); a new seal (a new mayor) replaces the old."""
+    key = hashlib.sha256(png).hexdigest()
+    with _seals_lock:
+        seal = _seals.get(key)
+        if seal is None:
+            if len(_seals) >= 4:
+                _seals.clear()
+            seal = _seals[key] = Seal(png)
+        return seal
+
+
+def demo_seal_png() -> bytes:
+    return DEMO_SEAL_PATH.read_bytes()
+
+
+def preload(seal_png: bytes | None = None) -> None:
     """Everything the first render would otherwise load: the font, the seal, the encoders."""
     get_fonts()
-    seal_file = str(seal_path or SEAL_PATH)
-    if Path(seal_file).is_file():
-        _seal_image(seal_file)
+    if seal_png is not None:
+        seal_image(seal_png)
 
 
-class _Painter:
+class Painter:
+    """Text in IPAmj明朝 (an IVS as its variant glyph; MissingGlyph for what the font lacks)
+    and rules on one canvas: shared by the 住民票 forms and printing/notification_forms.py."""
+
     def __init__(self, c: Canvas, fonts: Fonts) -> None:
         self.c = c
         self.fonts = fonts
@@ -173,8 +195,18 @@ def _block_height(block: PersonBlock) -> float:
     return sum(_row_height(r) for r in block.rows)
 
 
+def _label_w(p: Painter, cell: Cell, cell_w: float, scale: float) -> float:
+    """The label column of a cell: LABEL_W, wider for a long label (外国人住民となった年月日,
+    法第30条の45に規定する区分) rather than a label shrunk below legibility; at most half."""
+    if len(cell.label) <= 7:
+        return LABEL_W
+    fonts = p.fonts
+    need = p.c.stringWidth(fonts.encode(cell.label), fonts.name, LABEL_SIZE * scale) + 6
+    return min(max(LABEL_W, need), cell_w / 2)
+
+
 def _draw_cells(
-    p: _Painter,
+    p: Painter,
     row: tuple[Cell, ...],
     top: float,
     h: float,
@@ -187,12 +219,12 @@ def _draw_cells(
     cell_w = WIDTH / len(row)
     for i, cell in enumerate(row):
         x = LEFT + i * cell_w
-        fills.append(f"{x:.2f} {top - h:.2f} {LABEL_W:.2f} {h:.2f} re")
-        rules.append(f"{x + LABEL_W:.2f} {top:.2f} m {x + LABEL_W:.2f} {top - h:.2f} l")
+        label_w = _label_w(p, cell, cell_w, scale)
+        rules.append(f"{x + label_w:.2f} {top:.2f} m {x + label_w:.2f} {top - h:.2f} l")
         if i:
             rules.append(f"{x:.2f} {top:.2f} m {x:.2f} {top - h:.2f} l")
         baseline = top - h + (h - VALUE_SIZE * scale) / 2 + 1.5 * scale
-        p.text(x + 3, baseline, cell.label, LABEL_SIZE * scale, max_width=LABEL_W - 5)
+        p.text(x + 3, baseline, cell.label, LABEL_SIZE * scale, max_width=label_w - 5)
         if cell.label == "フリガナ":
             size = KANA_SIZE
         elif cell.name and len(row) == 1:
@@ -200,16 +232,16 @@ def _draw_cells(
         else:
             size = VALUE_SIZE
         p.text(
-            x + LABEL_W + 4,
+            x + label_w + 4,
             baseline,
             cell.value,
             size * scale,
             person_id=cell.person_id,
-            max_width=cell_w - LABEL_W - 8,
+            max_width=cell_w - label_w - 8,
         )
 
 
-def _draw_block(p: _Painter, block: PersonBlock, top: float, scale: float) -> float:
+def _draw_block(p: Painter, block: PersonBlock, top: float, scale: float) -> float:
     fills: list[str] = []
     rules: list[str] = []
     heights = [_row_height(row) * scale for row in block.rows]
@@ -220,7 +252,8 @@ def _draw_block(p: _Painter, block: PersonBlock, top: float, scale: float) -> fl
     for h, row in zip(heights, block.rows, strict=True):
         cell_w = WIDTH / len(row)
         fills.extend(
-            f"{LEFT + i * cell_w:.2f} {y - h:.2f} {LABEL_W:.2f} {h:.2f} re" for i in range(len(row))
+            f"{LEFT + i * cell_w:.2f} {y - h:.2f} {_label_w(p, c, cell_w, scale):.2f} {h:.2f} re"
+            for i, c in enumerate(row)
         )
         y -= h
     r, g, b = LABEL_FILL
@@ -239,7 +272,7 @@ def _draw_block(p: _Painter, block: PersonBlock, top: float, scale: float) -> fl
     return bottom
 
 
-def _draw_header(p: _Painter, doc: CertificateDocument, sheet: Sheet) -> float:
+def _draw_header(p: Painter, doc: CertificateDocument, sheet: Sheet) -> float:
     c = p.c
     n, m = sheet.number, len(doc.sheets)
     p.text(RIGHT, PAGE_H - 30, f"交付番号　{doc.issuance_no}　　{n}/{m}", 8, align="right")
@@ -269,7 +302,7 @@ def _draw_header(p: _Painter, doc: CertificateDocument, sheet: Sheet) -> float:
     return top - 8
 
 
-def _draw_certification(p: _Painter, doc: CertificateDocument, seal: _Seal | None) -> None:
+def _draw_certification(p: Painter, doc: CertificateDocument, seal: Seal | None) -> None:
     c = p.c
     p.text(LEFT + 24, CERT_AREA_TOP - 28, doc.certification, 10.5)
     p.text(LEFT + 40, CERT_AREA_TOP - 50, doc.issued_on_text, 10.5)
@@ -283,7 +316,7 @@ def _draw_certification(p: _Painter, doc: CertificateDocument, seal: _Seal | Non
         seal.draw(c, x_end - size / 2 - 4, y - 20, size, size)
 
 
-def _draw_footer(p: _Painter, doc: CertificateDocument, sheet: Sheet, payload: str) -> None:
+def _draw_footer(p: Painter, doc: CertificateDocument, sheet: Sheet, payload: str) -> None:
     c = p.c
     micro = (
         f"{doc.municipality.name}　{doc.title}　交付番号{doc.issuance_no}　"
@@ -310,12 +343,12 @@ def _draw_footer(p: _Painter, doc: CertificateDocument, sheet: Sheet, payload: s
 
 
 def _draw_sheet(
-    p: _Painter,
+    p: Painter,
     doc: CertificateDocument,
     sheet: Sheet,
     payload: str,
     sample: bool,
-    seal: _Seal | None,
+    seal: Seal | None,
 ) -> None:
     security.draw_ground(p.c)
     top = _draw_header(p, doc, sheet)
@@ -340,34 +373,43 @@ def render_certificate(
     *,
     sample: bool,
     sign: Signer | None = None,
-    seal_path: str | Path | None = None,
+    seal_png: bytes | None = None,
 ) -> bytes:
     """The certificate as PDF bytes. `sample` prints 見本 over every sheet.
 
     An issued certificate (sample=False) must be signed: `sign` receives the payload bytes
-    (app.domain.certificates.signed_bytes) and returns the terminal key's signature.
+    (app.domain.certificates.signed_bytes) and returns the terminal key's signature; and it
+    must carry the 公印 `seal_png` (the server's signed seal, verified by the caller). A 見本
+    carries `seal_png` when given, else no seal.
     """
     if not sample and sign is None:
         raise ValueError("an issued certificate needs a signer (terminal key)")
+    if not sample and not seal_png:
+        raise ValueError("an issued certificate needs the 公印 (seal_png)")
     fonts = get_fonts()
     digest = content_digest(document)
     to_sign = signed_bytes(document.issuance_no, digest, document.terminal_no)
     signature = sign(to_sign) if sign is not None else b""
     payload = qr_payload(document.issuance_no, digest, document.terminal_no, signature)
-    seal_file = str(seal_path or SEAL_PATH)
-    seal = _seal_image(seal_file) if Path(seal_file).is_file() else None
+    seal = seal_image(seal_png) if seal_png else None
 
     buf = io.BytesIO()
-    with _render_lock:
+    with render_lock:
         # initialFontName: otherwise reportlab references a non-embedded Helvetica.
         c = Canvas(buf, pagesize=(PAGE_W, PAGE_H), pageCompression=1, initialFontName=fonts.name)
         title = document.title + ("（見本）" if sample else "")
         c.setTitle(f"{title} {document.issuance_no}")
         c.setAuthor(document.municipality.name)
         c.setSubject(document.form.value)
-        p = _Painter(c, fonts)
+        p = Painter(c, fonts)
         security.define_ground(c, fonts)
         security.define_qr(c, payload, QR_SIZE)
+        if document.mail_to is not None:
+            # 郵送: the address sheet first, for the window envelope (printing/mailing.py).
+            draw_address_sheet(p, c, document, document.mail_to, PAGE_W, PAGE_H)
+            if sample:
+                security.draw_sample_watermark(c, fonts)
+            c.showPage()
         for sheet in document.sheets:
             _draw_sheet(p, document, sheet, payload, sample, seal)
             c.showPage()
@@ -376,8 +418,4 @@ def render_certificate(
 
 
 def form_label(form: FormKind) -> str:
-    return {
-        FormKind.HOUSEHOLD: "世帯連記式",
-        FormKind.INDIVIDUAL: "個人票",
-        FormKind.REMOVED: "除票（個人票）",
-    }[form]
+    return FORM_LABELS[form]

@@ -19,7 +19,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 from sqlalchemy import Connection, bindparam, func, insert, select, update
 
-from app.domain.roles import Permission, permissions_of
+from app.domain.roles import Permission, Role, permissions_of
 from app.sync.protocol import (
     ChangePasswordRequest,
     EnrollRequest,
@@ -47,7 +47,7 @@ from server.tables import (
     terminals,
 )
 
-KNOWN_ROLES = ("clerk", "issuer", "supervisor", "auditor", "admin")
+KNOWN_ROLES = tuple(r.value for r in Role)  # app.domain.roles: the one table
 
 log = logging.getLogger(__name__)
 
@@ -336,7 +336,7 @@ def enroll(
                 enrollment_tokens.c.token_hash == security.token_hash(req.token)
             )
         ).first()
-        if not usable(row):  # used meanwhile by a parallel request
+        if row is None or not usable(row):  # used meanwhile by a parallel request
             raise invalid_token
         terminal_no = _next_terminal_no(conn)
         cert = ca_mod.sign_terminal_csr(
@@ -544,8 +544,8 @@ class Caller:
         return permission in permissions_of(self.roles)
 
 
-def check_terminal(row: Any) -> None:
-    """403 for a certificate that maps to no terminal row, or to a revoked one."""
+def check_terminal(row: Any) -> Any:
+    """The terminal's row; 403 for a certificate that maps to no row, or to a revoked one."""
     if row is None:
         raise ApiError(403, "terminal_unknown", "この端末は登録されていません。")
     if row.revoked:
@@ -554,6 +554,7 @@ def check_terminal(row: Any) -> None:
             "terminal_revoked",
             "この端末は登録を取り消されています。管理者に連絡してください。",
         )
+    return row
 
 
 _SESSION_INVALID = (
@@ -587,7 +588,7 @@ def session_caller(db: Database, token: str, fingerprint: str) -> Caller:
         row = conn.execute(
             _CALLER_QUERY, {"token_hash": security.token_hash(token), "fingerprint": fingerprint}
         ).first()
-    check_terminal(row)
+    row = check_terminal(row)
     if (
         row.operator_id is None
         or row.session_terminal != row.terminal_no

@@ -19,12 +19,21 @@ from sqlalchemy import select
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.gzip import GZipMiddleware
 
+from app.sync.notification_protocol import (
+    ConfirmRequest,
+    NotificationDecision,
+    NotificationDetail,
+    NotificationList,
+    ReturnRequest,
+)
 from app.sync.protocol import (
     API_PREFIX,
+    CLIENT_VERSION_HEADER,
     DEFAULT_PAGE_LIMIT,
     DIGEST_BUCKETS,
     MAX_EVENTS_PER_BATCH,
     MAX_PAGE_LIMIT,
+    MIN_CLIENT_VERSION_HEADER,
     SESSION_HEADER,
     BucketRecords,
     CertificateInfo,
@@ -40,8 +49,9 @@ from app.sync.protocol import (
     SessionResponse,
     SnapshotInfo,
 )
-from server import admin, events, snapshot
+from server import admin, events, notification_api, setup_routes, snapshot
 from server import ca as ca_mod
+from server.client_version import ClientVersionGate
 from server.config import ServerConfig
 from server.db import Database
 from server.errors import ApiError
@@ -51,7 +61,7 @@ from server.tables import terminals
 log = logging.getLogger(__name__)
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorBody} for code in (400, 401, 403, 404, 413, 416, 422)
+    code: {"model": ErrorBody} for code in (400, 401, 403, 404, 413, 416, 422, 426)
 }
 
 
@@ -127,8 +137,7 @@ def terminal_no(request: Request) -> str:
                 terminals.c.fingerprint == fingerprint
             )
         ).first()
-    admin.check_terminal(row)
-    return str(row.terminal_no)
+    return str(admin.check_terminal(row).terminal_no)
 
 
 Terminal = Annotated[str, Depends(terminal_no)]
@@ -200,7 +209,8 @@ class BodyLimit:
 
 
 def _ctx(request: Request) -> ServerContext:
-    return request.app.state.ctx  # type: ignore[no-any-return]
+    ctx: ServerContext = request.app.state.ctx
+    return ctx
 
 
 async def get_ctx(request: Request) -> ServerContext:
@@ -209,11 +219,15 @@ async def get_ctx(request: Request) -> ServerContext:
 
 
 Ctx = Annotated[ServerContext, Depends(get_ctx)]
+NotificationId = Annotated[str, Path(min_length=36, max_length=36)]
 
 DESCRIPTION = (
-    "窓口 central sync server, protocol v1. Every endpoint but POST /v1/enroll needs the "
-    "terminal's client certificate (mutual TLS, see docs/server.md); all but enroll and "
-    f"sessions also need the {SESSION_HEADER} header from POST /v1/sessions."
+    "窓口 central sync server, protocol v1. Every endpoint but POST /v1/enroll, GET /v1/ca and "
+    "GET /v1/info needs the terminal's client certificate (mutual TLS, see docs/server.md); "
+    f"all but those, sessions and seal also need the {SESSION_HEADER} header from "
+    f"POST /v1/sessions. Clients send {CLIENT_VERSION_HEADER} on every request; a server "
+    "configured with min_client_version answers an older (or unnamed) client 426 "
+    f"client_too_old with the minimum in {MIN_CLIENT_VERSION_HEADER}."
 )
 
 
@@ -347,9 +361,61 @@ def _routes(app: FastAPI) -> None:
             raise ApiError(404, "certificate_unknown", "その交付番号の証明書は記録されていません。")
         return info
 
+    # 住民異動届: the head office's review (審査 role), server/notification_api.py.
+    @app.get(f"{API_PREFIX}/notifications", response_model=NotificationList, responses=_ERRORS)
+    def notifications(
+        ctx: Ctx,
+        caller: Operator,
+        decided: Annotated[bool, Query()] = False,
+    ) -> NotificationList:
+        return notification_api.listing(ctx.db, caller.operator_id, decided=decided)
+
+    @app.get(
+        f"{API_PREFIX}/notifications/{{notification_id}}",
+        response_model=NotificationDetail,
+        responses=_ERRORS,
+    )
+    def notification(
+        ctx: Ctx, caller: Operator, notification_id: NotificationId
+    ) -> NotificationDetail:
+        return notification_api.detail(ctx.db, caller.operator_id, notification_id)
+
+    @app.post(
+        f"{API_PREFIX}/notifications/{{notification_id}}/confirm",
+        response_model=NotificationDecision,
+        responses={409: {"model": ErrorBody}, **_ERRORS},
+    )
+    def confirm_notification(
+        ctx: Ctx,
+        caller: Operator,
+        notification_id: NotificationId,
+        body: ConfirmRequest,
+    ) -> NotificationDecision:
+        return notification_api.confirm(
+            ctx.db, caller.operator_id, caller.terminal_no, notification_id, body
+        )
+
+    @app.post(
+        f"{API_PREFIX}/notifications/{{notification_id}}/return",
+        response_model=NotificationDecision,
+        responses={409: {"model": ErrorBody}, **_ERRORS},
+    )
+    def return_notification(
+        ctx: Ctx,
+        caller: Operator,
+        notification_id: NotificationId,
+        body: ReturnRequest,
+    ) -> NotificationDecision:
+        return notification_api.return_(
+            ctx.db, caller.operator_id, caller.terminal_no, notification_id, body
+        )
+
+    setup_routes.register(app, Terminal)  # GET /v1/ca, /v1/info, /v1/seal
+
 
 def create_app(config: ServerConfig, db: Database | None = None) -> FastAPI:
     """The ASGI app; the schema is migrated here so that a started server is always current."""
+    ClientVersionGate.validate(config.min_client_version)  # a typo stops the start, not requests
     if db is None:
         db = admin.init_server(config)
     ctx = ServerContext(config, db)
@@ -363,6 +429,8 @@ def create_app(config: ServerConfig, db: Database | None = None) -> FastAPI:
     app.add_middleware(GZipMiddleware, minimum_size=1024, compresslevel=1)
 
     app.add_middleware(BodyLimit, max_bytes=config.max_body_bytes)
+    # Outermost: a client too old is refused before anything else (docs/server.md).
+    app.add_middleware(ClientVersionGate, minimum=config.min_client_version)
 
     @app.exception_handler(ApiError)
     async def _api_error(_request: Request, exc: ApiError) -> JSONResponse:

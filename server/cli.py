@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import importlib
 import json
 import os
 import re
@@ -19,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from app.sync.protocol import Policy
-from server import admin, logs
+from server import admin, logs, setup_cli
 from server.config import CONFIG_FILE_NAME, ServerConfig, load_config
 from server.errors import AdminError
 
@@ -69,6 +68,7 @@ def cmd_init(args: argparse.Namespace) -> int:
     admin.init_server(cfg).dispose()
     print(f"初期化しました: {cfg.data_dir}")
     print(f"認証局証明書(端末に配布): {cfg.ca_cert_path}")
+    print(f"認証局の指紋(SHA-256、端末の登録で照合): {setup_cli.ca_fingerprint(cfg)}")
     return 0
 
 
@@ -236,6 +236,14 @@ def cmd_policy(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_notification(args: argparse.Namespace) -> int:
+    """The head office's step for filed 住民異動届 (server/notification_cli.py)."""
+    from server.notification_cli import run
+
+    _cfg, db = _db(args)
+    return run(db, args)
+
+
 def cmd_openapi(args: argparse.Namespace) -> int:
     from server.app import openapi_document
 
@@ -248,12 +256,8 @@ def cmd_openapi(args: argparse.Namespace) -> int:
 
 
 def cmd_audit(args: argparse.Namespace, rest: Sequence[str]) -> int:
-    try:
-        audit = importlib.import_module("server.audit")
-    except ModuleNotFoundError:
-        audit = None
-    if audit is None or not hasattr(audit, "report_main"):
-        raise AdminError("監査レポート機能はこのサーバーに含まれていません。")
+    from server.audit_report import report_main
+
     rest = list(rest)
     if not rest or rest[0] != "report":
         raise AdminError("使い方: madoguchi-server audit report --from YYYY-MM-DD --to YYYY-MM-DD")
@@ -262,7 +266,7 @@ def cmd_audit(args: argparse.Namespace, rest: Sequence[str]) -> int:
         forwarded += ["--data-dir", str(args.data_dir)]
     if args.config:
         forwarded += ["--config", str(args.config)]
-    return int(audit.report_main(forwarded) or 0)
+    return int(report_main(forwarded) or 0)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -330,9 +334,30 @@ def build_parser() -> argparse.ArgumentParser:
     ps.add_parser("show")
     ps.add_parser("set").add_argument("settings", nargs="+", help="項目=値")
 
+    s = sub.add_parser("notification", help="住民異動届の審査(一覧・表示・確定・差戻し)")
+    ns = s.add_subparsers(dest="action", required=True)
+    a = ns.add_parser("list", help="審査待ちの届出(--all: 審査済みも)")
+    a.add_argument("--all", action="store_true")
+    ns.add_parser("show", help="届出と現在の住民票を並べて表示").add_argument("id")
+    a = ns.add_parser("confirm", help="確定(住民票に反映し、全端末に配信)")
+    a.add_argument("id")
+    a.add_argument("--by", required=True, help="審査した職員のID")
+    a.add_argument(
+        "--relied",
+        action="append",
+        default=[],
+        metavar="個人ID=版数",
+        help="競合を確認したうえで、この版数の住民票に対して確定する(複数可)",
+    )
+    a = ns.add_parser("return", help="差戻し(理由を付けて届出た端末に返す)")
+    a.add_argument("id")
+    a.add_argument("--by", required=True, help="審査した職員のID")
+    a.add_argument("--reason", required=True)
+
     sub.add_parser("openapi", help="OpenAPI文書を出力").add_argument("--out")
     s = sub.add_parser("audit", help="監査レポート(audit report ...)")
     s.add_argument("audit_args", nargs=argparse.REMAINDER)
+    p.set_defaults(setup_handlers=setup_cli.add_parsers(sub))  # ca, provisioning, seal
     return p
 
 
@@ -349,12 +374,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         "reconcile": cmd_reconcile,
         "policy": cmd_policy,
         "openapi": cmd_openapi,
+        "notification": cmd_notification,
+        **args.setup_handlers,
     }
     try:
         with private_umask():
             if args.command == "audit":
                 return cmd_audit(args, args.audit_args)
-            return handlers[args.command](args)
+            return int(handlers[args.command](args))
     except AdminError as exc:
         print(f"エラー: {exc.message}", file=sys.stderr)
         return 1

@@ -41,6 +41,9 @@ class ServerConfig:
     workers: int = 1
     # Rotating log file in data_dir/logs (server/logs.py); "" = console only.
     log_file: str = "logs/server.log"
+    # The oldest client program (e.g. "0.2.0") the server still serves; older ones get 426
+    # and the terminal tells the clerk to have it updated. None: every version is served.
+    min_client_version: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property

@@ -31,6 +31,9 @@ if TYPE_CHECKING:
     from server.register_crypto import RegisterCipher
 
 T = TypeVar("T")
+# Where a connection of Database.read() / write() carries the register's cipher, for code that
+# gets only the connection (server.register_crypto.cipher_of).
+CIPHER_KEY = "madoguchi_register_cipher"
 log = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
@@ -125,14 +128,17 @@ class Database:
     def write(self) -> Iterator[Connection]:
         if self._write_lock is None:
             with self.writer.begin() as conn:
+                conn.info[CIPHER_KEY] = self.register_cipher
                 yield conn
             return
         with self._write_lock.held(), self.writer.begin() as conn:
+            conn.info[CIPHER_KEY] = self.register_cipher
             yield conn
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
         with self.reader.connect() as conn, conn.begin():
+            conn.info[CIPHER_KEY] = self.register_cipher
             yield conn
 
     def migrate(self) -> None:

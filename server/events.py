@@ -15,7 +15,6 @@ operator recorded is always the session's. Every event is validated on its own: 
 from __future__ import annotations
 
 import asyncio
-import importlib
 import json
 import logging
 from collections.abc import Callable, Sequence
@@ -36,15 +35,17 @@ from app.sync.protocol import (
     Event,
     EventResult,
     EventsResponse,
+    EventStatus,
     ReconciliationAckPayload,
     control_character,
 )
+from server import notifications
 from server.admin import Caller
+from server.audit_ingest import ingest_audit_batch
 from server.db import Database
 from server.errors import ApiError
 from server.feed import dumps
 from server.tables import (
-    audit_entries,
     card_events,
     certificates,
     persons,
@@ -71,11 +72,13 @@ REQUIRED: dict[str, Permission] = {
     "certificate_issued": Permission.ISSUE_CERTIFICATE,
     "certificate_voided": Permission.VOID_CERTIFICATE,
     "card_event": Permission.CARD_DESK,
+    "notification_filed": Permission.FILE_NOTIFICATION,
 }
 _KIND_LABELS = {
     "certificate_issued": "証明書の交付",
     "certificate_voided": "交付の取消",
     "card_event": "個人番号カードの記録",
+    "notification_filed": "住民異動届の受付",
 }
 _PROBLEMS = {
     "string_too_long": "長すぎます",
@@ -280,71 +283,19 @@ def _card_event(conn: Connection, event: Event, terminal_no: str) -> str | None:
     return reason
 
 
-_AUDIT_KEYS = {
-    "entry_id",
-    "seq",
-    "at",
-    "operator_id",
-    "action",
-    "target_ids",
-    "reason",
-    "prev_hash",
-    "hash",
-    "signature",
-}
-
-
 def _audit_batch(conn: Connection, event: Event, terminal_no: str) -> str | None:
+    status, reason = ingest_audit_batch(conn, terminal_no, event.payload)
+    if status == "rejected":
+        raise Rejected(reason or "監査ログを受け付けられません。")
+    return reason if status == "conflict" else None
+
+
+def _notification_filed(conn: Connection, event: Event, terminal_no: str) -> str | None:
+    # A 住民異動届: pending for the head office, or a conflict (server/notifications.py).
     try:
-        audit = importlib.import_module("server.audit")
-    except ModuleNotFoundError as exc:
-        if exc.name != "server.audit":
-            raise
-        audit = None
-    if audit is not None and hasattr(audit, "ingest_audit_batch"):
-        status, reason = audit.ingest_audit_batch(conn, terminal_no, event.payload)
-        if status == "rejected":
-            raise Rejected(reason or "監査ログを受け付けられません。")
-        return reason if status == "conflict" else None
-    # Until server/audit.py verifies chains, the entries are kept as sent.
-    entries = event.payload.get("entries")
-    if not isinstance(entries, list):
-        raise Rejected("監査ログのイベントに entries(リスト)がありません。")
-    for entry in entries:
-        if (
-            not isinstance(entry, dict)
-            or set(entry) - _AUDIT_KEYS
-            or not {"entry_id", "seq", "at", "action", "prev_hash", "hash", "signature"}
-            <= set(entry)
-        ):
-            raise Rejected("監査ログの項目の形式が正しくありません。")
-        try:
-            at = datetime.fromisoformat(str(entry["at"]))
-            seq = int(entry["seq"])
-        except (TypeError, ValueError):
-            raise Rejected("監査ログの日時または連番が正しくありません。") from None
-        if conn.execute(
-            select(audit_entries.c.entry_id).where(
-                audit_entries.c.entry_id == str(entry["entry_id"])
-            )
-        ).first():
-            continue
-        conn.execute(
-            insert(audit_entries).values(
-                entry_id=str(entry["entry_id"]),
-                terminal_no=terminal_no,
-                seq=seq,
-                at=at,
-                operator_id=entry.get("operator_id"),
-                action=str(entry["action"]),
-                target_ids=dumps(entry.get("target_ids") or []),
-                reason=entry.get("reason"),
-                prev_hash=str(entry["prev_hash"]),
-                hash=str(entry["hash"]),
-                signature=str(entry["signature"]),
-            )
-        )
-    return None
+        return notifications.file_event(conn, event, terminal_no)
+    except notifications.NotificationRejected as exc:
+        raise Rejected(exc.reason) from None
 
 
 def _reconciliation_ack(conn: Connection, event: Event, terminal_no: str) -> str | None:
@@ -376,6 +327,7 @@ _HANDLERS = {
     "card_event": _card_event,
     "audit_batch": _audit_batch,
     "reconciliation_ack": _reconciliation_ack,
+    "notification_filed": _notification_filed,
 }
 
 
@@ -454,15 +406,11 @@ def _issue_in_bulk(
     for event, p in plan:
         moved = _moved(event, versions, terminal_no)
         reason = _conflict_notice(moved)
-        status = "conflict" if reason else "accepted"
+        status: EventStatus = "conflict" if reason else "accepted"
         reconciliation_rows += moved
         certificates_rows.append(_certificate_row(event, p, terminal_no))
         event_rows.append(_event_row(event, terminal_no, caller.operator_id, status, reason))
-        results[event.event_id] = EventResult(
-            event_id=event.event_id,
-            status=status,  # type: ignore[arg-type]
-            reason=reason,
-        )
+        results[event.event_id] = EventResult(event_id=event.event_id, status=status, reason=reason)
     savepoint = conn.begin_nested()
     try:
         conn.execute(_INSERT_CERTIFICATE, certificates_rows)
@@ -494,8 +442,8 @@ def _authorise(event: Event, terminal_no: str, caller: Caller) -> None:
 def _judge(conn: Connection, event: Event, terminal_no: str, caller: Caller) -> EventResult:
     """One event inside the batch's transaction, in a savepoint of its own."""
 
-    def result(status: str, reason: str | None = None) -> EventResult:
-        return EventResult(event_id=event.event_id, status=status, reason=reason)  # type: ignore[arg-type]
+    def result(status: EventStatus, reason: str | None = None) -> EventResult:
+        return EventResult(event_id=event.event_id, status=status, reason=reason)
 
     previous = conn.execute(_PREVIOUS, {"event_id": event.event_id}).first()
     if previous is not None and previous.terminal_no != terminal_no:
@@ -514,7 +462,7 @@ def _judge(conn: Connection, event: Event, terminal_no: str, caller: Caller) -> 
         if handler is None:  # pragma: no cover - the wire model only admits known types
             raise Rejected(f"未知のイベント種別です({event.type})。")
         reason = handler(conn, event, terminal_no)
-        status = "conflict" if reason else "accepted"
+        status: EventStatus = "conflict" if reason else "accepted"
         _record(conn, event, terminal_no, caller.operator_id, status, reason)
         savepoint.commit()
         return result(status, reason)
@@ -642,4 +590,5 @@ def certificate_info(db: Database, issuance_no: str) -> CertificateInfo | None:
         fee_yen=row.fee_yen,
         content_digest=row.content_digest,
         voided=bool(row.voided),
+        delivery=row.delivery,
     )

@@ -80,7 +80,7 @@ def read_page(db: Database, after: int, limit: int) -> list[bytes]:
         latest = latest_seq(conn)
         rows = conn.execute(_PAGE, {"after": after, "latest": latest, "rows": limit + 1}).all()
     has_more = len(rows) > limit
-    del rows[limit:]
+    rows = rows[:limit]
     # Each chunk costs an ASGI message, a gzip call and a TLS record: one per row would dominate.
     chunks: list[bytes] = []
     buffer: list[str] = ['{"items":[']

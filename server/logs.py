@@ -29,16 +29,18 @@ class PrivateRotatingFileHandler(RotatingFileHandler):
         return super()._open()
 
 
-class _Stderr(logging.StreamHandler):  # type: ignore[type-arg]
+class _Stderr(logging.Handler):
     """Writes to whatever sys.stderr is at the time (a test harness swaps it)."""
 
-    @property  # type: ignore[override]
-    def stream(self) -> Any:
-        return sys.stderr
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            sys.stderr.write(self.format(record) + "\n")
+        except Exception:  # logging must not raise; it reports the failure itself
+            self.handleError(record)
 
-    @stream.setter
-    def stream(self, _value: Any) -> None:
-        pass
+
+# The handlers configure() added, taken off again by reset().
+_OURS: list[logging.Handler] = []
 
 
 class PathOnly(logging.Filter):
@@ -54,10 +56,10 @@ class PathOnly(logging.Filter):
 def reset() -> None:
     """Take our handlers off the root logger (the end of an admin command run in-process)."""
     root = logging.getLogger()
-    for handler in list(root.handlers):
-        if getattr(handler, "_madoguchi", False):
-            root.removeHandler(handler)
-            handler.close()
+    while _OURS:
+        handler = _OURS.pop()
+        root.removeHandler(handler)
+        handler.close()
 
 
 def configure(data_dir: Path, log_file: str, level: str = "info") -> Path | None:
@@ -80,7 +82,7 @@ def configure(data_dir: Path, log_file: str, level: str = "info") -> Path | None
     handlers.append(console)
     for handler in handlers:
         handler.setFormatter(logging.Formatter(FORMAT))
-        handler._madoguchi = True  # type: ignore[attr-defined]
+        _OURS.append(handler)
         root.addHandler(handler)
     access = logging.getLogger("uvicorn.access")
     if not any(isinstance(f, PathOnly) for f in access.filters):

@@ -104,8 +104,18 @@ def reveal(cipher: RegisterCipher | None, text: str) -> str:
     return text if cipher is None else cipher.reveal_text(text)
 
 
+def cipher_of(conn: Connection) -> RegisterCipher:
+    """The register's cipher of a connection from Database.read() / write()."""
+    from server.db import CIPHER_KEY
+
+    cipher = conn.info.get(CIPHER_KEY)
+    if cipher is None:
+        raise RuntimeError("the register's key is not open (admin.init_server opens it)")
+    return cipher  # type: ignore[no-any-return]
+
+
 def attach(conn: Connection, master_key: bytes) -> RegisterCipher:
-    """The register's cipher for this master key; seals numbers stored before migration 0003.
+    """The register's cipher for this master key; seals numbers stored before migration 0005.
 
     A different master key than the one the register was sealed with stops here, with a
     message for the administrator, rather than in the middle of a terminal's sync.
@@ -126,7 +136,7 @@ def attach(conn: Connection, master_key: bytes) -> RegisterCipher:
     if row is None or not row.sealed:
         sealed, shared = _seal_stored(conn, cipher)
         if sealed:
-            log.warning("register: %d stored 個人番号 sealed (upgrade to migration 0003)", sealed)
+            log.warning("register: %d stored 個人番号 sealed (upgrade to migration 0005)", sealed)
         if shared:
             log.warning(
                 "register: %d persons share a 個人番号 with another person; their blind index "
@@ -138,7 +148,7 @@ def attach(conn: Connection, master_key: bytes) -> RegisterCipher:
 
 
 def _seal_stored(conn: Connection, cipher: RegisterCipher) -> tuple[int, int]:
-    """Seal the plaintext numbers of a register imported before migration 0003 (in the caller's
+    """Seal the plaintext numbers of a register imported before migration 0005 (in the caller's
     transaction); fill the blind index. Returns (numbers sealed, persons left without index)."""
     from server.feed import dumps
     from server.tables import changes, households, persons

@@ -24,7 +24,7 @@ import contextlib
 import functools
 import socket
 import ssl
-from typing import Any
+from typing import Any, cast
 
 import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
@@ -117,7 +117,9 @@ class ClientCertH11Protocol(H11Protocol):
         self._disarm()
         super().connection_lost(exc)
 
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # asyncio's signature; uvicorn's H11Protocol narrows it to the Transport it gets.
+        transport = cast(asyncio.Transport, transport)
         super().connection_made(transport)
         self._arm(self._header_timeout)
         # asyncio sets TCP_NODELAY only on sockets whose proto is IPPROTO_TCP; a listening
@@ -182,6 +184,7 @@ def uvicorn_config(app: Any, config: ServerConfig, host: str, port: int, **kwarg
         timeout_graceful_shutdown=kwargs.pop("timeout_graceful_shutdown", 3),
         **kwargs,
     )
-    uv.madoguchi_header_timeout = config.header_timeout_s
-    uv.madoguchi_body_timeout = config.body_timeout_s
+    # Read by ClientCertH11Protocol (attributes of the config: they reach --workers' processes).
+    setattr(uv, "madoguchi_header_timeout", config.header_timeout_s)  # noqa: B010
+    setattr(uv, "madoguchi_body_timeout", config.body_timeout_s)  # noqa: B010
     return uv

@@ -1,7 +1,9 @@
 """住民票の写しの交付: the request form, the decision shown as it changes, preview, issue, print.
 
 The legal decision is app.domain.certificates.decide (through the session); this dialog only
-shows it. Issuance, approval and rendering run in the background.
+shows it. The requester is a person (ui/requester_panel.py); the items show what always prints
+and what is a choice (ui/items_panel.py). A copy the rules send by mail is issued as mailed and
+never handed over here. Issuance, approval and rendering run in the background.
 """
 
 from __future__ import annotations
@@ -15,12 +17,10 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QDialog,
-    QFormLayout,
     QGridLayout,
     QGroupBox,
     QHBoxLayout,
     QLabel,
-    QLineEdit,
     QMessageBox,
     QPushButton,
     QRadioButton,
@@ -31,22 +31,20 @@ from PySide6.QtWidgets import (
 )
 
 from app.domain.certificates import (
-    BASIC_ITEMS,
+    FORM_LABELS,
     IDENTITY_LABELS,
-    ITEM_LABELS,
-    REQUESTER_LABELS,
+    CertificateContext,
     CertificateRequest,
     Decision,
     FormKind,
     IdentityDocument,
-    Item,
-    RequesterKind,
 )
 from app.domain.records import Household
+from app.services.session_api import CounterSessionApi
 from ui.background import run_in_background, user_message
+from ui.items_panel import ItemsPanel
 from ui.pdf_preview import PdfPreview
-
-OUTSIDE_HOUSEHOLD = "__outside__"
+from ui.requester_panel import CardReader, RequesterPanel
 
 
 class IssuanceDialog(QDialog):
@@ -55,11 +53,12 @@ class IssuanceDialog(QDialog):
 
     def __init__(
         self,
-        session: Any,
+        session: CounterSessionApi,
         household: Household,
         *,
         approve_dialog: Callable[[str, list[str]], Any],
         print_pdf: Callable[[bytes, int, str], int] | None = None,
+        read_card: CardReader | None = None,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
@@ -72,29 +71,12 @@ class IssuanceDialog(QDialog):
         self._print_pdf = print_pdf
         self.decision: Decision | None = None
         self.issued: Any = None
+        # The 支援措置 of the register and this municipality, read once in the background.
+        self.context: CertificateContext | None = None
 
-        # --- requester -------------------------------------------------------------------------
-        self.requester_kind = QComboBox(objectName="requesterKind")
-        for kind, label in REQUESTER_LABELS.items():
-            self.requester_kind.addItem(label, kind)
-        self.requester_person = QComboBox(objectName="requesterPerson")
-        for m in household.members:
-            self.requester_person.addItem(f"{m.name}({m.relationship})", m.person_id)
-        self.requester_person.addItem("世帯外の人", OUTSIDE_HOUSEHOLD)
-        self.purpose = QLineEdit(objectName="purpose")
-        self.purpose.setPlaceholderText("第三者・国等の請求では必須(例: 債権回収のため)")
-        self.power_of_attorney = QCheckBox("委任状あり", objectName="powerOfAttorney")
-        self.justified = QCheckBox(
-            "請求事由から、指定された項目は必要と認める", objectName="justified"
-        )
-
-        requester_box = QGroupBox("請求者")
-        rf = QFormLayout(requester_box)
-        rf.addRow("区分", self.requester_kind)
-        rf.addRow("請求者", self.requester_person)
-        rf.addRow("請求事由", self.purpose)
-        rf.addRow("", self.power_of_attorney)
-        rf.addRow("", self.justified)
+        # --- requester (a person; ui/requester_panel.py) ------------------------------------
+        self.requester_panel = RequesterPanel(session, household, read_card=read_card)
+        requester_box = self.requester_panel
 
         # --- identity documents --------------------------------------------------------------
         id_box = QGroupBox("本人確認書類")
@@ -124,8 +106,8 @@ class IssuanceDialog(QDialog):
             self.member_checks[m.person_id] = cb
             sv.addWidget(cb)
         self.form_kind = QComboBox(objectName="formKind")
-        self.form_kind.addItem("世帯連記式", FormKind.HOUSEHOLD)
-        self.form_kind.addItem("個人票", FormKind.INDIVIDUAL)
+        for kind in (FormKind.HOUSEHOLD, FormKind.INDIVIDUAL):
+            self.form_kind.addItem(FORM_LABELS[kind], kind)
         self.copies = QSpinBox(objectName="copies")
         self.copies.setRange(1, 20)
         row = QHBoxLayout()
@@ -135,15 +117,9 @@ class IssuanceDialog(QDialog):
         row.addWidget(self.copies)
         sv.addLayout(row)
 
-        # --- items -----------------------------------------------------------------------------
-        items_box = QGroupBox("記載する項目(請求されたもの)")
-        ig = QGridLayout(items_box)
-        self.item_checks: dict[Item, QCheckBox] = {}
-        optional = [i for i in Item if i not in BASIC_ITEMS]
-        for n, item in enumerate(optional):
-            cb = QCheckBox(ITEM_LABELS[item], objectName=f"item_{item.value}")
-            self.item_checks[item] = cb
-            ig.addWidget(cb, n // 2, n % 2)
+        # --- items: what always prints, what is a choice (ui/items_panel.py) ---------------
+        self.items_panel = ItemsPanel(household)
+        items_box = self.items_panel
 
         # --- decision and actions ------------------------------------------------------------
         self.decision_label = QLabel("", objectName="decisionLabel")
@@ -190,21 +166,24 @@ class IssuanceDialog(QDialog):
         layout = QVBoxLayout(self)
         layout.addWidget(splitter)
 
-        # Every input re-evaluates the decision at once (it is a pure function).
-        self.requester_kind.currentIndexChanged.connect(self.update_decision)
-        self.requester_person.currentIndexChanged.connect(self.update_decision)
-        self.purpose.textChanged.connect(self.update_decision)
-        self.power_of_attorney.toggled.connect(self.update_decision)
-        self.justified.toggled.connect(self.update_decision)
+        # Every input re-evaluates the decision at once (a pure function, given the context).
+        self.requester_panel.changed.connect(self.update_decision)
+        self.items_panel.changed.connect(self.update_decision)
         self.scope_all.toggled.connect(self._scope_changed)
         self.form_kind.currentIndexChanged.connect(self.update_decision)
         self.copies.valueChanged.connect(self.update_decision)
-        for cb in (
-            *self.id_checks.values(),
-            *self.member_checks.values(),
-            *self.item_checks.values(),
-        ):
+        for cb in (*self.id_checks.values(), *self.member_checks.values()):
             cb.toggled.connect(self.update_decision)
+        self.update_decision()
+        run_in_background(
+            self,
+            lambda: session.certificate_context(household),
+            self._context_loaded,
+            lambda exc: self._show_decision_text(user_message(exc), ok=False),
+        )
+
+    def _context_loaded(self, context: CertificateContext) -> None:
+        self.context = context
         self.update_decision()
 
     # --- the request ----------------------------------------------------------------------------
@@ -216,33 +195,36 @@ class IssuanceDialog(QDialog):
         self.update_decision()
 
     def request(self) -> CertificateRequest:
-        items = frozenset(i for i, cb in self.item_checks.items() if cb.isChecked())
         person_ids = None
         if self.scope_some.isChecked():
             person_ids = tuple(pid for pid, cb in self.member_checks.items() if cb.isChecked())
         return CertificateRequest(
-            requester_kind=RequesterKind(self.requester_kind.currentData()),
+            requester=self.requester_panel.requester(),
             identity_documents=tuple(d for d, cb in self.id_checks.items() if cb.isChecked()),
             person_ids=person_ids,
-            items=items,
-            justified_items=items if self.justified.isChecked() else frozenset(),
-            purpose=self.purpose.text().strip() or None,
-            has_power_of_attorney=self.power_of_attorney.isChecked(),
+            items=self.items_panel.items(),
+            justified_items=self.items_panel.justified_items(),
+            purpose=self.requester_panel.purpose(),
             form=FormKind(self.form_kind.currentData()),
             copies=self.copies.value(),
         )
 
-    def requester_person_id(self) -> str | None:
-        value = self.requester_person.currentData()
-        return None if value == OUTSIDE_HOUSEHOLD else value
+    def _removed_scope(self) -> bool:
+        if not self.scope_some.isChecked():
+            return False
+        chosen = [pid for pid, cb in self.member_checks.items() if cb.isChecked()]
+        return bool(chosen) and all(self.household.member(pid).is_removed for pid in chosen)
 
     def update_decision(self) -> None:
         if self.issued is not None:
             return
+        self.items_panel.set_rule(self.requester_panel.current_kind(), self._removed_scope())
+        if self.context is None:
+            self.decision = None
+            self._show_decision_text("支援措置と請求者の照合を準備しています…", ok=False)
+            return
         try:
-            decision = self.session.decide(
-                self.request(), self.household, self.requester_person_id()
-            )
+            decision = self.session.decide(self.request(), self.household, self.context)
         except Exception as exc:
             self.decision = None
             self._show_decision_text(user_message(exc), ok=False)
@@ -253,14 +235,18 @@ class IssuanceDialog(QDialog):
             head = "交付できます"
             if decision.needs_supervisor:
                 head += "(監督者の承認が必要)"
+            if decision.deliver_by_mail:
+                head += "(郵送のみ・窓口では渡せません)"
             count = decision.certificates * decision.copies
             lines.append(f"{head}: {count}通、手数料 {decision.fee_yen:,}円")
         else:
             lines.append("交付できません")
         lines.extend(decision.reasons)
-        lines.extend(decision.omitted)
+        if decision.mail_to is not None:
+            lines.append("送付先: " + " ".join(decision.mail_to.lines()))
         if decision.screen_text:
             lines.append("【職員向け】" + decision.screen_text)
+        self.issue_button.setText("郵送で交付する" if decision.deliver_by_mail else "交付する")
         self._show_decision_text("\n".join(lines), ok=decision.allowed)
 
     def _show_decision_text(self, text: str, *, ok: bool) -> None:
@@ -288,10 +274,10 @@ class IssuanceDialog(QDialog):
             self.preview_status.setText(user_message(exc))
             self.preview_button.setEnabled(True)
 
-        requester = self.requester_person_id()
+        context = self.context
         run_in_background(
             self,
-            lambda: self.session.preview(request, self.household, requester),
+            lambda: self.session.preview(request, self.household, context),
             shown,
             failed,
         )
@@ -300,25 +286,18 @@ class IssuanceDialog(QDialog):
         if self.decision is None or not self.decision.allowed:
             return
         request = self.request()
-        requester = self.requester_person_id()
+        delivery = self.decision.delivery
         approval = None
         why = self.session.approval_needed(self.decision)
         if why is not None:
             approval = self._approve_dialog(why, list(self.decision.person_ids))
             if approval is None:
                 return
-        documents = ",".join(d.value for d, cb in self.id_checks.items() if cb.isChecked())
         self.issue_button.setEnabled(False)
         self.preview_status.setText("交付しています…")
 
         def work() -> Any:
-            return self.session.issue(
-                request,
-                self.household,
-                requester_person_id=requester,
-                id_document=documents or None,
-                approval=approval,
-            )
+            return self.session.issue(request, self.household, approval=approval, delivery=delivery)
 
         run_in_background(self, work, self._issued, self._issue_failed)
 
@@ -329,7 +308,14 @@ class IssuanceDialog(QDialog):
         self.preview_status.setText(
             f"交付しました。交付番号 {no}({pages}枚)、手数料 {issued.issuance.fee_yen:,}円"
         )
-        self.decision_label.setText(f"交付番号 {no} を記録しました。印刷してください。")
+        if issued.issuance.mailed:
+            self.decision_label.setText(
+                f"交付番号 {no} を郵送として記録しました。窓口では渡さないでください。"
+                "印刷した送付書（1枚目）と写しを窓付き封筒（長3）に入れて郵送してください。"
+            )
+            self.print_button.setText("印刷（郵送用）")
+        else:
+            self.decision_label.setText(f"交付番号 {no} を記録しました。印刷してください。")
         self.print_button.setEnabled(self._print_pdf is not None)
         for w in (self.issue_button, self.preview_button):
             w.setEnabled(False)

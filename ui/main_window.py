@@ -1,4 +1,5 @@
-"""The counter's main window: 住民検索 and 世帯, カード窓口, 交付履歴, 監査 (by role), status bar.
+"""The counter's main window: 住民検索 and 世帯, カード窓口, 異動届, 届出審査, 交付履歴, 監査 (by
+role), status bar.
 
 A thin layer: it shows what app.services returns and calls it through background operations.
 """
@@ -29,14 +30,18 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.auth.idle import IdlePolicy
 from app.auth.permissions import ROLE_LABELS, Permission, Role
+from app.domain.certificates import FORM_LABELS
 from app.domain.records import Household
+from app.services.session_api import CounterSessionApi
+from app.sync.errors import ClientTooOld
 from ui.approval import ApprovalDialog
 from ui.background import run_in_background, user_message
 from ui.household_view import HouseholdView
 from ui.idle_lock import IdleLock
 from ui.issuance_dialog import IssuanceDialog
+from ui.notification_review import ReviewTab
+from ui.notification_tab import NotificationTab, show_decisions
 from ui.privacy import exclude_from_capture
 from ui.search_panel import SearchPanel
 from ui.status_bar import CounterStatusBar
@@ -53,12 +58,35 @@ class _ProgressRelay(QObject):
     progressed = Signal(int, int)
 
 
+def _requester_label(kind: str) -> str:
+    from app.domain.certificates import REQUESTER_LABELS, RequesterKind
+
+    try:
+        return REQUESTER_LABELS[RequesterKind(kind)]
+    except ValueError:
+        return kind
+
+
 class IssuanceHistory(QWidget):
     """交付履歴 of the day, and the 日計表 as a PDF."""
 
-    COLUMNS = ("交付番号", "時刻", "職員", "様式", "世帯ID", "人数", "通数", "手数料", "状態")
+    COLUMNS = (
+        "交付番号",
+        "時刻",
+        "職員",
+        "様式",
+        "世帯ID",
+        "人数",
+        "通数",
+        "手数料",
+        "請求者",
+        "交付方法",
+        "状態",
+    )
 
-    def __init__(self, session: Any, show_pdf: Callable[[bytes, str], None], parent=None) -> None:
+    def __init__(
+        self, session: CounterSessionApi, show_pdf: Callable[[bytes, str], None], parent=None
+    ) -> None:
         super().__init__(parent)
         self.session = session
         self._show_pdf = show_pdf
@@ -104,13 +132,13 @@ class IssuanceHistory(QWidget):
                 i.issuance_no,
                 at.astimezone().strftime("%H:%M"),
                 i.operator_id,
-                {"household": "世帯連記式", "individual": "個人票", "removed": "除票"}.get(
-                    i.kind, i.kind
-                ),
+                {k.value: label for k, label in FORM_LABELS.items()}.get(i.kind, i.kind),
                 i.household_id,
                 str(len(i.person_ids)),
                 str(i.copies),
                 f"{i.fee_yen:,}円",
+                _requester_label(i.requester_kind),
+                "郵送" if i.mailed else "窓口",
                 "取消" if i.voided else "交付",
             )
             for c, v in enumerate(values):
@@ -118,7 +146,10 @@ class IssuanceHistory(QWidget):
             if not i.voided:
                 fees += i.fee_yen
                 copies += i.copies
-        self.summary.setText(f"本日の交付: {len(issuances)}件、{copies}通、手数料 {fees:,}円")
+        mailed = sum(1 for i in issuances if i.mailed and not i.voided)
+        self.summary.setText(
+            f"本日の交付: {len(issuances)}件（うち郵送 {mailed}件）、{copies}通、手数料 {fees:,}円"
+        )
 
     def void_selected(self) -> None:
         """取消 (監督者): the selected issuance, with a reason that the audit trail keeps."""
@@ -151,12 +182,14 @@ class MainWindow(QMainWindow):
 
     def __init__(
         self,
-        session: Any,
+        session: CounterSessionApi,
         *,
-        card_desk_factory: Callable[[Any], QWidget] | None = None,
-        audit_viewer_factory: Callable[[Any], QWidget] | None = None,
+        card_desk_factory: Callable[[CounterSessionApi], QWidget] | None = None,
+        audit_viewer_factory: Callable[[CounterSessionApi], QWidget] | None = None,
         print_pdf: Callable[[bytes, int, str], int] | None = None,
         demo_menu: Callable[[QMainWindow], None] | None = None,
+        requester_card_reader: Any = None,
+        notification_tab_factory: Callable[[CounterSessionApi], NotificationTab] | None = None,
         sync_interval_ms: int = SYNC_INTERVAL_MS,
         idle_clock: Callable[[], float] | None = None,
     ) -> None:
@@ -164,6 +197,7 @@ class MainWindow(QMainWindow):
         self.setObjectName("mainWindow")
         self.session = session
         self._print_pdf = print_pdf
+        self._requester_card_reader = requester_card_reader  # issuance: the requester's card
         self._sync_running = False
         self._asking_reconnect = False
         self._cancel_sync = threading.Event()
@@ -186,6 +220,14 @@ class MainWindow(QMainWindow):
             self.household_view.issue_button.setVisible(session.can(Permission.ISSUE_CERTIFICATE))
         if card_desk_factory is not None and session.can(Permission.CARD_READ):
             self.tabs.addTab(card_desk_factory(session), "カード窓口")
+        # 書かない窓口 (issue 20): the clerk's 異動届, the head office's 届出審査.
+        self.notification_tab: NotificationTab | None = None
+        if notification_tab_factory is not None and session.can(Permission.FILE_NOTIFICATION):
+            self.notification_tab = notification_tab_factory(session)
+            self.notification_tab.filed.connect(lambda _id: self.sync_now())
+            self.tabs.addTab(self.notification_tab, "異動届")
+        if session.can(Permission.REVIEW_NOTIFICATION):
+            self.tabs.addTab(ReviewTab(session), "届出審査")
         self.history: IssuanceHistory | None = None
         if session.can(Permission.DAILY_REPORT):
             self.history = IssuanceHistory(session, self.show_pdf_window)
@@ -220,7 +262,6 @@ class MainWindow(QMainWindow):
         self.status_timer.setInterval(STATUS_INTERVAL_MS)
         self.status_timer.timeout.connect(self.refresh_status)
 
-        policy = session.cache.policy()
         lock_kwargs: dict[str, Any] = {}
         if idle_clock is not None:
             lock_kwargs["clock"] = idle_clock
@@ -228,7 +269,7 @@ class MainWindow(QMainWindow):
             self,
             unlock=session.auth.unlock,
             takeover=session.auth.takeover,
-            policy=IdlePolicy(minutes=policy.idle_lock_minutes),
+            policy=session.idle_policy(),
             on_lock=session.auth.lock,
             operator_label=lambda: (
                 f"{session.operator.display_name}({session.operator.operator_id})"
@@ -280,11 +321,21 @@ class MainWindow(QMainWindow):
         self._sync_running = False
         self.status.hide_progress()
         self.status.showMessage(report.message, 8000)
+        too_old = isinstance(report.error, ClientTooOld)
+        self.status.show_update_required(report.error.message if too_old else None)
         if report.notices:
+            certificates = all(n.event_type != "notification_filed" for n in report.notices)
             QMessageBox.warning(
                 self,
-                "交付後に住民票が更新されていました",
+                "交付後に住民票が更新されていました" if certificates else "本庁で確認される処理",
                 "\n\n".join(n.text for n in report.notices),
+            )
+        if self.notification_tab is not None:  # the head office's answers to our 届出
+            run_in_background(
+                self,
+                self.session.notification_decisions,
+                lambda decisions: show_decisions(self, decisions),
+                lambda _e: None,
             )
         if report.terminal_action != "none":
             QMessageBox.critical(self, "端末の登録取消", report.message)
@@ -321,6 +372,8 @@ class MainWindow(QMainWindow):
     def _sync_failed(self, exc: BaseException) -> None:
         self._sync_running = False
         self.status.hide_progress()
+        if isinstance(exc, ClientTooOld):
+            self.status.show_update_required(exc.message)
         self.status.showMessage(user_message(exc), 8000)
         self.refresh_status()
 
@@ -352,6 +405,7 @@ class MainWindow(QMainWindow):
             household,
             approve_dialog=self.approve_dialog,
             print_pdf=self._print_issued if self._print_pdf else None,
+            read_card=self._requester_card_reader,
             parent=self,
         )
         # An issuance leaves an event in the outbox: send it now rather than at the next tick.

@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.domain import wareki
+from app.services.session_api import CounterSessionApi
 from ui.background import run_in_background, user_message
 
 SEX_LABELS = {"male": "男", "female": "女"}
@@ -34,7 +35,7 @@ class SearchPanel(QWidget):
 
     household_chosen = Signal(str, str)
 
-    def __init__(self, session: Any, parent: QWidget | None = None) -> None:
+    def __init__(self, session: CounterSessionApi, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.session = session
         self.hits: list[Any] = []

@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.services.terminal import atomic_write_text
+from app.fileio import atomic_write_text
 from ui.pdf_preview import available_printers
 
 DEFAULT_PRINTER = ""  # the system's default printer

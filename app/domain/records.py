@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from datetime import date
-from typing import Any, Literal
+from typing import Any, Literal, overload
 
 import msgspec
 from msgspec.structs import fields
@@ -74,15 +74,21 @@ FIELD_LABELS: dict[str, str] = {
     "moved_out_to": "転出先",
     "nationality": "国籍・地域",
     "residence_status": "在留資格",
+    "period_of_stay": "在留期間",
     "period_of_stay_until": "在留期間の満了日",
     "residence_card_number": "在留カード等の番号",
     "article_30_45": "法第30条の45に規定する区分",
     "support_measure": "支援措置",
     "history": "記事",
     "until": "支援措置の期限",
+    "perpetrators": "加害者(登録外)",
     "date": "記事の日付",
     "kind": "記事の種別",
     "note": "記事の内容",
+    "reported_on": "届出年月日",
+    "removal_reported_on": "住民でなくなった届出年月日",
+    "previous_head_name": "転入前世帯主",
+    "moved_out_head_name": "転出先世帯主",
 }
 
 
@@ -95,26 +101,41 @@ class _Record(msgspec.Struct, frozen=True, forbid_unknown_fields=True, gc=False)
     pass
 
 
-class SupportMeasure(_Record):
+class PerpetratorRecord(_Record, frozen=True):
+    """A 加害者 named in a 支援措置 who is not (or not only) in this register: 氏名・生年月日,
+    against which a requester entered by hand is matched."""
+
+    name: str
+    birth_date: date | None = None
+
+
+class SupportMeasure(_Record, frozen=True):
     """支援措置 (DV, stalking, child abuse): certificates about this person need approval."""
 
     until: date
     # person_ids of the registered 加害者 (perpetrators), whose requests are refused.
     perpetrator_person_ids: tuple[str, ...] = ()
+    # 加害者 known by 氏名・生年月日 only (registered elsewhere).
+    perpetrators: tuple[PerpetratorRecord, ...] = ()
 
     def active_on(self, day: date) -> bool:
         return day <= self.until
 
 
-class HistoryEntry(_Record):
-    """One 記事 line of the 住民票 (転入, 転居, 出生, 氏名変更 ...)."""
+Day = date  # the type, for the record whose first field is called `date`
+
+
+class HistoryEntry(_Record, frozen=True):
+    """One 記事 line of the 住民票 (転入, 転居, 出生, 氏名変更 ...): the 異動年月日, the
+    異動事由 and, for a change by 届出, its 届出年月日 (別添1; a later key, see LATER_KEYS)."""
 
     date: date
     kind: str
     note: str = ""
+    reported_on: Day | None = None  # (`date` is the field above inside this class)
 
 
-class Person(_Record):
+class Person(_Record, frozen=True):
     person_id: str
     juminhyo_code: str
     my_number: str | None
@@ -140,11 +161,16 @@ class Person(_Record):
     moved_out_to: str | None = None
     nationality: str | None = None
     residence_status: str | None = None
+    period_of_stay: str | None = None  # 在留期間 (上陸期間, 仮滞在期間) as on the card
     period_of_stay_until: date | None = None
     residence_card_number: str | None = None
     article_30_45: str | None = None
     support_measure: SupportMeasure | None = None
     history: tuple[HistoryEntry, ...] = ()
+    # Later keys (issue 20, items of 別添1 written by a confirmed 住民異動届; see LATER_KEYS):
+    removal_reported_on: date | None = None  # 住民でなくなった届出年月日 (転出届の日)
+    previous_head_name: str | None = None  # 転入前世帯主 (from the 転出証明書)
+    moved_out_head_name: str | None = None  # 転出先世帯主
 
     @property
     def is_foreign(self) -> bool:
@@ -158,7 +184,7 @@ class Person(_Record):
         return self.support_measure is not None and self.support_measure.active_on(day)
 
 
-class Household(_Record):
+class Household(_Record, frozen=True):
     household_id: str
     municipality_code: str
     postal_code: str
@@ -199,8 +225,11 @@ PERSON_OPTIONAL_TEXT: tuple[str, ...] = (
     "moved_out_to",
     "nationality",
     "residence_status",
+    "period_of_stay",
     "residence_card_number",
     "article_30_45",
+    "previous_head_name",
+    "moved_out_head_name",
 )
 PERSON_OPTIONAL_DATES: tuple[str, ...] = (
     "became_resident_on",
@@ -209,6 +238,7 @@ PERSON_OPTIONAL_DATES: tuple[str, ...] = (
     "address_set_reported_on",
     "removed_on",
     "period_of_stay_until",
+    "removal_reported_on",
 )
 _DATE_FIELDS_PERSON = {"birth_date", *PERSON_OPTIONAL_DATES}
 _OPTIONAL_STR_PERSON = set(PERSON_OPTIONAL_TEXT)
@@ -226,8 +256,18 @@ _REQUIRED_PERSON = {
 }
 _PERSON_KEYS = {f.name for f in fields(Person)}
 _HOUSEHOLD_KEYS = {f.name for f in fields(Household)}
-_SUPPORT_KEYS = {"until", "perpetrator_person_ids"}
-_HISTORY_KEYS = {"date", "kind", "note"}
+_SUPPORT_KEYS = {"until", "perpetrator_person_ids", "perpetrators"}
+_PERPETRATOR_KEYS = {"name", "birth_date"}
+_HISTORY_KEYS = {"date", "kind", "note", "reported_on"}
+# Keys added to the format after its first version (issue 20): written only when they hold a
+# value, so a record without them keeps its bytes (and a terminal of an older program, whose
+# parser refuses unknown keys, still reads every record no 届出 has touched).
+LATER_PERSON_KEYS: tuple[str, ...] = (
+    "removal_reported_on",
+    "previous_head_name",
+    "moved_out_head_name",
+)
+LATER_HISTORY_KEYS: tuple[str, ...] = ("reported_on",)
 
 
 def _label(key: str) -> str:
@@ -250,6 +290,10 @@ def _check_keys(obj: Any, allowed: set[str], required: set[str], where: str) -> 
     return obj
 
 
+@overload
+def _str(obj: dict[str, Any], key: str, where: str, *, optional: Literal[False] = False) -> str: ...
+@overload
+def _str(obj: dict[str, Any], key: str, where: str, *, optional: bool) -> str | None: ...
 def _str(obj: dict[str, Any], key: str, where: str, *, optional: bool = False) -> str | None:
     value = obj.get(key)
     if value is None:
@@ -263,6 +307,10 @@ def _str(obj: dict[str, Any], key: str, where: str, *, optional: bool = False) -
     return value
 
 
+@overload
+def _date(obj: dict[str, Any], key: str, where: str, *, optional: Literal[False]) -> date: ...
+@overload
+def _date(obj: dict[str, Any], key: str, where: str, *, optional: bool = True) -> date | None: ...
 def _date(obj: dict[str, Any], key: str, where: str, *, optional: bool = True) -> date | None:
     value = obj.get(key)
     if value is None:
@@ -336,9 +384,22 @@ def parse_person(obj: Any, where: str = "世帯員") -> Person:
         ids = support.get("perpetrator_person_ids", [])
         if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
             raise ValidationError("support_measure", f"{where}: 加害者IDは文字列のリストです。")
+        others_raw = support.get("perpetrators", [])
+        if not isinstance(others_raw, list):
+            raise ValidationError("support_measure", f"{where}: 加害者(登録外)はリストです。")
+        others = []
+        for other in others_raw:
+            other = _check_keys(other, _PERPETRATOR_KEYS, {"name"}, f"{where}の加害者")
+            others.append(
+                PerpetratorRecord(
+                    name=_str(other, "name", where),
+                    birth_date=_date(other, "birth_date", where),
+                )
+            )
         support_measure = SupportMeasure(
-            until=_date(support, "until", where, optional=False),  # type: ignore[arg-type]
+            until=_date(support, "until", where, optional=False),
             perpetrator_person_ids=tuple(ids),
+            perpetrators=tuple(others),
         )
     history_raw = obj.get("history", [])
     if not isinstance(history_raw, list):
@@ -348,9 +409,10 @@ def parse_person(obj: Any, where: str = "世帯員") -> Person:
         item = _check_keys(item, _HISTORY_KEYS, {"date", "kind"}, f"{where}の記事")
         history.append(
             HistoryEntry(
-                date=_date(item, "date", where, optional=False),  # type: ignore[arg-type]
-                kind=_str(item, "kind", where),  # type: ignore[arg-type]
+                date=_date(item, "date", where, optional=False),
+                kind=_str(item, "kind", where),
                 note=_str(item, "note", where, optional=True) or "",
+                reported_on=_date(item, "reported_on", where),
             )
         )
 
@@ -375,15 +437,15 @@ def parse_person(obj: Any, where: str = "世帯員") -> Person:
         )
 
     return Person(
-        person_id=person_id,  # type: ignore[arg-type]
-        juminhyo_code=juminhyo_code,  # type: ignore[arg-type]
+        person_id=person_id,
+        juminhyo_code=juminhyo_code,
         my_number=my_number,
         version=version,
         status=status,
-        name=_str(obj, "name", where),  # type: ignore[arg-type]
-        name_kana=name_kana,  # type: ignore[arg-type]
+        name=_str(obj, "name", where),
+        name_kana=name_kana,
         sex=sex,
-        relationship=_str(obj, "relationship", where),  # type: ignore[arg-type]
+        relationship=_str(obj, "relationship", where),
         support_measure=support_measure,
         history=tuple(history),
         **kwargs,
@@ -416,12 +478,12 @@ def parse_household(obj: Any) -> Household:
     if head not in ids:
         raise ValidationError("head_person_id", f"{where}: 世帯主IDが世帯員の中にありません。")
     return Household(
-        household_id=household_id,  # type: ignore[arg-type]
-        municipality_code=code,  # type: ignore[arg-type]
-        postal_code=postal,  # type: ignore[arg-type]
-        address=_str(obj, "address", where),  # type: ignore[arg-type]
+        household_id=household_id,
+        municipality_code=code,
+        postal_code=postal,
+        address=_str(obj, "address", where),
         katagaki=_str(obj, "katagaki", where, optional=True),
-        head_person_id=head,  # type: ignore[arg-type]
+        head_person_id=head,
         members=members,
     )
 
@@ -476,6 +538,9 @@ def _person_follows_rules(p: Person) -> bool:
         p.residence_card_number
     ):
         return False
+    sm = p.support_measure
+    if sm is not None and any(_blank(x.name) for x in sm.perpetrators):
+        return False
     return not any(_blank(h.kind) for h in p.history)
 
 
@@ -509,10 +574,18 @@ def _iso(value: date | None) -> str | None:
     return None if value is None else value.isoformat()
 
 
+def _history_to_dict(h: HistoryEntry) -> dict[str, Any]:
+    d: dict[str, Any] = {"date": h.date.isoformat(), "kind": h.kind, "note": h.note}
+    if h.reported_on is not None:  # a later key: only when set
+        d["reported_on"] = h.reported_on.isoformat()
+    return d
+
+
 def person_to_dict(p: Person) -> dict[str, Any]:
-    """Person → interchange dict, keys in DESIGN.md order (the generator's hot path)."""
+    """Person → interchange dict, keys in DESIGN.md order (the generator's hot path); the
+    later keys (LATER_PERSON_KEYS) follow, each only when it holds a value."""
     sm = p.support_measure
-    return {
+    d: dict[str, Any] = {
         "person_id": p.person_id,
         "juminhyo_code": p.juminhyo_code,
         "my_number": p.my_number,
@@ -538,6 +611,7 @@ def person_to_dict(p: Person) -> dict[str, Any]:
         "moved_out_to": p.moved_out_to,
         "nationality": p.nationality,
         "residence_status": p.residence_status,
+        "period_of_stay": p.period_of_stay,
         "period_of_stay_until": _iso(p.period_of_stay_until),
         "residence_card_number": p.residence_card_number,
         "article_30_45": p.article_30_45,
@@ -546,11 +620,25 @@ def person_to_dict(p: Person) -> dict[str, Any]:
         else {
             "until": sm.until.isoformat(),
             "perpetrator_person_ids": list(sm.perpetrator_person_ids),
+            **(
+                {
+                    "perpetrators": [
+                        {"name": x.name, "birth_date": _iso(x.birth_date)} for x in sm.perpetrators
+                    ]
+                }
+                if sm.perpetrators
+                else {}
+            ),
         },
-        "history": [
-            {"date": h.date.isoformat(), "kind": h.kind, "note": h.note} for h in p.history
-        ],
+        "history": [_history_to_dict(h) for h in p.history],
     }
+    if p.removal_reported_on is not None:
+        d["removal_reported_on"] = p.removal_reported_on.isoformat()
+    if p.previous_head_name is not None:
+        d["previous_head_name"] = p.previous_head_name
+    if p.moved_out_head_name is not None:
+        d["moved_out_head_name"] = p.moved_out_head_name
+    return d
 
 
 def household_to_dict(h: Household) -> dict[str, Any]:

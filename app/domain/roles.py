@@ -13,6 +13,9 @@ class Role(StrEnum):
     SUPERVISOR = "supervisor"  # 監督者
     AUDITOR = "auditor"  # 監査者
     ADMIN = "admin"  # 管理者
+    REVIEW = (
+        "review"  # 審査 (本庁 市民課: confirms or returns the 住民異動届 filed at the counters)
+    )
 
 
 ROLE_LABELS: dict[Role, str] = {
@@ -21,6 +24,7 @@ ROLE_LABELS: dict[Role, str] = {
     Role.SUPERVISOR: "監督者",
     Role.AUDITOR: "監査者",
     Role.ADMIN: "管理者",
+    Role.REVIEW: "審査",
 }
 
 
@@ -37,10 +41,19 @@ class Permission(StrEnum):
     VIEW_AUDIT = "view_audit"  # 監査ログの閲覧
     EXPORT = "export"  # 媒体への出力
     ADMINISTER = "administer"  # 端末設定
+    FILE_NOTIFICATION = "file_notification"  # 住民異動届の受付(書かない窓口)
+    REVIEW_NOTIFICATION = "review_notification"  # 住民異動届の審査(確定・差戻し)
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
-    Role.CLERK: frozenset({Permission.SEARCH, Permission.VIEW_RECORD, Permission.CARD_READ}),
+    Role.CLERK: frozenset(
+        {
+            Permission.SEARCH,
+            Permission.VIEW_RECORD,
+            Permission.CARD_READ,
+            Permission.FILE_NOTIFICATION,
+        }
+    ),
     Role.ISSUER: frozenset(
         {
             Permission.SEARCH,
@@ -50,6 +63,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.CARD_READ,
             Permission.CARD_DESK,
             Permission.DAILY_REPORT,
+            Permission.FILE_NOTIFICATION,
         }
     ),
     Role.SUPERVISOR: frozenset(
@@ -64,11 +78,16 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.CARD_DESK,
             Permission.DAILY_REPORT,
             Permission.EXPORT,
+            Permission.FILE_NOTIFICATION,
         }
     ),
     # The auditor reads the trail but never the register: separation of duties.
     Role.AUDITOR: frozenset({Permission.VIEW_AUDIT, Permission.EXPORT}),
     Role.ADMIN: frozenset({Permission.ADMINISTER, Permission.DAILY_REPORT}),
+    # The head office's review of filed 届出: reads the register to compare, never issues.
+    Role.REVIEW: frozenset(
+        {Permission.SEARCH, Permission.VIEW_RECORD, Permission.REVIEW_NOTIFICATION}
+    ),
 }
 
 

@@ -17,20 +17,40 @@ from app.auth.approval import Approval, approve
 from app.auth.errors import InvalidCredentials
 from app.auth.permissions import Permission
 from app.domain.certificates import (
+    DELIVERY_LABELS,
+    IDENTITY_LABELS,
+    REPORT_TITLES,
+    CertificateContext,
     CertificateDocument,
     CertificateRequest,
     Decision,
+    Delivery,
+    KnownPerpetrator,
+    ProtectedResident,
     build_document,
     content_digest,
     decide,
+    format_issuance_no,
+    protections_of,
 )
 from app.domain.errors import ValidationError
 from app.domain.records import Household
+from app.services.seal import SealError
 from app.services.session_core import SessionCore, SessionError
 from app.store.audit import AuditAction
-from app.store.outbox import Issuance
+from app.store.errors import NotFound
+from app.store.issuances import Issuance
 from app.sync.errors import ServerRejected, ServerUnreachable
-from app.sync.protocol import Event, OperatorProfile
+from app.sync.protocol import (
+    CertificateIssuedPayload,
+    CertificateVoidedPayload,
+    Event,
+    MailToInfo,
+    OperatorProfile,
+    PurposeInfo,
+    RequesterInfo,
+    new_event,
+)
 
 
 class Renderer(Protocol):
@@ -42,6 +62,7 @@ class Renderer(Protocol):
         *,
         sample: bool,
         sign: Callable[[bytes], bytes] | None = None,
+        seal_png: bytes | None = None,
     ) -> bytes: ...
 
 
@@ -50,7 +71,7 @@ class DailyReportRenderer(Protocol):
 
     def __call__(
         self,
-        rows: list[tuple[str, int, int, int, int]],
+        rows: list[tuple[str, int, int, int, int, int]],
         day: date,
         *,
         office: str,
@@ -58,11 +79,7 @@ class DailyReportRenderer(Protocol):
     ) -> bytes: ...
 
 
-KIND_LABELS = {
-    "household": "住民票の写し(世帯連記式)",
-    "individual": "住民票の写し(個人票)",
-    "removed": "住民票の除票の写し",
-}
+KIND_LABELS = {kind.value: title for kind, title in REPORT_TITLES.items()}
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,18 +95,53 @@ class IssuanceDesk(SessionCore):
     renderer: Renderer
     daily_report_renderer: DailyReportRenderer | None
 
+    def certificate_context(self, household: Household) -> CertificateContext:
+        """What the rules need beyond the household: this municipality, and every active
+        支援措置 of the register with its 加害者 (by id and by 氏名・生年月日)."""
+        self._require(Permission.ISSUE_CERTIFICATE)
+        today = self.today()
+        protections: list[ProtectedResident] = []
+        for h in self.cache.households_with_support(today):
+            for m in protections_of(h, today):
+                protections.append(
+                    ProtectedResident(
+                        m.person_id,
+                        m.household_id,
+                        m.address,
+                        m.katagaki,
+                        m.until,
+                        tuple(self._perpetrator(k) for k in m.perpetrators),
+                        m.resident,
+                    )
+                )
+        return CertificateContext(
+            municipality_code=self.config.municipality_code, protections=tuple(protections)
+        )
+
+    def _perpetrator(self, known: KnownPerpetrator) -> KnownPerpetrator:
+        """A 加害者 registered here gets their 氏名・生年月日, for the 4情報 match."""
+        if known.person_id is None:
+            return known
+        try:
+            person, _ = self.cache.person(known.person_id)
+        except NotFound:
+            return known
+        return KnownPerpetrator(person.name, person.birth_date, known.person_id)
+
     def decide(
         self,
         request: CertificateRequest,
         household: Household,
-        requester_person_id: str | None = None,
+        context: CertificateContext | None = None,
     ) -> Decision:
+        """The rules applied; `context` from certificate_context() (read once per dialog), or
+        read here. issue() always reads it afresh."""
         self._require(Permission.ISSUE_CERTIFICATE)
         return decide(
             request,
             household,
             self.today(),
-            requester_person_id,
+            context if context is not None else self.certificate_context(household),
             fee_per_copy=self.cache.policy().fee_yen,
         )
 
@@ -97,22 +149,26 @@ class IssuanceDesk(SessionCore):
         self,
         request: CertificateRequest,
         household: Household,
-        requester_person_id: str | None = None,
+        context: CertificateContext | None = None,
     ) -> bytes:
         """A 見本 rendering: what would be printed, without a 交付番号 and without audit."""
-        decision = self.decide(request, household, requester_person_id)
+        decision = self.decide(request, household, context)
         if not decision.allowed:
             raise SessionError("\n".join(decision.reasons))
         document = build_document(
             request,
             decision,
             household,
-            issuance_no=f"{self.terminal_no}-{self.today():%Y%m%d}-0000",
+            issuance_no=format_issuance_no(self.terminal_no, self.today(), 0),
             terminal_no=self.terminal_no,
             issued_on=self.today(),
             municipality=self.municipality,
         )
-        return self.renderer(document, sample=True)
+        try:
+            seal_png: bytes | None = self.seal().image_png
+        except SealError:
+            seal_png = None  # a 見本 may render without the 公印
+        return self.renderer(document, sample=True, seal_png=seal_png)
 
     def approval_needed(self, decision: Decision) -> str | None:
         """Why this issuance needs a supervisor (the dialog shows it), or None."""
@@ -178,29 +234,44 @@ class IssuanceDesk(SessionCore):
         request: CertificateRequest,
         household: Household,
         *,
-        requester_person_id: str | None = None,
-        id_document: str | None = None,
         approval: Approval | None = None,
+        delivery: Delivery = Delivery.COUNTER,
     ) -> IssuedCertificate:
         """Decide, (approve), allocate the 交付番号, render, and record issuance + outbox event +
-        audit entry in ONE transaction: a certificate that failed to render was never issued."""
+        audit entry in ONE transaction: a certificate that failed to render was never issued.
+
+        `delivery` is how the copy leaves. A copy the rules send by mail (任意代理人 + 個人番号)
+        is never handed over at the counter: asked with COUNTER, it is refused.
+        """
         self._require(Permission.ISSUE_CERTIFICATE)
-        decision = self.decide(request, household, requester_person_id)
+        decision = self.decide(request, household)
         if not decision.allowed:
             raise SessionError("\n".join(decision.reasons))
+        if decision.delivery is not delivery:
+            if decision.deliver_by_mail:
+                raise SessionError(
+                    "この写しは窓口では渡せません（代理人による個人番号入りの請求）。"
+                    "本人の住所あてに郵送してください。"
+                )
+            raise SessionError("この写しは郵送の対象ではありません。窓口で交付してください。")
         now = self.clock()
         freshness = self.engine.freshness(now)
         if not freshness.can_issue:
             raise SessionError(freshness.message)
+        seal = self.seal()  # no verified 公印 from the server, no issuance
         stale_approved_by = None
         why = self.approval_needed(decision)
         if why is not None:
             self._check_approval(approval, why, list(decision.person_ids))
-        if freshness.needs_approval:
-            stale_approved_by = approval.supervisor_id  # type: ignore[union-attr]
+        if freshness.needs_approval and approval is not None:  # checked just above
+            stale_approved_by = approval.supervisor_id
 
         day = now.astimezone().date()
         persons = [household.member(pid) for pid in decision.person_ids]
+        requester = _requester_info(request)
+        purpose = _purpose_info(request)
+        mail_to = _mail_to_info(decision)
+        rule = decision.rule.value if decision.rule is not None else None
         with self.cache.transaction():
             issuance_no = self.cache.next_issuance_no(self.terminal_no, day)
             document = build_document(
@@ -213,31 +284,38 @@ class IssuanceDesk(SessionCore):
                 municipality=self.municipality,
             )
             # Rendering inside the transaction: a missing glyph rolls the number back.
-            pdf = self.renderer(document, sample=False, sign=self.sign)
+            pdf = self.renderer(document, sample=False, sign=self.sign, seal_png=seal.image_png)
             digest = content_digest(document)
 
             def event_for(no: str) -> Event:
-                return Event(
+                # Validated here, and again before the outbox (the server validates it too).
+                payload = CertificateIssuedPayload(
+                    issuance_no=no,
+                    kind=document.form.value,
+                    household_id=household.household_id,
+                    person_ids=list(decision.person_ids),
+                    copies=decision.copies,
+                    fee_yen=decision.fee_yen,
+                    requester_kind=request.requester_kind.value,
+                    content_digest=digest,
+                    approved_by=approval.supervisor_id if approval else None,
+                    requester=requester,
+                    purpose=purpose,
+                    rule=rule,
+                    delivery=delivery.value,
+                    mail_to=mail_to,
+                )
+                return new_event(
+                    payload,
                     event_id=str(uuid.uuid4()),
-                    type="certificate_issued",
                     occurred_at=now,
                     operator_id=self.operator.operator_id,
                     terminal_no=self.terminal_no,
                     relied_versions={p.person_id: p.version for p in persons},
                     stale_approved_by=stale_approved_by,
-                    payload={
-                        "issuance_no": no,
-                        "kind": document.form.value,
-                        "household_id": household.household_id,
-                        "person_ids": list(decision.person_ids),
-                        "copies": decision.copies,
-                        "fee_yen": decision.fee_yen,
-                        "requester_kind": request.requester_kind.value,
-                        "content_digest": digest,
-                        "approved_by": approval.supervisor_id if approval else None,
-                    },
                 )
 
+            documents = "、".join(IDENTITY_LABELS[d] for d in request.identity_documents)
             issuance = self.cache.record_issuance(
                 issuance_no=issuance_no,
                 terminal_no=self.terminal_no,
@@ -249,11 +327,20 @@ class IssuanceDesk(SessionCore):
                 copies=decision.copies,
                 fee_yen=decision.fee_yen,
                 requester_kind=request.requester_kind.value,
-                id_document=id_document,
+                id_document=documents or None,
                 content_digest=digest,
                 event_factory=event_for,
+                requester=requester,
+                purpose=purpose,
+                rule=rule,
+                delivery=delivery.value,
+                mail_to=mail_to,
             )
-            self.audit(AuditAction.ISSUE_CERTIFICATE, [issuance_no, *decision.person_ids])
+            self.audit(
+                AuditAction.ISSUE_CERTIFICATE,
+                [issuance_no, *decision.person_ids],
+                reason=_audit_reason(request, decision, delivery, documents),
+            )
         return IssuedCertificate(issuance=issuance, pdf=pdf, sheets=document.sheet_count)
 
     def void(self, issuance_no: str, reason: str) -> None:
@@ -263,13 +350,12 @@ class IssuanceDesk(SessionCore):
         reason = reason.strip()
         if not reason:
             raise ValidationError("reason", "取消の理由を入力してください。")
-        event = Event(
+        event = new_event(
+            CertificateVoidedPayload(issuance_no=issuance_no, reason=reason),
             event_id=str(uuid.uuid4()),
-            type="certificate_voided",
             occurred_at=self.clock(),
             operator_id=self.operator.operator_id,
             terminal_no=self.terminal_no,
-            payload={"issuance_no": issuance_no, "reason": reason},
         )
         with self.cache.transaction():
             self.cache.void_issuance(issuance_no, reason, event)
@@ -279,19 +365,21 @@ class IssuanceDesk(SessionCore):
         self._require(Permission.DAILY_REPORT)
         return self.cache.issuances_on(self.today())
 
-    def daily_totals(self, day: date | None = None) -> list[tuple[str, int, int, int, int]]:
-        """日計: per kind (label, issued, copies, fees, voided); voided ones count no fee."""
+    def daily_totals(self, day: date | None = None) -> list[tuple[str, int, int, int, int, int]]:
+        """日計: per kind (label, issued, copies, fees, voided, mailed); voided ones count no
+        fee; mailed: the issued ones that left by mail (郵送)."""
         self._require(Permission.DAILY_REPORT)
         totals: dict[str, list[int]] = {}
         for i in self.cache.issuances_on(day or self.today()):
-            row = totals.setdefault(KIND_LABELS.get(i.kind, i.kind), [0, 0, 0, 0])
+            row = totals.setdefault(KIND_LABELS.get(i.kind, i.kind), [0, 0, 0, 0, 0])
             if i.voided:
                 row[3] += 1
             else:
                 row[0] += 1
                 row[1] += i.copies
                 row[2] += i.fee_yen
-        return [(kind, *values) for kind, values in sorted(totals.items())]  # type: ignore[misc]
+                row[4] += i.mailed
+        return [(kind, v[0], v[1], v[2], v[3], v[4]) for kind, v in sorted(totals.items())]
 
     def daily_report_pdf(self, day: date | None = None) -> bytes:
         """The 日計表 as a PDF; an export of figures only (no personal data), audited."""
@@ -308,3 +396,64 @@ class IssuanceDesk(SessionCore):
     def record_print(self, issuance_no: str, pages: int) -> None:
         """Every print is an audit entry (DESIGN.md §8: outputs to media are recorded)."""
         self.audit(AuditAction.PRINT, [issuance_no], reason=f"{pages}ページ")
+
+
+def _requester_info(request: CertificateRequest) -> RequesterInfo:
+    r = request.requester
+    p = r.person
+    return RequesterInfo(
+        kind=r.kind.value,
+        name=p.name if p else "",
+        address=p.address if p else "",
+        birth_date=p.birth_date if p else None,
+        person_id=p.person_id if p else None,
+        principal_id=r.principal_id,
+        representation=None if r.representation is None else r.representation.value,
+        ground=None if r.ground is None else r.ground.value,
+        profession=None if r.profession is None else r.profession.value,
+        client_name=r.client_name,
+        organization=r.organization,
+        staff_title=r.staff_title,
+        identity_documents=[d.value for d in request.identity_documents],
+    )
+
+
+def _purpose_info(request: CertificateRequest) -> PurposeInfo | None:
+    p = request.purpose
+    if not (p.given or p.submit_to.strip() or p.category is not None):
+        return None
+    return PurposeInfo(
+        category=None if p.category is None else p.category.value,
+        reason=p.reason.strip(),
+        submit_to=p.submit_to.strip(),
+    )
+
+
+def _mail_to_info(decision: Decision) -> MailToInfo | None:
+    m = decision.mail_to
+    if m is None:
+        return None
+    return MailToInfo(
+        postal_code=m.postal_code,
+        address=m.address,
+        katagaki=m.katagaki,
+        addressee=m.addressee,
+        person_id=m.person_id,
+    )
+
+
+def _audit_reason(
+    request: CertificateRequest, decision: Decision, delivery: Delivery, documents: str
+) -> str:
+    """The issuance's audit entry names who asked, with what, why, and how it left."""
+    parts = [f"請求者: {request.requester.summary()}"]
+    if documents:
+        parts.append(f"確認書類: {documents}")
+    if request.purpose.text():
+        parts.append(f"請求事由: {request.purpose.text()}")
+    if decision.rule is not None:
+        parts.append(f"根拠: 住民基本台帳法{decision.rule.value}")
+    parts.append(f"交付方法: {DELIVERY_LABELS[delivery]}")
+    if decision.mail_to is not None:
+        parts.append(f"送付先: {' '.join(decision.mail_to.lines())}")
+    return "　".join(parts)

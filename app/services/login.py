@@ -10,14 +10,13 @@ from __future__ import annotations
 import base64
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 from app.auth.errors import InvalidCredentials
 from app.auth.service import AuthService
 from app.services.issuance import DailyReportRenderer, Renderer
 from app.services.revocation import LOCKED_MESSAGE, is_locked
-from app.services.session import CounterSession
-from app.services.session_core import Clock, SessionError, _now
+from app.services.session import CounterSession, NotificationTools
+from app.services.session_core import Clock, SessionError, utc_now
 from app.services.terminal import (
     SecretStoreFactory,
     TerminalConfig,
@@ -30,7 +29,7 @@ from app.store.db import Cache, open_cache
 from app.store.keys import KeySlots
 from app.sync.client import SyncClient, load_private_key
 from app.sync.errors import ServerRejected
-from app.sync.protocol import OperatorProfile
+from app.sync.protocol import OperatorProfile, SessionResponse
 
 
 class LoginService:
@@ -47,10 +46,12 @@ class LoginService:
         *,
         daily_report_renderer: DailyReportRenderer | None = None,
         secret_store_factory: SecretStoreFactory = default_secret_store,
-        clock: Clock = _now,
+        clock: Clock = utc_now,
+        notification_tools: NotificationTools | None = None,
     ) -> None:
         self.files = TerminalFiles(Path(data_dir))
         self.renderer = renderer
+        self.notification_tools = notification_tools
         self.daily_report_renderer = daily_report_renderer
         self.secret_store_factory = secret_store_factory
         self.clock = clock
@@ -83,9 +84,9 @@ class LoginService:
         device_secret = self._device_secret(config)
         client = self.client(config, device_secret)
         slots = KeySlots(self.files.slots)
-        opened: dict[str, Any] = {}
+        opened: dict[str, Cache] = {}
 
-        def online_login(op_id: str, pw: str):
+        def online_login(op_id: str, pw: str) -> SessionResponse:
             try:
                 answer = client.login(op_id, pw)
             except ServerRejected as exc:
@@ -138,6 +139,7 @@ class LoginService:
             key = load_private_key(self.files.key, device_secret)
             session = CounterSession(
                 config=config,
+                files=self.files,
                 auth=auth,
                 cache=cache,
                 client=client,
@@ -149,6 +151,7 @@ class LoginService:
                 clock=self.clock,
                 client_factory=lambda: self.client(config, device_secret),
                 secret_store=self.secret_store_factory(config.install_id),
+                notification_tools=self.notification_tools,
             )
         except BaseException:
             cache.close()

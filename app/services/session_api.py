@@ -7,22 +7,44 @@ Protocol instead of `Any`, so the type checker holds the seam. This module is li
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import date
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from app.auth.approval import Approval
+    from app.auth.idle import IdlePolicy
     from app.auth.permissions import Permission
     from app.auth.service import AuthService
-    from app.domain.certificates import CertificateRequest, Decision
+    from app.domain.audit_chain import ChainEntry, Problem
+    from app.domain.cards import CardFaceInfo
+    from app.domain.certificates import (
+        CertificateContext,
+        CertificateRequest,
+        Decision,
+        Delivery,
+    )
+    from app.domain.notifications import (
+        Finding,
+        MoveOutCertificate,
+        NotificationDraft,
+        TownList,
+    )
     from app.domain.records import Household
     from app.services.issuance import IssuedCertificate
+    from app.services.notifications import FiledNotification, PreparedForm
     from app.services.terminal import TerminalConfig
-    from app.store.outbox import Issuance
+    from app.store.issuances import Issuance
+    from app.store.notifications import LocalNotification
     from app.store.search import SearchPage
-    from app.sync.engine import SyncReport, SyncStatus
+    from app.sync.engine import Cancel, Progress
+    from app.sync.notification_protocol import (
+        NotificationDecision,
+        NotificationDetail,
+        NotificationSummary,
+    )
     from app.sync.protocol import OperatorProfile
+    from app.sync.results import SyncReport, SyncStatus
 
 
 class CounterSessionApi(Protocol):
@@ -42,6 +64,8 @@ class CounterSessionApi(Protocol):
 
     def can(self, permission: Permission) -> bool: ...
 
+    def idle_policy(self) -> IdlePolicy: ...
+
     def today(self) -> date: ...
 
     # search and view
@@ -60,18 +84,20 @@ class CounterSessionApi(Protocol):
     def open_household(self, household_id: str) -> Household: ...
 
     # certificates
+    def certificate_context(self, household: Household) -> CertificateContext: ...
+
     def decide(
         self,
         request: CertificateRequest,
         household: Household,
-        requester_person_id: str | None = None,
+        context: CertificateContext | None = None,
     ) -> Decision: ...
 
     def preview(
         self,
         request: CertificateRequest,
         household: Household,
-        requester_person_id: str | None = None,
+        context: CertificateContext | None = None,
     ) -> bytes: ...
 
     def approval_needed(self, decision: Decision) -> str | None: ...
@@ -85,9 +111,8 @@ class CounterSessionApi(Protocol):
         request: CertificateRequest,
         household: Household,
         *,
-        requester_person_id: str | None = None,
-        id_document: str | None = None,
         approval: Approval | None = None,
+        delivery: Delivery = ...,
     ) -> IssuedCertificate: ...
 
     def void(self, issuance_no: str, reason: str) -> None: ...
@@ -98,13 +123,61 @@ class CounterSessionApi(Protocol):
 
     def record_print(self, issuance_no: str, pages: int) -> None: ...
 
+    # 住民異動届 (app/services/notifications.py): the 異動届 desk
+    def towns(self) -> TownList: ...
+
+    def new_notification_id(self) -> str: ...
+
+    def check_notification(self, draft: NotificationDraft) -> tuple[Finding, ...]: ...
+
+    def move_in_certificate_from_card(self, face: CardFaceInfo) -> MoveOutCertificate: ...
+
+    def prepare_notification_form(self, draft: NotificationDraft) -> PreparedForm: ...
+
+    def record_notification_print(self, prepared: PreparedForm, pages: int) -> None: ...
+
+    def record_certificate_print(self, filed: FiledNotification, pages: int) -> None: ...
+
+    def file_notification(
+        self,
+        prepared: PreparedForm,
+        *,
+        acknowledged: Iterable[str],
+        signature_confirmed: bool,
+        documents_confirmed: bool,
+    ) -> FiledNotification: ...
+
+    def notifications_filed(self) -> list[LocalNotification]: ...
+
+    def notification_decisions(self) -> list[LocalNotification]: ...
+
+    # 住民異動届: the head office's 審査 (app/services/notification_review.py)
+    def review_list(self, *, decided: bool = False) -> list[NotificationSummary]: ...
+
+    def review_detail(self, notification_id: str) -> NotificationDetail: ...
+
+    def review_confirm(
+        self, notification_id: str, relied_versions: dict[str, int] | None = None
+    ) -> NotificationDecision: ...
+
+    def review_return(self, notification_id: str, reason: str) -> NotificationDecision: ...
+
+    # the audit log (監査者): checked, and the viewing itself audited
+    def audit_log(
+        self,
+        operator_id: str | None = None,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        actions: Sequence[str] | None = None,
+    ) -> list[ChainEntry]: ...
+
+    def verify_audit_chain(self) -> list[Problem]: ...
+
     # sync and the end of the session
     def status(self) -> SyncStatus: ...
 
     def sync_once(
-        self,
-        progress: Callable[[int, int], object] | None = None,
-        cancel: Callable[[], bool] | None = None,
+        self, progress: Progress | None = None, cancel: Cancel | None = None
     ) -> SyncReport: ...
 
     def needs_reconnect(self, report: SyncReport) -> bool: ...

@@ -22,6 +22,7 @@ from typing import Any
 
 import msgspec
 
+from app.domain.addresses import address_key
 from app.domain.errors import ValidationError
 from app.domain.records import (
     Household,
@@ -41,7 +42,8 @@ from app.sync.protocol import (
 
 from .base import CacheBase
 from .errors import NotFound, StoreError
-from .search import address_key, person_keys
+from .notifications import apply_notification_decision
+from .search import person_keys
 
 # persons holds what search, lookups and the feed need; the rest is in households.raw.
 _PERSON_COLUMNS = (
@@ -266,6 +268,8 @@ class ResidentsMixin(CacheBase):
                 "INSERT OR REPLACE INTO meta(k, v) VALUES ('policy', ?)",
                 (policy.model_dump_json(),),
             )
+        elif item.kind == "notification":
+            apply_notification_decision(conn, item)
         elif item.kind == "terminal":
             # The feed is the same for every terminal and carries each one's item: kept per
             # terminal number, so that another terminal's revocation never reads as ours.
@@ -525,6 +529,12 @@ class ResidentsMixin(CacheBase):
     def cursor(self) -> int:
         return int(self._meta_get("cursor") or 0)
 
+    def reset_cursor(self, seq: int) -> None:
+        """Move the cursor to `seq`, backwards too (a server restored from an older backup):
+        apply_changes refuses that, as a guard against replayed pages."""
+        with self.transaction() as conn:
+            conn.execute("UPDATE meta SET v = ? WHERE k = 'cursor'", (str(seq),))
+
     def mark_pull_complete(self, at: datetime) -> None:
         """Record the time of the last pull that reached the server's latest seq (tz-aware)."""
         if at.tzinfo is None:
@@ -560,11 +570,12 @@ class ResidentsMixin(CacheBase):
         row = self._query_one("SELECT raw FROM households WHERE household_id = ?", (household_id,))
         if row is None:
             raise NotFound(f"世帯が端末にありません(世帯ID {household_id})。")
-        return row[0]
+        return str(row[0])
 
     def household_data(self, household_id: str) -> dict[str, Any]:
         """The household exactly as it arrived (interchange-format dict)."""
-        return json.loads(self._household_raw(household_id))
+        data: dict[str, Any] = json.loads(self._household_raw(household_id))
+        return data
 
     def household(self, household_id: str) -> Household:
         return parse_line(self._household_raw(household_id))
@@ -640,7 +651,7 @@ class ResidentsMixin(CacheBase):
             if self._bulk:
                 self._bulk_write(conn, puts, deletes)
                 return
-            for h in puts:
-                self._put_household(conn, h)
+            for prepared in puts:
+                self._put_household(conn, prepared)
             for household_id in deletes:
                 self._delete_household(conn, household_id)

@@ -11,8 +11,9 @@ text as received (`ChangeItem.data_json`) for the cache to decode straight into 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 import msgspec
@@ -24,7 +25,9 @@ from pydantic import (
     Field,
     PrivateAttr,
     StrictInt,
+    ValidationError,
     field_validator,
+    model_validator,
 )
 
 PROTOCOL_VERSION = 1
@@ -39,12 +42,35 @@ DIGEST_BUCKETS = 256
 # Header that carries the operator session on every call after POST /v1/sessions.
 SESSION_HEADER = "X-Madoguchi-Session"
 
+# The version handshake (docs/server.md "Client versions"): the client names its program and
+# protocol version on every request; a server configured with a minimum refuses older clients
+# with CLIENT_TOO_OLD_STATUS and code CLIENT_TOO_OLD_CODE, and names the minimum in a header.
+CLIENT_VERSION_HEADER = "X-Madoguchi-Client-Version"
+PROTOCOL_VERSION_HEADER = "X-Madoguchi-Protocol"
+MIN_CLIENT_VERSION_HEADER = "X-Madoguchi-Min-Client-Version"
+CLIENT_TOO_OLD_STATUS = 426
+CLIENT_TOO_OLD_CODE = "client_too_old"
+_VERSION = re.compile(r"^(\d{1,6})(?:\.(\d{1,6})){0,3}")
+
+
+def parse_version(text: str | None) -> tuple[int, ...] | None:
+    """ "1.2.3" (a suffix such as ".dev1" or "rc1" is ignored) → (1, 2, 3); None if unreadable."""
+    if not text:
+        return None
+    match = _VERSION.match(text.strip())
+    if match is None:
+        return None
+    parts = tuple(int(p) for p in match.group(0).split("."))
+    return parts + (0,) * (3 - len(parts)) if len(parts) < 3 else parts
+
+
 EVENT_TYPES = (
     "certificate_issued",
     "certificate_voided",
     "card_event",
     "audit_batch",
     "reconciliation_ack",
+    "notification_filed",  # a 住民異動届 (app/sync/notification_protocol.py)
 )
 EventType = Literal[
     "certificate_issued",
@@ -52,9 +78,11 @@ EventType = Literal[
     "card_event",
     "audit_batch",
     "reconciliation_ack",
+    "notification_filed",
 ]
 EventStatus = Literal["accepted", "duplicate", "conflict", "rejected"]
-ChangeKind = Literal["household", "operator", "policy", "terminal"]
+# "notification": the head office's decision on a filed 住民異動届 (NotificationDecision).
+ChangeKind = Literal["household", "operator", "policy", "terminal", "notification"]
 
 
 def _iso_only(value: Any) -> Any:
@@ -125,6 +153,12 @@ class _Answer(BaseModel):
     may add an optional field without stopping every older terminal (issue 21 item 9)."""
 
     model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+# The bases for the protocol's other modules (notification_protocol.py): WireModel for what the
+# server reads from terminals (strict), WireAnswer for what terminals read from the server.
+WireModel = _Model
+WireAnswer = _Answer
 
 
 class Policy(_Answer):
@@ -354,6 +388,31 @@ class CertificateInfo(_Answer):
     fee_yen: int
     content_digest: str
     voided: bool = False
+    delivery: Literal["counter", "mail"] = "counter"
+
+
+class ServerInfo(_Answer):
+    """GET /v1/info: what an administrator confirms before enrolling a PC (no secrets)."""
+
+    municipality_code: str
+    municipality_name: str
+    protocol_version: int
+    min_client_version: str | None = None
+
+
+class SealBundle(_Answer):
+    """GET /v1/seal: the 公印 image and the 市長's title and name, signed by the municipality's
+    CA key over `app.domain.seal.seal_signed_bytes(...)`; the terminal verifies it with the CA
+    it pinned at enrollment before printing it on an issued certificate."""
+
+    version: StrictInt = Field(ge=1)
+    municipality_code: str = Field(min_length=6, max_length=6)
+    mayor_title: str = Field(min_length=1, max_length=40)
+    mayor_name: str = Field(min_length=1, max_length=40)
+    image_png_b64: str = Field(min_length=1, max_length=3_000_000)
+    image_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    signed_at: str = Field(min_length=1, max_length=64)  # ISO 8601, signed as this exact text
+    signature_b64: str = Field(min_length=1, max_length=400)
 
 
 class ErrorBody(_Answer):
@@ -384,6 +443,42 @@ def bucket_digest(pairs: Iterable[tuple[str, int]]) -> str:
 # Payloads of the event types (Event.payload is a dict on the wire; these name its keys).
 
 
+class RequesterInfo(_Model):
+    """Who asked for a certificate (app.domain.certificates.Requester), as recorded."""
+
+    kind: str = Field(min_length=1, max_length=32)  # RequesterKind
+    name: str = Field(default="", max_length=200)  # the person at the counter
+    address: str = Field(default="", max_length=400)
+    birth_date: date | None = None
+    person_id: str | None = Field(default=None, max_length=64)  # None: not registered here
+    principal_id: str | None = Field(default=None, max_length=64)  # 代理人・法定代理人: for whom
+    representation: str | None = Field(default=None, max_length=32)  # 親権者, 成年後見人 ...
+    ground: str | None = Field(default=None, max_length=32)  # §12の3① 各号
+    profession: str | None = Field(default=None, max_length=32)  # 特定事務受任者
+    client_name: str = Field(default="", max_length=200)
+    organization: str = Field(default="", max_length=200)  # 法人 / 国・地方公共団体の機関
+    staff_title: str = Field(default="", max_length=100)
+    identity_documents: list[str] = Field(default_factory=list, max_length=20)
+
+
+class PurposeInfo(_Model):
+    """請求事由: category, concrete reason, 提出先."""
+
+    category: str | None = Field(default=None, max_length=32)
+    reason: str = Field(default="", max_length=1000)
+    submit_to: str = Field(default="", max_length=200)
+
+
+class MailToInfo(_Model):
+    """郵送: the subject's address as registered when the copy was issued."""
+
+    postal_code: str = Field(default="", max_length=16)
+    address: str = Field(min_length=1, max_length=400)
+    katagaki: str | None = Field(default=None, max_length=200)
+    addressee: str = Field(min_length=1, max_length=200)
+    person_id: str = Field(min_length=1, max_length=64)
+
+
 class CertificateIssuedPayload(_Model):
     issuance_no: WireId  # "{terminal_no}-{yyyymmdd}-{seq}"
     kind: WireId  # e.g. "juminhyo", "joshohyo"
@@ -399,6 +494,18 @@ class CertificateIssuedPayload(_Model):
         Annotated[str, Field(max_length=32, pattern=_PLAIN_PATTERN), AfterValidator(_plain)] | None
     ) = None
     approved_by: WireId | None = None
+    # Issue 19: the requester as a person, the 請求事由, the article, and how it left.
+    requester: RequesterInfo | None = None
+    purpose: PurposeInfo | None = None
+    rule: str | None = Field(default=None, max_length=32)
+    delivery: Literal["counter", "mail"] = "counter"
+    mail_to: MailToInfo | None = None
+
+    @model_validator(mode="after")
+    def _mail_has_address(self) -> CertificateIssuedPayload:
+        if (self.delivery == "mail") != (self.mail_to is not None):
+            raise ValueError("delivery 'mail' needs mail_to, and only it has one")
+        return self
 
 
 class CertificateVoidedPayload(_Model):
@@ -427,3 +534,62 @@ class ReconciliationAckPayload(_Model):
 
     reconciliation_id: Annotated[StrictInt, Field(ge=1, le=INT32_MAX)] | None = None
     event_id: str | None = Field(default=None, pattern=UUID_PATTERN)
+
+
+class AuditBatchPayload(_Model):
+    """Event "audit_batch": a contiguous run of the terminal's audit chain (app/store/audit.py
+    AuditChain.pending_batch); the entries' wire form is app.domain.audit_chain's."""
+
+    terminal_no: str = Field(min_length=1, max_length=16)
+    first_seq: StrictInt = Field(ge=1)
+    last_seq: StrictInt = Field(ge=1)
+    entries: list[dict[str, Any]] = Field(min_length=1)
+
+
+# The payload model of each event type: the terminal validates against it before an event
+# enters the outbox (a typo fails there, not as "rejected" after the fact); the server again.
+EVENT_PAYLOADS: dict[EventType, type[BaseModel]] = {
+    "certificate_issued": CertificateIssuedPayload,
+    "certificate_voided": CertificateVoidedPayload,
+    "card_event": CardEventPayload,
+    "audit_batch": AuditBatchPayload,
+    "reconciliation_ack": ReconciliationAckPayload,
+}
+
+
+def payload_problems(event: Event) -> list[str]:
+    """The payload's fields that do not fit its type's model ([] when it fits)."""
+    model = EVENT_PAYLOADS.get(event.type)
+    if model is None:
+        return ["type"]
+    try:
+        model.model_validate(event.payload)
+    except ValidationError as exc:
+        return [".".join(str(p) for p in e["loc"]) or "payload" for e in exc.errors()]
+    return []
+
+
+def new_event(
+    payload: BaseModel,
+    *,
+    event_id: str,
+    occurred_at: datetime,
+    operator_id: str,
+    terminal_no: str,
+    relied_versions: dict[str, int] | None = None,
+    stale_approved_by: str | None = None,
+) -> Event:
+    """An Event built from its typed payload (the type follows from the payload's model)."""
+    types = [t for t, model in EVENT_PAYLOADS.items() if type(payload) is model]
+    if len(types) != 1:
+        raise TypeError(f"no event type carries a {type(payload).__name__}")
+    return Event(
+        event_id=event_id,
+        type=types[0],
+        occurred_at=occurred_at,
+        operator_id=operator_id,
+        terminal_no=terminal_no,
+        relied_versions=relied_versions or {},
+        stale_approved_by=stale_approved_by,
+        payload=payload.model_dump(mode="json"),
+    )

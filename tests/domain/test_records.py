@@ -8,10 +8,12 @@ from datetime import date
 from typing import Any
 
 import pytest
+from msgspec.structs import replace
 
 from app.domain.errors import ValidationError
 from app.domain.records import (
     FIELD_LABELS,
+    LATER_PERSON_KEYS,
     HistoryEntry,
     Household,
     Person,
@@ -23,7 +25,8 @@ from app.domain.records import (
     person_to_dict,
 )
 
-# DESIGN.md §3, in order, plus the documented extension support_measure.perpetrator_person_ids.
+# DESIGN.md §3, in order, plus the documented extensions support_measure.perpetrator_person_ids,
+# support_measure.perpetrators and period_of_stay (在留期間, docs/record-format.md).
 PERSON_KEYS = [
     "person_id",
     "juminhyo_code",
@@ -50,6 +53,7 @@ PERSON_KEYS = [
     "moved_out_to",
     "nationality",
     "residence_status",
+    "period_of_stay",
     "period_of_stay_until",
     "residence_card_number",
     "article_30_45",
@@ -102,6 +106,7 @@ def full_household() -> dict[str, Any]:
                 "moved_out_to": None,
                 "nationality": None,
                 "residence_status": None,
+                "period_of_stay": None,
                 "period_of_stay_until": None,
                 "residence_card_number": None,
                 "article_30_45": None,
@@ -126,6 +131,7 @@ def full_household() -> dict[str, Any]:
                 "alias_kana": "カサイ ラン",
                 "nationality": "ベトナム",
                 "residence_status": "日本人の配偶者等",
+                "period_of_stay": "3年",
                 "period_of_stay_until": "2027-07-01",
                 "residence_card_number": "AB12345678CD",
                 "article_30_45": "中長期在留者",
@@ -160,8 +166,37 @@ def test_emit_key_order_and_round_trip() -> None:
     assert json.loads(line)["members"][1]["support_measure"] is None
 
 
+def test_perpetrators_known_by_name_round_trip() -> None:
+    """支援措置 may name a 加害者 registered elsewhere by 氏名・生年月日 (docs/certificates.md)."""
+    data = mutate(
+        ["members", 0, "support_measure", "perpetrators"],
+        [{"name": "加害　一郎", "birth_date": "1980-01-02"}],
+    )
+    h = parse_household(data)
+    sm = h.members[0].support_measure
+    assert sm is not None and sm.perpetrators[0].name == "加害　一郎"
+    assert sm.perpetrators[0].birth_date == date(1980, 1, 2)
+    assert parse_line(dump_line(h)) == h == parse_line(json.dumps(data, ensure_ascii=False))
+    with pytest.raises(ValidationError):
+        parse_household(
+            mutate(
+                ["members", 0, "support_measure", "perpetrators"], [{"birth_date": "1980-01-02"}]
+            )
+        )
+
+
 def test_every_key_has_a_label() -> None:
-    for key in [*PERSON_KEYS, *HOUSEHOLD_KEYS, "until", "date", "kind", "note"]:
+    for key in [
+        *PERSON_KEYS,
+        *LATER_PERSON_KEYS,
+        *HOUSEHOLD_KEYS,
+        "until",
+        "date",
+        "kind",
+        "note",
+        "perpetrators",
+        "reported_on",
+    ]:
         assert key in FIELD_LABELS
 
 
@@ -169,7 +204,33 @@ def test_person_to_dict_matches_record_fields() -> None:
     from msgspec.structs import fields
 
     p = Person("P", "12345678903", None, 1, "resident", "名", "メ", date(2000, 1, 1), "male", "子")
-    assert list(person_to_dict(p)) == [f.name for f in fields(Person)]
+    later = set(LATER_PERSON_KEYS)
+    assert list(person_to_dict(p)) == [f.name for f in fields(Person) if f.name not in later]
+    assert [f.name for f in fields(Person)][-len(later) :] == list(LATER_PERSON_KEYS)
+
+
+def test_later_keys_are_written_only_when_set() -> None:
+    """Keys added by issue 20 (別添1 items a confirmed 届出 writes): a record without them
+    keeps its v1 bytes; with them they follow the v1 keys and round-trip."""
+    h = parse_household(full_household())
+    before = dump_line(h)
+    assert "reported_on" not in before.replace("_reported_on", "")
+    assert all(k not in before for k in LATER_PERSON_KEYS)
+    head = h.head
+    moved = replace(
+        head,
+        removal_reported_on=date(2026, 4, 20),
+        previous_head_name="大空 翔",
+        moved_out_head_name="札幌 花子",
+        history=(*head.history, HistoryEntry(date(2026, 4, 18), "転居", "", date(2026, 4, 20))),
+    )
+    h2 = replace(h, members=(moved, *h.members[1:]))
+    d = household_to_dict(h2)
+    assert list(d["members"][0]) == PERSON_KEYS + list(LATER_PERSON_KEYS)
+    assert d["members"][0]["history"][-1]["reported_on"] == "2026-04-20"
+    assert "reported_on" not in d["members"][0]["history"][0]
+    assert parse_line(dump_line(h2)) == h2
+    assert parse_household(json.loads(dump_line(h2))) == h2
 
 
 def mutate(path: list[Any], value: Any, *, delete: bool = False) -> dict[str, Any]:

@@ -73,8 +73,12 @@ def test_issue_a_certificate_through_the_widgets(qtbot, counter, tmp_path: Path)
 
     dialog = window.open_issuance(household)
     qtbot.addWidget(dialog)
+    qtbot.waitUntil(lambda: dialog.context is not None, timeout=TIMEOUT)
     assert not dialog.issue_button.isEnabled()  # no 本人確認 yet
     assert "本人確認書類" in dialog.decision_label.text()
+    # The requester is a person: 本人, picked from the household.
+    panel = dialog.requester_panel
+    panel.member.setCurrentIndex(panel.member.findData(household.head_person_id))
     license_ = next(d for d in dialog.id_checks if d.value == "drivers_license")
     dialog.id_checks[license_].click()
     assert dialog.issue_button.isEnabled()

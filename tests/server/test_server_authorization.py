@@ -151,8 +151,6 @@ def test_kinds_every_operator_may_send_still_need_the_sessions_operator(
 ) -> None:
     env = sync_server
     no = env.terminal.terminal_no
-    payload: dict[str, Any] = (
-        {"entries": []} if kind == "audit_batch" else {"reconciliation_id": 1}
-    )
+    payload: dict[str, Any] = {"entries": []} if kind == "audit_batch" else {"reconciliation_id": 1}
     status, reason = _status(env.client, _event(env.client, no, kind, payload, "someone-else"))
     assert status == "rejected" and "ログイン中の操作者" in reason

@@ -9,14 +9,15 @@ import socket
 import stat
 import subprocess
 import sys
-import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from app.sync.client import SyncClient, generate_terminal_key, make_csr, store_enrollment
 from app.sync.errors import ServerUnreachable
 from server.cli import main
+from tests.support.poll import poll_until
 from tests.support.server import KEY_PASSWORD, make_households, write_jsonl
 
 
@@ -113,17 +114,16 @@ def test_cli_init_import_operator_token_and_serve(
     )
     try:
         base = f"https://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
         key = generate_terminal_key()
-        while True:
-            try:
-                with SyncClient(base, data / "ca" / "ca.pem") as anon:
-                    answer = anon.enroll(token, make_csr(key), secrets.token_bytes(32))
-                break
-            except ServerUnreachable:
-                assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
-                assert time.monotonic() < deadline
-                time.sleep(0.3)
+
+        def enroll() -> Any:
+            assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+            with SyncClient(base, data / "ca" / "ca.pem") as anon:
+                return anon.enroll(token, make_csr(key), secrets.token_bytes(32))
+
+        answer = poll_until(
+            enroll, timeout=60, interval=0.3, what="the server", retry_on=(ServerUnreachable,)
+        )
         cert, key_path, ca = store_enrollment(tmp_path / "t", key, answer, KEY_PASSWORD)
         with SyncClient(base, ca, cert, key_path, KEY_PASSWORD) as client:
             client.login("op9", "a-long-passphrase-9")
@@ -131,9 +131,13 @@ def test_cli_init_import_operator_token_and_serve(
         assert sum(1 for i in page.items if i.kind == "household") == 3
         # Two worker processes, one private log file, paths without their query strings.
         log = data / "logs" / "server.log"
-        while len(set(re.findall(r"Started server process \[(\d+)\]", log.read_text()))) < 2:
-            assert proc.poll() is None and time.monotonic() < deadline
-            time.sleep(0.2)
+
+        def two_workers() -> bool:
+            assert proc.poll() is None
+            started = re.findall(r"Started server process \[(\d+)\]", log.read_text())
+            return len(set(started)) >= 2
+
+        poll_until(two_workers, timeout=60, interval=0.2, what="two worker processes")
         text = log.read_text(encoding="utf-8")
         assert '"GET /v1/changes HTTP/1.1" 200' in text and "after=" not in text
         assert "a-long-passphrase-9" not in text

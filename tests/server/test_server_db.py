@@ -45,7 +45,7 @@ def test_migrations_produce_exactly_the_tables_of_tables_py(db_url: str) -> None
 
 
 def test_upgrade_from_0001_keeps_the_data_and_seals_the_numbers(db_url: str) -> None:
-    """A register written by a server before migration 0003 (plaintext 個人番号): after the
+    """A register written by a server before migration 0005 (plaintext 個人番号): after the
     upgrade and the first start, the numbers are sealed, indexed, and served as before."""
     from server import register_crypto
     from server.feed import dumps

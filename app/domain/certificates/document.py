@@ -5,6 +5,7 @@ Pure: no I/O. `paginate` decides how the 世帯連記式 splits into sheets; pri
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date
 
@@ -14,6 +15,7 @@ from app.domain.certificates.rules import (
     Decision,
     FormKind,
     Item,
+    MailAddress,
 )
 from app.domain.errors import DomainError
 from app.domain.records import Household, Person
@@ -30,6 +32,22 @@ PERSONS_PER_SHEET = 4
 # 0.5). Budgeted for a sheet that also carries the 認証文; the renderer shrinks a sheet that
 # still does not fit (a single person with a very long 記事) rather than cut anything.
 SHEET_ROW_BUDGET = 42.0
+
+
+# 交付番号 (DESIGN.md §5): "{terminal_no}-{yyyymmdd}-{seq}", allocated on the terminal; the
+# sequence is written with four digits at least. The QR payload's check reads it back.
+ISSUANCE_NO_RE = re.compile(r"[0-9A-Za-z]{1,16}-[0-9]{8}-[0-9]{1,9}")
+
+
+def format_issuance_no(terminal_no: str, day: date, seq: int) -> str:
+    """The 交付番号 of the `seq`-th issuance of `day` on this terminal (0: a 見本's)."""
+    return f"{terminal_no}-{day:%Y%m%d}-{seq:04d}"
+
+
+def issuance_date(issuance_no: str) -> date:
+    """The day a 交付番号 was allocated (ValueError when it holds no valid date)."""
+    ymd = issuance_no.split("-")[1]
+    return date(int(ymd[:4]), int(ymd[4:6]), int(ymd[6:]))
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +99,8 @@ class CertificateDocument:
     fee_yen: int
     copies: int
     person_versions: tuple[tuple[str, int], ...]
+    # 郵送: the address sheet printed before the certificate (not part of the certified text).
+    mail_to: MailAddress | None = None
 
     @property
     def sheet_count(self) -> int:
@@ -107,6 +127,39 @@ def _date_with_report(on: date | None, reported: date | None) -> str:
     return text
 
 
+_FOREIGN_PERIOD_LABELS = {
+    "中長期在留者": "在留期間",
+    "一時庇護許可者": "上陸期間",
+    "仮滞在許可者": "仮滞在期間",
+}
+
+
+def _foreign_rows(person: Person, items: frozenset[Item]) -> list[tuple[Cell, ...]]:
+    """§30の45: 国籍・地域, then the 区分 and the items of its row of the table."""
+    pid = person.person_id
+    rows: list[tuple[Cell, ...]] = []
+    if Item.NATIONALITY in items:
+        rows.append((Cell("国籍・地域", person.nationality or "", pid),))
+    kind = person.article_30_45 or ""
+    if Item.FOREIGN_STATUS in items:
+        first = [Cell("法第30条の45に規定する区分", kind, pid)]
+        if kind == "中長期在留者":
+            first.append(Cell("在留資格", person.residence_status or "", pid))
+        rows.append(tuple(first))
+        period_label = _FOREIGN_PERIOD_LABELS.get(kind)
+        if period_label is not None:
+            period = [Cell(period_label, person.period_of_stay or "", pid)]
+            if kind == "中長期在留者":
+                period.append(
+                    Cell("在留期間の満了の日", format_wareki(person.period_of_stay_until), pid)
+                )
+            rows.append(tuple(period))
+    if Item.RESIDENCE_CARD_NUMBER in items and person.residence_card_number:
+        label = "特別永住者証明書の番号" if kind == "特別永住者" else "在留カードの番号"
+        rows.append((Cell(label, person.residence_card_number, pid),))
+    return rows
+
+
 def _person_block(
     person: Person, household: Household, items: frozenset[Item], form: FormKind
 ) -> PersonBlock:
@@ -114,14 +167,13 @@ def _person_block(
     rows: list[tuple[Cell, ...]] = []
     rows.append((Cell("フリガナ", person.name_kana, pid),))
     rows.append((Cell("氏名", person.name, pid, name=True),))
-    relationship = person.relationship if Item.RELATIONSHIP in items else ""
-    rows.append(
-        (
-            Cell("生年月日", format_wareki(person.birth_date), pid),
-            Cell("性別", _SEX_LABELS[person.sex], pid),
-            Cell("続柄", relationship, pid),
-        )
-    )
+    first = [
+        Cell("生年月日", format_wareki(person.birth_date), pid),
+        Cell("性別", _SEX_LABELS[person.sex], pid),
+    ]
+    if Item.HEAD_AND_RELATIONSHIP in items:  # 第4号: one item, 世帯主の氏名及び続柄
+        first.append(Cell("続柄", person.relationship, pid))
+    rows.append(tuple(first))
     extra: list[Cell] = []
     if Item.FORMER_NAME in items and person.former_name:
         extra.append(Cell("旧氏", person.former_name, pid, name=True))
@@ -129,24 +181,21 @@ def _person_block(
         extra.append(Cell("通称", person.alias, pid, name=True))
     if extra:
         rows.append(tuple(extra))
-    if Item.HEAD_NAME in items and form is not FormKind.HOUSEHOLD:
+    if Item.HEAD_AND_RELATIONSHIP in items and form is not FormKind.HOUSEHOLD:
         # On the 世帯連記式 the 世帯主 is printed once, in the sheet header.
         rows.append((Cell("世帯主", household.head.name, household.head_person_id, name=True),))
-    if Item.DATES in items:
-        rows.append(
-            (
-                Cell(
-                    "住民となった年月日",
-                    _date_with_report(person.became_resident_on, None),
-                    pid,
-                ),
-                Cell(
-                    "住所を定めた年月日",
-                    _date_with_report(person.address_set_on, person.address_set_reported_on),
-                    pid,
-                ),
-            )
+    dates: list[Cell] = []
+    if Item.BECAME_RESIDENT in items:
+        label = "外国人住民となった年月日" if person.is_foreign else "住民となった年月日"
+        dates.append(Cell(label, format_wareki(person.became_resident_on), pid))
+    if Item.ADDRESS_SET in items:
+        # 第8号's 届出の年月日 goes with the 従前の住所; 第7号 alone is the date.
+        reported = person.address_set_reported_on if Item.PREVIOUS_ADDRESS in items else None
+        dates.append(
+            Cell("住所を定めた年月日", _date_with_report(person.address_set_on, reported), pid)
         )
+    if dates:
+        rows.append(tuple(dates))
     if Item.PREVIOUS_ADDRESS in items and person.previous_address:
         rows.append((Cell("転入前住所", person.previous_address, pid),))
     if Item.HONSEKI in items and (person.honseki or person.hittosha):
@@ -160,25 +209,12 @@ def _person_block(
     numbers: list[Cell] = []
     if Item.JUMINHYO_CODE in items:
         numbers.append(Cell("住民票コード", person.juminhyo_code, pid))
-    if Item.MY_NUMBER in items and person.my_number:
-        numbers.append(Cell("個人番号", person.my_number, pid))
+    if Item.MY_NUMBER in items:
+        numbers.append(Cell("個人番号", person.my_number or "記録なし", pid))
     if numbers:
         rows.append(tuple(numbers))
-    if Item.FOREIGN_STATUS in items and person.is_foreign:
-        rows.append(
-            (
-                Cell("国籍・地域", person.nationality or "", pid),
-                Cell("法第30条の45区分", person.article_30_45 or "", pid),
-            )
-        )
-        rows.append(
-            (
-                Cell("在留資格", person.residence_status or "", pid),
-                Cell("在留期間の満了日", format_wareki(person.period_of_stay_until), pid),
-            )
-        )
-    if Item.RESIDENCE_CARD_NUMBER in items and person.residence_card_number:
-        rows.append((Cell("在留カード等の番号", person.residence_card_number, pid),))
+    if person.is_foreign:
+        rows += _foreign_rows(person, items)
     if form is FormKind.REMOVED:
         rows.append(
             (
@@ -228,19 +264,23 @@ class CertificateError(DomainError):
 
 
 class MissingGlyph(CertificateError):
-    """A character (or variation sequence) that no configured font has: issuance stops.
+    """A character (or variation sequence) that no configured font has: the print stops (an
+    issuance with it, which then never happened).
 
-    `character` is given as code points ("U+9F8D U+E0100"), never as the name it belongs to.
+    `character` is given as code points ("U+9F8D U+E0100"), never as the name it belongs to;
+    `document` names what could not be printed (住民異動届, 転出証明書 …), else the message
+    speaks of "この文書".
     """
 
-    def __init__(self, character: str, person_id: str | None) -> None:
+    def __init__(self, character: str, person_id: str | None, document: str = "") -> None:
         who = f"（個人ID: {person_id}）" if person_id else ""
         super().__init__(
             f"文字 {character} を印刷できるフォントがありません{who}。"
-            "証明書は交付できません。外字の登録を担当者に依頼してください。"
+            f"{document or 'この文書'}は印刷できません。外字の登録を担当者に依頼してください。"
         )
         self.character = character
         self.person_id = person_id
+        self.document = document
 
 
 def build_document(
@@ -263,7 +303,7 @@ def build_document(
 
     header: list[Cell] = [Cell("住所", address)]
     if form is FormKind.HOUSEHOLD and any(
-        Item.HEAD_NAME in decision.items[pid] for pid in decision.person_ids
+        Item.HEAD_AND_RELATIONSHIP in decision.items[pid] for pid in decision.person_ids
     ):
         header.append(Cell("世帯主", household.head.name, household.head_person_id, name=True))
 
@@ -291,4 +331,5 @@ def build_document(
         fee_yen=decision.fee_yen,
         copies=decision.copies,
         person_versions=tuple((p.person_id, p.version) for p in persons),
+        mail_to=decision.mail_to,
     )

@@ -15,6 +15,7 @@ that can read the pages.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 # Step 1 (v1): residents, search keys, operators, meta (cursor, policy, terminal status).
 _V1 = [
@@ -302,20 +303,58 @@ _V7 = [
 # Until v7 one flag held the state of whichever terminal's item came last in the feed, which is
 # the same for every terminal: revoking one terminal stopped the offline login of all others.
 # That flag cannot be attributed and goes; a terminal that saw its own revocation was wiped or
-# locked by app/sync/revocation.py at that sync, and the server refuses it (403) online.
+# locked by app/services/revocation.py at that sync, and the server refuses it (403) online.
 _V8 = ["DELETE FROM meta WHERE k = 'terminal_revoked'"]
 
-MIGRATIONS: Sequence[Sequence[str]] = (_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8)
+# v9 (issue 19): an issuance records who asked (the requester as a person, documents), the
+# 請求事由, the article it was decided under, and how it left: at the counter or by mail to
+# the subject's address as registered then (frozen here). JSON texts in the wire format of
+# app.sync.protocol (RequesterInfo, PurposeInfo, MailToInfo). The partial index finds the
+# active 支援措置 (a few hundred rows) without reading a million persons.
+_V9 = [
+    "ALTER TABLE issuances ADD COLUMN requester TEXT",
+    "ALTER TABLE issuances ADD COLUMN purpose TEXT",
+    "ALTER TABLE issuances ADD COLUMN rule TEXT",
+    "ALTER TABLE issuances ADD COLUMN delivery TEXT NOT NULL DEFAULT 'counter'",
+    "ALTER TABLE issuances ADD COLUMN mail_to TEXT",
+    "CREATE INDEX persons_support ON persons(support_until) WHERE support_until IS NOT NULL",
+]
+
+# v10 (issue 20): the 住民異動届 filed at this terminal (app/store/notifications.py): the
+# clerk's list, the head office's decision when it arrives on the feed (state, reason), whether
+# the clerk has seen it. The outbox carries the event itself (type notification_filed).
+_V10 = [
+    """CREATE TABLE notifications (
+        notification_id TEXT PRIMARY KEY,
+        procedure TEXT NOT NULL,
+        state TEXT NOT NULL DEFAULT 'pending'
+            CHECK (state IN ('pending', 'conflict', 'confirmed', 'returned')),
+        filed_at TEXT NOT NULL,
+        operator_id TEXT NOT NULL,
+        draft TEXT NOT NULL,
+        form_digest TEXT NOT NULL,
+        move_out_certificate_no TEXT,
+        decided_at TEXT,
+        decided_by TEXT,
+        reason TEXT,
+        decision TEXT,
+        seen INTEGER NOT NULL DEFAULT 1
+    )""",
+    "CREATE INDEX notifications_filed ON notifications(filed_at)",
+    "CREATE INDEX notifications_unseen ON notifications(seen) WHERE seen = 0",
+]
+
+MIGRATIONS: Sequence[Sequence[str]] = (_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8, _V9, _V10)
 LATEST_VERSION = len(MIGRATIONS)
 
 
-def migrate(conn, upto: int = LATEST_VERSION) -> int:  # type: ignore[no-untyped-def]
+def migrate(conn: Any, upto: int = LATEST_VERSION) -> int:
     """Apply the missing steps up to `upto`; returns the version reached.
 
     `conn` is a DB-API connection in autocommit mode (isolation_level=None); each step runs in
     its own BEGIN IMMEDIATE … COMMIT with the user_version bump.
     """
-    current = conn.execute("PRAGMA user_version").fetchone()[0]
+    current = int(conn.execute("PRAGMA user_version").fetchone()[0])
     for step in range(current, upto):
         conn.execute("BEGIN IMMEDIATE")
         try:
