@@ -191,7 +191,7 @@ def prepare(data_dir: Path, residents: int, port: int) -> DemoEnvironment:
             _write_residents(jsonl, residents)
             report = server.import_jsonl(jsonl)
             _say(f"  サーバーに取り込みました({time.monotonic() - t0:.1f}秒、{report})")
-            operators = {op_id: secrets.token_urlsafe(9) for op_id, _, _ in DEMO_OPERATORS}
+            operators = {op_id: secrets.token_urlsafe(12) for op_id, _, _ in DEMO_OPERATORS}
             for op_id, name, roles in DEMO_OPERATORS:
                 server.add_operator(op_id, name, roles, DEMO_BRANCH, operators[op_id])
             # As `madoguchi-server snapshot` after an import: the terminal's first sync
@@ -292,6 +292,9 @@ def main(argv: list[str]) -> int:
     from cli.gui import default_data_dir
 
     data_dir: Path = args.data_dir or default_data_dir("demo")
+    from cli import logs
+
+    logs.configure(data_dir)
 
     from app.store.instance_lock import AlreadyRunning, InstanceLock
 

@@ -12,6 +12,7 @@ import io
 import sys
 from importlib import import_module
 from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
 
 # subcommand → module whose `main(argv) -> int` runs it
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
@@ -61,9 +62,12 @@ def main(argv: list[str] | None = None) -> int:
         module = import_module(SUBCOMMANDS[argv[0]][0])
         return int(module.main(argv[1:]) or 0)
     args = _parser().parse_args(argv)
-    from cli.gui import run_gui
+    from cli import logs
+    from cli.gui import default_data_dir, run_gui
 
-    return run_gui(data_dir=args.data_dir)
+    data_dir = Path(args.data_dir) if args.data_dir else default_data_dir()
+    logs.configure(data_dir)
+    return run_gui(data_dir=data_dir)
 
 
 if __name__ == "__main__":

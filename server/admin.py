@@ -8,28 +8,35 @@ from __future__ import annotations
 
 import base64
 import binascii
+import logging
+import os
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, bindparam, func, insert, select, update
 
-from app.domain.roles import Role
+from app.domain.roles import Permission, Role, permissions_of
 from app.sync.protocol import (
+    ChangePasswordRequest,
     EnrollRequest,
     EnrollResponse,
     OperatorProfile,
     Policy,
     SessionRequest,
     SessionResponse,
+    control_character,
 )
 from server import ca as ca_mod
-from server import security
+from server import register_crypto, security
 from server.config import ServerConfig
 from server.db import Database
 from server.errors import AdminError, ApiError
 from server.feed import append_change, dumps
+from server.passwords import PasswordRules
 from server.tables import (
     enrollment_tokens,
     feed_counter,
@@ -42,6 +49,8 @@ from server.tables import (
 
 KNOWN_ROLES = tuple(r.value for r in Role)  # app.domain.roles: the one table
 
+log = logging.getLogger(__name__)
+
 
 def now() -> datetime:
     return datetime.now(UTC)
@@ -52,17 +61,46 @@ def aware(value: datetime) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
+def private_dir(path: Path) -> None:
+    """A directory only the server's account may enter (0700, also when it existed)."""
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.chmod(path, 0o700)
+
+
+def private_file(path: Path) -> None:
+    """Create `path` empty with mode 0600 unless it exists; an existing one is made 0600."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+    os.close(fd)
+    os.chmod(path, 0o600)
+
+
 def init_server(config: ServerConfig) -> Database:
-    """Create data dir, CA, master key and schema; seed the policy. Idempotent."""
-    config.data_dir.mkdir(parents=True, exist_ok=True)
+    """Create data dir, CA, master key and schema; seed the policy; open the register's key.
+    Idempotent. The data dir is 0700 and the SQLite file 0600 (SQLite gives its -wal and -shm
+    files the database file's mode)."""
+    private_dir(config.data_dir)
     security.configure_hasher(config.password_time_cost, config.password_memory_kib)
     ca_mod.create_ca(config)
+    if config.database_url is None:
+        private_file(config.data_dir / "server.db")
+        for suffix in ("-wal", "-shm"):
+            side = config.data_dir / f"server.db{suffix}"
+            if side.exists():
+                os.chmod(side, 0o600)
     db = Database(config.db_url)
     db.migrate()
     with db.write() as conn:
         if conn.execute(select(policy.c.id)).first() is None:
             _store_policy(conn, Policy(), version=1)
+        db.register_cipher = register_crypto.attach(conn, load_master_key(config))
     return db
+
+
+def password_rules(config: ServerConfig) -> PasswordRules:
+    return PasswordRules(
+        min_length=config.password_min_length,
+        context_words=(config.municipality_name, config.municipality_code, "kitami"),
+    )
 
 
 def _store_policy(conn: Connection, value: Policy, version: int) -> None:
@@ -115,6 +153,14 @@ def _check_roles(roles: list[str] | tuple[str, ...]) -> str:
     return ",".join(dict.fromkeys(roles))
 
 
+def _check_password(
+    rules: PasswordRules, password: str, operator_id: str, previous: str | None = None
+) -> None:
+    problems = rules.problems(password, operator_id, previous)
+    if problems:
+        raise AdminError("パスワードを受け付けられません: " + " ".join(problems))
+
+
 def add_operator(
     db: Database,
     operator_id: str,
@@ -123,12 +169,16 @@ def add_operator(
     branch: str,
     password: str,
     person_id: str | None = None,
+    *,
+    rules: PasswordRules | None = None,
+    must_change: bool = False,
 ) -> OperatorProfile:
-    if not operator_id or len(operator_id) > 64:
-        raise AdminError("操作者IDは1〜64文字です。")
-    if len(password) < 8:
-        raise AdminError("パスワードは8文字以上にしてください。")
+    if not operator_id or len(operator_id) > 64 or control_character(operator_id) is not None:
+        raise AdminError("操作者IDは1〜64文字です(制御文字は使えません)。")
+    if len(display_name) > 200 or len(branch) > 100:
+        raise AdminError("氏名は200文字以内、所属は100文字以内にしてください。")
     role_text = _check_roles(roles)
+    _check_password(rules or PasswordRules(), password, operator_id)
     with db.write() as conn:
         exists = conn.execute(
             select(operators.c.operator_id).where(operators.c.operator_id == operator_id)
@@ -148,6 +198,7 @@ def add_operator(
                 version=1,
                 created_at=now(),
                 person_id=person_id,
+                must_change_password=must_change,
             )
         )
         _publish_operator(conn, operator_id)
@@ -163,7 +214,10 @@ def update_operator(
     active: bool | None = None,
     unlock: bool = False,
     password: str | None = None,
+    rules: PasswordRules | None = None,
 ) -> OperatorProfile:
+    """An administrator's change. A new password is a reset: the operator must choose their
+    own at the next login (must_change_password), and their open sessions end."""
     values: dict[str, Any] = {"version": operators.c.version + 1}
     if roles is not None:
         values["roles"] = _check_roles(roles)
@@ -172,14 +226,16 @@ def update_operator(
     if unlock:
         values.update(locked=False, failed_attempts=0)
     if password is not None:
+        _check_password(rules or PasswordRules(), password, operator_id)
         values["password_hash"] = security.hash_password(password)
+        values["must_change_password"] = True
     with db.write() as conn:
         done = conn.execute(
             update(operators).where(operators.c.operator_id == operator_id).values(**values)
         ).rowcount
         if not done:
             raise AdminError(f"操作者 {operator_id} は登録されていません。")
-        if active is False:
+        if active is False or password is not None:
             conn.execute(sessions.delete().where(sessions.c.operator_id == operator_id))
         _publish_operator(conn, operator_id)
         row = conn.execute(select(operators).where(operators.c.operator_id == operator_id)).one()
@@ -347,17 +403,9 @@ def list_terminals(db: Database) -> list[dict[str, Any]]:
 # --- sessions ---------------------------------------------------------------------------------
 
 
-def login(
-    db: Database, config: ServerConfig, master_key: bytes, terminal_no: str, req: SessionRequest
-) -> SessionResponse:
-    denied = ApiError(401, "invalid_credentials", "操作者IDまたはパスワードが違います。")
-    with db.read() as conn:
-        row = conn.execute(
-            select(operators).where(operators.c.operator_id == req.operator_id)
-        ).first()
-    if row is None:
-        security.hash_password(req.password)  # same cost as a real check: no timing oracle
-        raise denied
+def _check_password_of(db: Database, config: ServerConfig, row: Any, password: str) -> None:
+    """argon2id check of an operator's password; a wrong one counts (committed before the
+    answer, in SQL so that parallel attempts all count) and the fifth locks the operator."""
     if row.locked:
         raise ApiError(
             403,
@@ -366,89 +414,194 @@ def login(
         )
     if not row.active:
         raise ApiError(403, "operator_inactive", "この操作者は無効にされています。")
-    ok = security.verify_password(row.password_hash, req.password)
-    if not ok:
-        # Counted in SQL (parallel attempts all count) and committed before answering.
-        with db.write() as conn:
-            conn.execute(
-                update(operators)
-                .where(operators.c.operator_id == row.operator_id)
-                .values(failed_attempts=operators.c.failed_attempts + 1)
-            )
-            conn.execute(
-                update(operators)
-                .where(
-                    operators.c.operator_id == row.operator_id,
-                    operators.c.failed_attempts >= config.lockout_threshold,
-                )
-                .values(locked=True)
-            )
-            locked = conn.execute(
-                select(operators.c.locked).where(operators.c.operator_id == row.operator_id)
-            ).scalar_one()
-        if locked:
-            raise ApiError(
-                403,
-                "operator_locked",
-                "パスワードの誤りが続いたため、この操作者をロックしました。管理者に連絡してください。",
-            )
-        raise denied
+    if security.verify_password(row.password_hash, password):
+        return
     with db.write() as conn:
-        if row.failed_attempts:
-            conn.execute(
-                update(operators)
-                .where(operators.c.operator_id == row.operator_id)
-                .values(failed_attempts=0)
-            )
-        sealed = conn.execute(
-            select(terminals.c.escrowed_dek).where(terminals.c.terminal_no == terminal_no)
-        ).scalar_one()
-        # Expired sessions are swept here, at the rate logins happen.
-        conn.execute(sessions.delete().where(sessions.c.expires_at < now()))
-        token = security.new_token()
         conn.execute(
-            insert(sessions).values(
-                token_hash=security.token_hash(token),
-                operator_id=row.operator_id,
-                terminal_no=terminal_no,
-                created_at=now(),
-                expires_at=now() + timedelta(hours=config.session_hours),
-            )
+            update(operators)
+            .where(operators.c.operator_id == row.operator_id)
+            .values(failed_attempts=operators.c.failed_attempts + 1)
         )
-        current_policy = get_policy(conn)
-    dek = security.open_dek(master_key, terminal_no, sealed)
+        conn.execute(
+            update(operators)
+            .where(
+                operators.c.operator_id == row.operator_id,
+                operators.c.failed_attempts >= config.lockout_threshold,
+            )
+            .values(locked=True)
+        )
+        locked = conn.execute(
+            select(operators.c.locked).where(operators.c.operator_id == row.operator_id)
+        ).scalar_one()
+    if locked:
+        raise ApiError(
+            403,
+            "operator_locked",
+            "パスワードの誤りが続いたため、この操作者をロックしました。管理者に連絡してください。",
+        )
+    raise ApiError(401, "invalid_credentials", "操作者IDまたはパスワードが違います。")
+
+
+def _open_session(
+    conn: Connection,
+    config: ServerConfig,
+    master_key: bytes,
+    terminal_no: str,
+    operator_id: str,
+    must_change: bool,
+) -> SessionResponse:
+    row = conn.execute(select(operators).where(operators.c.operator_id == operator_id)).one()
+    if row.failed_attempts:
+        conn.execute(
+            update(operators)
+            .where(operators.c.operator_id == operator_id)
+            .values(failed_attempts=0)
+        )
+    sealed = conn.execute(
+        select(terminals.c.escrowed_dek).where(terminals.c.terminal_no == terminal_no)
+    ).scalar_one()
+    # Expired sessions are swept here, at the rate logins happen.
+    conn.execute(sessions.delete().where(sessions.c.expires_at < now()))
+    token = security.new_token()
+    conn.execute(
+        insert(sessions).values(
+            token_hash=security.token_hash(token),
+            operator_id=operator_id,
+            terminal_no=terminal_no,
+            created_at=now(),
+            expires_at=now() + timedelta(hours=config.session_hours),
+        )
+    )
+    # No DEK until the operator has replaced a password an administrator set: the terminal's
+    # cache opens only for someone who has proved they chose their own.
+    dek = b"" if must_change else security.open_dek(master_key, terminal_no, sealed)
     return SessionResponse(
         session_token=token,
         operator=_profile(row),
         dek_b64=base64.b64encode(dek).decode(),
-        policy=current_policy,
+        policy=get_policy(conn),
         server_time=now(),
+        must_change_password=must_change,
     )
 
 
-def session_operator(db: Database, token: str, terminal_no: str) -> str:
-    """The operator of a live session opened on this terminal, else 401."""
-    invalid = ApiError(
-        401,
-        "session_invalid",
-        "ログインの有効期限が切れたか、ログインしていません。もう一度ログインしてください。",
-    )
+def login(
+    db: Database, config: ServerConfig, master_key: bytes, terminal_no: str, req: SessionRequest
+) -> SessionResponse:
     with db.read() as conn:
         row = conn.execute(
-            select(
-                sessions.c.operator_id,
-                sessions.c.terminal_no,
-                sessions.c.expires_at,
-                operators.c.active,
-            )
-            .join(operators, operators.c.operator_id == sessions.c.operator_id)
-            .where(sessions.c.token_hash == security.token_hash(token))
+            select(operators).where(operators.c.operator_id == req.operator_id)
         ).first()
-    if row is None or row.terminal_no != terminal_no or not row.active:
-        raise invalid
-    if aware(row.expires_at) < now():
-        raise invalid
-    return str(row.operator_id)
+    if row is None:
+        security.hash_password(req.password)  # same cost as a real check: no timing oracle
+        raise ApiError(401, "invalid_credentials", "操作者IDまたはパスワードが違います。")
+    _check_password_of(db, config, row, req.password)
+    with db.write() as conn:
+        return _open_session(
+            conn, config, master_key, terminal_no, row.operator_id, bool(row.must_change_password)
+        )
+
+
+def change_password(
+    db: Database,
+    config: ServerConfig,
+    master_key: bytes,
+    terminal_no: str,
+    operator_id: str,
+    req: ChangePasswordRequest,
+) -> SessionResponse:
+    """POST /v1/password: the old password again (a walk-up at an unlocked counter cannot take
+    the account over), the new one checked by the policy. Every session of the operator ends;
+    the answer is a new session, as after a login, with the DEK."""
+    with db.read() as conn:
+        row = conn.execute(select(operators).where(operators.c.operator_id == operator_id)).one()
+    _check_password_of(db, config, row, req.old_password)
+    problems = password_rules(config).problems(req.new_password, operator_id, req.old_password)
+    if problems:
+        raise ApiError(422, "weak_password", " ".join(problems))
+    new_hash = security.hash_password(req.new_password)
+    with db.write() as conn:
+        conn.execute(
+            update(operators)
+            .where(operators.c.operator_id == operator_id)
+            .values(password_hash=new_hash, must_change_password=False, failed_attempts=0)
+        )
+        conn.execute(sessions.delete().where(sessions.c.operator_id == operator_id))
+        log.info("operator %s changed their password at terminal %s", operator_id, terminal_no)
+        return _open_session(conn, config, master_key, terminal_no, operator_id, False)
+
+
+@dataclass(frozen=True)
+class Caller:
+    """The operator of the session a request carries, at the terminal that sends it."""
+
+    operator_id: str
+    roles: tuple[str, ...]
+    must_change_password: bool
+    terminal_no: str = ""
+
+    def may(self, permission: Permission) -> bool:
+        return permission in permissions_of(self.roles)
+
+
+def check_terminal(row: Any) -> Any:
+    """The terminal's row; 403 for a certificate that maps to no row, or to a revoked one."""
+    if row is None:
+        raise ApiError(403, "terminal_unknown", "この端末は登録されていません。")
+    if row.revoked:
+        raise ApiError(
+            403,
+            "terminal_revoked",
+            "この端末は登録を取り消されています。管理者に連絡してください。",
+        )
+    return row
+
+
+_SESSION_INVALID = (
+    401,
+    "session_invalid",
+    "ログインの有効期限が切れたか、ログインしていません。もう一度ログインしてください。",
+)
+# The terminal by its certificate, and the session (if any) with its operator, in one query.
+_CALLER_QUERY = (
+    select(
+        terminals.c.terminal_no,
+        terminals.c.revoked,
+        sessions.c.operator_id,
+        sessions.c.terminal_no.label("session_terminal"),
+        sessions.c.expires_at,
+        operators.c.active,
+        operators.c.roles,
+        operators.c.must_change_password,
+    )
+    .select_from(terminals)
+    .outerjoin(sessions, sessions.c.token_hash == bindparam("token_hash"))
+    .outerjoin(operators, operators.c.operator_id == sessions.c.operator_id)
+    .where(terminals.c.fingerprint == bindparam("fingerprint"))
+)
+
+
+def session_caller(db: Database, token: str, fingerprint: str) -> Caller:
+    """The terminal of this certificate (403 unknown / revoked) and the operator of a live
+    session it opened (else 401)."""
+    with db.read() as conn:
+        row = conn.execute(
+            _CALLER_QUERY, {"token_hash": security.token_hash(token), "fingerprint": fingerprint}
+        ).first()
+    row = check_terminal(row)
+    if (
+        row.operator_id is None
+        or row.session_terminal != row.terminal_no
+        or not row.active
+        or aware(row.expires_at) < now()
+    ):
+        raise ApiError(*_SESSION_INVALID)
+    return Caller(
+        operator_id=str(row.operator_id),
+        roles=tuple(r for r in row.roles.split(",") if r),
+        must_change_password=bool(row.must_change_password),
+        terminal_no=str(row.terminal_no),
+    )
 
 
 # --- reconciliation ---------------------------------------------------------------------------

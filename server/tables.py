@@ -20,6 +20,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 
 metadata = MetaData()
@@ -50,6 +51,9 @@ persons = Table(
     Column("household_id", String(64), nullable=False, index=True),
     Column("version", Integer, nullable=False),
     Column("status", String(16), nullable=False),
+    # Blind index of the 個人番号 (server/register_crypto.py, migration 0005): HMAC-SHA256 hex.
+    Column("my_number_mac", String(64), nullable=True),
+    Index("uq_persons_my_number_mac", "my_number_mac", unique=True),
 )
 
 changes = Table(
@@ -80,6 +84,8 @@ operators = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     # The operator's own resident record (migration 0002), for the audit report.
     Column("person_id", String(64), nullable=True),
+    # Set by an administrator's reset (migration 0005): only the change is allowed until done.
+    Column("must_change_password", Boolean, nullable=False, default=False, server_default=false()),
 )
 
 terminals = Table(
@@ -303,6 +309,16 @@ jukinet_messages = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("sent_at", DateTime(timezone=True), nullable=True),
     Column("receipt", String(64), nullable=True),
+)
+
+# One row (id=1): the register key's check value and whether stored 個人番号 are sealed
+# (server/register_crypto.py, migration 0005).
+register_keys = Table(
+    "register_keys",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("check_value", String(64), nullable=False),
+    Column("sealed", Boolean, nullable=False),
 )
 
 # Issue 21 (migration 0006). The highest head each terminal's audit chain has shown (POST

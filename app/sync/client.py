@@ -62,6 +62,7 @@ from app.sync.protocol import (
     AuditHeadAnswer,
     BucketRecords,
     CertificateInfo,
+    ChangePasswordRequest,
     ChangesPage,
     Digest,
     EnrollRequest,
@@ -304,6 +305,15 @@ class SyncClient:
         response = self._request(
             "POST", "/sessions", session=False, json=body.model_dump(mode="json")
         )
+        answer = self._parse(SessionResponse, response)
+        self.session_token = answer.session_token
+        return answer
+
+    def change_password(self, old_password: str, new_password: str) -> SessionResponse:
+        """POST /v1/password: the session's operator replaces their password (also the way out
+        of `must_change_password`); the answer is a new session, which this client keeps."""
+        body = ChangePasswordRequest(old_password=old_password, new_password=new_password)
+        response = self._request("POST", "/password", json=body.model_dump(mode="json"))
         answer = self._parse(SessionResponse, response)
         self.session_token = answer.session_token
         return answer

@@ -8,7 +8,7 @@
 - login_events: failed logins and lockouts as the server saw them (for the audit report).
 
 Revision ID: 0006
-Revises: 0005 (0004 until the first pass's 0005 is merged)
+Revises: 0005
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0006"
-down_revision = "0004"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
