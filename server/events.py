@@ -26,6 +26,7 @@ from sqlalchemy import Connection, bindparam, delete, insert, select, update
 from sqlalchemy.exc import DataError, IntegrityError
 from starlette.concurrency import run_in_threadpool
 
+from app.domain.audit_chain import Verifier, verifier_for
 from app.domain.roles import Permission
 from app.sync.protocol import (
     CardEventPayload,
@@ -39,9 +40,9 @@ from app.sync.protocol import (
     ReconciliationAckPayload,
     control_character,
 )
-from server import notifications
+from server import approvals, notifications
 from server.admin import Caller
-from server.audit_ingest import ingest_audit_batch
+from server.audit_ingest import ingest_audit_batch, terminal_public_key
 from server.db import Database
 from server.errors import ApiError
 from server.feed import dumps
@@ -237,9 +238,20 @@ def _certificate_issued(conn: Connection, event: Event, terminal_no: str) -> str
     exists = conn.execute(_CERTIFICATE_TERMINAL, {"issuance_no": p.issuance_no}).first()
     if exists:
         raise Rejected(f"交付番号 {p.issuance_no} はすでに別のイベントで記録されています。")
+    # A supervisor's approval: the signed one-time token, bound to this issuance (issue 21).
+    refused = approvals.refusal(conn, event, p, terminal_no, _terminal_verifier(conn, terminal_no))
+    if refused is not None:
+        raise Rejected(refused)
     reason = _conflicts(conn, event, terminal_no)
     conn.execute(_INSERT_CERTIFICATE, _certificate_row(event, p, terminal_no))
+    if p.approval is not None:
+        approvals.mark_used(conn, event, p.approval, terminal_no)
     return reason
+
+
+def _terminal_verifier(conn: Connection, terminal_no: str) -> Verifier | None:
+    key = terminal_public_key(conn, terminal_no)
+    return verifier_for(key) if key is not None else None
 
 
 def _certificate_voided(conn: Connection, event: Event, terminal_no: str) -> str | None:
@@ -382,6 +394,8 @@ def _issue_in_bulk(
             p = CertificateIssuedPayload.model_validate(event.payload)
         except (Rejected, PydanticValidationError):
             continue
+        if p.approval is not None or p.approved_by or event.stale_approved_by:
+            continue  # an approval is checked by _judge (approvals.refusal)
         if p.issuance_no.startswith(f"{terminal_no}-") and p.issuance_no not in seen_numbers:
             seen_numbers.add(p.issuance_no)
             plan.append((event, p))

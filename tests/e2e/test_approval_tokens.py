@@ -94,6 +94,17 @@ def test_forged_reused_and_foreign_approvals_are_refused(counter) -> None:
         assert session.cache.connection.execute(
             "SELECT issuance_no FROM approvals WHERE approval_id = ?", (token.approval_id,)
         ).fetchone() == (first.issuance.issuance_no,)
+
+        # The server takes it (signature, binding, a supervisor, first use) and keeps its use.
+        report = session.sync_once()
+        assert report.error is None and not report.push.rejected, report.message
+        from sqlalchemy import select
+
+        from server.tables import approvals_used
+
+        with counter.server.db.read() as conn:
+            rows = conn.execute(select(approvals_used.c.approval_id)).all()
+        assert [r.approval_id for r in rows] == [token.approval_id]
     finally:
         session.logout()
 
