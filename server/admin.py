@@ -40,6 +40,7 @@ from server.passwords import PasswordRules
 from server.tables import (
     enrollment_tokens,
     feed_counter,
+    login_events,
     operators,
     policy,
     reconciliation,
@@ -403,9 +404,24 @@ def list_terminals(db: Database) -> list[dict[str, Any]]:
 # --- sessions ---------------------------------------------------------------------------------
 
 
-def _check_password_of(db: Database, config: ServerConfig, row: Any, password: str) -> None:
+def _login_event(conn: Connection, operator_id: str, terminal_no: str | None, kind: str) -> None:
+    """A failed login or a lockout, for the audit report (issue 21; ids only)."""
+    conn.execute(
+        insert(login_events).values(
+            at=now(), operator_id=operator_id[:64], terminal_no=terminal_no, kind=kind
+        )
+    )
+
+
+def _check_password_of(
+    db: Database, config: ServerConfig, row: Any, password: str, terminal_no: str | None = None
+) -> None:
     """argon2id check of an operator's password; a wrong one counts (committed before the
-    answer, in SQL so that parallel attempts all count) and the fifth locks the operator."""
+    answer, in SQL so that parallel attempts all count) and the fifth locks the operator. Every
+    refusal is a login_events row (the lock itself one more, 'locked')."""
+    if row.locked or not row.active:
+        with db.write() as conn:
+            _login_event(conn, row.operator_id, terminal_no, "failed")
     if row.locked:
         raise ApiError(
             403,
@@ -433,6 +449,9 @@ def _check_password_of(db: Database, config: ServerConfig, row: Any, password: s
         locked = conn.execute(
             select(operators.c.locked).where(operators.c.operator_id == row.operator_id)
         ).scalar_one()
+        _login_event(conn, row.operator_id, terminal_no, "failed")
+        if locked:
+            _login_event(conn, row.operator_id, terminal_no, "locked")
     if locked:
         raise ApiError(
             403,
@@ -494,8 +513,10 @@ def login(
         ).first()
     if row is None:
         security.hash_password(req.password)  # same cost as a real check: no timing oracle
+        with db.write() as conn:
+            _login_event(conn, req.operator_id, terminal_no, "failed")
         raise ApiError(401, "invalid_credentials", "操作者IDまたはパスワードが違います。")
-    _check_password_of(db, config, row, req.password)
+    _check_password_of(db, config, row, req.password, terminal_no)
     with db.write() as conn:
         return _open_session(
             conn, config, master_key, terminal_no, row.operator_id, bool(row.must_change_password)
@@ -515,7 +536,7 @@ def change_password(
     the answer is a new session, as after a login, with the DEK."""
     with db.read() as conn:
         row = conn.execute(select(operators).where(operators.c.operator_id == operator_id)).one()
-    _check_password_of(db, config, row, req.old_password)
+    _check_password_of(db, config, row, req.old_password, terminal_no)
     problems = password_rules(config).problems(req.new_password, operator_id, req.old_password)
     if problems:
         raise ApiError(422, "weak_password", " ".join(problems))
