@@ -19,7 +19,9 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 from sqlalchemy import Connection, bindparam, func, insert, select, update
 
+from app.domain.passwords import PasswordRules
 from app.domain.roles import Permission, Role, permissions_of
+from app.domain.text import control_character
 from app.sync.protocol import (
     ChangePasswordRequest,
     EnrollRequest,
@@ -28,7 +30,6 @@ from app.sync.protocol import (
     Policy,
     SessionRequest,
     SessionResponse,
-    control_character,
 )
 from server import ca as ca_mod
 from server import register_crypto, security
@@ -36,7 +37,6 @@ from server.config import ServerConfig
 from server.db import Database
 from server.errors import AdminError, ApiError
 from server.feed import append_change, dumps
-from server.passwords import PasswordRules
 from server.tables import (
     enrollment_tokens,
     feed_counter,

@@ -28,6 +28,7 @@ from starlette.concurrency import run_in_threadpool
 
 from app.domain.audit_chain import Verifier, verifier_for
 from app.domain.roles import Permission
+from app.domain.text import control_character
 from app.sync.protocol import (
     CardEventPayload,
     CertificateInfo,
@@ -38,7 +39,6 @@ from app.sync.protocol import (
     EventsResponse,
     EventStatus,
     ReconciliationAckPayload,
-    control_character,
 )
 from server import approvals, notifications
 from server.admin import Caller

@@ -9,7 +9,7 @@ from datetime import date
 from typing import Any, BinaryIO
 
 from app.domain.records import FIELD_LABELS, Household
-from app.sync.protocol import control_character
+from app.domain.text import control_character
 
 MAX_LINE_BYTES = 1024 * 1024
 # ids are String(64) columns on the server; the texts have no column of their own (the household

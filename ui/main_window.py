@@ -43,6 +43,7 @@ from ui.idle_lock import IdleLock
 from ui.issuance_dialog import IssuanceDialog
 from ui.notification_review import ReviewTab
 from ui.notification_tab import NotificationTab, show_decisions
+from ui.password_dialog import PasswordChangeDialog
 from ui.privacy import exclude_from_capture
 from ui.search_panel import SearchPanel
 from ui.status_bar import CounterStatusBar
@@ -257,6 +258,9 @@ class MainWindow(QMainWindow):
         sync_now = QAction("今すぐ同期", self)
         sync_now.triggered.connect(self.sync_now)
         menu.addAction(sync_now)
+        change = QAction("パスワードの変更…", self)
+        change.triggered.connect(self.change_password)
+        menu.addAction(change)
         logout = QAction("ログアウト", self)
         logout.triggered.connect(self.close)
         menu.addAction(logout)
@@ -401,6 +405,21 @@ class MainWindow(QMainWindow):
             shown,
             lambda e: QMessageBox.warning(self, "世帯を開けません", user_message(e)),
         )
+
+    def change_password(self) -> PasswordChangeDialog:
+        """The operator's own change (online): checked by the server's rule as typed."""
+        session = self.session
+        dialog = PasswordChangeDialog(
+            session.operator.operator_id,
+            session.change_password,
+            lambda password, _op, previous: session.password_problems(password, previous),
+            parent=self,
+        )
+        dialog.changed.connect(
+            lambda _r: self.status.showMessage("パスワードを変更しました。", 8000)
+        )
+        dialog.open()
+        return dialog
 
     def approve_dialog(self, situation: str, request: Any, household: Household) -> Any:
         dialog = ApprovalDialog(

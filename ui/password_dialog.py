@@ -113,6 +113,7 @@ class PasswordChangeDialog(QDialog):
 
     def _review(self) -> None:
         problems = self.current_problems()
+        self.problems.setStyleSheet("color: #b00020;")
         self.problems.setText("\n".join(problems))
         ready = (
             bool(self._old_password())
@@ -145,10 +146,10 @@ class PasswordChangeDialog(QDialog):
 
     def _failed(self, exc: BaseException) -> None:
         self._busy(False)
+        self.new.clear()  # first: clearing reviews the fields and would hide the message
+        self.again.clear()
         self.problems.setStyleSheet("color: #b00020;")
         self.problems.setText(user_message(exc))
-        self.new.clear()
-        self.again.clear()
         self.new.setFocus()
 
     def _clear(self) -> None:

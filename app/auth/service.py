@@ -31,9 +31,9 @@ from argon2.exceptions import VerificationError
 
 from app.auth.errors import InvalidCredentials, LockedOut, ScreenLocked, SessionEnded
 from app.auth.lockout import LockoutTracker
-from app.auth.passwords import PasswordPolicy
 from app.auth.session import Session
 from app.domain.errors import DomainError
+from app.domain.passwords import PasswordRules
 from app.store.audit import AuditAction
 from app.store.errors import SlotDeleted
 from app.sync.errors import ServerFailed, ServerRejected, ServerUnreachable
@@ -63,7 +63,7 @@ class AuthService:
         change_password: Callable[[str, str, str], None] | None = None,
         record: Record | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-        policy: PasswordPolicy | None = None,
+        policy: PasswordRules | None = None,
         unlock_lockout: LockoutTracker | None = None,
         hasher: PasswordHasher | None = None,
         takeover_login: Callable[[str, str], OperatorProfile] | None = None,
@@ -75,7 +75,7 @@ class AuthService:
         self._change_password = change_password
         self._record = record
         self._clock = clock
-        self.policy = policy or PasswordPolicy()
+        self.policy = policy or PasswordRules()
         self._unlock_lockout = unlock_lockout or LockoutTracker()
         self._hasher = hasher or PasswordHasher()
         # Checks the next operator at the lock screen without opening anything anew (the cache
@@ -90,6 +90,7 @@ class AuthService:
         # while it is on, whatever the UI shows.
         self.locked = False
         self._login_unrecorded = False
+        self._change_unrecorded = False
         self.last_response: SessionResponse | None = None
 
     # --- audit -----------------------------------------------------------------------------
@@ -126,6 +127,14 @@ class AuthService:
                 [],
                 reason="オンライン" if s.online else "オフライン",
                 at=s.logged_in_at,
+            )
+        if self.session is not None and self._change_unrecorded:
+            self._change_unrecorded = False
+            record(
+                self.session.operator_id,
+                AuditAction.PASSWORD_CHANGE,
+                [],
+                reason="管理者による再設定後の変更(ログイン時)",
             )
 
     def _audit(
@@ -288,6 +297,19 @@ class AuthService:
         return new
 
     # --- password change -------------------------------------------------------------------
+
+    def password_changed_at_login(self, new_password: str) -> None:
+        """The login replaced a password an administrator had set (the server's
+        must_change_password): the idle lock now takes the new one; the change is recorded
+        once the chain is open (after the login entry)."""
+        s = self._require_session()
+        self._remember(s.operator_id, new_password)
+        if self._record is None:
+            self._change_unrecorded = True
+        else:
+            self._audit(
+                s.operator_id, AuditAction.PASSWORD_CHANGE, reason="管理者による再設定後の変更"
+            )
 
     def change_password(self, old_password: str, new_password: str) -> None:
         s = self._require_session()

@@ -342,6 +342,18 @@ class SessionCore:
         )
         self.audit(AuditAction.LOGIN, reason="再接続(オンライン)")
 
+    def change_password(self, old_password: str, new_password: str) -> None:
+        """The operator's own change (online): the server's rule checked here first, then
+        POST /v1/password; this terminal's key slot is wrapped with the new password, the idle
+        lock takes it, and the change is an audit entry (app.auth.service)."""
+        self._check_open()
+        self.auth.change_password(old_password, new_password)
+
+    def password_problems(self, password: str, previous: str | None = None) -> list[str]:
+        """What the server's rule (app.domain.passwords) says of a new password, in Japanese,
+        for the dialog to show as the clerk types; nothing is sent."""
+        return self.auth.policy.problems(password, self.operator.operator_id, previous)
+
     def held_events(self) -> list[HeldEvent]:
         """Events the server rejected or kept failing on (quarantined), for the supervisor."""
         self._require(Permission.APPROVE)

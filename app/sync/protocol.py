@@ -30,6 +30,8 @@ from pydantic import (
     model_validator,
 )
 
+from app.domain.text import control_character
+
 PROTOCOL_VERSION = 1
 API_PREFIX = "/v1"
 
@@ -101,18 +103,6 @@ INT32_MAX = 2**31 - 1
 MAX_REASON_CHARS = 1000
 MAX_DETAILS_CHARS = 4096
 UUID_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
-
-
-def control_character(text: str, *, allow_layout: bool = False) -> str | None:
-    """The first character a stored text may not hold (C0 controls, DEL, lone surrogates), or
-    None. PostgreSQL refuses NUL outright; the others have no place in ids or records."""
-    for ch in text:
-        code = ord(ch)
-        if (code < 0x20 and not (allow_layout and ch in "\t\n\r")) or code == 0x7F:
-            return ch
-        if 0xD800 <= code <= 0xDFFF:
-            return ch
-    return None
 
 
 def _plain(value: str) -> str:
@@ -192,7 +182,7 @@ class EnrollResponse(_Answer):
     municipality_name: str
 
 
-# Longer than any password the policy accepts (server/passwords.py), short enough that hashing
+# Longer than any password the policy accepts (app/domain/passwords.py), short enough that hashing
 # it is no denial of service.
 MAX_PASSWORD_CHARS = 1024
 

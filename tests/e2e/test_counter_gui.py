@@ -176,3 +176,47 @@ def test_a_supervisor_has_the_held_events_tab(qtbot, counter) -> None:
     window.tabs.setCurrentWidget(window.held_events)
     qtbot.waitUntil(lambda: "ありません" in window.held_events.summary.text(), timeout=TIMEOUT)
     window.close()
+
+
+def test_login_dialog_forces_the_change_after_a_reset(qtbot, counter) -> None:
+    """Issue 21 item 6: the login answer says the password was reset; the dialog asks for a new
+    one (the rule checked as typed), and the session opens only with it."""
+    from app.domain.passwords import PasswordRules
+
+    counter.server.update_operator("issuer01", password="administrator-set-phrase-9")
+    dialog = LoginDialog(counter.login_service().login, password_check=PasswordRules().problems)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    dialog.operator_id.setText("issuer01")
+    dialog.password.setText("administrator-set-phrase-9")
+    dialog.buttons.accepted.emit()
+    qtbot.waitUntil(lambda: dialog.change_dialog is not None, timeout=TIMEOUT)
+    change = dialog.change_dialog
+    assert change is not None and change.old.isHidden()
+    assert "再設定" in dialog.message.text() and dialog.session is None
+    change.new.setText("12345678901234567890")
+    assert change.problems.text() and not change.ok.isEnabled()
+    change.new.setText("my own counter phrase 2026")
+    change.again.setText("my own counter phrase 2026")
+    with qtbot.waitSignal(dialog.logged_in, timeout=TIMEOUT) as blocker:
+        change.submit()
+    session = blocker.args[0]
+    try:
+        assert session.operator.operator_id == "issuer01"
+        assert session.chain.entries()[-1].action == "password_change"
+    finally:
+        session.logout()
+
+
+def test_main_window_menu_changes_the_password(qtbot, counter) -> None:
+    session = _login(qtbot, counter, "clerk01")
+    window = MainWindow(session)
+    qtbot.addWidget(window)
+    dialog = window.change_password()
+    dialog.old.setText(PASSWORDS["clerk01"])
+    dialog.new.setText("a fresh phrase for the counter")
+    dialog.again.setText("a fresh phrase for the counter")
+    with qtbot.waitSignal(dialog.changed, timeout=TIMEOUT):
+        dialog.submit()
+    assert session.chain.entries()[-1].action == "password_change"
+    window.close()

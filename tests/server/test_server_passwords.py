@@ -10,10 +10,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from app.domain.passwords import PasswordRules
 from app.sync.errors import ServerRejected
 from server.cli import main as server_main
 from server.errors import AdminError
-from server.passwords import PasswordRules
 from tests.support.server import ServerEnv
 
 GOOD = "a quiet river at dawn"

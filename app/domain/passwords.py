@@ -1,14 +1,19 @@
 """The operators' password policy, after NIST SP 800-63B-4 §3.1.1.2 (docs/server.md).
 
+The one rule of both sides: the server checks every password it sets (`operator add`, an
+administrator's reset, POST /v1/password) and the terminal checks a new one as the clerk types
+it (the change dialog), so the clerk reads every problem before anything is sent.
+
 - Length is what counts: at least 15 characters where the password is the only factor (an
   operator's login here: the terminal certificate belongs to the PC, not to the person), 8 at the
-  least where a site adds a second factor (`password_min_length`); up to 256 (the guideline asks
-  for at least 64). Each Unicode code point counts as one character, after NFKC.
+  least where a site adds a second factor (`min_length`); up to 256 (the guideline asks for at
+  least 64). Each Unicode code point counts as one character, after NFKC.
 - No composition rules (no "one digit, one capital").
-- A deny-list: common passwords from breach corpora (data/common-passwords.txt, see
-  data/README.md), the service's and the city's own words, the operator id, repetitions and
-  runs ("aaaa…", "1234…").
-Checked when a password is set: `operator add`, an administrator's reset, POST /v1/password.
+- A deny-list: common passwords from breach corpora (resources/passwords/common-passwords.txt),
+  the service's and the city's own words, the operator id, repetitions and runs ("aaaa…",
+  "1234…").
+
+Pure apart from reading the deny-list from the package data once.
 """
 
 from __future__ import annotations
@@ -19,14 +24,18 @@ import re
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path
+from importlib import resources
 
-from app.sync.protocol import control_character
+from app.domain.errors import DomainError
+from app.domain.text import control_character
 
 SINGLE_FACTOR_MIN_LENGTH = 15
 ABSOLUTE_MIN_LENGTH = 8
 MAX_LENGTH = 256
-DENY_LIST = Path(__file__).resolve().parent / "data" / "common-passwords.txt"
+# The deny-list: package data of `resources` (resources/passwords/README.md says where it
+# comes from), read once on first use through importlib.resources, as app.domain.names does.
+DENY_LIST_PACKAGE = "resources"
+DENY_LIST_FILE = "passwords/common-passwords.txt"
 # Words of this service and of municipalities in general that guessers try first.
 SERVICE_WORDS = ("madoguchi", "窓口", "shiyakusho", "市役所", "juminhyo", "住民票", "password")
 _TRAILING = re.compile(r"[\d\W_]+$")
@@ -40,8 +49,8 @@ def normalize(password: str) -> str:
 
 @functools.cache
 def _deny_list() -> frozenset[str]:
-    with DENY_LIST.open(encoding="utf-8") as fh:
-        return frozenset(line.rstrip("\n").casefold() for line in fh if line.strip())
+    text = resources.files(DENY_LIST_PACKAGE).joinpath(DENY_LIST_FILE).read_text(encoding="utf-8")
+    return frozenset(line.casefold() for line in text.splitlines() if line.strip())
 
 
 def _is_run(text: str) -> bool:
@@ -61,7 +70,8 @@ def _is_run(text: str) -> bool:
 @dataclass(frozen=True)
 class PasswordRules:
     min_length: int = SINGLE_FACTOR_MIN_LENGTH
-    # The municipality's name and code, and other site words (from the server's configuration).
+    # The municipality's name and code, and other site words (the server's configuration; on
+    # the terminal, its municipality).
     context_words: tuple[str, ...] = ()
 
     def problems(
@@ -92,6 +102,28 @@ class PasswordRules:
         if previous is not None and normalize(previous) == pw:
             out.append("今までと同じパスワードは使えません。")
         return out
+
+    def check(self, password: str, operator_id: str = "", previous: str | None = None) -> None:
+        """WeakPassword (Japanese problems) unless `password` is acceptable."""
+        problems = self.problems(password, operator_id, previous)
+        if problems:
+            raise WeakPassword(problems)
+
+
+class WeakPassword(DomainError):
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("パスワードが条件を満たしていません: " + " ".join(problems))
+        self.problems = problems
+
+
+def context_words_of(municipality_name: str, municipality_code: str) -> tuple[str, ...]:
+    """The site words a guesser tries first: the municipality's name (also without its
+    prefecture) and code. The server adds the ones its administrator configures."""
+    name = municipality_name.strip()
+    short = re.sub(r"^(北海道|東京都|京都府|大阪府|.{2,3}県)", "", name)
+    return tuple(
+        w for w in dict.fromkeys((name, short, short.removesuffix("市"), municipality_code)) if w
+    )
 
 
 def _mostly_context(folded: str, words: Iterable[str]) -> bool:
