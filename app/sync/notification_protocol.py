@@ -89,6 +89,15 @@ class NotificationFiledPayload(_Model):
 EVENT_PAYLOADS[NOTIFICATION_FILED] = NotificationFiledPayload
 
 
+class AcknowledgedFinding(_Answer):
+    """FiledFinding as the server answers it (NotificationDetail): a newer server may add a
+    field (issue 21 item 9), which the strict request model would refuse."""
+
+    code: str
+    field: str
+    message: str
+
+
 class NotificationConflict(_Answer):
     kind: Literal["version_moved", "missing", "not_resident", "household_changed", "pending"]
     message: str
@@ -153,7 +162,7 @@ class NotificationDetail(_Answer):
     summary: NotificationSummary
     draft: Draft
     form_digest: str
-    acknowledged: list[FiledFinding] = Field(default_factory=list)
+    acknowledged: list[AcknowledgedFinding] = Field(default_factory=list)
     move_out_certificate_no: str | None = None
     households: list[dict[str, Any]] = Field(default_factory=list)  # interchange format, now
     conflicts: list[NotificationConflict] = Field(default_factory=list)
