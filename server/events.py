@@ -48,6 +48,7 @@ from server.feed import dumps
 from server.tables import (
     card_events,
     certificates,
+    operators,
     persons,
     reconciliation,
 )
@@ -226,6 +227,12 @@ def _certificate_row(event: Event, p: CertificateIssuedPayload, terminal_no: str
         "voided_at": None,
         "void_reason": None,
         "event_id": event.event_id,
+        # Issue 19: the requester, the 請求事由, the article, and how the copy left.
+        "requester": None if p.requester is None else p.requester.model_dump_json(),
+        "purpose": None if p.purpose is None else p.purpose.model_dump_json(),
+        "rule": p.rule,
+        "delivery": p.delivery,
+        "mail_to": None if p.mail_to is None else p.mail_to.model_dump_json(),
     }
 
 
@@ -558,6 +565,25 @@ def apply_batch(
         return db.group_commit().run(job)
     with db.write() as conn:
         return job(conn)
+
+
+def apply_one(db: Database, terminal_no: str, event: Event) -> EventResult:
+    """One event judged as if its own operator had sent it in a session at `terminal_no`, for
+    trusted callers inside the server's process (the demo's seed, tests); no HTTP route
+    reaches it. An unknown or inactive operator is refused as a forged session would be."""
+    with db.read() as conn:
+        row = conn.execute(
+            select(operators.c.roles, operators.c.active).where(
+                operators.c.operator_id == event.operator_id
+            )
+        ).first()
+    if row is None or not row.active:
+        reason = f"操作者 {event.operator_id} はサーバーに登録されていないか、無効です。"
+        return EventResult(event_id=event.event_id, status="rejected", reason=reason)
+    roles = tuple(r for r in row.roles.split(",") if r)
+    caller = Caller(event.operator_id, roles, False, terminal_no)
+    batch = [event.model_dump(mode="json")]
+    return apply_batch(db, terminal_no, caller, batch).results[0]
 
 
 async def apply_batch_async(
