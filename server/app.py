@@ -52,7 +52,7 @@ from app.sync.protocol import (
     SessionResponse,
     SnapshotInfo,
 )
-from server import admin, audit_heads, events, notification_api, setup_routes, snapshot
+from server import admin, audit_heads, auth, events, notification_api, setup_routes, snapshot
 from server import ca as ca_mod
 from server.audit_ingest import terminal_public_key
 from server.client_version import ClientVersionGate
@@ -141,7 +141,7 @@ def terminal_no(request: Request) -> str:
                 terminals.c.fingerprint == fingerprint
             )
         ).first()
-    return str(admin.check_terminal(row).terminal_no)
+    return str(auth.check_terminal(row).terminal_no)
 
 
 Terminal = Annotated[str, Depends(terminal_no)]
@@ -150,7 +150,7 @@ Terminal = Annotated[str, Depends(terminal_no)]
 def session_caller(
     request: Request,
     session: Annotated[str | None, Header(alias=SESSION_HEADER)] = None,
-) -> admin.Caller:
+) -> auth.Caller:
     """The calling terminal and the operator of its session, in one look-up (one thread hop,
     one read transaction per request)."""
     fingerprint = _fingerprint(request)
@@ -158,10 +158,12 @@ def session_caller(
         # The terminal is still checked first: a revoked one learns it, not "log in".
         terminal_no(request)
         raise ApiError(401, "session_required", "ログインしてください。")
-    return admin.session_caller(_ctx(request).db, session, fingerprint)
+    return auth.session_caller(_ctx(request).db, session, fingerprint)
 
 
-async def operator_id(caller: Annotated[admin.Caller, Depends(session_caller)]) -> admin.Caller:
+async def operator_id(
+    caller: Annotated[auth.Caller, Depends(session_caller)],
+) -> auth.Caller:
     """The session's operator, for every call but the password change: after an
     administrator's reset, nothing else is allowed until the operator chose a password."""
     if caller.must_change_password:
@@ -173,8 +175,8 @@ async def operator_id(caller: Annotated[admin.Caller, Depends(session_caller)]) 
     return caller
 
 
-Operator = Annotated[admin.Caller, Depends(operator_id)]
-AnySession = Annotated[admin.Caller, Depends(session_caller)]
+Operator = Annotated[auth.Caller, Depends(operator_id)]
+AnySession = Annotated[auth.Caller, Depends(session_caller)]
 
 
 class _RawBatch(BaseModel):
@@ -257,14 +259,14 @@ def _routes(app: FastAPI) -> None:
 
     @app.post(f"{API_PREFIX}/sessions", response_model=SessionResponse, responses=_ERRORS)
     def sessions(ctx: Ctx, body: SessionRequest, terminal: Terminal) -> JSONResponse:
-        return _session_answer(admin.login(ctx.db, ctx.config, ctx.master_key, terminal, body))
+        return _session_answer(auth.login(ctx.db, ctx.config, ctx.master_key, terminal, body))
 
     @app.post(f"{API_PREFIX}/password", response_model=SessionResponse, responses=_ERRORS)
     def change_password(ctx: Ctx, body: ChangePasswordRequest, caller: AnySession) -> JSONResponse:
         """The session's operator changes their own password (old + new); every session of
         the operator ends and the answer is a new one, as after a login."""
         return _session_answer(
-            admin.change_password(
+            auth.change_password(
                 ctx.db, ctx.config, ctx.master_key, caller.terminal_no, caller.operator_id, body
             )
         )

@@ -28,7 +28,6 @@ from starlette.concurrency import run_in_threadpool
 
 from app.domain.audit_chain import Verifier, verifier_for
 from app.domain.roles import Permission
-from app.domain.text import control_character
 from app.sync.protocol import (
     CardEventPayload,
     CertificateInfo,
@@ -41,14 +40,15 @@ from app.sync.protocol import (
     ReconciliationAckPayload,
 )
 from server import approvals, notifications
-from server.admin import Caller
 from server.audit_ingest import ingest_audit_batch, terminal_public_key
+from server.auth import Caller
 from server.db import Database
-from server.errors import ApiError
+from server.event_checks import describe, parse_event
 from server.feed import dumps
 from server.tables import (
     card_events,
     certificates,
+    operators,
     persons,
     reconciliation,
 )
@@ -81,63 +81,13 @@ _KIND_LABELS = {
     "card_event": "個人番号カードの記録",
     "notification_filed": "住民異動届の受付",
 }
-_PROBLEMS = {
-    "string_too_long": "長すぎます",
-    "too_long": "多すぎます",
-    "string_too_short": "空です",
-    "too_short": "空です",
-    "missing": "ありません",
-    "extra_forbidden": "不明な項目です",
-    "string_pattern_mismatch": "形式が違います",
-    "less_than_equal": "大きすぎます",
-    "greater_than_equal": "小さすぎます",
-    "value_error": "使えない文字か値を含みます",
-}
-_INT64 = 2**63
-_MAX_DEPTH = 16
-
-
-def _describe(exc: PydanticValidationError, prefix: str = "") -> str:
-    parts = []
-    for e in exc.errors()[:5]:
-        where = ".".join(str(p) for p in e["loc"]) or "payload"
-        parts.append(f"{prefix}{where}: {_PROBLEMS.get(e['type'], '正しくありません')}")
-    return "、".join(parts)
 
 
 def _payload(model: type[Any], event: Event) -> Any:
     try:
         return model.model_validate(event.payload)
     except PydanticValidationError as exc:
-        raise Rejected(f"イベントの内容が正しくありません({_describe(exc)})。") from None
-
-
-def _unstorable(value: Any, where: str = "", depth: int = 0) -> str | None:
-    """Where the raw event holds something no column can take: a control character (PostgreSQL
-    refuses NUL), a lone surrogate, an integer past 64 bits, nesting past 16 levels."""
-    if depth > _MAX_DEPTH:
-        return where or "payload"
-    if isinstance(value, str):
-        return where or "値" if control_character(value, allow_layout=True) else None
-    if isinstance(value, bool) or value is None or isinstance(value, float):
-        return None
-    if isinstance(value, int):
-        return where or "値" if not -_INT64 <= value < _INT64 else None
-    if isinstance(value, dict):
-        for key, item in value.items():
-            here = f"{where}.{key}" if where else str(key)
-            if control_character(str(key)):
-                return where or "キー"
-            found = _unstorable(item, here, depth + 1)
-            if found:
-                return found
-        return None
-    if isinstance(value, list):
-        for i, item in enumerate(value):
-            found = _unstorable(item, f"{where}[{i}]", depth + 1)
-            if found:
-                return found
-    return None
+        raise Rejected(f"イベントの内容が正しくありません({describe(exc)})。") from None
 
 
 # The hot path's statements are built once: a construct built per call cost more CPU than the
@@ -227,6 +177,12 @@ def _certificate_row(event: Event, p: CertificateIssuedPayload, terminal_no: str
         "voided_at": None,
         "void_reason": None,
         "event_id": event.event_id,
+        # Issue 19: the requester, the 請求事由, the article, and how the copy left.
+        "requester": None if p.requester is None else p.requester.model_dump_json(),
+        "purpose": None if p.purpose is None else p.purpose.model_dump_json(),
+        "rule": p.rule,
+        "delivery": p.delivery,
+        "mail_to": None if p.mail_to is None else p.mail_to.model_dump_json(),
     }
 
 
@@ -501,29 +457,6 @@ def _judge(conn: Connection, event: Event, terminal_no: str, caller: Caller) -> 
     return result("rejected", refusal)
 
 
-def _parse(raw: Any) -> tuple[Event | None, EventResult | None]:
-    """The event, or the answer for an event that cannot be judged at all."""
-    event_id = raw.get("event_id") if isinstance(raw, dict) else None
-    if (
-        not isinstance(event_id, str)
-        or not 1 <= len(event_id) <= 64
-        or not event_id.isascii()
-        or control_character(event_id) is not None
-    ):
-        # Without a usable id there is nothing to answer per event: the batch is refused and
-        # the terminal sends its events alone to find this one.
-        raise ApiError(422, "invalid_request", "event_id(UUID)のないイベントがあります。")
-    where = _unstorable(raw)
-    if where is not None:
-        reason = f"イベントに保存できない値があります({where}: 制御文字、または範囲外の数値)。"
-        return None, EventResult(event_id=event_id, status="rejected", reason=reason)
-    try:
-        return Event.model_validate(raw), None
-    except PydanticValidationError as exc:
-        reason = f"イベントの形式が正しくありません({_describe(exc)})。"
-        return None, EventResult(event_id=event_id, status="rejected", reason=reason)
-
-
 def _batch_job(
     terminal_no: str, caller: Caller, batch: Sequence[Any]
 ) -> Callable[[Connection], EventsResponse]:
@@ -532,7 +465,7 @@ def _batch_job(
     cannot be named fails with 422."""
 
     def job(conn: Connection) -> EventsResponse:
-        parsed = [_parse(raw) for raw in batch]
+        parsed = [parse_event(raw) for raw in batch]
         results: list[EventResult | None] = [refused for _event, refused in parsed]
         # Runs of certificate_issued in a few statements (_issue_in_bulk); the rest in order.
         run: list[int] = []
@@ -572,6 +505,25 @@ def apply_batch(
         return db.group_commit().run(job)
     with db.write() as conn:
         return job(conn)
+
+
+def apply_one(db: Database, terminal_no: str, event: Event) -> EventResult:
+    """One event judged as if its own operator had sent it in a session at `terminal_no`, for
+    trusted callers inside the server's process (the demo's seed, tests); no HTTP route
+    reaches it. An unknown or inactive operator is refused as a forged session would be."""
+    with db.read() as conn:
+        row = conn.execute(
+            select(operators.c.roles, operators.c.active).where(
+                operators.c.operator_id == event.operator_id
+            )
+        ).first()
+    if row is None or not row.active:
+        reason = f"操作者 {event.operator_id} はサーバーに登録されていないか、無効です。"
+        return EventResult(event_id=event.event_id, status="rejected", reason=reason)
+    roles = tuple(r for r in row.roles.split(",") if r)
+    caller = Caller(event.operator_id, roles, False, terminal_no)
+    batch = [event.model_dump(mode="json")]
+    return apply_batch(db, terminal_no, caller, batch).results[0]
 
 
 async def apply_batch_async(

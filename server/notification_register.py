@@ -122,6 +122,17 @@ def write_households(
                 )
             )
         ids = [m.person_id for m in h.members]
+        macs = {cipher.index(m.my_number): m.person_id for m in h.members if m.my_number}
+        held = conn.execute(
+            select(persons.c.person_id).where(
+                persons.c.my_number_mac.in_(list(macs)), persons.c.person_id.notin_(ids)
+            )
+        ).first()
+        if held is not None:
+            # The blind index is unique: a number belongs to one person of the register.
+            raise DomainError(
+                f"届出の個人番号が、登録済みの別の住民(個人ID {held.person_id})と同じです。"
+            )
         conn.execute(delete(persons).where(persons.c.person_id.in_(ids)))
         conn.execute(
             insert(persons),

@@ -472,8 +472,34 @@ class MailToInfo(_Model):
 _TerminalNo = Annotated[
     str, Field(min_length=1, max_length=8, pattern=_PLAIN_PATTERN), AfterValidator(_plain)
 ]
+
+
+def _no_bool(value: Any) -> Any:
+    if isinstance(value, bool):
+        raise ValueError("a number, not true/false")
+    return value
+
+
+# An integer as JSON Schema means it (a number without fraction), never a boolean.
+_Count = Annotated[int, BeforeValidator(_no_bool)]
+
+
+def _stamp(value: str) -> str:
+    """An aware ISO 8601 time (audit_chain.canonical_at writes them)."""
+    try:
+        at = datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError("not an ISO 8601 time") from None
+    if at.tzinfo is None:
+        raise ValueError("a time without its time zone")
+    return value
+
+
 _Stamp = Annotated[
-    str, Field(min_length=1, max_length=40, pattern=_PLAIN_PATTERN), AfterValidator(_plain)
+    str,
+    Field(min_length=1, max_length=40, json_schema_extra={"format": "date-time"}),
+    AfterValidator(_plain),
+    AfterValidator(_stamp),
 ]
 _Signature = Annotated[str, Field(max_length=256, pattern=r"^[A-Za-z0-9+/=]*$")]
 
@@ -486,7 +512,7 @@ class AuditHead(_Model):
     (docs/audit.md "Chain heads")."""
 
     terminal_no: _TerminalNo
-    last_seq: int = Field(ge=0, le=2**62)
+    last_seq: _Count = Field(ge=0, le=2**53 - 1)  # exact in a JSON number
     last_hash: str = Field(pattern=r"^[0-9a-f]{64}$")
     at: _Stamp  # canonical UTC ISO (audit_chain.canonical_at)
     signature_b64: _Signature = ""
