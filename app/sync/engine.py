@@ -11,17 +11,9 @@ Guarantees, and where they come from:
   "Snapshot"): a resumable download checked by SHA-256, taken as the cache in one step
   (`cache.adopt_snapshot`), then the feed from the snapshot's seq. Otherwise, or when the
   snapshot cannot be used, the feed from 0 in bulk mode.
-- Push never loses or duplicates an event: events stay in the outbox until the server answered
-  them; the server deduplicates by `event_id`, so a batch re-sent after a cut connection comes
-  back `duplicate`. Network errors, 5xx and unreadable answers are retried with exponential
-  backoff and full jitter, a bounded number of times. A batch the server refuses as a whole
-  (400/413/422) is split in halves until the offending event is alone; that one is recorded as
-  `rejected` with the server's reason: kept and shown, never retried automatically, never
-  blocking the queue. A batch that still fails with 5xx or an unreadable answer after the
-  retries is not the end of the round either (issue 21): if the server answers another request,
-  the batch is split (one try per part) until the failing events are alone; the rest is
-  delivered, and each one that failed alone is held back (EventBackoff) and, after
-  `quarantine_after` such rounds, quarantined for a supervisor (never lost, never blocking).
+- Push never loses or duplicates an event, and one event never blocks the outbox
+  (app/sync/push.py, the push half of this class: retries, splitting a refused batch, holding
+  back and quarantining an event the server keeps failing on).
 - Anti-entropy compares `client.digest()` with `cache.bucket_digest()` and replaces the
   differing buckets from `client.records(k)`. A server restored from an older backup (its
   `latest_seq` is below our cursor) is detected: the cursor moves back to the server's head
@@ -63,13 +55,11 @@ from app.sync.protocol import (
     ChangeItem,
     ChangesPage,
     Digest,
-    Event,
-    EventResult,
-    EventsResponse,
     Policy,
     bucket_digest,
     bucket_of,
 )
+from app.sync.push import PushMixin, is_revocation
 from app.sync.results import PullResult, PushResult, RepairResult, SyncReport, SyncStatus
 from app.sync.retry import (
     DEFAULT_EVENT_BACKOFF,
@@ -98,8 +88,6 @@ DELTA_PAGE_LIMIT = 250
 # 23.3–24.3 s with 14–28 ms.
 INITIAL_PAGE_LIMIT = DEFAULT_PAGE_LIMIT
 
-# Whole-batch refusals that name no event: split the batch to find the one at fault.
-SPLIT_STATUSES = frozenset({400, 413, 422})
 
 __all__ = [
     "Cancel",
@@ -116,21 +104,7 @@ __all__ = [
 ]
 
 
-def _failure_reason(exc: Exception) -> str:
-    """What the supervisor reads about an event the server kept failing on (Japanese)."""
-    what = f"HTTP {exc.status}" if isinstance(exc, ServerFailed) else "応答の形式の誤り"
-    return (
-        f"サーバーがこのデータだけ受け取れませんでした({what})。ほかのデータは送信済みです。"
-        "繰り返し失敗したら、監督者が内容を確認し、管理者に連絡してください。"
-    )
-
-
-def _revocation(exc: ServerRejected) -> bool:
-    """A 403 that says this terminal is revoked (the server refuses it on every request)."""
-    return exc.status == 403 and "revoked" in (exc.code or "").lower()
-
-
-class SyncEngine:
+class SyncEngine(PushMixin):
     def __init__(
         self,
         cache: SyncCache,
@@ -209,7 +183,7 @@ class SyncEngine:
                 result.cancelled = True
             except ServerRejected as exc:
                 result.error = exc
-                result.terminal_revoked = _revocation(exc)
+                result.terminal_revoked = is_revocation(exc)
             except (ServerUnreachable, ServerFailed, MalformedAnswer) as exc:
                 result.error = exc
             log.info(
@@ -333,147 +307,6 @@ class SyncEngine:
                 # Only our own item: the feed carries every terminal's (without terminal_no
                 # the 403 on the next request is what tells us).
                 result.terminal_revoked = bool(item.data and item.data.get("revoked"))
-
-    # -- push ---------------------------------------------------------------------------------
-
-    def push(self, cancel: Cancel | None = None) -> PushResult:
-        """Send the outbox in batches until it is empty (or the server cannot be reached)."""
-        with self._lock:
-            result = PushResult()
-            tried: set[str] = set()
-            now = self.clock()
-            try:
-                while True:
-                    if is_cancelled(cancel):
-                        raise SyncCancelled
-                    pending = self.cache.outbox_pending(self.batch_size, now)
-                    batch = [e for e in pending if e.event_id not in tried]
-                    if not batch:
-                        break
-                    tried.update(e.event_id for e in batch)
-                    self._send(batch, result, cancel)
-            except SyncCancelled:
-                result.cancelled = True
-            except ServerRejected as exc:
-                result.error = exc
-                result.terminal_revoked = _revocation(exc)
-            except (ServerUnreachable, ServerFailed, MalformedAnswer) as exc:
-                result.error = exc
-            self._settle_failing(result, now)
-            result.remaining = self.cache.outbox_count()
-            result.notices = [
-                conflict_notice(e, r, self._current_version) for e, r in result.conflicts
-            ]
-            log.info(
-                "sync push: %d sent, %d accepted, %d duplicate, %d conflict, %d rejected, %d left",
-                result.sent,
-                result.accepted,
-                result.duplicate,
-                len(result.conflicts),
-                len(result.rejected),
-                result.remaining,
-            )
-            return result
-
-    def _send(
-        self,
-        batch: list[Event],
-        result: PushResult,
-        cancel: Cancel | None,
-        *,
-        isolating: bool = False,
-    ) -> None:
-        try:
-            if isolating:  # one try per part: the retries were spent on the whole batch
-                response: EventsResponse = self.client.push_events(batch)
-            else:
-                response = self._call(
-                    "events", lambda: self.client.push_events(batch), cancel, result
-                )
-        except (ServerFailed, MalformedAnswer) as exc:
-            # The server, or something in this batch? Only a server that answers another
-            # request tells them apart; one that does not is down: the round ends here.
-            if not isolating and not self._server_answers():
-                raise
-            if is_cancelled(cancel):
-                raise SyncCancelled from None
-            if len(batch) > 1:
-                mid = len(batch) // 2
-                self._send(batch[:mid], result, cancel, isolating=True)
-                self._send(batch[mid:], result, cancel, isolating=True)
-                return
-            result.failing.append((batch[0].event_id, exc))
-            log.warning(
-                "sync push: event %s fails alone (%s)", batch[0].event_id, type(exc).__name__
-            )
-            return
-        except ServerRejected as exc:
-            if exc.status not in SPLIT_STATUSES:
-                raise
-            if len(batch) > 1:
-                mid = len(batch) // 2
-                self._send(batch[:mid], result, cancel, isolating=isolating)
-                self._send(batch[mid:], result, cancel, isolating=isolating)
-                return
-            # This one event is what the server refuses: keep it as rejected, go on.
-            refused = EventResult(event_id=batch[0].event_id, status="rejected", reason=exc.message)
-            response = EventsResponse(results=[refused])
-            log.warning(
-                "sync push: event %s refused as a batch of one (%s)", batch[0].event_id, exc.status
-            )
-        result.batches += 1
-        result.sent += len(batch)
-        by_id = {e.event_id: e for e in batch}
-        answered: dict[str, EventResult] = {}
-        for r in response.results:
-            if r.event_id in by_id and r.event_id not in answered:
-                answered[r.event_id] = r
-            else:
-                log.warning("sync push: unexpected result for event %s ignored", r.event_id)
-        self.cache.outbox_record_results(list(answered.values()))
-        for r in answered.values():
-            if r.status == "accepted":
-                result.accepted += 1
-            elif r.status == "duplicate":
-                result.duplicate += 1
-            elif r.status == "conflict":
-                result.conflicts.append((by_id[r.event_id], r))
-                log.warning("sync push: event %s accepted with conflict", r.event_id)
-            else:
-                result.rejected.append(r)
-                log.warning("sync push: event %s rejected", r.event_id)
-        result.unanswered.extend(eid for eid in by_id if eid not in answered)
-
-    def _server_answers(self) -> bool:
-        """One cheap read of the feed (one try): does the server answer anything just now?"""
-        try:
-            self.client.changes(self.cache.cursor(), 1)
-        except ServerRejected:
-            return True  # it answered, if only to refuse
-        except (ServerUnreachable, ServerFailed, MalformedAnswer):
-            return False
-        return True
-
-    def _settle_failing(self, result: PushResult, now: datetime) -> None:
-        """Count the events that failed alone. Only when the server took something else this
-        round (or the one failing event was all there was to send): several failing and none
-        taken means the server cannot take events at all now, which is no event's fault."""
-        if not result.failing:
-            return
-        taken = result.accepted + result.duplicate + len(result.conflicts) + len(result.rejected)
-        if not taken and (len(result.failing) > 1 or result.error is not None):
-            if result.error is None:
-                result.error = result.failing[0][1]
-            return
-        backoff = self.event_backoff
-        for event_id, exc in result.failing:
-            reason = _failure_reason(exc)
-            attempts = self.cache.outbox_failed(
-                event_id, reason, lambda n: backoff.retry_at(n, now), backoff.quarantine_after
-            )
-            if attempts >= backoff.quarantine_after:
-                result.quarantined.append(event_id)
-                log.warning("sync push: event %s quarantined after %d tries", event_id, attempts)
 
     # -- anti-entropy -------------------------------------------------------------------------
 
