@@ -55,6 +55,5 @@ def card_desk_widget(session: Any, *, demo: Any = None) -> Any:
         value = session.card_state(person_id)
         return CardState(value) if value else CardState.NOT_ISSUED
 
-    widget = CardDeskWidget(service, card_state_of=state_of)
-    widget.event_recorded.connect(session.record_card_event)
-    return widget
+    # The outbox event and the card's state are written in the recording's background operation.
+    return CardDeskWidget(service, card_state_of=state_of, persist=session.record_card_event)

@@ -7,10 +7,11 @@ machine without a display.
 
 from __future__ import annotations
 
-import argparse
 import sys
 from importlib import import_module
 from importlib.metadata import PackageNotFoundError, version
+
+from cli.argparse_ja import JapaneseArgumentParser
 
 # subcommand → module whose `main(argv) -> int` runs it
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
@@ -29,15 +30,22 @@ def product_version() -> str:
         return __version__
 
 
-def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+def _parser() -> JapaneseArgumentParser:
+    p = JapaneseArgumentParser(
         prog="madoguchi",
         description="窓口: 住民票の写しの交付と個人番号カード窓口の端末ソフト",
         epilog="サブコマンド: "
         + " / ".join(f"{name} ({desc})" for name, (_, desc) in SUBCOMMANDS.items()),
     )
-    p.add_argument("--version", action="version", version=f"madoguchi {product_version()}")
-    p.add_argument("--data-dir", help="端末のデータフォルダ(既定: ユーザーのアプリデータ)")
+    p.add_argument(
+        "--version",
+        action="version",
+        version=f"madoguchi {product_version()}",
+        help="バージョンを表示して終了します",
+    )
+    p.add_argument(
+        "--data-dir", metavar="DIR", help="端末のデータフォルダ(既定: ユーザーのアプリデータ)"
+    )
     return p
 
 

@@ -1,7 +1,12 @@
 """住民票の写しの交付: the request form, the decision shown as it changes, preview, issue, print.
 
 The legal decision is app.domain.certificates.decide (through the session); this dialog only
-shows it. Issuance, approval and rendering run in the background.
+shows it. Deciding, approval, issuance, rendering and printing all run in the background; the
+decision is asked for once the clerk pauses (DECIDE_DELAY_MS), not on every keystroke.
+
+Layout for a 1366x768 screen (and 1920x1080 at 150 %): the request form scrolls; the decision
+(fixed height, scrolls inside) and the action buttons sit below it and never move, so a longer
+判定 never pushes a checkbox away from under the pointer.
 """
 
 from __future__ import annotations
@@ -9,21 +14,25 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QSize, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QButtonGroup,
     QCheckBox,
     QComboBox,
     QDialog,
     QFormLayout,
+    QFrame,
     QGridLayout,
     QGroupBox,
     QHBoxLayout,
     QLabel,
     QLineEdit,
     QMessageBox,
+    QPlainTextEdit,
     QPushButton,
     QRadioButton,
+    QScrollArea,
+    QSizePolicy,
     QSpinBox,
     QSplitter,
     QVBoxLayout,
@@ -44,14 +53,30 @@ from app.domain.certificates import (
 )
 from app.domain.records import Household
 from ui.background import run_in_background, user_message
+from ui.fkeys import bind_fkey
+from ui.household_view import protected_members
 from ui.pdf_preview import PdfPreview
+from ui.printer_choice import PrinterChoice
+from ui.screen import fit_to_screen
 
 OUTSIDE_HOUSEHOLD = "__outside__"
+DECIDE_DELAY_MS = 150
+DECISION_LINES = 6
+PREFERRED_SIZE = QSize(1180, 760)
+PROTECTED_BANNER = (
+    "⚠ 支援措置の対象者がいる世帯です。交付には監督者の承認が必要です。"
+    "住所・請求者を来庁者に見せないでください。登録された加害者からの請求には応じられません。"
+)
+# (pdf, copies, 交付番号, printer or None for the default) -> pages printed; runs in a worker.
+PrintFn = Callable[[bytes, int, str, str | None], int]
 
 
 class IssuanceDialog(QDialog):
     """One request for one household. `approve_dialog(situation, targets) -> Approval | None`
     opens the supervisor approval (injected so tests can drive it)."""
+
+    decided = Signal(object)  # the Decision now shown (or None after an error)
+    printed = Signal(int)  # pages
 
     def __init__(
         self,
@@ -59,19 +84,23 @@ class IssuanceDialog(QDialog):
         household: Household,
         *,
         approve_dialog: Callable[[str, list[str]], Any],
-        print_pdf: Callable[[bytes, int, str], int] | None = None,
+        print_pdf: PrintFn | None = None,
+        printer: str = "",
+        decide_delay_ms: int = DECIDE_DELAY_MS,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
         self.setObjectName("issuanceDialog")
         self.setWindowTitle("住民票の写しの交付")
-        self.resize(1180, 760)
         self.session = session
         self.household = household
         self._approve_dialog = approve_dialog
         self._print_pdf = print_pdf
         self.decision: Decision | None = None
         self.issued: Any = None
+        self._generation = 0  # bumped by every input; older decisions are dropped
+        self._pending = False
+        self.protected = bool(protected_members(household, session.today()))
 
         # --- requester -------------------------------------------------------------------------
         self.requester_kind = QComboBox(objectName="requesterKind")
@@ -83,16 +112,16 @@ class IssuanceDialog(QDialog):
         self.requester_person.addItem("世帯外の人", OUTSIDE_HOUSEHOLD)
         self.purpose = QLineEdit(objectName="purpose")
         self.purpose.setPlaceholderText("第三者・国等の請求では必須(例: 債権回収のため)")
-        self.power_of_attorney = QCheckBox("委任状あり", objectName="powerOfAttorney")
+        self.power_of_attorney = QCheckBox("委任状あり(&W)", objectName="powerOfAttorney")
         self.justified = QCheckBox(
-            "請求事由から、指定された項目は必要と認める", objectName="justified"
+            "請求事由から、指定された項目は必要と認める(&J)", objectName="justified"
         )
 
         requester_box = QGroupBox("請求者")
         rf = QFormLayout(requester_box)
-        rf.addRow("区分", self.requester_kind)
-        rf.addRow("請求者", self.requester_person)
-        rf.addRow("請求事由", self.purpose)
+        rf.addRow("区分(&K)", self.requester_kind)
+        rf.addRow("請求者(&P)", self.requester_person)
+        rf.addRow("請求事由(&U)", self.purpose)
         rf.addRow("", self.power_of_attorney)
         rf.addRow("", self.justified)
 
@@ -108,8 +137,8 @@ class IssuanceDialog(QDialog):
         # --- scope and form ----------------------------------------------------------------------
         scope_box = QGroupBox("対象者と様式")
         sv = QVBoxLayout(scope_box)
-        self.scope_all = QRadioButton("世帯全員", objectName="scopeAll")
-        self.scope_some = QRadioButton("一部の人", objectName="scopeSome")
+        self.scope_all = QRadioButton("世帯全員(&A)", objectName="scopeAll")
+        self.scope_some = QRadioButton("一部の人(&O)", objectName="scopeSome")
         self.scope_all.setChecked(True)
         group = QButtonGroup(self)
         group.addButton(self.scope_all)
@@ -126,13 +155,23 @@ class IssuanceDialog(QDialog):
         self.form_kind = QComboBox(objectName="formKind")
         self.form_kind.addItem("世帯連記式", FormKind.HOUSEHOLD)
         self.form_kind.addItem("個人票", FormKind.INDIVIDUAL)
+        self.form_kind.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        self.form_kind.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
         self.copies = QSpinBox(objectName="copies")
         self.copies.setRange(1, 20)
+        self.copies.setSuffix(" 通")
+        self.copies.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
+        form_label = QLabel("様式(&F)")
+        form_label.setBuddy(self.form_kind)
+        copies_label = QLabel("通数(&N)")
+        copies_label.setBuddy(self.copies)
         row = QHBoxLayout()
-        row.addWidget(QLabel("様式"))
+        row.addWidget(form_label)
         row.addWidget(self.form_kind)
-        row.addWidget(QLabel("通数"))
+        row.addSpacing(12)
+        row.addWidget(copies_label)
         row.addWidget(self.copies)
+        row.addStretch(1)
         sv.addLayout(row)
 
         # --- items -----------------------------------------------------------------------------
@@ -145,41 +184,82 @@ class IssuanceDialog(QDialog):
             self.item_checks[item] = cb
             ig.addWidget(cb, n // 2, n % 2)
 
-        # --- decision and actions ------------------------------------------------------------
-        self.decision_label = QLabel("", objectName="decisionLabel")
-        self.decision_label.setWordWrap(True)
-        self.decision_label.setTextFormat(Qt.TextFormat.PlainText)
-        self.decision_label.setMinimumHeight(90)
+        # --- the form scrolls; the decision and the buttons below it stay put ----------------
+        self.form = QWidget(objectName="issuanceForm")
+        fv = QVBoxLayout(self.form)
+        fv.setContentsMargins(0, 0, 0, 0)
+        for box in (requester_box, id_box, scope_box, items_box):
+            fv.addWidget(box)
+        fv.addStretch(1)
+        self.form_scroll = QScrollArea(objectName="issuanceFormScroll")
+        self.form_scroll.setWidget(self.form)
+        self.form_scroll.setWidgetResizable(True)
+        self.form_scroll.setFrameShape(QFrame.Shape.NoFrame)
+        self.form_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.form_scroll.setMinimumWidth(self.form.minimumSizeHint().width() + 24)
+
+        self.decision_label = QPlainTextEdit(objectName="decisionLabel")
+        self.decision_label.setReadOnly(True)
+        self.decision_label.setTabChangesFocus(True)
+        lines = self.decision_label.fontMetrics().lineSpacing() * DECISION_LINES
+        self.decision_label.setFixedHeight(lines + 16)
+        decision_title = QLabel("判定(&D)")
+        decision_title.setBuddy(self.decision_label)
+
         self.preview_button = QPushButton("見本を表示", objectName="previewButton")
         self.issue_button = QPushButton("交付する", objectName="confirmIssueButton")
         self.print_button = QPushButton("印刷", objectName="printButton")
         self.print_button.setEnabled(False)
-        close = QPushButton("閉じる")
+        self.close_button = QPushButton("閉じる", objectName="closeButton")
+        self.printer_choice = PrinterChoice(printer, self)
+        printer_label = QLabel("プリンター(&L)")
+        printer_label.setBuddy(self.printer_choice)
+        for b in (self.preview_button, self.issue_button, self.print_button, self.close_button):
+            b.setAutoDefault(False)  # Enter in a field never issues or prints
         self.preview_button.clicked.connect(self.preview)
         self.issue_button.clicked.connect(self.issue)
         self.print_button.clicked.connect(self.print_issued)
-        close.clicked.connect(self.accept)
+        self.close_button.clicked.connect(self.reject)
+        bind_fkey(self.issue_button, 3, self)
+        bind_fkey(self.print_button, 4, self)
+        bind_fkey(self.preview_button, 5, self)
+        bind_fkey(self.close_button, 12, self)
+        if self.protected:
+            # Before the supervisor's approval no rendering shows the protected address.
+            self.preview_button.setEnabled(False)
+            self.preview_button.setToolTip("支援措置の対象者がいるため、見本は表示しません。")
+
+        printer_row = QHBoxLayout()
+        printer_row.addWidget(printer_label)
+        printer_row.addWidget(self.printer_choice, 1)
         actions = QHBoxLayout()
         actions.addWidget(self.preview_button)
         actions.addStretch(1)
         actions.addWidget(self.issue_button)
         actions.addWidget(self.print_button)
-        actions.addWidget(close)
+        actions.addWidget(self.close_button)
+
+        fixed = QWidget(objectName="decisionArea")
+        fixed.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
+        dv = QVBoxLayout(fixed)
+        dv.setContentsMargins(0, 0, 0, 0)
+        dv.addWidget(decision_title)
+        dv.addWidget(self.decision_label)
+        dv.addLayout(printer_row)
+        dv.addLayout(actions)
 
         left = QWidget()
         lv = QVBoxLayout(left)
-        lv.addWidget(requester_box)
-        lv.addWidget(id_box)
-        lv.addWidget(scope_box)
-        lv.addWidget(items_box)
-        lv.addWidget(QLabel("判定"))
-        lv.addWidget(self.decision_label)
-        lv.addLayout(actions)
+        lv.setContentsMargins(0, 0, 0, 0)
+        lv.addWidget(self.form_scroll, 1)
+        lv.addWidget(fixed)
 
         self.preview_widget = PdfPreview()
         self.preview_status = QLabel("見本はまだ表示されていません。", objectName="previewStatus")
+        self.preview_status.setWordWrap(True)
         right = QWidget()
         rv = QVBoxLayout(right)
+        rv.setContentsMargins(0, 0, 0, 0)
         rv.addWidget(self.preview_status)
         rv.addWidget(self.preview_widget, 1)
 
@@ -187,10 +267,23 @@ class IssuanceDialog(QDialog):
         splitter.addWidget(left)
         splitter.addWidget(right)
         splitter.setStretchFactor(1, 1)
+        splitter.setChildrenCollapsible(False)
         layout = QVBoxLayout(self)
-        layout.addWidget(splitter)
+        self.banner = QLabel(PROTECTED_BANNER, objectName="protectedBanner")
+        self.banner.setWordWrap(True)
+        self.banner.setStyleSheet(
+            "background: #fff0f0; color: #a00000; padding: 6px; border: 1px solid #e0a0a0;"
+            " font-weight: bold;"
+        )
+        self.banner.setVisible(self.protected)
+        layout.addWidget(self.banner)
+        layout.addWidget(splitter, 1)
 
-        # Every input re-evaluates the decision at once (it is a pure function).
+        # Inputs ask for a new decision once the clerk pauses; the last one wins.
+        self.decide_timer = QTimer(self)
+        self.decide_timer.setSingleShot(True)
+        self.decide_timer.setInterval(decide_delay_ms)
+        self.decide_timer.timeout.connect(self._decide_now)
         self.requester_kind.currentIndexChanged.connect(self.update_decision)
         self.requester_person.currentIndexChanged.connect(self.update_decision)
         self.purpose.textChanged.connect(self.update_decision)
@@ -205,6 +298,8 @@ class IssuanceDialog(QDialog):
             *self.item_checks.values(),
         ):
             cb.toggled.connect(self.update_decision)
+        fit_to_screen(self, PREFERRED_SIZE)
+        self.requester_kind.setFocus()
         self.update_decision()
 
     # --- the request ----------------------------------------------------------------------------
@@ -236,17 +331,46 @@ class IssuanceDialog(QDialog):
         value = self.requester_person.currentData()
         return None if value == OUTSIDE_HOUSEHOLD else value
 
+    @property
+    def deciding(self) -> bool:
+        """True while the decision on screen is not yet the one for the current inputs."""
+        return self._pending
+
     def update_decision(self) -> None:
+        """An input changed: the decision shown is no longer current; ask again after a pause."""
         if self.issued is not None:
             return
-        try:
-            decision = self.session.decide(
-                self.request(), self.household, self.requester_person_id()
-            )
-        except Exception as exc:
-            self.decision = None
-            self._show_decision_text(user_message(exc), ok=False)
+        self._generation += 1
+        self._pending = True
+        self.decision = None
+        self.issue_button.setEnabled(False)
+        if not self.protected:
+            self.preview_button.setEnabled(False)
+        self.decide_timer.start()
+
+    def _decide_now(self) -> None:
+        generation = self._generation
+        request, requester = self.request(), self.requester_person_id()
+        session, household = self.session, self.household  # the worker holds these, not self
+        run_in_background(
+            self,
+            lambda: session.decide(request, household, requester),
+            lambda decision: self._decided(generation, decision),
+            lambda exc: self._decide_failed(generation, exc),
+        )
+
+    def _decide_failed(self, generation: int, exc: BaseException) -> None:
+        if generation != self._generation or self.issued is not None:
             return
+        self._pending = False
+        self.decision = None
+        self._show_decision_text(user_message(exc), ok=False)
+        self.decided.emit(None)
+
+    def _decided(self, generation: int, decision: Decision) -> None:
+        if generation != self._generation or self.issued is not None:
+            return  # an input changed meanwhile: a newer decision is on its way
+        self._pending = False
         self.decision = decision
         lines: list[str] = []
         if decision.allowed:
@@ -262,18 +386,25 @@ class IssuanceDialog(QDialog):
         if decision.screen_text:
             lines.append("【職員向け】" + decision.screen_text)
         self._show_decision_text("\n".join(lines), ok=decision.allowed)
+        self.decided.emit(decision)
+
+    def decision_text(self) -> str:
+        return self.decision_label.toPlainText()
 
     def _show_decision_text(self, text: str, *, ok: bool) -> None:
-        self.decision_label.setText(text)
+        self.decision_label.setPlainText(text)
         color = "#0b5d1e" if ok else "#b00020"
-        self.decision_label.setStyleSheet(f"color: {color}; border: 1px solid #ccc; padding: 6px;")
+        self.decision_label.setStyleSheet(f"color: {color};")
         self.issue_button.setEnabled(ok)
-        self.preview_button.setEnabled(ok)
+        self.preview_button.setEnabled(ok and not self.protected)
 
     # --- preview, issue, print ---------------------------------------------------------------
 
     def preview(self) -> None:
-        request = self.request()
+        if self.protected or self.decision is None:
+            return
+        request, requester = self.request(), self.requester_person_id()
+        session, household = self.session, self.household
         self.preview_button.setEnabled(False)
         self.preview_status.setText("見本を作成しています…")
 
@@ -282,39 +413,56 @@ class IssuanceDialog(QDialog):
             self.preview_status.setText(
                 f"見本({pages}枚)。交付すると交付番号が入り、見本の表示は消えます。"
             )
-            self.preview_button.setEnabled(True)
+            self.preview_button.setEnabled(self.decision is not None and self.decision.allowed)
 
         def failed(exc: BaseException) -> None:
             self.preview_status.setText(user_message(exc))
-            self.preview_button.setEnabled(True)
+            self.preview_button.setEnabled(self.decision is not None)
 
-        requester = self.requester_person_id()
         run_in_background(
-            self,
-            lambda: self.session.preview(request, self.household, requester),
-            shown,
-            failed,
+            self, lambda: session.preview(request, household, requester), shown, failed
         )
 
+    def _busy(self, busy: bool) -> None:
+        self.form.setEnabled(not busy)
+        if busy:
+            for b in (self.issue_button, self.preview_button):
+                b.setEnabled(False)
+
     def issue(self) -> None:
-        if self.decision is None or not self.decision.allowed:
+        decision = self.decision
+        if decision is None or not decision.allowed or self.issued is not None:
             return
-        request = self.request()
-        requester = self.requester_person_id()
-        approval = None
-        why = self.session.approval_needed(self.decision)
-        if why is not None:
-            approval = self._approve_dialog(why, list(self.decision.person_ids))
-            if approval is None:
-                return
-        documents = ",".join(d.value for d, cb in self.id_checks.items() if cb.isChecked())
-        self.issue_button.setEnabled(False)
+        request, requester = self.request(), self.requester_person_id()
+        session = self.session
+        self._busy(True)
         self.preview_status.setText("交付しています…")
 
+        def approval_checked(why: str | None) -> None:
+            approval = None
+            if why is not None:
+                approval = self._approve_dialog(why, list(decision.person_ids))
+                if approval is None:
+                    self._busy(False)
+                    self._show_decision_text(self.decision_text(), ok=True)
+                    self.preview_status.setText("承認されなかったため、交付していません。")
+                    return
+            self._issue_with(request, requester, approval)
+
+        run_in_background(
+            self, lambda: session.approval_needed(decision), approval_checked, self._issue_failed
+        )
+
+    def _issue_with(
+        self, request: CertificateRequest, requester: str | None, approval: Any
+    ) -> None:
+        documents = ",".join(d.value for d, cb in self.id_checks.items() if cb.isChecked())
+        session, household = self.session, self.household
+
         def work() -> Any:
-            return self.session.issue(
+            return session.issue(
                 request,
-                self.household,
+                household,
                 requester_person_id=requester,
                 id_document=documents or None,
                 approval=approval,
@@ -324,28 +472,53 @@ class IssuanceDialog(QDialog):
 
     def _issued(self, issued: Any) -> None:
         self.issued = issued
+        self.decide_timer.stop()
         pages = self.preview_widget.show_pdf(issued.pdf)
         no = issued.issuance.issuance_no
         self.preview_status.setText(
             f"交付しました。交付番号 {no}({pages}枚)、手数料 {issued.issuance.fee_yen:,}円"
         )
-        self.decision_label.setText(f"交付番号 {no} を記録しました。印刷してください。")
+        self.decision_label.setPlainText(f"交付番号 {no} を記録しました。印刷してください。")
+        self.decision_label.setStyleSheet("color: #0b5d1e;")
         self.print_button.setEnabled(self._print_pdf is not None)
         for w in (self.issue_button, self.preview_button):
             w.setEnabled(False)
+        if self._print_pdf is not None:
+            self.print_button.setFocus()
 
     def _issue_failed(self, exc: BaseException) -> None:
-        self.issue_button.setEnabled(True)
+        self._busy(False)
+        ok = self.decision is not None and self.decision.allowed
+        self.issue_button.setEnabled(ok)
+        self.preview_button.setEnabled(ok and not self.protected)
         self.preview_status.setText("交付できませんでした。")
         QMessageBox.warning(self, "交付できません", user_message(exc))
 
     def print_issued(self) -> None:
-        if self.issued is None or self._print_pdf is None:
+        print_pdf = self._print_pdf
+        if self.issued is None or print_pdf is None:
             return
-        try:
-            issuance = self.issued.issuance
-            pages = self._print_pdf(self.issued.pdf, issuance.copies, issuance.issuance_no)
-        except Exception as exc:
+        issuance = self.issued.issuance
+        pdf, copies, no = self.issued.pdf, issuance.copies, issuance.issuance_no
+        printer = self.printer_choice.printer()
+        self.print_button.setEnabled(False)
+        self.printer_choice.setEnabled(False)
+        where = f"「{printer}」" if printer else "既定のプリンター"
+        self.preview_status.setText(f"{where}に印刷しています…")
+
+        def done(pages: int) -> None:
+            # Printed once. A second copy of the same 交付番号 is not printed from here: a
+            # misprint is voided and issued anew (監督者).
+            self.preview_status.setText(
+                f"{where}に{pages}ページを印刷しました。印刷に失敗したときは、監督者が交付を"
+                "取り消してから交付し直します。"
+            )
+            self.printed.emit(pages)
+
+        def failed(exc: BaseException) -> None:
+            self.print_button.setEnabled(True)
+            self.printer_choice.setEnabled(True)
+            self.preview_status.setText("印刷できませんでした。")
             QMessageBox.warning(self, "印刷できません", user_message(exc))
-            return
-        self.preview_status.setText(f"{pages}ページを印刷しました。")
+
+        run_in_background(self, lambda: print_pdf(pdf, copies, no, printer), done, failed)

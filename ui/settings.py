@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.services.terminal import atomic_write_text
-from ui.pdf_preview import available_printers
+from ui.print_job import available_printers
 
 DEFAULT_PRINTER = ""  # the system's default printer
 
