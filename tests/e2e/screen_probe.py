@@ -125,6 +125,9 @@ def main(terminal_dir: str, passwords_file: str) -> None:
     wait(lambda: not dialog.deciding, "the first decision")
     check(dialog, "交付")
     dialog.requester_kind.setCurrentIndex(dialog.requester_kind.findData("third_party"))
+    dialog.requester_person.setCurrentIndex(dialog.requester_person.count() - 1)  # 世帯外の人
+    dialog.purpose.setText("債権回収のため")
+    next(iter(dialog.id_checks.values())).setChecked(True)
     for cb in dialog.item_checks.values():
         cb.setChecked(True)
     wait(lambda: not dialog.deciding, "the long decision")
