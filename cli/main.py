@@ -21,6 +21,10 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+# Internal: run by the program itself, not listed in the help.
+HIDDEN: dict[str, str] = {"_print-job": "ui.print_job"}  # the print child (ui/print_job.py)
+
+
 def product_version() -> str:
     try:
         return version("madoguchi")
@@ -54,6 +58,8 @@ def main(argv: list[str] | None = None) -> int:
     if argv and argv[0] in SUBCOMMANDS:
         module = import_module(SUBCOMMANDS[argv[0]][0])
         return int(module.main(argv[1:]) or 0)
+    if argv and argv[0] in HIDDEN:
+        return int(import_module(HIDDEN[argv[0]]).main(argv[1:]) or 0)
     args = _parser().parse_args(argv)
     from cli.gui import run_gui
 

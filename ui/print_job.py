@@ -7,14 +7,24 @@ raster at the printer's own resolution elsewhere.
   resolution (`printer_resolution`: the device's own on Windows; 300 dpi only when a driver
   reports nothing), in bands so that a page at 600 or 1200 dpi never needs a page-sized image.
 
+The raster work runs in a child process of the program (`madoguchi _print-job`, the PDF on its
+standard input, never in a file): QtPdf's rendering holds Python's lock while it draws, which
+stalled the GUI by up to 190 ms a band even from a worker thread, and a printer driver that
+crashes takes only the child with it. Should the child not start, the job runs in this process
+(from the worker thread) instead.
+
 Every error names the printer. Printing to a file (`output_file`) is the raster path into a PDF
 file: tests, and what a Windows printer receives, checked on Linux.
 """
 
 from __future__ import annotations
 
+import json
+import logging
+import os
+import subprocess
 import sys
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QPoint, QRect, QSize, QSizeF, Qt
 from PySide6.QtGui import QImage, QPageLayout, QPageSize, QPainter
@@ -23,7 +33,11 @@ from PySide6.QtPrintSupport import QPrinter, QPrinterInfo
 
 from printing.dispatch import PrintError, cups_available, printer_label, send_pdf
 
-BAND_ROWS = 512
+log = logging.getLogger(__name__)
+
+CHILD_COMMAND = "_print-job"
+CHILD_TIMEOUT_S = 600
+BAND_ROWS = 256
 FALLBACK_DPI = 300
 MAX_DPI = 1200
 
@@ -106,18 +120,90 @@ def print_document(
     method: str = "auto",
     output_file: str | None = None,
     dpi: int | None = None,
+    isolate: bool = True,
 ) -> PrintOutcome:
     """Print `pdf` (blocking: run it through ui.background). `method` is "auto", "pdf" or
-    "raster"; "auto" sends the PDF where CUPS takes it, else rasterises."""
-    doc = _Document(pdf)
+    "raster"; "auto" sends the PDF where CUPS takes it, else rasterises — in a child process
+    unless `isolate` is False."""
     if method == "auto":
         method = "pdf" if cups_available() and output_file is None else "raster"
     if method == "pdf":
+        pages = _Document(pdf).pages
         send_pdf(pdf, printer, copies=copies, title=title)
-        return PrintOutcome(doc.pages * copies, printer or "", "pdf")
+        return PrintOutcome(pages * copies, printer or "", "pdf")
+    job = {"printer": printer, "copies": copies, "title": title, "output_file": output_file}
+    if isolate:
+        try:
+            return _in_child(pdf, {**job, "dpi": dpi})
+        except OSError as exc:  # the child could not start: print from this process instead
+            log.warning("print child not started: %s", type(exc).__name__)
+    doc = _Document(pdf)
     resolution = dpi or (FALLBACK_DPI if output_file else printer_resolution(printer))
     pages = _raster(doc, printer, copies, title, resolution, output_file)
     return PrintOutcome(pages, printer or "", "raster", resolution)
+
+
+def child_command() -> list[str]:
+    """How this program starts itself as the print child (frozen build or source tree)."""
+    if getattr(sys, "frozen", False):
+        return [sys.executable, CHILD_COMMAND]
+    return [sys.executable, "-m", "cli.main", CHILD_COMMAND]
+
+
+def _in_child(pdf: bytes, job: dict[str, object]) -> PrintOutcome:
+    env = dict(os.environ)
+    if sys.platform != "win32" and not env.get("DISPLAY") and not env.get("WAYLAND_DISPLAY"):
+        env.setdefault("QT_QPA_PLATFORM", "offscreen")
+    done = subprocess.run(
+        [*child_command(), json.dumps(job, ensure_ascii=False)],
+        input=pdf,
+        capture_output=True,
+        timeout=CHILD_TIMEOUT_S,
+        env=env,
+        check=False,
+    )
+    lines = done.stdout.decode("utf-8", "replace").strip().splitlines()
+    try:
+        answer = json.loads(lines[-1]) if lines else {}
+    except ValueError:
+        answer = {}
+    if "error" in answer:
+        raise PrintError(str(answer["error"]))
+    if done.returncode != 0 or "pages" not in answer:
+        log.error("print child failed (exit %s)", done.returncode)
+        raise PrintError(
+            f"プリンター{printer_label(job['printer'])}への印刷が途中で止まりました"  # type: ignore[arg-type]
+            f"(終了コード {done.returncode})。プリンターの状態を確認してください。"
+        )
+    return PrintOutcome(**answer)
+
+
+def main(argv: list[str]) -> int:
+    """The print child: one job (JSON in argv, the PDF on standard input), its outcome as JSON
+    on standard output. Nothing personal is written anywhere."""
+    from PySide6.QtGui import QGuiApplication
+
+    job = json.loads(argv[0])
+    source = sys.stdin.buffer if sys.stdin is not None else os.fdopen(0, "rb")
+    sink = sys.stdout if sys.stdout is not None else os.fdopen(1, "w", encoding="utf-8")
+    pdf = source.read()
+    app = QGuiApplication.instance() or QGuiApplication(["madoguchi-print"])  # noqa: F841 - kept
+    try:
+        outcome = print_document(
+            pdf,
+            printer=job.get("printer"),
+            copies=int(job.get("copies", 1)),
+            title=str(job.get("title", "窓口")),
+            method="raster",
+            output_file=job.get("output_file"),
+            dpi=job.get("dpi"),
+            isolate=False,
+        )
+    except PrintError as exc:
+        print(json.dumps({"error": exc.message}, ensure_ascii=False), file=sink, flush=True)
+        return 1
+    print(json.dumps(asdict(outcome), ensure_ascii=False), file=sink, flush=True)
+    return 0
 
 
 def _raster(

@@ -7,6 +7,7 @@ work, the keyboard reaches everything, and the window remembers its state."""
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import threading
 from collections.abc import Iterator
@@ -427,6 +428,13 @@ def test_daily_report_prints_saves_and_closes_with_esc(
     assert "Pages:           1" in info.stdout
     exports = session.chain.query(actions=[AuditAction.EXPORT.value])
     assert any(e.reason == "PDF" for e in exports)  # the file is an output to media, recorded
+
+    # Without a print server (as here) the failure says which printer, in the window.
+    if shutil.which("lp") is not None:
+        report.printer_choice.setCurrentIndex(0)  # 既定のプリンター
+        report.print_button.click()
+        qtbot.waitUntil(report.print_button.isEnabled, timeout=TIMEOUT)
+        assert "既定のプリンター" in report.message.text()
 
     qtbot.keyClick(report, Qt.Key.Key_Escape)
     assert not report.isVisible()
