@@ -190,7 +190,8 @@ def main(argv: list[str] | None = None) -> int:
         outcome = result["outcome"]
         print(
             f"  printing {outcome.pages} pages (raster, {outcome.dpi} dpi, "
-            f"{result['seconds']:.2f}s, worker + print child): longest GUI stall {stall_print:.1f} ms "
+            f"{result['seconds']:.2f}s, worker + print child): "
+            f"longest GUI stall {stall_print:.1f} ms "
             f"(budget ≤ {BUDGET_MS:.0f} ms); baseline on the GUI thread at 300 dpi "
             f"({result['baseline_seconds']:.2f}s): {stall_print_base:.1f} ms; "
             f"ratio {stall_print / max(stall_print_base, 0.001):.3f}"
