@@ -160,6 +160,8 @@ class CustomerPinWindow(QWidget):
             self.showFullScreen()
         else:
             self.adjustSize()
+            area = (clerk_screen or QGuiApplication.primaryScreen()).availableGeometry()
+            self.move(area.center() - self.rect().center())
             self.show()
         self.raise_()
         self.activateWindow()

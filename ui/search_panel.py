@@ -40,6 +40,13 @@ CODE_MESSAGE = (
 )
 
 
+def local_address(address: str, municipality: str) -> str:
+    """The address after the terminal's own 市区町村 ("北海道北見市北4条東8丁目…" becomes
+    "北4条東8丁目…"): what tells residents apart comes first. The tooltip has it whole."""
+    at = address.find(municipality) if municipality else -1
+    return address[at + len(municipality) :] if at >= 0 else address
+
+
 class SearchPanel(QWidget):
     """Emits `household_chosen(household_id, person_id)` when a result is opened, and `cleared`
     when the conditions are cleared or a new search starts."""
@@ -50,6 +57,7 @@ class SearchPanel(QWidget):
     def __init__(self, session: Any, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.session = session
+        self.municipality = str(session.config.municipality_name)
         self.hits: list[Any] = []
 
         self.name = QLineEdit(objectName="searchName")
@@ -107,6 +115,7 @@ class SearchPanel(QWidget):
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(ADDRESS_COLUMN, QHeaderView.ResizeMode.Stretch)
+        header.setMinimumSectionSize(28)
         self.table.cellDoubleClicked.connect(lambda row, _col: self.open_row(row))
         self.table.itemActivated.connect(lambda item: self.open_row(item.row()))
 
@@ -173,14 +182,16 @@ class SearchPanel(QWidget):
                 status += " ⚠支援措置"
                 protected_rows += 1
             address = hit.address + (f" {hit.katagaki}" if hit.katagaki else "")
-            shown_address = PROTECTED_ADDRESS if hit.protected else address
+            shown = (
+                PROTECTED_ADDRESS if hit.protected else local_address(address, self.municipality)
+            )
             values = (
                 hit.name,
                 hit.name_kana,
                 wareki.format_date(hit.birth_date),
                 f"{wareki.age_on(hit.birth_date, today)}歳",
                 SEX_LABELS.get(hit.sex, hit.sex),
-                shown_address,
+                shown,
                 hit.relationship,
                 status,
             )
