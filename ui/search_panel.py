@@ -69,7 +69,7 @@ class SearchPanel(QWidget):
         self.sex.addItem("男", "male")
         self.sex.addItem("女", "female")
         self.address = QLineEdit(objectName="searchAddress")
-        self.address.setPlaceholderText("住所または方書の先頭(例: 北見市北4条、北4条東8-23)")
+        self.address.setPlaceholderText("住所または方書の先頭(例: 北見市北4条、北4条東8丁目)")
         self.code = QLineEdit(objectName="searchCode")
         self.code.setPlaceholderText("11桁の数字")
         self.code.setMaxLength(16)  # room for spaces and dashes a clerk may type; folded below

@@ -121,7 +121,9 @@ def test_new_search_and_clear_drop_the_previous_household(qtbot: Any, session: A
     assert previous.head.name not in _visible_texts(window)
     qtbot.waitUntil(lambda: bool(panel.hits), timeout=TIMEOUT)
 
-    _open_first(qtbot, window)
+    panel.table.selectRow(next(i for i, h in enumerate(panel.hits) if not h.protected))
+    qtbot.keyClick(window, Qt.Key.Key_F8)  # 世帯を開く
+    qtbot.waitUntil(lambda: view.household is not None, timeout=TIMEOUT)
     panel.clear_button.click()
     assert view.household is None and not view.issue_button.isEnabled()
     assert panel.table.rowCount() == 0
@@ -330,6 +332,18 @@ def test_lock_audit_and_logout_run_off_the_gui_thread(qtbot: Any, counter: Any) 
 # --- keyboard --------------------------------------------------------------------------------
 
 
+def _tab_order(start: Any, n: int) -> list[Any]:
+    """The widgets Tab reaches from `start` (enabled, visible, taking Tab focus), in order."""
+    order, w = [start], start
+    while len(order) < n:
+        w = w.nextInFocusChain()
+        if w is start:
+            break
+        if w.isVisible() and w.isEnabled() and w.focusPolicy() & Qt.FocusPolicy.TabFocus:
+            order.append(w)
+    return order
+
+
 def test_keyboard_only_search_open_issue(qtbot: Any, session: Any) -> None:
     window = _window(qtbot, session)
     window.start()
@@ -339,7 +353,7 @@ def test_keyboard_only_search_open_issue(qtbot: Any, session: Any) -> None:
     type_ime(panel.name, "さとう")
     qtbot.keyClick(window, Qt.Key.Key_F1)
     qtbot.waitUntil(lambda: bool(panel.hits), timeout=TIMEOUT)
-    qtbot.keyClick(window, Qt.Key.Key_F8)
+    qtbot.keyClick(panel.table, Qt.Key.Key_Return)  # the selected result opens with Enter
     qtbot.waitUntil(lambda: view.household is not None, timeout=TIMEOUT)
     qtbot.keyClick(window, Qt.Key.Key_F3)
     qtbot.waitUntil(
@@ -347,6 +361,12 @@ def test_keyboard_only_search_open_issue(qtbot: Any, session: Any) -> None:
     )
     dialog = next(d for d in window.findChildren(IssuanceDialog) if d.isVisible())
     assert dialog.focusWidget() is dialog.requester_kind  # where the dialog starts
+    # Tab walks the request in the order the manual describes, then to the buttons.
+    order = _tab_order(dialog.requester_kind, 40)
+    license_box = next(cb for d, cb in dialog.id_checks.items() if d.value == "drivers_license")
+    assert order[:3] == [dialog.requester_kind, dialog.requester_person, dialog.purpose]
+    assert order.index(license_box) < order.index(dialog.scope_all) < order.index(dialog.copies)
+    assert order.index(dialog.copies) < order.index(dialog.decision_label)
     qtbot.keyClick(dialog, Qt.Key.Key_Escape)
     assert not dialog.isVisible()
     qtbot.keyClick(window, Qt.Key.Key_F2)
