@@ -154,14 +154,23 @@ def _in_child(pdf: bytes, job: dict[str, object]) -> PrintOutcome:
     env = dict(os.environ)
     if sys.platform != "win32" and not env.get("DISPLAY") and not env.get("WAYLAND_DISPLAY"):
         env.setdefault("QT_QPA_PLATFORM", "offscreen")
-    done = subprocess.run(
-        [*child_command(), json.dumps(job, ensure_ascii=False)],
-        input=pdf,
-        capture_output=True,
-        timeout=CHILD_TIMEOUT_S,
-        env=env,
-        check=False,
-    )
+    # Windows: no console window flashes up for the child (the program is a console build).
+    flags = getattr(subprocess, "CREATE_NO_WINDOW", 0) if sys.platform == "win32" else 0
+    try:
+        done = subprocess.run(
+            [*child_command(), json.dumps(job, ensure_ascii=False)],
+            input=pdf,
+            capture_output=True,
+            timeout=CHILD_TIMEOUT_S,
+            env=env,
+            check=False,
+            creationflags=flags,
+        )
+    except subprocess.TimeoutExpired:
+        raise PrintError(
+            f"プリンター{printer_label(job['printer'])}への印刷が終わりません。"  # type: ignore[arg-type]
+            "プリンターの状態を確認してください。"
+        ) from None
     lines = done.stdout.decode("utf-8", "replace").strip().splitlines()
     try:
         answer = json.loads(lines[-1]) if lines else {}
