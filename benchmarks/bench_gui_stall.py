@@ -124,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     app = QApplication.instance() or QApplication([])
-    from app.domain.certificates import CertificateRequest, IdentityDocument, RequesterKind
+    from app.domain.certificates import IdentityDocument, RequesterKind
     from app.services.session import LoginService
     from cli.demo import prepare
     from printing import render_certificate, render_daily_report
@@ -147,11 +147,25 @@ def main(argv: list[str] | None = None) -> int:
         hits = session.search(name="さとう").hits
         households = [session.open_household(h.household_id) for h in hits if not h.protected]
         household = max(households, key=lambda h: len(h.members))
-        request = CertificateRequest(
-            RequesterKind.HOUSEHOLD_MEMBER, (IdentityDocument.MY_NUMBER_CARD,), copies=2
-        )
-        pdf = session.preview(request, household, household.head_person_id)
         probe = StallProbe()
+
+        def make_dialog(kind: RequesterKind) -> IssuanceDialog:
+            dialog = IssuanceDialog(session, household, approve_dialog=lambda *_a: None)
+            dialog.show()
+            while dialog.context is None:  # the 支援措置 context, read in the background
+                app.processEvents()
+                time.sleep(0.01)
+            dialog.requester_panel.set_kind(kind)
+            return dialog
+
+        # The certificate to print: 本人 (the head), 2 copies, as the dialog builds the request.
+        first = make_dialog(RequesterKind.SELF)
+        panel = first.requester_panel
+        panel.member.setCurrentIndex(panel.member.findData(household.head_person_id))
+        first.id_checks[IdentityDocument.DRIVERS_LICENSE].setChecked(True)
+        first.copies.setValue(2)
+        pdf = session.preview(first.request(), household, first.context)
+        first.close()
         owner = QApplication.activeWindow() or app
 
         # --- 1. printing -----------------------------------------------------------------------
@@ -219,7 +233,7 @@ def main(argv: list[str] | None = None) -> int:
                         return
                     event = QInputMethodEvent()
                     event.setCommitString(ch)
-                    QApplication.sendEvent(dialog.purpose, event)
+                    QApplication.sendEvent(dialog.requester_panel.reason, event)
                     if per_key is not None:
                         per_key()
                     QTimer.singleShot(60, next_key)
@@ -228,27 +242,20 @@ def main(argv: list[str] | None = None) -> int:
 
             return start
 
-        def make_dialog() -> IssuanceDialog:
-            dialog = IssuanceDialog(session, household, approve_dialog=lambda *_a: None)
-            dialog.requester_kind.setCurrentIndex(
-                dialog.requester_kind.findData(RequesterKind.THIRD_PARTY)
-            )
-            dialog.show()
-            return dialog
-
         holder = threading.Thread(target=sync_like, daemon=True)
         holder.start()
         try:
-            product = make_dialog()
+            product = make_dialog(RequesterKind.THIRD_PARTY)
             stall_typing = probe.run(typing(product, None))
             calls = [0]
 
-            baseline = make_dialog()
+            baseline = make_dialog(RequesterKind.THIRD_PARTY)
             baseline.decide_timer.timeout.disconnect()  # the old dialog had no debounce
 
             def decide_now() -> None:
                 calls[0] += 1
-                session.decide(baseline.request(), household, None)  # on the GUI thread
+                # What the dialog did before: decide on the GUI thread at every keystroke.
+                session.decide(baseline.request(), household, baseline.context)
 
             stall_typing_base = probe.run(typing(baseline, decide_now))
         finally:

@@ -71,12 +71,15 @@ def _household(n: int) -> Household:
 
 def document(n: int) -> C.CertificateDocument:
     h = _household(n)
+    head = h.member("P0000")
     r = C.CertificateRequest(
-        C.RequesterKind.SELF,
+        C.Requester(
+            C.RequesterKind.SELF, C.PersonRef(head.name, h.address, head.birth_date, "P0000")
+        ),
         (C.IdentityDocument.MY_NUMBER_CARD,),
-        items=frozenset({C.Item.RELATIONSHIP, C.Item.HONSEKI}),
+        items=frozenset({C.Item.HEAD_AND_RELATIONSHIP, C.Item.HONSEKI}),
     )
-    d = C.decide(r, h, TODAY, "P0000")
+    d = C.decide(r, h, TODAY)
     return C.build_document(
         r, d, h, issuance_no="T01-20261126-1", terminal_no="T01", issued_on=TODAY
     )

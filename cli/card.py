@@ -20,7 +20,7 @@ from typing import Any, TextIO
 
 from app.cards.apdu import CardError
 from app.cards.mynumber import PIN_LABELS, MyNumberCard, PinKind
-from app.cards.transport import Transport
+from app.cards.protocol import Transport
 from app.domain.cards import check_collation_number_b
 from app.domain.errors import DomainError
 from app.domain.identifiers import mask_my_number
@@ -51,10 +51,10 @@ def _parser() -> JapaneseArgumentParser:
 def _open(args: argparse.Namespace) -> Transport:
     if args.simulator:
         from app.cards.simulator import CardProfile, VirtualCard
-        from app.cards.transport import SimulatorTransport
+        from app.cards.simulator_transport import SimulatorTransport
 
         return SimulatorTransport(VirtualCard(CardProfile.load(args.simulator)))
-    from app.cards.transport import PcscTransport
+    from app.cards.pcsc import PcscTransport
 
     return PcscTransport(args.reader)
 
@@ -66,7 +66,7 @@ def _reader_name(t: Transport) -> str:
 def _readers(args: argparse.Namespace) -> list[dict[str, Any]]:
     if args.simulator:
         return [{"name": "仮想カード(プロセス内)", "card_present": True}]
-    from app.cards.transport import list_readers, readers_with_card
+    from app.cards.pcsc import list_readers, readers_with_card
 
     with_card = set(readers_with_card())
     return [{"name": r, "card_present": r in with_card} for r in list_readers()]

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from app.cards.pcsc import PcscTransport
 from app.cards.simulator import CardProfile, VirtualCard, demo_profile_path
-from app.cards.transport import PcscTransport, SimulatorTransport
+from app.cards.simulator_transport import SimulatorTransport
 from app.domain.cards import CardState
 from app.services.card_desk import CardDeskService
 
@@ -57,3 +58,44 @@ def card_desk_widget(session: Any, *, demo: Any = None) -> Any:
 
     # The outbox event and the card's state are written in the recording's background operation.
     return CardDeskWidget(service, card_state_of=state_of, persist=session.record_card_event)
+
+
+def requester_card_reader(session: Any, *, demo: Any = None, ask_pin: Any = None) -> Any:
+    """For the issuance dialog's requester (ui/requester_panel.py): the card desk's reader
+    path. Called on the GUI thread, it asks the resident for the 券面事項入力補助用暗証番号
+    (`ask_pin(parent) -> str | None`, the customer's PIN window by default) and returns the work to
+    run in the background: read the 4情報, match them with the register, and give the
+    requester as registered (or as on the card when not registered here)."""
+    from app.domain.certificates import PersonRef
+
+    service = CardDeskService(
+        _LiveContext(session),  # type: ignore[arg-type]
+        _demo_transport if demo is not None else PcscTransport,
+        session.card_lookup,
+        audit=session.card_audit,
+    )
+
+    def default_ask(parent: Any) -> str | None:
+        from ui.card_desk import ask_customer_pin
+
+        return ask_customer_pin(parent)
+
+    def prepare(parent: Any) -> Any:
+        pin = (ask_pin or default_ask)(parent)
+        if not pin:
+            return None
+
+        def work() -> PersonRef:
+            reading = service.read_with_pin(pin)
+            match = service.match(reading)
+            if match.person is not None and match.household is not None:
+                h, p = match.household, match.person
+                address = h.address + (f"　{h.katagaki}" if h.katagaki else "")
+                return PersonRef(p.name, address, p.birth_date, p.person_id)
+            face = reading.face
+            assert face is not None
+            return PersonRef(face.name, face.address, face.birth_date)
+
+        return work
+
+    return prepare

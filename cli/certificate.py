@@ -23,7 +23,10 @@ from app.domain.certificates import (
     FormKind,
     IdentityDocument,
     PayloadError,
+    PersonRef,
+    Purpose,
     QrPayload,
+    Requester,
     RequesterKind,
     build_document,
     decide,
@@ -74,13 +77,18 @@ def render(args: argparse.Namespace) -> int:
     residents = [m for m in household.members if not m.is_removed]
     requester = (residents or list(household.members))[0]
     request = CertificateRequest(
-        requester_kind=RequesterKind.SELF,
+        requester=Requester(
+            RequesterKind.SELF,
+            PersonRef(requester.name, household.address, requester.birth_date, requester.person_id),
+        ),
         identity_documents=(IdentityDocument.MY_NUMBER_CARD,),
         person_ids=None if residents else (requester.person_id,),
         form=FormKind(args.form),
+        # A 支援措置 household asks for a 請求事由 (省令第4条②一); a sample states its own.
+        purpose=Purpose(reason="見本の作成（certificate render）"),
     )
     today = date.today()
-    decision = decide(request, household, today, requester.person_id)
+    decision = decide(request, household, today)
     if not decision.allowed:
         for reason in decision.reasons:
             print(reason, file=sys.stderr)

@@ -215,7 +215,7 @@ def print_operators(env: DemoEnvironment) -> None:
 
 
 def run_headless(env: DemoEnvironment) -> int:
-    from app.services.session import LoginService
+    from app.services.login import LoginService
     from printing import render_certificate
 
     login = LoginService(

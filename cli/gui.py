@@ -64,7 +64,7 @@ def create_application(argv: list[str] | None = None) -> Any:
 
 
 def build_login_service(data_dir: Path, secret_store_factory: Any = None) -> Any:
-    from app.services.session import LoginService
+    from app.services.login import LoginService
     from printing import render_certificate, render_daily_report
 
     kwargs: dict[str, Any] = {"daily_report_renderer": render_daily_report}
@@ -111,6 +111,7 @@ def build_main_window(session: Any, *, demo: Any = None) -> Any:
         reveal_address=_address_revealer(session),
         settings=settings,
         demo_menu=_demo_menu(demo) if demo is not None else None,
+        requester_card_reader=_requester_card_reader(session, demo),
     )
     from PySide6.QtGui import QAction
 
@@ -169,6 +170,19 @@ def _card_desk_factory(demo: Any) -> Any:
     return lambda session: card_desk_widget(session, demo=demo)
 
 
+def _requester_card_reader(session: Any, demo: Any) -> Any:
+    """The issuance dialog reads the requester's card through the card desk's reader path."""
+    from app.auth.permissions import Permission
+
+    if not session.can(Permission.CARD_READ):
+        return None
+    try:
+        from cli.card_desk_wiring import requester_card_reader
+    except ImportError:
+        return None
+    return requester_card_reader(session, demo=demo)
+
+
 def _demo_menu(demo: Any) -> Any:
     def install(window: Any) -> None:
         from PySide6.QtGui import QAction
@@ -199,7 +213,7 @@ def _warm_up(data_dir: Path) -> None:
     """Load what the first login and the main window need while the clerk types: the modules
     (httpx, pydantic models, SQLCipher, reportlab) and IPAmj明朝 (46 MB)."""
     try:
-        import app.services.session  # noqa: F401
+        import app.services.login  # noqa: F401
         import ui.main_window  # noqa: F401
         from printing import preload_fonts
 

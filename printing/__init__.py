@@ -3,6 +3,8 @@
 Public API:
 - `render_certificate(document, *, sample, sign=None) -> bytes` (PDF)
 - `render_daily_report(rows, day, *, office="", terminal_no="") -> bytes` (PDF)
+- `render_notification_form(form) -> bytes` (the 住民異動届 for the signature) and
+  `render_move_out_certificate(sheet, *, sample, municipality_name) -> bytes` (転出証明書)
 - `preload_fonts()` — start loading IPAmj明朝 on a worker thread at start.
 """
 
@@ -14,6 +16,7 @@ import threading
 from printing.daily_report import DailyRow, render_daily_report
 from printing.fonts import FontNotFound, get_fonts
 from printing.forms import preload, render_certificate
+from printing.notification_forms import render_move_out_certificate, render_notification_form
 
 
 def preload_fonts() -> threading.Thread:
@@ -39,4 +42,6 @@ __all__ = [
     "preload_fonts",
     "render_certificate",
     "render_daily_report",
+    "render_move_out_certificate",
+    "render_notification_form",
 ]

@@ -21,10 +21,16 @@ class DailyRow:
     copies: int  # 通数
     fee_yen: int
     voided: int = 0  # 取消件数
+    mailed: int = 0  # うち郵送 (issued, not voided)
 
 
 def render_daily_report(
-    rows: Iterable[DailyRow | tuple[str, int, int, int] | tuple[str, int, int, int, int]],
+    rows: Iterable[
+        DailyRow
+        | tuple[str, int, int, int]
+        | tuple[str, int, int, int, int]
+        | tuple[str, int, int, int, int, int]
+    ],
     day: date,
     *,
     office: str = "",
@@ -51,18 +57,18 @@ def render_daily_report(
     text(c, PAGE_W / 2, PAGE_H - 70, "日　計　表", 18, "center")
     text(c, 50, PAGE_H - 100, f"{format_wareki(day)}（{day.isoformat()}）", 10.5)
     text(c, PAGE_W - 50, PAGE_H - 100, f"{office}　端末 {terminal_no}".strip(), 10.5, "right")
-    # Right edges of the numeric columns: 件数, 通数, 取消, 手数料.
-    right = (330.0, 400.0, 470.0, 541.0)
+    # Right edges of the numeric columns: 件数, うち郵送, 通数, 取消, 手数料.
+    right = (290.0, 350.0, 410.0, 470.0, 541.0)
     y = PAGE_H - 130
     c.setLineWidth(0.6)
     c.line(50, y + 14, 545, y + 14)
     text(c, 52, y, "種別", 9)
-    for x, head in zip(right, ("件数", "通数", "取消", "手数料（円）"), strict=True):
+    for x, head in zip(right, ("件数", "うち郵送", "通数", "取消", "手数料（円）"), strict=True):
         text(c, x, y, head, 9, "right")
     c.line(50, y - 5, 545, y - 5)
 
     def numbers(r: DailyRow, y: float, size: float) -> None:
-        values = (r.issued, r.copies, r.voided, r.fee_yen)
+        values = (r.issued, r.mailed, r.copies, r.voided, r.fee_yen)
         for x, v in zip(right, values, strict=True):
             text(c, x, y, f"{v:,}", size, "right")
 
@@ -76,6 +82,7 @@ def render_daily_report(
         sum(r.copies for r in items),
         sum(r.fee_yen for r in items),
         sum(r.voided for r in items),
+        sum(r.mailed for r in items),
     )
     y -= 10
     c.line(50, y, 545, y)

@@ -32,6 +32,7 @@ from app.domain.certificates import (
 )
 from printing import security
 from printing.fonts import Fonts, get_fonts
+from printing.mailing import draw_address_sheet
 
 PAGE_W, PAGE_H = security.PAGE_W, security.PAGE_H
 LEFT, RIGHT = 40.0, PAGE_W - 40.0
@@ -173,6 +174,16 @@ def _block_height(block: PersonBlock) -> float:
     return sum(_row_height(r) for r in block.rows)
 
 
+def _label_w(p: _Painter, cell: Cell, cell_w: float, scale: float) -> float:
+    """The label column of a cell: LABEL_W, wider for a long label (外国人住民となった年月日,
+    法第30条の45に規定する区分) rather than a label shrunk below legibility; at most half."""
+    if len(cell.label) <= 7:
+        return LABEL_W
+    fonts = p.fonts
+    need = p.c.stringWidth(fonts.encode(cell.label), fonts.name, LABEL_SIZE * scale) + 6
+    return min(max(LABEL_W, need), cell_w / 2)
+
+
 def _draw_cells(
     p: _Painter,
     row: tuple[Cell, ...],
@@ -187,12 +198,12 @@ def _draw_cells(
     cell_w = WIDTH / len(row)
     for i, cell in enumerate(row):
         x = LEFT + i * cell_w
-        fills.append(f"{x:.2f} {top - h:.2f} {LABEL_W:.2f} {h:.2f} re")
-        rules.append(f"{x + LABEL_W:.2f} {top:.2f} m {x + LABEL_W:.2f} {top - h:.2f} l")
+        label_w = _label_w(p, cell, cell_w, scale)
+        rules.append(f"{x + label_w:.2f} {top:.2f} m {x + label_w:.2f} {top - h:.2f} l")
         if i:
             rules.append(f"{x:.2f} {top:.2f} m {x:.2f} {top - h:.2f} l")
         baseline = top - h + (h - VALUE_SIZE * scale) / 2 + 1.5 * scale
-        p.text(x + 3, baseline, cell.label, LABEL_SIZE * scale, max_width=LABEL_W - 5)
+        p.text(x + 3, baseline, cell.label, LABEL_SIZE * scale, max_width=label_w - 5)
         if cell.label == "フリガナ":
             size = KANA_SIZE
         elif cell.name and len(row) == 1:
@@ -200,12 +211,12 @@ def _draw_cells(
         else:
             size = VALUE_SIZE
         p.text(
-            x + LABEL_W + 4,
+            x + label_w + 4,
             baseline,
             cell.value,
             size * scale,
             person_id=cell.person_id,
-            max_width=cell_w - LABEL_W - 8,
+            max_width=cell_w - label_w - 8,
         )
 
 
@@ -220,7 +231,8 @@ def _draw_block(p: _Painter, block: PersonBlock, top: float, scale: float) -> fl
     for h, row in zip(heights, block.rows, strict=True):
         cell_w = WIDTH / len(row)
         fills.extend(
-            f"{LEFT + i * cell_w:.2f} {y - h:.2f} {LABEL_W:.2f} {h:.2f} re" for i in range(len(row))
+            f"{LEFT + i * cell_w:.2f} {y - h:.2f} {_label_w(p, c, cell_w, scale):.2f} {h:.2f} re"
+            for i, c in enumerate(row)
         )
         y -= h
     r, g, b = LABEL_FILL
@@ -368,6 +380,12 @@ def render_certificate(
         p = _Painter(c, fonts)
         security.define_ground(c, fonts)
         security.define_qr(c, payload, QR_SIZE)
+        if document.mail_to is not None:
+            # 郵送: the address sheet first, for the window envelope (printing/mailing.py).
+            draw_address_sheet(p, c, document, document.mail_to, PAGE_W, PAGE_H)
+            if sample:
+                security.draw_sample_watermark(c, fonts)
+            c.showPage()
         for sheet in document.sheets:
             _draw_sheet(p, document, sheet, payload, sample, seal)
             c.showPage()

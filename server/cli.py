@@ -7,7 +7,6 @@ database (unless database_url names PostgreSQL), the CA and the master key.
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import re
 import sys
@@ -212,12 +211,8 @@ def cmd_openapi(args: argparse.Namespace) -> int:
 
 
 def cmd_audit(args: argparse.Namespace, rest: Sequence[str]) -> int:
-    try:
-        audit = importlib.import_module("server.audit")
-    except ModuleNotFoundError:
-        audit = None
-    if audit is None or not hasattr(audit, "report_main"):
-        raise AdminError("監査レポート機能はこのサーバーに含まれていません。")
+    from server.audit_report import report_main
+
     rest = list(rest)
     if not rest or rest[0] != "report":
         raise AdminError("使い方: madoguchi-server audit report --from YYYY-MM-DD --to YYYY-MM-DD")
@@ -226,7 +221,7 @@ def cmd_audit(args: argparse.Namespace, rest: Sequence[str]) -> int:
         forwarded += ["--data-dir", str(args.data_dir)]
     if args.config:
         forwarded += ["--config", str(args.config)]
-    return int(audit.report_main(forwarded) or 0)
+    return int(report_main(forwarded) or 0)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -7,7 +7,6 @@ of the event is written except the rejection record).
 
 from __future__ import annotations
 
-import importlib
 import json
 import logging
 from collections.abc import Sequence
@@ -28,10 +27,10 @@ from app.sync.protocol import (
     EventsResponse,
     ReconciliationAckPayload,
 )
+from server.audit_ingest import ingest_audit_batch
 from server.db import Database
 from server.feed import dumps
 from server.tables import (
-    audit_entries,
     card_events,
     certificates,
     operators,
@@ -129,6 +128,11 @@ def _certificate_issued(conn: Connection, event: Event, terminal_no: str) -> str
             stale_approved_by=event.stale_approved_by,
             voided=False,
             event_id=event.event_id,
+            requester=None if p.requester is None else p.requester.model_dump_json(),
+            purpose=None if p.purpose is None else p.purpose.model_dump_json(),
+            rule=p.rule,
+            delivery=p.delivery,
+            mail_to=None if p.mail_to is None else p.mail_to.model_dump_json(),
         )
     )
     return reason
@@ -165,71 +169,11 @@ def _card_event(conn: Connection, event: Event, terminal_no: str) -> str | None:
     return reason
 
 
-_AUDIT_KEYS = {
-    "entry_id",
-    "seq",
-    "at",
-    "operator_id",
-    "action",
-    "target_ids",
-    "reason",
-    "prev_hash",
-    "hash",
-    "signature",
-}
-
-
 def _audit_batch(conn: Connection, event: Event, terminal_no: str) -> str | None:
-    try:
-        audit = importlib.import_module("server.audit")
-    except ModuleNotFoundError as exc:
-        if exc.name != "server.audit":
-            raise
-        audit = None
-    if audit is not None and hasattr(audit, "ingest_audit_batch"):
-        status, reason = audit.ingest_audit_batch(conn, terminal_no, event.payload)
-        if status == "rejected":
-            raise Rejected(reason or "監査ログを受け付けられません。")
-        return reason if status == "conflict" else None
-    # Until server/audit.py verifies chains, the entries are kept as sent.
-    entries = event.payload.get("entries")
-    if not isinstance(entries, list):
-        raise Rejected("監査ログのイベントに entries(リスト)がありません。")
-    for entry in entries:
-        if (
-            not isinstance(entry, dict)
-            or set(entry) - _AUDIT_KEYS
-            or not {"entry_id", "seq", "at", "action", "prev_hash", "hash", "signature"}
-            <= set(entry)
-        ):
-            raise Rejected("監査ログの項目の形式が正しくありません。")
-        try:
-            at = datetime.fromisoformat(str(entry["at"]))
-            seq = int(entry["seq"])
-        except (TypeError, ValueError):
-            raise Rejected("監査ログの日時または連番が正しくありません。") from None
-        if conn.execute(
-            select(audit_entries.c.entry_id).where(
-                audit_entries.c.entry_id == str(entry["entry_id"])
-            )
-        ).first():
-            continue
-        conn.execute(
-            insert(audit_entries).values(
-                entry_id=str(entry["entry_id"]),
-                terminal_no=terminal_no,
-                seq=seq,
-                at=at,
-                operator_id=entry.get("operator_id"),
-                action=str(entry["action"]),
-                target_ids=dumps(entry.get("target_ids") or []),
-                reason=entry.get("reason"),
-                prev_hash=str(entry["prev_hash"]),
-                hash=str(entry["hash"]),
-                signature=str(entry["signature"]),
-            )
-        )
-    return None
+    status, reason = ingest_audit_batch(conn, terminal_no, event.payload)
+    if status == "rejected":
+        raise Rejected(reason or "監査ログを受け付けられません。")
+    return reason if status == "conflict" else None
 
 
 def _reconciliation_ack(conn: Connection, event: Event, terminal_no: str) -> str | None:
@@ -347,4 +291,5 @@ def certificate_info(db: Database, issuance_no: str) -> CertificateInfo | None:
         fee_yen=row.fee_yen,
         content_digest=row.content_digest,
         voided=bool(row.voided),
+        delivery=row.delivery,
     )

@@ -89,7 +89,7 @@ terminals = Table(
     Column("cert_serial", String(64), nullable=False),
     Column("fingerprint", String(64), nullable=False, unique=True),  # SHA-256 hex of the DER
     Column("not_after", DateTime(timezone=True), nullable=False),
-    # The issued certificate: server/audit.py checks the terminal's audit signatures with it.
+    # The issued certificate: server/audit_ingest.py checks the terminal's audit signatures with it.
     Column("certificate_pem", Text, nullable=False),
     Column("revoked", Boolean, nullable=False, default=False),
     Column("revoked_at", DateTime(timezone=True), nullable=True),
@@ -150,6 +150,13 @@ certificates = Table(
     Column("voided_at", DateTime(timezone=True), nullable=True),
     Column("void_reason", Text, nullable=True),
     Column("event_id", String(36), nullable=False),
+    # Migration 0003 (issue 19): who asked (JSON, protocol.RequesterInfo), the 請求事由
+    # (PurposeInfo), the article, and how the copy left (counter | mail, with the address).
+    Column("requester", Text, nullable=True),
+    Column("purpose", Text, nullable=True),
+    Column("rule", String(32), nullable=True),
+    Column("delivery", String(16), nullable=False, server_default="counter"),
+    Column("mail_to", Text, nullable=True),
 )
 
 reconciliation = Table(
@@ -188,7 +195,7 @@ card_events = Table(
     Column("details", Text, nullable=False),
 )
 
-# The terminals' audit chains (the audit engineer's server/audit.py verifies and reports).
+# The terminals' audit chains (server/audit_ingest.py verifies, server/audit_report.py reports).
 audit_entries = Table(
     "audit_entries",
     metadata,

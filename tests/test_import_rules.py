@@ -77,3 +77,77 @@ def test_server_imports_domain_and_protocol_only() -> None:
 def test_rule_checker_sees_modules(package: str) -> None:
     # Guards the test itself: an empty walk would make the rules above pass vacuously.
     assert _modules(package), f"no modules found under {package}/"
+
+
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _top_level_imports(path: Path) -> list[str]:
+    """Imports that run when the module loads (not under `if TYPE_CHECKING`, not in functions)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    package = _module_name(path).rsplit(".", 1)[0] if path.name != "__init__.py" else None
+    names: list[str] = []
+    for node in tree.body:
+        if isinstance(node, ast.Import):
+            names.extend(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level and package is not None:
+                base = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
+                module = f"{base}.{node.module}" if node.module else base
+            else:
+                module = node.module or ""
+            # `from pkg import mod` imports the submodule; `from pkg import name`, the package.
+            for alias in node.names:
+                sub = f"{module}.{alias.name}"
+                names.append(
+                    sub
+                    if (ROOT / Path(*sub.split("."))).with_suffix(".py").exists()
+                    or (ROOT / Path(*sub.split(".")) / "__init__.py").exists()
+                    else module
+                )
+    return names
+
+
+@pytest.mark.parametrize("package", ["app", "server", "printing"])
+def test_no_import_cycles(package: str) -> None:
+    modules = {_module_name(p): p for p in _modules(package)}
+    graph = {
+        name: {i for i in _top_level_imports(path) if i in modules and i != name}
+        for name, path in modules.items()
+    }
+    cycles: list[list[str]] = []
+    state: dict[str, int] = {}  # 1 visiting, 2 done
+
+    def visit(node: str, trail: list[str]) -> None:
+        state[node] = 1
+        for nxt in sorted(graph[node]):
+            if state.get(nxt) == 1:
+                cycles.append([*trail[trail.index(nxt) :], nxt])
+            elif nxt not in state:
+                visit(nxt, [*trail, nxt])
+        state[node] = 2
+
+    for name in sorted(graph):
+        if name not in state:
+            visit(name, [name])
+    assert cycles == []
+
+
+@pytest.mark.parametrize("package", ["app", "server", "printing", "ui", "cli"])
+def test_no_module_imports_private_names_of_another(package: str) -> None:
+    found = []
+    for path in _modules(package):
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module != "__future__":
+                ours = node.level > 0 or (node.module or "").split(".")[0] in OUR_PACKAGES
+                private = [
+                    a.name
+                    for a in node.names
+                    if a.name.startswith("_") and not a.name.startswith("__")
+                ]
+                if ours and private:
+                    found.append(f"{path.relative_to(ROOT)} imports {node.module}.{private}")
+    assert found == []

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QEventLoop, Qt, Signal
 from PySide6.QtGui import QCloseEvent, QGuiApplication, QKeyEvent, QPixmap
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -166,6 +166,22 @@ class CustomerPinWindow(QWidget):
         self.raise_()
         self.activateWindow()
         self.setFocus(Qt.FocusReason.OtherFocusReason)
+
+
+def ask_customer_pin(parent: QWidget | None = None) -> str | None:
+    """The resident's PIN from the customer's window, waited for here (a local event loop, the
+    rest of the program blocked for input meanwhile); None when they stop."""
+    window = CustomerPinWindow(parent)
+    window.setWindowModality(Qt.WindowModality.ApplicationModal)
+    answer: list[str] = []
+    loop = QEventLoop()
+    window.entered.connect(answer.append)
+    window.entered.connect(lambda _pin: loop.quit())
+    window.cancelled.connect(loop.quit)
+    window.show_for_customer(parent.window() if parent is not None else None)
+    loop.exec()
+    window.deleteLater()
+    return answer[0] if answer else None
 
 
 class CollationBDialog(QDialog):

@@ -77,10 +77,13 @@ class DailyReportWindow(QDialog):
         row.addWidget(self.print_button)
         row.addWidget(self.save_button)
         row.addWidget(self.close_button)
+        keys = QLabel("F4 印刷 ・ F12 または Esc 閉じる", objectName="dailyReportKeys")
+        keys.setStyleSheet("color: #555;")
         layout = QVBoxLayout(self)
         layout.addWidget(self.preview, 1)
         layout.addWidget(self.message)
         layout.addLayout(row)
+        layout.addWidget(keys)
         fit_to_screen(self, QSize(820, 1000))
 
     def _busy(self, busy: bool) -> None:

@@ -86,8 +86,9 @@ class FKeyBar(QWidget):
 
 
 def bind_fkey(button: QPushButton, n: int, window: QWidget | None = None) -> QShortcut:
-    """F<n> clicks `button` while it is enabled and visible; the key is shown on the button."""
-    button.setText(f"{button.text()} [F{n}]")
+    """F<n> clicks `button` while it is enabled and visible. The window shows its keys in a line
+    of its own (the button's text may change, e.g. 「郵送で交付する」); the tooltip names it too."""
+    button.setToolTip(f"F{n}")
     shortcut = QShortcut(QKeySequence(f"F{n}"), window or button.window())
     shortcut.setContext(Qt.ShortcutContext.WindowShortcut)
 

@@ -1,12 +1,16 @@
 """住民票の写しの交付: the request form, the decision shown as it changes, preview, issue, print.
 
 The legal decision is app.domain.certificates.decide (through the session); this dialog only
-shows it. Deciding, approval, issuance, rendering and printing all run in the background; the
-decision is asked for once the clerk pauses (DECIDE_DELAY_MS), not on every keystroke.
+shows it. The requester is a person (ui/requester_panel.py); the items show what always prints
+and what is a choice (ui/items_panel.py). A copy the rules send by mail is issued as mailed and
+never handed over here. Deciding, approval, issuance, rendering and printing all run in the
+background; the decision is asked for once the clerk pauses (DECIDE_DELAY_MS), not on every
+keystroke (it reads the cache, which a sync may hold).
 
 Layout for a 1366x768 screen (and 1920x1080 at 150 %): the request form scrolls; the decision
 (fixed height, scrolls inside) and the action buttons sit below it and never move, so a longer
-判定 never pushes a checkbox away from under the pointer.
+判定 never pushes a checkbox away from under the pointer. Keys: F3 交付, F4 印刷, F5 見本,
+F12/Esc 閉じる (shown under the buttons).
 """
 
 from __future__ import annotations
@@ -20,15 +24,12 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QDialog,
-    QFormLayout,
     QFrame,
     QGridLayout,
     QGroupBox,
     QHBoxLayout,
     QLabel,
-    QLineEdit,
     QMessageBox,
-    QPlainTextEdit,
     QPushButton,
     QRadioButton,
     QScrollArea,
@@ -40,33 +41,31 @@ from PySide6.QtWidgets import (
 )
 
 from app.domain.certificates import (
-    BASIC_ITEMS,
     IDENTITY_LABELS,
-    ITEM_LABELS,
-    REQUESTER_LABELS,
+    CertificateContext,
     CertificateRequest,
     Decision,
     FormKind,
     IdentityDocument,
-    Item,
-    RequesterKind,
 )
 from app.domain.records import Household
 from ui.background import run_in_background, user_message
 from ui.fkeys import bind_fkey
 from ui.household_view import protected_members
+from ui.items_panel import ItemsPanel
 from ui.pdf_preview import PdfPreview
 from ui.printer_choice import PrinterChoice
+from ui.requester_panel import CardReader, RequesterPanel
 from ui.screen import fit_to_screen
 
-OUTSIDE_HOUSEHOLD = "__outside__"
 DECIDE_DELAY_MS = 150
 DECISION_LINES = 6
 PREFERRED_SIZE = QSize(1180, 760)
 PROTECTED_BANNER = (
-    "⚠ 支援措置の対象者がいる世帯です。交付には監督者の承認が必要です。"
+    "⚠ 支援措置の対象者に関わる請求です。交付には監督者の承認が必要です。"
     "住所・請求者を来庁者に見せないでください。登録された加害者からの請求には応じられません。"
 )
+KEY_HINT = "F3 交付 ・ F4 印刷 ・ F5 見本 ・ F12 または Esc 閉じる"
 # (pdf, copies, 交付番号, printer or None for the default) -> pages printed; runs in a worker.
 PrintFn = Callable[[bytes, int, str, str | None], int]
 
@@ -85,6 +84,7 @@ class IssuanceDialog(QDialog):
         *,
         approve_dialog: Callable[[str, list[str]], Any],
         print_pdf: PrintFn | None = None,
+        read_card: CardReader | None = None,
         printer: str = "",
         decide_delay_ms: int = DECIDE_DELAY_MS,
         parent: QWidget | None = None,
@@ -98,32 +98,15 @@ class IssuanceDialog(QDialog):
         self._print_pdf = print_pdf
         self.decision: Decision | None = None
         self.issued: Any = None
+        # The 支援措置 of the register and this municipality, read once in the background.
+        self.context: CertificateContext | None = None
         self._generation = 0  # bumped by every input; older decisions are dropped
         self._pending = False
         self.protected = bool(protected_members(household, session.today()))
 
-        # --- requester -------------------------------------------------------------------------
-        self.requester_kind = QComboBox(objectName="requesterKind")
-        for kind, label in REQUESTER_LABELS.items():
-            self.requester_kind.addItem(label, kind)
-        self.requester_person = QComboBox(objectName="requesterPerson")
-        for m in household.members:
-            self.requester_person.addItem(f"{m.name}({m.relationship})", m.person_id)
-        self.requester_person.addItem("世帯外の人", OUTSIDE_HOUSEHOLD)
-        self.purpose = QLineEdit(objectName="purpose")
-        self.purpose.setPlaceholderText("第三者・国等の請求では必須(例: 債権回収のため)")
-        self.power_of_attorney = QCheckBox("委任状あり(&W)", objectName="powerOfAttorney")
-        self.justified = QCheckBox(
-            "請求事由から、指定された項目は必要と認める(&J)", objectName="justified"
-        )
-
-        requester_box = QGroupBox("請求者")
-        rf = QFormLayout(requester_box)
-        rf.addRow("区分(&K)", self.requester_kind)
-        rf.addRow("請求者(&P)", self.requester_person)
-        rf.addRow("請求事由(&U)", self.purpose)
-        rf.addRow("", self.power_of_attorney)
-        rf.addRow("", self.justified)
+        # --- requester (a person; ui/requester_panel.py) ------------------------------------
+        self.requester_panel = RequesterPanel(session, household, read_card=read_card)
+        requester_box = self.requester_panel
 
         # --- identity documents --------------------------------------------------------------
         id_box = QGroupBox("本人確認書類")
@@ -174,15 +157,9 @@ class IssuanceDialog(QDialog):
         row.addStretch(1)
         sv.addLayout(row)
 
-        # --- items -----------------------------------------------------------------------------
-        items_box = QGroupBox("記載する項目(請求されたもの)")
-        ig = QGridLayout(items_box)
-        self.item_checks: dict[Item, QCheckBox] = {}
-        optional = [i for i in Item if i not in BASIC_ITEMS]
-        for n, item in enumerate(optional):
-            cb = QCheckBox(ITEM_LABELS[item], objectName=f"item_{item.value}")
-            self.item_checks[item] = cb
-            ig.addWidget(cb, n // 2, n % 2)
+        # --- items: what always prints, what is a choice (ui/items_panel.py) ---------------
+        self.items_panel = ItemsPanel(household)
+        items_box = self.items_panel
 
         # --- the form scrolls; the decision and the buttons below it stay put ----------------
         self.form = QWidget(objectName="issuanceForm")
@@ -198,13 +175,19 @@ class IssuanceDialog(QDialog):
         self.form_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.form_scroll.setMinimumWidth(self.form.minimumSizeHint().width() + 24)
 
-        self.decision_label = QPlainTextEdit(objectName="decisionLabel")
-        self.decision_label.setReadOnly(True)
-        self.decision_label.setTabChangesFocus(True)
+        self.decision_label = QLabel("", objectName="decisionLabel")
+        self.decision_label.setWordWrap(True)
+        self.decision_label.setTextFormat(Qt.TextFormat.PlainText)
+        self.decision_label.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
+        self.decision_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.decision_scroll = QScrollArea(objectName="decisionArea")
+        self.decision_scroll.setWidget(self.decision_label)
+        self.decision_scroll.setWidgetResizable(True)
+        self.decision_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         lines = self.decision_label.fontMetrics().lineSpacing() * DECISION_LINES
-        self.decision_label.setFixedHeight(lines + 16)
+        self.decision_scroll.setFixedHeight(lines + 16)
         decision_title = QLabel("判定(&D)")
-        decision_title.setBuddy(self.decision_label)
+        decision_title.setBuddy(self.decision_scroll)
 
         self.preview_button = QPushButton("見本を表示", objectName="previewButton")
         self.issue_button = QPushButton("交付する", objectName="confirmIssueButton")
@@ -224,10 +207,8 @@ class IssuanceDialog(QDialog):
         bind_fkey(self.print_button, 4, self)
         bind_fkey(self.preview_button, 5, self)
         bind_fkey(self.close_button, 12, self)
-        if self.protected:
-            # Before the supervisor's approval no rendering shows the protected address.
-            self.preview_button.setEnabled(False)
-            self.preview_button.setToolTip("支援措置の対象者がいるため、見本は表示しません。")
+        key_hint = QLabel(KEY_HINT, objectName="issuanceKeys")
+        key_hint.setStyleSheet("color: #555;")
 
         printer_row = QHBoxLayout()
         printer_row.addWidget(printer_label)
@@ -239,14 +220,15 @@ class IssuanceDialog(QDialog):
         actions.addWidget(self.print_button)
         actions.addWidget(self.close_button)
 
-        fixed = QWidget(objectName="decisionArea")
+        fixed = QWidget(objectName="decisionBox")
         fixed.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
         dv = QVBoxLayout(fixed)
         dv.setContentsMargins(0, 0, 0, 0)
         dv.addWidget(decision_title)
-        dv.addWidget(self.decision_label)
+        dv.addWidget(self.decision_scroll)
         dv.addLayout(printer_row)
         dv.addLayout(actions)
+        dv.addWidget(key_hint)
 
         left = QWidget()
         lv = QVBoxLayout(left)
@@ -278,29 +260,41 @@ class IssuanceDialog(QDialog):
         self.banner.setVisible(self.protected)
         layout.addWidget(self.banner)
         layout.addWidget(splitter, 1)
+        if self.protected:
+            self._no_preview()
 
         # Inputs ask for a new decision once the clerk pauses; the last one wins.
         self.decide_timer = QTimer(self)
         self.decide_timer.setSingleShot(True)
         self.decide_timer.setInterval(decide_delay_ms)
         self.decide_timer.timeout.connect(self._decide_now)
-        self.requester_kind.currentIndexChanged.connect(self.update_decision)
-        self.requester_person.currentIndexChanged.connect(self.update_decision)
-        self.purpose.textChanged.connect(self.update_decision)
-        self.power_of_attorney.toggled.connect(self.update_decision)
-        self.justified.toggled.connect(self.update_decision)
+
+        # Every input re-evaluates the decision at once (a pure function, given the context).
+        self.requester_panel.changed.connect(self.update_decision)
+        self.items_panel.changed.connect(self.update_decision)
         self.scope_all.toggled.connect(self._scope_changed)
         self.form_kind.currentIndexChanged.connect(self.update_decision)
         self.copies.valueChanged.connect(self.update_decision)
-        for cb in (
-            *self.id_checks.values(),
-            *self.member_checks.values(),
-            *self.item_checks.values(),
-        ):
+        for cb in (*self.id_checks.values(), *self.member_checks.values()):
             cb.toggled.connect(self.update_decision)
         fit_to_screen(self, PREFERRED_SIZE)
-        self.requester_kind.setFocus()
+        self.requester_panel.kind.setFocus()
         self.update_decision()
+        run_in_background(
+            self,
+            lambda: session.certificate_context(household),
+            self._context_loaded,
+            lambda exc: self._show_decision_text(user_message(exc), ok=False),
+        )
+
+    def _context_loaded(self, context: CertificateContext) -> None:
+        self.context = context
+        self.update_decision()
+
+    def _no_preview(self) -> None:
+        # Before the supervisor's approval no rendering shows a protected address.
+        self.preview_button.setEnabled(False)
+        self.preview_button.setToolTip("支援措置の対象者がいるため、見本は表示しません。")
 
     # --- the request ----------------------------------------------------------------------------
 
@@ -311,25 +305,25 @@ class IssuanceDialog(QDialog):
         self.update_decision()
 
     def request(self) -> CertificateRequest:
-        items = frozenset(i for i, cb in self.item_checks.items() if cb.isChecked())
         person_ids = None
         if self.scope_some.isChecked():
             person_ids = tuple(pid for pid, cb in self.member_checks.items() if cb.isChecked())
         return CertificateRequest(
-            requester_kind=RequesterKind(self.requester_kind.currentData()),
+            requester=self.requester_panel.requester(),
             identity_documents=tuple(d for d, cb in self.id_checks.items() if cb.isChecked()),
             person_ids=person_ids,
-            items=items,
-            justified_items=items if self.justified.isChecked() else frozenset(),
-            purpose=self.purpose.text().strip() or None,
-            has_power_of_attorney=self.power_of_attorney.isChecked(),
+            items=self.items_panel.items(),
+            justified_items=self.items_panel.justified_items(),
+            purpose=self.requester_panel.purpose(),
             form=FormKind(self.form_kind.currentData()),
             copies=self.copies.value(),
         )
 
-    def requester_person_id(self) -> str | None:
-        value = self.requester_person.currentData()
-        return None if value == OUTSIDE_HOUSEHOLD else value
+    def _removed_scope(self) -> bool:
+        if not self.scope_some.isChecked():
+            return False
+        chosen = [pid for pid, cb in self.member_checks.items() if cb.isChecked()]
+        return bool(chosen) and all(self.household.member(pid).is_removed for pid in chosen)
 
     @property
     def deciding(self) -> bool:
@@ -340,21 +334,29 @@ class IssuanceDialog(QDialog):
         """An input changed: the decision shown is no longer current; ask again after a pause."""
         if self.issued is not None:
             return
+        self.items_panel.set_rule(self.requester_panel.current_kind(), self._removed_scope())
         self._generation += 1
-        self._pending = True
         self.decision = None
         self.issue_button.setEnabled(False)
-        if not self.protected:
-            self.preview_button.setEnabled(False)
+        self.preview_button.setEnabled(False)
+        if self.context is None:
+            self._pending = True  # the decision follows the context
+            self._show_decision_text("支援措置と請求者の照合を準備しています…", ok=False)
+            return
+        self._pending = True
         self.decide_timer.start()
 
     def _decide_now(self) -> None:
         generation = self._generation
-        request, requester = self.request(), self.requester_person_id()
-        session, household = self.session, self.household  # the worker holds these, not self
+        try:
+            request = self.request()
+        except Exception as exc:  # an entry the request model refuses (e.g. a date)
+            self._decide_failed(generation, exc)
+            return
+        session, household, context = self.session, self.household, self.context
         run_in_background(
             self,
-            lambda: session.decide(request, household, requester),
+            lambda: session.decide(request, household, context),
             lambda decision: self._decided(generation, decision),
             lambda exc: self._decide_failed(generation, exc),
         )
@@ -377,24 +379,32 @@ class IssuanceDialog(QDialog):
             head = "交付できます"
             if decision.needs_supervisor:
                 head += "(監督者の承認が必要)"
+            if decision.deliver_by_mail:
+                head += "(郵送のみ・窓口では渡せません)"
             count = decision.certificates * decision.copies
             lines.append(f"{head}: {count}通、手数料 {decision.fee_yen:,}円")
         else:
             lines.append("交付できません")
         lines.extend(decision.reasons)
-        lines.extend(decision.omitted)
+        if decision.mail_to is not None:
+            lines.append("送付先: " + " ".join(decision.mail_to.lines()))
         if decision.screen_text:
             lines.append("【職員向け】" + decision.screen_text)
+        if decision.protected_person_ids and not self.protected:
+            # 支援措置 by address (someone registered at the same address): the banner too.
+            self.protected = True
+            self.banner.show()
+        self.issue_button.setText("郵送で交付する" if decision.deliver_by_mail else "交付する")
         self._show_decision_text("\n".join(lines), ok=decision.allowed)
         self.decided.emit(decision)
 
     def decision_text(self) -> str:
-        return self.decision_label.toPlainText()
+        return self.decision_label.text()
 
     def _show_decision_text(self, text: str, *, ok: bool) -> None:
-        self.decision_label.setPlainText(text)
+        self.decision_label.setText(text)
         color = "#0b5d1e" if ok else "#b00020"
-        self.decision_label.setStyleSheet(f"color: {color};")
+        self.decision_label.setStyleSheet(f"color: {color}; padding: 4px;")
         self.issue_button.setEnabled(ok)
         self.preview_button.setEnabled(ok and not self.protected)
 
@@ -403,7 +413,7 @@ class IssuanceDialog(QDialog):
     def preview(self) -> None:
         if self.protected or self.decision is None:
             return
-        request, requester = self.request(), self.requester_person_id()
+        request, context = self.request(), self.context
         session, household = self.session, self.household
         self.preview_button.setEnabled(False)
         self.preview_status.setText("見本を作成しています…")
@@ -419,9 +429,7 @@ class IssuanceDialog(QDialog):
             self.preview_status.setText(user_message(exc))
             self.preview_button.setEnabled(self.decision is not None)
 
-        run_in_background(
-            self, lambda: session.preview(request, household, requester), shown, failed
-        )
+        run_in_background(self, lambda: session.preview(request, household, context), shown, failed)
 
     def _busy(self, busy: bool) -> None:
         self.form.setEnabled(not busy)
@@ -433,8 +441,7 @@ class IssuanceDialog(QDialog):
         decision = self.decision
         if decision is None or not decision.allowed or self.issued is not None:
             return
-        request, requester = self.request(), self.requester_person_id()
-        session = self.session
+        request, delivery, session = self.request(), decision.delivery, self.session
         self._busy(True)
         self.preview_status.setText("交付しています…")
 
@@ -447,28 +454,16 @@ class IssuanceDialog(QDialog):
                     self._show_decision_text(self.decision_text(), ok=True)
                     self.preview_status.setText("承認されなかったため、交付していません。")
                     return
-            self._issue_with(request, requester, approval)
+            household = self.household
+
+            def work() -> Any:
+                return session.issue(request, household, approval=approval, delivery=delivery)
+
+            run_in_background(self, work, self._issued, self._issue_failed)
 
         run_in_background(
             self, lambda: session.approval_needed(decision), approval_checked, self._issue_failed
         )
-
-    def _issue_with(
-        self, request: CertificateRequest, requester: str | None, approval: Any
-    ) -> None:
-        documents = ",".join(d.value for d, cb in self.id_checks.items() if cb.isChecked())
-        session, household = self.session, self.household
-
-        def work() -> Any:
-            return session.issue(
-                request,
-                household,
-                requester_person_id=requester,
-                id_document=documents or None,
-                approval=approval,
-            )
-
-        run_in_background(self, work, self._issued, self._issue_failed)
 
     def _issued(self, issued: Any) -> None:
         self.issued = issued
@@ -478,8 +473,15 @@ class IssuanceDialog(QDialog):
         self.preview_status.setText(
             f"交付しました。交付番号 {no}({pages}枚)、手数料 {issued.issuance.fee_yen:,}円"
         )
-        self.decision_label.setPlainText(f"交付番号 {no} を記録しました。印刷してください。")
-        self.decision_label.setStyleSheet("color: #0b5d1e;")
+        if issued.issuance.mailed:
+            self.decision_label.setText(
+                f"交付番号 {no} を郵送として記録しました。窓口では渡さないでください。"
+                "印刷した送付書（1枚目）と写しを窓付き封筒（長3）に入れて郵送してください。"
+            )
+            self.print_button.setText("印刷（郵送用）")
+        else:
+            self.decision_label.setText(f"交付番号 {no} を記録しました。印刷してください。")
+        self.decision_label.setStyleSheet("color: #0b5d1e; padding: 4px;")
         self.print_button.setEnabled(self._print_pdf is not None)
         for w in (self.issue_button, self.preview_button):
             w.setEnabled(False)

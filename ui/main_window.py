@@ -64,10 +64,31 @@ class _ProgressRelay(QObject):
     progressed = Signal(int, int)
 
 
+def _requester_label(kind: str) -> str:
+    from app.domain.certificates import REQUESTER_LABELS, RequesterKind
+
+    try:
+        return REQUESTER_LABELS[RequesterKind(kind)]
+    except ValueError:
+        return kind
+
+
 class IssuanceHistory(QWidget):
     """交付履歴 of the day, and the 日計表."""
 
-    COLUMNS = ("交付番号", "時刻", "職員ID", "様式", "世帯ID", "人数", "通数", "手数料", "状態")
+    COLUMNS = (
+        "交付番号",
+        "時刻",
+        "職員ID",
+        "様式",
+        "世帯ID",
+        "人数",
+        "通数",
+        "手数料",
+        "請求者",
+        "交付方法",
+        "状態",
+    )
 
     def __init__(
         self, session: Any, show_report: Callable[[bytes], None], parent: QWidget | None = None
@@ -126,6 +147,8 @@ class IssuanceHistory(QWidget):
                 str(len(i.person_ids)),
                 str(i.copies),
                 f"{i.fee_yen:,}円",
+                _requester_label(i.requester_kind),
+                "郵送" if i.mailed else "窓口",
                 "取消" if i.voided else "交付",
             )
             for c, v in enumerate(values):
@@ -133,7 +156,10 @@ class IssuanceHistory(QWidget):
             if not i.voided:
                 fees += i.fee_yen
                 copies += i.copies
-        self.summary.setText(f"本日の交付: {len(issuances)}件、{copies}通、手数料 {fees:,}円")
+        mailed = sum(1 for i in issuances if i.mailed and not i.voided)
+        self.summary.setText(
+            f"本日の交付: {len(issuances)}件（うち郵送 {mailed}件）、{copies}通、手数料 {fees:,}円"
+        )
 
     def void_selected(self) -> None:
         """取消 (監督者): the selected issuance, with a reason that the audit trail keeps."""
@@ -183,6 +209,7 @@ class MainWindow(QMainWindow):
         reveal_address: RevealAddress | None = None,
         settings: Settings | None = None,
         demo_menu: Callable[[QMainWindow], None] | None = None,
+        requester_card_reader: Any = None,
         sync_interval_ms: int = SYNC_INTERVAL_MS,
         idle_clock: Callable[[], float] | None = None,
     ) -> None:
@@ -196,6 +223,7 @@ class MainWindow(QMainWindow):
         self._save_report = save_report
         self._reveal_address = reveal_address
         self.settings = settings
+        self._requester_card_reader = requester_card_reader  # issuance: the requester's card
         self._sync_running = False
         self._asking_reconnect = False
         self._closing = False
@@ -525,6 +553,7 @@ class MainWindow(QMainWindow):
             approve_dialog=self.approve_dialog,
             print_pdf=self._print_pdf,
             printer=self._printer(),
+            read_card=self._requester_card_reader,
             parent=self,
         )
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)

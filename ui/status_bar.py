@@ -34,7 +34,7 @@ class CounterStatusBar(QStatusBar):
         self.operator.setText(text)
 
     def show_status(self, status: Any) -> None:
-        """`status` is an app.sync.engine.SyncStatus."""
+        """`status` is an app.sync.results.SyncStatus."""
         if status.online is None:
             self.connection.setText("● 接続確認中")
             self.connection.setStyleSheet("color: #666;")

@@ -1,6 +1,6 @@
 """ISO 7816-4 APDUs, status words as typed errors, BER-TLV, and a card channel (DESIGN.md §7).
 
-Everything here works on bytes through a `Transport` (app.cards.transport); nothing knows whether
+Everything here works on bytes through a `Transport` (app.cards.protocol); nothing knows whether
 the card is real or simulated. Error messages are Japanese (clerks read them) and never contain
 card data: only status words, file ids and retry counts.
 """
@@ -10,110 +10,47 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from app.domain.errors import DomainError
+from app.cards.errors import (
+    CardError,
+    CardRemoved,
+    CardStatusError,
+    FileNotFound,
+    IncorrectParameters,
+    MalformedResponse,
+    NoCard,
+    NoReader,
+    OffsetBeyondEnd,
+    PinBlocked,
+    SecurityStatusNotSatisfied,
+    TransportError,
+    UnexpectedStatus,
+    WrongPin,
+)
 
 if TYPE_CHECKING:
-    from app.cards.transport import Transport
+    from app.cards.protocol import Transport
+
+# The card errors are app.cards.errors; they are named here too, where the status words are read.
+__all__ = [
+    "CardError",
+    "CardRemoved",
+    "CardStatusError",
+    "FileNotFound",
+    "IncorrectParameters",
+    "MalformedResponse",
+    "NoCard",
+    "NoReader",
+    "OffsetBeyondEnd",
+    "PinBlocked",
+    "SecurityStatusNotSatisfied",
+    "TransportError",
+    "UnexpectedStatus",
+    "WrongPin",
+]
 
 # Short APDUs only: the 個人番号カード answers READ BINARY in chunks of at most 256 bytes.
 MAX_SHORT_LE = 256
 MAX_OFFSET = 0x7FFF  # P1 bit 8 set would mean a short EF identifier, which we never use
-
-
-# --------------------------------------------------------------------------------------------
-# Errors
-
-
-class CardError(DomainError):
-    """Base of every card error; `message` is shown to the clerk as is."""
-
-
-class TransportError(CardError):
-    """The reader or the PC/SC service failed (not the card's answer)."""
-
-
-class NoReader(TransportError):
-    def __init__(self, message: str = "カードリーダーが見つかりません。接続を確認してください。"):
-        super().__init__(message)
-
-
-class NoCard(TransportError):
-    def __init__(self, message: str = "カードがリーダーに置かれていません。") -> None:
-        super().__init__(message)
-
-
-class CardRemoved(TransportError):
-    def __init__(
-        self,
-        message: str = (
-            "読み取り中にカードが取り外されました。カードを置き直して、もう一度読み取ってください。"
-        ),
-    ) -> None:
-        super().__init__(message)
-
-
-class CardStatusError(CardError):
-    """The card answered with a status word other than 9000."""
-
-    def __init__(self, sw: int, message: str) -> None:
-        super().__init__(message)
-        self.sw = sw
-
-
-class WrongPin(CardStatusError):
-    def __init__(self, sw: int, remaining: int, label: str = "暗証番号") -> None:
-        super().__init__(sw, f"{label}が違います。残り{remaining}回間違えるとロックされます。")
-        self.remaining = remaining
-
-
-class PinBlocked(CardStatusError):
-    """The PIN is blocked (63C0 right after the last try, or 6983/6984): never "wrong"."""
-
-    def __init__(self, sw: int, label: str = "暗証番号") -> None:
-        super().__init__(
-            sw,
-            f"{label}はロックされています。本人確認のうえ、窓口で暗証番号の初期化(再設定)を"
-            "行ってください。",
-        )
-
-
-class SecurityStatusNotSatisfied(CardStatusError):
-    def __init__(self, sw: int = 0x6982) -> None:
-        super().__init__(sw, "暗証番号の照合が済んでいないため、カードの情報を読み取れません。")
-
-
-class FileNotFound(CardStatusError):
-    def __init__(self, sw: int = 0x6A82, what: str = "") -> None:
-        suffix = f"({what})" if what else ""
-        super().__init__(
-            sw,
-            f"カードに必要なアプリケーションまたはファイルがありません{suffix}。"
-            "個人番号カードであることを確認してください。",
-        )
-
-
-class OffsetBeyondEnd(CardStatusError):
-    def __init__(self, sw: int = 0x6B00) -> None:
-        super().__init__(sw, "カードのファイルの終わりを超えて読み取ろうとしました。")
-
-
-class IncorrectParameters(CardStatusError):
-    def __init__(self, sw: int = 0x6A86) -> None:
-        super().__init__(sw, "カードがコマンドの引数を受け付けませんでした(6A86)。")
-
-
-class UnexpectedStatus(CardStatusError):
-    def __init__(self, sw: int) -> None:
-        super().__init__(sw, f"カードが予期しない応答を返しました(ステータス {sw:04X})。")
-
-
-class MalformedResponse(CardError):
-    """The card's data does not have the expected structure (BER-TLV, lengths, digits)."""
-
-    def __init__(self, detail: str = "") -> None:
-        suffix = f"({detail})" if detail else ""
-        super().__init__(f"カードのデータの形式が正しくありません{suffix}。")
-        self.detail = detail
 
 
 # --------------------------------------------------------------------------------------------

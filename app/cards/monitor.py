@@ -16,7 +16,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from app.cards.transport import SERVICE_GONE, _smartcard, _u32
+from app.cards.pcsc import SERVICE_GONE, smartcard, u32
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +88,7 @@ class ReaderMonitor:
         self._present.clear()
 
     def _run(self) -> None:
-        scard = _smartcard()
+        scard = smartcard()
         while not self._stop.is_set():
             hr, ctx = scard.SCardEstablishContext(scard.SCARD_SCOPE_USER)
             if hr != scard.SCARD_S_SUCCESS:
@@ -111,7 +111,7 @@ class ReaderMonitor:
         known: dict[str, int] = {}  # reader → last event state
         while not self._stop.is_set():
             hr, readers = scard.SCardListReaders(ctx, [])
-            code = _u32(hr)
+            code = u32(hr)
             if hr != scard.SCARD_S_SUCCESS:
                 if code in SERVICE_GONE:
                     return
@@ -124,7 +124,7 @@ class ReaderMonitor:
             # The PnP pseudo reader wakes us when a reader appears or disappears.
             states.append((PNP_NOTIFICATION, known.get(PNP_NOTIFICATION, 0)))
             hr, new_states = scard.SCardGetStatusChange(ctx, self._poll_ms, states)
-            code = _u32(hr)
+            code = u32(hr)
             if hr == scard.SCARD_S_SUCCESS:
                 self._apply(scard, new_states, known)
             elif code in SERVICE_GONE:

@@ -28,7 +28,7 @@ from app.cards.apdu import (
     Tlv,
     parse_tlvs,
 )
-from app.cards.transport import Transport
+from app.cards.protocol import Transport
 from app.domain.cards import CARD_SEX_CODES, CardFaceInfo, check_collation_number_b
 from app.domain.identifiers import is_valid_my_number
 

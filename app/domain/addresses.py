@@ -1,21 +1,34 @@
-"""Address search keys (pure): what a clerk types and what the register writes fold alike.
+"""Address keys (pure): one home for app.store's search and the 支援措置 rules of
+app.domain.certificates.
 
-`search_key(text)`: NFKC (full-width digits), no spaces, one kind of dash, kanji numerals before
-条・丁目・番・号 as digits, and the 街区 written either way:
+- `address_key(text)`: NFKC (full-width digits), no spaces, one dash: equal keys ⇔ the same
+  address text. What the store keeps and compares today.
+- `search_key(text)`: like `address_key`, and the 街区 written either way too, so that what a clerk
+  types and what the register writes fold alike:
 
-    search_key("北海道北見市北4条東8丁目23番7号") == "北海道北見市北4条東8-23-7"
-    search_key("北4条東8-23-7")                  == "北4条東8-23-7"
-    search_key("常呂町字栄浦112番地25")           == "常呂町字栄浦112-25"
+      search_key("北海道北見市北4条東8丁目23番7号") == "北海道北見市北4条東8-23-7"
+      search_key("北4条東8-23-7")                  == "北4条東8-23-7"
+      search_key("常呂町字栄浦112番地25")           == "常呂町字栄浦112-25"
 
-The register writes 住居表示 as 「N丁目N番N号」 and 地番 as 「N番地N」 (or 「N番地のN」); clerks
-type 「N-N-N」. Both sides go through the same fold, so a prefix of either form matches.
-Used for the stored keys and the query alike (changing it means recomputing the stored keys).
+  The register writes 住居表示 as 「N丁目N番N号」 and 地番 as 「N番地N」 (or 「N番地のN」); clerks
+  type 「N-N-N」; kanji numerals before 条・丁目・番・号 become digits. Meant for the stored search
+  keys and the query alike: adopting it in app.store means recomputing the stored keys (a
+  migration), not done yet.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
+
+_DASHES = str.maketrans({c: "-" for c in "‐‑‒–—―−－ｰ"})
+
+
+def address_key(text: str) -> str:
+    """NFKC (full-width digits), no spaces, one dash: equal keys ⇔ the same address text."""
+    norm = unicodedata.normalize("NFKC", text).translate(_DASHES)
+    return "".join(ch for ch in norm if not ch.isspace())
+
 
 _KANJI_DIGITS = {c: i for i, c in enumerate("〇一二三四五六七八九")}
 # Kanji numerals (up to 99) directly before a 街区 word: 北五条 → 北5条, 二十三番 → 23番.

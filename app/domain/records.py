@@ -74,12 +74,14 @@ FIELD_LABELS: dict[str, str] = {
     "moved_out_to": "転出先",
     "nationality": "国籍・地域",
     "residence_status": "在留資格",
+    "period_of_stay": "在留期間",
     "period_of_stay_until": "在留期間の満了日",
     "residence_card_number": "在留カード等の番号",
     "article_30_45": "法第30条の45に規定する区分",
     "support_measure": "支援措置",
     "history": "記事",
     "until": "支援措置の期限",
+    "perpetrators": "加害者(登録外)",
     "date": "記事の日付",
     "kind": "記事の種別",
     "note": "記事の内容",
@@ -95,12 +97,22 @@ class _Record(msgspec.Struct, frozen=True, forbid_unknown_fields=True, gc=False)
     pass
 
 
+class PerpetratorRecord(_Record):
+    """A 加害者 named in a 支援措置 who is not (or not only) in this register: 氏名・生年月日,
+    against which a requester entered by hand is matched."""
+
+    name: str
+    birth_date: date | None = None
+
+
 class SupportMeasure(_Record):
     """支援措置 (DV, stalking, child abuse): certificates about this person need approval."""
 
     until: date
     # person_ids of the registered 加害者 (perpetrators), whose requests are refused.
     perpetrator_person_ids: tuple[str, ...] = ()
+    # 加害者 known by 氏名・生年月日 only (registered elsewhere).
+    perpetrators: tuple[PerpetratorRecord, ...] = ()
 
     def active_on(self, day: date) -> bool:
         return day <= self.until
@@ -140,6 +152,7 @@ class Person(_Record):
     moved_out_to: str | None = None
     nationality: str | None = None
     residence_status: str | None = None
+    period_of_stay: str | None = None  # 在留期間 (上陸期間, 仮滞在期間) as on the card
     period_of_stay_until: date | None = None
     residence_card_number: str | None = None
     article_30_45: str | None = None
@@ -199,6 +212,7 @@ PERSON_OPTIONAL_TEXT: tuple[str, ...] = (
     "moved_out_to",
     "nationality",
     "residence_status",
+    "period_of_stay",
     "residence_card_number",
     "article_30_45",
 )
@@ -226,7 +240,8 @@ _REQUIRED_PERSON = {
 }
 _PERSON_KEYS = {f.name for f in fields(Person)}
 _HOUSEHOLD_KEYS = {f.name for f in fields(Household)}
-_SUPPORT_KEYS = {"until", "perpetrator_person_ids"}
+_SUPPORT_KEYS = {"until", "perpetrator_person_ids", "perpetrators"}
+_PERPETRATOR_KEYS = {"name", "birth_date"}
 _HISTORY_KEYS = {"date", "kind", "note"}
 
 
@@ -336,9 +351,22 @@ def parse_person(obj: Any, where: str = "世帯員") -> Person:
         ids = support.get("perpetrator_person_ids", [])
         if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
             raise ValidationError("support_measure", f"{where}: 加害者IDは文字列のリストです。")
+        others_raw = support.get("perpetrators", [])
+        if not isinstance(others_raw, list):
+            raise ValidationError("support_measure", f"{where}: 加害者(登録外)はリストです。")
+        others = []
+        for other in others_raw:
+            other = _check_keys(other, _PERPETRATOR_KEYS, {"name"}, f"{where}の加害者")
+            others.append(
+                PerpetratorRecord(
+                    name=_str(other, "name", where),  # type: ignore[arg-type]
+                    birth_date=_date(other, "birth_date", where),
+                )
+            )
         support_measure = SupportMeasure(
             until=_date(support, "until", where, optional=False),  # type: ignore[arg-type]
             perpetrator_person_ids=tuple(ids),
+            perpetrators=tuple(others),
         )
     history_raw = obj.get("history", [])
     if not isinstance(history_raw, list):
@@ -476,6 +504,9 @@ def _person_follows_rules(p: Person) -> bool:
         p.residence_card_number
     ):
         return False
+    sm = p.support_measure
+    if sm is not None and any(_blank(x.name) for x in sm.perpetrators):
+        return False
     return not any(_blank(h.kind) for h in p.history)
 
 
@@ -538,6 +569,7 @@ def person_to_dict(p: Person) -> dict[str, Any]:
         "moved_out_to": p.moved_out_to,
         "nationality": p.nationality,
         "residence_status": p.residence_status,
+        "period_of_stay": p.period_of_stay,
         "period_of_stay_until": _iso(p.period_of_stay_until),
         "residence_card_number": p.residence_card_number,
         "article_30_45": p.article_30_45,
@@ -546,6 +578,15 @@ def person_to_dict(p: Person) -> dict[str, Any]:
         else {
             "until": sm.until.isoformat(),
             "perpetrator_person_ids": list(sm.perpetrator_person_ids),
+            **(
+                {
+                    "perpetrators": [
+                        {"name": x.name, "birth_date": _iso(x.birth_date)} for x in sm.perpetrators
+                    ]
+                }
+                if sm.perpetrators
+                else {}
+            ),
         },
         "history": [
             {"date": h.date.isoformat(), "kind": h.kind, "note": h.note} for h in p.history

@@ -23,7 +23,7 @@ from typing import Literal, Protocol
 from app.auth.permissions import Permission, require_permission
 from app.cards.apdu import PinBlocked
 from app.cards.mynumber import PIN_LABELS, PIN_MAX_TRIES, CardReading, MyNumberCard, PinKind
-from app.cards.transport import Transport
+from app.cards.protocol import Transport
 from app.domain.cards import (
     ACTION_LABELS,
     CardAction,

@@ -26,9 +26,10 @@ import sqlcipher3
 
 from .base import CacheBase
 from .errors import CacheCorrupt, OutboxNotEmpty, StoreError, WrongKey
-from .outbox import OutboxMixin
+from .issuances import IssuancesMixin
+from .migrations import LATEST_VERSION, migrate
+from .protection import ProtectionMixin
 from .residents import ResidentsMixin
-from .schema import LATEST_VERSION, migrate
 from .search import SearchMixin
 from .snapshot import check_snapshot, copy_local_rows
 
@@ -58,7 +59,7 @@ def slots_path(data_dir: str | os.PathLike[str]) -> Path:
     return Path(data_dir) / SLOTS_FILE
 
 
-class Cache(ResidentsMixin, SearchMixin, OutboxMixin, CacheBase):
+class Cache(ResidentsMixin, SearchMixin, IssuancesMixin, ProtectionMixin, CacheBase):
     """The local cache. Methods (see the mixins and docs/store.md):
 
     feed: apply_changes, cursor, mark_pull_complete, last_complete_pull, policy, operator,

@@ -525,6 +525,12 @@ class ResidentsMixin(CacheBase):
     def cursor(self) -> int:
         return int(self._meta_get("cursor") or 0)
 
+    def reset_cursor(self, seq: int) -> None:
+        """Move the cursor to `seq`, backwards too (a server restored from an older backup):
+        apply_changes refuses that, as a guard against replayed pages."""
+        with self.transaction() as conn:
+            conn.execute("UPDATE meta SET v = ? WHERE k = 'cursor'", (str(seq),))
+
     def mark_pull_complete(self, at: datetime) -> None:
         """Record the time of the last pull that reached the server's latest seq (tz-aware)."""
         if at.tzinfo is None:

@@ -31,13 +31,13 @@ Bounded work at 1,000,000 persons (budget p95 ≤ 20 ms):
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, NamedTuple
 
 import msgspec
 
+from app.domain.addresses import address_key
 from app.domain.names import fold
 from app.domain.records import Person
 
@@ -57,13 +57,6 @@ _HI = "\U0010ffff"  # above every character: `key < prefix + _HI` closes a prefi
 # Kinds of name keys; a lower kind wins when one person has the same key twice.
 (KIND_NAME, KIND_KANA, KIND_FAMILY, KIND_FAMILY_KANA, KIND_GIVEN, KIND_GIVEN_KANA, KIND_ALIAS,
  KIND_ALIAS_KANA, KIND_FORMER) = range(9)  # fmt: skip
-_DASHES = str.maketrans({c: "-" for c in "‐‑‒–—―−－ｰ"})
-
-
-def address_key(text: str) -> str:
-    """Search key of an address or 方書: NFKC (full-width digits), no spaces, one dash."""
-    norm = unicodedata.normalize("NFKC", text).translate(_DASHES)
-    return "".join(ch for ch in norm if not ch.isspace())
 
 
 class AddressKeys(NamedTuple):

@@ -7,7 +7,7 @@ Guarantees, and where they come from:
 - Pull resumes after any interruption: every page is applied together with the new cursor in
   ONE cache transaction (`cache.apply_changes(items, next_after)`); the next pull starts from
   `cache.cursor()`. The feed carries full states, so re-applying a page is harmless.
-- The initial sync takes the server's snapshot when it has one (`_bootstrap`, docs/sync.md
+- The initial sync takes the server's snapshot when it has one (app/sync/bootstrap.py, docs/sync.md
   "Snapshot"): a resumable download checked by SHA-256, taken as the cache in one step
   (`cache.adopt_snapshot`), then the feed from the snapshot's seq. Otherwise, or when the
   snapshot cannot be used, the feed from 0 in bulk mode.
@@ -34,24 +34,22 @@ Logging: ids, seqs and counts only — never names or numbers of residents.
 
 from __future__ import annotations
 
-import contextlib
-import glob
 import logging
-import os
 import random
 import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import TypeVar
 
-from app.domain.errors import DomainError, ValidationError
+from app.domain.errors import ValidationError
 from app.domain.records import parse_household
+from app.sync.bootstrap import Progress, bootstrap
 from app.sync.errors import MalformedAnswer, ServerFailed, ServerRejected, ServerUnreachable
 from app.sync.freshness import Freshness, freshness
-from app.sync.notices import ConflictNotice, conflict_notice
+from app.sync.notices import conflict_notice
+from app.sync.ports import SyncCache, SyncClientLike
 from app.sync.protocol import (
     DEFAULT_PAGE_LIMIT,
     DIGEST_BUCKETS,
@@ -67,8 +65,20 @@ from app.sync.protocol import (
     bucket_digest,
     bucket_of,
 )
+from app.sync.results import PullResult, PushResult, RepairResult, SyncReport, SyncStatus
+from app.sync.retry import (
+    DEFAULT_RETRY,
+    Cancel,
+    Retrier,
+    RetryCounter,
+    RetryPolicy,
+    SyncCancelled,
+    is_cancelled,
+)
 
 log = logging.getLogger("madoguchi.sync")
+
+T = TypeVar("T")
 
 # Pages of the feed after the initial sync: small, because each page is applied in one cache
 # transaction that makes the counter's searches wait (see _pull).
@@ -81,191 +91,27 @@ DELTA_PAGE_LIMIT = 250
 # 23.3–24.3 s with 14–28 ms.
 INITIAL_PAGE_LIMIT = DEFAULT_PAGE_LIMIT
 
-# Errors after which the same request may simply be sent again (the feed is read-only and
-# events are idempotent by event_id).
-RETRYABLE = (ServerUnreachable, ServerFailed, MalformedAnswer)
 # Whole-batch refusals that name no event: split the batch to find the one at fault.
 SPLIT_STATUSES = frozenset({400, 413, 422})
-# 401 codes that mean "log in again".
-SESSION_CODES = frozenset({"session_invalid", "session_required"})
-# 4xx that mean "later", not "never".
-RETRY_STATUSES = frozenset({408, 425, 429})
 
-# progress(done, total) after each page; total 0 announces a step of unknown length (the server
-# preparing a snapshot, the indexes built at the end of an initial sync from the feed).
-Progress = Callable[[int, int], None]
-Cancel = Callable[[], bool] | threading.Event
-
-
-class SyncCache(Protocol):
-    """What the engine needs of app.store's Cache (see docs/sync.md)."""
-
-    def cursor(self) -> int: ...
-    def apply_changes(self, items: list[ChangeItem], next_after: int) -> None: ...
-    def begin_bulk_load(self) -> bool: ...
-    def bulk_loading(self) -> bool: ...
-    def finish_bulk_load(self) -> None: ...
-    def mark_pull_complete(self, at: datetime) -> None: ...
-    def last_complete_pull(self) -> datetime | None: ...
-    def policy(self) -> Policy: ...
-    def outbox_pending(self, limit: int) -> list[Event]: ...
-    def outbox_record_results(self, results: list[EventResult]) -> None: ...
-    def outbox_count(self) -> int: ...
-    def bucket_digest(self) -> Digest: ...
-    def replace_bucket(self, bucket: int, households: list[Any]) -> None: ...
-
-
-class SyncClientLike(Protocol):
-    """What the engine needs of app.sync.client.SyncClient."""
-
-    def changes(self, after: int, limit: int = ...) -> ChangesPage: ...
-    def push_events(self, events: list[Event]) -> EventsResponse: ...
-    def digest(self) -> Digest: ...
-    def records(self, bucket: int) -> BucketRecords: ...
-
-
-class SyncCancelled(Exception):
-    """Raised inside the engine when the caller's cancel flag is set; never escapes it."""
-
-
-@dataclass(frozen=True, slots=True)
-class RetryPolicy:
-    """Exponential backoff with full jitter: attempt n waits uniform(0, min(cap, base·2^n))."""
-
-    attempts: int = 5  # total tries of one request, the first included
-    base_seconds: float = 0.5
-    cap_seconds: float = 30.0
-
-    def delay(self, failures: int, rng: random.Random) -> float:
-        ceiling = min(self.cap_seconds, self.base_seconds * (2 ** (failures - 1)))
-        return rng.uniform(0.0, ceiling)
-
-
-# ---------------------------------------------------------------------------------------------
-# Results
-
-
-@dataclass(slots=True)
-class PullResult:
-    start_cursor: int
-    cursor: int
-    pages: int = 0
-    items: int = 0
-    latest_seq: int | None = None
-    complete: bool = False
-    cancelled: bool = False
-    # Operators whose profile arrived inactive or deleted: delete their key slots.
-    revoked_operators: list[str] = field(default_factory=list)
-    terminal_revoked: bool = False
-    policy_changed: bool = False
-    # The server's head was below our cursor: restored from an older backup.
-    server_rewound: bool = False
-    # The initial sync began from the server's snapshot, at this seq (then the feed from it).
-    snapshot_seq: int | None = None
-    retries: int = 0
-    error: Exception | None = None
-
-
-@dataclass(slots=True)
-class PushResult:
-    sent: int = 0
-    accepted: int = 0
-    duplicate: int = 0
-    batches: int = 0
-    retries: int = 0
-    conflicts: list[tuple[Event, EventResult]] = field(default_factory=list)
-    notices: list[ConflictNotice] = field(default_factory=list)
-    rejected: list[EventResult] = field(default_factory=list)
-    # Events of a batch the server did not answer: still pending, sent again next time.
-    unanswered: list[str] = field(default_factory=list)
-    remaining: int = 0  # pending in the outbox afterwards
-    cancelled: bool = False
-    terminal_revoked: bool = False
-    error: Exception | None = None
-
-
-@dataclass(slots=True)
-class RepairResult:
-    buckets_checked: int = 0
-    differing: list[int] = field(default_factory=list)
-    repaired: list[int] = field(default_factory=list)
-    households_replaced: int = 0
-    # Buckets whose server state changed while we repaired: the next round fixes them.
-    still_differing: list[int] = field(default_factory=list)
-    cancelled: bool = False
-    retries: int = 0
-    error: Exception | None = None
-
-
-@dataclass(slots=True)
-class SyncReport:
-    started_at: datetime
-    finished_at: datetime
-    push: PushResult
-    pull: PullResult | None
-    repair: RepairResult | None
-    online: bool
-    outbox_count: int
-    freshness: Freshness
-    revoked_operators: list[str]
-    # "none" | "wipe" (revoked, outbox empty) | "lock" (revoked, outbox not empty: keep the DB,
-    # refuse to open it, tell the administrator).
-    terminal_action: str
-    notices: list[ConflictNotice]
-
-    @property
-    def error(self) -> Exception | None:
-        for part in (self.push, self.pull, self.repair):
-            if part is not None and part.error is not None:
-                return part.error
-        return None
-
-    @property
-    def needs_login(self) -> bool:
-        """The server no longer knows the operator's session: log in again (online)."""
-        err = self.error
-        return isinstance(err, ServerRejected) and err.code in SESSION_CODES
-
-    @property
-    def message(self) -> str:
-        """One Japanese line for the status bar."""
-        if self.terminal_action != "none":
-            return "この端末はサーバーで登録を取り消されました。管理者に連絡してください。"
-        err = self.error
-        if err is not None:
-            return getattr(err, "message", None) or "同期に失敗しました。"
-        if not self.online:
-            return "オフラインです。"
-        return f"同期しました(未送信 {self.outbox_count} 件)。"
-
-
-@dataclass(frozen=True, slots=True)
-class SyncStatus:
-    """What the status bar shows: online/offline, cache age, outbox length."""
-
-    online: bool | None  # None: no sync attempted yet
-    last_sync_at: datetime | None
-    last_error: str | None
-    freshness: Freshness
-    outbox_count: int
-    running: bool
-
-
-# ---------------------------------------------------------------------------------------------
-
-
-def _is_cancelled(cancel: Cancel | None) -> bool:
-    if cancel is None:
-        return False
-    if isinstance(cancel, threading.Event):
-        return cancel.is_set()
-    return bool(cancel())
+__all__ = [
+    "Cancel",
+    "Progress",
+    "PullResult",
+    "PushResult",
+    "RepairResult",
+    "RetryPolicy",
+    "SyncCache",
+    "SyncClientLike",
+    "SyncEngine",
+    "SyncReport",
+    "SyncStatus",
+]
 
 
 def _revocation(exc: ServerRejected) -> bool:
     """A 403 that says this terminal is revoked (the server refuses it on every request)."""
-    code = (getattr(exc, "code", "") or "").lower()
-    return getattr(exc, "status", None) == 403 and "revoked" in code
+    return exc.status == 403 and "revoked" in (exc.code or "").lower()
 
 
 class SyncEngine:
@@ -279,7 +125,7 @@ class SyncEngine:
         page_limit: int = DELTA_PAGE_LIMIT,
         initial_page_limit: int = INITIAL_PAGE_LIMIT,
         batch_size: int = MAX_EVENTS_PER_BATCH,
-        retry: RetryPolicy = RetryPolicy(),  # frozen: one default shared safely
+        retry: RetryPolicy = DEFAULT_RETRY,
         anti_entropy_every: int = 12,
         prefetch: bool = True,
         use_snapshot: bool = True,
@@ -296,12 +142,10 @@ class SyncEngine:
         self.initial_page_limit = initial_page_limit
         self._limit = page_limit
         self.batch_size = batch_size
-        self.retry = retry
         self.anti_entropy_every = max(1, anti_entropy_every)
         self.prefetch = prefetch
         self.use_snapshot = use_snapshot
-        self._sleep = sleep
-        self._rng = rng or random.Random()
+        self._retrier = Retrier(retry, sleep=sleep, rng=rng)
         self._lock = threading.RLock()
         self._runs = 0
         self._store_rule_ok: bool | None = None
@@ -314,54 +158,25 @@ class SyncEngine:
 
     # -- plumbing -----------------------------------------------------------------------------
 
-    def _wait(self, seconds: float, cancel: Cancel | None) -> None:
-        if cancel is None:
-            self._sleep(seconds)
-            return
-        if isinstance(cancel, threading.Event):
-            if cancel.wait(seconds):
-                raise SyncCancelled
-            return
-        deadline = time.monotonic() + seconds
-        while (left := deadline - time.monotonic()) > 0:
-            if _is_cancelled(cancel):
-                raise SyncCancelled
-            self._sleep(min(left, 0.1))
-        if _is_cancelled(cancel):
-            raise SyncCancelled
+    @property
+    def retry(self) -> RetryPolicy:
+        return self._retrier.policy
 
-    def _call(self, what: str, fn: Callable[[], Any], cancel: Cancel | None, counter: Any) -> Any:
-        """fn() with bounded retries on network errors, 5xx, unreadable answers, 408/429."""
-        failures = 0
-        while True:
-            if _is_cancelled(cancel):
-                raise SyncCancelled
-            try:
-                return fn()
-            except ServerRejected as exc:
-                if exc.status not in RETRY_STATUSES:
-                    raise
-                error: Exception = exc
-            except RETRYABLE as exc:
-                error = exc
-            failures += 1
-            if failures >= self.retry.attempts:
-                log.warning(
-                    "sync %s: giving up after %d tries (%s)", what, failures, type(error).__name__
-                )
-                raise error
-            delay = self.retry.delay(failures, self._rng)
-            counter.retries += 1
-            log.info("sync %s: %s, retry %d in %.2fs", what, type(error).__name__, failures, delay)
-            self._wait(delay, cancel)
+    @retry.setter
+    def retry(self, policy: RetryPolicy) -> None:
+        self._retrier.policy = policy
+
+    def _call(
+        self, what: str, fn: Callable[[], T], cancel: Cancel | None, counter: RetryCounter
+    ) -> T:
+        return self._retrier.call(what, fn, cancel, counter)
 
     def _current_version(self, person_id: str) -> int | None:
         try:
-            found = self.cache.person(person_id)  # type: ignore[attr-defined]
+            person, _ = self.cache.person(person_id)
         except Exception:  # not in the cache (any store error type): version unknown
             return None
-        person = found[0] if isinstance(found, tuple) else found
-        return getattr(person, "version", None)
+        return person.version
 
     # -- pull ---------------------------------------------------------------------------------
 
@@ -423,7 +238,11 @@ class SyncEngine:
         # and the counter's searches wait for it.
         behind = after == 0 or self.cache.last_complete_pull() is None
         self._limit = self.initial_page_limit if behind else self.page_limit
-        if after == 0 and self._bootstrap(result, progress, cancel):
+        if (
+            after == 0
+            and self.use_snapshot
+            and bootstrap(self.cache, self.client, self._retrier, result, progress, cancel)
+        ):
             after = result.cursor
         if after == 0:
             # An empty cache loads in bulk: appended pages, indexes built once at the end.
@@ -436,7 +255,7 @@ class SyncEngine:
                 # backup. Move our cursor back to its head (its next changes reuse those seqs)
                 # and let anti-entropy make the cache equal to it.
                 log.warning("sync pull: server head %d below cursor %d", page.latest_seq, after)
-                self._rewind_cursor(page.latest_seq)
+                self.cache.reset_cursor(page.latest_seq)
                 result.server_rewound = True
                 after = result.cursor = page.latest_seq
                 page = self._fetch(after, cancel, result)
@@ -466,87 +285,9 @@ class SyncEngine:
                 result.complete = True
                 return
             after = page.next_after
-            if _is_cancelled(cancel):
+            if is_cancelled(cancel):
                 raise SyncCancelled
             page = upcoming.result() if upcoming is not None else self._fetch(after, cancel, result)
-
-    def _bootstrap(
-        self, result: PullResult, progress: Progress | None, cancel: Cancel | None
-    ) -> bool:
-        """The initial sync from the server's snapshot (docs/sync.md "Snapshot"): True when the
-        cache now holds the register at `result.cursor`; False when the server has none, or
-        when this one cannot be used (the feed from 0 follows).
-
-        A cut connection is retried like a page; the download resumes where it stopped, in this
-        pull or the next. Cancelled, the bytes received stay for the next pull.
-        """
-        prepare = getattr(self.client, "prepare_snapshot", None)
-        adopt = getattr(self.cache, "adopt_snapshot", None)
-        if not self.use_snapshot or prepare is None or adopt is None:
-            return False
-        if progress is not None:
-            progress(0, 0)  # the server copies the register under our key: length unknown
-        info = self._call("snapshot", prepare, cancel, result)
-        if info is None:
-            return False
-        if info.schema_version > self.cache.schema_version():  # type: ignore[attr-defined]
-            log.info("sync snapshot: schema %d is newer than ours", info.schema_version)
-            return False
-        # Named after the copy: bytes of an earlier copy (pruned by the server meanwhile) are
-        # never resumed into this one.
-        stem = f"{self.cache.path}.snapshot-"  # type: ignore[attr-defined]
-        part = stem + info.snapshot_id
-        for old in glob.glob(glob.escape(stem) + "*"):
-            if old != part:
-                with contextlib.suppress(OSError):
-                    os.remove(old)
-
-        # Progress in the feed's units (the register up to the snapshot's seq, then the feed's
-        # pages from there): one bar for the whole sync, and no byte counts past 32 bits.
-        def downloaded(have: int, size: int) -> None:
-            if progress is not None:
-                progress(info.seq * have // size, info.seq)
-
-        try:
-            complete = self._call(
-                "snapshot download",
-                lambda: self.client.download_snapshot(  # type: ignore[attr-defined]
-                    info, part, downloaded, lambda: _is_cancelled(cancel)
-                ),
-                cancel,
-                result,
-            )
-            if not complete:
-                raise SyncCancelled
-            if progress is not None:
-                progress(0, 0)  # taking the file as the cache: length unknown
-            adopt(part, info.seq)
-        except MalformedAnswer as exc:
-            # The copy kept arriving damaged: the feed from 0 does not depend on it.
-            log.warning("sync snapshot: %s, falling back to the feed", exc.detail or "damaged")
-            return False
-        except DomainError as exc:  # the store refused the file (key, position, contents)
-            log.warning("sync snapshot: refused by the cache (%s)", type(exc).__name__)
-            with contextlib.suppress(OSError):
-                os.remove(part)
-            return False
-        result.snapshot_seq = result.cursor = info.seq
-        result.policy_changed = True  # the policy came with the register
-        log.info("sync snapshot: %s taken at seq %d", info.snapshot_id, info.seq)
-        with contextlib.suppress(ServerUnreachable, ServerFailed, ServerRejected, MalformedAnswer):
-            self.client.discard_snapshot(info.snapshot_id)  # type: ignore[attr-defined]
-        return True
-
-    def _rewind_cursor(self, seq: int) -> None:
-        # apply_changes refuses to move the cursor back (a guard against replayed pages), so a
-        # rewind needs its own door: the cache's reset_cursor(seq) when it has one, else the
-        # cursor row of the store's meta table (app/store/residents.py), in one transaction.
-        reset = getattr(self.cache, "reset_cursor", None)
-        if reset is not None:
-            reset(seq)
-            return
-        with self.cache.transaction() as conn:  # type: ignore[attr-defined]
-            conn.execute("UPDATE meta SET v = ? WHERE k = 'cursor'", (str(seq),))
 
     @staticmethod
     def _check_page(page: ChangesPage, after: int) -> None:
@@ -584,7 +325,7 @@ class SyncEngine:
             tried: set[str] = set()
             try:
                 while True:
-                    if _is_cancelled(cancel):
+                    if is_cancelled(cancel):
                         raise SyncCancelled
                     pending = self.cache.outbox_pending(self.batch_size)
                     batch = [e for e in pending if e.event_id not in tried]
@@ -687,7 +428,7 @@ class SyncEngine:
             k for k in range(remote.bucket_count) if remote.buckets[k] != local.buckets[k]
         ]
         for k in result.differing:
-            if _is_cancelled(cancel):
+            if is_cancelled(cancel):
                 raise SyncCancelled
             records: BucketRecords = self._call(
                 "records", lambda k=k: self.client.records(k), cancel, result
@@ -741,7 +482,7 @@ class SyncEngine:
         )
 
     def _bucket_hash(self, k: int) -> str:
-        households = self.cache.households_in_bucket(k)  # type: ignore[attr-defined]
+        households = self.cache.households_in_bucket(k)
         return bucket_digest((h.household_id, h.version) for h in households)
 
     # -- the whole round ----------------------------------------------------------------------
@@ -783,11 +524,8 @@ class SyncEngine:
             if pull.complete and (wanted or pull.server_rewound):
                 repair = self.anti_entropy(cancel)
         # The pages applied above are in the cache's write-ahead log; copy them back into the
-        # file now, in this background operation and off the cache's lock (the fakes of the
-        # tests have no log).
-        checkpoint = getattr(self.cache, "checkpoint", None)
-        if checkpoint is not None:
-            checkpoint()
+        # file now, in this background operation and off the cache's lock.
+        self.cache.checkpoint()
         errors = [p.error for p in (push, pull, repair) if p is not None and p.error is not None]
         online = not any(isinstance(e, ServerUnreachable | ServerFailed) for e in errors)
         # From this round (our own feed item, or the server's 403), not from the cache's flag.
@@ -799,7 +537,7 @@ class SyncEngine:
         if revoked_terminal:
             # Rejected events count too: they are kept for a person to look at, so a cache
             # holding any is never deleted (app.store.db.wipe refuses it as well).
-            total = getattr(self.cache, "outbox_total", self.cache.outbox_count)()
+            total = self.cache.outbox_total()
             action = "wipe" if total == 0 else "lock"
             log.warning("sync: terminal revoked, action=%s, outbox=%d", action, total)
         # Notices now, after the pull, so they show the versions that caused the conflict.

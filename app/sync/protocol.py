@@ -12,11 +12,19 @@ text as received (`ChangeItem.data_json`) for the cache to decode straight into 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 import msgspec
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, StrictInt
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    StrictInt,
+    model_validator,
+)
 
 PROTOCOL_VERSION = 1
 API_PREFIX = "/v1"
@@ -268,6 +276,7 @@ class CertificateInfo(_Model):
     fee_yen: int
     content_digest: str
     voided: bool = False
+    delivery: Literal["counter", "mail"] = "counter"
 
 
 class ErrorBody(_Model):
@@ -298,6 +307,42 @@ def bucket_digest(pairs: Iterable[tuple[str, int]]) -> str:
 # Payloads of the event types (Event.payload is a dict on the wire; these name its keys).
 
 
+class RequesterInfo(_Model):
+    """Who asked for a certificate (app.domain.certificates.Requester), as recorded."""
+
+    kind: str = Field(min_length=1, max_length=32)  # RequesterKind
+    name: str = Field(default="", max_length=200)  # the person at the counter
+    address: str = Field(default="", max_length=400)
+    birth_date: date | None = None
+    person_id: str | None = Field(default=None, max_length=64)  # None: not registered here
+    principal_id: str | None = Field(default=None, max_length=64)  # 代理人・法定代理人: for whom
+    representation: str | None = Field(default=None, max_length=32)  # 親権者, 成年後見人 ...
+    ground: str | None = Field(default=None, max_length=32)  # §12の3① 各号
+    profession: str | None = Field(default=None, max_length=32)  # 特定事務受任者
+    client_name: str = Field(default="", max_length=200)
+    organization: str = Field(default="", max_length=200)  # 法人 / 国・地方公共団体の機関
+    staff_title: str = Field(default="", max_length=100)
+    identity_documents: list[str] = Field(default_factory=list, max_length=20)
+
+
+class PurposeInfo(_Model):
+    """請求事由: category, concrete reason, 提出先."""
+
+    category: str | None = Field(default=None, max_length=32)
+    reason: str = Field(default="", max_length=1000)
+    submit_to: str = Field(default="", max_length=200)
+
+
+class MailToInfo(_Model):
+    """郵送: the subject's address as registered when the copy was issued."""
+
+    postal_code: str = Field(default="", max_length=16)
+    address: str = Field(min_length=1, max_length=400)
+    katagaki: str | None = Field(default=None, max_length=200)
+    addressee: str = Field(min_length=1, max_length=200)
+    person_id: str = Field(min_length=1, max_length=64)
+
+
 class CertificateIssuedPayload(_Model):
     issuance_no: str = Field(min_length=1, max_length=64)  # "{terminal_no}-{yyyymmdd}-{seq}"
     kind: str = Field(min_length=1, max_length=64)  # e.g. "juminhyo", "joshohyo"
@@ -309,6 +354,18 @@ class CertificateIssuedPayload(_Model):
     household_id: str | None = Field(default=None, max_length=64)
     requester_kind: str | None = Field(default=None, max_length=32)
     approved_by: str | None = Field(default=None, max_length=64)
+    # Issue 19: the requester as a person, the 請求事由, the article, and how it left.
+    requester: RequesterInfo | None = None
+    purpose: PurposeInfo | None = None
+    rule: str | None = Field(default=None, max_length=32)
+    delivery: Literal["counter", "mail"] = "counter"
+    mail_to: MailToInfo | None = None
+
+    @model_validator(mode="after")
+    def _mail_has_address(self) -> CertificateIssuedPayload:
+        if (self.delivery == "mail") != (self.mail_to is not None):
+            raise ValueError("delivery 'mail' needs mail_to, and only it has one")
+        return self
 
 
 class CertificateVoidedPayload(_Model):

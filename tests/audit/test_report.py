@@ -17,15 +17,8 @@ from sqlalchemy import insert, text
 
 from app.store.audit import AUDIT_TABLE_DDL, AuditAction, AuditChain, signer_for
 from app.sync.protocol import Policy
-from server.audit import (
-    AnomalyKind,
-    RegisterFacts,
-    analyse,
-    build_report,
-    ingest_audit_batch,
-    report_main,
-    stored_entries,
-)
+from server.audit_ingest import ingest_audit_batch, stored_entries
+from server.audit_report import AnomalyKind, RegisterFacts, analyse, build_report, report_main
 from server.db import Database
 from server.tables import households, operators, persons
 

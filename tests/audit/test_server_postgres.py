@@ -9,8 +9,10 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
+from app.domain.audit_chain import ProblemKind
 from app.store.audit import AuditAction, AuditChain
-from server.audit import ProblemKind, build_report, ingest_audit_batch, verify_stored
+from server.audit_ingest import ingest_audit_batch, verify_stored
+from server.audit_report import build_report
 from server.db import Database
 
 

@@ -10,7 +10,7 @@ from app.auth.permissions import PermissionDenied
 from app.cards.apdu import PinBlocked, WrongPin
 from app.cards.mynumber import PinKind
 from app.cards.simulator import CardProfile, VirtualCard
-from app.cards.transport import SimulatorTransport
+from app.cards.simulator_transport import SimulatorTransport
 from app.domain.cards import (
     CardAction,
     CardFaceInfo,

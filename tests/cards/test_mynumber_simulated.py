@@ -30,7 +30,7 @@ from app.cards.mynumber import (
     PinKind,
 )
 from app.cards.simulator import ATR, CardProfile, VirtualCard, make_png
-from app.cards.transport import SimulatorTransport
+from app.cards.simulator_transport import SimulatorTransport
 from app.domain.errors import ValidationError
 
 

@@ -12,10 +12,11 @@ import pytest
 from cryptography import x509
 
 from app.cards.apdu import CardRemoved, PinBlocked, WrongPin
+from app.cards.errors import NoCard
 from app.cards.monitor import ReaderMonitor
 from app.cards.mynumber import AID_JPKI, EF_JPKI_AUTH_CERT, MyNumberCard, PinKind
+from app.cards.pcsc import PcscTransport, list_readers, readers_with_card
 from app.cards.simulator import ATR, CardProfile, VirtualCard, VpcdCard
-from app.cards.transport import NoCard, PcscTransport, list_readers, readers_with_card
 from tests.support import require
 from tests.support.pcscd import READER_NAMES, Pcscd
 

@@ -9,7 +9,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 
 from app.cards.simulator import CardProfile, VirtualCard
-from app.cards.transport import SimulatorTransport
+from app.cards.simulator_transport import SimulatorTransport
 from app.domain.cards import CardAction, CardFaceInfo, CardState
 from app.domain.records import Household, Person
 from app.services.card_desk import CardDeskService, DeskContext, RecordedCardEvent

@@ -23,7 +23,8 @@ from app.domain.records import (
     person_to_dict,
 )
 
-# DESIGN.md §3, in order, plus the documented extension support_measure.perpetrator_person_ids.
+# DESIGN.md §3, in order, plus the documented extensions support_measure.perpetrator_person_ids,
+# support_measure.perpetrators and period_of_stay (在留期間, docs/record-format.md).
 PERSON_KEYS = [
     "person_id",
     "juminhyo_code",
@@ -50,6 +51,7 @@ PERSON_KEYS = [
     "moved_out_to",
     "nationality",
     "residence_status",
+    "period_of_stay",
     "period_of_stay_until",
     "residence_card_number",
     "article_30_45",
@@ -102,6 +104,7 @@ def full_household() -> dict[str, Any]:
                 "moved_out_to": None,
                 "nationality": None,
                 "residence_status": None,
+                "period_of_stay": None,
                 "period_of_stay_until": None,
                 "residence_card_number": None,
                 "article_30_45": None,
@@ -126,6 +129,7 @@ def full_household() -> dict[str, Any]:
                 "alias_kana": "カサイ ラン",
                 "nationality": "ベトナム",
                 "residence_status": "日本人の配偶者等",
+                "period_of_stay": "3年",
                 "period_of_stay_until": "2027-07-01",
                 "residence_card_number": "AB12345678CD",
                 "article_30_45": "中長期在留者",
@@ -160,8 +164,27 @@ def test_emit_key_order_and_round_trip() -> None:
     assert json.loads(line)["members"][1]["support_measure"] is None
 
 
+def test_perpetrators_known_by_name_round_trip() -> None:
+    """支援措置 may name a 加害者 registered elsewhere by 氏名・生年月日 (docs/certificates.md)."""
+    data = mutate(
+        ["members", 0, "support_measure", "perpetrators"],
+        [{"name": "加害　一郎", "birth_date": "1980-01-02"}],
+    )
+    h = parse_household(data)
+    sm = h.members[0].support_measure
+    assert sm is not None and sm.perpetrators[0].name == "加害　一郎"
+    assert sm.perpetrators[0].birth_date == date(1980, 1, 2)
+    assert parse_line(dump_line(h)) == h == parse_line(json.dumps(data, ensure_ascii=False))
+    with pytest.raises(ValidationError):
+        parse_household(
+            mutate(
+                ["members", 0, "support_measure", "perpetrators"], [{"birth_date": "1980-01-02"}]
+            )
+        )
+
+
 def test_every_key_has_a_label() -> None:
-    for key in [*PERSON_KEYS, *HOUSEHOLD_KEYS, "until", "date", "kind", "note"]:
+    for key in [*PERSON_KEYS, *HOUSEHOLD_KEYS, "until", "date", "kind", "note", "perpetrators"]:
         assert key in FIELD_LABELS
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from app.domain.identifiers import juminhyo_code_check_digit
-from app.services.session import LoginService
+from app.services.login import LoginService
 from app.services.terminal import TerminalConfig, enroll
 from app.synthetic.generator import household_dicts
 from cli.demo import _demo_card_household
@@ -35,6 +35,11 @@ ROLES = {
 }
 PROTECTED_HOUSEHOLD = "H-E2E-PROTECTED"
 PROTECTED_PERSON = "P-E2E-PROTECTED"
+PROTECTED_ADDRESS = "北海道北見市北1条東1丁目1番地"
+# Registered elsewhere, named in the measure by 氏名・生年月日 (matched when entered by hand).
+PERPETRATOR_NAME, PERPETRATOR_BIRTH = "加害　太郎", "1975-01-01"
+NEIGHBOUR_HOUSEHOLD = "H-E2E-NEIGHBOUR"
+NEIGHBOUR_PERSON = "P-E2E-NEIGHBOUR"
 
 
 def _protected_household() -> dict:
@@ -44,7 +49,7 @@ def _protected_household() -> dict:
         "household_id": PROTECTED_HOUSEHOLD,
         "municipality_code": "012084",
         "postal_code": "090-0041",
-        "address": "北海道北見市北1条東1丁目1番地",
+        "address": PROTECTED_ADDRESS,
         "katagaki": None,
         "head_person_id": PROTECTED_PERSON,
         "members": [
@@ -62,7 +67,35 @@ def _protected_household() -> dict:
                 "support_measure": {
                     "until": (date.today() + timedelta(days=365)).isoformat(),
                     "perpetrator_person_ids": ["P-E2E-PERPETRATOR"],
+                    "perpetrators": [{"name": PERPETRATOR_NAME, "birth_date": PERPETRATOR_BIRTH}],
                 },
+            }
+        ],
+    }
+
+
+def _neighbour_household() -> dict:
+    """Another household registered at the protected address (another room: 方書)."""
+    body = "9800000002"
+    return {
+        "household_id": NEIGHBOUR_HOUSEHOLD,
+        "municipality_code": "012084",
+        "postal_code": "090-0041",
+        "address": PROTECTED_ADDRESS,
+        "katagaki": "北1条ハイツ202号",
+        "head_person_id": NEIGHBOUR_PERSON,
+        "members": [
+            {
+                "person_id": NEIGHBOUR_PERSON,
+                "juminhyo_code": body + str(juminhyo_code_check_digit(body)),
+                "my_number": None,
+                "version": 1,
+                "status": "resident",
+                "name": "隣野 一郎",
+                "name_kana": "トナリノ イチロウ",
+                "birth_date": "1960-02-02",
+                "sex": "male",
+                "relationship": "世帯主",
             }
         ],
     }
@@ -93,6 +126,7 @@ def counter(tmp_path: Path, secret_service) -> Iterator[Counter]:  # noqa: F811 
             for h in household_dicts(150, 11):
                 out.write(json.dumps(h, ensure_ascii=False) + "\n")
             out.write(json.dumps(_protected_household(), ensure_ascii=False) + "\n")
+            out.write(json.dumps(_neighbour_household(), ensure_ascii=False) + "\n")
             # The resident of the virtual demo card (resources/cards/demo_card.json).
             out.write(json.dumps(_demo_card_household("012084"), ensure_ascii=False) + "\n")
         report = server.import_jsonl(jsonl)

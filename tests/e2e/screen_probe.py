@@ -24,12 +24,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.domain.certificates import RequesterKind, ThirdPartyGround
 from app.services.session import LoginService
 from cli.gui import build_main_window, create_application
 from printing import render_certificate, render_daily_report
 from tests.e2e.conftest import PROTECTED_HOUSEHOLD
 from ui.approval import ApprovalDialog
 from ui.card_desk import CollationBDialog, CustomerPinWindow
+from ui.issuance_dialog import IssuanceDialog
 from ui.login import LoginDialog
 from ui.main_window import MainWindow
 from ui.settings import Settings, SettingsDialog
@@ -78,6 +80,17 @@ def check(window: QWidget, name: str) -> None:
             problems.append(f"{name}: the status bar at {rect.getRect()} is not on the screen")
 
 
+def long_decision(dialog: IssuanceDialog) -> None:
+    """A third party asking for every item it may ask for, with a vague 請求事由: many lines."""
+    panel = dialog.requester_panel
+    panel.set_kind(RequesterKind.THIRD_PARTY)
+    panel.enter_by_hand("債権　回収", "北海道札幌市中央区北1条西2丁目1番地", "S50.4.1")
+    panel.ground.setCurrentIndex(panel.ground.findData(ThirdPartyGround.OWN_RIGHTS))
+    panel.reason.setText("必要なため")
+    next(iter(dialog.id_checks.values())).setChecked(True)
+    dialog.items_panel.ask(*(i for i, cb in dialog.items_panel.checks.items() if cb.isEnabled()))
+
+
 def wait(predicate: Any, what: str, timeout_s: float = 60) -> None:
     import time
 
@@ -124,12 +137,7 @@ def main(terminal_dir: str, passwords_file: str) -> None:
     dialog = window.open_issuance(largest)
     wait(lambda: not dialog.deciding, "the first decision")
     check(dialog, "交付")
-    dialog.requester_kind.setCurrentIndex(dialog.requester_kind.findData("third_party"))
-    dialog.requester_person.setCurrentIndex(dialog.requester_person.count() - 1)  # 世帯外の人
-    dialog.purpose.setText("債権回収のため")
-    next(iter(dialog.id_checks.values())).setChecked(True)
-    for cb in dialog.item_checks.values():
-        cb.setChecked(True)
+    long_decision(dialog)
     wait(lambda: not dialog.deciding, "the long decision")
     check(dialog, "交付・長い判定")
     dialog.reject()

@@ -73,6 +73,10 @@ def test_issue_a_certificate_through_the_widgets(qtbot, counter, tmp_path: Path)
     qtbot.waitUntil(lambda: not dialog.deciding, timeout=TIMEOUT)
     assert not dialog.issue_button.isEnabled()  # no 本人確認 yet
     assert "本人確認書類" in dialog.decision_text()
+    # The requester is a person: 本人, picked from the household.
+    panel = dialog.requester_panel
+    with qtbot.waitSignal(dialog.decided, timeout=TIMEOUT):
+        panel.member.setCurrentIndex(panel.member.findData(household.head_person_id))
     license_ = next(d for d in dialog.id_checks if d.value == "drivers_license")
     with qtbot.waitSignal(dialog.decided, timeout=TIMEOUT):
         dialog.id_checks[license_].click()

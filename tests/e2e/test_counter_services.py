@@ -11,17 +11,28 @@ from app.auth.permissions import PermissionDenied
 from app.domain.certificates import (
     CertificateRequest,
     IdentityDocument,
+    PersonRef,
+    Purpose,
+    Requester,
     RequesterKind,
+    ThirdPartyGround,
     parse_qr_payload,
 )
 from app.services.session import SessionError
 from app.store.audit import AuditAction
 from tests.e2e.conftest import PASSWORDS, PROTECTED_HOUSEHOLD, PROTECTED_PERSON
 
-SELF_REQUEST = CertificateRequest(
-    requester_kind=RequesterKind.SELF,
-    identity_documents=(IdentityDocument.DRIVERS_LICENSE,),
-)
+
+def self_request(household, person_id: str, reason: str = "") -> CertificateRequest:
+    """本人, found in the register, for the household's current members."""
+    p = household.member(person_id)
+    return CertificateRequest(
+        requester=Requester(
+            RequesterKind.SELF, PersonRef(p.name, household.address, p.birth_date, person_id)
+        ),
+        identity_documents=(IdentityDocument.DRIVERS_LICENSE,),
+        purpose=Purpose(reason=reason),
+    )
 
 
 def _first_resident_household(session):
@@ -39,7 +50,7 @@ def test_issue_online_reaches_the_server(counter) -> None:
         hit, household = _first_resident_household(session)
         assert hit.name.startswith("佐藤")
 
-        issued = session.issue(SELF_REQUEST, household, requester_person_id=hit.person_id)
+        issued = session.issue(self_request(household, hit.person_id), household)
         no = issued.issuance.issuance_no
         assert no.startswith(f"{counter.config.terminal_no}-")
         assert issued.pdf.startswith(b"%PDF")
@@ -73,7 +84,7 @@ def test_printed_qr_payload_names_the_issuance(counter) -> None:
     try:
         session.sync_once()
         hit, household = _first_resident_household(session)
-        issued = session.issue(SELF_REQUEST, household, requester_person_id=hit.person_id)
+        issued = session.issue(self_request(household, hit.person_id), household)
         import io
 
         import pdfplumber
@@ -112,7 +123,7 @@ def test_offline_issuance_waits_in_the_outbox_and_drains(counter) -> None:
     try:
         assert not session.online_at_login
         hit, household = _first_resident_household(session)  # the cache still answers
-        issued = session.issue(SELF_REQUEST, household, requester_person_id=hit.person_id)
+        issued = session.issue(self_request(household, hit.person_id), household)
         report = session.sync_once()
         assert not report.online
         assert session.cache.outbox_count() >= 1
@@ -144,7 +155,7 @@ def test_clerk_cannot_issue_even_through_the_service(counter) -> None:
         session.sync_once()
         hit, household = _first_resident_household(session)
         with pytest.raises(PermissionDenied):
-            session.issue(SELF_REQUEST, household, requester_person_id=hit.person_id)
+            session.issue(self_request(household, hit.person_id), household)
     finally:
         session.logout()
 
@@ -156,31 +167,35 @@ def test_protected_person_needs_a_verified_supervisor(counter) -> None:
         page = session.search(name="もりた しずか")
         assert [h.protected for h in page.hits] == [True]
         household = session.open_household(PROTECTED_HOUSEHOLD)
-        decision = session.decide(SELF_REQUEST, household, PROTECTED_PERSON)
+        # 省令第4条②一: a request about a protected person states its 請求事由.
+        bare = self_request(household, PROTECTED_PERSON)
+        assert not session.decide(bare, household).allowed
+        request = self_request(household, PROTECTED_PERSON, "年金の手続に添付するため")
+        decision = session.decide(request, household)
         assert decision.allowed and decision.needs_supervisor
         with pytest.raises(SessionError):
-            session.issue(SELF_REQUEST, household, requester_person_id=PROTECTED_PERSON)
+            session.issue(request, household)
         with pytest.raises(InvalidCredentials):
             session.approve("super01", "wrong", "本人確認済み", [PROTECTED_PERSON])
         approval = session.approve(
             "super01", PASSWORDS["super01"], "本人が来庁、運転免許証で確認", [PROTECTED_PERSON]
         )
-        issued = session.issue(
-            SELF_REQUEST, household, requester_person_id=PROTECTED_PERSON, approval=approval
-        )
+        issued = session.issue(request, household, approval=approval)
         entries = session.chain.query(actions=[AuditAction.APPROVAL.value])
         assert entries and entries[0].operator_id == "super01"
         assert PROTECTED_PERSON in entries[0].target_ids
         assert issued.issuance.issuance_no
         # A request by the registered perpetrator is refused outright.
+        perpetrator = PersonRef("加害　某", "札幌市", None, "P-E2E-PERPETRATOR")
         refused = session.decide(
             CertificateRequest(
-                requester_kind=RequesterKind.THIRD_PARTY,
+                requester=Requester(
+                    RequesterKind.THIRD_PARTY, perpetrator, ground=ThirdPartyGround.OWN_RIGHTS
+                ),
                 identity_documents=(IdentityDocument.DRIVERS_LICENSE,),
-                purpose="債権回収",
+                purpose=Purpose(ThirdPartyGround.OWN_RIGHTS, "貸金の返還請求訴訟のため"),
             ),
             household,
-            "P-E2E-PERPETRATOR",
         )
         assert not refused.allowed
     finally:
@@ -226,7 +241,7 @@ def test_revoked_terminal_with_pending_events_is_locked_not_wiped(counter) -> No
     session = counter.login("issuer01")
     session.sync_once()
     hit, household = _first_resident_household(session)
-    session.issue(SELF_REQUEST, household, requester_person_id=hit.person_id)
+    session.issue(self_request(household, hit.person_id), household)
     counter.server.revoke_terminal(counter.config.terminal_no)
     # The issuance cannot be delivered any more, and must not be destroyed either.
     report = session.sync_once()
@@ -242,7 +257,7 @@ def test_supervisor_voids_a_misprint_and_the_server_knows(counter) -> None:
     try:
         session.sync_once()
         hit, household = _first_resident_household(session)
-        no = session.issue(SELF_REQUEST, household, requester_person_id=hit.person_id)
+        no = session.issue(self_request(household, hit.person_id), household)
         no = no.issuance.issuance_no
         with pytest.raises(PermissionDenied):
             session.void(no, "印刷ずれ")  # 交付担当 may not void

@@ -7,7 +7,13 @@ from datetime import date
 from msgspec.structs import replace
 
 from app.domain.identifiers import juminhyo_code_check_digit, my_number_check_digit
-from app.domain.records import HistoryEntry, Household, Person, SupportMeasure
+from app.domain.records import (
+    HistoryEntry,
+    Household,
+    PerpetratorRecord,
+    Person,
+    SupportMeasure,
+)
 
 # Variation sequences that IPAmj明朝 maps to their own glyphs (cmap format 14).
 KATSURA_IVS = "葛\U000e0102"  # 葛 + VS19: not the default glyph of 葛
@@ -76,6 +82,7 @@ def foreign(h: Household, index: int) -> Household:
         index,
         nationality="ベトナム",
         residence_status="技術・人文知識・国際業務",
+        period_of_stay="5年",
         period_of_stay_until=date(2028, 4, 1),
         residence_card_number="AB12345678CD",
         article_30_45="中長期在留者",
@@ -84,8 +91,49 @@ def foreign(h: Household, index: int) -> Household:
     )
 
 
-def protected(h: Household, index: int, perpetrators: tuple[str, ...] = ()) -> Household:
-    return with_member(h, index, support_measure=SupportMeasure(date(2027, 12, 31), perpetrators))
+def special_permanent(h: Household, index: int) -> Household:
+    """特別永住者: 区分 and 特別永住者証明書の番号, no 在留資格 nor 在留期間 (§30の45 表)."""
+    return with_member(
+        h,
+        index,
+        nationality="韓国",
+        residence_status=None,
+        period_of_stay=None,
+        period_of_stay_until=None,
+        residence_card_number="CD87654321EF",
+        article_30_45="特別永住者",
+        alias="金田　花子",
+        honseki=None,
+        hittosha=None,
+    )
+
+
+def protected(
+    h: Household,
+    index: int,
+    perpetrators: tuple[str, ...] = (),
+    known: tuple[PerpetratorRecord, ...] = (),
+) -> Household:
+    measure = SupportMeasure(date(2027, 12, 31), perpetrators, known)
+    return with_member(h, index, support_measure=measure)
+
+
+def neighbour(
+    h: Household, *, household_id: str = "H0002", katagaki: str | None = None
+) -> Household:
+    """Another household registered at the same 住所 (方書 may differ)."""
+    other = household(2, household_id=household_id)
+    members = tuple(
+        replace(m, person_id=f"N{i:04d}", name=f"隣野　{'太花'[i % 2]}郎")
+        for i, m in enumerate(other.members)
+    )
+    return replace(
+        other,
+        address=h.address,
+        katagaki=katagaki,
+        head_person_id="N0000",
+        members=members,
+    )
 
 
 def removed(h: Household, index: int) -> Household:
@@ -97,3 +145,11 @@ def removed(h: Household, index: int) -> Household:
         removal_reason="転出",
         moved_out_to="東京都千代田区千代田1番1号",
     )
+
+
+def member_requester(h: Household, person_id: str = "P0000", kind: str = "household_member"):
+    """A requester found in the register as a member of `h` (certificate tests)."""
+    from app.domain.certificates import PersonRef, Requester, RequesterKind
+
+    p = h.member(person_id)
+    return Requester(RequesterKind(kind), PersonRef(p.name, h.address, p.birth_date, p.person_id))

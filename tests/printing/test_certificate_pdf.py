@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import itertools
+import re
 import subprocess
 import threading
 from datetime import date
@@ -23,7 +24,7 @@ from app.domain.certificates import (
     FormKind,
     IdentityDocument,
     Item,
-    RequesterKind,
+    Purpose,
     build_document,
     decide,
 )
@@ -40,12 +41,13 @@ ISSUANCE = "T01-20261126-7"
 def make_doc(h=None, *, n: int = 4, form: FormKind = FormKind.HOUSEHOLD, items=frozenset()):
     h = h or H.household(n)
     r = CertificateRequest(
-        RequesterKind.HOUSEHOLD_MEMBER,
+        H.member_requester(h),
         (IdentityDocument.MY_NUMBER_CARD,),
         items=frozenset(items),
         form=form,
+        purpose=Purpose(reason="見本の印刷の試験のため"),
     )
-    d = decide(r, h, TODAY, "P0000")
+    d = decide(r, h, TODAY)
     assert d.allowed, d.reasons
     return build_document(r, d, h, issuance_no=ISSUANCE, terminal_no="T01", issued_on=TODAY)
 
@@ -85,7 +87,7 @@ def pages_text(pdf: bytes) -> list[str]:
 
 def test_household_form_text_and_layout(fonts: Fonts) -> None:
     h = H.household(4)
-    pdf = printing.render_certificate(make_doc(h, items={Item.RELATIONSHIP}), sample=True)
+    pdf = printing.render_certificate(make_doc(h, items={Item.HEAD_AND_RELATIONSHIP}), sample=True)
     assert pdf.startswith(b"%PDF")
     with pdfplumber.open(io.BytesIO(pdf)) as doc:
         assert len(doc.pages) == 1
@@ -148,14 +150,15 @@ def test_fonts_embedded(fonts: Fonts, tmp_path: Path) -> None:
 
 def test_nine_persons_span_three_sheets(fonts: Fonts) -> None:
     h = H.household(9)
-    texts = pages_text(printing.render_certificate(make_doc(h), sample=True))
+    doc = make_doc(h, items={Item.HEAD_AND_RELATIONSHIP})
+    texts = pages_text(printing.render_certificate(doc, sample=True))
     assert len(texts) == 3
     for n, text in enumerate(texts, start=1):
         assert f"交付番号　{ISSUANCE}" in text
         assert f"{n}/3" in text
         assert "住民票の写し" in text
-    # Every person exactly once, four per sheet (the 世帯主 first; his name also heads
-    # every sheet as 世帯主).
+    # Every person exactly once, four per sheet (the 世帯主 first; asked for, his name also
+    # heads every sheet as 世帯主).
     counts = [[m.name in t for m in h.members[1:]].count(True) for t in texts]
     assert counts == [3, 4, 1]
     assert all(f"世帯主{h.head.name}" in t for t in texts)
@@ -166,8 +169,10 @@ def test_nine_persons_span_three_sheets(fonts: Fonts) -> None:
 
 def test_removed_person_form(fonts: Fonts) -> None:
     h = H.removed(H.household(3), 2)
-    r = CertificateRequest(RequesterKind.SELF, (IdentityDocument.PASSPORT,), person_ids=("P0002",))
-    d = decide(r, h, TODAY, "P0002")
+    r = CertificateRequest(
+        H.member_requester(h, "P0002", "self"), (IdentityDocument.PASSPORT,), person_ids=("P0002",)
+    )
+    d = decide(r, h, TODAY)
     doc = build_document(r, d, h, issuance_no=ISSUANCE, terminal_no="T01", issued_on=TODAY)
     (text,) = pages_text(printing.render_certificate(doc, sample=True))
     assert "住民票の除票の写し" in text
@@ -452,6 +457,7 @@ def test_daily_report(fonts: Fonts) -> None:
         printing.DailyRow("住民票の写し（世帯連記式）", 12, 15, 4500),
         ("住民票の写し（個人票）", 3, 4, 1200),
         ("住民票の除票の写し", 1, 1, 300, 1),
+        ("住民票の写し（個人票）郵送分", 2, 2, 600, 0, 2),  # (…, voided, mailed)
     ]
     pdf = printing.render_daily_report(rows, TODAY, office="端野支所", terminal_no="T01")
     (text,) = pages_text(pdf)
@@ -463,10 +469,16 @@ def test_daily_report(fonts: Fonts) -> None:
         "端野支所",
         "住民票の除票の写し",
         "合計",
-        "6,000",
-        "20",
+        "6,600",
+        "22",
+        "うち郵送",
     ):
         assert needle in text.replace("　", ""), needle
+    # The 郵送 column of the totals row: 2 mailed of 18 issued.
+    line = subprocess.run(
+        ["pdftotext", "-layout", "-", "-"], input=pdf, capture_output=True, check=True
+    ).stdout.decode()
+    assert re.search(r"合計\s+18\s+2\s+22\s+1\s+6,600", line), line
 
 
 def _history(n: int):

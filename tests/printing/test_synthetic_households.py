@@ -19,12 +19,16 @@ def _document(h):
     residents = [m for m in h.members if not m.is_removed]
     requester = (residents or list(h.members))[0]
     request = C.CertificateRequest(
-        C.RequesterKind.SELF,
+        C.Requester(
+            C.RequesterKind.SELF,
+            C.PersonRef(requester.name, h.address, requester.birth_date, requester.person_id),
+        ),
         (C.IdentityDocument.MY_NUMBER_CARD,),
         person_ids=None if residents else (requester.person_id,),
         items=frozenset(C.Item),
+        purpose=C.Purpose(reason="字形の確認の試験のため"),
     )
-    decision = C.decide(request, h, TODAY, requester.person_id)
+    decision = C.decide(request, h, TODAY)
     assert decision.allowed, (h.household_id, decision.reasons)
     return C.build_document(
         request, decision, h, issuance_no="T01-20261126-1", terminal_no="T01", issued_on=TODAY

@@ -222,39 +222,63 @@ def test_chunked_body_without_length_is_refused(sync_server: ServerEnv) -> None:
     assert answer.status_code == 411 and answer.json()["code"] == "length_required"
 
 
-def test_audit_batch_is_stored_plainly_without_server_audit(
-    sync_server: ServerEnv, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_certificate_requester_purpose_and_mail_are_stored(sync_server_any: ServerEnv) -> None:
+    """Issue 19: the server keeps who asked, why, the article and the delivery; a mailed
+    certificate must say where it went (on SQLite and PostgreSQL)."""
+    import json
+
     from sqlalchemy import select
 
-    from server import events as events_mod
-    from server.tables import audit_entries
+    from server.tables import certificates
 
-    real = events_mod.importlib.import_module
-
-    def no_audit(name: str, *args: Any) -> Any:
-        if name == "server.audit":
-            raise ModuleNotFoundError(name=name)
-        return real(name, *args)
-
-    monkeypatch.setattr(events_mod.importlib, "import_module", no_audit)
-    env = sync_server
-    entry = {
-        "entry_id": str(uuid.uuid4()),
-        "seq": 1,
-        "at": "2026-11-26T09:00:00+09:00",
-        "operator_id": env.operator_id,
-        "action": "search",
-        "target_ids": ["P00000010"],
-        "reason": None,
-        "prev_hash": "0" * 64,
-        "hash": "a" * 64,
-        "signature": "sig",
-    }
-    batch = _event(env, "audit_batch", {"entries": [entry]})
-    assert env.client.push_events([batch]).results[0].status == "accepted"
-    bad = _event(env, "audit_batch", {"entries": [{"entry_id": "x"}]})
-    assert env.client.push_events([bad]).results[0].status == "rejected"
+    env = sync_server_any
+    mailed = _issued(env, 31)
+    mailed = mailed.model_copy(
+        update={
+            "payload": {
+                **mailed.payload,
+                "requester_kind": "proxy",
+                "requester": {
+                    "kind": "proxy",
+                    "name": "代理　花子",
+                    "address": "北海道網走市南六条東一丁目1番地",
+                    "birth_date": "1980-05-05",
+                    "principal_id": "P00000010",
+                    "identity_documents": ["drivers_license"],
+                },
+                "purpose": {"reason": "児童手当の申請に添付するため", "submit_to": "北見市"},
+                "rule": "第12条",
+                "delivery": "mail",
+                "mail_to": {
+                    "postal_code": "090-0024",
+                    "address": "北海道北見市北五条東二丁目1番地",
+                    "katagaki": None,
+                    "addressee": "見本 一郎",
+                    "person_id": "P00000010",
+                },
+            }
+        }
+    )
+    no_address = _issued(env, 32)
+    no_address = no_address.model_copy(
+        update={"payload": {**no_address.payload, "delivery": "mail"}}
+    )
+    results = env.client.push_events([mailed, no_address]).results
+    assert [r.status for r in results] == ["accepted", "rejected"]
+    assert "mail_to" in (results[1].reason or "") or "payload" in (results[1].reason or "")
+    info = env.client.certificate(f"{env.terminal.terminal_no}-20261126-31")
+    assert info.delivery == "mail"
     with env.server.db.read() as conn:
-        rows = conn.execute(select(audit_entries.c.entry_id, audit_entries.c.terminal_no)).all()
-    assert [tuple(r) for r in rows] == [(entry["entry_id"], env.terminal.terminal_no)]
+        row = conn.execute(
+            select(certificates).where(
+                certificates.c.issuance_no == f"{env.terminal.terminal_no}-20261126-31"
+            )
+        ).one()
+    assert row.delivery == "mail" and row.rule == "第12条"
+    assert json.loads(row.requester)["principal_id"] == "P00000010"
+    assert json.loads(row.purpose)["reason"] == "児童手当の申請に添付するため"
+    assert json.loads(row.mail_to)["address"] == "北海道北見市北五条東二丁目1番地"
+    # An older terminal's event (no requester) is a counter issuance.
+    [old] = env.client.push_events([_issued(env, 33)]).results
+    assert old.status == "accepted"
+    assert env.client.certificate(f"{env.terminal.terminal_no}-20261126-33").delivery == "counter"

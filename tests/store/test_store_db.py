@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import sqlcipher3
 
-from app.store import schema
+from app.store import migrations
 from app.store.db import Cache, create_cache, open_cache
 from app.store.errors import StoreError, WrongKey
 from app.store.keys import generate_dek
@@ -22,7 +22,7 @@ from .households import make_households
 def test_create_open_and_pragmas(tmp_path: Path, dek: bytes) -> None:
     path = tmp_path / "cache.db"
     with create_cache(path, dek) as c:
-        assert c.schema_version() == schema.LATEST_VERSION
+        assert c.schema_version() == migrations.LATEST_VERSION
         assert c.connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         # 2 = FULL
         assert c.connection.execute("PRAGMA synchronous").fetchone()[0] == 2
@@ -30,7 +30,7 @@ def test_create_open_and_pragmas(tmp_path: Path, dek: bytes) -> None:
         assert c.connection.execute("PRAGMA temp_store").fetchone()[0] == 2  # memory
         assert c.cursor() == 0
     with open_cache(path, dek) as c:
-        assert c.schema_version() == schema.LATEST_VERSION
+        assert c.schema_version() == migrations.LATEST_VERSION
     with pytest.raises(StoreError):
         create_cache(path, dek)
     with pytest.raises(StoreError):
@@ -96,14 +96,14 @@ def test_migrations_step_by_step(tmp_path: Path, dek: bytes) -> None:
     path = tmp_path / "m.db"
     conn = sqlcipher3.connect(str(path), isolation_level=None)
     conn.execute(f"PRAGMA key = \"x'{dek.hex()}'\"")
-    assert schema.migrate(conn, upto=1) == 1
+    assert migrations.migrate(conn, upto=1) == 1
     tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     assert {"households", "persons", "search_keys", "meta", "operators"} <= tables
     assert "outbox" not in tables
     conn.execute("INSERT INTO meta(k, v) VALUES ('probe', 'v1')")
     conn.execute("UPDATE meta SET v = '7' WHERE k = 'cursor'")
 
-    assert schema.migrate(conn, upto=2) == 2
+    assert migrations.migrate(conn, upto=2) == 2
     tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     assert {"outbox", "notices", "issuances", "issuance_counters"} <= tables
     assert "audit_entries" not in tables
@@ -113,7 +113,7 @@ def test_migrations_step_by_step(tmp_path: Path, dek: bytes) -> None:
         " VALUES ('e', 'card_event', '{}', 'x', 'x')"
     )
 
-    assert schema.migrate(conn, upto=3) == 3
+    assert migrations.migrate(conn, upto=3) == 3
     cols = [r[1] for r in conn.execute("PRAGMA table_info(audit_entries)")]
     assert cols == [
         "seq", "entry_id", "at", "operator_id", "terminal_no", "action", "target_ids",
@@ -127,8 +127,8 @@ def test_migrations_step_by_step(tmp_path: Path, dek: bytes) -> None:
         "INSERT INTO households VALUES ('H1', 1, 0, '012084', '090-0001', '北見市北1条',"
         " 'コーポ101', 'P1', '北見市北1条', 'コーポ101', '{}')"
     )
-    assert schema.migrate(conn, upto=4) == 4
-    assert schema.migrate(conn, upto=5) == 5
+    assert migrations.migrate(conn, upto=4) == 4
+    assert migrations.migrate(conn, upto=5) == 5
     assert conn.execute(
         "SELECT address_key, katagaki_key FROM search_keys WHERE person_id = 'P1'"
     ).fetchone() == ("北見市北1条", "コーポ101")
@@ -138,7 +138,7 @@ def test_migrations_step_by_step(tmp_path: Path, dek: bytes) -> None:
         " VALUES ('P1', 'H1', 0, '12345678901', 1, 'resident', '山田 太郎', 'ヤマダ タロウ',"
         " '1970-01-01', 'male', '世帯主', '[]', '山田太郎', 'ヤマタタロウ')"
     )
-    assert schema.migrate(conn, upto=6) == 6
+    assert migrations.migrate(conn, upto=6) == 6
     assert conn.execute("SELECT key_list FROM persons WHERE person_id = 'P1'").fetchone() == (
         '{"ヤマタ":3}',
     )
@@ -155,12 +155,22 @@ def test_migrations_step_by_step(tmp_path: Path, dek: bytes) -> None:
     conn.execute("INSERT INTO meta(k, v) VALUES ('bulk_indexes', ?)", (json.dumps(bulk_indexes),))
     # Until v7, one flag for whichever terminal's item came last in the (shared) feed.
     conn.execute("INSERT INTO meta(k, v) VALUES ('terminal_revoked', '1')")
+    # An issuance of the old format (no requester, no delivery recorded).
+    conn.execute(
+        "INSERT INTO issuances(issuance_no, day, issued_at, operator_id, kind, household_id,"
+        " person_ids, copies, fee_yen, requester_kind, id_document, content_digest)"
+        " VALUES ('0001-20260101-0001', '2026-01-01', '2026-01-01T09:00:00+09:00', 'op',"
+        " 'household', 'H1', '[\"P1\"]', 1, 300, 'self', NULL, 'ab')"
+    )
     conn.close()
 
     # open_cache migrates the rest of the way (v7: the address keys leave the name keys for
-    # the persons rows; v8: a terminal's revocation is kept per terminal number).
+    # the persons rows; v8: a terminal's revocation is kept per terminal number; v9: the
+    # issuance's requester, purpose, article and delivery).
     with open_cache(path, dek) as c:
-        assert c.schema_version() == schema.LATEST_VERSION == 8
+        assert c.schema_version() == migrations.LATEST_VERSION == 9
+        old = c.issuance("0001-20260101-0001")
+        assert old.delivery == "counter" and not old.mailed and old.requester is None
         assert not c.terminal_revoked("0001")
         assert c.connection.execute(
             "SELECT count(*) FROM meta WHERE k LIKE 'terminal_revoked%'"
@@ -172,7 +182,7 @@ def test_migrations_step_by_step(tmp_path: Path, dek: bytes) -> None:
             "SELECT address_key, katagaki_key FROM persons WHERE person_id = 'P1'"
         ).fetchone() == ("北見市北1条", "コーポ101")
         indexes = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='index'")}
-        assert {"persons_address", "persons_katagaki"} <= indexes
+        assert {"persons_address", "persons_katagaki", "persons_support"} <= indexes
         assert (
             not {
                 "search_keys_address",
@@ -200,11 +210,13 @@ def test_failed_migration_step_rolls_back(tmp_path: Path, dek: bytes, monkeypatc
     path = tmp_path / "m.db"
     conn = sqlcipher3.connect(str(path), isolation_level=None)
     conn.execute(f"PRAGMA key = \"x'{dek.hex()}'\"")
-    schema.migrate(conn, upto=1)
-    broken = [*schema.MIGRATIONS[1][:2], "CREATE TABLE outbox (x)"]  # fails midway
-    monkeypatch.setattr(schema, "MIGRATIONS", (schema.MIGRATIONS[0], broken, schema.MIGRATIONS[2]))
+    migrations.migrate(conn, upto=1)
+    broken = [*migrations.MIGRATIONS[1][:2], "CREATE TABLE outbox (x)"]  # fails midway
+    monkeypatch.setattr(
+        migrations, "MIGRATIONS", (migrations.MIGRATIONS[0], broken, migrations.MIGRATIONS[2])
+    )
     with pytest.raises(sqlcipher3.DatabaseError):
-        schema.migrate(conn, upto=2)
+        migrations.migrate(conn, upto=2)
     assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
     tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     assert "outbox" not in tables

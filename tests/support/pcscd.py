@@ -80,7 +80,7 @@ def _foreign_pcscd_running() -> bool:
 
 
 def _list_readers() -> list[str]:
-    from app.cards.transport import list_readers
+    from app.cards.pcsc import list_readers
 
     return list_readers()
 

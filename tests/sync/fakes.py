@@ -8,8 +8,10 @@ contract of app.sync.protocol: compacted feed, per-event idempotency, digests by
 from __future__ import annotations
 
 import copy
+import os
 from collections.abc import Callable
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from app.domain.records import parse_household
@@ -24,6 +26,7 @@ from app.sync.protocol import (
     EventResult,
     EventsResponse,
     Policy,
+    SnapshotInfo,
     bucket_digest,
     bucket_of,
 )
@@ -140,6 +143,22 @@ class FakeClient:
         self._fault("records")
         return self.server.records(bucket)
 
+    # The fake server has no snapshot: the initial sync is the feed from 0.
+    def prepare_snapshot(self) -> SnapshotInfo | None:
+        return None
+
+    def download_snapshot(
+        self,
+        info: SnapshotInfo,
+        path: Path | str,
+        progress: Callable[[int, int], None] | None = None,
+        cancelled: Callable[[], bool] | None = None,
+    ) -> bool:
+        raise AssertionError("the fake server offers no snapshot")
+
+    def discard_snapshot(self, snapshot_id: str) -> None:
+        raise AssertionError("the fake server offers no snapshot")
+
 
 class FakeCache:
     """The store's contract, in memory (one 'transaction' per call)."""
@@ -156,6 +175,7 @@ class FakeCache:
         self.rejected: dict[str, EventResult] = {}
         self.applied_pages = 0
         self.fail_apply_after: int | None = None
+        self.path = ":memory:"
 
     def cursor(self) -> int:
         return self._cursor
@@ -229,6 +249,18 @@ class FakeCache:
 
     def outbox_count(self) -> int:
         return len(self.outbox)
+
+    def outbox_total(self) -> int:
+        return len(self.outbox) + len(self.rejected)
+
+    def schema_version(self) -> int:
+        return 0
+
+    def adopt_snapshot(self, snapshot: str | os.PathLike[str], seq: int) -> None:
+        raise AssertionError("the fake server offers no snapshot")
+
+    def checkpoint(self) -> tuple[int, int] | None:
+        return None  # nothing in memory to copy back
 
     def bucket_digest(self) -> Digest:
         pairs: list[list[tuple[str, int]]] = [[] for _ in range(DIGEST_BUCKETS)]

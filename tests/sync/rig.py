@@ -22,8 +22,9 @@ from typing import Any
 
 from app.store.db import create_cache, open_cache
 from app.sync.client import SyncClient
-from app.sync.engine import RetryPolicy, SyncEngine
+from app.sync.engine import SyncEngine
 from app.sync.protocol import Digest, Event
+from app.sync.retry import RetryPolicy
 from server.embedded import EmbeddedServer
 from tests.support.server import (
     OPERATOR_ID,

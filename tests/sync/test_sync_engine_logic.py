@@ -14,9 +14,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from app.sync.engine import RetryPolicy, SyncEngine
+from app.sync.engine import SyncEngine
 from app.sync.errors import MalformedAnswer, ServerFailed, ServerRejected, ServerUnreachable
 from app.sync.protocol import ChangeItem, ChangesPage, Event
+from app.sync.retry import RetryPolicy
 from tests.sync.data import bumped, households
 from tests.sync.fakes import FakeCache, FakeClient, FakeServer
 
@@ -40,6 +41,7 @@ def make(n_households: int = 30, **kw):  # type: ignore[no-untyped-def]
     sleeps: list[float] = []
     kw.setdefault("page_limit", 7)
     kw.setdefault("initial_page_limit", 7)
+    kw.setdefault("use_snapshot", False)  # the fake server has no snapshot to offer
     engine = SyncEngine(
         cache,
         client,

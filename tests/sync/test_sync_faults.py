@@ -20,8 +20,8 @@ import pytest
 
 from app.store.db import open_cache
 from app.store.search import SearchQuery
-from app.sync.engine import RetryPolicy
 from app.sync.errors import ServerUnreachable
+from app.sync.retry import RetryPolicy
 from tests.sync.rig import Rig, Template
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -9,12 +9,12 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
+from app.services.revocation import apply_revocations, is_locked
 from app.store.db import cache_path, create_cache, slots_path
 from app.store.keys import Argon2Params, KeySlots
 from app.sync.engine import SyncEngine
 from app.sync.errors import ServerRejected
 from app.sync.protocol import Event
-from app.sync.revocation import apply_revocations, is_locked
 from tests.sync.data import households
 from tests.sync.fakes import FakeClient, FakeServer
 

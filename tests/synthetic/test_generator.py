@@ -117,7 +117,8 @@ def test_shares_roughly_right(sample: list[Household]) -> None:
     assert 0.005 < sum(p.is_foreign for p in persons) / n < 0.025
     assert 0.035 < sum(p.is_removed for p in persons) / n < 0.07
     assert 0.01 < sum(p.my_number is None for p in persons) / n < 0.035
-    assert 3 <= sum(p.support_measure is not None for p in persons) <= 40
+    # The showcase plus ~3.6 expected (0.0004 per household): a Poisson count, often 1 or 2.
+    assert 2 <= sum(p.support_measure is not None for p in persons) <= 40
     assert sum(p.alias is not None for p in persons) > 0
     assert sum(p.former_name is not None for p in persons) > 0
     sizes = collections.Counter(len(h.members) for h in sample[5:-1])

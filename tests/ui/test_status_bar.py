@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from app.sync.engine import SyncStatus
 from app.sync.freshness import freshness
 from app.sync.protocol import Policy
+from app.sync.results import SyncStatus
 from ui.status_bar import CounterStatusBar
 
 NOW = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)

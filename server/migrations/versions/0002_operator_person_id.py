@@ -1,6 +1,6 @@
 """operators.person_id: the operator's own resident record, when the operator is a resident.
 
-The audit report (server/audit.py) flags look-ups of the operator's own household with it.
+The audit report (server/audit_report.py) flags look-ups of the operator's own household with it.
 
 Revision ID: 0002
 Revises: 0001

@@ -1,71 +1,20 @@
-"""The one seam between the card code and a card: `Transport.transmit(bytes) -> bytes`.
-
-Two implementations: PC/SC through pyscard (real readers, or pcscd + vpcd + our virtual card)
-and the in-process simulator. pyscard is an optional extra on Linux, so it is imported lazily:
-importing this module never needs it.
+"""PC/SC through pyscard's low-level `smartcard.scard` API: real readers, or pcscd + vpcd + our
+virtual card. pyscard is an optional extra on Linux, so it is imported lazily: importing this
+module never needs it.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import Any
 
-from app.cards.apdu import CardRemoved, NoCard, NoReader, TransportError
-
-if TYPE_CHECKING:
-    from app.cards.simulator import VirtualCard
+from app.cards.errors import CardRemoved, NoCard, NoReader, TransportError
 
 log = logging.getLogger(__name__)
 
 
-@runtime_checkable
-class Transport(Protocol):
-    def transmit(self, apdu: bytes) -> bytes:
-        """Send one command APDU, return the response APDU (data + SW1 SW2)."""
-        ...
-
-    def close(self) -> None: ...
-
-
-class SimulatorTransport:
-    """The virtual card in the same process (unit tests, the demo without pcscd).
-
-    `remove()` simulates pulling the card out; `remove_after` does so after that many APDUs,
-    to test a card pulled out in the middle of a read.
-    """
-
-    def __init__(self, card: VirtualCard, *, remove_after: int | None = None) -> None:
-        self.card = card
-        self.remove_after = remove_after
-        self.count = 0
-        self.present = True
-        self._lock = threading.Lock()
-        card.reset()
-
-    def transmit(self, apdu: bytes) -> bytes:
-        with self._lock:
-            if self.remove_after is not None and self.count >= self.remove_after:
-                self.present = False
-            if not self.present:
-                raise CardRemoved()
-            self.count += 1
-            return self.card.process(bytes(apdu))
-
-    def remove(self) -> None:
-        self.present = False
-
-    def insert(self) -> None:
-        self.card.reset()
-        self.present = True
-        self.remove_after = None
-        self.count = 0
-
-    def close(self) -> None:
-        pass
-
-
-def _smartcard() -> Any:
+def smartcard() -> Any:
+    """pyscard's `smartcard.scard` module; TransportError when it is not installed."""
     try:
         import smartcard.scard as scard
     except ImportError as exc:  # pragma: no cover - depends on the installation
@@ -92,13 +41,14 @@ CARD_GONE = {
 NO_READERS = 0x8010002E  # SCARD_E_NO_READERS_AVAILABLE
 
 
-def _u32(code: int) -> int:
+def u32(code: int) -> int:
+    """A PC/SC return code as the unsigned 32-bit value the constants above use."""
     return code & 0xFFFFFFFF
 
 
 def list_readers() -> list[str]:
     """Names of the PC/SC readers; [] when there are none or the service is not running."""
-    scard = _smartcard()
+    scard = smartcard()
     hr, ctx = scard.SCardEstablishContext(scard.SCARD_SCOPE_USER)
     if hr != scard.SCARD_S_SUCCESS:
         return []
@@ -113,7 +63,7 @@ def list_readers() -> list[str]:
 
 def readers_with_card() -> list[str]:
     """Readers that currently hold a card."""
-    scard = _smartcard()
+    scard = smartcard()
     hr, ctx = scard.SCardEstablishContext(scard.SCARD_SCOPE_USER)
     if hr != scard.SCARD_S_SUCCESS:
         return []
@@ -137,7 +87,7 @@ class PcscTransport:
     """
 
     def __init__(self, reader: str | None = None) -> None:
-        scard = _smartcard()
+        scard = smartcard()
         self._scard = scard
         hr, ctx = scard.SCardEstablishContext(scard.SCARD_SCOPE_USER)
         if hr != scard.SCARD_S_SUCCESS:
@@ -160,7 +110,7 @@ class PcscTransport:
                 scard.SCARD_PROTOCOL_T0 | scard.SCARD_PROTOCOL_T1,
             )
             if hr != scard.SCARD_S_SUCCESS:
-                code = _u32(hr)
+                code = u32(hr)
                 if code in CARD_GONE:
                     raise NoCard()
                 if code in (0x80100009, NO_READERS) or code in SERVICE_GONE:  # unknown reader
@@ -178,7 +128,7 @@ class PcscTransport:
         scard = self._scard
         hr, response = scard.SCardTransmit(self._card, self._protocol, list(apdu))
         if hr != scard.SCARD_S_SUCCESS:
-            code = _u32(hr)
+            code = u32(hr)
             # SCARD_E_NOT_TRANSACTED and friends: if the card is gone, say so plainly.
             if code in CARD_GONE or code in SERVICE_GONE or self._card_gone(wait_s=0.5):
                 raise CardRemoved()

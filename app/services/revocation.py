@@ -21,7 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from app.sync.engine import SyncReport
+from app.store.db import wipe  # the store does the deleting (and re-checks the outbox)
+from app.store.errors import OutboxNotEmpty
+from app.sync.results import SyncReport
 
 log = logging.getLogger("madoguchi.sync")
 
@@ -72,9 +74,6 @@ def apply_revocations(
     device_secret: Any = None,
 ) -> RevocationOutcome:
     """Delete revoked operators' key slots; wipe or lock a revoked terminal."""
-    from app.store.db import wipe  # the store does the deleting (and re-checks the outbox)
-    from app.store.errors import OutboxNotEmpty
-
     outcome = RevocationOutcome()
     for operator_id in report.revoked_operators:
         if slots.has_slot(operator_id):

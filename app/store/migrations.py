@@ -302,10 +302,24 @@ _V7 = [
 # Until v7 one flag held the state of whichever terminal's item came last in the feed, which is
 # the same for every terminal: revoking one terminal stopped the offline login of all others.
 # That flag cannot be attributed and goes; a terminal that saw its own revocation was wiped or
-# locked by app/sync/revocation.py at that sync, and the server refuses it (403) online.
+# locked by app/services/revocation.py at that sync, and the server refuses it (403) online.
 _V8 = ["DELETE FROM meta WHERE k = 'terminal_revoked'"]
 
-MIGRATIONS: Sequence[Sequence[str]] = (_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8)
+# v9 (issue 19): an issuance records who asked (the requester as a person, documents), the
+# 請求事由, the article it was decided under, and how it left: at the counter or by mail to
+# the subject's address as registered then (frozen here). JSON texts in the wire format of
+# app.sync.protocol (RequesterInfo, PurposeInfo, MailToInfo). The partial index finds the
+# active 支援措置 (a few hundred rows) without reading a million persons.
+_V9 = [
+    "ALTER TABLE issuances ADD COLUMN requester TEXT",
+    "ALTER TABLE issuances ADD COLUMN purpose TEXT",
+    "ALTER TABLE issuances ADD COLUMN rule TEXT",
+    "ALTER TABLE issuances ADD COLUMN delivery TEXT NOT NULL DEFAULT 'counter'",
+    "ALTER TABLE issuances ADD COLUMN mail_to TEXT",
+    "CREATE INDEX persons_support ON persons(support_until) WHERE support_until IS NOT NULL",
+]
+
+MIGRATIONS: Sequence[Sequence[str]] = (_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8, _V9)
 LATEST_VERSION = len(MIGRATIONS)
 
 

@@ -1,0 +1,157 @@
+"""Login: online first (the server releases the DEK), the operator's key slot offline.
+
+The flow itself (online first, offline on ServerUnreachable, failures recorded once the chain is
+open) is app.auth.service.AuthService; LoginService wires it to this terminal's real pieces and
+returns a CounterSession (app.services.session).
+"""
+
+from __future__ import annotations
+
+import base64
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from app.auth.errors import InvalidCredentials
+from app.auth.service import AuthService
+from app.services.issuance import DailyReportRenderer, Renderer
+from app.services.revocation import LOCKED_MESSAGE, is_locked
+from app.services.session import CounterSession
+from app.services.session_core import Clock, SessionError, utc_now
+from app.services.terminal import (
+    SecretStoreFactory,
+    TerminalConfig,
+    TerminalError,
+    TerminalFiles,
+    default_secret_store,
+)
+from app.store.audit import signer_for
+from app.store.db import Cache, open_cache
+from app.store.keys import KeySlots
+from app.sync.client import SyncClient, load_private_key
+from app.sync.errors import ServerRejected
+from app.sync.protocol import OperatorProfile
+
+
+class LoginService:
+    """Opens a CounterSession: online through the server, offline through this terminal's slot.
+
+    The flow itself (online first, offline on ServerUnreachable, failures recorded once the
+    chain is open) is app.auth.service.AuthService; this class wires it to the real pieces.
+    """
+
+    def __init__(
+        self,
+        data_dir: Path,
+        renderer: Renderer,
+        *,
+        daily_report_renderer: DailyReportRenderer | None = None,
+        secret_store_factory: SecretStoreFactory = default_secret_store,
+        clock: Clock = utc_now,
+    ) -> None:
+        self.files = TerminalFiles(Path(data_dir))
+        self.renderer = renderer
+        self.daily_report_renderer = daily_report_renderer
+        self.secret_store_factory = secret_store_factory
+        self.clock = clock
+
+    def terminal(self) -> TerminalConfig:
+        return TerminalConfig.load(self.files)
+
+    def _device_secret(self, config: TerminalConfig) -> bytes:
+        secret = self.secret_store_factory(config.install_id).get()
+        if secret is None:
+            raise TerminalError(
+                "この端末の秘密情報が見つかりません(OSの資格情報ストア)。"
+                "端末を再登録する必要があります。管理者に連絡してください。"
+            )
+        return secret
+
+    def client(self, config: TerminalConfig, device_secret: bytes) -> SyncClient:
+        return SyncClient(
+            config.server_url,
+            self.files.ca,
+            self.files.cert,
+            self.files.key,
+            key_password=device_secret,
+        )
+
+    def login(self, operator_id: str, password: str) -> CounterSession:
+        if is_locked(self.files.data_dir):
+            raise SessionError(LOCKED_MESSAGE)
+        config = self.terminal()
+        device_secret = self._device_secret(config)
+        client = self.client(config, device_secret)
+        slots = KeySlots(self.files.slots)
+        opened: dict[str, Any] = {}
+
+        def online_login(op_id: str, pw: str):
+            try:
+                answer = client.login(op_id, pw)
+            except ServerRejected as exc:
+                if exc.status == 401:
+                    raise InvalidCredentials(exc.message) from None
+                raise
+            dek = base64.b64decode(answer.dek_b64)
+            if "cache" not in opened:  # a takeover at the lock screen only checks credentials
+                opened["cache"] = open_cache(self.files.cache, dek)
+            # Refresh this operator's slot so a later offline login works (policy's validity).
+            slots.create_or_refresh(op_id, pw, dek, device_secret, answer.policy.offline_login_days)
+            return answer
+
+        def offline_login(op_id: str, pw: str) -> OperatorProfile:
+            now = self.clock()
+            dek = slots.unwrap(op_id, pw, device_secret, now)
+            if "cache" not in opened:  # a takeover at the lock screen only checks credentials
+                opened["cache"] = open_cache(self.files.cache, dek)
+            cache = opened["cache"]
+            if cache.terminal_revoked(config.terminal_no):
+                raise SessionError("この端末は登録を取り消されています。管理者に連絡してください。")
+            profile = cache.operator(op_id)
+            if profile is None or not profile.active:
+                slots.delete(op_id)
+                raise SessionError("この職員IDは無効になっています。管理者に連絡してください。")
+            last = cache.last_complete_pull()
+            hard_limit = timedelta(days=cache.policy().hard_limit_days)
+            if last is None or now - last > hard_limit:
+                raise SessionError(
+                    "端末のデータが長期間同期されていないため、オフラインでは開けません。"
+                    "中央サーバーに接続できるときにログインしてください。"
+                )
+            return profile
+
+        auth = AuthService(
+            terminal_no=config.terminal_no,
+            online_login=online_login,
+            offline_login=offline_login,
+            clock=self.clock,
+        )
+        try:
+            auth.login(operator_id, password)
+        except BaseException:
+            if "cache" in opened:
+                opened["cache"].close()
+            client.close()
+            raise
+        cache: Cache = opened["cache"]
+        try:
+            key = load_private_key(self.files.key, device_secret)
+            session = CounterSession(
+                config=config,
+                auth=auth,
+                cache=cache,
+                client=client,
+                slots=slots,
+                device_secret=device_secret,
+                sign=signer_for(key),
+                renderer=self.renderer,
+                daily_report_renderer=self.daily_report_renderer,
+                clock=self.clock,
+                client_factory=lambda: self.client(config, device_secret),
+                secret_store=self.secret_store_factory(config.install_id),
+            )
+        except BaseException:
+            cache.close()
+            client.close()
+            raise
+        return session

@@ -1,0 +1,120 @@
+"""The seam between the GUI and the counter session: what ui/ may call on a session.
+
+`CounterSession` (app.services.session) satisfies it; the UI types its `session` with this
+Protocol instead of `Any`, so the type checker holds the seam. This module is light on purpose
+(types only): the login window imports it before the heavy services are loaded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from app.auth.approval import Approval
+    from app.auth.permissions import Permission
+    from app.auth.service import AuthService
+    from app.domain.certificates import (
+        CertificateContext,
+        CertificateRequest,
+        Decision,
+        Delivery,
+    )
+    from app.domain.records import Household
+    from app.services.issuance import IssuedCertificate
+    from app.services.terminal import TerminalConfig
+    from app.store.issuances import Issuance
+    from app.store.search import SearchPage
+    from app.sync.protocol import OperatorProfile
+    from app.sync.results import SyncReport, SyncStatus
+
+
+class CounterSessionApi(Protocol):
+    """The use cases the counter's windows call (each checks its permission and is audited)."""
+
+    @property
+    def config(self) -> TerminalConfig: ...
+
+    @property
+    def auth(self) -> AuthService: ...
+
+    @property
+    def operator(self) -> OperatorProfile: ...
+
+    @property
+    def terminal_no(self) -> str: ...
+
+    def can(self, permission: Permission) -> bool: ...
+
+    def today(self) -> date: ...
+
+    # search and view
+    def search(
+        self,
+        *,
+        name: str = "",
+        birth: str = "",
+        sex: str | None = None,
+        address: str = "",
+        juminhyo_code: str = "",
+        include_removed: bool = True,
+        limit: int = 50,
+    ) -> SearchPage: ...
+
+    def open_household(self, household_id: str) -> Household: ...
+
+    # certificates
+    def certificate_context(self, household: Household) -> CertificateContext: ...
+
+    def decide(
+        self,
+        request: CertificateRequest,
+        household: Household,
+        context: CertificateContext | None = None,
+    ) -> Decision: ...
+
+    def preview(
+        self,
+        request: CertificateRequest,
+        household: Household,
+        context: CertificateContext | None = None,
+    ) -> bytes: ...
+
+    def approval_needed(self, decision: Decision) -> str | None: ...
+
+    def approve(
+        self, supervisor_id: str, password: str, reason: str, target_ids: list[str]
+    ) -> Approval: ...
+
+    def issue(
+        self,
+        request: CertificateRequest,
+        household: Household,
+        *,
+        approval: Approval | None = None,
+        delivery: Delivery = ...,
+    ) -> IssuedCertificate: ...
+
+    def void(self, issuance_no: str, reason: str) -> None: ...
+
+    def issuances_today(self) -> list[Issuance]: ...
+
+    def daily_report_pdf(self, day: date | None = None) -> bytes: ...
+
+    def record_print(self, issuance_no: str, pages: int) -> None: ...
+
+    # sync and the end of the session
+    def status(self) -> SyncStatus: ...
+
+    def sync_once(
+        self,
+        progress: Callable[[int, int], object] | None = None,
+        cancel: Callable[[], bool] | None = None,
+    ) -> SyncReport: ...
+
+    def needs_reconnect(self, report: SyncReport) -> bool: ...
+
+    def reconnect(self, password: str) -> None: ...
+
+    def logout(self) -> None: ...

@@ -1,0 +1,303 @@
+"""The counter session's core: the operator, the cache, the audit chain and the sync engine.
+
+Every call checks the operator's permission here, not only in the UI, and leaves its audit
+entry. The GUI calls these from background operations; nothing here touches Qt.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import threading
+import uuid
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+from app.auth.errors import InvalidCredentials
+from app.auth.permissions import Permission, has_permission, require_permission
+from app.auth.service import AuthService
+from app.domain import wareki
+from app.domain.certificates import Municipality
+from app.domain.errors import DomainError, ValidationError
+from app.domain.records import Household
+from app.services.revocation import apply_revocations
+from app.services.terminal import TerminalConfig
+from app.store.audit import AuditAction, AuditChain
+from app.store.db import Cache
+from app.store.keys import KeySlots
+from app.store.search import SearchPage, SearchQuery
+from app.sync.client import SyncClient
+from app.sync.engine import SyncEngine
+from app.sync.errors import ServerRejected
+from app.sync.protocol import Event, OperatorProfile
+from app.sync.results import SyncReport, SyncStatus
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class SessionError(DomainError):
+    pass
+
+
+class SessionCore:
+    """One operator at one terminal: the state every use case shares, and search, view, status,
+    sync and logout. Thread-safe enough for background operations (the cache serialises its
+    own access). The use cases of the certificate desk and the card desk are mixins on it
+    (app.services.issuance, app.services.card_adapters); CounterSession puts them together."""
+
+    def __init__(
+        self,
+        *,
+        config: TerminalConfig,
+        auth: AuthService,
+        cache: Cache,
+        client: SyncClient,
+        slots: KeySlots,
+        device_secret: bytes,
+        sign: Callable[[bytes], bytes],
+        clock: Clock = utc_now,
+        client_factory: Callable[[], SyncClient] | None = None,
+        secret_store: Any = None,
+    ) -> None:
+        self.config = config
+        self._secret_store = secret_store
+        self.auth = auth
+        self.cache = cache
+        self.client = client
+        self.slots = slots
+        self._device_secret = device_secret
+        self.sign = sign
+        self.clock = clock
+        self._client_factory = client_factory
+        self.chain = AuditChain(cache, config.terminal_no, sign)
+        self.engine = SyncEngine(
+            cache,
+            client,
+            terminal_no=config.terminal_no,
+            clock=clock,
+            use_snapshot=config.initial_sync_snapshot,
+        )
+        self._sync_lock = threading.Lock()
+        self.closed = False
+        # Failed logins kept in memory and the login itself are written now that the chain is open.
+        auth.attach_recorder(self.chain.append)
+
+    @property
+    def operator(self) -> OperatorProfile:
+        """The operator at the counter now (an idle-lock takeover changes it)."""
+        if self.auth.session is None:
+            raise SessionError("ログアウトしました。もう一度ログインしてください。")
+        return self.auth.session.profile
+
+    @property
+    def online_at_login(self) -> bool:
+        return self.auth.session is not None and self.auth.session.online
+
+    # -- basics ---------------------------------------------------------------------------------
+
+    @property
+    def terminal_no(self) -> str:
+        return self.config.terminal_no
+
+    @property
+    def municipality(self) -> Municipality:
+        policy = self.cache.policy()
+        return Municipality(
+            name=self.config.municipality_name,
+            mayor_title=policy.mayor_title,
+            mayor_name=policy.mayor_name,
+        )
+
+    def can(self, permission: Permission) -> bool:
+        return has_permission(self.operator.roles, permission)
+
+    def _require(self, permission: Permission) -> None:
+        if self.closed:
+            raise SessionError("ログアウトしました。もう一度ログインしてください。")
+        require_permission(self.operator.roles, permission)
+
+    def audit(
+        self,
+        action: AuditAction,
+        target_ids: tuple[str, ...] | list[str] = (),
+        reason: str | None = None,
+    ) -> None:
+        self.chain.append(self.operator.operator_id, action, list(target_ids), reason)
+
+    def today(self) -> date:
+        # Local date at the counter (certificates carry the local 和暦 date).
+        return self.clock().astimezone().date()
+
+    # -- search and view ------------------------------------------------------------------------
+
+    def search(
+        self,
+        *,
+        name: str = "",
+        birth: str = "",
+        sex: str | None = None,
+        address: str = "",
+        juminhyo_code: str = "",
+        include_removed: bool = True,
+        limit: int = 50,
+    ) -> SearchPage:
+        """4情報 search. `birth` takes a 和暦/西暦 date, or a year or era alone ("S45", "昭和")."""
+        self._require(Permission.SEARCH)
+        query = SearchQuery(
+            name=name.strip() or None,
+            sex=sex or None,
+            address=address.strip() or None,
+            juminhyo_code=juminhyo_code.strip() or None,
+            include_removed=include_removed,
+            **_birth_criteria(birth),
+        )
+        if query.is_empty():
+            raise ValidationError("query", "検索条件を1つ以上入力してください。")
+        page = self.cache.search(query, limit=limit)
+        self.audit(AuditAction.SEARCH, [h.person_id for h in page.hits[:50]])
+        return page
+
+    def open_household(self, household_id: str) -> Household:
+        self._require(Permission.VIEW_RECORD)
+        household = self.cache.household(household_id)
+        self.audit(
+            AuditAction.VIEW_HOUSEHOLD, [household_id, *(m.person_id for m in household.members)]
+        )
+        return household
+
+    def verify_audit_chain(self) -> list[Any]:
+        """The chain checked against this terminal's certificate (for the 監査者)."""
+        self._require(Permission.VIEW_AUDIT)
+        from cryptography import x509
+
+        cert = x509.load_pem_x509_certificate(self.files_cert_pem())
+        return self.chain.verify(cert.public_key())
+
+    def files_cert_pem(self) -> bytes:
+        return (Path(self.cache.path).parent / "terminal.pem").read_bytes()
+
+    # -- sync -----------------------------------------------------------------------------------
+
+    def status(self) -> SyncStatus:
+        if self.closed:
+            raise SessionError("ログアウトしました。")
+        return self.engine.status(self.clock())
+
+    def sync_once(self, progress: Any = None, cancel: Any = None) -> SyncReport:
+        """Queue the audit trail, push the outbox, pull the feed. One sync at a time."""
+        with self._sync_lock:
+            if self.closed:
+                raise SessionError("ログアウトしました。")
+            self.queue_audit_batches()
+            report = self.engine.sync_once(progress=progress, cancel=cancel)
+            if report.revoked_operators or report.terminal_action != "none":
+                self._apply_revocations(report)
+            return report
+
+    def _apply_revocations(self, report: SyncReport) -> None:
+        """Revoked operators lose their slots; a revoked terminal is wiped (outbox empty) or
+        locked (outbox not empty: the events are kept for the administrator)."""
+        data_dir = Path(self.cache.path).parent
+        if report.terminal_action == "none":
+            apply_revocations(report, slots=self.slots, data_dir=data_dir, cache=self.cache)
+            return
+        log.warning("terminal %s revoked (%s)", self.terminal_no, report.terminal_action)
+        self.closed = True
+        self.client.close()
+        outcome = apply_revocations(
+            report,
+            slots=self.slots,
+            data_dir=data_dir,
+            cache=self.cache,
+            device_secret=self._secret_store,
+        )
+        if outcome.wiped:
+            # Without its key and certificate the PC is no longer a terminal of the city.
+            for name in ("terminal.key", "terminal.pem", "terminal.json"):
+                (data_dir / name).unlink(missing_ok=True)
+        else:
+            self.cache.close()
+
+    def needs_reconnect(self, report: SyncReport) -> bool:
+        """True when the server is back but wants this operator to log in again (a session
+        that began offline, or one that expired)."""
+        return report.needs_login
+
+    def reconnect(self, password: str) -> None:
+        """Open a server session for the operator at the counter again (password re-entered)."""
+        op_id = self.operator.operator_id
+        try:
+            answer = self.client.login(op_id, password)
+        except ServerRejected as exc:
+            if exc.status == 401:
+                self.chain.append(op_id, AuditAction.LOGIN_FAILED, [], reason="再接続")
+                raise InvalidCredentials(exc.message) from None
+            raise
+        dek = base64.b64decode(answer.dek_b64)
+        self.slots.create_or_refresh(
+            op_id, password, dek, self._device_secret, answer.policy.offline_login_days
+        )
+        self.audit(AuditAction.LOGIN, reason="再接続(オンライン)")
+
+    def queue_audit_batches(self) -> int:
+        """Move unpushed audit entries into the outbox (durable there; the outbox delivers)."""
+        queued = 0
+        while True:
+            with self.cache.transaction():
+                batch = self.chain.pending_batch(500)
+                if batch is None:
+                    return queued
+                self.cache.outbox_add(
+                    Event(
+                        event_id=str(uuid.uuid4()),
+                        type="audit_batch",
+                        occurred_at=self.clock(),
+                        operator_id=self.operator.operator_id,
+                        terminal_no=self.terminal_no,
+                        payload=batch,
+                    )
+                )
+                self.chain.mark_pushed(batch["last_seq"])
+                queued += 1
+
+    def logout(self) -> None:
+        if self.closed:
+            return
+        # No sync here: offline, its retries would hold the window; the entry waits in the chain
+        # (durable) and the next sync delivers it.
+        try:
+            self.auth.logout()  # writes the logout entry
+        finally:
+            self.closed = True
+            self.client.close()
+            self.cache.close()
+
+
+def _birth_criteria(text: str) -> dict[str, Any]:
+    text = text.strip()
+    if not text:
+        return {}
+    try:
+        return {"birth_date": wareki.parse(text, field="birth_date")}
+    except ValidationError:
+        pass
+    try:
+        return {"birth_date": date.fromisoformat(text)}
+    except ValueError:
+        pass
+    try:
+        return {"birth_range": wareki.era_year_range(text, field="birth_date")}
+    except ValidationError:
+        raise ValidationError(
+            "birth_date",
+            f"生年月日「{text}」を読めません。"
+            "例: 昭和45年3月12日、S45.3.12、S45(年だけ)、昭和(元号だけ)",
+        ) from None

@@ -1,0 +1,132 @@
+"""Wire models for filing 住民異動届 (issue 20), shared by the client and the server.
+
+Not wired yet: the second pass adds "notification_filed" to protocol.EVENT_TYPES, a feed kind
+"notification" for the head office's decisions, and the 届出 endpoints (docs/notifications.md).
+The draft travels as the domain's own model (app.domain.notifications.NotificationDraft):
+validated by `parse_draft` when it arrives, written by `draft_to_dict`, so that its shape has one
+definition, as households travel in the interchange format of app.domain.records.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, PlainSerializer, PlainValidator, WithJsonSchema, model_validator
+
+from app.domain.errors import ValidationError
+from app.domain.notifications import NotificationDraft, Procedure, draft_to_dict, parse_draft
+from app.sync.protocol import WireDatetime, _Model
+
+NOTIFICATION_FILED = "notification_filed"
+NOTIFICATION_FEED_KIND = "notification"
+
+NotificationState = Literal["pending", "confirmed", "returned", "conflict"]
+UUID_LENGTH = 36
+SHA256_HEX = r"^[0-9a-f]{64}$"
+
+
+def _draft(value: Any) -> NotificationDraft:
+    if isinstance(value, NotificationDraft):
+        return value
+    try:
+        return parse_draft(value)
+    except ValidationError as exc:
+        raise ValueError(exc.message) from None
+
+
+# The draft as a typed field: the domain's model inside, its JSON on the wire.
+Draft = Annotated[
+    NotificationDraft,
+    PlainValidator(_draft),
+    PlainSerializer(draft_to_dict, return_type=dict),
+    WithJsonSchema(
+        {
+            "type": "object",
+            "description": "NotificationDraft (app.domain.notifications.model), as draft_to_dict",
+        }
+    ),
+]
+
+
+class FiledFinding(_Model):
+    """A warning the clerk acknowledged before filing (late filing, 支援措置 …)."""
+
+    code: str = Field(min_length=1, max_length=64)
+    field: str = Field(max_length=128)
+    message: str = Field(max_length=1000)  # Japanese, for the head office's review
+
+
+class NotificationFiledPayload(_Model):
+    """Event "notification_filed": a 届出 the resident signed and the clerk filed.
+
+    `Event.relied_versions` repeats `draft.relied_versions` (the server checks both agree);
+    `Event.event_id` is the notification_id, so a retried filing is a duplicate.
+    """
+
+    notification_id: str = Field(min_length=UUID_LENGTH, max_length=UUID_LENGTH)
+    draft: Draft
+    form_digest: str = Field(pattern=SHA256_HEX)  # forms.form_digest of the signed 届書
+    printed_at: WireDatetime
+    signature_confirmed_by: str = Field(min_length=1, max_length=64)  # operator_id
+    acknowledged: list[FiledFinding] = Field(default_factory=list, max_length=50)
+
+    @model_validator(mode="after")
+    def _one_id(self) -> NotificationFiledPayload:
+        if self.draft.notification_id != self.notification_id:
+            raise ValueError("notification_id differs from the draft's")
+        return self
+
+
+class NotificationConflict(_Model):
+    kind: Literal["version_moved", "missing", "not_resident", "household_changed", "pending"]
+    message: str
+    person_id: str | None = None
+    household_id: str | None = None
+    other_notification_id: str | None = None  # kind "pending": the 届出 that came first
+
+
+class NotificationSummary(_Model):
+    """One row of the head office's list (GET /v1/notifications, the 審査 tab, the CLI).
+    Ids and dates only: the reviewer opens the 届出 to see names."""
+
+    notification_id: str
+    procedure: Procedure
+    state: NotificationState
+    office: str
+    terminal_no: str
+    operator_id: str
+    filed_on: date
+    moved_on: date
+    filed_at: datetime
+    person_ids: list[str]
+    household_ids: list[str]
+    late: bool = False  # filed past the time limit (過料 notice)
+
+
+class NotificationDecision(_Model):
+    """The head office's answer, on the feed (kind "notification") for every terminal; the
+    filing terminal shows it to the clerk. No names: ids, the state, the reason."""
+
+    notification_id: str
+    state: NotificationState
+    terminal_no: str
+    decided_at: datetime | None = None
+    decided_by: str | None = None
+    reason: str | None = None  # Japanese: why it was returned
+    conflicts: list[NotificationConflict] = Field(default_factory=list)
+    household_ids: list[str] = Field(default_factory=list)  # written by the confirmation
+    person_ids: dict[str, str] = Field(default_factory=dict)  # draft key → allocated person_id
+
+
+class ConfirmRequest(_Model):
+    """POST /v1/notifications/{id}/confirm (審査 role)."""
+
+    # The reviewer saw the register at these versions; a later change is a conflict.
+    relied_versions: dict[str, int] = Field(default_factory=dict)
+
+
+class ReturnRequest(_Model):
+    """POST /v1/notifications/{id}/return (審査 role): back to the filing terminal."""
+
+    reason: str = Field(min_length=1, max_length=500)
