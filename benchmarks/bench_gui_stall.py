@@ -125,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
 
     app = QApplication.instance() or QApplication([])
     from app.domain.certificates import IdentityDocument, RequesterKind
-    from app.services.session import LoginService
+    from app.services.login import LoginService
     from cli.demo import prepare
     from printing import render_certificate, render_daily_report
     from ui.background import run_in_background

@@ -53,6 +53,7 @@ log = logging.getLogger(__name__)
 
 SYNC_INTERVAL_MS = 60_000
 STATUS_INTERVAL_MS = 5_000
+SYNC_STOP_WAIT_S = 30
 GEOMETRY_KEY = "main_window_geometry"
 MAXIMIZED_KEY = "main_window_maximized"
 KIND_LABELS = {"household": "世帯連記式", "individual": "個人票", "removed": "除票"}
@@ -228,6 +229,8 @@ class MainWindow(QMainWindow):
         self._asking_reconnect = False
         self._closing = False
         self._cancel_sync = threading.Event()
+        self._sync_idle = threading.Event()  # set while no sync runs (logout waits for it)
+        self._sync_idle.set()
         self.setWindowTitle(f"窓口 — {session.config.municipality_name} 端末 {session.terminal_no}")
         self.resize(1280, 760)
 
@@ -454,11 +457,15 @@ class MainWindow(QMainWindow):
             return
         self._sync_running = True
         relay = self._relay
-        cancel = self._cancel_sync
+        cancel, idle = self._cancel_sync, self._sync_idle
         session = self.session
+        idle.clear()
 
         def work() -> Any:
-            return session.sync_once(progress=relay.progressed.emit, cancel=cancel)
+            try:
+                return session.sync_once(progress=relay.progressed.emit, cancel=cancel)
+            finally:
+                idle.set()
 
         run_in_background(self, work, self._synced, self._sync_failed)
 
@@ -589,8 +596,11 @@ class MainWindow(QMainWindow):
         self.idle_lock.uninstall()
         self._cancel_sync.set()
         settings, values, session = self.settings, self.window_state_values(), self.session
+        idle = self._sync_idle
 
         def work() -> None:
+            # The sync was asked to stop; logout closes the cache, so not under a running sync.
+            idle.wait(SYNC_STOP_WAIT_S)
             try:
                 if settings is not None:
                     for key, value in values.items():

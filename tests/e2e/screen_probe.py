@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.domain.certificates import RequesterKind, ThirdPartyGround
-from app.services.session import LoginService
+from app.services.login import LoginService
 from cli.gui import build_main_window, create_application
 from printing import render_certificate, render_daily_report
 from tests.e2e.conftest import PROTECTED_HOUSEHOLD
@@ -80,14 +80,21 @@ def check(window: QWidget, name: str) -> None:
             problems.append(f"{name}: the status bar at {rect.getRect()} is not on the screen")
 
 
-def long_decision(dialog: IssuanceDialog) -> None:
-    """A third party asking for every item it may ask for, with a vague 請求事由: many lines."""
+def long_decision(dialog: IssuanceDialog, *, ask_items: bool = True) -> None:
+    """A third party asking for every item it may ask for, none of them shown to be needed: the
+    decision lists each item it leaves out (many lines)."""
     panel = dialog.requester_panel
     panel.set_kind(RequesterKind.THIRD_PARTY)
     panel.enter_by_hand("債権　回収", "北海道札幌市中央区北1条西2丁目1番地", "S50.4.1")
     panel.ground.setCurrentIndex(panel.ground.findData(ThirdPartyGround.OWN_RIGHTS))
-    panel.reason.setText("必要なため")
+    panel.reason.setText("貸金返還請求訴訟の提起のため")
+    panel.submit_to.setText("札幌地方裁判所北見支部")
     next(iter(dialog.id_checks.values())).setChecked(True)
+    if ask_items:
+        ask_every_item(dialog)
+
+
+def ask_every_item(dialog: IssuanceDialog) -> None:
     dialog.items_panel.ask(*(i for i, cb in dialog.items_panel.checks.items() if cb.isEnabled()))
 
 

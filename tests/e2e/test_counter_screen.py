@@ -24,7 +24,7 @@ from app.domain.identifiers import juminhyo_code_check_digit
 from app.store.audit import AuditAction
 from cli.gui import build_main_window
 from tests.e2e.conftest import PASSWORDS, PROTECTED_HOUSEHOLD
-from tests.e2e.screen_probe import long_decision
+from tests.e2e.screen_probe import ask_every_item, long_decision
 from ui.daily_report import DailyReportWindow
 from ui.household_view import HIDDEN_ADDRESS
 from ui.issuance_dialog import IssuanceDialog
@@ -236,12 +236,14 @@ def _largest_household(session: Any) -> Any:
 def test_issuance_dialog_does_not_move_under_the_pointer(qtbot: Any, session: Any) -> None:
     window = _window(qtbot, session)
     dialog = window.open_issuance(_largest_household(session))
+    # A third party with a concrete purpose, no item asked yet: a short 判定.
+    long_decision(dialog, ask_items=False)
     qtbot.waitUntil(lambda: not dialog.deciding, timeout=TIMEOUT)
 
     def layout() -> dict[str, tuple[int, int, int, int]]:
         QApplication.processEvents()
         widgets = [*dialog.form.findChildren(QCheckBox), dialog.form_kind, dialog.copies]
-        widgets += [dialog.issue_button, dialog.print_button, dialog.decision_label]
+        widgets += [dialog.issue_button, dialog.print_button, dialog.decision_scroll]
         out = {}
         for w in widgets:
             top_left = w.mapTo(dialog, QPoint(0, 0))
@@ -250,8 +252,8 @@ def test_issuance_dialog_does_not_move_under_the_pointer(qtbot: Any, session: An
 
     before = layout()
     short = dialog.decision_text()
-    # A third party asking for every item without showing the need: the 判定 grows long.
-    long_decision(dialog)
+    # Then every item, none shown to be needed: the 判定 lists each one it leaves out.
+    ask_every_item(dialog)
     qtbot.waitUntil(lambda: not dialog.deciding, timeout=TIMEOUT)
     assert len(dialog.decision_text()) > len(short) + 120, dialog.decision_text()
     assert layout() == before
@@ -295,6 +297,8 @@ def test_issue_and_print_in_the_background(qtbot: Any, session: Any, tmp_path: P
     household = session.open_household(next(h for h in hits if not h.protected).household_id)
     dialog = window.open_issuance(household)
     qtbot.waitUntil(lambda: not dialog.deciding, timeout=TIMEOUT)
+    requester = dialog.requester_panel
+    requester.member.setCurrentIndex(requester.member.findData(household.head_person_id))
     license_ = next(d for d in dialog.id_checks if d.value == "drivers_license")
     with qtbot.waitSignal(dialog.decided, timeout=TIMEOUT):
         dialog.id_checks[license_].click()
@@ -352,13 +356,14 @@ def test_keyboard_only_search_open_issue(qtbot: Any, session: Any) -> None:
         lambda: any(d.isVisible() for d in window.findChildren(IssuanceDialog)), timeout=TIMEOUT
     )
     dialog = next(d for d in window.findChildren(IssuanceDialog) if d.isVisible())
-    panel = dialog.requester_panel
-    assert dialog.focusWidget() is panel.kind  # where the dialog starts
+    requester = dialog.requester_panel
+    assert dialog.focusWidget() is requester.kind  # where the dialog starts
     # Tab walks the request in the order the manual describes, then to the buttons.
-    order = _tab_order(panel.kind, 80)
+    order = _tab_order(requester.kind, 80)
     license_box = next(cb for d, cb in dialog.id_checks.items() if d.value == "drivers_license")
-    assert order[:2] == [panel.kind, panel.member]
-    assert order.index(panel.member) < order.index(license_box) < order.index(dialog.scope_all)
+    assert order[:2] == [requester.kind, requester.member]
+    assert order.index(requester.member) < order.index(license_box)
+    assert order.index(license_box) < order.index(dialog.scope_all)
     assert order.index(dialog.scope_all) < order.index(dialog.copies)
     assert order.index(dialog.copies) < order.index(dialog.decision_scroll)
     qtbot.keyClick(dialog, Qt.Key.Key_Escape)
