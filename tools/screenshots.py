@@ -120,20 +120,44 @@ def main(argv: list[str] | None = None) -> int:
         wait(lambda: view.household is not None, "household")
         shot("screen-search.png")
 
-        protected = next((i for i, h in enumerate(panel.hits) if h.protected), None)
-        if protected is not None:
-            panel.table.selectRow(protected)
-            window.fkeys.press(8)
-            wait(lambda: view.household is not None and view.address_hidden, "protected")
-            shot("screen-protected.png")
-            panel.table.selectRow(row)
-            window.fkeys.press(8)
-            wait(lambda: view.household is not None and not view.address_hidden, "household")
+        # A household under 支援措置: the first protected resident of the demo's synthetic data.
+        from app.synthetic.generator import household_dicts
+        from cli.demo import DEMO_SEED
+
+        protected_names = [
+            m["name_kana"]
+            for h in household_dicts(args.residents, DEMO_SEED)
+            for m in h["members"]
+            if m.get("support_measure") and m["status"] == "resident"
+        ][:3]
+        for name in protected_names:
+            panel.clear()
+            type_text(panel.name, name)
+            window.fkeys.press(1)
+            wait(lambda: bool(panel.hits), "search")
+            protected = next((i for i, h in enumerate(panel.hits) if h.protected), None)
+            if protected is not None:
+                panel.table.selectRow(protected)
+                window.fkeys.press(8)
+                wait(lambda: view.household is not None and view.address_hidden, "protected")
+                shot("screen-protected.png")
+                break
+        panel.clear()
+        type_text(panel.name, "たかはし")
+        window.fkeys.press(1)
+        wait(lambda: bool(panel.hits), "search")
+        panel.table.selectRow(row)
+        window.fkeys.press(8)
+        wait(lambda: view.household is not None and not view.address_hidden, "household")
 
         window.fkeys.press(3)
         wait(lambda: any(d.isVisible() for d in window.findChildren(IssuanceDialog)), "dialog")
         dialog = next(d for d in window.findChildren(IssuanceDialog) if d.isVisible())
         wait(lambda: not dialog.deciding, "decision")
+        requester = dialog.requester_panel
+        household = view.household
+        assert household is not None
+        requester.member.setCurrentIndex(requester.member.findData(household.head_person_id))
         license_ = next(d for d in dialog.id_checks if d.value == "drivers_license")
         dialog.id_checks[license_].setChecked(True)
         wait(lambda: not dialog.deciding and dialog.issue_button.isEnabled(), "allowed")
