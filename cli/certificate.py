@@ -48,6 +48,7 @@ def _parser() -> JapaneseArgumentParser:
     r.add_argument("--household", help="世帯ID(省略時は最初の世帯)")
     r.add_argument("--form", choices=("household", "individual"), default="household")
     r.add_argument("--out", required=True, help="出力するPDFファイル")
+    r.add_argument("--seal", help="見本に押す公印の画像(PNG、省略時は公印なし)")
     v = sub.add_parser("verify", help="QRコードの内容を検証します")
     v.add_argument("payload", help="QRコードの内容(MDG1|...)")
     v.add_argument("--cert", help="交付した端末の証明書(PEM)または公開鍵(PEM)")
@@ -104,7 +105,8 @@ def render(args: argparse.Namespace) -> int:
         issued_on=today,
     )
     try:
-        pdf = printing.render_certificate(document, sample=True)
+        seal = Path(args.seal).read_bytes() if args.seal else None
+        pdf = printing.render_certificate(document, sample=True, seal_png=seal)
     except printing.FontNotFound as exc:
         print(str(exc), file=sys.stderr)
         return 1

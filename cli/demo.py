@@ -183,10 +183,17 @@ def prepare(data_dir: Path, residents: int, port: int) -> DemoEnvironment:
             (server_dir / "demo-ready").write_text("ok", encoding="ascii")
         operators = json.loads(operators_file.read_text(encoding="utf-8"))
 
+        if not server.has_seal():
+            # The demo's 公印, signed by the demo server like a city's real one.
+            from printing import demo_seal_png
+
+            server.set_seal(demo_seal_png(), "北見市長", "北見 太郎")
         factory, note = _secret_store_factory(data_dir)
         files = TerminalFiles(data_dir / "terminal")
         if not files.is_enrolled():
             _say("この端末を中央サーバーに登録しています…")
+            # The demo's folder is the user's own (not the per-machine folder and its ACL).
+            files.data_dir.mkdir(parents=True, exist_ok=True)
             enroll(
                 files.data_dir, server.base_url, server.ca_cert_path, server.make_token(), factory
             )

@@ -13,13 +13,30 @@ log = logging.getLogger(__name__)
 
 
 def default_data_dir(kind: str = "terminal") -> Path:
-    """The per-user data folder: %LOCALAPPDATA%\\Madoguchi\\<kind> on Windows (not roaming),
-    $XDG_DATA_HOME/madoguchi/<kind> elsewhere. `kind` is "terminal" or "demo"."""
-    if sys.platform == "win32":
-        base = Path(os.environ.get("LOCALAPPDATA", Path.home() / "AppData" / "Local"))
-        return base / "Madoguchi" / kind
-    base = Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local" / "share"))
-    return base / "madoguchi" / kind
+    """The terminal's folder: per machine on Windows (%ProgramData%\\Madoguchi\\terminal),
+    $XDG_DATA_HOME/madoguchi/<kind> elsewhere; the demo's ("demo") per user everywhere."""
+    from app.machine.paths import default_data_dir as machine_default
+
+    return machine_default(kind)
+
+
+def migrate_per_user_terminal(data_dir: Path) -> None:
+    """Windows: bring the per-user terminal of an earlier version (%LOCALAPPDATA%) into the
+    machine folder, once, when `data_dir` is the default machine folder."""
+    if sys.platform != "win32" or Path(data_dir) != default_data_dir():
+        return
+    from app.machine.paths import legacy_user_dir
+    from app.machine.setup import migrate_legacy, secret_store_for
+    from app.store.keys import DeviceSecret
+
+    migrated = migrate_legacy(
+        Path(data_dir),
+        legacy_user_dir(),
+        legacy_store_factory=DeviceSecret,
+        new_store_factory=secret_store_for(Path(data_dir)),
+    )
+    if migrated is not None:
+        log.info("terminal %s moved to the machine folder", migrated.terminal_no)
 
 
 def _ui_font_family() -> str | None:
@@ -51,6 +68,8 @@ def create_application(argv: list[str] | None = None) -> Any:
     from PySide6.QtGui import QFont
     from PySide6.QtWidgets import QApplication
 
+    from ui.privacy import install_capture_guard
+
     app = QApplication.instance() or QApplication(argv or [sys.argv[0]])
     app.setApplicationName("Madoguchi")
     app.setApplicationDisplayName("窓口")
@@ -60,17 +79,23 @@ def create_application(argv: list[str] | None = None) -> Any:
     if app.property("madoguchiJapanese") is None:
         app.setProperty("madoguchiJapanese", True)
         install_japanese(app)
+    # Every top-level window is kept out of screen captures as it is shown (DESIGN.md §8).
+    install_capture_guard(app)
     return app
 
 
 def build_login_service(data_dir: Path, secret_store_factory: Any = None) -> Any:
+    from app.machine.setup import secret_store_for
     from app.services.login import LoginService
     from printing import render_certificate, render_daily_report
 
-    kwargs: dict[str, Any] = {"daily_report_renderer": render_daily_report}
-    if secret_store_factory is not None:
-        kwargs["secret_store_factory"] = secret_store_factory
-    return LoginService(data_dir, render_certificate, **kwargs)
+    return LoginService(
+        data_dir,
+        render_certificate,
+        daily_report_renderer=render_daily_report,
+        # Windows: the DPAPI machine-scope file in the data folder; elsewhere the keyring.
+        secret_store_factory=secret_store_factory or secret_store_for(Path(data_dir)),
+    )
 
 
 def build_main_window(session: Any, *, demo: Any = None) -> Any:
@@ -233,15 +258,22 @@ def run_gui(data_dir: str | Path | None = None, demo: Any = None) -> int:
 
     data_dir = Path(data_dir) if data_dir else default_data_dir()
     files = TerminalFiles(data_dir)
-    if not files.is_enrolled():
-        from PySide6.QtWidgets import QMessageBox
+    if demo is None and not files.is_enrolled():
+        try:
+            migrate_per_user_terminal(data_dir)
+        except Exception as exc:  # shown; the wizard can still enroll the PC anew
+            from ui.background import user_message
 
-        QMessageBox.critical(
-            None,
-            "窓口",
-            f"この端末はまだ登録されていません({data_dir})。\n管理者に端末登録を依頼してください。",
-        )
-        return 2
+            log.warning("per-user terminal not migrated: %s", type(exc).__name__)
+            from PySide6.QtWidgets import QMessageBox
+
+            QMessageBox.warning(None, "窓口", user_message(exc))
+    if not files.is_enrolled():
+        from ui.enrollment_wizard import run_enrollment_wizard
+
+        # First run: the city's IT administrator enrolls the PC (a clerk closes it).
+        if not run_enrollment_wizard(data_dir):
+            return 2
     try:
         terminal = TerminalConfig.load(files)
         label = f"{terminal.municipality_name} 端末 {terminal.terminal_no}"

@@ -18,6 +18,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("cli.demo", "デモ: 内蔵サーバ・合成住民・仮想カードで起動します"),
     "certificate": ("cli.certificate", "住民票の写しの見本作成(render)と検証(verify)"),
     "card": ("cli.card", "個人番号カード: status / read / simulate"),
+    "enroll": ("cli.enroll", "このPCを中央サーバーに端末として登録します(管理者用)"),
 }
 
 
@@ -48,7 +49,9 @@ def _parser() -> JapaneseArgumentParser:
         help="バージョンを表示して終了します",
     )
     p.add_argument(
-        "--data-dir", metavar="DIR", help="端末のデータフォルダ(既定: ユーザーのアプリデータ)"
+        "--data-dir",
+        metavar="DIR",
+        help="端末のデータフォルダ(既定: Windowsは %%ProgramData%%\\Madoguchi\\terminal)",
     )
     return p
 

@@ -1,7 +1,8 @@
 """reportlab printing of 住民票の写し and the 日計表. Imports app.domain only (DESIGN.md §2).
 
 Public API:
-- `render_certificate(document, *, sample, sign=None) -> bytes` (PDF)
+- `render_certificate(document, *, sample, sign=None, seal_png=None) -> bytes` (PDF; an issued
+  certificate needs `sign` and the verified 公印 `seal_png`)
 - `render_daily_report(rows, day, *, office="", terminal_no="") -> bytes` (PDF)
 - `render_notification_form(form) -> bytes` (the 住民異動届 for the signature) and
   `render_move_out_certificate(sheet, *, sample, municipality_name) -> bytes` (転出証明書)
@@ -15,12 +16,12 @@ import threading
 
 from printing.daily_report import DailyRow, render_daily_report
 from printing.fonts import FontNotFound, get_fonts
-from printing.forms import preload, render_certificate
+from printing.forms import demo_seal_png, preload, render_certificate
 from printing.notification_forms import render_move_out_certificate, render_notification_form
 
 
 def preload_fonts() -> threading.Thread:
-    """Load IPAmj明朝 and the seal on a worker thread; call at start, off the GUI thread.
+    """Load IPAmj明朝 on a worker thread; call at start, off the GUI thread.
 
     A missing font is not raised here: the first render reports it where a clerk sees it.
     """
@@ -37,6 +38,7 @@ def preload_fonts() -> threading.Thread:
 __all__ = [
     "DailyRow",
     "FontNotFound",
+    "demo_seal_png",
     "get_fonts",
     "preload",
     "preload_fonts",

@@ -9,10 +9,10 @@ does not have (MissingGlyph): a certificate never carries a wrong or missing cha
 from __future__ import annotations
 
 import copy
+import hashlib
 import io
 import threading
 from collections.abc import Callable
-from functools import lru_cache
 from pathlib import Path
 
 from reportlab import rl_config
@@ -50,7 +50,9 @@ CERT_AREA_TOP = 195.0  # the 認証文 block lives below this line on certified 
 FOOTER_TOP = 104.0
 QR_SIZE = 76.0
 
-SEAL_PATH = Path(__file__).resolve().parent.parent / "resources" / "seal" / "demo_seal.png"
+# The demo's 公印 (its server signs and sends it like a real one); nothing here prints it by
+# default: an issued certificate carries the seal the caller verified (app/services/seal.py).
+DEMO_SEAL_PATH = Path(__file__).resolve().parent.parent / "resources" / "seal" / "demo_seal.png"
 
 Signer = Callable[[bytes], bytes]
 
@@ -67,9 +69,9 @@ class _Seal:
     process: reportlab's drawImage decodes and deflates the PNG again for every document
     (~10 ms of a ~40 ms render)."""
 
-    def __init__(self, path: str) -> None:
-        reader = ImageReader(path)
-        self.name = f"madoguchi-seal-{abs(hash(path)):x}"
+    def __init__(self, png: bytes) -> None:
+        reader = ImageReader(io.BytesIO(png))
+        self.name = f"madoguchi-seal-{hashlib.sha256(png).hexdigest()[:16]}"
         self.image = pdfdoc.PDFImageXObject(self.name, reader, mask="auto")
         self.smask = getattr(self.image, "_smask", None)
         if self.smask is not None:
@@ -97,17 +99,31 @@ class _Seal:
         c._formsinuse.append(self.name)
 
 
-@lru_cache(maxsize=4)
-def _seal_image(path: str) -> _Seal:
-    return _Seal(path)
+_seals: dict[str, _Seal] = {}
+_seals_lock = threading.Lock()
 
 
-def preload(seal_path: str | Path | None = None) -> None:
+def _seal_image(png: bytes) -> _Seal:
+    """One prepared image per seal (by content); a new seal (a new mayor) replaces the old."""
+    key = hashlib.sha256(png).hexdigest()
+    with _seals_lock:
+        seal = _seals.get(key)
+        if seal is None:
+            if len(_seals) >= 4:
+                _seals.clear()
+            seal = _seals[key] = _Seal(png)
+        return seal
+
+
+def demo_seal_png() -> bytes:
+    return DEMO_SEAL_PATH.read_bytes()
+
+
+def preload(seal_png: bytes | None = None) -> None:
     """Everything the first render would otherwise load: the font, the seal, the encoders."""
     get_fonts()
-    seal_file = str(seal_path or SEAL_PATH)
-    if Path(seal_file).is_file():
-        _seal_image(seal_file)
+    if seal_png is not None:
+        _seal_image(seal_png)
 
 
 class _Painter:
@@ -352,22 +368,25 @@ def render_certificate(
     *,
     sample: bool,
     sign: Signer | None = None,
-    seal_path: str | Path | None = None,
+    seal_png: bytes | None = None,
 ) -> bytes:
     """The certificate as PDF bytes. `sample` prints 見本 over every sheet.
 
     An issued certificate (sample=False) must be signed: `sign` receives the payload bytes
-    (app.domain.certificates.signed_bytes) and returns the terminal key's signature.
+    (app.domain.certificates.signed_bytes) and returns the terminal key's signature; and it
+    must carry the 公印 `seal_png` (the server's signed seal, verified by the caller). A 見本
+    carries `seal_png` when given, else no seal.
     """
     if not sample and sign is None:
         raise ValueError("an issued certificate needs a signer (terminal key)")
+    if not sample and not seal_png:
+        raise ValueError("an issued certificate needs the 公印 (seal_png)")
     fonts = get_fonts()
     digest = content_digest(document)
     to_sign = signed_bytes(document.issuance_no, digest, document.terminal_no)
     signature = sign(to_sign) if sign is not None else b""
     payload = qr_payload(document.issuance_no, digest, document.terminal_no, signature)
-    seal_file = str(seal_path or SEAL_PATH)
-    seal = _seal_image(seal_file) if Path(seal_file).is_file() else None
+    seal = _seal_image(seal_png) if seal_png else None
 
     buf = io.BytesIO()
     with _render_lock:

@@ -11,7 +11,6 @@ IVS as their variant glyph (IPAmj明朝), and a character the font lacks stops t
 from __future__ import annotations
 
 import io
-from pathlib import Path
 
 from reportlab.pdfgen.canvas import Canvas
 
@@ -25,7 +24,7 @@ from app.domain.notifications.forms import (
 )
 from printing import security
 from printing.fonts import get_fonts
-from printing.forms import SEAL_PATH, _Painter, _render_lock, _seal_image
+from printing.forms import _Painter, _render_lock, _seal_image
 
 PAGE_W, PAGE_H = security.PAGE_W, security.PAGE_H
 LEFT, RIGHT = 36.0, PAGE_W - 36.0
@@ -266,12 +265,16 @@ def render_move_out_certificate(
     *,
     sample: bool,
     municipality_name: str,
-    seal_path: str | Path | None = None,
+    seal_png: bytes | None = None,
 ) -> bytes:
-    """The 転出証明書 as PDF bytes (地紋, 公印; 見本 over a rendering that is not issued)."""
+    """The 転出証明書 as PDF bytes (地紋, 公印; 見本 over a rendering that is not issued).
+
+    Issued (sample=False) it must carry the 公印 `seal_png`: the server's signed seal, verified
+    by the caller (app/services/seal.py), as for the 住民票; there is no default seal."""
+    if not sample and not seal_png:
+        raise ValueError("an issued 転出証明書 needs the 公印 (seal_png)")
     fonts = get_fonts()
-    seal_file = str(seal_path or SEAL_PATH)
-    seal = _seal_image(seal_file) if Path(seal_file).is_file() else None
+    seal = _seal_image(seal_png) if seal_png else None
     buf = io.BytesIO()
     with _render_lock:
         c = Canvas(buf, pagesize=(PAGE_W, PAGE_H), pageCompression=1, initialFontName=fonts.name)

@@ -17,10 +17,12 @@ from starlette.middleware.gzip import GZipMiddleware
 
 from app.sync.protocol import (
     API_PREFIX,
+    CLIENT_VERSION_HEADER,
     DEFAULT_PAGE_LIMIT,
     DIGEST_BUCKETS,
     MAX_EVENTS_PER_BATCH,
     MAX_PAGE_LIMIT,
+    MIN_CLIENT_VERSION_HEADER,
     SESSION_HEADER,
     BucketRecords,
     CertificateInfo,
@@ -35,8 +37,9 @@ from app.sync.protocol import (
     SessionResponse,
     SnapshotInfo,
 )
-from server import admin, events, snapshot
+from server import admin, events, setup_routes, snapshot
 from server import ca as ca_mod
+from server.client_version import ClientVersionGate
 from server.config import ServerConfig
 from server.db import Database
 from server.errors import ApiError
@@ -46,7 +49,7 @@ from server.tables import terminals
 log = logging.getLogger(__name__)
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorBody} for code in (400, 401, 403, 404, 413, 416, 422)
+    code: {"model": ErrorBody} for code in (400, 401, 403, 404, 413, 416, 422, 426)
 }
 
 
@@ -156,9 +159,12 @@ def get_ctx(request: Request) -> ServerContext:
 Ctx = Annotated[ServerContext, Depends(get_ctx)]
 
 DESCRIPTION = (
-    "窓口 central sync server, protocol v1. Every endpoint but POST /v1/enroll needs the "
-    "terminal's client certificate (mutual TLS, see docs/server.md); all but enroll and "
-    f"sessions also need the {SESSION_HEADER} header from POST /v1/sessions."
+    "窓口 central sync server, protocol v1. Every endpoint but POST /v1/enroll, GET /v1/ca and "
+    "GET /v1/info needs the terminal's client certificate (mutual TLS, see docs/server.md); "
+    f"all but those, sessions and seal also need the {SESSION_HEADER} header from "
+    f"POST /v1/sessions. Clients send {CLIENT_VERSION_HEADER} on every request; a server "
+    "configured with min_client_version answers an older (or unnamed) client 426 "
+    f"client_too_old with the minimum in {MIN_CLIENT_VERSION_HEADER}."
 )
 
 
@@ -269,9 +275,12 @@ def _routes(app: FastAPI) -> None:
             raise ApiError(404, "certificate_unknown", "その交付番号の証明書は記録されていません。")
         return info
 
+    setup_routes.register(app, Terminal)  # GET /v1/ca, /v1/info, /v1/seal
+
 
 def create_app(config: ServerConfig, db: Database | None = None) -> FastAPI:
     """The ASGI app; the schema is migrated here so that a started server is always current."""
+    ClientVersionGate.validate(config.min_client_version)  # a typo stops the start, not requests
     if db is None:
         db = admin.init_server(config)
     ctx = ServerContext(config, db)
@@ -285,6 +294,8 @@ def create_app(config: ServerConfig, db: Database | None = None) -> FastAPI:
     app.add_middleware(GZipMiddleware, minimum_size=1024, compresslevel=1)
 
     app.add_middleware(BodyLimit, max_bytes=config.max_body_bytes)
+    # Outermost: a client too old is refused before anything else (docs/server.md).
+    app.add_middleware(ClientVersionGate, minimum=config.min_client_version)
 
     @app.exception_handler(ApiError)
     async def _api_error(_request: Request, exc: ApiError) -> JSONResponse:

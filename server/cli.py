@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from app.sync.protocol import Policy
-from server import admin
+from server import admin, setup_cli
 from server.config import CONFIG_FILE_NAME, ServerConfig, load_config
 from server.errors import AdminError
 
@@ -52,6 +52,7 @@ def cmd_init(args: argparse.Namespace) -> int:
     admin.init_server(cfg).dispose()
     print(f"初期化しました: {cfg.data_dir}")
     print(f"認証局証明書(端末に配布): {cfg.ca_cert_path}")
+    print(f"認証局の指紋(SHA-256、端末の登録で照合): {setup_cli.ca_fingerprint(cfg)}")
     return 0
 
 
@@ -288,6 +289,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("openapi", help="OpenAPI文書を出力").add_argument("--out")
     s = sub.add_parser("audit", help="監査レポート(audit report ...)")
     s.add_argument("audit_args", nargs=argparse.REMAINDER)
+    p.set_defaults(setup_handlers=setup_cli.add_parsers(sub))  # ca, provisioning, seal
     return p
 
 
@@ -304,6 +306,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "reconcile": cmd_reconcile,
         "policy": cmd_policy,
         "openapi": cmd_openapi,
+        **args.setup_handlers,
     }
     try:
         if args.command == "audit":

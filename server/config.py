@@ -31,6 +31,9 @@ class ServerConfig:
     # argon2id cost for new password hashes (argon2-cffi's defaults, RFC 9106 low-memory).
     password_time_cost: int = 3
     password_memory_kib: int = 65536
+    # The oldest client program (e.g. "0.2.0") the server still serves; older ones get 426
+    # and the terminal tells the clerk to have it updated. None: every version is served.
+    min_client_version: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property

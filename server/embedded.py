@@ -18,9 +18,10 @@ from typing import Any
 
 import uvicorn
 
-from app.sync.protocol import Policy
-from server import admin, snapshot
+from app.sync.protocol import Policy, SealBundle
+from server import admin, seal, snapshot
 from server.app import create_app
+from server.ca import load_ca
 from server.config import CONFIG_FILE_NAME, ServerConfig, load_config
 from server.errors import AdminError
 from server.importer import ImportReport, import_file
@@ -197,6 +198,13 @@ class EmbeddedServer:
 
     def set_policy(self, policy: Policy) -> None:
         admin.set_policy(self.db, policy)
+
+    def set_seal(self, image_png: bytes, mayor_title: str, mayor_name: str) -> SealBundle:
+        """As `madoguchi-server seal set`: the signed 公印 terminals fetch at their next sync."""
+        return seal.set_seal(self.config, load_ca(self.config), image_png, mayor_title, mayor_name)
+
+    def has_seal(self) -> bool:
+        return seal.load_seal(self.config) is not None
 
     def reconciliation(self) -> list[dict[str, Any]]:
         return admin.list_reconciliation(self.db)

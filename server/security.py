@@ -30,7 +30,10 @@ def verify_password(stored_hash: str, password: str) -> bool:
 
 
 def new_token() -> str:
-    return secrets.token_urlsafe(32)
+    # Never a leading "-": `madoguchi enroll --token …` would take the token for an option.
+    while (token := secrets.token_urlsafe(32)).startswith("-"):
+        pass
+    return token
 
 
 def token_hash(token: str) -> str:

@@ -77,7 +77,9 @@ def move_out_certificate_pdf() -> bytes:
         certificate_no="北見-20260420-0001",
     )
     sheet = move_out_certificate_sheet(c, DEMO_MUNICIPALITY, D.TODAY)
-    return printing.render_move_out_certificate(sheet, sample=True, municipality_name="北見市")
+    return printing.render_move_out_certificate(
+        sheet, sample=True, municipality_name="北見市", seal_png=printing.demo_seal_png()
+    )
 
 
 def main() -> None:

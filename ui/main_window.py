@@ -36,6 +36,7 @@ from PySide6.QtWidgets import (
 from app.auth.idle import IdlePolicy
 from app.auth.permissions import ROLE_LABELS, Permission, Role
 from app.domain.records import Household
+from app.sync.errors import ClientTooOld
 from ui.approval import ApprovalDialog
 from ui.background import run_in_background, user_message
 from ui.card_desk import CardDeskWidget
@@ -473,6 +474,8 @@ class MainWindow(QMainWindow):
         self._sync_running = False
         self.status.hide_progress()
         self.status.showMessage(report.message, 8000)
+        too_old = isinstance(report.error, ClientTooOld)
+        self.status.show_update_required(report.error.message if too_old else None)
         if report.notices:
             QMessageBox.warning(
                 self,
@@ -515,6 +518,8 @@ class MainWindow(QMainWindow):
     def _sync_failed(self, exc: BaseException) -> None:
         self._sync_running = False
         self.status.hide_progress()
+        if isinstance(exc, ClientTooOld):
+            self.status.show_update_required(exc.message)
         self.status.showMessage(user_message(exc), 8000)
         self.refresh_status()
 

@@ -1,5 +1,8 @@
 """Privacy on screen (DESIGN.md §8: displays not visible to visitors, screen copies limited).
 
+- `install_capture_guard(app)`: every top-level window of the application is excluded from
+  capture as it is shown (cli/gui.py installs it at start), so no window with personal data
+  depends on remembering a call.
 - `exclude_from_capture(widget)`: on Windows the widget's top-level window is excluded from
   screen capture (SetWindowDisplayAffinity(hwnd, WDA_EXCLUDEFROMCAPTURE), Windows 10 2004+;
   screenshots and screen sharing show black). Elsewhere it is a no-op. Both go through one
@@ -119,6 +122,49 @@ def exclude_from_capture(widget: QWidget) -> bool:
         watcher = _Reapply(window)
         window.installEventFilter(watcher)
     return _apply(window)
+
+
+_SHOW = QEvent.Type.Show
+
+
+class _CaptureGuard(QObject):
+    """On the QApplication: every top-level window is excluded from capture as it is shown.
+
+    Qt sends the Show event before the window is mapped, so the exclusion is in place before
+    the window's first pixel reaches the screen. Any window: dialogs, message boxes, the PDF
+    preview, tooltips with a name in them; one mechanism for all, so a new window cannot be
+    forgotten. Kept to one comparison per event: it sees every event of the application.
+    """
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if (
+            event.type() == _SHOW
+            and isinstance(watched, QWidget)
+            and watched.isWindow()
+            and watched.property("madoguchiCaptureExcluded") is None
+        ):
+            exclude_from_capture(watched)
+        return False
+
+
+_guard: _CaptureGuard | None = None
+
+
+def install_capture_guard(app: QObject) -> None:
+    """Exclude every window of `app` from screen capture from now on (idempotent)."""
+    global _guard
+    if _guard is None:
+        _guard = _CaptureGuard(app)
+        app.installEventFilter(_guard)
+
+
+def remove_capture_guard(app: QObject) -> None:
+    """Tests: take the guard off again."""
+    global _guard
+    if _guard is not None:
+        app.removeEventFilter(_guard)
+        _guard.deleteLater()
+        _guard = None
 
 
 class MaskedMyNumber(QWidget):

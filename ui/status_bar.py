@@ -25,6 +25,11 @@ class CounterStatusBar(QStatusBar):
         self.progress.setMaximumWidth(180)
         self.progress.setTextVisible(True)
         self.progress.hide()
+        # Shown while the server refuses this program as too old (until a sync succeeds).
+        self.update_notice = QLabel("", objectName="statusUpdateRequired")
+        self.update_notice.setStyleSheet("color: #fff; background: #b00020; font-weight: bold;")
+        self.update_notice.hide()
+        self.addPermanentWidget(self.update_notice)
         for w in (self.operator, self.connection, self.age, self.outbox):
             w.setContentsMargins(8, 0, 8, 0)
             self.addPermanentWidget(w)
@@ -62,6 +67,15 @@ class CounterStatusBar(QStatusBar):
         self.age.setText(age)
         self.outbox.setText(f"未送信 {status.outbox_count}件")
         self.outbox.setStyleSheet("color: #a05a00;" if status.outbox_count else "")
+
+    def show_update_required(self, message: str | None) -> None:
+        """The server's answer to this program's version: `message` while it is refused."""
+        if message:
+            self.update_notice.setText(f" {message} ")
+            self.update_notice.setToolTip(message)
+            self.update_notice.show()
+        else:
+            self.update_notice.hide()
 
     def show_progress(self, done: int, total: int | None) -> None:
         self.progress.show()

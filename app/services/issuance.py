@@ -33,6 +33,7 @@ from app.domain.certificates import (
 )
 from app.domain.errors import ValidationError
 from app.domain.records import Household
+from app.services.seal import SealError
 from app.services.session_core import SessionCore, SessionError
 from app.store.audit import AuditAction
 from app.store.errors import NotFound
@@ -57,6 +58,7 @@ class Renderer(Protocol):
         *,
         sample: bool,
         sign: Callable[[bytes], bytes] | None = None,
+        seal_png: bytes | None = None,
     ) -> bytes: ...
 
 
@@ -162,7 +164,11 @@ class IssuanceDesk(SessionCore):
             issued_on=self.today(),
             municipality=self.municipality,
         )
-        return self.renderer(document, sample=True)
+        try:
+            seal_png: bytes | None = self.seal().image_png
+        except SealError:
+            seal_png = None  # a 見本 may render without the 公印
+        return self.renderer(document, sample=True, seal_png=seal_png)
 
     def approval_needed(self, decision: Decision) -> str | None:
         """Why this issuance needs a supervisor (the dialog shows it), or None."""
@@ -252,6 +258,7 @@ class IssuanceDesk(SessionCore):
         freshness = self.engine.freshness(now)
         if not freshness.can_issue:
             raise SessionError(freshness.message)
+        seal = self.seal()  # no verified 公印 from the server, no issuance
         stale_approved_by = None
         why = self.approval_needed(decision)
         if why is not None:
@@ -277,7 +284,7 @@ class IssuanceDesk(SessionCore):
                 municipality=self.municipality,
             )
             # Rendering inside the transaction: a missing glyph rolls the number back.
-            pdf = self.renderer(document, sample=False, sign=self.sign)
+            pdf = self.renderer(document, sample=False, sign=self.sign, seal_png=seal.image_png)
             digest = content_digest(document)
 
             def event_for(no: str) -> Event:

@@ -23,6 +23,7 @@ from app.domain.certificates import Municipality
 from app.domain.errors import DomainError, ValidationError
 from app.domain.records import Household
 from app.services.revocation import apply_revocations
+from app.services.seal import SealError, VerifiedSeal, current_seal, refresh_seal
 from app.services.terminal import TerminalConfig
 from app.store.audit import AuditAction, AuditChain
 from app.store.db import Cache
@@ -109,12 +110,33 @@ class SessionCore:
 
     @property
     def municipality(self) -> Municipality:
-        policy = self.cache.policy()
-        return Municipality(
-            name=self.config.municipality_name,
-            mayor_title=policy.mayor_title,
-            mayor_name=policy.mayor_name,
-        )
+        """Name, and the 市長 from the signed seal (a preview without one: from the policy)."""
+        try:
+            seal = self.seal()
+            title, name = seal.mayor_title, seal.mayor_name
+        except SealError:
+            policy = self.cache.policy()
+            title, name = policy.mayor_title, policy.mayor_name
+        return Municipality(name=self.config.municipality_name, mayor_title=title, mayor_name=name)
+
+    def seal(self) -> VerifiedSeal:
+        """The 公印 verified against the pinned CA (app/services/seal.py); SealError if none."""
+        ca_path = Path(self.cache.path).parent / "ca.pem"
+        return current_seal(self.cache, ca_path, self.config.municipality_code)
+
+    def _refresh_seal(self) -> None:
+        """A newer signed 公印 from the server, if any (a failure leaves the kept one)."""
+        try:
+            refresh_seal(
+                self.client,
+                self.cache,
+                Path(self.cache.path).parent / "ca.pem",
+                self.config.municipality_code,
+            )
+        except (DomainError, OSError) as exc:
+            # 404 no_seal: the administrator has not set one yet (issuance says so).
+            level = logging.INFO if getattr(exc, "code", None) == "no_seal" else logging.WARNING
+            log.log(level, "seal not refreshed: %s", type(exc).__name__)
 
     def can(self, permission: Permission) -> bool:
         return has_permission(self.operator.roles, permission)
@@ -198,6 +220,8 @@ class SessionCore:
                 raise SessionError("ログアウトしました。")
             self.queue_audit_batches()
             report = self.engine.sync_once(progress=progress, cancel=cancel)
+            if report.online and report.error is None:
+                self._refresh_seal()
             if report.revoked_operators or report.terminal_action != "none":
                 self._apply_revocations(report)
             return report

@@ -20,9 +20,12 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from app.domain.errors import DomainError
+
+if TYPE_CHECKING:
+    from app.machine.api import MachineApi
 
 # The store and the client (sqlcipher3, httpx, cryptography) are imported where they are used:
 # the GUI reads this terminal's files to show its login window before those are loaded.
@@ -126,10 +129,39 @@ class TerminalConfig:
         atomic_write_text(files.config, json.dumps(asdict(self), ensure_ascii=False, indent=2))
 
 
+def _pem_fingerprint(pem: str) -> str:
+    """SHA-256 of the first certificate's DER, as `madoguchi-server ca fingerprint` prints it."""
+    import hashlib
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    cert = x509.load_pem_x509_certificate(pem.encode("ascii"))
+    return hashlib.sha256(cert.public_bytes(Encoding.DER)).hexdigest()
+
+
 def default_secret_store(install_id: str) -> SecretStore:
     from app.store.keys import DeviceSecret
 
     return DeviceSecret(install_id)
+
+
+class AlreadyEnrolled(TerminalError):
+    def __init__(self, terminal_no: str | None) -> None:
+        which = f"端末 {terminal_no} として" if terminal_no else ""
+        super().__init__(
+            f"このPCはすでに{which}登録されています。登録し直すには、管理者がサーバーで"
+            "この端末の登録を取り消し(madoguchi-server terminal revoke)、端末のデータフォルダを"
+            "片付けてから行ってください。"
+        )
+        self.terminal_no = terminal_no
+
+
+def enrolled_terminal_no(files: TerminalFiles) -> str | None:
+    try:
+        return TerminalConfig.load(files).terminal_no
+    except TerminalError:
+        return None
 
 
 def enroll(
@@ -138,27 +170,45 @@ def enroll(
     ca_cert_path: Path,
     token: str,
     secret_store_factory: SecretStoreFactory = default_secret_store,
+    *,
+    ca_fingerprint: str | None = None,
+    users_sid: str = "AU",
+    machine_api: MachineApi | None = None,
 ) -> TerminalConfig:
     """Enroll this terminal with a one-time token from the administrator.
 
     Creates the DEK, escrows it with the server, writes the terminal key (encrypted under the
-    device secret in the OS keyring), certificate, CA and an empty encrypted cache.
+    device secret in the OS store), certificate, CA and an empty encrypted cache.
+    `ca_cert_path` must already be trusted (pinned); with `ca_fingerprint`, the CA the server
+    answers with must be that one too. The folder is created with the machine ACL on Windows
+    (app.machine.setup.ensure_data_dir; `users_sid` and `machine_api` for tests).
     """
+    from app.machine.setup import ensure_data_dir
     from app.store.db import create_cache
     from app.store.keys import generate_dek
     from app.sync.client import SyncClient, generate_terminal_key, make_csr, store_enrollment
 
     files = TerminalFiles(Path(data_dir))
     if files.is_enrolled():
-        raise TerminalError("この端末はすでに登録されています。")
-    files.data_dir.mkdir(parents=True, exist_ok=True)
+        raise AlreadyEnrolled(enrolled_terminal_no(files))
+    ensure_data_dir(files.data_dir, api=machine_api, users_sid=users_sid)
     install_id = secrets.token_hex(8)
-    device_secret = secret_store_factory(install_id).get_or_create()
+    secret_store = secret_store_factory(install_id)
+    device_secret = secret_store.get_or_create()
 
     dek = generate_dek()
     key = generate_terminal_key()
-    with SyncClient(server_url, ca_cert_path) as client:
-        answer = client.enroll(token, make_csr(key, socket.gethostname()), dek)
+    try:
+        with SyncClient(server_url, ca_cert_path) as client:
+            answer = client.enroll(token, make_csr(key, socket.gethostname()), dek)
+        if ca_fingerprint is not None and _pem_fingerprint(answer.ca_chain_pem) != ca_fingerprint:
+            raise TerminalError(
+                "サーバーが登録時に返した認証局が、確認した認証局と違います。登録を中止しました。"
+                "管理者に連絡してください。"
+            )
+    except BaseException:
+        secret_store.delete()  # this install_id will never be used
+        raise
     store_enrollment(files.data_dir, key, answer, password=device_secret)
     # A cache left by an enrollment that crashed before terminal.json was never opened by
     # anyone (its key died with that run), so it holds no outbox: replacing it loses nothing.

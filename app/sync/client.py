@@ -33,10 +33,23 @@ from cryptography.x509.oid import NameOID
 from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
 
-from app.sync.errors import MalformedAnswer, ServerFailed, ServerRejected, ServerUnreachable
+from app import __version__ as CLIENT_VERSION
+from app.sync.errors import (
+    ClientTooOld,
+    MalformedAnswer,
+    ServerFailed,
+    ServerRejected,
+    ServerUnreachable,
+)
 from app.sync.protocol import (
     API_PREFIX,
+    CLIENT_TOO_OLD_CODE,
+    CLIENT_TOO_OLD_STATUS,
+    CLIENT_VERSION_HEADER,
     DEFAULT_PAGE_LIMIT,
+    MIN_CLIENT_VERSION_HEADER,
+    PROTOCOL_VERSION,
+    PROTOCOL_VERSION_HEADER,
     SESSION_HEADER,
     BucketRecords,
     CertificateInfo,
@@ -48,6 +61,8 @@ from app.sync.protocol import (
     Event,
     EventsBatch,
     EventsResponse,
+    SealBundle,
+    ServerInfo,
     SessionRequest,
     SessionResponse,
     SnapshotInfo,
@@ -61,6 +76,12 @@ DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 # million persons on the build machine.
 SNAPSHOT_PREPARE_TIMEOUT = httpx.Timeout(600.0, connect=10.0)
 DOWNLOAD_CHUNK = 1024 * 1024
+# On every request (the version handshake, docs/server.md "Client versions").
+VERSION_HEADERS = {
+    CLIENT_VERSION_HEADER: CLIENT_VERSION,
+    PROTOCOL_VERSION_HEADER: str(PROTOCOL_VERSION),
+    "User-Agent": f"madoguchi-client/{CLIENT_VERSION}",
+}
 
 
 def _ssl_context(
@@ -166,7 +187,7 @@ class SyncClient:
             base_url=self.base_url + API_PREFIX,
             verify=ctx,
             timeout=timeout,
-            headers={"Accept-Encoding": "gzip", "User-Agent": "madoguchi-client/1"},
+            headers={"Accept-Encoding": "gzip", **VERSION_HEADERS},
             transport=transport,  # tests only; None means real HTTPS
         )
         self.session_token: str | None = None
@@ -240,6 +261,8 @@ class SyncClient:
             code, message = body.code, body.message
         except (PydanticValidationError, ValueError):
             pass
+        if status == CLIENT_TOO_OLD_STATUS or code == CLIENT_TOO_OLD_CODE:
+            raise ClientTooOld(response.headers.get(MIN_CLIENT_VERSION_HEADER), CLIENT_VERSION)
         if status >= 500:
             raise ServerFailed(status, code, message or ServerFailed.DEFAULT)
         raise ServerRejected(status, code, message or f"サーバーが要求を拒否しました({status})。")
@@ -407,6 +430,33 @@ class SyncClient:
     def certificate(self, issuance_no: str) -> CertificateInfo:
         path = "/certificates/" + quote(issuance_no, safe="")
         return self._parse(CertificateInfo, self._request("GET", path))
+
+    # --- setting up (server/setup_routes.py) ----------------------------------------------
+
+    def server_info(self) -> ServerInfo:
+        return self._parse(ServerInfo, self._request("GET", "/info", session=False))
+
+    def seal(self, known_version: int | None = None) -> SealBundle | None:
+        """The signed 公印 bundle; None when the server has the version we know (304)."""
+        extra = {"If-None-Match": f'"{known_version}"'} if known_version is not None else None
+        response = self._request("GET", "/seal", session=False, headers=extra)
+        if response.status_code == 304:
+            return None
+        return self._parse(SealBundle, response)
+
+
+def fetch_ca_pem(base_url: str, timeout: float = 15.0) -> bytes:
+    """GET /v1/ca over TLS that trusts nothing yet: the caller must check the fingerprint of
+    what comes back before using it (app/services/enrollment.py). Nothing else is sent."""
+    url = base_url.rstrip("/") + API_PREFIX + "/ca"
+    with (
+        SyncClient._network_errors(),
+        httpx.Client(verify=False, timeout=timeout, headers=VERSION_HEADERS) as http,
+    ):
+        response = http.get(url)
+    if response.status_code >= 400:
+        SyncClient._raise_for(response)
+    return response.content
 
 
 # --- terminal key, CSR and files ----------------------------------------------------------

@@ -58,3 +58,18 @@ class MalformedAnswer(SyncError):
     ) -> None:
         super().__init__(message)
         self.detail = detail
+
+
+class ClientTooOld(ServerRejected):
+    """The server serves no program older than `minimum` (426 client_too_old): the PC needs the
+    new version. Shown as is at login and in the status bar; retrying does not help."""
+
+    def __init__(self, minimum: str | None, current: str) -> None:
+        need = f"(このPC: {current}、必要: {minimum} 以上)" if minimum else f"(このPC: {current})"
+        super().__init__(
+            426,
+            "client_too_old",
+            f"このプログラムは古いため使用できません。管理者に更新を依頼してください{need}。",
+        )
+        self.minimum = minimum
+        self.current = current

@@ -11,6 +11,7 @@ text as received (`ChangeItem.data_json`) for the cache to decode straight into 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
@@ -37,6 +38,28 @@ DIGEST_BUCKETS = 256
 
 # Header that carries the operator session on every call after POST /v1/sessions.
 SESSION_HEADER = "X-Madoguchi-Session"
+
+# The version handshake (docs/server.md "Client versions"): the client names its program and
+# protocol version on every request; a server configured with a minimum refuses older clients
+# with CLIENT_TOO_OLD_STATUS and code CLIENT_TOO_OLD_CODE, and names the minimum in a header.
+CLIENT_VERSION_HEADER = "X-Madoguchi-Client-Version"
+PROTOCOL_VERSION_HEADER = "X-Madoguchi-Protocol"
+MIN_CLIENT_VERSION_HEADER = "X-Madoguchi-Min-Client-Version"
+CLIENT_TOO_OLD_STATUS = 426
+CLIENT_TOO_OLD_CODE = "client_too_old"
+_VERSION = re.compile(r"^(\d{1,6})(?:\.(\d{1,6})){0,3}")
+
+
+def parse_version(text: str | None) -> tuple[int, ...] | None:
+    """ "1.2.3" (a suffix such as ".dev1" or "rc1" is ignored) → (1, 2, 3); None if unreadable."""
+    if not text:
+        return None
+    match = _VERSION.match(text.strip())
+    if match is None:
+        return None
+    parts = tuple(int(p) for p in match.group(0).split("."))
+    return parts + (0,) * (3 - len(parts)) if len(parts) < 3 else parts
+
 
 EVENT_TYPES = (
     "certificate_issued",
@@ -277,6 +300,30 @@ class CertificateInfo(_Model):
     content_digest: str
     voided: bool = False
     delivery: Literal["counter", "mail"] = "counter"
+
+
+class ServerInfo(_Model):
+    """GET /v1/info: what an administrator confirms before enrolling a PC (no secrets)."""
+
+    municipality_code: str
+    municipality_name: str
+    protocol_version: int
+    min_client_version: str | None = None
+
+
+class SealBundle(_Model):
+    """GET /v1/seal: the 公印 image and the 市長's title and name, signed by the municipality's
+    CA key over `app.domain.seal.seal_signed_bytes(...)`; the terminal verifies it with the CA
+    it pinned at enrollment before printing it on an issued certificate."""
+
+    version: StrictInt = Field(ge=1)
+    municipality_code: str = Field(min_length=6, max_length=6)
+    mayor_title: str = Field(min_length=1, max_length=40)
+    mayor_name: str = Field(min_length=1, max_length=40)
+    image_png_b64: str = Field(min_length=1, max_length=3_000_000)
+    image_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    signed_at: str = Field(min_length=1, max_length=64)  # ISO 8601, signed as this exact text
+    signature_b64: str = Field(min_length=1, max_length=400)
 
 
 class ErrorBody(_Model):

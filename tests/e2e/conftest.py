@@ -17,9 +17,8 @@ from app.services.login import LoginService
 from app.services.terminal import TerminalConfig, enroll
 from app.synthetic.generator import household_dicts
 from cli.demo import _demo_card_household
-from printing import render_certificate, render_daily_report
+from printing import demo_seal_png, render_certificate, render_daily_report
 from server.embedded import EmbeddedServer
-from tests.support.keyring_session import secret_service  # noqa: F401 - fixture
 
 PASSWORDS = {
     "issuer01": "issuer-pass-1",
@@ -117,7 +116,7 @@ class Counter:
 
 
 @pytest.fixture
-def counter(tmp_path: Path, secret_service) -> Iterator[Counter]:  # noqa: F811 - fixture
+def counter(tmp_path: Path, secret_service) -> Iterator[Counter]:
     server = EmbeddedServer(tmp_path / "server")
     server.start()
     try:
@@ -133,7 +132,8 @@ def counter(tmp_path: Path, secret_service) -> Iterator[Counter]:  # noqa: F811 
         assert not report.errors
         for op_id, roles in ROLES.items():
             server.add_operator(op_id, f"試験 {op_id}", roles, "端野総合支所", PASSWORDS[op_id])
-        # As in production after an import: the terminal's first sync takes the snapshot.
+        # As in production: the 公印 set by the administrator, the snapshot after an import.
+        server.set_seal(demo_seal_png(), "北見市長", "北見 太郎")
         server.build_snapshot()
         terminal_dir = tmp_path / "terminal"
         config = enroll(terminal_dir, server.base_url, server.ca_cert_path, server.make_token())

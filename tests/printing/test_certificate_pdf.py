@@ -36,6 +36,7 @@ from tests.printing.conftest import need_tool
 
 TODAY = date(2026, 11, 26)
 ISSUANCE = "T01-20261126-7"
+SEAL = printing.demo_seal_png()  # as the server signs and the terminal verifies it
 
 
 def make_doc(h=None, *, n: int = 4, form: FormKind = FormKind.HOUSEHOLD, items=frozenset()):
@@ -87,7 +88,9 @@ def pages_text(pdf: bytes) -> list[str]:
 
 def test_household_form_text_and_layout(fonts: Fonts) -> None:
     h = H.household(4)
-    pdf = printing.render_certificate(make_doc(h, items={Item.HEAD_AND_RELATIONSHIP}), sample=True)
+    pdf = printing.render_certificate(
+        make_doc(h, items={Item.HEAD_AND_RELATIONSHIP}), sample=True, seal_png=SEAL
+    )
     assert pdf.startswith(b"%PDF")
     with pdfplumber.open(io.BytesIO(pdf)) as doc:
         assert len(doc.pages) == 1
@@ -223,7 +226,7 @@ def test_ivs_glyph_matches_harfbuzz(fonts: Fonts, tmp_path: Path) -> None:
     """The variant drawn in the PDF is the one HarfBuzz draws for the same sequence."""
     pdftoppm = need_tool("pdftoppm", "poppler-utils")
     h = H.with_member(H.household(2), 1, name=f"{H.KATSURA_IVS}城　一子")
-    pdf = printing.render_certificate(make_doc(h), sample=False, sign=lambda b: b"x")
+    pdf = printing.render_certificate(make_doc(h), sample=False, seal_png=SEAL, sign=lambda b: b"x")
     with pdfplumber.open(io.BytesIO(pdf)) as doc:
         page = doc.pages[0]
         glyph = next(ch for ch in page.chars if ch["text"] == H.KATSURA_IVS)
@@ -299,7 +302,7 @@ def test_missing_glyph_in_address_names_no_person(fonts: Fonts) -> None:
 def test_sample_watermark_and_security_layers(fonts: Fonts) -> None:
     doc = make_doc(n=5)
     sample = printing.render_certificate(doc, sample=True)
-    issued = printing.render_certificate(doc, sample=False, sign=lambda b: b"sig")
+    issued = printing.render_certificate(doc, sample=False, seal_png=SEAL, sign=lambda b: b"sig")
     with pdfplumber.open(io.BytesIO(sample)) as s, pdfplumber.open(io.BytesIO(issued)) as i:
         for page in s.pages:
             big = [ch["text"] for ch in page.chars if ch["size"] > 100]
@@ -318,7 +321,7 @@ def test_sample_watermark_and_security_layers(fonts: Fonts) -> None:
 def test_seal_on_every_certified_sheet_of_every_document(fonts: Fonts) -> None:
     # The seal's image object is prepared once per process and reused by each document.
     for doc in (make_doc(n=2), make_doc(n=5), make_doc(n=3, form=FormKind.INDIVIDUAL)):
-        pdf = printing.render_certificate(doc, sample=True)
+        pdf = printing.render_certificate(doc, sample=True, seal_png=SEAL)
         with pdfplumber.open(io.BytesIO(pdf)) as p:
             counts = [len(page.images) for page in p.pages]
         assert counts == [1 if s.certified else 0 for s in doc.sheets]
@@ -326,7 +329,16 @@ def test_seal_on_every_certified_sheet_of_every_document(fonts: Fonts) -> None:
 
 def test_issued_certificate_must_be_signed(fonts: Fonts) -> None:
     with pytest.raises(ValueError):
-        printing.render_certificate(make_doc(n=1), sample=False)
+        printing.render_certificate(make_doc(n=1), sample=False, seal_png=SEAL)
+
+
+def test_issued_certificate_must_carry_a_seal_and_a_sample_needs_none(fonts: Fonts) -> None:
+    # No default 公印: the demo seal is never printed unless a caller passes it.
+    with pytest.raises(ValueError, match="seal"):
+        printing.render_certificate(make_doc(n=1), sample=False, sign=lambda b: b"s")
+    pdf = printing.render_certificate(make_doc(n=2), sample=True)
+    with pdfplumber.open(io.BytesIO(pdf)) as p:
+        assert [len(page.images) for page in p.pages] == [0]
 
 
 def _qr_from_pdf(pdf: bytes, tmp_path: Path) -> str:
@@ -377,7 +389,9 @@ def test_qr_decodes_and_verifies(
         )
     )
     doc = make_doc(n=3)
-    payload = _qr_from_pdf(printing.render_certificate(doc, sample=False, sign=sign), tmp_path)
+    payload = _qr_from_pdf(
+        printing.render_certificate(doc, sample=False, seal_png=SEAL, sign=sign), tmp_path
+    )
     parsed = C.parse_qr_payload(payload)
     assert parsed.issuance_no == ISSUANCE and parsed.terminal_no == "T01"
     assert parsed.content_digest == C.content_digest(doc)

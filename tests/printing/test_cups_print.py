@@ -30,7 +30,7 @@ from app.domain.certificates import Item
 from printing.fonts import Fonts
 from tests.printing import households as H
 from tests.printing.conftest import need_tool
-from tests.printing.test_certificate_pdf import ISSUANCE, make_doc
+from tests.printing.test_certificate_pdf import ISSUANCE, SEAL, make_doc
 from tests.support import require
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -189,7 +189,9 @@ def _certificate(tmp_path: Path, n: int) -> Path:
     # Issued form (no 見本 across the page, which would dominate the comparison); with the
     # 世帯主 and 続柄, so that text, not the 公印's grey, is most of the last sheet's ink.
     doc = make_doc(h, items={Item.HEAD_AND_RELATIONSHIP})
-    path.write_bytes(printing.render_certificate(doc, sample=False, sign=lambda b: b"s"))
+    path.write_bytes(
+        printing.render_certificate(doc, sample=False, seal_png=SEAL, sign=lambda b: b"s")
+    )
     return path
 
 

@@ -167,7 +167,9 @@ def test_the_move_out_certificate(fonts: Fonts, tmp_path: Path) -> None:
         certificate_no="北見-2026-000123",
     )
     sheet = move_out_certificate_sheet(c, DEMO_MUNICIPALITY, D.TODAY)
-    issued = printing.render_move_out_certificate(sheet, sample=False, municipality_name="北見市")
+    issued = printing.render_move_out_certificate(
+        sheet, sample=False, municipality_name="北見市", seal_png=printing.demo_seal_png()
+    )
     text = squeeze(pdftotext(issued, tmp_path, "-layout"))
     for expected in (
         "転 出 証 明 書",
@@ -224,5 +226,7 @@ def test_a_missing_glyph_stops_the_move_out_certificate(fonts: Fonts) -> None:
     )
     sheet = move_out_certificate_sheet(c, DEMO_MUNICIPALITY, D.TODAY)
     with pytest.raises(C.MissingGlyph) as info:
-        printing.render_move_out_certificate(sheet, sample=False, municipality_name="北見市")
+        printing.render_move_out_certificate(
+            sheet, sample=False, municipality_name="北見市", seal_png=printing.demo_seal_png()
+        )
     assert "転出証明書は印刷できません" in info.value.message and "U+1F600" in info.value.message

@@ -20,7 +20,6 @@ from app.store.errors import (
     WrongPassword,
 )
 from app.store.keys import Argon2Params, DeviceSecret, KeySlots, generate_dek
-from tests.support.keyring_session import secret_service  # noqa: F401  (fixture)
 
 FAST = Argon2Params(time_cost=1, memory_kib=1024, parallelism=1)
 NOW = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
@@ -123,7 +122,7 @@ def test_no_keyring_backend_is_refused() -> None:
         keyring.set_keyring(saved)
 
 
-def test_real_secret_service_keeps_the_device_secret(secret_service) -> None:  # noqa: F811
+def test_real_secret_service_keeps_the_device_secret(secret_service) -> None:
     from keyring.backends import SecretService
 
     assert isinstance(keyring.get_keyring(), SecretService.Keyring)
@@ -142,7 +141,7 @@ def test_real_secret_service_keeps_the_device_secret(secret_service) -> None:  #
     DeviceSecret("/data/terminal-b").delete()
 
 
-def test_wipe_removes_cache_slots_and_device_secret(tmp_path, secret_service) -> None:  # noqa: F811
+def test_wipe_removes_cache_slots_and_device_secret(tmp_path, secret_service) -> None:
     from app.store.db import cache_path, slots_path, wipe
 
     ds = DeviceSecret(str(tmp_path))

@@ -17,13 +17,15 @@ from printing.dispatch import PrintError
 from printing.fonts import Fonts
 from tests.printing import households as H
 from tests.printing.conftest import fonts, need_tool  # noqa: F401 - fixture
-from tests.printing.test_certificate_pdf import make_doc
+from tests.printing.test_certificate_pdf import SEAL, make_doc
 from ui.background import run_in_background
 from ui.print_job import BAND_ROWS, print_document
 
 
 def _pdf() -> bytes:
-    return printing.render_certificate(make_doc(H.household(5)), sample=False, sign=lambda b: b"s")
+    return printing.render_certificate(
+        make_doc(H.household(5)), sample=False, seal_png=SEAL, sign=lambda b: b"s"
+    )
 
 
 def test_raster_at_the_printers_resolution_in_bands(

@@ -1,0 +1,72 @@
+"""The device secret in machine scope (Windows): a DPAPI-protected file in the data folder.
+
+Implements app.services.terminal.SecretStore. The blob is CryptProtectData with the machine key
+and an entropy naming this enrollment (install_id), so it opens on this PC only, for every
+account, and only as this enrollment's secret; the folder's ACL (app.machine.api) keeps it
+from anyone but the program's users. A profile reset or a new clerk's account changes nothing.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import secrets
+from pathlib import Path
+
+from app.machine.api import MachineApi
+from app.store.errors import StoreError
+
+SECRET_FILE = "device-secret.dpapi"
+_ENTROPY = b"madoguchi device secret v1:"
+_HEADER = "madoguchi-device-secret-v1 "
+
+
+class MachineSecretStore:
+    def __init__(self, path: Path, install_id: str, api: MachineApi) -> None:
+        self.path = Path(path)
+        self._entropy = _ENTROPY + install_id.encode("ascii")
+        self._api = api
+
+    def get(self) -> bytes | None:
+        try:
+            text = self.path.read_text(encoding="ascii").strip()
+        except FileNotFoundError:
+            return None
+        except (OSError, UnicodeDecodeError):
+            raise StoreError(self._damaged()) from None
+        if not text.startswith(_HEADER):
+            raise StoreError(self._damaged())
+        try:
+            secret = self._api.unprotect(base64.b64decode(text[len(_HEADER) :]), self._entropy)
+        except (OSError, binascii.Error, ValueError):
+            raise StoreError(self._damaged()) from None
+        if len(secret) != 32:
+            raise StoreError(self._damaged())
+        return secret
+
+    def get_or_create(self) -> bytes:
+        existing = self.get()
+        if existing is not None:
+            return existing
+        secret = secrets.token_bytes(32)
+        self.store(secret)
+        return secret
+
+    def store(self, secret: bytes) -> None:
+        """Keep `secret` (a new enrollment, or one migrated from the per-user store)."""
+        from app.services.terminal import atomic_write_text
+
+        blob = self._api.protect(secret, self._entropy)
+        atomic_write_text(self.path, _HEADER + base64.b64encode(blob).decode("ascii") + "\n")
+        if self.get() != secret:  # a store that accepts and forgets is as bad as none
+            raise StoreError("端末の秘密情報を保存できません。システム管理者に連絡してください。")
+
+    def delete(self) -> None:
+        self.path.unlink(missing_ok=True)
+
+    @staticmethod
+    def _damaged() -> str:
+        return (
+            "端末の秘密情報(device-secret.dpapi)を読めません。別のPCから複写されたか、壊れています。"
+            "管理者に連絡して端末を登録し直してください。"
+        )
