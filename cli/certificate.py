@@ -30,6 +30,7 @@ from app.domain.certificates import (
     RequesterKind,
     build_document,
     decide,
+    format_issuance_no,
     format_wareki,
     parse_qr_payload,
 )
@@ -100,7 +101,7 @@ def render(args: argparse.Namespace) -> int:
         request,
         decision,
         household,
-        issuance_no=f"{SAMPLE_TERMINAL}-{today:%Y%m%d}-1",
+        issuance_no=format_issuance_no(SAMPLE_TERMINAL, today, 1),
         terminal_no=SAMPLE_TERMINAL,
         issued_on=today,
     )

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -69,7 +68,7 @@ class DemoFileSecretStore:
         if existing is not None:
             return existing
         secret = secrets.token_bytes(32)
-        from app.services.terminal import atomic_write_text
+        from app.fileio import atomic_write_text
 
         atomic_write_text(self.path, secret.hex())
         os.chmod(self.path, 0o600)
@@ -133,19 +132,16 @@ def _demo_card_household(municipality_code: str) -> dict:
 
 
 def _write_residents(path: Path, residents: int) -> int:
+    from app.fileio import atomic_writer
     from app.synthetic.generator import household_dicts
 
     count = 0
-    fd, tmp = tempfile.mkstemp(prefix="residents.", suffix=".jsonl", dir=path.parent)
-    with os.fdopen(fd, "w", encoding="utf-8") as out:
+    with atomic_writer(path) as out:
         for h in household_dicts(residents, DEMO_SEED):
             out.write(json.dumps(h, ensure_ascii=False, separators=(",", ":")) + "\n")
             count += len(h["members"])
         out.write(json.dumps(_demo_card_household("012084"), ensure_ascii=False) + "\n")
         count += 1
-        out.flush()
-        os.fsync(out.fileno())
-    os.replace(tmp, path)
     return count
 
 
@@ -176,7 +172,7 @@ def prepare(data_dir: Path, residents: int, port: int) -> DemoEnvironment:
             t0 = time.monotonic()
             server.build_snapshot()
             _say(f"  初回同期用の登録データの写しを作成しました({time.monotonic() - t0:.1f}秒)")
-            from app.services.terminal import atomic_write_text
+            from app.fileio import atomic_write_text
 
             atomic_write_text(operators_file, json.dumps(operators, indent=2))
             os.chmod(operators_file, 0o600)

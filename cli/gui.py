@@ -181,17 +181,14 @@ def _address_revealer(session: Any) -> Any:
 def _audit_viewer(session: Any) -> Any:
     from ui.audit_viewer import AuditViewer
 
-    def query(operator_id, start, end, actions):  # type: ignore[no-untyped-def]
-        return session.chain.query(operator_id=operator_id, start=start, end=end, actions=actions)
-
-    return AuditViewer(session.auth.session, query=query, verify=session.verify_audit_chain)
+    return AuditViewer(
+        session.auth.session, query=session.audit_log, verify=session.verify_audit_chain
+    )
 
 
 def _card_desk_factory(demo: Any) -> Any:
-    try:
-        from cli.card_desk_wiring import card_desk_widget
-    except ImportError:
-        return None
+    from cli.card_desk_wiring import card_desk_widget
+
     return lambda session: card_desk_widget(session, demo=demo)
 
 

@@ -21,6 +21,7 @@ from reportlab.pdfbase import pdfdoc
 from reportlab.pdfgen.canvas import Canvas
 
 from app.domain.certificates import (
+    FORM_LABELS,
     Cell,
     CertificateDocument,
     FormKind,
@@ -413,8 +414,4 @@ def render_certificate(
 
 
 def form_label(form: FormKind) -> str:
-    return {
-        FormKind.HOUSEHOLD: "世帯連記式",
-        FormKind.INDIVIDUAL: "個人票",
-        FormKind.REMOVED: "除票（個人票）",
-    }[form]
+    return FORM_LABELS[form]

@@ -9,11 +9,11 @@ from __future__ import annotations
 import itertools
 from functools import lru_cache
 
+import segno
 from reportlab.lib.pagesizes import A4
 from reportlab.pdfgen.canvas import Canvas
 
 from printing.fonts import Fonts
-from printing.qr import qrencoder
 
 PAGE_W, PAGE_H = A4
 TINT = (0.80, 0.86, 0.93)  # pale blue, the usual 地紋 colour
@@ -96,17 +96,14 @@ def draw_microtext(c: Canvas, fonts: Fonts, text: str, x: float, y: float, width
 
 QR_FORM = "madoguchi-qr"
 QR_BORDER = 2  # quiet zone in modules (the white page around adds more)
-# Any of the eight masks is valid; a fixed one spares reportlab's 8-way search (~90 ms).
+# Any of the eight masks is valid; a fixed one spares the encoder's 8-way search.
 QR_MASK = 2
 
 
 def qr_modules(payload: str) -> list[list[bool]]:
-    """The QR matrix (level M) of `payload`, through reportlab's encoder."""
-    qr = qrencoder.QRCode(None, qrencoder.QRErrorCorrectLevel.M)
-    qr.addData(payload)
-    qr.version = qr.calculate_version()
-    qr.makeImpl(False, QR_MASK)
-    return [[bool(m) for m in row] for row in qr.modules]
+    """The QR matrix (level M, no quiet zone) of `payload`, through segno."""
+    qr = segno.make_qr(payload, error="m", mask=QR_MASK, boost_error=False)
+    return [[bool(m) for m in row] for row in qr.matrix]
 
 
 def define_qr(c: Canvas, payload: str, size: float) -> None:

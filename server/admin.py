@@ -279,7 +279,7 @@ def enroll(
                 enrollment_tokens.c.token_hash == security.token_hash(req.token)
             )
         ).first()
-        if not usable(row):  # used meanwhile by a parallel request
+        if row is None or not usable(row):  # used meanwhile by a parallel request
             raise invalid_token
         terminal_no = _next_terminal_no(conn)
         cert = ca_mod.sign_terminal_csr(

@@ -153,7 +153,8 @@ class BodyLimit:
 
 
 def get_ctx(request: Request) -> ServerContext:
-    return request.app.state.ctx  # type: ignore[no-any-return]
+    ctx: ServerContext = request.app.state.ctx
+    return ctx
 
 
 Ctx = Annotated[ServerContext, Depends(get_ctx)]

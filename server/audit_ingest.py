@@ -26,6 +26,7 @@ from datetime import datetime
 from typing import Any
 
 from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from sqlalchemy import Connection, and_, select
 
 from app.domain.audit_chain import (
@@ -111,10 +112,14 @@ def terminal_public_key(conn: Connection, terminal_no: str) -> PublicKey | None:
     if row is None or not row[0]:
         return None
     try:
-        return x509.load_pem_x509_certificate(row[0].encode("ascii")).public_key()
+        key = x509.load_pem_x509_certificate(row[0].encode("ascii")).public_key()
     except ValueError:
         log.warning("terminal %s: stored certificate does not parse", terminal_no)
         return None
+    if isinstance(key, ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey):
+        return key
+    log.warning("terminal %s: certificate key of a kind the chain does not use", terminal_no)
+    return None
 
 
 def _verifier(conn: Connection, terminal_no: str) -> Verifier | None:

@@ -204,7 +204,7 @@ def analyse(
                         p
                         for p in persons
                         if p in facts.protected
-                        and (facts.protected[p] is None or facts.protected[p] >= local.date())
+                        and ((until := facts.protected[p]) is None or until >= local.date())
                     )
                     if hit:
                         # The supervisor's entry is theirs, on the same terminal, just before.

@@ -311,7 +311,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "audit":
             return cmd_audit(args, args.audit_args)
-        return handlers[args.command](args)
+        return int(handlers[args.command](args))
     except AdminError as exc:
         print(f"エラー: {exc.message}", file=sys.stderr)
         return 1

@@ -25,6 +25,7 @@ from app.sync.protocol import (
     Event,
     EventResult,
     EventsResponse,
+    EventStatus,
     ReconciliationAckPayload,
 )
 from server.audit_ingest import ingest_audit_batch
@@ -227,8 +228,8 @@ def _record(
 
 
 def apply_one(db: Database, terminal_no: str, event: Event) -> EventResult:
-    def result(status: str, reason: str | None = None) -> EventResult:
-        return EventResult(event_id=event.event_id, status=status, reason=reason)  # type: ignore[arg-type]
+    def result(status: EventStatus, reason: str | None = None) -> EventResult:
+        return EventResult(event_id=event.event_id, status=status, reason=reason)
 
     try:
         with db.write() as conn:
@@ -251,7 +252,7 @@ def apply_one(db: Database, terminal_no: str, event: Event) -> EventResult:
             if handler is None:  # pragma: no cover - the wire model only admits known types
                 raise Rejected(f"未知のイベント種別です({event.type})。")
             reason = handler(conn, event, terminal_no)
-            status = "conflict" if reason else "accepted"
+            status: EventStatus = "conflict" if reason else "accepted"
             _record(conn, event, terminal_no, status, reason)
             return result(status, reason)
     except Rejected as rej:

@@ -28,7 +28,6 @@ import contextlib
 import hashlib
 import json
 import logging
-import os
 import threading
 import time
 import uuid
@@ -39,6 +38,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from app.fileio import atomic_write_text, fsync_dir, replace_file
 from app.store.db import copy_cache, create_cache
 from app.store.keys import generate_dek
 from app.sync.protocol import SnapshotInfo, parse_changes_page
@@ -78,12 +78,7 @@ def _key_label(base_id: str) -> str:
 
 
 def _write_json(path: Path, data: dict[str, object]) -> None:
-    tmp = path.with_suffix(".json.tmp")
-    with tmp.open("w", encoding="utf-8") as fh:
-        json.dump(data, fh)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    atomic_write_text(path, json.dumps(data))
 
 
 def _remove(*paths: Path) -> None:
@@ -142,7 +137,8 @@ def build_base(
             "created_at": datetime.now(UTC).isoformat(),
         },
     )
-    os.replace(part, directory / f"{stem}.db")
+    replace_file(part, directory / f"{stem}.db")
+    fsync_dir(directory)
     log.info("snapshot base %s built at seq %d", base_id, seq)
     _prune_bases(directory)
     return Base(base_id, seq, version, sealed, directory / f"{stem}.db")
@@ -261,7 +257,8 @@ def prepare(
                     "info": info.model_dump(mode="json"),
                 },
             )
-            os.replace(part, directory / f"t-{snapshot_id}.db")
+            replace_file(part, directory / f"t-{snapshot_id}.db")
+            fsync_dir(directory)
         except BaseException:
             _remove(part, directory / f"t-{snapshot_id}.json")
             raise

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl
-from typing import Any
+from typing import Any, cast
 
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
@@ -49,7 +49,9 @@ class _WithTLS:
 
 
 class ClientCertH11Protocol(H11Protocol):
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # asyncio's signature; uvicorn's H11Protocol narrows it to the Transport it gets.
+        transport = cast(asyncio.Transport, transport)
         super().connection_made(transport)
         pem = peer_cert_pem(transport)
         ssl_object = transport.get_extra_info("ssl_object")

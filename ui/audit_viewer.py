@@ -1,16 +1,17 @@
 """監査ログの閲覧 (監査者): filter the terminal's chain by operator, date and action, and see
 whether the chain is intact.
 
-`query(operator_id, start, end, actions) -> list[AuditEntry]` and `verify() -> list[Problem]`
-are AuditChain.query / AuditChain.verify bound to the terminal's key; both run in the
-background. The viewer refuses to open without the VIEW_AUDIT permission.
+`query(operator_id, start, end, actions) -> list[ChainEntry]` and `verify() -> list[Problem]`
+are the session's `audit_log` (permission checked, the viewing itself audited) and
+`verify_audit_chain`; both run in the background. The viewer refuses to open without the
+VIEW_AUDIT permission.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import date, datetime, time, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from PySide6.QtCore import QDate, Qt
 from PySide6.QtWidgets import (
@@ -28,9 +29,17 @@ from PySide6.QtWidgets import (
 )
 
 from app.auth.permissions import Permission, require_permission
+from app.domain.audit_chain import ACTION_LABELS, AuditAction, ChainEntry, Problem
 from app.domain.cards import DESK_NOTE_LABELS
-from app.store.audit import ACTION_LABELS, AuditAction, AuditEntry, Problem
 from ui.background import run_in_background, user_message
+
+
+class HasRoles(Protocol):
+    """Whoever opens the viewer: the operator's session (its roles are checked)."""
+
+    @property
+    def roles(self) -> tuple[str, ...]: ...
+
 
 COLUMNS = ("連番", "日時", "職員ID", "端末", "操作", "対象ID", "理由")
 DATE_FORMAT = "yyyy/MM/dd"  # never the C locale's 「7 12 2026」
@@ -48,7 +57,7 @@ def _pydate(q: QDate) -> date:
 class AuditViewer(QWidget):
     def __init__(
         self,
-        session: Any,
+        session: HasRoles,
         *,
         query: Query,
         verify: Callable[[], list[Problem]],
@@ -123,7 +132,7 @@ class AuditViewer(QWidget):
         self.search_button.clicked.connect(self.refresh)
         self.operator.returnPressed.connect(self.refresh)
         self.verify_button.clicked.connect(self.check_chain)
-        self.entries: list[AuditEntry] = []
+        self.entries: list[ChainEntry] = []
 
     def filters(self) -> tuple[str | None, datetime, datetime, list[str] | None]:
         """Local-time days from..to (inclusive) as aware datetimes; end exclusive."""
@@ -143,7 +152,7 @@ class AuditViewer(QWidget):
         query = self._query  # the worker holds the callable, not this widget
         self._run(self, lambda: query(operator_id, start, end, actions), self._show, self._error)
 
-    def _show(self, entries: list[AuditEntry]) -> None:
+    def _show(self, entries: list[ChainEntry]) -> None:
         self.search_button.setEnabled(True)
         self.entries = list(entries)
         self.table.setRowCount(len(self.entries))

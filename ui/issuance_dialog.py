@@ -41,6 +41,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.domain.certificates import (
+    FORM_LABELS,
     IDENTITY_LABELS,
     CertificateContext,
     CertificateRequest,
@@ -49,6 +50,7 @@ from app.domain.certificates import (
     IdentityDocument,
 )
 from app.domain.records import Household
+from app.services.session_api import CounterSessionApi
 from ui.background import run_in_background, user_message
 from ui.fkeys import bind_fkey
 from ui.household_view import protected_members
@@ -79,7 +81,7 @@ class IssuanceDialog(QDialog):
 
     def __init__(
         self,
-        session: Any,
+        session: CounterSessionApi,
         household: Household,
         *,
         approve_dialog: Callable[[str, list[str]], Any],
@@ -136,8 +138,8 @@ class IssuanceDialog(QDialog):
             self.member_checks[m.person_id] = cb
             sv.addWidget(cb)
         self.form_kind = QComboBox(objectName="formKind")
-        self.form_kind.addItem("世帯連記式", FormKind.HOUSEHOLD)
-        self.form_kind.addItem("個人票", FormKind.INDIVIDUAL)
+        for kind in (FormKind.HOUSEHOLD, FormKind.INDIVIDUAL):
+            self.form_kind.addItem(FORM_LABELS[kind], kind)
         self.form_kind.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.form_kind.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
         self.copies = QSpinBox(objectName="copies")

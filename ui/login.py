@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
+from app.services.session_api import CounterSessionApi
 from ui.background import run_in_background, user_message
 
 
@@ -28,7 +29,7 @@ class LoginDialog(QDialog):
     ) -> None:
         super().__init__(parent)
         self._login = login
-        self.session: Any = None
+        self.session: CounterSessionApi | None = None
         self.setWindowTitle("窓口 — ログイン")
         self.setObjectName("loginDialog")
         self.setMinimumWidth(420)
@@ -89,7 +90,7 @@ class LoginDialog(QDialog):
         self.operator_id.setEnabled(not busy)
         self.password.setEnabled(not busy)
 
-    def _succeeded(self, session: Any) -> None:
+    def _succeeded(self, session: CounterSessionApi) -> None:
         self._busy(False)
         self.password.clear()
         self.session = session

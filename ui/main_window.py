@@ -33,9 +33,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.auth.idle import IdlePolicy
 from app.auth.permissions import ROLE_LABELS, Permission, Role
+from app.domain.certificates import FORM_LABELS
 from app.domain.records import Household
+from app.services.session_api import CounterSessionApi
 from app.sync.errors import ClientTooOld
 from ui.approval import ApprovalDialog
 from ui.background import run_in_background, user_message
@@ -57,7 +58,6 @@ STATUS_INTERVAL_MS = 5_000
 SYNC_STOP_WAIT_S = 30
 GEOMETRY_KEY = "main_window_geometry"
 MAXIMIZED_KEY = "main_window_maximized"
-KIND_LABELS = {"household": "世帯連記式", "individual": "個人票", "removed": "除票"}
 
 
 class _ProgressRelay(QObject):
@@ -93,7 +93,10 @@ class IssuanceHistory(QWidget):
     )
 
     def __init__(
-        self, session: Any, show_report: Callable[[bytes], None], parent: QWidget | None = None
+        self,
+        session: CounterSessionApi,
+        show_report: Callable[[bytes], None],
+        parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
         self.session = session
@@ -144,7 +147,7 @@ class IssuanceHistory(QWidget):
                 i.issuance_no,
                 at.astimezone().strftime("%H:%M"),
                 i.operator_id,
-                KIND_LABELS.get(i.kind, i.kind),
+                {k.value: label for k, label in FORM_LABELS.items()}.get(i.kind, i.kind),
                 i.household_id,
                 str(len(i.person_ids)),
                 str(i.copies),
@@ -201,10 +204,10 @@ class MainWindow(QMainWindow):
 
     def __init__(
         self,
-        session: Any,
+        session: CounterSessionApi,
         *,
-        card_desk_factory: Callable[[Any], QWidget] | None = None,
-        audit_viewer_factory: Callable[[Any], QWidget] | None = None,
+        card_desk_factory: Callable[[CounterSessionApi], QWidget] | None = None,
+        audit_viewer_factory: Callable[[CounterSessionApi], QWidget] | None = None,
         print_pdf: PrintFn | None = None,
         print_report: PrintReport | None = None,
         save_report: SaveReport | None = None,
@@ -276,7 +279,6 @@ class MainWindow(QMainWindow):
         self.status_timer.setInterval(STATUS_INTERVAL_MS)
         self.status_timer.timeout.connect(self.refresh_status)
 
-        policy = session.cache.policy()
         lock_kwargs: dict[str, Any] = {}
         if idle_clock is not None:
             lock_kwargs["clock"] = idle_clock
@@ -284,7 +286,7 @@ class MainWindow(QMainWindow):
             self,
             unlock=session.auth.unlock,
             takeover=session.auth.takeover,
-            policy=IdlePolicy(minutes=policy.idle_lock_minutes),
+            policy=session.idle_policy(),
             on_lock=session.auth.lock,
             operator_label=lambda: (
                 f"{session.operator.display_name}(職員ID {session.operator.operator_id})"

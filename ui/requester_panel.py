@@ -41,6 +41,7 @@ from app.domain.certificates import (
 )
 from app.domain.errors import ValidationError
 from app.domain.records import Household
+from app.services.session_api import CounterSessionApi
 from ui.background import run_in_background, user_message
 
 K = RequesterKind
@@ -61,7 +62,7 @@ class RequesterPanel(QGroupBox):
 
     def __init__(
         self,
-        session: Any,
+        session: CounterSessionApi,
         household: Household,
         *,
         read_card: CardReader | None = None,

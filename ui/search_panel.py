@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 
 from app.domain import wareki
 from app.domain.identifiers import fold_digits, is_valid_juminhyo_code
+from app.services.session_api import CounterSessionApi
 from ui.background import run_in_background, user_message
 from ui.marks import MarkedRowDelegate, mark_item
 
@@ -54,7 +55,7 @@ class SearchPanel(QWidget):
     household_chosen = Signal(str, str)
     cleared = Signal()
 
-    def __init__(self, session: Any, parent: QWidget | None = None) -> None:
+    def __init__(self, session: CounterSessionApi, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.session = session
         self.municipality = str(session.config.municipality_name)

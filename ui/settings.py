@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.services.terminal import atomic_write_text
+from app.fileio import atomic_write_text
 from ui.background import run_in_background
 from ui.print_job import available_printers
 

@@ -5,15 +5,10 @@ A service call without the permission raises PermissionDenied, whatever the UI s
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from enum import StrEnum
-from typing import ParamSpec, TypeVar
 
 from app.domain.errors import DomainError
-
-P = ParamSpec("P")
-R = TypeVar("R")
 
 
 class Role(StrEnum):
@@ -106,25 +101,3 @@ def has_permission(roles: Iterable[str], permission: Permission) -> bool:
 def require_permission(roles: Iterable[str], permission: Permission) -> None:
     if not has_permission(roles, permission):
         raise PermissionDenied(permission)
-
-
-def requires(permission: Permission) -> Callable[[Callable[P, R]], Callable[P, R]]:
-    """Decorator for service functions and methods taking a session (an argument with `.roles`).
-
-    The check happens inside the service, so a call without the permission raises whatever the
-    UI shows or hides.
-    """
-
-    def decorate(fn: Callable[P, R]) -> Callable[P, R]:
-        @functools.wraps(fn)
-        def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-            session = kwargs.get("session") or next((a for a in args if hasattr(a, "roles")), None)
-            roles = getattr(session, "roles", None)
-            if roles is None:
-                raise PermissionDenied(permission)
-            require_permission(roles, permission)
-            return fn(*args, **kwargs)
-
-        return wrapper
-
-    return decorate

@@ -525,7 +525,7 @@ class VpcdCard:
                 reply = self._handle(payload)
                 if reply is False:
                     break
-                if reply is not None:
+                if isinstance(reply, bytes):
                     sock.sendall(struct.pack(">H", len(reply)) + reply)
         except OSError:
             pass

@@ -53,6 +53,7 @@ class AuditAction(StrEnum):
     UNLOCK = "unlock"
     TAKEOVER = "takeover"
     PASSWORD_CHANGE = "password_change"
+    VIEW_AUDIT_LOG = "view_audit_log"
 
 
 ACTION_LABELS: dict[AuditAction, str] = {
@@ -74,6 +75,7 @@ ACTION_LABELS: dict[AuditAction, str] = {
     AuditAction.UNLOCK: "ロック解除",
     AuditAction.TAKEOVER: "操作者の引き継ぎ",
     AuditAction.PASSWORD_CHANGE: "パスワード変更",
+    AuditAction.VIEW_AUDIT_LOG: "監査ログの閲覧",
 }
 
 # Actions whose entry must say why (the auditor reads the reason).
@@ -86,7 +88,7 @@ ACTIONS: frozenset[str] = frozenset(a.value for a in AuditAction)
 
 
 class Verifier(Protocol):
-    def __call__(self, data: bytes, signature: bytes) -> bool: ...
+    def __call__(self, data: bytes, signature: bytes, /) -> bool: ...
 
 
 PublicKey = ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey

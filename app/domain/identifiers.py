@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import operator
 import re
+from typing import NoReturn, TypeGuard
 
 from app.domain.errors import ValidationError
 
@@ -59,30 +60,30 @@ def local_government_code_check_digit(first_five: str) -> int:
     return (11 - total % 11) % 10
 
 
-def is_valid_my_number(s: object) -> bool:
+def is_valid_my_number(s: object) -> TypeGuard[str]:
     if not isinstance(s, str) or len(s) != 12 or not _DIGITS.fullmatch(s):
         return False
     return my_number_check_digit(s[:11]) == int(s[11])
 
 
-def is_valid_juminhyo_code(s: object) -> bool:
+def is_valid_juminhyo_code(s: object) -> TypeGuard[str]:
     if not isinstance(s, str) or len(s) != 11 or not _DIGITS.fullmatch(s):
         return False
     return juminhyo_code_check_digit(s[:10]) == int(s[10])
 
 
-def is_valid_local_government_code(s: object) -> bool:
+def is_valid_local_government_code(s: object) -> TypeGuard[str]:
     if not isinstance(s, str) or len(s) != 6 or not _DIGITS.fullmatch(s):
         return False
     return local_government_code_check_digit(s[:5]) == int(s[5])
 
 
-def is_valid_postal_code(s: object) -> bool:
+def is_valid_postal_code(s: object) -> TypeGuard[str]:
     """郵便番号 in the interchange format: NNN-NNNN."""
     return isinstance(s, str) and _POSTAL.fullmatch(s) is not None
 
 
-def is_valid_residence_card_number(s: object) -> bool:
+def is_valid_residence_card_number(s: object) -> TypeGuard[str]:
     """在留カード等の番号: two capital letters, eight digits, two capital letters."""
     return isinstance(s, str) and _RESIDENCE_CARD.fullmatch(s) is not None
 
@@ -97,54 +98,45 @@ def with_check_digit(body: str, kind: str) -> str:
     return f"{body}{digit}"
 
 
-def _check(ok: bool, field: str, label: str, rule: str, shown: str | None) -> None:
-    if ok:
-        return
+def _fail(field: str, label: str, rule: str, shown: str | None) -> NoReturn:
     text = f"「{shown}」" if shown is not None else ""
     raise ValidationError(field, f"{label}{text}が正しくありません({rule})。")
 
 
 def validate_my_number(s: object, field: str = "my_number") -> str:
     # The number itself is never echoed: it is 特定個人情報.
-    _check(is_valid_my_number(s), field, "個人番号", "12桁の数字・末尾は検査用数字", None)
-    return s  # type: ignore[return-value]
+    if is_valid_my_number(s):
+        return s
+    _fail(field, "個人番号", "12桁の数字・末尾は検査用数字", None)
 
 
 def validate_juminhyo_code(s: object, field: str = "juminhyo_code") -> str:
     # Never echoed, like the 個人番号: its disclosure is restricted (住基法第30条の43), and these
     # messages reach import reports and consoles.
-    _check(is_valid_juminhyo_code(s), field, "住民票コード", "11桁の数字・末尾は検査数字", None)
-    return s  # type: ignore[return-value]
+    if is_valid_juminhyo_code(s):
+        return s
+    _fail(field, "住民票コード", "11桁の数字・末尾は検査数字", None)
 
 
 def validate_local_government_code(s: object, field: str = "municipality_code") -> str:
+    if is_valid_local_government_code(s):
+        return s
     shown = s if isinstance(s, str) else None
-    _check(
-        is_valid_local_government_code(s),
-        field,
-        "地方公共団体コード",
-        "6桁の数字・末尾は検査数字",
-        shown,
-    )
-    return s  # type: ignore[return-value]
+    _fail(field, "地方公共団体コード", "6桁の数字・末尾は検査数字", shown)
 
 
 def validate_postal_code(s: object, field: str = "postal_code") -> str:
+    if is_valid_postal_code(s):
+        return s
     shown = s if isinstance(s, str) else None
-    _check(is_valid_postal_code(s), field, "郵便番号", "例: 090-0024", shown)
-    return s  # type: ignore[return-value]
+    _fail(field, "郵便番号", "例: 090-0024", shown)
 
 
 def validate_residence_card_number(s: object, field: str = "residence_card_number") -> str:
+    if is_valid_residence_card_number(s):
+        return s
     shown = s if isinstance(s, str) else None
-    _check(
-        is_valid_residence_card_number(s),
-        field,
-        "在留カード等の番号",
-        "英字2桁・数字8桁・英字2桁、例: AB12345678CD",
-        shown,
-    )
-    return s  # type: ignore[return-value]
+    _fail(field, "在留カード等の番号", "英字2桁・数字8桁・英字2桁、例: AB12345678CD", shown)
 
 
 _FULL_WIDTH_DIGITS = str.maketrans("０１２３４５６７８９", "0123456789")

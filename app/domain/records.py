@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from datetime import date
-from typing import Any, Literal
+from typing import Any, Literal, overload
 
 import msgspec
 from msgspec.structs import fields
@@ -97,7 +97,7 @@ class _Record(msgspec.Struct, frozen=True, forbid_unknown_fields=True, gc=False)
     pass
 
 
-class PerpetratorRecord(_Record):
+class PerpetratorRecord(_Record, frozen=True):
     """A 加害者 named in a 支援措置 who is not (or not only) in this register: 氏名・生年月日,
     against which a requester entered by hand is matched."""
 
@@ -105,7 +105,7 @@ class PerpetratorRecord(_Record):
     birth_date: date | None = None
 
 
-class SupportMeasure(_Record):
+class SupportMeasure(_Record, frozen=True):
     """支援措置 (DV, stalking, child abuse): certificates about this person need approval."""
 
     until: date
@@ -118,7 +118,7 @@ class SupportMeasure(_Record):
         return day <= self.until
 
 
-class HistoryEntry(_Record):
+class HistoryEntry(_Record, frozen=True):
     """One 記事 line of the 住民票 (転入, 転居, 出生, 氏名変更 ...)."""
 
     date: date
@@ -126,7 +126,7 @@ class HistoryEntry(_Record):
     note: str = ""
 
 
-class Person(_Record):
+class Person(_Record, frozen=True):
     person_id: str
     juminhyo_code: str
     my_number: str | None
@@ -171,7 +171,7 @@ class Person(_Record):
         return self.support_measure is not None and self.support_measure.active_on(day)
 
 
-class Household(_Record):
+class Household(_Record, frozen=True):
     household_id: str
     municipality_code: str
     postal_code: str
@@ -265,6 +265,10 @@ def _check_keys(obj: Any, allowed: set[str], required: set[str], where: str) -> 
     return obj
 
 
+@overload
+def _str(obj: dict[str, Any], key: str, where: str, *, optional: Literal[False] = False) -> str: ...
+@overload
+def _str(obj: dict[str, Any], key: str, where: str, *, optional: bool) -> str | None: ...
 def _str(obj: dict[str, Any], key: str, where: str, *, optional: bool = False) -> str | None:
     value = obj.get(key)
     if value is None:
@@ -278,6 +282,10 @@ def _str(obj: dict[str, Any], key: str, where: str, *, optional: bool = False) -
     return value
 
 
+@overload
+def _date(obj: dict[str, Any], key: str, where: str, *, optional: Literal[False]) -> date: ...
+@overload
+def _date(obj: dict[str, Any], key: str, where: str, *, optional: bool = True) -> date | None: ...
 def _date(obj: dict[str, Any], key: str, where: str, *, optional: bool = True) -> date | None:
     value = obj.get(key)
     if value is None:
@@ -359,12 +367,12 @@ def parse_person(obj: Any, where: str = "世帯員") -> Person:
             other = _check_keys(other, _PERPETRATOR_KEYS, {"name"}, f"{where}の加害者")
             others.append(
                 PerpetratorRecord(
-                    name=_str(other, "name", where),  # type: ignore[arg-type]
+                    name=_str(other, "name", where),
                     birth_date=_date(other, "birth_date", where),
                 )
             )
         support_measure = SupportMeasure(
-            until=_date(support, "until", where, optional=False),  # type: ignore[arg-type]
+            until=_date(support, "until", where, optional=False),
             perpetrator_person_ids=tuple(ids),
             perpetrators=tuple(others),
         )
@@ -376,8 +384,8 @@ def parse_person(obj: Any, where: str = "世帯員") -> Person:
         item = _check_keys(item, _HISTORY_KEYS, {"date", "kind"}, f"{where}の記事")
         history.append(
             HistoryEntry(
-                date=_date(item, "date", where, optional=False),  # type: ignore[arg-type]
-                kind=_str(item, "kind", where),  # type: ignore[arg-type]
+                date=_date(item, "date", where, optional=False),
+                kind=_str(item, "kind", where),
                 note=_str(item, "note", where, optional=True) or "",
             )
         )
@@ -403,15 +411,15 @@ def parse_person(obj: Any, where: str = "世帯員") -> Person:
         )
 
     return Person(
-        person_id=person_id,  # type: ignore[arg-type]
-        juminhyo_code=juminhyo_code,  # type: ignore[arg-type]
+        person_id=person_id,
+        juminhyo_code=juminhyo_code,
         my_number=my_number,
         version=version,
         status=status,
-        name=_str(obj, "name", where),  # type: ignore[arg-type]
-        name_kana=name_kana,  # type: ignore[arg-type]
+        name=_str(obj, "name", where),
+        name_kana=name_kana,
         sex=sex,
-        relationship=_str(obj, "relationship", where),  # type: ignore[arg-type]
+        relationship=_str(obj, "relationship", where),
         support_measure=support_measure,
         history=tuple(history),
         **kwargs,
@@ -444,12 +452,12 @@ def parse_household(obj: Any) -> Household:
     if head not in ids:
         raise ValidationError("head_person_id", f"{where}: 世帯主IDが世帯員の中にありません。")
     return Household(
-        household_id=household_id,  # type: ignore[arg-type]
-        municipality_code=code,  # type: ignore[arg-type]
-        postal_code=postal,  # type: ignore[arg-type]
-        address=_str(obj, "address", where),  # type: ignore[arg-type]
+        household_id=household_id,
+        municipality_code=code,
+        postal_code=postal,
+        address=_str(obj, "address", where),
         katagaki=_str(obj, "katagaki", where, optional=True),
-        head_person_id=head,  # type: ignore[arg-type]
+        head_person_id=head,
         members=members,
     )
 

@@ -54,7 +54,7 @@ class MachineSecretStore:
 
     def store(self, secret: bytes) -> None:
         """Keep `secret` (a new enrollment, or one migrated from the per-user store)."""
-        from app.services.terminal import atomic_write_text
+        from app.fileio import atomic_write_text
 
         blob = self._api.protect(secret, self._entropy)
         atomic_write_text(self.path, _HEADER + base64.b64encode(blob).decode("ascii") + "\n")

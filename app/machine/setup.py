@@ -22,11 +22,11 @@ NOT_MIGRATED = ("madoguchi.lock",)
 
 def machine_api() -> MachineApi | None:
     """The real Windows API on Windows; None elsewhere (XDG folders, Secret Service keyring)."""
-    if sys.platform != "win32":
-        return None
-    from app.machine.windows import WindowsMachineApi
+    if sys.platform == "win32":
+        from app.machine.windows import WindowsMachineApi
 
-    return WindowsMachineApi()
+        return WindowsMachineApi()
+    return None
 
 
 def ensure_data_dir(
@@ -39,7 +39,9 @@ def ensure_data_dir(
     data_dir = Path(data_dir)
     api = api if api is not None else machine_api()
     if data_dir.is_dir():
-        if (data_dir / "terminal.json").exists():
+        from app.services.terminal import TerminalFiles
+
+        if TerminalFiles(data_dir).config.exists():
             return
         if api is None:
             data_dir.chmod(0o700)
@@ -91,12 +93,8 @@ def migrate_legacy(
     are copied (new files take the folder's ACL), terminal.json last, so an interrupted run
     simply runs again; then the per-user copy and credential are removed.
     """
-    from app.services.terminal import (
-        TerminalConfig,
-        TerminalError,
-        TerminalFiles,
-        atomic_write_text,
-    )
+    from app.fileio import atomic_write_text
+    from app.services.terminal import TerminalConfig, TerminalError, TerminalFiles
 
     if legacy_dir is None:
         return None

@@ -9,8 +9,13 @@ from __future__ import annotations
 import ctypes
 from ctypes import wintypes
 from pathlib import Path
+from typing import Any
 
 from app.machine.api import MachineApiError
+
+# ctypes' Windows-only names (WinDLL, get_last_error): typeshed declares them for win32 only and
+# the type checker runs on Linux, so they are reached through an untyped alias.
+_WIN_CTYPES: Any = ctypes
 
 CRYPTPROTECT_UI_FORBIDDEN = 0x1
 CRYPTPROTECT_LOCAL_MACHINE = 0x4
@@ -42,7 +47,7 @@ class WindowsMachineApi:
     name = "windows"
 
     def __init__(self) -> None:
-        windll = ctypes.WinDLL  # type: ignore[attr-defined]
+        windll = _WIN_CTYPES.WinDLL
         self._crypt32 = windll("crypt32", use_last_error=True)
         self._advapi32 = windll("advapi32", use_last_error=True)
         self._kernel32 = windll("kernel32", use_last_error=True)
@@ -134,7 +139,7 @@ class WindowsMachineApi:
             ctypes.byref(out),
         )
         if not ok:
-            raise MachineApiError(fn_name, ctypes.get_last_error())  # type: ignore[attr-defined]
+            raise MachineApiError(fn_name, _WIN_CTYPES.get_last_error())
         try:
             return ctypes.string_at(out.pbData, out.cbData)
         finally:
@@ -154,7 +159,7 @@ class WindowsMachineApi:
         if not convert(sddl, SDDL_REVISION_1, ctypes.byref(sd), None):
             raise MachineApiError(
                 "ConvertStringSecurityDescriptorToSecurityDescriptorW",
-                ctypes.get_last_error(),  # type: ignore[attr-defined]
+                _WIN_CTYPES.get_last_error(),
             )
         return sd
 
@@ -166,7 +171,7 @@ class WindowsMachineApi:
             if not get_dacl(sd, ctypes.byref(present), ctypes.byref(dacl), ctypes.byref(defaulted)):
                 raise MachineApiError(
                     "GetSecurityDescriptorDacl",
-                    ctypes.get_last_error(),  # type: ignore[attr-defined]
+                    _WIN_CTYPES.get_last_error(),
                 )
             status = self._advapi32.SetNamedSecurityInfoW(
                 str(path),
@@ -187,7 +192,7 @@ class WindowsMachineApi:
         try:
             attributes = SECURITY_ATTRIBUTES(ctypes.sizeof(SECURITY_ATTRIBUTES), sd, False)
             if not self._kernel32.CreateDirectoryW(str(path), ctypes.byref(attributes)):
-                error = ctypes.get_last_error()  # type: ignore[attr-defined]
+                error = _WIN_CTYPES.get_last_error()
                 if error == ERROR_ALREADY_EXISTS:
                     raise FileExistsError(str(path))
                 raise MachineApiError("CreateDirectoryW", error)
@@ -215,7 +220,7 @@ class WindowsMachineApi:
             if not convert(sd, SDDL_REVISION_1, info, ctypes.byref(text), None):
                 raise MachineApiError(
                     "ConvertSecurityDescriptorToStringSecurityDescriptorW",
-                    ctypes.get_last_error(),  # type: ignore[attr-defined]
+                    _WIN_CTYPES.get_last_error(),
                 )
             try:
                 return text.value or ""

@@ -39,7 +39,7 @@ from app.domain.cards import (
 )
 from app.domain.errors import DomainError
 from app.domain.records import Household, Person
-from app.sync.protocol import Event
+from app.sync.protocol import CardEventPayload, Event, new_event
 
 ReadMethod = Literal["status", "pin", "collation_b"]
 
@@ -267,7 +267,6 @@ class CardDeskService:
             check_issue_checklist(checklist)
         if action in (CardAction.SUSPEND, CardAction.REVOKE) and not reason.strip():
             raise DomainError(f"「{ACTION_LABELS[action]}」には理由の入力が必要です。")
-        # The wire shape of protocol.CardEventPayload: action, person_id, details.
         details: dict[str, object] = {
             "from_state": current_state.value,
             "to_state": new_state.value,
@@ -275,19 +274,13 @@ class CardDeskService:
         }
         if checklist is not None:
             details["checklist"] = checklist.to_payload()
-        payload: dict[str, object] = {
-            "action": action.value,
-            "person_id": person.person_id,
-            "details": details,
-        }
-        event = Event(
+        event = new_event(
+            CardEventPayload(action=action.value, person_id=person.person_id, details=details),
             event_id=self._new_id(),
-            type="card_event",
             occurred_at=self._clock(),
             operator_id=self.context.operator_id,
             terminal_no=self.context.terminal_no,
             relied_versions={person.person_id: person.version},
-            payload=payload,
         )
         self._note(
             "card_event",

@@ -19,6 +19,7 @@ from app.auth.permissions import Permission
 from app.domain.certificates import (
     DELIVERY_LABELS,
     IDENTITY_LABELS,
+    REPORT_TITLES,
     CertificateContext,
     CertificateDocument,
     CertificateRequest,
@@ -29,6 +30,7 @@ from app.domain.certificates import (
     build_document,
     content_digest,
     decide,
+    format_issuance_no,
     protections_of,
 )
 from app.domain.errors import ValidationError
@@ -41,11 +43,13 @@ from app.store.issuances import Issuance
 from app.sync.errors import ServerRejected, ServerUnreachable
 from app.sync.protocol import (
     CertificateIssuedPayload,
+    CertificateVoidedPayload,
     Event,
     MailToInfo,
     OperatorProfile,
     PurposeInfo,
     RequesterInfo,
+    new_event,
 )
 
 
@@ -75,11 +79,7 @@ class DailyReportRenderer(Protocol):
     ) -> bytes: ...
 
 
-KIND_LABELS = {
-    "household": "住民票の写し(世帯連記式)",
-    "individual": "住民票の写し(個人票)",
-    "removed": "住民票の除票の写し",
-}
+KIND_LABELS = {kind.value: title for kind, title in REPORT_TITLES.items()}
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,7 +159,7 @@ class IssuanceDesk(SessionCore):
             request,
             decision,
             household,
-            issuance_no=f"{self.terminal_no}-{self.today():%Y%m%d}-0000",
+            issuance_no=format_issuance_no(self.terminal_no, self.today(), 0),
             terminal_no=self.terminal_no,
             issued_on=self.today(),
             municipality=self.municipality,
@@ -263,8 +263,8 @@ class IssuanceDesk(SessionCore):
         why = self.approval_needed(decision)
         if why is not None:
             self._check_approval(approval, why, list(decision.person_ids))
-        if freshness.needs_approval:
-            stale_approved_by = approval.supervisor_id  # type: ignore[union-attr]
+        if freshness.needs_approval and approval is not None:  # checked just above
+            stale_approved_by = approval.supervisor_id
 
         day = now.astimezone().date()
         persons = [household.member(pid) for pid in decision.person_ids]
@@ -288,7 +288,7 @@ class IssuanceDesk(SessionCore):
             digest = content_digest(document)
 
             def event_for(no: str) -> Event:
-                # Validated here, before the outbox (the server validates it again).
+                # Validated here, and again before the outbox (the server validates it too).
                 payload = CertificateIssuedPayload(
                     issuance_no=no,
                     kind=document.form.value,
@@ -305,15 +305,14 @@ class IssuanceDesk(SessionCore):
                     delivery=delivery.value,
                     mail_to=mail_to,
                 )
-                return Event(
+                return new_event(
+                    payload,
                     event_id=str(uuid.uuid4()),
-                    type="certificate_issued",
                     occurred_at=now,
                     operator_id=self.operator.operator_id,
                     terminal_no=self.terminal_no,
                     relied_versions={p.person_id: p.version for p in persons},
                     stale_approved_by=stale_approved_by,
-                    payload=payload.model_dump(mode="json"),
                 )
 
             documents = "、".join(IDENTITY_LABELS[d] for d in request.identity_documents)
@@ -351,13 +350,12 @@ class IssuanceDesk(SessionCore):
         reason = reason.strip()
         if not reason:
             raise ValidationError("reason", "取消の理由を入力してください。")
-        event = Event(
+        event = new_event(
+            CertificateVoidedPayload(issuance_no=issuance_no, reason=reason),
             event_id=str(uuid.uuid4()),
-            type="certificate_voided",
             occurred_at=self.clock(),
             operator_id=self.operator.operator_id,
             terminal_no=self.terminal_no,
-            payload={"issuance_no": issuance_no, "reason": reason},
         )
         with self.cache.transaction():
             self.cache.void_issuance(issuance_no, reason, event)
@@ -381,7 +379,7 @@ class IssuanceDesk(SessionCore):
                 row[1] += i.copies
                 row[2] += i.fee_yen
                 row[4] += i.mailed
-        return [(kind, *values) for kind, values in sorted(totals.items())]  # type: ignore[misc]
+        return [(kind, v[0], v[1], v[2], v[3], v[4]) for kind, v in sorted(totals.items())]
 
     def daily_report_pdf(self, day: date | None = None) -> bytes:
         """The 日計表 as a PDF; an export of figures only (no personal data), audited."""

@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 from app.auth.errors import InvalidCredentials
 from app.auth.service import AuthService
@@ -30,7 +29,7 @@ from app.store.db import Cache, open_cache
 from app.store.keys import KeySlots
 from app.sync.client import SyncClient, load_private_key
 from app.sync.errors import ServerRejected
-from app.sync.protocol import OperatorProfile
+from app.sync.protocol import OperatorProfile, SessionResponse
 
 
 class LoginService:
@@ -83,9 +82,9 @@ class LoginService:
         device_secret = self._device_secret(config)
         client = self.client(config, device_secret)
         slots = KeySlots(self.files.slots)
-        opened: dict[str, Any] = {}
+        opened: dict[str, Cache] = {}
 
-        def online_login(op_id: str, pw: str):
+        def online_login(op_id: str, pw: str) -> SessionResponse:
             try:
                 answer = client.login(op_id, pw)
             except ServerRejected as exc:
@@ -138,6 +137,7 @@ class LoginService:
             key = load_private_key(self.files.key, device_secret)
             session = CounterSession(
                 config=config,
+                files=self.files,
                 auth=auth,
                 cache=cache,
                 client=client,

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from app.fileio import atomic_write_text
 from app.store.db import wipe  # the store does the deleting (and re-checks the outbox)
 from app.store.errors import OutboxNotEmpty
 from app.sync.results import SyncReport
@@ -55,14 +56,8 @@ def is_locked(data_dir: str | os.PathLike[str]) -> bool:
 
 
 def _write_marker(data_dir: Path) -> None:
-    # Written atomically and durably: a crash must not forget the lock.
-    target = data_dir / MARKER
-    tmp = data_dir / (MARKER + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write("terminal revoked by the server; outbox not empty\n")
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, target)
+    # Atomic and durable (app.fileio): a crash must not forget the lock.
+    atomic_write_text(data_dir / MARKER, "terminal revoked by the server; outbox not empty\n")
 
 
 def apply_revocations(

@@ -10,7 +10,7 @@ keeps one handle, each use case in a module of its own (docs/architecture.md).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from app.auth.service import AuthService
 from app.services.card_adapters import CardAdapters
@@ -22,10 +22,13 @@ from app.services.issuance import (
     Renderer,
 )
 from app.services.session_core import Clock, SessionCore, SessionError, utc_now
-from app.services.terminal import TerminalConfig
+from app.services.terminal import TerminalConfig, TerminalFiles
 from app.store.db import Cache
 from app.store.keys import KeySlots
 from app.sync.client import SyncClient
+
+if TYPE_CHECKING:
+    from app.services.session_api import CounterSessionApi
 
 __all__ = [
     "KIND_LABELS",
@@ -45,6 +48,7 @@ class CounterSession(IssuanceDesk, CardAdapters):
         self,
         *,
         config: TerminalConfig,
+        files: TerminalFiles,
         auth: AuthService,
         cache: Cache,
         client: SyncClient,
@@ -61,6 +65,7 @@ class CounterSession(IssuanceDesk, CardAdapters):
         self.daily_report_renderer = daily_report_renderer
         super().__init__(
             config=config,
+            files=files,
             auth=auth,
             cache=cache,
             client=client,
@@ -71,3 +76,8 @@ class CounterSession(IssuanceDesk, CardAdapters):
             client_factory=client_factory,
             secret_store=secret_store,
         )
+
+
+if TYPE_CHECKING:
+    # The type checker holds the GUI's seam: CounterSession must satisfy CounterSessionApi.
+    _SEAM: type[CounterSessionApi] = CounterSession

@@ -7,14 +7,16 @@ Protocol instead of `Any`, so the type checker holds the seam. This module is li
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import date
+from collections.abc import Sequence
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from app.auth.approval import Approval
+    from app.auth.idle import IdlePolicy
     from app.auth.permissions import Permission
     from app.auth.service import AuthService
+    from app.domain.audit_chain import ChainEntry, Problem
     from app.domain.certificates import (
         CertificateContext,
         CertificateRequest,
@@ -26,6 +28,7 @@ if TYPE_CHECKING:
     from app.services.terminal import TerminalConfig
     from app.store.issuances import Issuance
     from app.store.search import SearchPage
+    from app.sync.engine import Cancel, Progress
     from app.sync.protocol import OperatorProfile
     from app.sync.results import SyncReport, SyncStatus
 
@@ -46,6 +49,8 @@ class CounterSessionApi(Protocol):
     def terminal_no(self) -> str: ...
 
     def can(self, permission: Permission) -> bool: ...
+
+    def idle_policy(self) -> IdlePolicy: ...
 
     def today(self) -> date: ...
 
@@ -104,13 +109,22 @@ class CounterSessionApi(Protocol):
 
     def record_print(self, issuance_no: str, pages: int) -> None: ...
 
+    # the audit log (監査者): checked, and the viewing itself audited
+    def audit_log(
+        self,
+        operator_id: str | None = None,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        actions: Sequence[str] | None = None,
+    ) -> list[ChainEntry]: ...
+
+    def verify_audit_chain(self) -> list[Problem]: ...
+
     # sync and the end of the session
     def status(self) -> SyncStatus: ...
 
     def sync_once(
-        self,
-        progress: Callable[[int, int], object] | None = None,
-        cancel: Callable[[], bool] | None = None,
+        self, progress: Progress | None = None, cancel: Cancel | None = None
     ) -> SyncReport: ...
 
     def needs_reconnect(self, report: SyncReport) -> bool: ...

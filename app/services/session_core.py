@@ -10,12 +10,12 @@ import base64
 import logging
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
-from pathlib import Path
 from typing import Any
 
 from app.auth.errors import InvalidCredentials
+from app.auth.idle import IdlePolicy
 from app.auth.permissions import Permission, has_permission, require_permission
 from app.auth.service import AuthService
 from app.domain import wareki
@@ -24,15 +24,15 @@ from app.domain.errors import DomainError, ValidationError
 from app.domain.records import Household
 from app.services.revocation import apply_revocations
 from app.services.seal import SealError, VerifiedSeal, current_seal, refresh_seal
-from app.services.terminal import TerminalConfig
-from app.store.audit import AuditAction, AuditChain
+from app.services.terminal import TerminalConfig, TerminalFiles
+from app.store.audit import AuditAction, AuditChain, AuditEntry, Problem, public_key_from_pem
 from app.store.db import Cache
 from app.store.keys import KeySlots
 from app.store.search import SearchPage, SearchQuery
 from app.sync.client import SyncClient
-from app.sync.engine import SyncEngine
+from app.sync.engine import Cancel, Progress, SyncEngine
 from app.sync.errors import ServerRejected
-from app.sync.protocol import Event, OperatorProfile
+from app.sync.protocol import AuditBatchPayload, OperatorProfile, new_event
 from app.sync.results import SyncReport, SyncStatus
 
 log = logging.getLogger(__name__)
@@ -58,6 +58,7 @@ class SessionCore:
         self,
         *,
         config: TerminalConfig,
+        files: TerminalFiles,
         auth: AuthService,
         cache: Cache,
         client: SyncClient,
@@ -69,6 +70,7 @@ class SessionCore:
         secret_store: Any = None,
     ) -> None:
         self.config = config
+        self.files = files
         self._secret_store = secret_store
         self.auth = auth
         self.cache = cache
@@ -121,8 +123,7 @@ class SessionCore:
 
     def seal(self) -> VerifiedSeal:
         """The 公印 verified against the pinned CA (app/services/seal.py); SealError if none."""
-        ca_path = Path(self.cache.path).parent / "ca.pem"
-        return current_seal(self.cache, ca_path, self.config.municipality_code)
+        return current_seal(self.cache, self.files.ca, self.config.municipality_code)
 
     def _refresh_seal(self) -> None:
         """A newer signed 公印 from the server, if any (a failure leaves the kept one)."""
@@ -130,13 +131,17 @@ class SessionCore:
             refresh_seal(
                 self.client,
                 self.cache,
-                Path(self.cache.path).parent / "ca.pem",
+                self.files.ca,
                 self.config.municipality_code,
             )
         except (DomainError, OSError) as exc:
             # 404 no_seal: the administrator has not set one yet (issuance says so).
             level = logging.INFO if getattr(exc, "code", None) == "no_seal" else logging.WARNING
             log.log(level, "seal not refreshed: %s", type(exc).__name__)
+
+    def idle_policy(self) -> IdlePolicy:
+        """The idle lock of this municipality's policy (pushed through the feed)."""
+        return IdlePolicy(minutes=self.cache.policy().idle_lock_minutes)
 
     def can(self, permission: Permission) -> bool:
         return has_permission(self.operator.roles, permission)
@@ -195,16 +200,26 @@ class SessionCore:
         )
         return household
 
-    def verify_audit_chain(self) -> list[Any]:
+    def audit_log(
+        self,
+        operator_id: str | None = None,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        actions: Sequence[str] | None = None,
+    ) -> list[AuditEntry]:
+        """監査ログの閲覧 (監査者), newest first, `end` exclusive: checked, and itself audited."""
+        self._require(Permission.VIEW_AUDIT)
+        entries = self.chain.query(operator_id=operator_id, start=start, end=end, actions=actions)
+        self.audit(AuditAction.VIEW_AUDIT_LOG, [operator_id] if operator_id else [])
+        return entries
+
+    def verify_audit_chain(self) -> list[Problem]:
         """The chain checked against this terminal's certificate (for the 監査者)."""
         self._require(Permission.VIEW_AUDIT)
-        from cryptography import x509
-
-        cert = x509.load_pem_x509_certificate(self.files_cert_pem())
-        return self.chain.verify(cert.public_key())
+        return self.chain.verify(public_key_from_pem(self.files_cert_pem()))
 
     def files_cert_pem(self) -> bytes:
-        return (Path(self.cache.path).parent / "terminal.pem").read_bytes()
+        return self.files.cert.read_bytes()
 
     # -- sync -----------------------------------------------------------------------------------
 
@@ -213,7 +228,9 @@ class SessionCore:
             raise SessionError("ログアウトしました。")
         return self.engine.status(self.clock())
 
-    def sync_once(self, progress: Any = None, cancel: Any = None) -> SyncReport:
+    def sync_once(
+        self, progress: Progress | None = None, cancel: Cancel | None = None
+    ) -> SyncReport:
         """Queue the audit trail, push the outbox, pull the feed. One sync at a time."""
         with self._sync_lock:
             if self.closed:
@@ -229,7 +246,7 @@ class SessionCore:
     def _apply_revocations(self, report: SyncReport) -> None:
         """Revoked operators lose their slots; a revoked terminal is wiped (outbox empty) or
         locked (outbox not empty: the events are kept for the administrator)."""
-        data_dir = Path(self.cache.path).parent
+        data_dir = self.files.data_dir
         if report.terminal_action == "none":
             apply_revocations(report, slots=self.slots, data_dir=data_dir, cache=self.cache)
             return
@@ -245,8 +262,8 @@ class SessionCore:
         )
         if outcome.wiped:
             # Without its key and certificate the PC is no longer a terminal of the city.
-            for name in ("terminal.key", "terminal.pem", "terminal.json"):
-                (data_dir / name).unlink(missing_ok=True)
+            for path in (self.files.key, self.files.cert, self.files.config):
+                path.unlink(missing_ok=True)
         else:
             self.cache.close()
 
@@ -280,13 +297,12 @@ class SessionCore:
                 if batch is None:
                     return queued
                 self.cache.outbox_add(
-                    Event(
+                    new_event(
+                        AuditBatchPayload.model_validate(batch),
                         event_id=str(uuid.uuid4()),
-                        type="audit_batch",
                         occurred_at=self.clock(),
                         operator_id=self.operator.operator_id,
                         terminal_no=self.terminal_no,
-                        payload=batch,
                     )
                 )
                 self.chain.mark_pushed(batch["last_seq"])

@@ -13,16 +13,15 @@ Data directory layout (one per terminal):
 from __future__ import annotations
 
 import json
-import os
 import secrets
 import socket
-import tempfile
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from app.domain.errors import DomainError
+from app.fileio import atomic_write_text
 
 if TYPE_CHECKING:
     from app.machine.api import MachineApi
@@ -46,21 +45,6 @@ class SecretStore(Protocol):
 
 
 SecretStoreFactory = Callable[[str], SecretStore]
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Temp file in the same folder, fsync, then an atomic replace: never a half-written file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,6 +9,7 @@ never names or numbers (the 個人番号 is never an entry field).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 import uuid
@@ -75,7 +76,7 @@ CREATE TABLE IF NOT EXISTS audit_entries (
 
 
 class Signer(Protocol):
-    def __call__(self, data: bytes) -> bytes: ...
+    def __call__(self, data: bytes, /) -> bytes: ...
 
 
 PrivateKey = ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
@@ -95,6 +96,7 @@ def public_key_from_pem(pem: bytes | str) -> PublicKey:
     from cryptography import x509
 
     data = pem.encode("ascii") if isinstance(pem, str) else pem
+    key: object
     if b"BEGIN CERTIFICATE" in data:
         key = x509.load_pem_x509_certificate(data).public_key()
     else:
@@ -208,32 +210,22 @@ class AuditChain:
             raise ValueError(f"audit action {action.value} needs a reason")
         with self._lock, self._write():
             last_seq, last_hash = self.head()
-            content = {
-                "seq": last_seq + 1,
-                "entry_id": str(uuid.uuid4()),
-                "at": _iso(at) if at is not None else _now_iso(),
-                "operator_id": operator_id,
-                "terminal_no": self.terminal_no,
-                "action": action.value,
-                "target_ids": [str(t) for t in target_ids],
-                "reason": reason.strip() if reason else None,
-                "prev_hash": last_hash,
-            }
-            digest = entry_hash(content)
-            signature = self._sign(bytes.fromhex(digest))
-            entry = AuditEntry(
-                seq=content["seq"],
-                entry_id=content["entry_id"],
-                at=content["at"],
+            unsigned = AuditEntry(
+                seq=last_seq + 1,
+                entry_id=str(uuid.uuid4()),
+                at=_iso(at) if at is not None else _now_iso(),
                 operator_id=operator_id,
                 terminal_no=self.terminal_no,
                 action=action.value,
-                target_ids=tuple(content["target_ids"]),
-                reason=content["reason"],
+                target_ids=tuple(str(t) for t in target_ids),
+                reason=reason.strip() if reason else None,
                 prev_hash=last_hash,
-                hash=digest,
-                signature=signature,
+                hash="",
+                signature=b"",
             )
+            digest = entry_hash(unsigned.hashed_content())
+            signature = self._sign(bytes.fromhex(digest))
+            entry = dataclasses.replace(unsigned, hash=digest, signature=signature)
             self._conn.execute(
                 f"INSERT INTO audit_entries ({_COLUMNS}, pushed) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)",

@@ -73,12 +73,20 @@ class CacheBase:
                 if relaxed:
                     self._conn.execute("PRAGMA synchronous = FULL")
 
+    def optimize(self) -> None:
+        """Refresh the planner's statistics (after an initial sync; cheap otherwise)."""
+        with self._lock:
+            # Statistics from a sample of each index (analysis_limit): exact counts are not
+            # needed by the planner, and a full ANALYZE reads the whole file.
+            self._conn.execute("PRAGMA analysis_limit = 1000")
+            self._conn.execute("PRAGMA optimize=0x10002")
+
     def _wal(self) -> bool:
-        return self._conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        return bool(self._conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal")
 
     def _query(self, sql: str, params: Any = ()) -> list[Any]:
         with self._lock:
-            return self._conn.execute(sql, params).fetchall()
+            return list(self._conn.execute(sql, params).fetchall())
 
     def _query_one(self, sql: str, params: Any = ()) -> Any:
         with self._lock:

@@ -24,6 +24,8 @@ from typing import Any
 
 import sqlcipher3
 
+from app.fileio import fsync_dir, fsync_file, replace_file
+
 from .base import CacheBase
 from .errors import CacheCorrupt, OutboxNotEmpty, StoreError, WrongKey
 from .issuances import IssuancesMixin
@@ -96,7 +98,7 @@ class Cache(ResidentsMixin, SearchMixin, IssuancesMixin, ProtectionMixin, CacheB
             self._bulk_journal()
 
     def schema_version(self) -> int:
-        return self._query_one("PRAGMA user_version")[0]
+        return int(self._query_one("PRAGMA user_version")[0])
 
     def adopt_snapshot(self, snapshot: str | os.PathLike[str], seq: int) -> None:
         """Take a snapshot of the register (keyed with this cache's DEK, at feed position `seq`)
@@ -126,7 +128,7 @@ class Cache(ResidentsMixin, SearchMixin, IssuancesMixin, ProtectionMixin, CacheB
                 snap.execute("PRAGMA journal_mode = DELETE")
             finally:
                 snap.close()
-            _fsync(source)
+            fsync_file(source)
             target = Path(self.path)
             # The last connection to the cache: closing it checkpoints and removes the log. A
             # log left beside the file would be replayed into the snapshot: then stop here.
@@ -136,8 +138,8 @@ class Cache(ResidentsMixin, SearchMixin, IssuancesMixin, ProtectionMixin, CacheB
                     raise StoreError("端末のデータベースの書き込みを完了できませんでした。")
                 with contextlib.suppress(FileNotFoundError):
                     os.remove(str(target) + "-shm")
-                os.replace(source, target)
-                _fsync_dir(target.parent)
+                replace_file(source, target)
+                fsync_dir(target.parent)
             finally:
                 # The snapshot if it replaced the cache, the cache as it was otherwise.
                 self._conn, self._reconnect = self._opener(target)
@@ -166,35 +168,11 @@ class Cache(ResidentsMixin, SearchMixin, IssuancesMixin, ProtectionMixin, CacheB
             conn.close()
         return max(log_frames, 0), max(copied, 0)
 
-    def optimize(self) -> None:
-        """Refresh the planner's statistics (after an initial sync; cheap otherwise)."""
-        with self._lock:
-            # Statistics from a sample of each index (analysis_limit): exact counts are not
-            # needed by the planner, and a full ANALYZE reads the whole file.
-            self._conn.execute("PRAGMA analysis_limit = 1000")
-            self._conn.execute("PRAGMA optimize=0x10002")
-
     def __enter__(self) -> Cache:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _fsync_dir(path: Path) -> None:
-    # A renamed file survives a power cut once its directory is on disk (not on Windows,
-    # which cannot open a directory and makes the rename durable itself).
-    if os.name == "nt":
-        return
-    _fsync(path)
 
 
 def _check_dek(dek: bytes) -> str:
@@ -330,7 +308,7 @@ def copy_cache(
             dst.close()
     finally:
         src.close()
-    _fsync(destination)
+    fsync_file(destination)
 
 
 def _open_plain_for_benchmark(path: str | os.PathLike[str]) -> Cache:

@@ -7,10 +7,12 @@ app/store/outbox.py); the service adds its audit entry inside the same transacti
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
+from app.domain.certificates import format_issuance_no
 from app.sync.protocol import Event, MailToInfo, PurposeInfo, RequesterInfo
 
 from .errors import NotFound, StoreError
@@ -61,7 +63,7 @@ class IssuancesMixin(OutboxMixin):
                 " RETURNING last_seq",
                 (terminal_no, key),
             ).fetchone()
-            return f"{terminal_no}-{day:%Y%m%d}-{row[0]:04d}"
+            return format_issuance_no(terminal_no, day, int(row[0]))
 
     def record_issuance(
         self,
@@ -171,7 +173,7 @@ _SELECT_ISSUANCE = (
 )
 
 
-def _issuance(r: tuple) -> Issuance:  # type: ignore[type-arg]
+def _issuance(r: Sequence[Any]) -> Issuance:
     return Issuance(
         issuance_no=r[0],
         issued_at=datetime.fromisoformat(r[1]),

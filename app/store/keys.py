@@ -8,9 +8,9 @@
   keys are never kept in plain files.
 - `KeySlots(path)`: a small JSON file beside the database with one slot per operator:
   `AES-256-GCM(KEK, DEK)`, `KEK = HKDF-SHA256(argon2id(password, salt) ‖ device_secret)`,
-  the operator id as associated data. The file is replaced atomically (temp file, fsync,
-  os.replace, fsync of the directory). Failed unwraps are counted in the file; the 5th deletes
-  the slot. A slot carries its expiry (policy.offline_login_days from the online login).
+  the operator id as associated data. The file is replaced atomically (app.fileio). Failed
+  unwraps are counted in the file; the 5th deletes the slot. A slot carries its expiry
+  (policy.offline_login_days from the online login).
 
 Argon2id costs default to t=3, m=64 MiB, p=4 (≈0.2–0.5 s on a counter PC); tests pass a cheaper
 `Argon2Params` to KeySlots. The parameters are stored in each slot, so unwrap always uses the
@@ -23,7 +23,6 @@ import base64
 import json
 import os
 import secrets
-import tempfile
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -34,6 +33,8 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from app.fileio import atomic_write_text
 
 from .errors import KeyringUnavailable, NoSlot, SlotDeleted, SlotExpired, StoreError, WrongPassword
 
@@ -64,7 +65,8 @@ def _usable_keyring() -> Any:
         raise KeyringUnavailable("no backend")
     # Windows Credential Manager: keep the entry on this machine (not a roaming credential).
     if type(backend).__name__ == "WinVaultKeyring":
-        backend.persist = "local_machine"
+        win_vault: Any = backend  # WinVaultKeyring's own attribute, not KeyringBackend's
+        win_vault.persist = "local_machine"
     return backend
 
 
@@ -171,7 +173,7 @@ class KeySlots:
         if not self.path.exists():
             return {"format": _SLOT_FORMAT, "slots": {}}
         try:
-            data = json.loads(self.path.read_text("utf-8"))
+            data: dict[str, Any] = json.loads(self.path.read_text("utf-8"))
         except (OSError, ValueError):
             raise StoreError(
                 "鍵ファイルが壊れています。オンラインでログインしてください。"
@@ -181,24 +183,7 @@ class KeySlots:
         return data
 
     def _save(self, data: dict[str, Any]) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".keyslots-", dir=self.path.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump(data, f, indent=1, sort_keys=True)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, self.path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.remove(tmp)
-            raise
-        if hasattr(os, "O_DIRECTORY"):  # POSIX: make the rename itself durable
-            dfd = os.open(self.path.parent, os.O_RDONLY | os.O_DIRECTORY)
-            try:
-                os.fsync(dfd)
-            finally:
-                os.close(dfd)
+        atomic_write_text(self.path, json.dumps(data, indent=1, sort_keys=True))
 
     # operations
 

@@ -15,6 +15,7 @@ that can read the pages.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 # Step 1 (v1): residents, search keys, operators, meta (cursor, policy, terminal status).
 _V1 = [
@@ -323,13 +324,13 @@ MIGRATIONS: Sequence[Sequence[str]] = (_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8, _
 LATEST_VERSION = len(MIGRATIONS)
 
 
-def migrate(conn, upto: int = LATEST_VERSION) -> int:  # type: ignore[no-untyped-def]
+def migrate(conn: Any, upto: int = LATEST_VERSION) -> int:
     """Apply the missing steps up to `upto`; returns the version reached.
 
     `conn` is a DB-API connection in autocommit mode (isolation_level=None); each step runs in
     its own BEGIN IMMEDIATE … COMMIT with the user_version bump.
     """
-    current = conn.execute("PRAGMA user_version").fetchone()[0]
+    current = int(conn.execute("PRAGMA user_version").fetchone()[0])
     for step in range(current, upto):
         conn.execute("BEGIN IMMEDIATE")
         try:

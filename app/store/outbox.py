@@ -12,10 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from app.sync.protocol import Event, EventResult
+from app.sync.protocol import Event, EventResult, payload_problems
 
 from .base import CacheBase
-from .errors import NotFound
+from .errors import NotFound, StoreError
 
 
 def now_iso() -> str:
@@ -35,7 +35,17 @@ class OutboxMixin(CacheBase):
     # -- outbox -------------------------------------------------------------------------------
 
     def outbox_add(self, event: Event) -> None:
-        """Queue an event; durable on return. Adding the same event_id twice is a no-op."""
+        """Queue an event; durable on return. Adding the same event_id twice is a no-op.
+
+        The payload must fit its type's model (protocol.EVENT_PAYLOADS): a malformed event fails
+        here, inside the caller's transaction (an issuance rolls back with it), instead of
+        coming back `rejected` after the certificate was handed over.
+        """
+        problems = payload_problems(event)
+        if problems:
+            raise StoreError(
+                f"送信データ({event.type})の形式が正しくありません: {', '.join(problems)}"
+            )
         with self.transaction() as conn:
             now = now_iso()
             conn.execute(
@@ -78,11 +88,11 @@ class OutboxMixin(CacheBase):
 
     def outbox_count(self) -> int:
         """Pending events (what the status bar shows as the outbox length)."""
-        return self._query_one("SELECT count(*) FROM outbox WHERE state = 'pending'")[0]
+        return int(self._query_one("SELECT count(*) FROM outbox WHERE state = 'pending'")[0])
 
     def outbox_total(self) -> int:
         """Pending + rejected: what must be empty before the cache may be deleted."""
-        return self._query_one("SELECT count(*) FROM outbox")[0]
+        return int(self._query_one("SELECT count(*) FROM outbox")[0])
 
     def outbox_rejected(self) -> list[KeptEvent]:
         rows = self._query(

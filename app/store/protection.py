@@ -5,6 +5,7 @@ persons_support (schema v9)."""
 from __future__ import annotations
 
 from datetime import date
+from typing import TYPE_CHECKING
 
 from app.domain.records import Household
 
@@ -12,6 +13,10 @@ from .base import CacheBase
 
 
 class ProtectionMixin(CacheBase):
+    if TYPE_CHECKING:  # ResidentsMixin's, beside this one in Cache
+
+        def household(self, household_id: str) -> Household: ...
+
     def households_with_support(self, today: date) -> list[Household]:
         """Every household with a member under a 支援措置 still in force on `today`."""
         rows = self._query(
@@ -19,4 +24,4 @@ class ProtectionMixin(CacheBase):
             " WHERE support_until IS NOT NULL AND support_until >= ?",
             (today.isoformat(),),
         )
-        return [self.household(r[0]) for r in rows]  # type: ignore[attr-defined]
+        return [self.household(r[0]) for r in rows]

@@ -22,6 +22,7 @@ from typing import Any
 
 import msgspec
 
+from app.domain.addresses import address_key
 from app.domain.errors import ValidationError
 from app.domain.records import (
     Household,
@@ -41,7 +42,7 @@ from app.sync.protocol import (
 
 from .base import CacheBase
 from .errors import NotFound, StoreError
-from .search import address_key, person_keys
+from .search import person_keys
 
 # persons holds what search, lookups and the feed need; the rest is in households.raw.
 _PERSON_COLUMNS = (
@@ -566,11 +567,12 @@ class ResidentsMixin(CacheBase):
         row = self._query_one("SELECT raw FROM households WHERE household_id = ?", (household_id,))
         if row is None:
             raise NotFound(f"世帯が端末にありません(世帯ID {household_id})。")
-        return row[0]
+        return str(row[0])
 
     def household_data(self, household_id: str) -> dict[str, Any]:
         """The household exactly as it arrived (interchange-format dict)."""
-        return json.loads(self._household_raw(household_id))
+        data: dict[str, Any] = json.loads(self._household_raw(household_id))
+        return data
 
     def household(self, household_id: str) -> Household:
         return parse_line(self._household_raw(household_id))
@@ -646,7 +648,7 @@ class ResidentsMixin(CacheBase):
             if self._bulk:
                 self._bulk_write(conn, puts, deletes)
                 return
-            for h in puts:
-                self._put_household(conn, h)
+            for prepared in puts:
+                self._put_household(conn, prepared)
             for household_id in deletes:
                 self._delete_household(conn, household_id)

@@ -261,9 +261,11 @@ class SearchMixin(CacheBase):
         return sql, params
 
     def _bounded_count(self, sql: str, params: list[Any], bound: int) -> int:
-        return self._conn.execute(
-            f"SELECT count(*) FROM ({sql} LIMIT {bound + 1})", params
-        ).fetchone()[0]
+        return int(
+            self._conn.execute(
+                f"SELECT count(*) FROM ({sql} LIMIT {bound + 1})", params
+            ).fetchone()[0]
+        )
 
     def _filters(
         self, q: SearchQuery, alias: str, akey: AddressKeys | None, *, address: bool = True

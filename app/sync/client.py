@@ -315,7 +315,8 @@ class SyncClient:
         """The page as plain JSON (no model validation): for benchmarks of the raw fetch."""
         response = self._request("GET", "/changes", params={"after": after, "limit": limit})
         try:
-            return json.loads(response.content)
+            page: dict[str, Any] = json.loads(response.content)
+            return page
         except ValueError as exc:
             raise MalformedAnswer(detail=type(exc).__name__) from None
 

@@ -34,6 +34,7 @@ Logging: ids, seqs and counts only — never names or numbers of residents.
 
 from __future__ import annotations
 
+import functools
 import logging
 import random
 import threading
@@ -431,7 +432,7 @@ class SyncEngine:
             if is_cancelled(cancel):
                 raise SyncCancelled
             records: BucketRecords = self._call(
-                "records", lambda k=k: self.client.records(k), cancel, result
+                "records", functools.partial(self.client.records, k), cancel, result
             )
             if records.bucket != k:
                 raise MalformedAnswer("ダイジェストの区分が正しくありません。")

@@ -16,7 +16,8 @@ from pydantic import Field, PlainSerializer, PlainValidator, WithJsonSchema, mod
 
 from app.domain.errors import ValidationError
 from app.domain.notifications import NotificationDraft, Procedure, draft_to_dict, parse_draft
-from app.sync.protocol import WireDatetime, _Model
+from app.sync.protocol import WireDatetime
+from app.sync.protocol import WireModel as _Model
 
 NOTIFICATION_FILED = "notification_filed"
 NOTIFICATION_FEED_KIND = "notification"

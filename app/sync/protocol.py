@@ -24,6 +24,7 @@ from pydantic import (
     Field,
     PrivateAttr,
     StrictInt,
+    ValidationError,
     model_validator,
 )
 
@@ -93,6 +94,10 @@ WireDatetime = Annotated[datetime, BeforeValidator(_iso_only)]
 class _Model(BaseModel):
     # Unknown keys from the other side are errors: a malformed answer must not pass silently.
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# The base of every wire model, for the protocol's other modules (notification_protocol.py).
+WireModel = _Model
 
 
 class Policy(_Model):
@@ -433,3 +438,62 @@ class ReconciliationAckPayload(_Model):
 
     reconciliation_id: StrictInt | None = None
     event_id: str | None = Field(default=None, min_length=36, max_length=36)
+
+
+class AuditBatchPayload(_Model):
+    """Event "audit_batch": a contiguous run of the terminal's audit chain (app/store/audit.py
+    AuditChain.pending_batch); the entries' wire form is app.domain.audit_chain's."""
+
+    terminal_no: str = Field(min_length=1, max_length=16)
+    first_seq: StrictInt = Field(ge=1)
+    last_seq: StrictInt = Field(ge=1)
+    entries: list[dict[str, Any]] = Field(min_length=1)
+
+
+# The payload model of each event type: the terminal validates against it before an event
+# enters the outbox (a typo fails there, not as "rejected" after the fact); the server again.
+EVENT_PAYLOADS: dict[EventType, type[BaseModel]] = {
+    "certificate_issued": CertificateIssuedPayload,
+    "certificate_voided": CertificateVoidedPayload,
+    "card_event": CardEventPayload,
+    "audit_batch": AuditBatchPayload,
+    "reconciliation_ack": ReconciliationAckPayload,
+}
+
+
+def payload_problems(event: Event) -> list[str]:
+    """The payload's fields that do not fit its type's model ([] when it fits)."""
+    model = EVENT_PAYLOADS.get(event.type)
+    if model is None:
+        return ["type"]
+    try:
+        model.model_validate(event.payload)
+    except ValidationError as exc:
+        return [".".join(str(p) for p in e["loc"]) or "payload" for e in exc.errors()]
+    return []
+
+
+def new_event(
+    payload: BaseModel,
+    *,
+    event_id: str,
+    occurred_at: datetime,
+    operator_id: str,
+    terminal_no: str,
+    relied_versions: dict[str, int] | None = None,
+    stale_approved_by: str | None = None,
+) -> Event:
+    """An Event built from its typed payload (the type follows from the payload's model)."""
+    types = [t for t, model in EVENT_PAYLOADS.items() if type(payload) is model]
+    if len(types) != 1:
+        raise TypeError(f"no event type carries a {type(payload).__name__}")
+    return Event(
+        event_id=event_id,
+        type=types[0],
+        occurred_at=occurred_at,
+        operator_id=operator_id,
+        terminal_no=terminal_no,
+        relied_versions=relied_versions or {},
+        stale_approved_by=stale_approved_by,
+        payload=payload.model_dump(mode="json"),
+    )

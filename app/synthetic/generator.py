@@ -17,18 +17,16 @@ household whose only member is a 除票, and a foreign household.
 from __future__ import annotations
 
 import bisect
-import contextlib
 import itertools
 import json
 import os
 import random
-import tempfile
 from collections.abc import Iterator, Sequence
 from datetime import date
-from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from app.domain.records import Household, parse_household
+from app.fileio import atomic_writer
 from app.synthetic import data
 
 REFERENCE_DATE = date(2026, 4, 1)
@@ -44,10 +42,8 @@ SHARE_KATAGAKI = 0.25
 # Household sizes 1..8 and their weights (Kitami-like: many single and two-person households).
 SIZE_WEIGHTS = (38, 30, 14, 10, 5, 1.8, 0.8, 0.4)
 
-T = TypeVar("T")
 
-
-class _Picker:
+class _Picker[T]:
     """Weighted choice with precomputed cumulative weights (random.choices recomputes them)."""
 
     __slots__ = ("cum", "items", "total")
@@ -57,7 +53,7 @@ class _Picker:
         self.cum = list(itertools.accumulate(weights))
         self.total = self.cum[-1]
 
-    def __call__(self, rng: random.Random):  # type: ignore[no-untyped-def]
+    def __call__(self, rng: random.Random) -> T:
         return self.items[bisect.bisect(self.cum, rng.random() * self.total)]
 
 
@@ -98,7 +94,7 @@ _FAMILY_STATUS: dict[str | None, tuple[str | None, int]] = {
     "技術・人文知識・国際業務": ("家族滞在", 3),
     "永住者": ("永住者の配偶者等", 3),
 }
-_NOT_FOREIGN: dict[str, object] = {
+_NOT_FOREIGN: dict[str, Any] = {
     "alias": None,
     "alias_kana": None,
     "nationality": None,
@@ -192,12 +188,12 @@ class _Generator:
         honseki: str | None,
         moved_in: int | None,
         previous_address: str | None,
-        foreign: dict[str, object] | None = None,
+        foreign: dict[str, Any] | None = None,
         given: tuple[str, str] | None = None,
         removed: bool | None = None,
         former_name: str | None = None,
-        support_measure: dict[str, object] | None = None,
-    ) -> dict[str, object]:
+        support_measure: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
         """One person in the interchange format (a dict: the JSONL writer's fast path)."""
         rng = self.rng
         random_ = rng.random
@@ -286,8 +282,8 @@ class _Generator:
     # -- households -----------------------------------------------------------------------
 
     def _finish(
-        self, members: list[dict[str, object]], address: str, postal: str, katagaki: str | None
-    ) -> dict[str, object]:
+        self, members: list[dict[str, Any]], address: str, postal: str, katagaki: str | None
+    ) -> dict[str, Any]:
         self.household_seq += 1
         return {
             "household_id": f"H{self.household_seq:08d}",
@@ -306,7 +302,7 @@ class _Generator:
         family: tuple[str, str] | None = None,
         support: bool = False,
         all_removed: bool = False,
-    ) -> dict[str, object]:
+    ) -> dict[str, Any]:
         rng = self.rng
         address, postal, katagaki = self.address()
         if family is None:
@@ -336,10 +332,10 @@ class _Generator:
             head_sex = "female"  # in this data, a woman who left her partner, with her children
         removed = True if all_removed else None
 
-        def make(sex: str, age: int, rel: str, **extra: object) -> dict[str, object]:
+        def make(sex: str, age: int, rel: str, **extra: Any) -> dict[str, Any]:
             gone = extra.pop("removed", removed)
             return self.person(
-                family=family,  # type: ignore[arg-type]
+                family=family,
                 sex=sex,
                 age=max(0, age),
                 relationship=rel,
@@ -347,8 +343,8 @@ class _Generator:
                 honseki=honseki,
                 moved_in=moved_in,
                 previous_address=previous,
-                removed=gone,  # type: ignore[arg-type]
-                **extra,  # type: ignore[arg-type]
+                removed=gone,
+                **extra,
             )
 
         head_name: str | None = None
@@ -401,12 +397,12 @@ class _Generator:
         if len(members) > size:
             members = members[:size]
         if head_sex == "male" and head_age >= 25 and not all_removed and not support:
-            self.perpetrator_pool.append(head["person_id"])  # type: ignore[arg-type]
+            self.perpetrator_pool.append(head["person_id"])
             if len(self.perpetrator_pool) > 16:
                 del self.perpetrator_pool[0]
         return self._finish(members, address, postal, katagaki)
 
-    def foreign(self, size: int) -> dict[str, object]:
+    def foreign(self, size: int) -> dict[str, Any]:
         rng = self.rng
         address, postal, katagaki = self.address()
         nationality, _, families, males, females = _FOREIGN(rng)
@@ -425,7 +421,7 @@ class _Generator:
             size = 1  # trainees, students and spouses of Japanese nationals live alone here
         # The family of a worker stays as 家族滞在; of a permanent resident, as 永住者の配偶者等.
         family_status, family_years = _FAMILY_STATUS.get(status, (status, years))
-        members = []
+        members: list[dict[str, Any]] = []
         for i in range(size):
             if i > 0:
                 status, years = family_status, family_years
@@ -451,7 +447,7 @@ class _Generator:
             until = None
             if years:
                 until = _iso(_REF_ORD + int(rng.random() * years * 365) + 30)
-            extra: dict[str, object] = {
+            extra: dict[str, Any] = {
                 "alias": None,
                 "alias_kana": None,
                 "nationality": nationality,
@@ -483,16 +479,16 @@ class _Generator:
             )
         return self._finish(members, address, postal, katagaki)
 
-    def random_household(self, size: int) -> dict[str, object]:
+    def random_household(self, size: int) -> dict[str, Any]:
         rng = self.rng
         if rng.random() < SHARE_FOREIGN_HOUSEHOLDS:
             return self.foreign(size)
         return self.japanese(size, support=rng.random() < SHARE_SUPPORT)
 
-    def showcases(self) -> Iterator[dict[str, object]]:
+    def showcases(self) -> Iterator[dict[str, Any]]:
         first = self.japanese(9, family=("佐藤", "サトウ"))
         if not self.perpetrator_pool:
-            self.perpetrator_pool.append(first["head_person_id"])  # type: ignore[arg-type]
+            self.perpetrator_pool.append(first["head_person_id"])
         yield first
         yield self.japanese(3, family=data.IVS_SURNAMES[0])
         yield self.japanese(2, support=True)
@@ -512,11 +508,11 @@ def household_dicts(persons: int, seed: int) -> Iterator[dict[str, Any]]:
     for h in households:
         if remaining <= 0:
             return
-        members: list[dict[str, Any]] = h["members"]  # type: ignore[assignment]
+        members: list[dict[str, Any]] = h["members"]
         if len(members) > remaining:
             h["members"] = members = members[:remaining]  # the budget ends inside a household
         remaining -= len(members)
-        yield h  # type: ignore[misc]
+        yield h
 
 
 def generate(persons: int, seed: int) -> Iterator[Household]:
@@ -529,45 +525,19 @@ def generate(persons: int, seed: int) -> Iterator[Household]:
 
 
 def write_jsonl(path: str | os.PathLike[str], persons: int, seed: int) -> int:
-    """Write the municipality as JSONL atomically (temp file, fsync, replace); → households."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    """Write the municipality as JSONL atomically (app.fileio); → households."""
     count = 0
     encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as out:
-            batch: list[str] = []
-            for h in household_dicts(persons, seed):
-                batch.append(encode(h))
-                count += 1
-                if len(batch) >= 2000:
-                    batch.append("")
-                    out.write("\n".join(batch))
-                    batch.clear()
-            if batch:
+    with atomic_writer(path, newline="\n") as out:
+        batch: list[str] = []
+        for h in household_dicts(persons, seed):
+            batch.append(encode(h))
+            count += 1
+            if len(batch) >= 2000:
                 batch.append("")
                 out.write("\n".join(batch))
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    _fsync_dir(target.parent)
+                batch.clear()
+        if batch:
+            batch.append("")
+            out.write("\n".join(batch))
     return count
-
-
-def _fsync_dir(directory: Path) -> None:
-    # Make the rename durable where the OS allows opening a directory (not on Windows).
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)

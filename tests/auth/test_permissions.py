@@ -13,7 +13,6 @@ from app.auth.permissions import (
     has_permission,
     permissions_of,
     require_permission,
-    requires,
 )
 
 P = Permission
@@ -75,30 +74,3 @@ def test_separation_of_duties() -> None:
 def test_roles_combine_and_unknown_roles_grant_nothing() -> None:
     assert permissions_of(["clerk", "auditor"]) == EXPECTED[Role.CLERK] | EXPECTED[Role.AUDITOR]
     assert permissions_of(["root", "superuser", ""]) == frozenset()
-
-
-class _S:
-    def __init__(self, *roles: str) -> None:
-        self.roles = roles
-
-
-@requires(Permission.ISSUE_CERTIFICATE)
-def _issue(session: object, person_id: str) -> str:
-    return f"issued {person_id}"
-
-
-class _Service:
-    @requires(Permission.VIEW_AUDIT)
-    def trail(self, session: object) -> str:
-        return "trail"
-
-
-def test_requires_decorator_checks_inside_the_service() -> None:
-    assert _issue(_S("issuer"), "P1") == "issued P1"
-    with pytest.raises(PermissionDenied):
-        _issue(_S("clerk"), "P1")
-    with pytest.raises(PermissionDenied):
-        _issue(object(), "P1")  # no session at all
-    assert _Service().trail(_S("auditor")) == "trail"
-    with pytest.raises(PermissionDenied):
-        _Service().trail(session=_S("supervisor"))

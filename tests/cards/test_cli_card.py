@@ -6,7 +6,6 @@ import io
 import json
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -15,6 +14,7 @@ from app.cards.simulator import CardProfile
 from cli.card import main
 from tests.cards.conftest import DEMO_PROFILE
 from tests.support.pcscd import READER_NAMES, Pcscd
+from tests.support.poll import poll_until
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -86,14 +86,13 @@ def test_simulate_status_and_read_through_pcscd(pcscd: Pcscd, profile: CardProfi
         text=True,
     )
     try:
-        deadline = time.monotonic() + 20
-        data: dict = {}
-        while time.monotonic() < deadline:
+
+        def card_status() -> dict | None:
             code, out = _run(["status", "--json"])
-            data = json.loads(out) if code == 0 else {"card": None}
-            if data["card"]:
-                break
-            time.sleep(0.2)
+            status = json.loads(out) if code == 0 else {"card": None}
+            return status if status["card"] else None
+
+        data = poll_until(card_status, timeout=20, interval=0.2, what="the card in status")
         assert data["card"] and data["card"]["reader"] == READER_NAMES[1]
         assert {"name": READER_NAMES[1], "card_present": True} in data["readers"]
         code, out = _run(
@@ -107,11 +106,10 @@ def test_simulate_status_and_read_through_pcscd(pcscd: Pcscd, profile: CardProfi
         stdout, stderr = proc.communicate(timeout=10)
     assert proc.returncode == 0, stderr
     assert "vpcd" in stdout and "取り外しました" in stdout
-    deadline = time.monotonic() + 10
-    while True:
+
+    def removed() -> bool:
         # A status racing with the removal may fail with "removed" (exit 1): ask again.
         code, out = _run(["status", "--json"])
-        if code == 0 and json.loads(out)["card"] is None:
-            break
-        assert time.monotonic() < deadline, "the card was not removed"
-        time.sleep(0.1)
+        return code == 0 and json.loads(out)["card"] is None
+
+    poll_until(removed, timeout=10, what="the card was not removed")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import queue
 import shutil
 import subprocess
-import time
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -19,17 +18,13 @@ from app.cards.pcsc import PcscTransport, list_readers, readers_with_card
 from app.cards.simulator import ATR, CardProfile, VirtualCard, VpcdCard
 from tests.support import require
 from tests.support.pcscd import READER_NAMES, Pcscd
+from tests.support.poll import poll_until
 
 SLOT0 = READER_NAMES[0]
 
 
 def wait_for(cond: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return
-        time.sleep(0.05)
-    raise AssertionError("condition not reached in time")
+    poll_until(cond, timeout=timeout, interval=0.05)
 
 
 @pytest.fixture

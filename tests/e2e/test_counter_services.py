@@ -160,6 +160,24 @@ def test_clerk_cannot_issue_even_through_the_service(counter) -> None:
         session.logout()
 
 
+def test_viewing_the_audit_log_is_checked_and_itself_audited(counter) -> None:
+    session = counter.login("clerk01")
+    try:
+        with pytest.raises(PermissionDenied):
+            session.audit_log()
+    finally:
+        session.logout()
+    session = counter.login("audit01")
+    try:
+        shown = session.audit_log(operator_id="clerk01")
+        assert shown and {e.operator_id for e in shown} == {"clerk01"}
+        latest = session.chain.query(operator_id="audit01")[0]
+        assert latest.action == AuditAction.VIEW_AUDIT_LOG.value
+        assert latest.target_ids == ("clerk01",)
+    finally:
+        session.logout()
+
+
 def test_protected_person_needs_a_verified_supervisor(counter) -> None:
     session = counter.login("issuer01")
     try:

@@ -32,6 +32,7 @@ from tests.printing import households as H
 from tests.printing.conftest import need_tool
 from tests.printing.test_certificate_pdf import ISSUANCE, SEAL, make_doc
 from tests.support import require
+from tests.support.poll import poll_until
 
 ROOT = Path(__file__).resolve().parents[2]
 PPD = Path("/usr/share/ppd/cups-pdf/CUPS-PDF_opt.ppd")
@@ -93,11 +94,12 @@ def cups() -> Iterator[Cups]:
     )
     try:
         socket = d / "cups.sock"
-        deadline = time.monotonic() + 20
-        while not socket.exists():
+
+        def listening() -> bool:
             assert proc.poll() is None, "cupsd exited"
-            assert time.monotonic() < deadline, "cupsd did not start"
-            time.sleep(0.1)
+            return socket.exists()
+
+        poll_until(listening, timeout=20, what="cupsd did not start")
         server = Cups(socket, f"MadoguchiTest{os.getpid()}", Path(pwd.getpwuid(0).pw_dir) / "PDF")
         subprocess.run(
             [lpadmin, "-p", server.queue, "-v", "cups-pdf:/", "-P", str(PPD), "-E"],

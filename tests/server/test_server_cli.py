@@ -8,14 +8,15 @@ import secrets
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from app.sync.client import SyncClient, generate_terminal_key, make_csr, store_enrollment
 from app.sync.errors import ServerUnreachable
 from server.cli import main
+from tests.support.poll import poll_until
 from tests.support.server import KEY_PASSWORD, make_households, write_jsonl
 
 
@@ -107,17 +108,16 @@ def test_cli_init_import_operator_token_and_serve(
     )
     try:
         base = f"https://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
         key = generate_terminal_key()
-        while True:
-            try:
-                with SyncClient(base, data / "ca" / "ca.pem") as anon:
-                    answer = anon.enroll(token, make_csr(key), secrets.token_bytes(32))
-                break
-            except ServerUnreachable:
-                assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
-                assert time.monotonic() < deadline
-                time.sleep(0.3)
+
+        def enroll() -> Any:
+            assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+            with SyncClient(base, data / "ca" / "ca.pem") as anon:
+                return anon.enroll(token, make_csr(key), secrets.token_bytes(32))
+
+        answer = poll_until(
+            enroll, timeout=60, interval=0.3, what="the server", retry_on=(ServerUnreachable,)
+        )
         cert, key_path, ca = store_enrollment(tmp_path / "t", key, answer, KEY_PASSWORD)
         with SyncClient(base, ca, cert, key_path, KEY_PASSWORD) as client:
             client.login("op9", "a-long-password")

@@ -1,7 +1,10 @@
 """Child process of test_store_crash: applies the feed page by page until killed or done.
 
 python -m tests.store.crash_child PATH DEK_HEX PERSONS PAGE
-Prints "begin N" before and "done N" after each page (N = page's last seq), flushed.
+Prints "begin N" before each page (N = page's last seq), "written N" once the page is written
+inside its transaction, not yet committed, and "done N" after the commit, flushed. After
+"written" it waits for a line on stdin: the parent's SIGKILL lands there, inside the
+transaction (a parent that closed stdin lets every page through).
 """
 
 from __future__ import annotations
@@ -23,7 +26,10 @@ def main() -> None:
     for i in range(start, len(items), page):
         chunk = items[i : i + page]
         print(f"begin {chunk[-1].seq}", flush=True)
-        cache.apply_changes(chunk, chunk[-1].seq)
+        with cache.transaction():
+            cache.apply_changes(chunk, chunk[-1].seq)  # joins the page's transaction
+            print(f"written {chunk[-1].seq}", flush=True)
+            sys.stdin.readline()  # the parent kills us here, before the COMMIT
         print(f"done {chunk[-1].seq}", flush=True)
     cache.close()
     print("finished", flush=True)

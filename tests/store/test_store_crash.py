@@ -6,7 +6,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 from app.store.db import open_cache
@@ -23,7 +22,7 @@ def _child(path: Path, dek: bytes) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-m", "tests.store.crash_child", str(path), dek.hex(), str(PERSONS),
          str(PAGE)],
-        cwd=ROOT, stdout=subprocess.PIPE, text=True,
+        cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
     )  # fmt: skip
 
 
@@ -48,23 +47,26 @@ def test_sigkill_while_applying_pages(tmp_path: Path) -> None:
     dek = generate_dek()
     expected = [i.data for i in household_items(list(make_households(PERSONS, seed=77)))]
     cursors = []
-    for target, delay in ((2, 0.03), (5, 0.01)):
+    for target in (2, 5):
         proc = _child(path, dek)
-        assert proc.stdout is not None
-        begun = 0
+        assert proc.stdout is not None and proc.stdin is not None
+        written = 0
         for line in proc.stdout:
-            if line.startswith("begin"):
-                begun += 1
-                if begun == target:
-                    time.sleep(delay)  # inside the page's transaction, most likely
+            if line.startswith("written"):
+                written += 1
+                if written == target:
+                    # The child holds the page's transaction open until it reads a line.
                     os.kill(proc.pid, signal.SIGKILL)
                     break
+                proc.stdin.write("go\n")
+                proc.stdin.flush()
         proc.wait(timeout=30)
         assert proc.returncode == -signal.SIGKILL
         cursors.append(_check_consistent(path, dek, expected))
-    # The first kill landed inside page 2's transaction (30 ms into a ~100 ms page):
-    # page 1 is there, page 2 is not.
+    # The first kill landed inside page 2's transaction: page 1 is there, page 2 is not; the
+    # second, inside the 5th page of the resumed run.
     assert cursors[0] == PAGE
+    assert cursors[1] == PAGE + 4 * PAGE
     assert 0 < cursors[0] < cursors[1] < len(expected)
     # Resume to the end from the stored cursor.
     proc = _child(path, dek)

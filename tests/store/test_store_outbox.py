@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlcipher3
@@ -15,7 +16,25 @@ from app.store.keys import Argon2Params, KeySlots
 from app.sync.protocol import Event, EventResult
 
 
-def event(kind: str = "card_event", **payload) -> Event:
+def event(kind: str = "card_event", **extra: Any) -> Event:
+    """A well-formed event of `kind` (the outbox checks payloads against their models);
+    `extra` goes into the payload where the model has room for it."""
+    payload: dict[str, Any]
+    if kind == "certificate_issued":
+        payload = {
+            "issuance_no": extra.get("issuance_no", "0001-20261126-0001"),
+            "kind": "household",
+            "person_ids": ["P0001"],
+            "copies": 1,
+            "fee_yen": 300,
+            "content_digest": "0" * 64,
+        }
+    elif kind == "certificate_voided":
+        payload = {"issuance_no": extra.get("issuance_no", "0001-20261126-0001")}
+    elif kind == "audit_batch":
+        payload = {"terminal_no": "0001", "first_seq": 1, "last_seq": 1, "entries": [extra]}
+    else:
+        payload = {"action": "交付", "details": extra}
     return Event(
         event_id=str(uuid.uuid4()),
         type=kind,  # type: ignore[arg-type]
@@ -24,6 +43,42 @@ def event(kind: str = "card_event", **payload) -> Event:
         terminal_no="0001",
         payload=payload,
     )
+
+
+def test_a_malformed_payload_never_enters_the_outbox(tmp_path: Path, dek: bytes) -> None:
+    """A typo in a payload fails on the terminal, inside the issuance's transaction: no number
+    is consumed, nothing is recorded, so no certificate is handed over (the service renders
+    the PDF in the same transaction and returns it only after the commit)."""
+    cache = create_cache(tmp_path / "cache.db", dek)
+    good = event("certificate_issued")
+    typo = good.model_copy(update={"payload": {**good.payload, "fee_yenn": 300}})
+    with pytest.raises(StoreError, match="fee_yenn"):
+        cache.outbox_add(typo)
+    day = date(2026, 11, 26)
+
+    def bad_event(no: str) -> Event:
+        return typo.model_copy(update={"payload": {**typo.payload, "issuance_no": no}})
+
+    with pytest.raises(StoreError), cache.transaction():
+        no = cache.next_issuance_no("0001", day)
+        cache.record_issuance(
+            issuance_no=no,
+            terminal_no="0001",
+            issued_at=datetime(2026, 11, 26, 9, 0, tzinfo=UTC),
+            operator_id="op1",
+            kind="household",
+            household_id="H0001",
+            person_ids=["P0001"],
+            copies=1,
+            fee_yen=300,
+            requester_kind="self",
+            id_document=None,
+            content_digest="0" * 64,
+            event_factory=bad_event,
+        )
+    assert cache.outbox_total() == 0 and cache.issuances_on(day) == []
+    assert cache.next_issuance_no("0001", day) == "0001-20261126-0001"  # the number came back
+    cache.close()
 
 
 def test_outbox_results(tmp_path: Path, dek: bytes) -> None:

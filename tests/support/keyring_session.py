@@ -19,13 +19,13 @@ import shutil
 import signal
 import subprocess
 import tempfile
-import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from tests.support import require
+from tests.support.poll import poll_until
 
 _ENV_KEYS = ("DBUS_SESSION_BUS_ADDRESS", "HOME", "XDG_DATA_HOME", "XDG_RUNTIME_DIR",
              "XDG_CONFIG_HOME", "GNOME_KEYRING_CONTROL")  # fmt: skip
@@ -90,18 +90,20 @@ def secret_service() -> Iterator[Any]:
         from keyring.backends import SecretService
 
         backend = SecretService.Keyring()
+
         # The daemon needs a moment to own org.freedesktop.secrets and create the collection.
-        deadline = time.monotonic() + 15
-        while True:
-            try:
-                backend.set_password("madoguchi-probe", "probe", "ok")
-                if backend.get_password("madoguchi-probe", "probe") == "ok":
-                    backend.delete_password("madoguchi-probe", "probe")
-                    break
-            except Exception as exc:
-                if time.monotonic() > deadline:
-                    require(False, f"Secret Service did not come up: {type(exc).__name__}")
-                time.sleep(0.2)
+        def probe() -> bool:
+            backend.set_password("madoguchi-probe", "probe", "ok")
+            if backend.get_password("madoguchi-probe", "probe") != "ok":
+                return False
+            backend.delete_password("madoguchi-probe", "probe")
+            return True
+
+        try:
+            poll_until(probe, timeout=15, interval=0.2, retry_on=(Exception,))
+        except AssertionError as exc:
+            cause = type(exc.__cause__).__name__ if exc.__cause__ else "timeout"
+            require(False, f"Secret Service did not come up: {cause}")
         keyring.set_keyring(backend)
         yield backend
     finally:

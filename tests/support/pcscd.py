@@ -31,6 +31,7 @@ from pathlib import Path
 import pytest
 
 from tests.support import require
+from tests.support.poll import poll_until
 
 DEBIAN_VPCD_CONF = Path("/etc/reader.conf.d/vpcd")
 RUN_DIR = Path("/run/pcscd")
@@ -115,14 +116,17 @@ class Pcscd:
             stdin=subprocess.DEVNULL,
         )
         log.close()
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"pcscd exited ({self.proc.returncode}); see {self.log_path}")
-            if set(READER_NAMES) <= set(_list_readers()):
-                return
-            time.sleep(0.1)
-        raise RuntimeError(f"pcscd readers did not appear; see {self.log_path}")
+        proc = self.proc
+
+        def readers_up() -> bool:
+            if proc.poll() is not None:
+                raise RuntimeError(f"pcscd exited ({proc.returncode}); see {self.log_path}")
+            return set(READER_NAMES) <= set(_list_readers())
+
+        try:
+            poll_until(readers_up, timeout=timeout)
+        except AssertionError:
+            raise RuntimeError(f"pcscd readers did not appear; see {self.log_path}") from None
 
     def stop(self) -> None:
         if self.proc is None:
@@ -136,9 +140,8 @@ class Pcscd:
                 self.proc.wait(5)
         self.proc = None
         # pcscd removes its socket on exit; wait so that a restart does not race with it.
-        deadline = time.monotonic() + 5
-        while (RUN_DIR / "pcscd.comm").exists() and time.monotonic() < deadline:
-            time.sleep(0.05)
+        with contextlib.suppress(AssertionError):  # a leftover socket: the restart says so
+            poll_until(lambda: not (RUN_DIR / "pcscd.comm").exists(), timeout=5, interval=0.05)
 
     @property
     def running(self) -> bool:

@@ -20,6 +20,7 @@ from app.sync.errors import ServerUnreachable
 from server import admin
 from server import snapshot as server_snapshot
 from server.errors import ApiError
+from tests.support.poll import poll_until
 from tests.sync.rig import Rig, Template
 from tests.sync.test_sync_faults import assert_equal_to_server, kill_child
 
@@ -88,10 +89,7 @@ def test_initial_sync_takes_the_snapshot_then_the_feed(rig: Rig) -> None:
     assert report.push is not None and report.push.accepted == len(events)
     assert _parts(rig) == []  # downloaded and taken
     # The server deletes its copy once it has answered the terminal's DELETE.
-    deadline = time.monotonic() + 10
-    while _exports(rig) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert _exports(rig) == []
+    poll_until(lambda: _exports(rig) == [], timeout=10, interval=0.05, what="the copy deleted")
     # One bar for the whole sync, in the feed's units: the download counts up to the
     # snapshot's seq, then the feed's pages go on from there.
     download = [d for d, t in seen if t == seq]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import QCoreApplication, QThreadPool, Signal
 from PySide6.QtWidgets import QWidget
 from shiboken6 import delete
 
@@ -51,9 +51,19 @@ def test_many_quick_results_in_a_row(qtbot) -> None:
 
 def test_widget_deleted_before_the_result(qtbot) -> None:
     got: list[int] = []
+    ran: list[int] = []
+
+    def work() -> int:
+        ran.append(1)
+        return sum(range(200_000))
+
     for _ in range(20):
         w = _Widget()
-        run_in_background(w, lambda: sum(range(200_000)), got.append)
+        run_in_background(w, work, got.append)
         delete(w)  # the C++ widget is gone now, before any result can arrive
-    qtbot.wait(500)
+    # Every worker has finished and every queued result has been delivered (or dropped).
+    assert QThreadPool.globalInstance().waitForDone(30_000)
+    QCoreApplication.sendPostedEvents()
+    QCoreApplication.processEvents()
+    assert len(ran) == 20  # the work did run: nothing arrived because the widgets were gone
     assert got == []

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from datetime import date
 
-from app.domain.certificates.document import CertificateDocument
+from app.domain.certificates.document import ISSUANCE_NO_RE, CertificateDocument, issuance_date
 from app.domain.errors import DomainError
 
 
@@ -47,7 +47,6 @@ def content_digest(document: CertificateDocument) -> str:
 
 
 QR_PREFIX = "MDG1"
-_ISSUANCE_RE = re.compile(r"[0-9A-Za-z]{1,16}-[0-9]{8}-[0-9]{1,9}")
 _TERMINAL_RE = re.compile(r"[0-9A-Za-z]{1,16}")
 _DIGEST_RE = re.compile(r"[0-9a-f]{64}")
 
@@ -65,8 +64,7 @@ class QrPayload:
 
     @property
     def issued_on(self) -> date:
-        ymd = self.issuance_no.split("-")[1]
-        return date(int(ymd[:4]), int(ymd[4:6]), int(ymd[6:]))
+        return issuance_date(self.issuance_no)
 
     def signed_bytes(self) -> bytes:
         return signed_bytes(self.issuance_no, self.content_digest, self.terminal_no)
@@ -78,7 +76,7 @@ def signed_bytes(issuance_no: str, digest: str, terminal_no: str) -> bytes:
 
 
 def _check_fields(issuance_no: str, digest: str, terminal_no: str) -> None:
-    if not _ISSUANCE_RE.fullmatch(issuance_no):
+    if not ISSUANCE_NO_RE.fullmatch(issuance_no):
         raise PayloadError("交付番号の形式が正しくありません。")
     if not _DIGEST_RE.fullmatch(digest):
         raise PayloadError("内容の要約値（SHA-256）の形式が正しくありません。")
@@ -86,9 +84,8 @@ def _check_fields(issuance_no: str, digest: str, terminal_no: str) -> None:
         raise PayloadError("端末番号の形式が正しくありません。")
     if issuance_no.split("-")[0] != terminal_no:
         raise PayloadError("交付番号と端末番号が一致しません。")
-    ymd = issuance_no.split("-")[1]
     try:
-        date(int(ymd[:4]), int(ymd[4:6]), int(ymd[6:]))
+        issuance_date(issuance_no)
     except ValueError:
         raise PayloadError("交付番号の日付が正しくありません。") from None
 

@@ -5,6 +5,7 @@ Pure: no I/O. `paginate` decides how the 世帯連記式 splits into sheets; pri
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date
 
@@ -31,6 +32,22 @@ PERSONS_PER_SHEET = 4
 # 0.5). Budgeted for a sheet that also carries the 認証文; the renderer shrinks a sheet that
 # still does not fit (a single person with a very long 記事) rather than cut anything.
 SHEET_ROW_BUDGET = 42.0
+
+
+# 交付番号 (DESIGN.md §5): "{terminal_no}-{yyyymmdd}-{seq}", allocated on the terminal; the
+# sequence is written with four digits at least. The QR payload's check reads it back.
+ISSUANCE_NO_RE = re.compile(r"[0-9A-Za-z]{1,16}-[0-9]{8}-[0-9]{1,9}")
+
+
+def format_issuance_no(terminal_no: str, day: date, seq: int) -> str:
+    """The 交付番号 of the `seq`-th issuance of `day` on this terminal (0: a 見本's)."""
+    return f"{terminal_no}-{day:%Y%m%d}-{seq:04d}"
+
+
+def issuance_date(issuance_no: str) -> date:
+    """The day a 交付番号 was allocated (ValueError when it holds no valid date)."""
+    ymd = issuance_no.split("-")[1]
+    return date(int(ymd[:4]), int(ymd[4:6]), int(ymd[6:]))
 
 
 @dataclass(frozen=True, slots=True)

@@ -184,6 +184,18 @@ FORM_TITLES: dict[FormKind, str] = {
     FormKind.INDIVIDUAL: "住民票の写し",
     FormKind.REMOVED: "住民票の除票の写し",
 }
+# The one home of the forms' names: the layout, for lists and forms ...
+FORM_LABELS: dict[FormKind, str] = {
+    FormKind.HOUSEHOLD: "世帯連記式",
+    FormKind.INDIVIDUAL: "個人票",
+    FormKind.REMOVED: "除票（個人票）",
+}
+# ... and what the 日計表 counts.
+REPORT_TITLES: dict[FormKind, str] = {
+    FormKind.HOUSEHOLD: "住民票の写し(世帯連記式)",
+    FormKind.INDIVIDUAL: "住民票の写し(個人票)",
+    FormKind.REMOVED: "住民票の除票の写し",
+}
 DEFAULT_FEE_YEN = 300
 MAX_COPIES = 20
 
@@ -510,10 +522,10 @@ def decide(
     reasons: list[str] = []
     certificates = 1 if form is FormKind.HOUSEHOLD else len(persons)
     title = FORM_TITLES[form]
-    who = "世帯全員" if request.person_ids is None else f"{len(persons)}人"
-    form_label = "世帯連記式" if form is FormKind.HOUSEHOLD else "個人票"
+    whom = "世帯全員" if request.person_ids is None else f"{len(persons)}人"
+    layout = FORM_LABELS[FormKind.HOUSEHOLD if form is FormKind.HOUSEHOLD else FormKind.INDIVIDUAL]
     reasons.append(
-        f"{label}の請求（住民基本台帳法{rule.value}）として、{who}の{title}（{form_label}）を"
+        f"{label}の請求（住民基本台帳法{rule.value}）として、{whom}の{title}（{layout}）を"
         f"{certificates * request.copies}通交付できます。"
     )
     if removed:

@@ -276,9 +276,9 @@ def confirm(
         # The movers stay listed in the household they leave, as 除票.
         h = out.get(source.household_id, source)
         listed = {p.person_id for p in h.members}
-        members = tuple(persons[p.person_id] if p.person_id in mover_ids else p for p in h.members)
+        kept = tuple(persons[p.person_id] if p.person_id in mover_ids else p for p in h.members)
         left = tuple(persons[pid] for pid in sorted(mover_ids - listed))
-        out[source.household_id] = replace(h, members=members + left)
+        out[source.household_id] = replace(h, members=kept + left)
     elif source is not None and source.household_id not in out:
         # Everyone moved to other households: the 除票 stay; with none, the household ceases.
         left = tuple(p for p in source.members if p.person_id not in placed)

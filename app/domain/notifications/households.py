@@ -17,6 +17,8 @@ clerk asks; with one person left it is that person, §25 then needs no separate 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from app.domain.notifications.findings import Finding, error
 from app.domain.notifications.model import (
     HEAD,
@@ -29,7 +31,7 @@ from app.domain.notifications.model import (
 )
 from app.domain.notifications.register import Register, residents
 from app.domain.notifications.towns import fold_address
-from app.domain.records import Household
+from app.domain.records import Household, Person
 
 ARTICLE_HEAD = "住基法第7条第4号"
 ARTICLE_CHANGE = "住基法第25条"
@@ -327,12 +329,12 @@ def propose_households(
     return tuple(plans)
 
 
-def _keep(persons: tuple | list) -> tuple[Role, ...]:  # type: ignore[type-arg]
+def _keep(persons: Sequence[Person]) -> tuple[Role, ...]:
     ordered = sorted(persons, key=lambda p: p.relationship != HEAD)
     return tuple(Role(key=p.person_id, relationship=p.relationship) for p in ordered)
 
 
-def _headed(persons: list) -> tuple[Role, ...]:  # type: ignore[type-arg]
+def _headed(persons: list[Person]) -> tuple[Role, ...]:
     if any(p.relationship == HEAD for p in persons):
         return _keep(persons)
     first, *rest = persons
@@ -342,7 +344,7 @@ def _headed(persons: list) -> tuple[Role, ...]:  # type: ignore[type-arg]
     )
 
 
-def _remaining(source: Household, staying: list) -> tuple[Role, ...]:  # type: ignore[type-arg]
+def _remaining(source: Household, staying: list[Person]) -> tuple[Role, ...]:
     if any(p.person_id == source.head_person_id for p in staying):
         return _keep(staying)
     eldest = min(staying, key=lambda p: p.birth_date)

@@ -96,7 +96,7 @@ class _Model(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     pass
 
 
-class Address(_Model):
+class Address(_Model, frozen=True):
     text: str  # 都道府県から番地まで (北海道北見市北5条東2丁目1番地)
     katagaki: str | None = None  # 方書
     postal_code: str | None = None
@@ -106,7 +106,7 @@ class Address(_Model):
         return self.text + (f"　{self.katagaki}" if self.katagaki else "")
 
 
-class Filer(_Model):
+class Filer(_Model, frozen=True):
     """届出人: the person at the counter who signs."""
 
     kind: FilerKind
@@ -117,7 +117,7 @@ class Filer(_Model):
     power_of_attorney: bool = False  # the 委任状 (or the 法定代理人's document) was seen
 
 
-class Mover(_Model):
+class Mover(_Model, frozen=True):
     """異動者: a person whose address or household the 届出 changes."""
 
     key: str  # the person_id of a registered person; "new-1", "new-2" … for one moving in
@@ -142,12 +142,12 @@ class Mover(_Model):
 NEW_KEY_PREFIX = "new-"
 
 
-class Role(_Model):
+class Role(_Model, frozen=True):
     key: str  # a mover's key or the person_id of a registered person who stays
     relationship: str  # 続柄; exactly one 世帯主 per household
 
 
-class HouseholdPlan(_Model):
+class HouseholdPlan(_Model, frozen=True):
     """A household as it is after the change: everyone in it (residents only), with 続柄."""
 
     household_id: str | None  # an existing household, or None: a new one (id from the head office)
@@ -159,7 +159,7 @@ class HouseholdPlan(_Model):
         return tuple(r.key for r in self.roles if r.relationship == HEAD)
 
 
-class MoveOutPerson(_Model):
+class MoveOutPerson(_Model, frozen=True):
     """One person of a 転出証明書 (or of the 転出証明書情報 that 住基ネット carries)."""
 
     name: str
@@ -176,7 +176,7 @@ class MoveOutPerson(_Model):
     address_set_on: date | None = None  # 住所を定めた年月日 at the old address
 
 
-class MoveOutCertificate(_Model):
+class MoveOutCertificate(_Model, frozen=True):
     """転出証明書 (令§23, paper) or 転出証明書情報 (§24の2③, through 住基ネット)."""
 
     source: Literal["paper", "jukinet"]
@@ -192,7 +192,7 @@ class MoveOutCertificate(_Model):
     certificate_no: str | None = None  # 証明書番号 of a paper certificate
 
 
-class NotificationDraft(_Model):
+class NotificationDraft(_Model, frozen=True):
     notification_id: str  # UUID, also the outbox event's idempotency key
     procedure: Procedure
     municipality_code: str  # 地方公共団体コード of the municipality that receives it
@@ -230,7 +230,7 @@ class NotificationDraft(_Model):
 
 def draft_to_dict(draft: NotificationDraft) -> dict[str, Any]:
     """The draft as JSON values (dates ISO, enums as their values, lists), as it travels."""
-    return msgspec.json.decode(msgspec.json.encode(draft))  # type: ignore[no-any-return]
+    return msgspec.json.decode(msgspec.json.encode(draft), type=dict[str, Any])
 
 
 _DECODER = msgspec.json.Decoder(NotificationDraft)

@@ -87,6 +87,12 @@ class TownList:
         # Longest first, so that 北1条東 never matches inside 北11条東, 端野町 inside 端野町端野.
         object.__setattr__(self, "_keys", sorted(keys.items(), key=lambda kv: -len(kv[0])))
 
+    @property
+    def _spellings(self) -> list[tuple[str, Town]]:
+        """(folded spelling, town), longest first (set in __post_init__)."""
+        keys: list[tuple[str, Town]] = self.__dict__["_keys"]
+        return keys
+
     @classmethod
     def parse(cls, text: str, municipality_code: str, municipality_name: str) -> TownList:
         towns = []
@@ -116,7 +122,7 @@ class TownList:
 
     def town_named(self, name: str) -> Town | None:
         key = fold_address(name)
-        for k, t in self._keys:  # type: ignore[attr-defined]
+        for k, t in self._spellings:
             if k == key:
                 return t
         return None
@@ -128,10 +134,11 @@ class TownList:
             return AddressMatch(
                 None, folded, (f"住所が「{self.municipality_name}」で始まっていません。",)
             )
-        for key, town in self._keys:  # type: ignore[attr-defined]
+        for key, town in self._spellings:
             if rest.startswith(key):
                 return self._check_rest(town, rest[len(key) :])
-        head = (re.match(r"\D+", rest) or re.match(r".{0,6}", rest)).group(0)  # type: ignore[union-attr]
+        found = re.match(r"\D+", rest) or re.match(r".{0,6}", rest)
+        head = found.group(0) if found else ""
         hint = self.suggest(head)
         more = f"（候補: {'、'.join(t.name for t in hint)}）" if hint else ""
         return AddressMatch(
