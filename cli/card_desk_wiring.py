@@ -11,15 +11,25 @@ from app.cards.simulator_transport import SimulatorTransport
 from app.domain.cards import CardState
 from app.services.card_desk import CardDeskService
 
-# One virtual card for the whole demo run, so its retry counters persist between reads.
-_demo_card: VirtualCard | None = None
+# The demo's virtual cards, one object each for the whole run (retry counters persist between
+# reads); the one "on the reader" is the resident's (demo_card.json) unless the demo menu puts
+# the moving-in family's card there (movein_card.json, for a 特例転入).
+_demo_cards: dict[str, VirtualCard] = {}
+_demo_on_reader = "demo_card.json"
+
+
+def present_demo_card(name: str) -> None:
+    """The demo menu's 「カードを差し替える」: which shipped virtual card the reader holds."""
+    global _demo_on_reader
+    _demo_on_reader = name
 
 
 def _demo_transport() -> SimulatorTransport:
-    global _demo_card
-    if _demo_card is None:
-        _demo_card = VirtualCard(CardProfile.load(demo_profile_path()))
-    return SimulatorTransport(_demo_card)
+    card = _demo_cards.get(_demo_on_reader)
+    if card is None:
+        path = demo_profile_path().with_name(_demo_on_reader)
+        card = _demo_cards[_demo_on_reader] = VirtualCard(CardProfile.load(path))
+    return SimulatorTransport(card)
 
 
 class _LiveContext:
@@ -95,6 +105,40 @@ def requester_card_reader(session: Any, *, demo: Any = None, ask_pin: Any = None
             face = reading.face
             assert face is not None
             return PersonRef(face.name, face.address, face.birth_date)
+
+        return work
+
+    return prepare
+
+
+def notification_card_reader(session: Any, *, demo: Any = None, ask_pin: Any = None) -> Any:
+    """For the 異動届 tab (ui/notification_tab.py): the card desk's reader path. On the GUI
+    thread it asks the resident's PIN; the work (background) reads the 4情報 with the 個人番号
+    and matches them with the register: ui.notification_tab.CardRead."""
+    from ui.notification_tab import CardRead
+
+    service = CardDeskService(
+        _LiveContext(session),  # type: ignore[arg-type]
+        _demo_transport if demo is not None else PcscTransport,
+        session.card_lookup,
+        audit=session.card_audit,
+    )
+
+    def default_ask(parent: Any) -> str | None:
+        from ui.card_desk import ask_customer_pin
+
+        return ask_customer_pin(parent)
+
+    def prepare(parent: Any) -> Any:
+        pin = (ask_pin or default_ask)(parent)
+        if not pin:
+            return None
+
+        def work() -> CardRead:
+            reading = service.read_with_pin(pin)
+            assert reading.face is not None
+            match = service.match(reading)
+            return CardRead(reading.face, match.person, match.household)
 
         return work
 

@@ -29,6 +29,7 @@ DEMO_OPERATORS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("super01", "監督 三子", ("supervisor",)),
     ("audit01", "監査 四郎", ("auditor",)),
     ("admin01", "管理 五郎", ("admin",)),
+    ("review01", "審査 六子", ("review",)),  # 本庁 市民課: the 届出審査 tab
 )
 DEMO_BRANCH = "端野総合支所"
 
@@ -44,6 +45,8 @@ class DemoEnvironment:
     operators: dict[str, str]  # id → password
     secret_store_factory: Callable[[str], object]
     keyring_note: str | None
+    # The simulated 住基ネット: 転出証明書情報 of the moving-in card (movein_card.json).
+    jukinet: object = None
 
     @property
     def terminal_dir(self) -> Path:
@@ -190,9 +193,14 @@ def prepare(data_dir: Path, residents: int, port: int) -> DemoEnvironment:
             _say("この端末を中央サーバーに登録しています…")
             # The demo's folder is the user's own (not the per-machine folder and its ACL).
             files.data_dir.mkdir(parents=True, exist_ok=True)
-            enroll(
+            config = enroll(
                 files.data_dir, server.base_url, server.ca_cert_path, server.make_token(), factory
             )
+            if fresh_server:
+                from cli.demo_notifications import seed_pending
+
+                pending = seed_pending(server, config.terminal_no, "clerk01", DEMO_BRANCH)
+                _say(f"  審査待ちの住民異動届を{pending}件用意しました(review01 の届出審査)。")
         else:
             # The demo server may listen on another port than last time.
             config = TerminalConfig.load(files)
@@ -203,7 +211,13 @@ def prepare(data_dir: Path, residents: int, port: int) -> DemoEnvironment:
     except BaseException:
         server.stop()
         raise
-    return DemoEnvironment(data_dir, server, operators, factory, note)
+    from datetime import date
+
+    from app.jukinet import SimulatedJukinet
+
+    return DemoEnvironment(
+        data_dir, server, operators, factory, note, jukinet=SimulatedJukinet.demo(date.today())
+    )
 
 
 def print_operators(env: DemoEnvironment) -> None:

@@ -84,10 +84,19 @@ def create_application(argv: list[str] | None = None) -> Any:
     return app
 
 
-def build_login_service(data_dir: Path, secret_store_factory: Any = None) -> Any:
+def build_login_service(
+    data_dir: Path, secret_store_factory: Any = None, jukinet: Any = None
+) -> Any:
+    """`jukinet`: the 住基ネット adapter (the demo's simulator; None: no 特例転入 here)."""
     from app.machine.setup import secret_store_for
     from app.services.login import LoginService
-    from printing import render_certificate, render_daily_report
+    from app.services.notifications import NotificationTools
+    from printing import (
+        render_certificate,
+        render_daily_report,
+        render_move_out_certificate,
+        render_notification_form,
+    )
 
     return LoginService(
         data_dir,
@@ -95,6 +104,9 @@ def build_login_service(data_dir: Path, secret_store_factory: Any = None) -> Any
         daily_report_renderer=render_daily_report,
         # Windows: the DPAPI machine-scope file in the data folder; elsewhere the keyring.
         secret_store_factory=secret_store_factory or secret_store_for(Path(data_dir)),
+        notification_tools=NotificationTools(
+            render_notification_form, render_move_out_certificate, jukinet
+        ),
     )
 
 
@@ -137,6 +149,7 @@ def build_main_window(session: Any, *, demo: Any = None) -> Any:
         settings=settings,
         demo_menu=_demo_menu(demo) if demo is not None else None,
         requester_card_reader=_requester_card_reader(session, demo),
+        notification_tab_factory=_notification_tab_factory(demo, session),
     )
     from PySide6.QtGui import QAction
 
@@ -205,6 +218,30 @@ def _requester_card_reader(session: Any, demo: Any) -> Any:
     return requester_card_reader(session, demo=demo)
 
 
+def _notification_tab_factory(demo: Any, session: Any) -> Any:
+    """The 異動届 tab, printing through the terminal's printer, the card through the desk's
+    reader path."""
+    from ui.notification_tab import NotificationTab
+    from ui.print_job import print_document as print_job
+    from ui.settings import Settings
+
+    def print_document(pdf: bytes, copies: int) -> int:
+        # Runs in the tab's background operation (ui.print_job: vector to CUPS, raster on
+        # Windows in the print child).
+        printer = Settings.beside(session.cache.path).get("printer") or None
+        return print_job(pdf, printer=printer, copies=copies, title="住民異動届").pages
+
+    reader = None
+    try:
+        from cli.card_desk_wiring import notification_card_reader
+
+        reader = notification_card_reader(session, demo=demo)
+    except ImportError:  # pyscard missing: no card path
+        pass
+
+    return lambda s: NotificationTab(s, print_document=print_document, read_card=reader)
+
+
 def _demo_menu(demo: Any) -> Any:
     def install(window: Any) -> None:
         from PySide6.QtGui import QAction
@@ -227,6 +264,23 @@ def _demo_menu(demo: Any) -> Any:
         start.triggered.connect(do_start)
         menu.addAction(stop)
         menu.addAction(start)
+        menu.addSeparator()
+        # Which virtual card lies on the reader: the resident's, or the moving-in family's
+        # (特例転入 with the simulated 住基ネット, docs/notifications.md).
+        from cli.card_desk_wiring import present_demo_card
+
+        for label, name in (
+            ("カード: 北見市の住民(demo_card)", "demo_card.json"),
+            ("カード: 札幌市からの転入者(movein_card)", "movein_card.json"),
+        ):
+            action = QAction(label, window)
+            action.triggered.connect(
+                lambda _c=False, n=name, t=label: (
+                    present_demo_card(n),
+                    window.status.showMessage(f"デモ: {t}をリーダーに置きました。", 5000),
+                )
+            )
+            menu.addAction(action)
 
     return install
 
@@ -283,7 +337,8 @@ def run_gui(data_dir: str | Path | None = None, demo: Any = None) -> int:
     def login(operator_id: str, password: str) -> Any:
         # Runs in a background operation; the warm-up has usually loaded everything by now.
         if not login_service:
-            login_service.append(build_login_service(data_dir, secret_store_factory))
+            jukinet = demo.jukinet if demo is not None else None
+            login_service.append(build_login_service(data_dir, secret_store_factory, jukinet))
         return login_service[0].login(operator_id, password)
 
     windows: list[Any] = []

@@ -61,11 +61,12 @@ Signer = Callable[[bytes], bytes]
 # streams (Flate compressed) are as valid and smaller.
 rl_config.useA85 = 0
 
-# reportlab's TTFont keeps per-document state; one render at a time keeps that simple and safe.
-_render_lock = threading.Lock()
+# reportlab's TTFont keeps per-document state; one render at a time keeps that simple and safe
+# (every renderer of printing/ takes it).
+render_lock = threading.Lock()
 
 
-class _Seal:
+class Seal:
     """The 公印 image as a PDF image XObject (and its alpha mask), compressed once per
     process: reportlab's drawImage decodes and deflates the PNG again for every document
     (~10 ms of a ~40 ms render)."""
@@ -100,11 +101,11 @@ class _Seal:
         c._formsinuse.append(self.name)
 
 
-_seals: dict[str, _Seal] = {}
+_seals: dict[str, Seal] = {}
 _seals_lock = threading.Lock()
 
 
-def _seal_image(png: bytes) -> _Seal:
+def seal_image(png: bytes) -> Seal:
     """One prepared image per seal (by content); a new seal (a new mayor) replaces the old."""
     key = hashlib.sha256(png).hexdigest()
     with _seals_lock:
@@ -112,7 +113,7 @@ def _seal_image(png: bytes) -> _Seal:
         if seal is None:
             if len(_seals) >= 4:
                 _seals.clear()
-            seal = _seals[key] = _Seal(png)
+            seal = _seals[key] = Seal(png)
         return seal
 
 
@@ -124,10 +125,13 @@ def preload(seal_png: bytes | None = None) -> None:
     """Everything the first render would otherwise load: the font, the seal, the encoders."""
     get_fonts()
     if seal_png is not None:
-        _seal_image(seal_png)
+        seal_image(seal_png)
 
 
-class _Painter:
+class Painter:
+    """Text in IPAmj明朝 (an IVS as its variant glyph; MissingGlyph for what the font lacks)
+    and rules on one canvas: shared by the 住民票 forms and printing/notification_forms.py."""
+
     def __init__(self, c: Canvas, fonts: Fonts) -> None:
         self.c = c
         self.fonts = fonts
@@ -191,7 +195,7 @@ def _block_height(block: PersonBlock) -> float:
     return sum(_row_height(r) for r in block.rows)
 
 
-def _label_w(p: _Painter, cell: Cell, cell_w: float, scale: float) -> float:
+def _label_w(p: Painter, cell: Cell, cell_w: float, scale: float) -> float:
     """The label column of a cell: LABEL_W, wider for a long label (外国人住民となった年月日,
     法第30条の45に規定する区分) rather than a label shrunk below legibility; at most half."""
     if len(cell.label) <= 7:
@@ -202,7 +206,7 @@ def _label_w(p: _Painter, cell: Cell, cell_w: float, scale: float) -> float:
 
 
 def _draw_cells(
-    p: _Painter,
+    p: Painter,
     row: tuple[Cell, ...],
     top: float,
     h: float,
@@ -237,7 +241,7 @@ def _draw_cells(
         )
 
 
-def _draw_block(p: _Painter, block: PersonBlock, top: float, scale: float) -> float:
+def _draw_block(p: Painter, block: PersonBlock, top: float, scale: float) -> float:
     fills: list[str] = []
     rules: list[str] = []
     heights = [_row_height(row) * scale for row in block.rows]
@@ -268,7 +272,7 @@ def _draw_block(p: _Painter, block: PersonBlock, top: float, scale: float) -> fl
     return bottom
 
 
-def _draw_header(p: _Painter, doc: CertificateDocument, sheet: Sheet) -> float:
+def _draw_header(p: Painter, doc: CertificateDocument, sheet: Sheet) -> float:
     c = p.c
     n, m = sheet.number, len(doc.sheets)
     p.text(RIGHT, PAGE_H - 30, f"交付番号　{doc.issuance_no}　　{n}/{m}", 8, align="right")
@@ -298,7 +302,7 @@ def _draw_header(p: _Painter, doc: CertificateDocument, sheet: Sheet) -> float:
     return top - 8
 
 
-def _draw_certification(p: _Painter, doc: CertificateDocument, seal: _Seal | None) -> None:
+def _draw_certification(p: Painter, doc: CertificateDocument, seal: Seal | None) -> None:
     c = p.c
     p.text(LEFT + 24, CERT_AREA_TOP - 28, doc.certification, 10.5)
     p.text(LEFT + 40, CERT_AREA_TOP - 50, doc.issued_on_text, 10.5)
@@ -312,7 +316,7 @@ def _draw_certification(p: _Painter, doc: CertificateDocument, seal: _Seal | Non
         seal.draw(c, x_end - size / 2 - 4, y - 20, size, size)
 
 
-def _draw_footer(p: _Painter, doc: CertificateDocument, sheet: Sheet, payload: str) -> None:
+def _draw_footer(p: Painter, doc: CertificateDocument, sheet: Sheet, payload: str) -> None:
     c = p.c
     micro = (
         f"{doc.municipality.name}　{doc.title}　交付番号{doc.issuance_no}　"
@@ -339,12 +343,12 @@ def _draw_footer(p: _Painter, doc: CertificateDocument, sheet: Sheet, payload: s
 
 
 def _draw_sheet(
-    p: _Painter,
+    p: Painter,
     doc: CertificateDocument,
     sheet: Sheet,
     payload: str,
     sample: bool,
-    seal: _Seal | None,
+    seal: Seal | None,
 ) -> None:
     security.draw_ground(p.c)
     top = _draw_header(p, doc, sheet)
@@ -387,17 +391,17 @@ def render_certificate(
     to_sign = signed_bytes(document.issuance_no, digest, document.terminal_no)
     signature = sign(to_sign) if sign is not None else b""
     payload = qr_payload(document.issuance_no, digest, document.terminal_no, signature)
-    seal = _seal_image(seal_png) if seal_png else None
+    seal = seal_image(seal_png) if seal_png else None
 
     buf = io.BytesIO()
-    with _render_lock:
+    with render_lock:
         # initialFontName: otherwise reportlab references a non-embedded Helvetica.
         c = Canvas(buf, pagesize=(PAGE_W, PAGE_H), pageCompression=1, initialFontName=fonts.name)
         title = document.title + ("（見本）" if sample else "")
         c.setTitle(f"{title} {document.issuance_no}")
         c.setAuthor(document.municipality.name)
         c.setSubject(document.form.value)
-        p = _Painter(c, fonts)
+        p = Painter(c, fonts)
         security.define_ground(c, fonts)
         security.define_qr(c, payload, QR_SIZE)
         if document.mail_to is not None:

@@ -31,7 +31,7 @@ def draw_address_sheet(
     page_h: float,
 ) -> None:
     """One page: the address in the window, the fold marks, and what the envelope holds.
-    `p` is forms._Painter (its text() encodes through IPAmj明朝, refusing missing glyphs)."""
+    `p` is forms.Painter (its text() encodes through IPAmj明朝, refusing missing glyphs)."""
     text = p.text  # type: ignore[attr-defined]
     top = page_h - ADDRESS_TOP
     lines = mail_to.lines()

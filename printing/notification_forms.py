@@ -24,7 +24,7 @@ from app.domain.notifications.forms import (
 )
 from printing import security
 from printing.fonts import get_fonts
-from printing.forms import _Painter, _render_lock, _seal_image
+from printing.forms import Painter, render_lock, seal_image
 
 PAGE_W, PAGE_H = security.PAGE_W, security.PAGE_H
 LEFT, RIGHT = 36.0, PAGE_W - 36.0
@@ -37,7 +37,7 @@ CHECKED, UNCHECKED = "■", "□"
 class _Grid:
     """Rectangles, label backgrounds and texts of one page, written as few PDF operators."""
 
-    def __init__(self, p: _Painter) -> None:
+    def __init__(self, p: Painter) -> None:
         self.p = p
         self.rules: list[str] = []
 
@@ -98,7 +98,7 @@ def _boxes(boxes: tuple[Box, ...]) -> str:
     return "　".join(f"{CHECKED if b.checked else UNCHECKED}{b.label}" for b in boxes)
 
 
-def _notification_sheet(p: _Painter, form: NotificationForm, sheet: FormSheet, total: int) -> None:
+def _notification_sheet(p: Painter, form: NotificationForm, sheet: FormSheet, total: int) -> None:
     g = _Grid(p)
     top = PAGE_H - 40
     p.text(
@@ -241,11 +241,11 @@ def render_notification_form(form: NotificationForm) -> bytes:
     """The 住民異動届 as PDF bytes, one A4 sheet per six persons."""
     fonts = get_fonts()
     buf = io.BytesIO()
-    with _render_lock:
+    with render_lock:
         c = Canvas(buf, pagesize=(PAGE_W, PAGE_H), pageCompression=1, initialFontName=fonts.name)
         c.setTitle(f"{form.title} {form.notification_id}")
         c.setSubject("notification")
-        p = _Painter(c, fonts)
+        p = Painter(c, fonts)
         try:
             for sheet in form.sheets:
                 _notification_sheet(p, form, sheet, len(form.sheets))
@@ -274,14 +274,14 @@ def render_move_out_certificate(
     if not sample and not seal_png:
         raise ValueError("an issued 転出証明書 needs the 公印 (seal_png)")
     fonts = get_fonts()
-    seal = _seal_image(seal_png) if seal_png else None
+    seal = seal_image(seal_png) if seal_png else None
     buf = io.BytesIO()
-    with _render_lock:
+    with render_lock:
         c = Canvas(buf, pagesize=(PAGE_W, PAGE_H), pageCompression=1, initialFontName=fonts.name)
         c.setTitle(sheet.title + ("（見本）" if sample else "") + f" {sheet.certificate_no}")
         c.setAuthor(municipality_name)
         c.setSubject("move_out_certificate")
-        p = _Painter(c, fonts)
+        p = Painter(c, fonts)
         security.define_ground(c, fonts)
         pages = _pages(sheet)
         try:
@@ -294,7 +294,7 @@ def render_move_out_certificate(
 
 def _certificate_pages(
     c: Canvas,
-    p: _Painter,
+    p: Painter,
     sheet: MoveOutCertificateSheet,
     pages: list[tuple],  # type: ignore[type-arg]
     sample: bool,
@@ -341,7 +341,7 @@ def _pages(sheet: MoveOutCertificateSheet) -> list[tuple]:  # type: ignore[type-
 
 
 def _certificate_page(
-    p: _Painter,
+    p: Painter,
     sheet: MoveOutCertificateSheet,
     persons: tuple,  # type: ignore[type-arg]
     page: int,

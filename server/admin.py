@@ -15,6 +15,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 from sqlalchemy import Connection, func, insert, select, update
 
+from app.domain.roles import Role
 from app.sync.protocol import (
     EnrollRequest,
     EnrollResponse,
@@ -39,7 +40,7 @@ from server.tables import (
     terminals,
 )
 
-KNOWN_ROLES = ("clerk", "issuer", "supervisor", "auditor", "admin")
+KNOWN_ROLES = tuple(r.value for r in Role)  # app.domain.roles: the one table
 
 
 def now() -> datetime:

@@ -15,6 +15,13 @@ from sqlalchemy import select
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.gzip import GZipMiddleware
 
+from app.sync.notification_protocol import (
+    ConfirmRequest,
+    NotificationDecision,
+    NotificationDetail,
+    NotificationList,
+    ReturnRequest,
+)
 from app.sync.protocol import (
     API_PREFIX,
     CLIENT_VERSION_HEADER,
@@ -37,7 +44,7 @@ from app.sync.protocol import (
     SessionResponse,
     SnapshotInfo,
 )
-from server import admin, events, setup_routes, snapshot
+from server import admin, events, notification_api, setup_routes, snapshot
 from server import ca as ca_mod
 from server.client_version import ClientVersionGate
 from server.config import ServerConfig
@@ -158,6 +165,7 @@ def get_ctx(request: Request) -> ServerContext:
 
 
 Ctx = Annotated[ServerContext, Depends(get_ctx)]
+NotificationId = Annotated[str, Path(min_length=36, max_length=36)]
 
 DESCRIPTION = (
     "窓口 central sync server, protocol v1. Every endpoint but POST /v1/enroll, GET /v1/ca and "
@@ -275,6 +283,54 @@ def _routes(app: FastAPI) -> None:
         if info is None:
             raise ApiError(404, "certificate_unknown", "その交付番号の証明書は記録されていません。")
         return info
+
+    # 住民異動届: the head office's review (審査 role), server/notification_api.py.
+    @app.get(f"{API_PREFIX}/notifications", response_model=NotificationList, responses=_ERRORS)
+    def notifications(
+        ctx: Ctx,
+        _terminal: Terminal,
+        operator: Operator,
+        decided: Annotated[bool, Query()] = False,
+    ) -> NotificationList:
+        return notification_api.listing(ctx.db, operator, decided=decided)
+
+    @app.get(
+        f"{API_PREFIX}/notifications/{{notification_id}}",
+        response_model=NotificationDetail,
+        responses=_ERRORS,
+    )
+    def notification(
+        ctx: Ctx, _terminal: Terminal, operator: Operator, notification_id: NotificationId
+    ) -> NotificationDetail:
+        return notification_api.detail(ctx.db, operator, notification_id)
+
+    @app.post(
+        f"{API_PREFIX}/notifications/{{notification_id}}/confirm",
+        response_model=NotificationDecision,
+        responses={409: {"model": ErrorBody}, **_ERRORS},
+    )
+    def confirm_notification(
+        ctx: Ctx,
+        terminal: Terminal,
+        operator: Operator,
+        notification_id: NotificationId,
+        body: ConfirmRequest,
+    ) -> NotificationDecision:
+        return notification_api.confirm(ctx.db, operator, terminal, notification_id, body)
+
+    @app.post(
+        f"{API_PREFIX}/notifications/{{notification_id}}/return",
+        response_model=NotificationDecision,
+        responses={409: {"model": ErrorBody}, **_ERRORS},
+    )
+    def return_notification(
+        ctx: Ctx,
+        terminal: Terminal,
+        operator: Operator,
+        notification_id: NotificationId,
+        body: ReturnRequest,
+    ) -> NotificationDecision:
+        return notification_api.return_(ctx.db, operator, terminal, notification_id, body)
 
     setup_routes.register(app, Terminal)  # GET /v1/ca, /v1/info, /v1/seal
 

@@ -200,6 +200,14 @@ def cmd_policy(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_notification(args: argparse.Namespace) -> int:
+    """The head office's step for filed 住民異動届 (server/notification_cli.py)."""
+    from server.notification_cli import run
+
+    _cfg, db = _db(args)
+    return run(db, args)
+
+
 def cmd_openapi(args: argparse.Namespace) -> int:
     from server.app import openapi_document
 
@@ -286,6 +294,26 @@ def build_parser() -> argparse.ArgumentParser:
     ps.add_parser("show")
     ps.add_parser("set").add_argument("settings", nargs="+", help="項目=値")
 
+    s = sub.add_parser("notification", help="住民異動届の審査(一覧・表示・確定・差戻し)")
+    ns = s.add_subparsers(dest="action", required=True)
+    a = ns.add_parser("list", help="審査待ちの届出(--all: 審査済みも)")
+    a.add_argument("--all", action="store_true")
+    ns.add_parser("show", help="届出と現在の住民票を並べて表示").add_argument("id")
+    a = ns.add_parser("confirm", help="確定(住民票に反映し、全端末に配信)")
+    a.add_argument("id")
+    a.add_argument("--by", required=True, help="審査した職員のID")
+    a.add_argument(
+        "--relied",
+        action="append",
+        default=[],
+        metavar="個人ID=版数",
+        help="競合を確認したうえで、この版数の住民票に対して確定する(複数可)",
+    )
+    a = ns.add_parser("return", help="差戻し(理由を付けて届出た端末に返す)")
+    a.add_argument("id")
+    a.add_argument("--by", required=True, help="審査した職員のID")
+    a.add_argument("--reason", required=True)
+
     sub.add_parser("openapi", help="OpenAPI文書を出力").add_argument("--out")
     s = sub.add_parser("audit", help="監査レポート(audit report ...)")
     s.add_argument("audit_args", nargs=argparse.REMAINDER)
@@ -306,6 +334,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "reconcile": cmd_reconcile,
         "policy": cmd_policy,
         "openapi": cmd_openapi,
+        "notification": cmd_notification,
         **args.setup_handlers,
     }
     try:

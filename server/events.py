@@ -28,6 +28,7 @@ from app.sync.protocol import (
     EventStatus,
     ReconciliationAckPayload,
 )
+from server import notifications
 from server.audit_ingest import ingest_audit_batch
 from server.db import Database
 from server.feed import dumps
@@ -177,6 +178,14 @@ def _audit_batch(conn: Connection, event: Event, terminal_no: str) -> str | None
     return reason if status == "conflict" else None
 
 
+def _notification_filed(conn: Connection, event: Event, terminal_no: str) -> str | None:
+    # A 住民異動届: pending for the head office, or a conflict (server/notifications.py).
+    try:
+        return notifications.file_event(conn, event, terminal_no)
+    except notifications.NotificationRejected as exc:
+        raise Rejected(exc.reason) from None
+
+
 def _reconciliation_ack(conn: Connection, event: Event, terminal_no: str) -> str | None:
     p: ReconciliationAckPayload = _payload(ReconciliationAckPayload, event)
     if (p.reconciliation_id is None) == (p.event_id is None):
@@ -206,6 +215,7 @@ _HANDLERS = {
     "card_event": _card_event,
     "audit_batch": _audit_batch,
     "reconciliation_ack": _reconciliation_ack,
+    "notification_filed": _notification_filed,
 }
 
 

@@ -10,6 +10,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Date,
     DateTime,
     Index,
     Integer,
@@ -211,4 +212,95 @@ audit_entries = Table(
     Column("hash", String(128), nullable=False),
     Column("signature", Text, nullable=False),
     UniqueConstraint("terminal_no", "seq", name="uq_audit_terminal_seq"),
+)
+
+# --- 住民異動届 (issue 20, migration 0004; server/notifications.py) ---------------------------
+
+# A filed 届出, pending until the head office (審査) confirms or returns it.
+notifications = Table(
+    "notifications",
+    metadata,
+    Column("notification_id", String(36), primary_key=True),  # = the event's id
+    Column("terminal_no", String(8), nullable=False),
+    Column("operator_id", String(64), nullable=False),
+    Column("procedure", String(32), nullable=False),
+    Column("state", String(16), nullable=False, index=True),  # pending|conflict|confirmed|returned
+    Column("office", String(100), nullable=False),
+    Column("filed_on", Date, nullable=False),
+    Column("moved_on", Date, nullable=False),
+    Column("filed_at", DateTime(timezone=True), nullable=False),
+    Column("late", Boolean, nullable=False, default=False),
+    Column("draft", Text, nullable=False),  # NotificationDraft JSON (draft_to_dict)
+    Column("form_digest", String(64), nullable=False),
+    Column("acknowledged", Text, nullable=False),  # JSON list of FiledFinding
+    Column("move_out_certificate_no", String(64), nullable=True),
+    Column("person_ids", Text, nullable=False),  # JSON: registered persons it touches
+    Column("household_ids", Text, nullable=False),  # JSON: households it touches
+    Column("conflicts", Text, nullable=False),  # JSON list of NotificationConflict
+    Column("decided_at", DateTime(timezone=True), nullable=True),
+    Column("decided_by", String(64), nullable=True),
+    Column("reason", Text, nullable=True),  # why it was returned
+    Column("decision_version", Integer, nullable=False, default=0),  # the feed item's version
+)
+
+# The registered persons a 届出 touches: two open 届出 that share one are a conflict.
+notification_persons = Table(
+    "notification_persons",
+    metadata,
+    Column("notification_id", String(36), primary_key=True),
+    Column("person_id", String(64), primary_key=True, index=True),
+)
+
+# The 異動履歴 (別添1 87 異動事由, 22 異動年月日, 28/30 届出年月日, 88 届出通知区分, 90 受付支所).
+change_history = Table(
+    "change_history",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("seq", BigInteger, nullable=False),  # the feed item that carried the change
+    Column("person_id", String(64), nullable=False, index=True),
+    Column("household_id", String(64), nullable=False),
+    Column("reason", String(32), nullable=False),
+    Column("changed_on", Date, nullable=False),
+    Column("reported_on", Date, nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("office", String(100), nullable=False),
+    Column("notification_id", String(36), nullable=False, index=True),
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
+)
+
+# The server's own audit of every 届出 step (the terminals' chains hold the counter's steps).
+notification_steps = Table(
+    "notification_steps",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("notification_id", String(36), nullable=False, index=True),
+    Column("step", String(16), nullable=False),  # filed | conflict | confirmed | returned
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("operator_id", String(64), nullable=True),
+    Column("terminal_no", String(8), nullable=True),  # None: the admin CLI
+    Column("detail", Text, nullable=True),  # ids and codes only
+)
+
+# Counters for the ids the head office allocates (new persons and households of a 転入 or
+# 世帯分離): name → the last number handed out.
+id_counters = Table(
+    "id_counters",
+    metadata,
+    Column("name", String(32), primary_key=True),
+    Column("value", BigInteger, nullable=False),
+)
+
+# What a confirmation must tell 住基ネット (転入通知 §9①, 特例転出's 転出証明書情報 §24の2③): kept
+# in the confirmation's transaction for the municipality's 住基ネット connector (市町村CS), which
+# sends it and sets sent_at. The connector itself is not part of this server.
+jukinet_messages = Table(
+    "jukinet_messages",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("notification_id", String(36), nullable=False, index=True),
+    Column("kind", String(32), nullable=False),  # move_in_notice | move_out_certificate
+    Column("payload", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("sent_at", DateTime(timezone=True), nullable=True),
+    Column("receipt", String(64), nullable=True),
 )

@@ -5,8 +5,9 @@
 Run it once per release whose schema changed (never rewrite an existing file): every later
 migration is then tested on a real file of each older release. The cache holds a few
 households from the feed, an operator and the policy, a certificate issued with its outbox
-event, a card desk event, and the audit chain; the JSON beside it holds the key (a fixed test
-key, nothing real) and the facts the test checks after migrating.
+event, a card desk event, a filed 住民異動届 (since v10), and the audit chain; the JSON beside
+it holds the key (a fixed test key, nothing real) and the facts the test checks after
+migrating.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import json
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
@@ -22,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from app.store.audit import AuditAction, AuditChain, signer_for  # noqa: E402
-from app.store.db import create_cache  # noqa: E402
+from app.store.db import Cache, create_cache  # noqa: E402
 from app.store.migrations import LATEST_VERSION  # noqa: E402
 from app.sync.protocol import (  # noqa: E402
     CardEventPayload,
@@ -118,6 +120,7 @@ def main() -> int:
         terminal_no=TERMINAL,
     )
     cache.outbox_add(card)
+    filed = _notification(cache, households[0])
     chain.append("op1", AuditAction.SEARCH, [person["person_id"]], at=AT)
     cache.close()
     facts = {
@@ -130,7 +133,8 @@ def main() -> int:
         "persons": sum(len(h["members"]) for h in households),
         "household": households[0],
         "issuance_no": no,
-        "outbox": [issued.event_id, card.event_id],
+        "outbox": [issued.event_id, card.event_id, filed],
+        "notifications": [filed],
         "audit_entries": 2,
         "fee_yen": 350,
     }
@@ -139,6 +143,62 @@ def main() -> int:
     )
     print(f"{target} ({target.stat().st_size:,} bytes)")
     return 0
+
+
+def _notification(cache: Cache, household: dict[str, Any]) -> str:
+    """A 転居 of the household filed at this terminal (cache v10): its row and its event."""
+    from datetime import timedelta
+
+    from app.domain.certificates import IdentityDocument
+    from app.domain.notifications import (
+        Address,
+        Filer,
+        FilerKind,
+        NotificationDraft,
+        Procedure,
+        propose_households,
+    )
+    from app.domain.notifications.drafts import address_of, movers_of
+    from app.domain.records import parse_household
+    from app.sync.notification_protocol import NotificationFiledPayload
+
+    h = parse_household(household)
+    ids = [p.person_id for p in h.members if p.status == "resident"]
+    draft = NotificationDraft(
+        notification_id="00000000-0000-4000-8000-000000000003",
+        procedure=Procedure.MOVE_WITHIN,
+        municipality_code=h.municipality_code,
+        office="端野",
+        filed_on=AT.date(),
+        moved_on=AT.date() - timedelta(days=2),
+        filer=Filer(kind=FilerKind.SELF, name=h.head.name, person_id=h.head_person_id),
+        movers=movers_of(h, ids),
+        households=propose_households(Procedure.MOVE_WITHIN, h, tuple(ids)),
+        old_address=address_of(h),
+        new_address=Address(text="北海道北見市北進町123番地4"),
+        source_household_id=h.household_id,
+        relied_versions={p.person_id: p.version for p in h.members if p.status == "resident"},
+        identity_documents=(IdentityDocument.DRIVERS_LICENSE,),
+    )
+    payload = NotificationFiledPayload(
+        notification_id=draft.notification_id,
+        draft=draft,
+        form_digest="0" * 64,
+        printed_at=AT,
+        signature_confirmed_by="op1",
+    )
+    event = new_event(
+        payload,
+        event_id=draft.notification_id,
+        occurred_at=AT,
+        operator_id="op1",
+        terminal_no=TERMINAL,
+        relied_versions=dict(draft.relied_versions),
+    )
+    cache.record_notification(
+        draft=draft, form_digest="0" * 64, filed_at=AT, operator_id="op1", event=event
+    )
+    return draft.notification_id
 
 
 if __name__ == "__main__":

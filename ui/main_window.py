@@ -1,4 +1,5 @@
-"""The counter's main window: 住民検索 and 世帯, カード窓口, 交付履歴, 監査 (by role), status bar.
+"""The counter's main window: 住民検索 and 世帯, カード窓口, 異動届, 届出審査, 交付履歴, 監査 (by
+role), status bar.
 
 A thin layer: it shows what app.services returns and calls it through background operations.
 The tabs are built from the roles of the operator at the counter, and built again when another
@@ -15,7 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from PySide6.QtCore import QByteArray, QObject, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QDialog,
@@ -46,6 +47,8 @@ from ui.fkeys import FKeyBar
 from ui.household_view import HouseholdView, RevealAddress
 from ui.idle_lock import IdleLock
 from ui.issuance_dialog import IssuanceDialog, PrintFn
+from ui.notification_review import ReviewTab
+from ui.notification_tab import NotificationTab, show_decisions
 from ui.privacy import exclude_from_capture
 from ui.search_panel import SearchPanel
 from ui.settings import Settings
@@ -215,6 +218,7 @@ class MainWindow(QMainWindow):
         settings: Settings | None = None,
         demo_menu: Callable[[QMainWindow], None] | None = None,
         requester_card_reader: Any = None,
+        notification_tab_factory: Callable[[CounterSessionApi], NotificationTab] | None = None,
         sync_interval_ms: int = SYNC_INTERVAL_MS,
         idle_clock: Callable[[], float] | None = None,
     ) -> None:
@@ -223,6 +227,7 @@ class MainWindow(QMainWindow):
         self.session = session
         self._card_desk_factory = card_desk_factory
         self._audit_viewer_factory = audit_viewer_factory
+        self._notification_tab_factory = notification_tab_factory
         self._print_pdf = print_pdf
         self._print_report = print_report
         self._save_report = save_report
@@ -242,6 +247,8 @@ class MainWindow(QMainWindow):
         self.search_panel: SearchPanel | None = None
         self.household_view: HouseholdView | None = None
         self.card_desk: QWidget | None = None
+        # 書かない窓口 (issue 20): the clerk's 異動届, the head office's 届出審査.
+        self.notification_tab: NotificationTab | None = None
         self.history: IssuanceHistory | None = None
         self.tabs.currentChanged.connect(self._tab_changed)
         self.fkeys = FKeyBar(self)
@@ -321,6 +328,13 @@ class MainWindow(QMainWindow):
             if isinstance(self.card_desk, CardDeskWidget):
                 self.card_desk.household_requested.connect(self._open_from_card)
             self.tabs.addTab(self.card_desk, "カード窓口")
+        factory = self._notification_tab_factory
+        if factory is not None and session.can(Permission.FILE_NOTIFICATION):
+            self.notification_tab = factory(session)
+            self.notification_tab.filed.connect(lambda _id: self.sync_now())
+            self.tabs.addTab(self.notification_tab, "異動届")
+        if session.can(Permission.REVIEW_NOTIFICATION):
+            self.tabs.addTab(ReviewTab(session), "届出審査")
         if session.can(Permission.DAILY_REPORT):
             self.history = IssuanceHistory(session, self.show_daily_report)
             self.tabs.addTab(self.history, "交付履歴")
@@ -345,6 +359,7 @@ class MainWindow(QMainWindow):
             self.fkeys.add(8, self.key_open_household)
         self.fkeys.add(9, self.sync_now)
         self.fkeys.add(12, self.key_back)
+        self._tab_changed(self.tabs.currentIndex())
 
     def rebuild_for_operator(self) -> None:
         """Another operator took the locked screen over: nothing of the previous operator's work
@@ -358,6 +373,7 @@ class MainWindow(QMainWindow):
             widget.deleteLater()
         self.search_panel = self.household_view = None
         self.card_desk = self.history = None
+        self.notification_tab = None
         self._build_tabs()
         self._build_fkeys()
         self.tabs.setCurrentIndex(0)
@@ -372,8 +388,20 @@ class MainWindow(QMainWindow):
         self.status.show_operator(f"{op.display_name}(職員ID {op.operator_id}・{roles})")
 
     def _tab_changed(self, index: int) -> None:
-        if self.history is not None and self.tabs.widget(index) is self.history:
+        widget = self.tabs.widget(index)
+        if self.history is not None and widget is self.history:
             self.history.refresh()
+        # A tab with keys of its own (the 異動届 tab's F5 届書, F9 届出) has them to itself: the
+        # bar's key would make them ambiguous, and Qt then fires neither.
+        own = (
+            {sc.key().toString() for sc in widget.findChildren(QShortcut)}
+            if widget is not None
+            else set()
+        )
+        for n, shortcut in self.fkeys.shortcuts.items():
+            free = f"F{n}" not in own
+            shortcut.setEnabled(free)
+            self.fkeys.buttons[n].setEnabled(free)
 
     def focus_first_field(self) -> None:
         """The cursor where a clerk starts: 氏名 of the search."""
@@ -479,10 +507,18 @@ class MainWindow(QMainWindow):
         too_old = isinstance(report.error, ClientTooOld)
         self.status.show_update_required(report.error.message if too_old else None)
         if report.notices:
+            certificates = all(n.event_type != "notification_filed" for n in report.notices)
             QMessageBox.warning(
                 self,
-                "交付後に住民票が更新されていました",
+                "交付後に住民票が更新されていました" if certificates else "本庁で確認される処理",
                 "\n\n".join(n.text for n in report.notices),
+            )
+        if self.notification_tab is not None:  # the head office's answers to our 届出
+            run_in_background(
+                self,
+                self.session.notification_decisions,
+                lambda decisions: show_decisions(self, decisions),
+                lambda _e: None,
             )
         if report.terminal_action != "none":
             QMessageBox.critical(self, "端末の登録取消", report.message)

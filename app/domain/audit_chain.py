@@ -54,6 +54,12 @@ class AuditAction(StrEnum):
     TAKEOVER = "takeover"
     PASSWORD_CHANGE = "password_change"
     VIEW_AUDIT_LOG = "view_audit_log"
+    # 住民異動届 (docs/notifications.md): ids and the procedure only, never names.
+    NOTIFICATION_PREPARED = "notification_prepared"
+    NOTIFICATION_PRINTED = "notification_printed"
+    NOTIFICATION_FILED = "notification_filed"
+    NOTIFICATION_CONFIRMED = "notification_confirmed"
+    NOTIFICATION_RETURNED = "notification_returned"
 
 
 ACTION_LABELS: dict[AuditAction, str] = {
@@ -76,11 +82,21 @@ ACTION_LABELS: dict[AuditAction, str] = {
     AuditAction.TAKEOVER: "操作者の引き継ぎ",
     AuditAction.PASSWORD_CHANGE: "パスワード変更",
     AuditAction.VIEW_AUDIT_LOG: "監査ログの閲覧",
+    AuditAction.NOTIFICATION_PREPARED: "異動届の作成",
+    AuditAction.NOTIFICATION_PRINTED: "異動届・転出証明書の印刷",
+    AuditAction.NOTIFICATION_FILED: "異動届の届出",
+    AuditAction.NOTIFICATION_CONFIRMED: "異動届の確定",
+    AuditAction.NOTIFICATION_RETURNED: "異動届の差戻し",
 }
 
 # Actions whose entry must say why (the auditor reads the reason).
 ACTIONS_NEEDING_REASON: frozenset[AuditAction] = frozenset(
-    {AuditAction.REVEAL_MY_NUMBER, AuditAction.APPROVAL, AuditAction.VOID_CERTIFICATE}
+    {
+        AuditAction.REVEAL_MY_NUMBER,
+        AuditAction.APPROVAL,
+        AuditAction.VOID_CERTIFICATE,
+        AuditAction.NOTIFICATION_RETURNED,
+    }
 )
 
 

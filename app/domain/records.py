@@ -85,6 +85,10 @@ FIELD_LABELS: dict[str, str] = {
     "date": "記事の日付",
     "kind": "記事の種別",
     "note": "記事の内容",
+    "reported_on": "届出年月日",
+    "removal_reported_on": "住民でなくなった届出年月日",
+    "previous_head_name": "転入前世帯主",
+    "moved_out_head_name": "転出先世帯主",
 }
 
 
@@ -118,12 +122,17 @@ class SupportMeasure(_Record, frozen=True):
         return day <= self.until
 
 
+Day = date  # the type, for the record whose first field is called `date`
+
+
 class HistoryEntry(_Record, frozen=True):
-    """One 記事 line of the 住民票 (転入, 転居, 出生, 氏名変更 ...)."""
+    """One 記事 line of the 住民票 (転入, 転居, 出生, 氏名変更 ...): the 異動年月日, the
+    異動事由 and, for a change by 届出, its 届出年月日 (別添1; a later key, see LATER_KEYS)."""
 
     date: date
     kind: str
     note: str = ""
+    reported_on: Day | None = None  # (`date` is the field above inside this class)
 
 
 class Person(_Record, frozen=True):
@@ -158,6 +167,10 @@ class Person(_Record, frozen=True):
     article_30_45: str | None = None
     support_measure: SupportMeasure | None = None
     history: tuple[HistoryEntry, ...] = ()
+    # Later keys (issue 20, items of 別添1 written by a confirmed 住民異動届; see LATER_KEYS):
+    removal_reported_on: date | None = None  # 住民でなくなった届出年月日 (転出届の日)
+    previous_head_name: str | None = None  # 転入前世帯主 (from the 転出証明書)
+    moved_out_head_name: str | None = None  # 転出先世帯主
 
     @property
     def is_foreign(self) -> bool:
@@ -215,6 +228,8 @@ PERSON_OPTIONAL_TEXT: tuple[str, ...] = (
     "period_of_stay",
     "residence_card_number",
     "article_30_45",
+    "previous_head_name",
+    "moved_out_head_name",
 )
 PERSON_OPTIONAL_DATES: tuple[str, ...] = (
     "became_resident_on",
@@ -223,6 +238,7 @@ PERSON_OPTIONAL_DATES: tuple[str, ...] = (
     "address_set_reported_on",
     "removed_on",
     "period_of_stay_until",
+    "removal_reported_on",
 )
 _DATE_FIELDS_PERSON = {"birth_date", *PERSON_OPTIONAL_DATES}
 _OPTIONAL_STR_PERSON = set(PERSON_OPTIONAL_TEXT)
@@ -242,7 +258,16 @@ _PERSON_KEYS = {f.name for f in fields(Person)}
 _HOUSEHOLD_KEYS = {f.name for f in fields(Household)}
 _SUPPORT_KEYS = {"until", "perpetrator_person_ids", "perpetrators"}
 _PERPETRATOR_KEYS = {"name", "birth_date"}
-_HISTORY_KEYS = {"date", "kind", "note"}
+_HISTORY_KEYS = {"date", "kind", "note", "reported_on"}
+# Keys added to the format after its first version (issue 20): written only when they hold a
+# value, so a record without them keeps its bytes (and a terminal of an older program, whose
+# parser refuses unknown keys, still reads every record no 届出 has touched).
+LATER_PERSON_KEYS: tuple[str, ...] = (
+    "removal_reported_on",
+    "previous_head_name",
+    "moved_out_head_name",
+)
+LATER_HISTORY_KEYS: tuple[str, ...] = ("reported_on",)
 
 
 def _label(key: str) -> str:
@@ -387,6 +412,7 @@ def parse_person(obj: Any, where: str = "世帯員") -> Person:
                 date=_date(item, "date", where, optional=False),
                 kind=_str(item, "kind", where),
                 note=_str(item, "note", where, optional=True) or "",
+                reported_on=_date(item, "reported_on", where),
             )
         )
 
@@ -548,10 +574,18 @@ def _iso(value: date | None) -> str | None:
     return None if value is None else value.isoformat()
 
 
+def _history_to_dict(h: HistoryEntry) -> dict[str, Any]:
+    d: dict[str, Any] = {"date": h.date.isoformat(), "kind": h.kind, "note": h.note}
+    if h.reported_on is not None:  # a later key: only when set
+        d["reported_on"] = h.reported_on.isoformat()
+    return d
+
+
 def person_to_dict(p: Person) -> dict[str, Any]:
-    """Person → interchange dict, keys in DESIGN.md order (the generator's hot path)."""
+    """Person → interchange dict, keys in DESIGN.md order (the generator's hot path); the
+    later keys (LATER_PERSON_KEYS) follow, each only when it holds a value."""
     sm = p.support_measure
-    return {
+    d: dict[str, Any] = {
         "person_id": p.person_id,
         "juminhyo_code": p.juminhyo_code,
         "my_number": p.my_number,
@@ -596,10 +630,15 @@ def person_to_dict(p: Person) -> dict[str, Any]:
                 else {}
             ),
         },
-        "history": [
-            {"date": h.date.isoformat(), "kind": h.kind, "note": h.note} for h in p.history
-        ],
+        "history": [_history_to_dict(h) for h in p.history],
     }
+    if p.removal_reported_on is not None:
+        d["removal_reported_on"] = p.removal_reported_on.isoformat()
+    if p.previous_head_name is not None:
+        d["previous_head_name"] = p.previous_head_name
+    if p.moved_out_head_name is not None:
+        d["moved_out_head_name"] = p.moved_out_head_name
+    return d
 
 
 def household_to_dict(h: Household) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from app.auth.errors import InvalidCredentials
 from app.auth.service import AuthService
 from app.services.issuance import DailyReportRenderer, Renderer
 from app.services.revocation import LOCKED_MESSAGE, is_locked
-from app.services.session import CounterSession
+from app.services.session import CounterSession, NotificationTools
 from app.services.session_core import Clock, SessionError, utc_now
 from app.services.terminal import (
     SecretStoreFactory,
@@ -47,9 +47,11 @@ class LoginService:
         daily_report_renderer: DailyReportRenderer | None = None,
         secret_store_factory: SecretStoreFactory = default_secret_store,
         clock: Clock = utc_now,
+        notification_tools: NotificationTools | None = None,
     ) -> None:
         self.files = TerminalFiles(Path(data_dir))
         self.renderer = renderer
+        self.notification_tools = notification_tools
         self.daily_report_renderer = daily_report_renderer
         self.secret_store_factory = secret_store_factory
         self.clock = clock
@@ -149,6 +151,7 @@ class LoginService:
                 clock=self.clock,
                 client_factory=lambda: self.client(config, device_secret),
                 secret_store=self.secret_store_factory(config.install_id),
+                notification_tools=self.notification_tools,
             )
         except BaseException:
             cache.close()

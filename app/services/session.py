@@ -21,6 +21,8 @@ from app.services.issuance import (
     IssuedCertificate,
     Renderer,
 )
+from app.services.notification_review import ReviewDesk
+from app.services.notifications import NotificationDesk, NotificationTools
 from app.services.session_core import Clock, SessionCore, SessionError, utc_now
 from app.services.terminal import TerminalConfig, TerminalFiles
 from app.store.db import Cache
@@ -35,14 +37,16 @@ __all__ = [
     "CounterSession",
     "DailyReportRenderer",
     "IssuedCertificate",
+    "NotificationTools",
     "Renderer",
     "SessionCore",
     "SessionError",
 ]
 
 
-class CounterSession(IssuanceDesk, CardAdapters):
-    """One operator at one terminal: search, view, decide, issue, the card desk, sync."""
+class CounterSession(IssuanceDesk, CardAdapters, NotificationDesk, ReviewDesk):
+    """One operator at one terminal: search, view, decide, issue, the card desk, the 異動届 desk
+    and its 審査, sync."""
 
     def __init__(
         self,
@@ -60,9 +64,15 @@ class CounterSession(IssuanceDesk, CardAdapters):
         clock: Clock = utc_now,
         client_factory: Callable[[], SyncClient] | None = None,
         secret_store: Any = None,
+        notification_tools: NotificationTools | None = None,
     ) -> None:
         self.renderer = renderer
         self.daily_report_renderer = daily_report_renderer
+        tools = notification_tools or NotificationTools()
+        self.form_renderer = tools.form_renderer
+        self.certificate_renderer = tools.certificate_renderer
+        self.jukinet = tools.jukinet
+        self.printed_forms = {}
         super().__init__(
             config=config,
             files=files,

@@ -7,7 +7,7 @@ Protocol instead of `Any`, so the type checker holds the seam. This module is li
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Protocol
 
@@ -17,18 +17,32 @@ if TYPE_CHECKING:
     from app.auth.permissions import Permission
     from app.auth.service import AuthService
     from app.domain.audit_chain import ChainEntry, Problem
+    from app.domain.cards import CardFaceInfo
     from app.domain.certificates import (
         CertificateContext,
         CertificateRequest,
         Decision,
         Delivery,
     )
+    from app.domain.notifications import (
+        Finding,
+        MoveOutCertificate,
+        NotificationDraft,
+        TownList,
+    )
     from app.domain.records import Household
     from app.services.issuance import IssuedCertificate
+    from app.services.notifications import FiledNotification, PreparedForm
     from app.services.terminal import TerminalConfig
     from app.store.issuances import Issuance
+    from app.store.notifications import LocalNotification
     from app.store.search import SearchPage
     from app.sync.engine import Cancel, Progress
+    from app.sync.notification_protocol import (
+        NotificationDecision,
+        NotificationDetail,
+        NotificationSummary,
+    )
     from app.sync.protocol import OperatorProfile
     from app.sync.results import SyncReport, SyncStatus
 
@@ -108,6 +122,45 @@ class CounterSessionApi(Protocol):
     def daily_report_pdf(self, day: date | None = None) -> bytes: ...
 
     def record_print(self, issuance_no: str, pages: int) -> None: ...
+
+    # 住民異動届 (app/services/notifications.py): the 異動届 desk
+    def towns(self) -> TownList: ...
+
+    def new_notification_id(self) -> str: ...
+
+    def check_notification(self, draft: NotificationDraft) -> tuple[Finding, ...]: ...
+
+    def move_in_certificate_from_card(self, face: CardFaceInfo) -> MoveOutCertificate: ...
+
+    def prepare_notification_form(self, draft: NotificationDraft) -> PreparedForm: ...
+
+    def record_notification_print(self, prepared: PreparedForm, pages: int) -> None: ...
+
+    def record_certificate_print(self, filed: FiledNotification, pages: int) -> None: ...
+
+    def file_notification(
+        self,
+        prepared: PreparedForm,
+        *,
+        acknowledged: Iterable[str],
+        signature_confirmed: bool,
+        documents_confirmed: bool,
+    ) -> FiledNotification: ...
+
+    def notifications_filed(self) -> list[LocalNotification]: ...
+
+    def notification_decisions(self) -> list[LocalNotification]: ...
+
+    # 住民異動届: the head office's 審査 (app/services/notification_review.py)
+    def review_list(self, *, decided: bool = False) -> list[NotificationSummary]: ...
+
+    def review_detail(self, notification_id: str) -> NotificationDetail: ...
+
+    def review_confirm(
+        self, notification_id: str, relied_versions: dict[str, int] | None = None
+    ) -> NotificationDecision: ...
+
+    def review_return(self, notification_id: str, reason: str) -> NotificationDecision: ...
 
     # the audit log (監査者): checked, and the viewing itself audited
     def audit_log(

@@ -30,6 +30,7 @@ from .base import CacheBase
 from .errors import CacheCorrupt, OutboxNotEmpty, StoreError, WrongKey
 from .issuances import IssuancesMixin
 from .migrations import LATEST_VERSION, migrate
+from .notifications import NotificationsMixin
 from .protection import ProtectionMixin
 from .residents import ResidentsMixin
 from .search import SearchMixin
@@ -61,7 +62,9 @@ def slots_path(data_dir: str | os.PathLike[str]) -> Path:
     return Path(data_dir) / SLOTS_FILE
 
 
-class Cache(ResidentsMixin, SearchMixin, IssuancesMixin, ProtectionMixin, CacheBase):
+class Cache(
+    ResidentsMixin, SearchMixin, IssuancesMixin, ProtectionMixin, NotificationsMixin, CacheBase
+):
     """The local cache. Methods (see the mixins and docs/store.md):
 
     feed: apply_changes, cursor, mark_pull_complete, last_complete_pull, policy, operator,
@@ -69,7 +72,8 @@ class Cache(ResidentsMixin, SearchMixin, IssuancesMixin, ProtectionMixin, CacheB
     household_of_person, find_by_juminhyo_code, find_by_my_number, counts; search;
     anti-entropy: bucket_digest, households_in_bucket, replace_bucket; outbox_*, notices,
     acknowledge_notice; next_issuance_no, record_issuance, issuance, issuances_on,
-    void_issuance; transaction, connection, close.
+    void_issuance; record_notification, notifications_filed, notification_filed,
+    unseen_notification_decisions, mark_notifications_seen; transaction, connection, close.
     """
 
     def __init__(

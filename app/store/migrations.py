@@ -320,7 +320,31 @@ _V9 = [
     "CREATE INDEX persons_support ON persons(support_until) WHERE support_until IS NOT NULL",
 ]
 
-MIGRATIONS: Sequence[Sequence[str]] = (_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8, _V9)
+# v10 (issue 20): the 住民異動届 filed at this terminal (app/store/notifications.py): the
+# clerk's list, the head office's decision when it arrives on the feed (state, reason), whether
+# the clerk has seen it. The outbox carries the event itself (type notification_filed).
+_V10 = [
+    """CREATE TABLE notifications (
+        notification_id TEXT PRIMARY KEY,
+        procedure TEXT NOT NULL,
+        state TEXT NOT NULL DEFAULT 'pending'
+            CHECK (state IN ('pending', 'conflict', 'confirmed', 'returned')),
+        filed_at TEXT NOT NULL,
+        operator_id TEXT NOT NULL,
+        draft TEXT NOT NULL,
+        form_digest TEXT NOT NULL,
+        move_out_certificate_no TEXT,
+        decided_at TEXT,
+        decided_by TEXT,
+        reason TEXT,
+        decision TEXT,
+        seen INTEGER NOT NULL DEFAULT 1
+    )""",
+    "CREATE INDEX notifications_filed ON notifications(filed_at)",
+    "CREATE INDEX notifications_unseen ON notifications(seen) WHERE seen = 0",
+]
+
+MIGRATIONS: Sequence[Sequence[str]] = (_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8, _V9, _V10)
 LATEST_VERSION = len(MIGRATIONS)
 
 

@@ -42,6 +42,7 @@ from app.sync.protocol import (
 
 from .base import CacheBase
 from .errors import NotFound, StoreError
+from .notifications import apply_notification_decision
 from .search import person_keys
 
 # persons holds what search, lookups and the feed need; the rest is in households.raw.
@@ -267,6 +268,8 @@ class ResidentsMixin(CacheBase):
                 "INSERT OR REPLACE INTO meta(k, v) VALUES ('policy', ?)",
                 (policy.model_dump_json(),),
             )
+        elif item.kind == "notification":
+            apply_notification_decision(conn, item)
         elif item.kind == "terminal":
             # The feed is the same for every terminal and carries each one's item: kept per
             # terminal number, so that another terminal's revocation never reads as ours.

@@ -13,7 +13,14 @@ from typing import Any
 from .errors import CacheCorrupt
 
 # Tables whose rows the terminal writes itself; a snapshot holds none, the terminal's are kept.
-LOCAL_TABLES = ("outbox", "notices", "issuance_counters", "issuances", "audit_entries")
+LOCAL_TABLES = (
+    "outbox",
+    "notices",
+    "issuance_counters",
+    "issuances",
+    "audit_entries",
+    "notifications",
+)
 # Meta rows the terminal writes itself (CacheBase.set_local_state).
 LOCAL_META = "local:%"
 

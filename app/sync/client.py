@@ -41,6 +41,13 @@ from app.sync.errors import (
     ServerRejected,
     ServerUnreachable,
 )
+from app.sync.notification_protocol import (
+    ConfirmRequest,
+    NotificationDecision,
+    NotificationDetail,
+    NotificationList,
+    ReturnRequest,
+)
 from app.sync.protocol import (
     API_PREFIX,
     CLIENT_TOO_OLD_CODE,
@@ -431,6 +438,30 @@ class SyncClient:
     def certificate(self, issuance_no: str) -> CertificateInfo:
         path = "/certificates/" + quote(issuance_no, safe="")
         return self._parse(CertificateInfo, self._request("GET", path))
+
+    # --- 住民異動届: the head office's 審査 (role review; app/sync/notification_protocol.py) ---
+
+    def notifications(self, *, decided: bool = False) -> NotificationList:
+        params = {"decided": "true"} if decided else None
+        return self._parse(NotificationList, self._request("GET", "/notifications", params=params))
+
+    def notification(self, notification_id: str) -> NotificationDetail:
+        path = "/notifications/" + quote(notification_id, safe="")
+        return self._parse(NotificationDetail, self._request("GET", path))
+
+    def confirm_notification(
+        self, notification_id: str, relied_versions: dict[str, int] | None = None
+    ) -> NotificationDecision:
+        body = ConfirmRequest(relied_versions=relied_versions or {})
+        path = "/notifications/" + quote(notification_id, safe="") + "/confirm"
+        response = self._request("POST", path, json=body.model_dump(mode="json"))
+        return self._parse(NotificationDecision, response)
+
+    def return_notification(self, notification_id: str, reason: str) -> NotificationDecision:
+        body = ReturnRequest(reason=reason)
+        path = "/notifications/" + quote(notification_id, safe="") + "/return"
+        response = self._request("POST", path, json=body.model_dump(mode="json"))
+        return self._parse(NotificationDecision, response)
 
     # --- setting up (server/setup_routes.py) ----------------------------------------------
 

@@ -39,6 +39,15 @@ class ConflictNotice:
     @property
     def text(self) -> str:
         """What the clerk and the supervisor read (Japanese, ids only)."""
+        if self.event_type == "notification_filed":
+            # A 住民異動届 waits for the head office's 審査 (app/sync/notification_protocol.py):
+            # nothing to put right at the counter; the decision comes back through the feed.
+            reason = f"(サーバー: {self.server_reason})" if self.server_reason else ""
+            return (
+                f"住民異動届(届出ID {self.event_id})は受け付けられましたが、同じ方の別の届出が"
+                f"審査中か、参照した住民票が更新されていたため、本庁の審査で確認されます。{reason}"
+                "審査の結果はこの端末に届きます。"
+            )
         what = f"交付番号 {self.issuance_no} の証明書" if self.issuance_no else "端末で記録した処理"
         if self.changed:
             persons = "、".join(

@@ -1,25 +1,27 @@
-"""Wire models for filing 住民異動届 (issue 20), shared by the client and the server.
+"""Wire models for filing a 住民異動届 (issue 20), shared by the client and the server.
 
-Not wired yet: the second pass adds "notification_filed" to protocol.EVENT_TYPES, a feed kind
-"notification" for the head office's decisions, and the 届出 endpoints (docs/notifications.md).
-The draft travels as the domain's own model (app.domain.notifications.NotificationDraft):
-validated by `parse_draft` when it arrives, written by `draft_to_dict`, so that its shape has one
-definition, as households travel in the interchange format of app.domain.records.
+The event "notification_filed" (protocol.EVENT_TYPES) carries NotificationFiledPayload; the head
+office's decisions ride the feed as kind "notification" (NotificationDecision); the 審査 role
+reads and decides through /v1/notifications (NotificationList, NotificationDetail,
+ConfirmRequest, ReturnRequest). The draft travels as the domain's own model
+(app.domain.notifications.NotificationDraft): validated by `parse_draft` when it arrives, written
+by `draft_to_dict`, so that its shape has one definition, as households travel in the
+interchange format of app.domain.records.
 """
 
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Final, Literal
 
 from pydantic import Field, PlainSerializer, PlainValidator, WithJsonSchema, model_validator
 
 from app.domain.errors import ValidationError
 from app.domain.notifications import NotificationDraft, Procedure, draft_to_dict, parse_draft
-from app.sync.protocol import WireDatetime
+from app.sync.protocol import EVENT_PAYLOADS, WireDatetime
 from app.sync.protocol import WireModel as _Model
 
-NOTIFICATION_FILED = "notification_filed"
+NOTIFICATION_FILED: Final = "notification_filed"
 NOTIFICATION_FEED_KIND = "notification"
 
 NotificationState = Literal["pending", "confirmed", "returned", "conflict"]
@@ -71,12 +73,19 @@ class NotificationFiledPayload(_Model):
     printed_at: WireDatetime
     signature_confirmed_by: str = Field(min_length=1, max_length=64)  # operator_id
     acknowledged: list[FiledFinding] = Field(default_factory=list, max_length=50)
+    # 転出 (not 特例): the number of the 転出証明書 issued with the 届出 ({terminal}-{day}-{seq}).
+    move_out_certificate_no: str | None = Field(default=None, min_length=1, max_length=64)
 
     @model_validator(mode="after")
     def _one_id(self) -> NotificationFiledPayload:
         if self.draft.notification_id != self.notification_id:
             raise ValueError("notification_id differs from the draft's")
         return self
+
+
+# The event's payload model, beside those of protocol.py (which cannot import this module: it
+# imports protocol.py). Whoever handles a notification_filed event has imported this module.
+EVENT_PAYLOADS[NOTIFICATION_FILED] = NotificationFiledPayload
 
 
 class NotificationConflict(_Model):
@@ -118,6 +127,37 @@ class NotificationDecision(_Model):
     conflicts: list[NotificationConflict] = Field(default_factory=list)
     household_ids: list[str] = Field(default_factory=list)  # written by the confirmation
     person_ids: dict[str, str] = Field(default_factory=dict)  # draft key → allocated person_id
+
+
+class NotificationList(_Model):
+    """GET /v1/notifications (審査 role)."""
+
+    items: list[NotificationSummary]
+
+
+class NotificationStep(_Model):
+    """One step of a 届出 at the server (its own audit: filed, conflict, confirmed, returned)."""
+
+    step: str
+    at: datetime
+    operator_id: str | None = None
+    terminal_no: str | None = None
+    detail: str | None = None
+
+
+class NotificationDetail(_Model):
+    """GET /v1/notifications/{id} (審査 role): the 届出 and the register as it is now, side by
+    side; `conflicts` are computed now (the register may have moved since the filing)."""
+
+    summary: NotificationSummary
+    draft: Draft
+    form_digest: str
+    acknowledged: list[FiledFinding] = Field(default_factory=list)
+    move_out_certificate_no: str | None = None
+    households: list[dict[str, Any]] = Field(default_factory=list)  # interchange format, now
+    conflicts: list[NotificationConflict] = Field(default_factory=list)
+    reason: str | None = None
+    steps: list[NotificationStep] = Field(default_factory=list)
 
 
 class ConfirmRequest(_Model):

@@ -68,6 +68,7 @@ EVENT_TYPES = (
     "card_event",
     "audit_batch",
     "reconciliation_ack",
+    "notification_filed",  # a 住民異動届 (app/sync/notification_protocol.py)
 )
 EventType = Literal[
     "certificate_issued",
@@ -75,9 +76,11 @@ EventType = Literal[
     "card_event",
     "audit_batch",
     "reconciliation_ack",
+    "notification_filed",
 ]
 EventStatus = Literal["accepted", "duplicate", "conflict", "rejected"]
-ChangeKind = Literal["household", "operator", "policy", "terminal"]
+# "notification": the head office's decision on a filed 住民異動届 (NotificationDecision).
+ChangeKind = Literal["household", "operator", "policy", "terminal", "notification"]
 
 
 def _iso_only(value: Any) -> Any:

@@ -8,10 +8,12 @@ from datetime import date
 from typing import Any
 
 import pytest
+from msgspec.structs import replace
 
 from app.domain.errors import ValidationError
 from app.domain.records import (
     FIELD_LABELS,
+    LATER_PERSON_KEYS,
     HistoryEntry,
     Household,
     Person,
@@ -184,7 +186,17 @@ def test_perpetrators_known_by_name_round_trip() -> None:
 
 
 def test_every_key_has_a_label() -> None:
-    for key in [*PERSON_KEYS, *HOUSEHOLD_KEYS, "until", "date", "kind", "note", "perpetrators"]:
+    for key in [
+        *PERSON_KEYS,
+        *LATER_PERSON_KEYS,
+        *HOUSEHOLD_KEYS,
+        "until",
+        "date",
+        "kind",
+        "note",
+        "perpetrators",
+        "reported_on",
+    ]:
         assert key in FIELD_LABELS
 
 
@@ -192,7 +204,33 @@ def test_person_to_dict_matches_record_fields() -> None:
     from msgspec.structs import fields
 
     p = Person("P", "12345678903", None, 1, "resident", "名", "メ", date(2000, 1, 1), "male", "子")
-    assert list(person_to_dict(p)) == [f.name for f in fields(Person)]
+    later = set(LATER_PERSON_KEYS)
+    assert list(person_to_dict(p)) == [f.name for f in fields(Person) if f.name not in later]
+    assert [f.name for f in fields(Person)][-len(later) :] == list(LATER_PERSON_KEYS)
+
+
+def test_later_keys_are_written_only_when_set() -> None:
+    """Keys added by issue 20 (別添1 items a confirmed 届出 writes): a record without them
+    keeps its v1 bytes; with them they follow the v1 keys and round-trip."""
+    h = parse_household(full_household())
+    before = dump_line(h)
+    assert "reported_on" not in before.replace("_reported_on", "")
+    assert all(k not in before for k in LATER_PERSON_KEYS)
+    head = h.head
+    moved = replace(
+        head,
+        removal_reported_on=date(2026, 4, 20),
+        previous_head_name="大空 翔",
+        moved_out_head_name="札幌 花子",
+        history=(*head.history, HistoryEntry(date(2026, 4, 18), "転居", "", date(2026, 4, 20))),
+    )
+    h2 = replace(h, members=(moved, *h.members[1:]))
+    d = household_to_dict(h2)
+    assert list(d["members"][0]) == PERSON_KEYS + list(LATER_PERSON_KEYS)
+    assert d["members"][0]["history"][-1]["reported_on"] == "2026-04-20"
+    assert "reported_on" not in d["members"][0]["history"][0]
+    assert parse_line(dump_line(h2)) == h2
+    assert parse_household(json.loads(dump_line(h2))) == h2
 
 
 def mutate(path: list[Any], value: Any, *, delete: bool = False) -> dict[str, Any]:

@@ -48,6 +48,9 @@ def test_an_old_file_opens_and_migrates(fixture: Path, tmp_path: Path) -> None:
         assert person["person_id"] in {h.person_id for h in hits}
         assert cache.operator("op1") is not None and cache.policy().fee_yen == facts["fee_yen"]
         assert [e.event_id for e in cache.outbox_pending(10)] == facts["outbox"]
+        # v10: the 住民異動届 filed at the terminal (none in the files of earlier releases).
+        filed = [n.notification_id for n in cache.notifications_filed()]
+        assert filed == facts.get("notifications", [])
         issuance = cache.issuance(facts["issuance_no"])
         assert issuance.person_ids == (person["person_id"],) and not issuance.voided
         key = ed25519.Ed25519PrivateKey.from_private_bytes(bytes.fromhex(facts["audit_key_seed"]))

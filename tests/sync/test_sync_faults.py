@@ -22,6 +22,7 @@ from app.store.db import open_cache
 from app.store.search import SearchQuery
 from app.sync.errors import ServerUnreachable
 from app.sync.retry import RetryPolicy
+from tests.support.crash import kill_at_marker
 from tests.sync.rig import Rig, Template
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -179,27 +180,13 @@ def _child(rig: Rig, mode: str) -> subprocess.Popen[str]:
     return proc
 
 
-def _kill_on(proc: subprocess.Popen[str], marker: str, nth: int) -> list[str]:
-    assert proc.stdout is not None
-    seen: list[str] = []
-    for line in proc.stdout:
-        seen.append(line.strip())
-        if line.startswith(marker) and sum(s.startswith(marker) for s in seen) == nth:
-            os.kill(proc.pid, signal.SIGKILL)
-            break
-        if line.startswith("done"):
-            break
-    proc.wait(timeout=30)
-    return seen
-
-
 def kill_child(rig: Rig, mode: str, marker: str, nth: int) -> list[str]:
     """Run `child_sync <mode>` on the rig's cache file, SIGKILL it at the `nth` line starting
     with `marker`, and reopen the cache as the next start of the terminal would; the child's
     lines."""
     rig.cache.close()
     proc = _child(rig, mode)
-    seen = _kill_on(proc, marker, nth)
+    seen = kill_at_marker(proc, marker, nth)
     assert proc.returncode == -signal.SIGKILL, seen
     rig.reopen_cache()
     return seen

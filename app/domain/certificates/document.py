@@ -264,19 +264,23 @@ class CertificateError(DomainError):
 
 
 class MissingGlyph(CertificateError):
-    """A character (or variation sequence) that no configured font has: issuance stops.
+    """A character (or variation sequence) that no configured font has: the print stops (an
+    issuance with it, which then never happened).
 
-    `character` is given as code points ("U+9F8D U+E0100"), never as the name it belongs to.
+    `character` is given as code points ("U+9F8D U+E0100"), never as the name it belongs to;
+    `document` names what could not be printed (住民異動届, 転出証明書 …), else the message
+    speaks of "この文書".
     """
 
-    def __init__(self, character: str, person_id: str | None) -> None:
+    def __init__(self, character: str, person_id: str | None, document: str = "") -> None:
         who = f"（個人ID: {person_id}）" if person_id else ""
         super().__init__(
             f"文字 {character} を印刷できるフォントがありません{who}。"
-            "証明書は交付できません。外字の登録を担当者に依頼してください。"
+            f"{document or 'この文書'}は印刷できません。外字の登録を担当者に依頼してください。"
         )
         self.character = character
         self.person_id = person_id
+        self.document = document
 
 
 def build_document(

@@ -50,6 +50,7 @@ from app.domain.notifications.model import (
 )
 from app.domain.notifications.register import (
     Register,
+    referenced_person_ids,
     touched_household_ids,
     touched_person_ids,
 )
@@ -95,6 +96,7 @@ __all__ = [
     "overlapping",
     "parse_draft",
     "propose_households",
+    "referenced_person_ids",
     "special_move_in_limit",
     "touched_household_ids",
     "touched_person_ids",

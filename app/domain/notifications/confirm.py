@@ -154,7 +154,7 @@ def _reported(d: NotificationDraft) -> str:
 
 def _history(d: NotificationDraft, reason: str, detail: str = "") -> HistoryEntry:
     note = "　".join(x for x in (detail, _reported(d)) if x)
-    return HistoryEntry(date=d.moved_on, kind=reason, note=note)
+    return HistoryEntry(date=d.moved_on, kind=reason, note=note, reported_on=d.filed_on)
 
 
 def _new_person(d: NotificationDraft, m: Mover, person_id: str) -> Person:
@@ -181,6 +181,7 @@ def _new_person(d: NotificationDraft, m: Mover, person_id: str) -> Person:
         address_set_on=d.moved_on,
         address_set_reported_on=d.filed_on,
         previous_address=old or None,
+        previous_head_name=d.move_out_certificate.head_name if d.move_out_certificate else None,
         history=(_history(d, d.reason, detail),),
     )
 
@@ -203,7 +204,9 @@ def _moved(d: NotificationDraft, p: Person, register: Register) -> Person:
             status="removed",
             removed_on=d.moved_on,
             removal_reason="転出",
+            removal_reported_on=d.filed_on,
             moved_out_to=dest,
+            moved_out_head_name=d.destination_head_name or None,
             history=(*p.history, _history(d, d.reason, f"{dest}へ転出予定")),
         )
     return replace(p, history=(*p.history, _history(d, d.reason)))

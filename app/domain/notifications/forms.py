@@ -54,16 +54,10 @@ CLERK_BOXES: tuple[str, ...] = ("受付", "本人確認", "署名確認", "入�
 
 class FormGlyphMissing(MissingGlyph):
     """MissingGlyph of a 届書 or 転出証明書 (the same type: callers that stop on a missing glyph
-    stop here too), with a message about the document being printed."""
+    stop here too), naming the document being printed."""
 
     def __init__(self, cause: MissingGlyph, document: str) -> None:
-        super().__init__(cause.character, cause.person_id)
-        who = f"（個人ID: {cause.person_id}）" if cause.person_id else ""
-        self.message = (
-            f"文字 {cause.character} を印刷できるフォントがありません{who}。"
-            f"{document}は印刷できません。外字の登録を担当者に依頼してください。"
-        )
-        self.args = (self.message,)
+        super().__init__(cause.character, cause.person_id, document)
 
 
 @dataclass(frozen=True, slots=True)

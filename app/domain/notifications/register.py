@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from app.domain.notifications.model import MOVE_IN, NotificationDraft
+from app.domain.notifications.model import MOVE_IN, NEW_KEY_PREFIX, NotificationDraft
 from app.domain.records import Household, Person
 
 
@@ -44,6 +44,17 @@ def touched_household_ids(draft: NotificationDraft) -> tuple[str, ...]:
     """Households the terminal must read (and the head office must lock) for this 届出."""
     ids = [draft.source_household_id] + [p.household_id for p in draft.households]
     return tuple(dict.fromkeys(i for i in ids if i is not None))
+
+
+def referenced_person_ids(draft: NotificationDraft) -> tuple[str, ...]:
+    """Registered persons the draft names (movers, the 届出人, the persons of its households):
+    with touched_household_ids, what a terminal or the server reads to check and confirm it."""
+    ids = [m.key for m in draft.movers if not m.is_new]
+    roles = (r.key for plan in draft.households for r in plan.roles)
+    ids += [key for key in roles if not key.startswith(NEW_KEY_PREFIX)]
+    if draft.filer.person_id:
+        ids.append(draft.filer.person_id)
+    return tuple(dict.fromkeys(ids))
 
 
 def touched_person_ids(draft: NotificationDraft, register: Register) -> frozenset[str]:

@@ -228,3 +228,24 @@ def test_ids_the_head_office_did_not_allocate_are_an_error() -> None:
         run(D.move_within_part(), households=())
     with pytest.raises(DomainError):
         run(D.move_in(), persons={"new-1": "P100"})
+
+
+def test_the_later_items_of_the_record_layout() -> None:
+    """別添1 items the interchange format gained with issue 20: the 記事's 届出年月日, the
+    住民でなくなった届出年月日 and 転出先世帯主 of a 転出, the 転入前世帯主 of a 転入."""
+    _, out = run(D.move_within_part())
+    assert by_id(out["H100"])["P1"].history[-1].reported_on == FILED
+    assert by_id(out["H100"])["P1"].history[0].reported_on is None  # older 記事 as they were
+
+    draft = replace(D.move_out(), destination_head_name="札幌 花子")
+    _, out = run(draft)
+    leaver = next(p for h in out.values() for p in h.members if p.person_id == draft.movers[0].key)
+    assert (leaver.removal_reported_on, leaver.moved_out_head_name) == (FILED, "札幌 花子")
+
+    draft = D.move_in()
+    ids = {m.key: f"PN{i}" for i, m in enumerate(draft.movers)}
+    _, out = run(draft, persons=ids)
+    arrived = next(p for h in out.values() for p in h.members if p.person_id == "PN0")
+    assert draft.move_out_certificate is not None
+    assert arrived.previous_head_name == draft.move_out_certificate.head_name
+    assert arrived.history[-1].reported_on == draft.filed_on
