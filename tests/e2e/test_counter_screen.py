@@ -457,3 +457,18 @@ def test_daily_report_prints_saves_and_closes_with_esc(
 
     qtbot.keyClick(report, Qt.Key.Key_Escape)
     assert not report.isVisible()
+
+
+def test_a_tabs_own_keys_win_over_the_bar(qtbot: Any, session: Any) -> None:
+    """The 異動届 tab binds F5 (届書) and F9 (届出) itself; while it is shown the bar's F9 (同期)
+    steps aside, or Qt would find the key ambiguous and fire neither."""
+    window = _window(qtbot, session)
+    tab = window.notification_tab
+    if tab is None:
+        pytest.skip("this operator has no 異動届 tab")
+    assert window.fkeys.shortcuts[9].isEnabled()
+    window.tabs.setCurrentWidget(tab)
+    assert not window.fkeys.shortcuts[9].isEnabled() and not window.fkeys.buttons[9].isEnabled()
+    assert window.fkeys.shortcuts[1].isEnabled()  # F1 検索 still works from there
+    window.tabs.setCurrentIndex(0)
+    assert window.fkeys.shortcuts[9].isEnabled() and window.fkeys.buttons[9].isEnabled()
