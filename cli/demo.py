@@ -8,6 +8,7 @@ data directory reuses everything.
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import secrets
@@ -290,10 +291,22 @@ def main(argv: list[str]) -> int:
 
     data_dir: Path = args.data_dir or default_data_dir("demo")
 
+    from app.store.instance_lock import AlreadyRunning, InstanceLock
+
+    _say(f"窓口デモ: データフォルダ {data_dir}")
+    try:
+        instance = InstanceLock(data_dir).acquire()
+    except AlreadyRunning as exc:
+        _say(exc.message)
+        return 3
+    with instance:
+        return _run(data_dir, args)
+
+
+def _run(data_dir: Path, args: argparse.Namespace) -> int:
     from app.domain.errors import DomainError
     from server.embedded import EmbeddedServerError
 
-    _say(f"窓口デモ: データフォルダ {data_dir}")
     try:
         env = prepare(data_dir, args.residents, args.port)
     except EmbeddedServerError as exc:

@@ -308,6 +308,16 @@ def run_gui(data_dir: str | Path | None = None, demo: Any = None) -> int:
     from ui.login import LoginDialog
 
     data_dir = Path(data_dir) if data_dir else default_data_dir()
+    from app.store.instance_lock import AlreadyRunning, InstanceLock
+
+    try:  # held until the process ends
+        instance = InstanceLock(data_dir).acquire()
+    except AlreadyRunning as exc:
+        from PySide6.QtWidgets import QMessageBox
+
+        print(exc.message, file=sys.stderr)
+        QMessageBox.critical(None, "窓口", exc.message)
+        return 3
     files = TerminalFiles(data_dir)
     if demo is None and not files.is_enrolled():
         try:
@@ -361,4 +371,7 @@ def run_gui(data_dir: str | Path | None = None, demo: Any = None) -> int:
     # Everything built so far lives as long as the program: keep it out of the garbage
     # collector's scans, whose pauses otherwise stall the GUI during a long sync.
     gc.freeze()
-    return int(app.exec())
+    try:
+        return int(app.exec())
+    finally:
+        instance.release()

@@ -7,6 +7,7 @@ machine without a display.
 
 from __future__ import annotations
 
+import io
 import sys
 from importlib import import_module
 from importlib.metadata import PackageNotFoundError, version
@@ -56,7 +57,16 @@ def _parser() -> JapaneseArgumentParser:
     return p
 
 
+def utf8_output() -> None:
+    """Write UTF-8 whatever the code page. Piped output on Windows uses the ANSI code page
+    (cp932), which cannot encode an IVS or a name outside JIS. A windowed EXE has no streams."""
+    for stream in (sys.stdout, sys.stderr):
+        if isinstance(stream, io.TextIOWrapper) and stream.encoding.lower() != "utf-8":
+            stream.reconfigure(encoding="utf-8")
+
+
 def main(argv: list[str] | None = None) -> int:
+    utf8_output()
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] in SUBCOMMANDS:
         module = import_module(SUBCOMMANDS[argv[0]][0])

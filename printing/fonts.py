@@ -62,11 +62,25 @@ def _windows_paths() -> list[str]:
     return [str(Path(local) / "Microsoft" / "Windows" / "Fonts" / "ipamjm.ttf")] if local else []
 
 
+# Inside the frozen program (packaging/madoguchi.spec), with the IPA Font License beside it.
+BUNDLED_FONT = Path("fonts") / "ipamjm.ttf"
+
+
+def bundled_font_path() -> Path | None:
+    """The copy of IPAmj明朝 shipped inside the frozen program, or None when not frozen."""
+    base = getattr(sys, "_MEIPASS", None)
+    return Path(base) / BUNDLED_FONT if base else None
+
+
 def find_font_path(configured: str | os.PathLike[str] | None = None) -> Path:
-    """The IPAmj明朝 file: configured path, $MADOGUCHI_IPAMJ_FONT, fontconfig, known paths."""
+    """The IPAmj明朝 file: configured path, the frozen program's own copy,
+    $MADOGUCHI_IPAMJ_FONT, fontconfig, known paths."""
     candidates: list[str] = []
     if configured:
         candidates.append(os.fspath(configured))
+    bundled = bundled_font_path()
+    if bundled is not None:
+        candidates.append(str(bundled))
     if os.environ.get(ENV_FONT_PATH):
         candidates.append(os.environ[ENV_FONT_PATH])
     fc_match = shutil.which("fc-match")

@@ -395,12 +395,28 @@ def create_app(config: ServerConfig, db: Database | None = None) -> FastAPI:
     return app
 
 
+# FastAPI describes a response by its status's reason phrase, which Python 3.13 renamed after
+# RFC 9110: the document uses the RFC 9110 names whatever Python generates it.
+_RFC9110_PHRASES = {
+    "Request Entity Too Large": "Content Too Large",
+    "Request-URI Too Long": "URI Too Long",
+    "Requested Range Not Satisfiable": "Range Not Satisfiable",
+    "Unprocessable Entity": "Unprocessable Content",
+}
+
+
 def openapi_document() -> dict[str, Any]:
     """The OpenAPI document of protocol v1 without a data directory (docs/openapi.json)."""
     from fastapi.openapi.utils import get_openapi
 
     app = FastAPI(title="Madoguchi sync server", version="1")
     _routes(app)
-    return get_openapi(
+    document = get_openapi(
         title=app.title, version=app.version, description=DESCRIPTION, routes=app.routes
     )
+    for operations in document.get("paths", {}).values():
+        for operation in operations.values():
+            for response in operation.get("responses", {}).values():
+                phrase = response.get("description")
+                response["description"] = _RFC9110_PHRASES.get(phrase, phrase)
+    return document

@@ -61,6 +61,20 @@ def test_configured_path_wins(monkeypatch: pytest.MonkeyPatch, fonts: Fonts) -> 
         F.find_font_path()
 
 
+def test_the_frozen_programs_own_copy_comes_first(
+    monkeypatch: pytest.MonkeyPatch, fonts: Fonts, tmp_path: Path
+) -> None:
+    """A branch PC has no IPAmj明朝: the installer carries it inside the program folder."""
+    bundle = tmp_path / "_internal"
+    (bundle / "fonts").mkdir(parents=True)
+    (bundle / "fonts" / "ipamjm.ttf").symlink_to(fonts.path)
+    monkeypatch.setattr(F.sys, "_MEIPASS", str(bundle), raising=False)
+    monkeypatch.setenv(F.ENV_FONT_PATH, str(fonts.path))
+    assert F.find_font_path() == bundle / "fonts" / "ipamjm.ttf"
+    # An administrator's explicit setting still wins.
+    assert F.find_font_path(fonts.path) == fonts.path
+
+
 def test_preload_in_background(fonts: Fonts) -> None:
     thread = F.preload_in_background()
     thread.join(timeout=30)
