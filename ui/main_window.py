@@ -502,6 +502,8 @@ class MainWindow(QMainWindow):
 
     def _synced(self, report: Any) -> None:
         self._sync_running = False
+        if self._closing:  # the window was closed (logout) while the sync ran
+            return
         self.status.hide_progress()
         self.status.showMessage(report.message, 8000)
         too_old = isinstance(report.error, ClientTooOld)
@@ -517,7 +519,7 @@ class MainWindow(QMainWindow):
             run_in_background(
                 self,
                 self.session.notification_decisions,
-                lambda decisions: show_decisions(self, decisions),
+                self._show_decisions,
                 lambda _e: None,
             )
         if report.terminal_action != "none":
@@ -526,6 +528,10 @@ class MainWindow(QMainWindow):
             self.ask_reconnect()
         self.refresh_status()
         self.synced.emit(report)
+
+    def _show_decisions(self, decisions: list[Any]) -> None:
+        if not self._closing:  # a late answer after logout opens nothing
+            show_decisions(self, decisions)
 
     def ask_reconnect(self) -> None:
         """The server is back but this session began offline (or expired): one password prompt,
