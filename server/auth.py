@@ -49,10 +49,10 @@ def _check_password_of(
         raise ApiError(
             403,
             "operator_locked",
-            "この操作者はパスワードの誤りが続いたためロックされています。管理者に連絡してください。",
+            "この職員IDはパスワードの誤りが続いたためロックされています。管理者に連絡してください。",
         )
     if not row.active:
-        raise ApiError(403, "operator_inactive", "この操作者は無効にされています。")
+        raise ApiError(403, "operator_inactive", "この職員IDは利用停止されています。")
     if security.verify_password(row.password_hash, password):
         return
     with db.write() as conn:
@@ -79,9 +79,9 @@ def _check_password_of(
         raise ApiError(
             403,
             "operator_locked",
-            "パスワードの誤りが続いたため、この操作者をロックしました。管理者に連絡してください。",
+            "パスワードの誤りが続いたため、この職員IDをロックしました。管理者に連絡してください。",
         )
-    raise ApiError(401, "invalid_credentials", "操作者IDまたはパスワードが違います。")
+    raise ApiError(401, "invalid_credentials", "職員IDまたはパスワードが違います。")
 
 
 def _open_session(
@@ -138,7 +138,7 @@ def login(
         security.hash_password(req.password)  # same cost as a real check: no timing oracle
         with db.write() as conn:
             _login_event(conn, req.operator_id, terminal_no, "failed")
-        raise ApiError(401, "invalid_credentials", "操作者IDまたはパスワードが違います。")
+        raise ApiError(401, "invalid_credentials", "職員IDまたはパスワードが違います。")
     _check_password_of(db, config, row, req.password, terminal_no)
     with db.write() as conn:
         return _open_session(
