@@ -64,10 +64,17 @@ def private_dir(path: Path) -> None:
 
 
 def private_file(path: Path) -> None:
-    """Create `path` empty with mode 0600 unless it exists; an existing one is made 0600."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
-    os.close(fd)
-    os.chmod(path, 0o600)
+    """Create `path` empty with mode 0600 unless it exists; an existing one is made 0600.
+
+    An existing file is never opened: closing a descriptor of a SQLite database drops every
+    POSIX lock this process holds on it, and the process's open connections then no longer
+    count as readers (another process took its WAL for the last one and removed it)."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        os.chmod(path, 0o600)
+    else:
+        os.close(fd)
 
 
 def init_server(config: ServerConfig) -> Database:
