@@ -8,6 +8,7 @@ import pytest
 from app.domain.cards import CardAction, CardState, IdentityChecklist
 from app.store.audit import AuditAction
 from cli.card_desk_wiring import card_desk_widget
+from tests.support.poll import QT_WAIT_MS
 
 
 def test_read_match_and_record_issue(qtbot, counter) -> None:
@@ -29,7 +30,7 @@ def test_read_match_and_record_issue(qtbot, counter) -> None:
             CardState.NOT_ISSUED,
             checklist=IdentityChecklist(True, ("交付通知書", "運転免許証"), True),
         )
-        with qtbot.waitSignal(widget.event_recorded, timeout=5000):
+        with qtbot.waitSignal(widget.event_recorded, timeout=QT_WAIT_MS):
             widget.event_recorded.emit(recorded)
         assert session.card_state("P-DEMO-CARD") == CardState.ISSUED.value
         assert session.cache.outbox_count() >= 1
