@@ -24,12 +24,13 @@ from app.cards.protocol import Transport
 from app.domain.cards import check_collation_number_b
 from app.domain.errors import DomainError
 from app.domain.identifiers import mask_my_number
+from cli.argparse_ja import JapaneseArgumentParser
 
 SEX_JA = {"male": "男", "female": "女", "not_applicable": "適用不能"}
 
 
-def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+def _parser() -> JapaneseArgumentParser:
+    p = JapaneseArgumentParser(
         prog="madoguchi card", description="個人番号カードの読み取りと仮想カード"
     )
     sub = p.add_subparsers(dest="command", required=True)

@@ -66,15 +66,14 @@ def card_desk_widget(session: Any, *, demo: Any = None) -> Any:
         value = session.card_state(person_id)
         return CardState(value) if value else CardState.NOT_ISSUED
 
-    widget = CardDeskWidget(service, card_state_of=state_of)
-    widget.event_recorded.connect(session.record_card_event)
-    return widget
+    # The outbox event and the card's state are written in the recording's background operation.
+    return CardDeskWidget(service, card_state_of=state_of, persist=session.record_card_event)
 
 
 def requester_card_reader(session: Any, *, demo: Any = None, ask_pin: Any = None) -> Any:
     """For the issuance dialog's requester (ui/requester_panel.py): the card desk's reader
     path. Called on the GUI thread, it asks the resident for the 券面事項入力補助用暗証番号
-    (`ask_pin(parent) -> str | None`, the desk's PIN pad by default) and returns the work to
+    (`ask_pin(parent) -> str | None`, the customer's PIN window by default) and returns the work to
     run in the background: read the 4情報, match them with the register, and give the
     requester as registered (or as on the card when not registered here)."""
     from app.domain.certificates import PersonRef
@@ -87,10 +86,9 @@ def requester_card_reader(session: Any, *, demo: Any = None, ask_pin: Any = None
     )
 
     def default_ask(parent: Any) -> str | None:
-        from ui.card_desk import PinPadDialog
+        from ui.card_desk import ask_customer_pin
 
-        pad = PinPadDialog(parent)
-        return pad.pin() if pad.exec() else None
+        return ask_customer_pin(parent)
 
     def prepare(parent: Any) -> Any:
         pin = (ask_pin or default_ask)(parent)
@@ -127,10 +125,9 @@ def notification_card_reader(session: Any, *, demo: Any = None, ask_pin: Any = N
     )
 
     def default_ask(parent: Any) -> str | None:
-        from ui.card_desk import PinPadDialog
+        from ui.card_desk import ask_customer_pin
 
-        pad = PinPadDialog(parent)
-        return pad.pin() if pad.exec() else None
+        return ask_customer_pin(parent)
 
     def prepare(parent: Any) -> Any:
         pin = (ask_pin or default_ask)(parent)

@@ -36,12 +36,13 @@ from app.domain.certificates import (
 )
 from app.domain.errors import DomainError
 from app.domain.records import Household, parse_line
+from cli.argparse_ja import JapaneseArgumentParser
 
 SAMPLE_TERMINAL = "SAMPLE"
 
 
-def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="madoguchi certificate", description="住民票の写し")
+def _parser() -> JapaneseArgumentParser:
+    p = JapaneseArgumentParser(prog="madoguchi certificate", description="住民票の写し")
     sub = p.add_subparsers(dest="command", required=True)
     r = sub.add_parser("render", help="見本のPDFを作ります")
     r.add_argument("--input", required=True, help="世帯のJSONLファイル")

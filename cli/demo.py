@@ -17,6 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from cli.argparse_ja import JapaneseArgumentParser
+
 DEFAULT_PORT = 47443
 DEFAULT_RESIDENTS = 3000
 DEMO_SEED = 20261126
@@ -258,11 +260,32 @@ def run_headless(env: DemoEnvironment) -> int:
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="madoguchi demo", description=__doc__.splitlines()[0])
-    parser.add_argument("--residents", type=int, default=DEFAULT_RESIDENTS, help="合成住民の人数")
-    parser.add_argument("--data-dir", type=Path, default=None, help="デモのデータフォルダ")
-    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="内蔵サーバーのポート")
-    parser.add_argument("--headless", action="store_true", help="同期して概要を表示し終了する")
+    parser = JapaneseArgumentParser(
+        prog="madoguchi demo",
+        description="デモ: 内蔵の中央サーバー(合成住民データ)と仮想の個人番号カードで、"
+        "この端末の窓口画面を起動します。",
+        epilog="デモ用の職員IDとパスワードは起動時に表示されます。実在の住民の情報は使いません。",
+    )
+    parser.add_argument(
+        "--residents",
+        type=int,
+        default=DEFAULT_RESIDENTS,
+        metavar="N",
+        help=f"合成住民の人数(既定: {DEFAULT_RESIDENTS:,})",
+    )
+    parser.add_argument(
+        "--data-dir", type=Path, default=None, metavar="DIR", help="デモのデータフォルダ"
+    )
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=DEFAULT_PORT,
+        metavar="PORT",
+        help=f"内蔵サーバーのポート(既定: {DEFAULT_PORT})",
+    )
+    parser.add_argument(
+        "--headless", action="store_true", help="画面を開かず、同期して概要を表示し終了する"
+    )
     args = parser.parse_args(argv)
     from cli.gui import default_data_dir
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -48,6 +49,21 @@ def _ui_font_family() -> str | None:
     return None
 
 
+def install_japanese(app: Any) -> Any:
+    """Qt's own texts (OK/キャンセル, 閉じる, the file dialog, the calendar) in Japanese, and
+    dates in Japanese order: Qt's qtbase_ja translation from PySide6's translations folder."""
+    from PySide6.QtCore import QLibraryInfo, QLocale, QTranslator
+
+    QLocale.setDefault(QLocale(QLocale.Language.Japanese, QLocale.Country.Japan))
+    translator = QTranslator(app)
+    folder = QLibraryInfo.path(QLibraryInfo.LibraryPath.TranslationsPath)
+    if translator.load(QLocale(QLocale.Language.Japanese), "qtbase", "_", folder):
+        app.installTranslator(translator)
+    else:  # a build without Qt's translations: the buttons stay in English
+        log.warning("qtbase_ja translation not found in %s", folder)
+    return translator
+
+
 def create_application(argv: list[str] | None = None) -> Any:
     from PySide6.QtGui import QFont
     from PySide6.QtWidgets import QApplication
@@ -60,6 +76,9 @@ def create_application(argv: list[str] | None = None) -> Any:
     family = _ui_font_family()
     if family:
         app.setFont(QFont(family, 10))
+    if app.property("madoguchiJapanese") is None:
+        app.setProperty("madoguchiJapanese", True)
+        install_japanese(app)
     # Every top-level window is kept out of screen captures as it is shown (DESIGN.md §8).
     install_capture_guard(app)
     return app
@@ -94,20 +113,40 @@ def build_login_service(
 def build_main_window(session: Any, *, demo: Any = None) -> Any:
     """The main window with every part wired: card desk, audit viewer, printing, demo menu."""
     from ui.main_window import MainWindow
-    from ui.pdf_preview import make_printer, print_pdf
+    from ui.print_job import print_document
     from ui.settings import Settings, SettingsDialog
 
-    def print_issued(pdf: bytes, copies: int, issuance_no: str) -> int:
-        printer = make_printer(Settings.beside(session.cache.path).get("printer") or None)
-        pages = print_pdf(pdf, printer, copies)
-        session.record_print(issuance_no, pages)
-        return pages
+    settings = Settings.beside(session.cache.path)
+
+    # These run in background operations (ui.background): the print, then its audit entry.
+    def print_issued(pdf: bytes, copies: int, issuance_no: str, printer: str | None) -> int:
+        outcome = print_document(
+            pdf, printer=printer, copies=copies, title=f"住民票の写し {issuance_no}"
+        )
+        session.record_print(issuance_no, outcome.pages)
+        return outcome.pages
+
+    def print_report(pdf: bytes, printer: str | None) -> int:
+        day = session.today()
+        outcome = print_document(pdf, printer=printer, title=f"日計表 {day:%Y-%m-%d}")
+        session.record_print(f"daily-report:{day.isoformat()}", outcome.pages)
+        return outcome.pages
+
+    def save_report(pdf: bytes, path: str) -> None:
+        from app.store.audit import AuditAction
+
+        _write_file(Path(path), pdf)
+        session.audit(AuditAction.EXPORT, [f"daily-report:{session.today().isoformat()}"], "PDF")
 
     window = MainWindow(
         session,
         card_desk_factory=_card_desk_factory(demo),
         audit_viewer_factory=_audit_viewer,
         print_pdf=print_issued,
+        print_report=print_report,
+        save_report=save_report,
+        reveal_address=_address_revealer(session),
+        settings=settings,
         demo_menu=_demo_menu(demo) if demo is not None else None,
         requester_card_reader=_requester_card_reader(session, demo),
         notification_tab_factory=_notification_tab_factory(demo, session),
@@ -120,6 +159,36 @@ def build_main_window(session: Any, *, demo: Any = None) -> Any:
     )
     window.file_menu.insertAction(window.file_menu.actions()[0], settings_action)
     return window
+
+
+def _write_file(path: Path, data: bytes) -> None:
+    """Whole or not at all: a temp file beside the target, flushed, then renamed over it."""
+    tmp = path.with_name(f".{path.name}.part")
+    with open(tmp, "wb") as out:
+        out.write(data)
+        out.flush()
+        os.fsync(out.fileno())
+    os.replace(tmp, path)
+
+
+def _address_revealer(session: Any) -> Any:
+    """支援措置: a protected household's address shown only with a reason, audited first.
+
+    Composed here from the session's audit trail until the service layer offers it
+    (second pass: a session method with its own audit action)."""
+
+    def reveal(household_id: str, person_ids: list[str], reason: str) -> None:
+        from app.auth.approval import normalise_reason
+        from app.auth.permissions import Permission, require_permission
+        from app.store.audit import AuditAction
+
+        require_permission(session.operator.roles, Permission.VIEW_RECORD)
+        text = normalise_reason(reason, "支援措置の対象者の住所の表示")
+        session.audit(
+            AuditAction.VIEW_PERSON, [household_id, *person_ids], reason=f"住所の表示: {text}"
+        )
+
+    return reveal
 
 
 def _audit_viewer(session: Any) -> Any:
@@ -153,12 +222,14 @@ def _notification_tab_factory(demo: Any, session: Any) -> Any:
     """The 異動届 tab, printing through the terminal's printer, the card through the desk's
     reader path."""
     from ui.notification_tab import NotificationTab
-    from ui.pdf_preview import make_printer, print_pdf
+    from ui.print_job import print_document as print_job
     from ui.settings import Settings
 
     def print_document(pdf: bytes, copies: int) -> int:
-        printer = make_printer(Settings.beside(session.cache.path).get("printer") or None)
-        return print_pdf(pdf, printer, copies)
+        # Runs in the tab's background operation (ui.print_job: vector to CUPS, raster on
+        # Windows in the print child).
+        printer = Settings.beside(session.cache.path).get("printer") or None
+        return print_job(pdf, printer=printer, copies=copies, title="住民異動届").pages
 
     reader = None
     try:
@@ -293,7 +364,7 @@ def run_gui(data_dir: str | Path | None = None, demo: Any = None) -> int:
         window = build_main_window(session, demo=demo)
         windows.append(window)
         window.logged_out.connect(show_login)
-        window.show()
+        window.show_restored()
         window.start()
 
     show_login()

@@ -7,11 +7,12 @@ machine without a display.
 
 from __future__ import annotations
 
-import argparse
 import io
 import sys
 from importlib import import_module
 from importlib.metadata import PackageNotFoundError, version
+
+from cli.argparse_ja import JapaneseArgumentParser
 
 # subcommand → module whose `main(argv) -> int` runs it
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
@@ -24,6 +25,10 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+# Internal: run by the program itself, not listed in the help.
+HIDDEN: dict[str, str] = {"_print-job": "ui.print_job"}  # the print child (ui/print_job.py)
+
+
 def product_version() -> str:
     try:
         return version("madoguchi")
@@ -33,16 +38,22 @@ def product_version() -> str:
         return __version__
 
 
-def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+def _parser() -> JapaneseArgumentParser:
+    p = JapaneseArgumentParser(
         prog="madoguchi",
         description="窓口: 住民票の写しの交付と個人番号カード窓口の端末ソフト",
         epilog="サブコマンド: "
         + " / ".join(f"{name} ({desc})" for name, (_, desc) in SUBCOMMANDS.items()),
     )
-    p.add_argument("--version", action="version", version=f"madoguchi {product_version()}")
+    p.add_argument(
+        "--version",
+        action="version",
+        version=f"madoguchi {product_version()}",
+        help="バージョンを表示して終了します",
+    )
     p.add_argument(
         "--data-dir",
+        metavar="DIR",
         help="端末のデータフォルダ(既定: Windowsは %%ProgramData%%\\Madoguchi\\terminal)",
     )
     return p
@@ -62,6 +73,8 @@ def main(argv: list[str] | None = None) -> int:
     if argv and argv[0] in SUBCOMMANDS:
         module = import_module(SUBCOMMANDS[argv[0]][0])
         return int(module.main(argv[1:]) or 0)
+    if argv and argv[0] in HIDDEN:
+        return int(import_module(HIDDEN[argv[0]]).main(argv[1:]) or 0)
     args = _parser().parse_args(argv)
     from cli.gui import run_gui
 

@@ -350,7 +350,7 @@ def list_terminals(db: Database) -> list[dict[str, Any]]:
 def login(
     db: Database, config: ServerConfig, master_key: bytes, terminal_no: str, req: SessionRequest
 ) -> SessionResponse:
-    denied = ApiError(401, "invalid_credentials", "操作者IDまたはパスワードが違います。")
+    denied = ApiError(401, "invalid_credentials", "職員IDまたはパスワードが違います。")
     with db.read() as conn:
         row = conn.execute(
             select(operators).where(operators.c.operator_id == req.operator_id)
@@ -362,10 +362,10 @@ def login(
         raise ApiError(
             403,
             "operator_locked",
-            "この操作者はパスワードの誤りが続いたためロックされています。管理者に連絡してください。",
+            "この職員IDはパスワードの誤りが続いたためロックされています。管理者に連絡してください。",
         )
     if not row.active:
-        raise ApiError(403, "operator_inactive", "この操作者は無効にされています。")
+        raise ApiError(403, "operator_inactive", "この職員IDは利用停止されています。")
     ok = security.verify_password(row.password_hash, req.password)
     if not ok:
         # Counted in SQL (parallel attempts all count) and committed before answering.
@@ -390,7 +390,7 @@ def login(
             raise ApiError(
                 403,
                 "operator_locked",
-                "パスワードの誤りが続いたため、この操作者をロックしました。管理者に連絡してください。",
+                "パスワードの誤りが続いたため、この職員IDをロックしました。管理者に連絡してください。",
             )
         raise denied
     with db.write() as conn:

@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 
 from app.auth.permissions import Permission, require_permission
 from app.domain.audit_chain import ACTION_LABELS, AuditAction, ChainEntry, Problem
+from app.domain.cards import DESK_NOTE_LABELS
 from ui.background import run_in_background, user_message
 
 
@@ -41,6 +42,7 @@ class HasRoles(Protocol):
 
 
 COLUMNS = ("連番", "日時", "職員ID", "端末", "操作", "対象ID", "理由")
+DATE_FORMAT = "yyyy/MM/dd"  # never the C locale's 「7 12 2026」
 Query = Callable[[str | None, datetime | None, datetime | None, Sequence[str] | None], list[Any]]
 
 
@@ -77,18 +79,19 @@ class AuditViewer(QWidget):
         self.operator.setPlaceholderText("職員ID(空欄はすべて)")
         self.date_from = QDateEdit(_qdate(today))
         self.date_from.setObjectName("auditFrom")
-        self.date_from.setCalendarPopup(True)
         self.date_to = QDateEdit(_qdate(today))
         self.date_to.setObjectName("auditTo")
-        self.date_to.setCalendarPopup(True)
+        for edit in (self.date_from, self.date_to):
+            edit.setDisplayFormat(DATE_FORMAT)
+            edit.setCalendarPopup(True)
         self.action = QComboBox()
         self.action.setObjectName("auditAction")
         self.action.addItem("すべての操作", None)
         for a in AuditAction:
             self.action.addItem(ACTION_LABELS[a], a.value)
-        self.search_button = QPushButton("表示")
+        self.search_button = QPushButton("表示(&S)")
         self.search_button.setObjectName("auditSearch")
-        self.verify_button = QPushButton("改ざんの検査")
+        self.verify_button = QPushButton("改ざんの検査(&V)")
         self.verify_button.setObjectName("auditVerify")
 
         self.table = QTableWidget(0, len(COLUMNS))
@@ -107,9 +110,13 @@ class AuditViewer(QWidget):
         self.chain_status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
 
         filters = QHBoxLayout()
-        filters.addWidget(QLabel("職員"))
+        operator_label = QLabel("職員ID(&O)")
+        operator_label.setBuddy(self.operator)
+        period_label = QLabel("期間(&P)")
+        period_label.setBuddy(self.date_from)
+        filters.addWidget(operator_label)
         filters.addWidget(self.operator)
-        filters.addWidget(QLabel("期間"))
+        filters.addWidget(period_label)
         filters.addWidget(self.date_from)
         filters.addWidget(QLabel("〜"))
         filters.addWidget(self.date_to)
@@ -154,12 +161,12 @@ class AuditViewer(QWidget):
             label = ACTION_LABELS.get(AuditAction(e.action), e.action)
             cells = (
                 str(e.seq),
-                f"{local:%Y-%m-%d %H:%M:%S}",
+                f"{local:%Y/%m/%d %H:%M:%S}",
                 e.operator_id,
                 e.terminal_no,
                 label,
                 ", ".join(e.target_ids),
-                e.reason or "",
+                DESK_NOTE_LABELS.get(e.reason or "", e.reason or ""),
             )
             for col, text in enumerate(cells):
                 self.table.setItem(row, col, QTableWidgetItem(text))

@@ -3,22 +3,25 @@
 Driven by an `app.services.card_desk.CardDeskService` passed in; every card access runs off the
 GUI thread through `ui.background.run_in_background`, results come back by queued signals.
 
-- 「暗証番号で読み取り」 opens the PIN pad for the resident (4 digits, masked, on-screen keys so
-  the number is not typed on the staff keyboard);
+- 「暗証番号で読み取り」 opens the resident's PIN entry in a window of its own
+  (CustomerPinWindow: on the customer's screen when there is a second one; 4 digits, masked,
+  on-screen keys or the keyboard); the clerk's screen only says that the resident is typing;
 - 「照合番号Bで読み取り」 is for staff: 生年月日(和暦6桁) + 有効期限の年(西暦4桁)
   + セキュリティコード;
 - the comparison table shows each field of the card next to the register with the verdict;
 - expiry dates (card, certificate) with warnings three months ahead, PIN retry counts;
 - record buttons (交付 with the 本人確認 checklist, 一時停止, 一時停止解除, 廃止, 回収, 返納),
-  enabled only where the lifecycle allows them.
+  enabled only where the lifecycle allows them; the event is recorded and persisted (`persist`:
+  outbox and card state) in the same background operation;
+- 「世帯を開く」 asks the window to open the matched person's household (`household_requested`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QPixmap
+from PySide6.QtCore import QEventLoop, Qt, Signal
+from PySide6.QtGui import QCloseEvent, QGuiApplication, QKeyEvent, QPixmap
 from PySide6.QtWidgets import (
     QCheckBox,
     QDialog,
@@ -46,7 +49,7 @@ from app.domain.cards import (
     allowed_actions,
     register_address,
 )
-from app.domain.identifiers import mask_my_number
+from app.domain.identifiers import fold_digits, mask_my_number
 from app.services.card_desk import CardDeskService, DeskReading, MatchResult, RecordedCardEvent
 from ui.background import run_in_background, user_message
 
@@ -55,47 +58,130 @@ KIND_JA = {"mismatch": "不一致", "needs_endorsement": "追記が必要", "not
 DOCUMENTS = ("交付通知書", "運転免許証", "旅券", "住民基本台帳カード")
 
 
-class PinPadDialog(QDialog):
-    """The resident enters the 4-digit PIN on on-screen keys; the digits are never shown."""
+class CustomerPinWindow(QWidget):
+    """The resident's own PIN entry: a separate top-level window that goes to the customer's
+    screen when there is a second one, so the clerk's screen never shows it. On-screen keys or
+    the keyboard (digits, Backspace, Enter, Esc); the digits are masked and never logged, and
+    leave only through `entered(pin)`."""
+
+    entered = Signal(str)
+    cancelled = Signal()
 
     def __init__(self, parent: QWidget | None = None, *, label: str = "暗証番号(4桁)") -> None:
         super().__init__(parent)
-        self.setWindowTitle("暗証番号の入力")
+        self.setWindowFlag(Qt.WindowType.Window, True)
+        self.setObjectName("customerPinWindow")
+        self.setWindowTitle("暗証番号の入力(お客様用)")
         self._digits = ""
+        self._done = False
         layout = QVBoxLayout(self)
-        layout.addWidget(QLabel(f"ご本人が{label}を入力してください。"))
+        prompt = QLabel(f"{label}を入力して「決定」を押してください。")
+        prompt.setWordWrap(True)
+        prompt.setStyleSheet("font-size: 16px;")
+        layout.addWidget(prompt)
         self.display = QLineEdit()
+        self.display.setObjectName("pinDisplay")
         self.display.setEchoMode(QLineEdit.EchoMode.Password)
         self.display.setReadOnly(True)
+        self.display.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.display.setAlignment(Qt.AlignmentFlag.AlignCenter)
         layout.addWidget(self.display)
         grid = QGridLayout()
         self.keys: dict[str, QPushButton] = {}
         for i, key in enumerate(["1", "2", "3", "4", "5", "6", "7", "8", "9", "訂正", "0", "決定"]):
             b = QPushButton(key)
-            b.setMinimumSize(56, 44)
+            b.setMinimumSize(64, 52)
+            b.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # keys go to the window (keyPressEvent)
             b.clicked.connect(lambda _=False, k=key: self.press(k))
             grid.addWidget(b, i // 3, i % 3)
             self.keys[key] = b
         layout.addLayout(grid)
-        cancel = QPushButton("取消")
-        cancel.clicked.connect(self.reject)
+        cancel = QPushButton("やめる")
+        cancel.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        cancel.clicked.connect(self.cancel)
         layout.addWidget(cancel)
+        self.keys["決定"].setEnabled(False)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
 
     def press(self, key: str) -> None:
         if key == "訂正":
             self._digits = ""
         elif key == "決定":
             if len(self._digits) == 4:
-                self.accept()
+                self._done = True
+                self.entered.emit(self._digits)
+                self.close()
             return
         elif len(self._digits) < 4:
             self._digits += key
+        self._refresh()
+
+    def _refresh(self) -> None:
         self.display.setText("●" * len(self._digits))
         self.keys["決定"].setEnabled(len(self._digits) == 4)
 
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        key, text = event.key(), event.text()
+        if text and text in "0123456789":
+            self.press(text)
+        elif key == Qt.Key.Key_Backspace:
+            self._digits = self._digits[:-1]
+            self._refresh()
+        elif key == Qt.Key.Key_Delete:
+            self.press("訂正")
+        elif key in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            self.press("決定")
+        elif key == Qt.Key.Key_Escape:
+            self.cancel()
+        else:
+            super().keyPressEvent(event)
+
     def pin(self) -> str:
         return self._digits
+
+    def cancel(self) -> None:
+        self.close()
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        if not self._done:
+            self._done = True
+            self._digits = ""
+            self.cancelled.emit()
+        super().closeEvent(event)
+
+    def show_for_customer(self, clerk_window: QWidget | None = None) -> None:
+        """On a screen other than the clerk's when there is one (full screen there), else as a
+        window beside the clerk's."""
+        clerk_screen = clerk_window.screen() if clerk_window is not None else None
+        others = [s for s in QGuiApplication.screens() if s is not clerk_screen]
+        if clerk_screen is not None and others:
+            target = others[0]
+            self.setGeometry(target.availableGeometry())
+            self.showFullScreen()
+        else:
+            self.adjustSize()
+            area = (clerk_screen or QGuiApplication.primaryScreen()).availableGeometry()
+            self.move(area.center() - self.rect().center())
+            self.show()
+        self.raise_()
+        self.activateWindow()
+        self.setFocus(Qt.FocusReason.OtherFocusReason)
+
+
+def ask_customer_pin(parent: QWidget | None = None) -> str | None:
+    """The resident's PIN from the customer's window, waited for here (a local event loop, the
+    rest of the program blocked for input meanwhile); None when they stop."""
+    window = CustomerPinWindow(parent)
+    window.setWindowModality(Qt.WindowModality.ApplicationModal)
+    answer: list[str] = []
+    loop = QEventLoop()
+    window.entered.connect(answer.append)
+    window.entered.connect(lambda _pin: loop.quit())
+    window.cancelled.connect(loop.quit)
+    window.show_for_customer(parent.window() if parent is not None else None)
+    loop.exec()
+    window.deleteLater()
+    return answer[0] if answer else None
 
 
 class CollationBDialog(QDialog):
@@ -114,18 +200,21 @@ class CollationBDialog(QDialog):
         self.code = QLineEdit()
         self.code.setMaxLength(4)
         self.code.setEchoMode(QLineEdit.EchoMode.Password)
-        form.addRow("生年月日(和暦 年月日6桁)", self.birth)
-        form.addRow("有効期限の年(西暦4桁)", self.expiry_year)
-        form.addRow("セキュリティコード(4桁)", self.code)
+        form.addRow("生年月日(和暦 年月日6桁)(&B)", self.birth)
+        form.addRow("有効期限の年(西暦4桁)(&Y)", self.expiry_year)
+        form.addRow("セキュリティコード(4桁)(&C)", self.code)
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
         )
+        buttons.button(QDialogButtonBox.StandardButton.Ok).setText("読み取り")
+        buttons.button(QDialogButtonBox.StandardButton.Cancel).setText("取消")
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         form.addRow(buttons)
 
     def value(self) -> str:
-        return self.birth.text().strip() + self.expiry_year.text().strip() + self.code.text()
+        parts = (self.birth.text(), self.expiry_year.text(), self.code.text())
+        return "".join(fold_digits(p) for p in parts)
 
 
 class CardDeskWidget(QWidget):
@@ -133,6 +222,7 @@ class CardDeskWidget(QWidget):
     matched = Signal(object)  # MatchResult
     event_recorded = Signal(object)  # RecordedCardEvent: the caller puts .event in the outbox
     failed = Signal(str)
+    household_requested = Signal(str)  # household_id of the matched person: open it
     # Emit from any thread (e.g. ReaderMonitor callbacks): delivered queued on the GUI thread.
     card_presence = Signal(str, bool)  # reader name, card present
 
@@ -141,11 +231,14 @@ class CardDeskWidget(QWidget):
         service: CardDeskService,
         *,
         card_state_of: Callable[[str], CardState] | None = None,
+        persist: Callable[[RecordedCardEvent], object] | None = None,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
         self.service = service
         self._card_state_of = card_state_of
+        self._persist = persist
+        self.pin_window: CustomerPinWindow | None = None
         self._states: dict[str, CardState] = {}
         self.reading: DeskReading | None = None
         self.match: MatchResult | None = None
@@ -155,14 +248,17 @@ class CardDeskWidget(QWidget):
         self.card_presence.connect(self._presence_changed)
         root = QVBoxLayout(self)
         top = QHBoxLayout()
-        self.pin_button = QPushButton("暗証番号で読み取り(本人入力)")
-        self.b_button = QPushButton("照合番号Bで読み取り(職員入力)")
-        self.status_button = QPushButton("残り回数・有効期限の確認")
-        for b in (self.pin_button, self.b_button, self.status_button):
+        self.pin_button = QPushButton("暗証番号で読み取り(本人入力)", objectName="cardPinRead")
+        self.b_button = QPushButton("照合番号Bで読み取り(職員入力)", objectName="cardBRead")
+        self.status_button = QPushButton("残り回数・有効期限の確認(&E)", objectName="cardStatus")
+        self.cancel_pin_button = QPushButton("暗証番号の入力をやめる", objectName="cardPinCancel")
+        self.cancel_pin_button.hide()
+        for b in (self.pin_button, self.b_button, self.status_button, self.cancel_pin_button):
             top.addWidget(b)
         self.pin_button.clicked.connect(self._ask_pin)
         self.b_button.clicked.connect(self._ask_collation_b)
         self.status_button.clicked.connect(self.start_status)
+        self.cancel_pin_button.clicked.connect(self._cancel_pin)
         root.addLayout(top)
 
         self.message = QLabel("カードをリーダーに置いて、読み取りを押してください。")
@@ -211,6 +307,10 @@ class CardDeskWidget(QWidget):
         actions = QHBoxLayout()
         self.state_label = QLabel("カードの状態: -")
         actions.addWidget(self.state_label)
+        self.open_household_button = QPushButton("世帯を開く", objectName="cardOpenHousehold")
+        self.open_household_button.setEnabled(False)
+        self.open_household_button.clicked.connect(self._request_household)
+        actions.addWidget(self.open_household_button)
         self.action_buttons: dict[CardAction, QPushButton] = {}
         for action in CardAction:
             b = QPushButton(ACTION_LABELS[action])
@@ -225,7 +325,7 @@ class CardDeskWidget(QWidget):
     def _set_busy(self, busy: bool, text: str = "") -> None:
         self.busy = busy
         for b in (self.pin_button, self.b_button, self.status_button):
-            b.setEnabled(not busy)
+            b.setEnabled(not busy and (b is self.status_button or self.pin_window is None))
         if busy:
             for b in self.action_buttons.values():
                 b.setEnabled(False)
@@ -237,18 +337,16 @@ class CardDeskWidget(QWidget):
     def current_state(self) -> CardState | None:
         if self.match is None or self.match.person is None:
             return None
-        pid = self.match.person.person_id
-        if pid not in self._states:
-            self._states[pid] = (
-                self._card_state_of(pid) if self._card_state_of else CardState.NOT_ISSUED
-            )
-        return self._states[pid]
+        # Read with the card, in the background (see _start); never from the GUI thread.
+        return self._states.setdefault(self.match.person.person_id, CardState.NOT_ISSUED)
 
     def _refresh_actions(self) -> None:
         state = self.current_state()
         allowed = set(allowed_actions(state)) if state is not None else set()
         for action, b in self.action_buttons.items():
             b.setEnabled(not self.busy and action in allowed)
+        found = self.match is not None and self.match.household is not None
+        self.open_household_button.setEnabled(not self.busy and found)
         self.state_label.setText(
             f"カードの状態: {STATE_LABELS[state]}" if state is not None else "カードの状態: -"
         )
@@ -269,9 +367,42 @@ class CardDeskWidget(QWidget):
     # -- reading -----------------------------------------------------------------------------
 
     def _ask_pin(self) -> None:
-        dialog = PinPadDialog(self)
-        if dialog.exec() == QDialog.DialogCode.Accepted:
-            self.start_pin_read(dialog.pin())
+        """The PIN is typed by the resident in the customer's window; this screen only says
+        that they are typing."""
+        if self.busy or self.pin_window is not None:
+            return
+        window = CustomerPinWindow(self)
+        window.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        window.entered.connect(self._pin_entered)
+        window.cancelled.connect(self._pin_cancelled)
+        self.pin_window = window
+        self.pin_button.setEnabled(False)
+        self.b_button.setEnabled(False)
+        self.cancel_pin_button.show()
+        self.message.setText("お客様用の画面で暗証番号を入力していただいています…")
+        window.show_for_customer(self.window())
+
+    def _pin_closed(self) -> None:
+        self.pin_window = None
+        self.cancel_pin_button.hide()
+        self.pin_button.setEnabled(not self.busy)
+        self.b_button.setEnabled(not self.busy)
+
+    def _pin_entered(self, pin: str) -> None:
+        self._pin_closed()
+        self.start_pin_read(pin)
+
+    def _pin_cancelled(self) -> None:
+        self._pin_closed()
+        self.message.setText("暗証番号の入力をやめました。")
+
+    def _cancel_pin(self) -> None:
+        if self.pin_window is not None:
+            self.pin_window.cancel()
+
+    def _request_household(self) -> None:
+        if self.match is not None and self.match.household is not None:
+            self.household_requested.emit(self.match.household.household_id)
 
     def _ask_collation_b(self) -> None:
         dialog = CollationBDialog(self)
@@ -292,18 +423,25 @@ class CardDeskWidget(QWidget):
             return
         self._set_busy(True, "カードを読み取っています。カードを動かさないでください…")
 
-        def work() -> tuple[DeskReading, MatchResult | None]:
+        service, state_of = self.service, self._card_state_of
+
+        def work() -> tuple[DeskReading, MatchResult | None, CardState | None]:
             reading = fn()
-            match = self.service.match(reading) if reading.face is not None else None
-            return reading, match
+            match = service.match(reading) if reading.face is not None else None
+            state = None
+            if match is not None and match.person is not None and state_of is not None:
+                state = state_of(match.person.person_id)  # the cache: off the GUI thread too
+            return reading, match, state
 
         run_in_background(self, work, self._read_done, self._fail)
 
-    def _read_done(self, result: tuple[DeskReading, MatchResult | None]) -> None:
-        reading, match = result
+    def _read_done(self, result: tuple[DeskReading, MatchResult | None, CardState | None]) -> None:
+        reading, match, state = result
         self.reading = reading
         if match is not None:
             self.match = match
+            if match.person is not None and state is not None:
+                self._states[match.person.person_id] = state
         self._show_reading(reading)
         if match is not None:
             self._show_match(match)
@@ -388,8 +526,13 @@ class CardDeskWidget(QWidget):
         reason = self.reason.text()
         self._set_busy(True, f"「{ACTION_LABELS[action]}」を記録しています…")
 
+        service, persist = self.service, self._persist
+
         def work() -> RecordedCardEvent:
-            return self.service.record(action, person, state, checklist=checklist, reason=reason)
+            recorded = service.record(action, person, state, checklist=checklist, reason=reason)
+            if persist is not None:  # the outbox event and the card's state, in the worker too
+                persist(recorded)
+            return recorded
 
         run_in_background(self, work, self._recorded, self._fail)
 

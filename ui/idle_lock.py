@@ -172,7 +172,7 @@ class IdleLock(QObject):
     `unlock(password)` and `takeover(operator_id, password)` run in the background and raise a
     DomainError when refused (AuthService.unlock / AuthService.takeover fit); LockedOut or
     SessionEnded from them ends the session (`session_ended`). `on_lock()` runs when the lock
-    falls (AuthService.lock records it in the audit chain).
+    falls, in the background (AuthService.lock records it in the audit chain).
     """
 
     locked = Signal()
@@ -308,11 +308,13 @@ class IdleLock(QObject):
         focus = self._covers.get(modal, self.overlay) if modal is not None else self.overlay
         focus.password.setFocus()
         if self._on_lock is not None:
-            try:
-                self._on_lock()
-            except Exception as exc:  # the lock stays on whatever the recorder says
-                self.overlay.message.setText(user_message(exc))
+            # The audit entry waits for the cache's lock: in the background. The screen is
+            # covered already, whatever the recorder says.
+            self._run(self, self._on_lock, None, self._lock_not_recorded)
         self.locked.emit()
+
+    def _lock_not_recorded(self, exc: BaseException) -> None:
+        self.overlay.message.setText(user_message(exc))
 
     def _forms(self) -> list[LockOverlay]:
         # A covered dialog may have been closed and deleted under the lock: forget it.

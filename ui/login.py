@@ -49,8 +49,8 @@ class LoginDialog(QDialog):
         self.password.setEchoMode(QLineEdit.EchoMode.Password)
 
         form = QFormLayout()
-        form.addRow("職員ID", self.operator_id)
-        form.addRow("パスワード", self.password)
+        form.addRow("職員ID(&I)", self.operator_id)
+        form.addRow("パスワード(&P)", self.password)
 
         self.message = QLabel("")
         self.message.setObjectName("loginMessage")

@@ -708,12 +708,14 @@ class NotificationTab(QWidget):
         if not self._confirm_print(prepared.pdf, "住民異動届"):
             self.message.setText("届書は印刷されていません。")
             return
-        assert self._print is not None
-        try:
-            pages = self._print(prepared.pdf, 1)
-        except Exception as exc:  # the printer's message is for the clerk
-            self.message.setText(user_message(exc))
-            return
+        print_form, session = self._print, self.session
+        assert print_form is not None
+        self.message.setText("届書を印刷しています…")
+
+        def work() -> None:
+            # The print and its audit entry, off the GUI thread (the printer may take seconds).
+            pages = print_form(prepared.pdf, 1)
+            session.record_notification_print(prepared, pages)
 
         def printed(_r: object) -> None:
             self.prepared = prepared
@@ -723,12 +725,8 @@ class NotificationTab(QWidget):
             self.signature.setFocus()
             self._update_actions()
 
-        run_in_background(
-            self,
-            lambda: self.session.record_notification_print(prepared, pages),
-            printed,
-            lambda e: self.message.setText(user_message(e)),
-        )
+        # The printer's message (it names the printer) is for the clerk.
+        run_in_background(self, work, printed, lambda e: self.message.setText(user_message(e)))
 
     def _confirm_print(self, pdf: bytes, title: str) -> bool:
         return self._confirm(pdf, title)

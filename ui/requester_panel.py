@@ -141,7 +141,7 @@ class RequesterPanel(QGroupBox):
         self.submit_to.setPlaceholderText("提出先（例: 札幌地方裁判所北見支部）")
 
         form = QFormLayout(self)
-        form.addRow("区分", self.kind)
+        form.addRow("区分(&K)", self.kind)
         self._rows: dict[str, tuple[QWidget, ...]] = {}
 
         def row(key: str, label: str, widget: QWidget | Any) -> None:
@@ -151,10 +151,12 @@ class RequesterPanel(QGroupBox):
                 holder.setLayout(widget)
                 widget = holder
             lab = QLabel(label)
+            if "&" in label:
+                lab.setBuddy(widget)
             form.addRow(lab, widget)
             self._rows[key] = (lab, widget)
 
-        row("member", "世帯の人", self.member)
+        row("member", "世帯の人(&P)", self.member)
         search_box = QWidget()
         sv = QVBoxLayout(search_box)
         sv.setContentsMargins(0, 0, 0, 0)
@@ -176,7 +178,7 @@ class RequesterPanel(QGroupBox):
         agent_row.addWidget(self.profession)
         agent_row.addWidget(self.client_name, 1)
         row("agent", "", agent_row)
-        row("reason", "請求事由", self.reason)
+        row("reason", "請求事由(&U)", self.reason)
         row("submit", "提出先", self.submit_to)
 
         self.kind.currentIndexChanged.connect(self._kind_changed)

@@ -19,7 +19,8 @@ from PySide6.QtWidgets import (
 )
 
 from app.fileio import atomic_write_text
-from ui.pdf_preview import available_printers
+from ui.background import run_in_background
+from ui.print_job import available_printers
 
 DEFAULT_PRINTER = ""  # the system's default printer
 
@@ -64,28 +65,45 @@ class SettingsPage(QWidget):
 
 
 class PrinterPage(SettingsPage):
-    """証明書を印刷するプリンター."""
+    """証明書を印刷するプリンター. The installed printers are read in the background (it can
+    take seconds on Windows); a configured printer that is not among them is marked."""
 
     TITLE = "プリンター"
+    MISSING = "(見つかりません)"
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.printer = QComboBox(objectName="printerChoice")
         self.printer.addItem("既定のプリンター", DEFAULT_PRINTER)
-        for name in available_printers():
-            self.printer.addItem(name, name)
+        self.listed: list[str] | None = None
         form = QFormLayout(self)
-        form.addRow("証明書のプリンター", self.printer)
-        note = QLabel("住民票の写しと日計表はこのプリンターに印刷されます。")
+        form.addRow("証明書のプリンター(&P)", self.printer)
+        note = QLabel(
+            "住民票の写しと日計表は、印刷のたびに選べるプリンターのうち、はじめにこのプリンターが"
+            "選ばれています。"
+        )
         note.setWordWrap(True)
         form.addRow(note)
+        run_in_background(self, available_printers, self._listed, lambda _e: self._listed([]))
+
+    def _listed(self, names: list[str]) -> None:
+        self.listed = list(names)
+        for name in names:
+            if self.printer.findData(name) < 0:
+                self.printer.addItem(name, name)
+        for i in range(1, self.printer.count()):
+            name = self.printer.itemData(i)
+            if name not in names and not self.printer.itemText(i).endswith(self.MISSING):
+                self.printer.setItemText(i, f"{name}{self.MISSING}")
 
     def load(self, settings: Settings) -> None:
         wanted = settings.get("printer", DEFAULT_PRINTER)
         index = self.printer.findData(wanted)
-        if index < 0:  # configured printer no longer installed: show it, marked
-            self.printer.addItem(f"{wanted}(見つかりません)", wanted)
+        if index < 0:
+            self.printer.addItem(wanted, wanted)
             index = self.printer.count() - 1
+            if self.listed is not None:
+                self._listed(self.listed)
         self.printer.setCurrentIndex(index)
 
     def save(self, settings: Settings) -> None:

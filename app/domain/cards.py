@@ -60,6 +60,14 @@ ACTION_LABELS: dict[CardAction, str] = {
     CardAction.SURRENDER: "返納",
 }
 
+# The card desk's notes in the audit trail (the entry's reason), as the audit viewer shows them.
+DESK_NOTE_LABELS: dict[str, str] = {
+    "card_read": "カード読取",
+    "card_read_failed": "カード読取の失敗",
+    "card_match": "住民票との照合",
+    "card_event": "カードの事務処理",
+}
+
 TRANSITIONS: dict[tuple[CardState, CardAction], CardState] = {
     (CardState.NOT_ISSUED, CardAction.ISSUE): CardState.ISSUED,
     (CardState.ISSUED, CardAction.SUSPEND): CardState.SUSPENDED,

@@ -139,6 +139,17 @@ def validate_residence_card_number(s: object, field: str = "residence_card_numbe
     _fail(field, "在留カード等の番号", "英字2桁・数字8桁・英字2桁、例: AB12345678CD", shown)
 
 
+_FULL_WIDTH_DIGITS = str.maketrans("０１２３４５６７８９", "0123456789")
+_SEPARATORS = str.maketrans("", "", " \u3000-‐－ー")
+
+
+def fold_digits(text: str) -> str:
+    """Digits as a clerk may type them: full-width digits to ASCII, spaces and dashes dropped.
+
+    Anything else stays, so a validator still sees the letters someone typed by mistake."""
+    return text.translate(_FULL_WIDTH_DIGITS).translate(_SEPARATORS)
+
+
 def mask_my_number(s: str) -> str:
     """What a screen shows before a reveal: only the last four digits."""
     return "●" * 8 + s[-4:] if len(s) == 12 else "●" * 12

@@ -54,6 +54,11 @@ _BY_LETTER = {e.letter: e for e in ERAS}
 _BY_DIGIT = {str(e.digit): e for e in ERAS}
 
 
+def age_on(birth: date, day: date) -> int:
+    """Full years of age on `day` (the birthday counts: what a counter screen shows)."""
+    return day.year - birth.year - ((day.month, day.day) < (birth.month, birth.day))
+
+
 def era_of(day: date) -> Era:
     """The era a Gregorian date falls in; ValidationError before 明治 (1868-10-23)."""
     for era in reversed(ERAS):

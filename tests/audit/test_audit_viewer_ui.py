@@ -80,3 +80,27 @@ def test_chain_status(qtbot: Any, filled: AuditChain, cache: Any, terminal_key: 
     v.check_chain()
     qtbot.waitUntil(lambda: "問題 1 件" in v.chain_status.text(), timeout=QT_WAIT_MS)
     assert "欠落" in v.chain_status.text()
+
+
+def test_dates_and_reasons_read_in_japanese(
+    qtbot: Any, chain: AuditChain, terminal_key: Any
+) -> None:
+    at = datetime(2026, 12, 7, 0, 30, tzinfo=UTC)
+    chain.append("clerk1", AuditAction.CARD_READ, [], reason="card_read", at=at)
+    chain.append("clerk1", AuditAction.CARD_READ, ["P1"], reason="card_match", at=at)
+    v = AuditViewer(
+        _S("auditor"),
+        query=lambda op, start, end, actions: chain.query(
+            operator_id=op, start=start, end=end, actions=actions
+        ),
+        verify=lambda: [],
+        today=date(2026, 12, 7),
+        runner=sync_runner,
+    )
+    qtbot.addWidget(v)
+    # Year first, as Japanese dates are written — never the C locale's 「7 12 2026」.
+    assert v.date_from.text() == "2026/12/07" and v.date_to.text() == "2026/12/07"
+    v.refresh()
+    reasons = {v.table.item(r, 6).text() for r in range(v.table.rowCount())}
+    assert reasons == {"カード読取", "住民票との照合"}
+    assert v.table.item(0, 1).text().startswith("2026/12/07 ")

@@ -5,6 +5,8 @@ from __future__ import annotations
 import threading
 
 import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication
 
 from app.cards.simulator import CardProfile, VirtualCard
 from app.cards.simulator_transport import SimulatorTransport
@@ -12,7 +14,7 @@ from app.domain.cards import CardAction, CardFaceInfo, CardState
 from app.domain.records import Household, Person
 from app.services.card_desk import CardDeskService, DeskContext, RecordedCardEvent
 from tests.support.poll import QT_WAIT_MS
-from ui.card_desk import CardDeskWidget, CollationBDialog, PinPadDialog
+from ui.card_desk import CardDeskWidget, CollationBDialog, CustomerPinWindow
 
 
 def _register(profile: CardProfile, address: str | None = None):
@@ -115,7 +117,7 @@ def test_address_difference_is_shown(qtbot, card: VirtualCard, profile: CardProf
 
 
 def test_pin_pad_and_collation_b_dialogs(qtbot) -> None:
-    pad = PinPadDialog()
+    pad = CustomerPinWindow()
     qtbot.addWidget(pad)
     for k in "12345":
         pad.press(k)
@@ -124,10 +126,63 @@ def test_pin_pad_and_collation_b_dialogs(qtbot) -> None:
     assert pad.pin() == "" and not pad.keys["決定"].isEnabled()
     b = CollationBDialog()
     qtbot.addWidget(b)
-    b.birth.setText("600412")
+    b.birth.setText("６００４１２")  # full-width digits as an IME gives them
     b.expiry_year.setText("2035")
     b.code.setText("5678")
     assert b.value() == "60041220355678"
+    # Qt's own buttons are not left in English.
+    texts = {btn.text() for btn in b.findChildren(type(pad.keys["0"]))}
+    assert {"読み取り", "取消"} <= texts and "OK" not in texts and "Cancel" not in texts
+
+
+def test_pin_pad_from_the_keyboard(qtbot) -> None:
+    pad = CustomerPinWindow()
+    qtbot.addWidget(pad)
+    pad.show()
+    entered: list[str] = []
+    pad.entered.connect(entered.append)
+    qtbot.keyClicks(pad, "1299")
+    qtbot.keyClick(pad, Qt.Key.Key_Backspace)
+    qtbot.keyClick(pad, Qt.Key.Key_8)
+    assert pad.display.text() == "●●●●"  # never the digits
+    qtbot.keyClick(pad, Qt.Key.Key_Return)
+    assert entered == ["1298"]
+    assert not pad.isVisible()
+
+
+def test_pin_is_typed_in_the_customer_window_not_on_the_clerks_screen(
+    qtbot, widget: CardDeskWidget, profile: CardProfile
+) -> None:
+    widget.show()
+    widget.pin_button.click()
+    pad = widget.pin_window
+    assert pad is not None and pad.isWindow() and pad.window() is not widget.window()
+    # The clerk's screen only says that the resident is typing; no digit field on it.
+    assert "お客様用の画面" in widget.message.text()
+    assert not widget.pin_button.isEnabled() and widget.cancel_pin_button.isVisible()
+    with qtbot.waitSignal(widget.matched, timeout=QT_WAIT_MS):
+        qtbot.keyClicks(pad, profile.kenhojo_pin)
+        qtbot.keyClick(pad, Qt.Key.Key_Enter)
+    assert widget.pin_window is None and widget.pin_button.isEnabled()
+    # Esc in the customer's window cancels, and the desk says so.
+    widget.pin_button.click()
+    pad = widget.pin_window
+    assert pad is not None
+    qtbot.keyClick(pad, Qt.Key.Key_Escape)
+    QApplication.processEvents()
+    assert widget.pin_window is None and "やめました" in widget.message.text()
+
+
+def test_matched_household_opens_from_the_desk(
+    qtbot, widget: CardDeskWidget, profile: CardProfile
+) -> None:
+    assert not widget.open_household_button.isEnabled()
+    with qtbot.waitSignal(widget.matched, timeout=QT_WAIT_MS):
+        widget.start_pin_read(profile.kenhojo_pin)
+    assert widget.open_household_button.isEnabled()
+    with qtbot.waitSignal(widget.household_requested) as asked:
+        widget.open_household_button.click()
+    assert asked.args == ["H-1"]
 
 
 def test_presence_signal_from_another_thread(qtbot, widget: CardDeskWidget) -> None:

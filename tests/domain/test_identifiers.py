@@ -192,3 +192,15 @@ def test_my_number_error_never_echoes_the_number() -> None:
 def test_mask() -> None:
     assert mask_my_number("983205673214") == "●●●●●●●●3214"
     assert mask_my_number("123") == "●" * 12
+
+
+def test_fold_digits_as_a_clerk_types_them() -> None:
+    from app.domain.identifiers import fold_digits, is_valid_juminhyo_code
+
+    assert fold_digits("１２３４５６７８９０１") == "12345678901"
+    assert fold_digits("1234 5678-901") == "12345678901"
+    assert fold_digits("98000０0001A") == "9800000001A"  # letters stay, for the validator to see
+    body = "9800000001"
+    code = body + str(juminhyo_code_check_digit(body))
+    wide = code.translate(str.maketrans("0123456789", "０１２３４５６７８９"))
+    assert not is_valid_juminhyo_code(wide) and is_valid_juminhyo_code(fold_digits(wide))

@@ -159,3 +159,12 @@ def test_era_year_range(text: str, first: date, last: date) -> None:
 def test_era_year_range_rejects(text: str) -> None:
     with pytest.raises(ValidationError):
         era_year_range(text)
+
+
+def test_age_on() -> None:
+    from app.domain.wareki import age_on
+
+    assert age_on(date(1970, 3, 12), date(2026, 3, 11)) == 55
+    assert age_on(date(1970, 3, 12), date(2026, 3, 12)) == 56  # on the birthday
+    assert age_on(date(2000, 2, 29), date(2026, 2, 28)) == 25
+    assert age_on(date(2000, 2, 29), date(2026, 3, 1)) == 26

@@ -17,7 +17,7 @@ from tests.auth.test_privacy_ui import FakeUser32
 from tests.e2e.test_counter_services import _first_resident_household, self_request
 from ui import privacy
 from ui.approval import ApprovalDialog
-from ui.card_desk import CollationBDialog, PinPadDialog
+from ui.card_desk import CollationBDialog, CustomerPinWindow
 from ui.privacy import WDA_EXCLUDEFROMCAPTURE, WindowsBackend, install_capture_guard
 
 TIMEOUT = 30_000
@@ -57,16 +57,14 @@ def test_each_window_with_personal_data_is_excluded(qtbot: Any, counter, user32)
         qtbot.addWidget(dialog)
         shown["issuance dialog"] = dialog
 
-        pdf = session.preview(self_request(household, hit.person_id), household)
-        before = set(QApplication.topLevelWidgets())
-        window.show_pdf_window(pdf, "見本")
-        (preview,) = [w for w in QApplication.topLevelWidgets() if w not in before]
-        shown["PDF preview"] = preview
+        session.preview(self_request(household, hit.person_id), household)  # audited, shown
+        preview = window.show_daily_report(session.daily_report_pdf())
+        shown["PDF window (日計表)"] = preview
 
         approval = ApprovalDialog(lambda *_a: None, parent=window)
         approval.show()
         shown["supervisor approval"] = approval
-        for name, cls in (("PIN pad", PinPadDialog), ("照合番号B", CollationBDialog)):
+        for name, cls in (("PIN pad", CustomerPinWindow), ("照合番号B", CollationBDialog)):
             card_dialog = cls(window)
             card_dialog.show()
             shown[name] = card_dialog

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.domain.cards import CardAction, CardState, IdentityChecklist
+from app.domain.cards import CardAction, CardState
 from app.store.audit import AuditAction
 from cli.card_desk_wiring import card_desk_widget
 from tests.support.poll import QT_WAIT_MS
@@ -17,21 +17,23 @@ def test_read_match_and_record_issue(qtbot, counter) -> None:
         session.sync_once()
         widget = card_desk_widget(session, demo=True)
         qtbot.addWidget(widget)
-        service = widget.service
 
-        reading = service.read_with_pin("1234")
-        match = service.match(reading)
+        with qtbot.waitSignal(widget.matched, timeout=QT_WAIT_MS) as matched:
+            widget.start_pin_read("1234")
+        match = matched.args[0]
         assert match.found and match.person.person_id == "P-DEMO-CARD"
         assert match.identical, match.differences
 
-        recorded = service.record(
-            CardAction.ISSUE,
-            match.person,
-            CardState.NOT_ISSUED,
-            checklist=IdentityChecklist(True, ("交付通知書", "運転免許証"), True),
-        )
+        # The clerk's 交付: checklist, then the button; recording and persisting (outbox, card
+        # state) run in one background operation.
+        widget.face_check.setChecked(True)
+        widget.pin_set_check.setChecked(True)
+        widget.document_checks["交付通知書"].setChecked(True)
+        widget.document_checks["運転免許証"].setChecked(True)
+        issue = widget.action_buttons[CardAction.ISSUE]
+        assert issue.isEnabled()
         with qtbot.waitSignal(widget.event_recorded, timeout=QT_WAIT_MS):
-            widget.event_recorded.emit(recorded)
+            issue.click()
         assert session.card_state("P-DEMO-CARD") == CardState.ISSUED.value
         assert session.cache.outbox_count() >= 1
 

@@ -8,13 +8,11 @@ import re
 import subprocess
 from pathlib import Path
 
-from PySide6.QtWidgets import QApplication
-
 from cli.gui import build_main_window
 from tests.e2e.conftest import PASSWORDS
 from ui.login import LoginDialog
 from ui.main_window import MainWindow
-from ui.pdf_preview import make_printer, print_pdf
+from ui.print_job import print_document
 
 TIMEOUT = 30_000
 
@@ -45,10 +43,10 @@ def test_issue_a_certificate_through_the_widgets(qtbot, counter, tmp_path: Path)
     session = _login(qtbot, counter)
     printed = tmp_path / "printed.pdf"
 
-    def print_to_file(pdf: bytes, copies: int, issuance_no: str) -> int:
-        pages = print_pdf(pdf, make_printer(pdf_path=str(printed)), copies)
-        session.record_print(issuance_no, pages)
-        return pages
+    def print_to_file(pdf: bytes, copies: int, issuance_no: str, printer: str | None) -> int:
+        outcome = print_document(pdf, printer=printer, copies=copies, output_file=str(printed))
+        session.record_print(issuance_no, outcome.pages)
+        return outcome.pages
 
     window = MainWindow(session, print_pdf=print_to_file)
     qtbot.addWidget(window)
@@ -72,17 +70,18 @@ def test_issue_a_certificate_through_the_widgets(qtbot, counter, tmp_path: Path)
     assert view.issue_button.isEnabled()
 
     dialog = window.open_issuance(household)
-    qtbot.addWidget(dialog)
-    qtbot.waitUntil(lambda: dialog.context is not None, timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: not dialog.deciding, timeout=TIMEOUT)
     assert not dialog.issue_button.isEnabled()  # no 本人確認 yet
-    assert "本人確認書類" in dialog.decision_label.text()
+    assert "本人確認書類" in dialog.decision_text()
     # The requester is a person: 本人, picked from the household.
     panel = dialog.requester_panel
-    panel.member.setCurrentIndex(panel.member.findData(household.head_person_id))
+    with qtbot.waitSignal(dialog.decided, timeout=TIMEOUT):
+        panel.member.setCurrentIndex(panel.member.findData(household.head_person_id))
     license_ = next(d for d in dialog.id_checks if d.value == "drivers_license")
-    dialog.id_checks[license_].click()
+    with qtbot.waitSignal(dialog.decided, timeout=TIMEOUT):
+        dialog.id_checks[license_].click()
     assert dialog.issue_button.isEnabled()
-    assert "交付できます" in dialog.decision_label.text()
+    assert "交付できます" in dialog.decision_text()
 
     dialog.preview_button.click()
     qtbot.waitUntil(lambda: "見本(" in dialog.preview_status.text(), timeout=TIMEOUT)
@@ -92,8 +91,10 @@ def test_issue_a_certificate_through_the_widgets(qtbot, counter, tmp_path: Path)
     no = dialog.issued.issuance.issuance_no
     assert no in dialog.preview_status.text()
     assert dialog.print_button.isEnabled()
-    dialog.print_button.click()
+    with qtbot.waitSignal(dialog.printed, timeout=TIMEOUT):
+        dialog.print_button.click()
     assert printed.is_file()
+    assert not dialog.print_button.isEnabled()  # a second copy is a new issuance
     info = subprocess.run(["pdfinfo", str(printed)], capture_output=True, text=True, check=True)
     pages = re.search(r"^Pages:\s+(\d+)$", info.stdout, re.MULTILINE)
     assert pages is not None and int(pages.group(1)) == dialog.issued.sheets
@@ -104,7 +105,8 @@ def test_issue_a_certificate_through_the_widgets(qtbot, counter, tmp_path: Path)
     assert blocker.args[0].error is None
     qtbot.waitUntil(lambda: window.status.outbox.text() == "未送信 0件", timeout=TIMEOUT)
     assert session.client.certificate(no).issuance_no == no
-    window.close()
+    with qtbot.waitSignal(window.logged_out, timeout=TIMEOUT):
+        window.close()
     assert session.closed
 
 
@@ -114,5 +116,5 @@ def test_auditor_sees_only_the_audit_log(qtbot, counter) -> None:
     qtbot.addWidget(window)
     labels = [window.tabs.tabText(i) for i in range(window.tabs.count())]
     assert labels == ["監査ログ"]
-    window.close()
-    QApplication.processEvents()
+    with qtbot.waitSignal(window.logged_out, timeout=TIMEOUT):
+        window.close()

@@ -18,7 +18,7 @@ from app.domain.certificates import IdentityDocument, Item, RequesterKind, Third
 from app.synthetic.generator import household_dicts
 from tests.e2e.conftest import NEIGHBOUR_HOUSEHOLD, PERPETRATOR_NAME
 from ui.issuance_dialog import IssuanceDialog
-from ui.pdf_preview import make_printer, print_pdf
+from ui.print_job import print_document
 
 TIMEOUT = 30_000
 K = RequesterKind
@@ -49,8 +49,8 @@ def session(counter) -> Any:
 def _dialog(qtbot, session, household, tmp_path: Path | None = None) -> IssuanceDialog:
     printed = (tmp_path or Path("/nonexistent")) / "printed.pdf"
 
-    def print_to_file(pdf: bytes, copies: int, issuance_no: str) -> int:
-        return print_pdf(pdf, make_printer(pdf_path=str(printed)), copies)
+    def print_to_file(pdf: bytes, copies: int, issuance_no: str, printer: str | None) -> int:
+        return print_document(pdf, printer=printer, copies=copies, output_file=str(printed)).pages
 
     dialog = IssuanceDialog(
         session,
@@ -71,6 +71,13 @@ def _tick(dialog: IssuanceDialog, *docs: IdentityDocument) -> None:
         dialog.id_checks[doc].setChecked(True)
 
 
+def _decided(qtbot, dialog: IssuanceDialog) -> Any:
+    """The decision for what is on screen now (it is asked for in the background once the
+    inputs pause)."""
+    qtbot.waitUntil(lambda: not dialog.deciding, timeout=TIMEOUT)
+    return dialog.decision
+
+
 def _resident_household(session, *, numbers: bool = False):
     for hit in session.search(name="さとう").hits:
         if hit.status == "resident" and not hit.protected:
@@ -87,6 +94,7 @@ def test_self_sees_what_always_prints(qtbot, session) -> None:
     panel = dialog.requester_panel
     panel.member.setCurrentIndex(panel.member.findData(household.head_person_id))
     _tick(dialog, IdentityDocument.DRIVERS_LICENSE)
+    _decided(qtbot, dialog)
     assert dialog.decision is not None and dialog.decision.allowed
     assert "本人の請求（住民基本台帳法第12条）" in dialog.decision_label.text()
     items = dialog.items_panel.checks
@@ -114,7 +122,7 @@ def test_proxy_with_my_number_is_issued_as_mail(qtbot, session, tmp_path: Path) 
     dialog.scope_some.setChecked(True)
     dialog.member_checks[household.head_person_id].setChecked(True)
     dialog.items_panel.ask(Item.MY_NUMBER)
-    d = dialog.decision
+    d = _decided(qtbot, dialog)
     assert d is not None and d.allowed and d.deliver_by_mail
     text = dialog.decision_label.text()
     assert "郵送のみ" in text and "送付先" in text and household.address in text
@@ -128,7 +136,8 @@ def test_proxy_with_my_number_is_issued_as_mail(qtbot, session, tmp_path: Path) 
     assert dialog.issued.issuance.mailed
     assert "窓口では渡さないでください" in dialog.decision_label.text()
     assert dialog.print_button.text() == "印刷（郵送用）"
-    dialog.print_button.click()
+    with qtbot.waitSignal(dialog.printed, timeout=TIMEOUT):
+        dialog.print_button.click()
     info = subprocess.run(
         ["pdfinfo", str(dialog.printed_path)], capture_output=True, text=True, check=True
     )
@@ -140,7 +149,7 @@ def test_proxy_with_my_number_is_issued_as_mail(qtbot, session, tmp_path: Path) 
     # 交付履歴 shows who asked and that it left by mail.
     from ui.main_window import IssuanceHistory
 
-    history = IssuanceHistory(session, lambda pdf, title: None)
+    history = IssuanceHistory(session, lambda pdf: None)
     qtbot.addWidget(history)
     history.refresh()
     qtbot.waitUntil(lambda: history.table.rowCount() > 0, timeout=TIMEOUT)
@@ -162,6 +171,7 @@ def test_third_party_purpose_is_judged(qtbot, session) -> None:
     dialog.scope_some.setChecked(True)
     dialog.member_checks[household.head_person_id].setChecked(True)
     panel.reason.setText("必要なため")
+    _decided(qtbot, dialog)
     assert dialog.decision is not None and not dialog.decision.allowed
     assert "具体的" in dialog.decision_label.text()
     panel.reason.setText("貸金返還請求訴訟の提起のため")
@@ -172,8 +182,10 @@ def test_third_party_purpose_is_judged(qtbot, session) -> None:
     assert items[Item.PREVIOUS_ADDRESS].isEnabled() and not items[Item.PREVIOUS_ADDRESS].isChecked()
     assert not items[Item.MY_NUMBER].isEnabled()
     dialog.items_panel.ask(Item.HONSEKI)
+    _decided(qtbot, dialog)
     assert dialog.decision.allowed and "必要と認められない" in dialog.decision_label.text()
     dialog.items_panel.justified.setChecked(True)
+    _decided(qtbot, dialog)
     assert dialog.decision.allowed
     assert Item.HONSEKI in dialog.decision.items[household.head_person_id]
     dialog.preview_button.click()
@@ -200,6 +212,7 @@ def test_foreign_resident_items(qtbot, session) -> None:
         assert dialog.items_panel.checks[item].isEnabled()
         assert not dialog.items_panel.checks[item].isChecked()
     dialog.items_panel.ask(Item.NATIONALITY, Item.FOREIGN_STATUS)
+    _decided(qtbot, dialog)
     assert dialog.decision is not None and dialog.decision.allowed
     dialog.preview_button.click()
     qtbot.waitUntil(lambda: "見本(" in dialog.preview_status.text(), timeout=TIMEOUT)
@@ -217,7 +230,7 @@ def test_support_measure_refusal_shows_the_clerk_why(qtbot, session) -> None:
     panel.reason.setText("貸金返還請求訴訟の提起のため")
     panel.submit_to.setText("札幌地方裁判所")
     _tick(dialog, IdentityDocument.DRIVERS_LICENSE)
-    d = dialog.decision
+    d = _decided(qtbot, dialog)
     assert d is not None and not d.allowed
     text = dialog.decision_label.text()
     # The resident hears no reason; the clerk's line says what it is.

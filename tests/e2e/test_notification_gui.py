@@ -22,7 +22,7 @@ from tests.e2e import notification_helpers as N
 from tests.e2e.conftest import PASSWORDS
 from ui.main_window import MainWindow
 from ui.notification_tab import NotificationTab
-from ui.pdf_preview import make_printer, print_pdf
+from ui.print_job import print_document as print_job
 
 TIMEOUT = 30_000
 SCREEN = QRect(0, 0, 1366, 768)
@@ -31,7 +31,7 @@ SCREEN = QRect(0, 0, 1366, 768)
 def _window(qtbot, session, tmp_path: Path, previews: list[str]) -> MainWindow:  # type: ignore[no-untyped-def]
     def print_document(pdf: bytes, copies: int) -> int:
         target = tmp_path / f"printed-{len(list(tmp_path.glob('printed-*')))}.pdf"
-        return print_pdf(pdf, make_printer(pdf_path=str(target)), copies)
+        return print_job(pdf, printer=None, copies=copies, output_file=str(target)).pages
 
     def confirm(pdf: bytes, title: str) -> bool:
         previews.append(title)

@@ -1,12 +1,15 @@
 """Printing to a CUPS PDF queue (cups-pdf) on a private cupsd started by the test.
 
-Two paths: our PDF sent with `lp` (what any print dialog does), and the product's own path,
-ui.pdf_preview (QtPdf renders each page onto a QPrinter) in a fresh process pointed at the
-private server. Either way the queue's output must have the same pages as what we rendered.
+Paths: our PDF sent with `lp` (what any print dialog does), and the product's own
+ui.print_job in a fresh process pointed at the private server — "auto" (on CUPS: the PDF itself,
+vector) and "raster" (what a Windows printer gets: QtPdf renders each page onto a QPrinter at the
+printer's resolution). Either way the queue's output must have the same pages as what we
+rendered; the vector path keeps the マイクロ文字 as text, and errors name the printer.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import pwd
 import shutil
@@ -26,7 +29,7 @@ from app.domain.certificates import Item
 from printing.fonts import Fonts
 from tests.printing import households as H
 from tests.printing.conftest import need_tool
-from tests.printing.test_certificate_pdf import SEAL, make_doc
+from tests.printing.test_certificate_pdf import ISSUANCE, SEAL, make_doc
 from tests.support import require
 from tests.support.poll import poll_until
 
@@ -207,34 +210,78 @@ def test_lp_to_cups_pdf_queue(fonts: Fonts, cups: Cups, tmp_path: Path) -> None:
 
 
 _QT_PRINT = """
-import sys
+import json, sys
 from PySide6.QtWidgets import QApplication
 app = QApplication([])
-from ui.pdf_preview import make_printer, print_pdf
-printer = make_printer(sys.argv[1])
-printer.setDocName(sys.argv[2])
-# HighResolution means 1200 dpi: three A4 page images of ~0.5 GB each. 300 dpi is what a
-# counter printer needs and keeps the test fast.
-printer.setResolution(300)
-print(print_pdf(open(sys.argv[3], "rb").read(), printer))
+from ui.print_job import print_document, printer_resolution
+method, queue, title, path = sys.argv[1:5]
+try:
+    o = print_document(open(path, "rb").read(), printer=queue, title=title, method=method)
+except Exception as exc:
+    print(json.dumps({"error": getattr(exc, "message", repr(exc))}))
+else:
+    print(json.dumps({"pages": o.pages, "method": o.method, "dpi": o.dpi,
+                      "reported": printer_resolution(queue)}))
 """
 
 
-def test_qt_print_to_cups_pdf_queue(fonts: Fonts, cups: Cups, tmp_path: Path) -> None:
-    ours = _certificate(tmp_path, 2)
-    title = f"madoguchi-qt-{uuid.uuid4().hex[:8]}"
+def _product_print(cups: Cups, method: str, queue: str, title: str, pdf: Path) -> dict:
     env = {**cups.env, "QT_QPA_PLATFORM": "offscreen", "PYTHONPATH": str(ROOT)}
     out = subprocess.run(
-        [sys.executable, "-c", _QT_PRINT, cups.queue, title, str(ours)],
+        [sys.executable, "-c", _QT_PRINT, method, queue, title, str(pdf)],
         env=env,
         capture_output=True,
         text=True,
         timeout=240,
     )
     assert out.returncode == 0, out.stderr[-2000:]
-    assert out.stdout.strip().splitlines()[-1] == "1"
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _microtext(pdf: Path) -> list[str]:
+    text = subprocess.run(
+        [need_tool("pdftotext", "poppler-utils"), "-raw", str(pdf), "-"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return [line for line in text.splitlines() if "MADOGUCHI" in line]
+
+
+def test_product_sends_the_pdf_itself_to_cups(fonts: Fonts, cups: Cups, tmp_path: Path) -> None:
+    ours = _certificate(tmp_path, 5)  # two sheets
+    title = f"madoguchi-auto-{uuid.uuid4().hex[:8]}"
+    result = _product_print(cups, "auto", cups.queue, title, ours)
+    assert result == {**result, "method": "pdf", "pages": 2}
     printed = _wait_output(cups, title)
     try:
         _same_pages(ours, printed, tmp_path)
+        # Vector all the way: the マイクロ文字 (1.6 pt) is still text in what the queue printed
+        # (its ASCII part: ghostscript drops the kana's text mapping, not the glyphs).
+        line = f"{ISSUANCE} 1/2 MADOGUCHI"
+        assert line in _microtext(ours)[0] and line in _microtext(printed)[0]
     finally:
         printed.unlink()
+
+
+def test_raster_path_at_the_printers_resolution(fonts: Fonts, cups: Cups, tmp_path: Path) -> None:
+    ours = _certificate(tmp_path, 2)
+    title = f"madoguchi-raster-{uuid.uuid4().hex[:8]}"
+    result = _product_print(cups, "raster", cups.queue, title, ours)
+    assert result.get("method") == "raster", result
+    assert result["pages"] == 1
+    # The printer's own resolution as its driver reports it (cups-pdf's PPD), not a fixed 300.
+    assert result["dpi"] == result["reported"]
+    printed = _wait_output(cups, title)
+    try:
+        _same_pages(ours, printed, tmp_path)
+        assert not _microtext(printed)  # an image now: legible only as far as the dots go
+    finally:
+        printed.unlink()
+
+
+@pytest.mark.parametrize("method", ["auto", "raster"])
+def test_errors_name_the_printer(fonts: Fonts, cups: Cups, tmp_path: Path, method: str) -> None:
+    ours = _certificate(tmp_path, 2)
+    result = _product_print(cups, method, "窓口プリンタ9", "madoguchi-missing", ours)
+    assert "窓口プリンタ9" in result.get("error", ""), result

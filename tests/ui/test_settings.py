@@ -16,8 +16,10 @@ def test_printer_choice_round_trips(qtbot, tmp_path: Path) -> None:
     dialog = SettingsDialog(settings)
     qtbot.addWidget(dialog)
     page = next(p for p in dialog.pages if isinstance(p, PrinterPage))
-    # The configured printer is not installed here: it stays selected, marked as missing.
+    # The configured printer is not installed here: it stays selected, marked as missing once
+    # the list of printers (read in the background) has arrived.
     assert page.printer.currentData() == "窓口プリンタ1"
+    qtbot.waitUntil(lambda: page.listed is not None)
     assert "見つかりません" in page.printer.currentText()
     page.printer.setCurrentIndex(0)  # 既定のプリンター
     dialog.save()
