@@ -17,10 +17,11 @@ folder; 1 other (the message says what).
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 from typing import Any
+
+from cli.argparse_ja import JapaneseArgumentParser
 
 EXIT_OK, EXIT_OTHER, EXIT_USAGE, EXIT_LOGIN = 0, 1, 2, 3
 EXIT_UNREACHABLE, EXIT_REVOKED, EXIT_TOO_OLD, EXIT_RUNNING = 5, 6, 8, 9
@@ -30,8 +31,8 @@ def _say(text: str) -> None:
     print(text, flush=True)
 
 
-def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+def _parser() -> JapaneseArgumentParser:
+    p = JapaneseArgumentParser(
         prog="madoguchi sync",
         description="職員IDでログインし、中央サーバーと1回同期します(管理者用)。"
         "パスワードは標準入力から読みます。",

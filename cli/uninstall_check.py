@@ -20,11 +20,12 @@ With a user interface (--ui-level 3 or more: msiexec without /qn) on Windows it 
 
 from __future__ import annotations
 
-import argparse
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+
+from cli.argparse_ja import JapaneseArgumentParser
 
 LOG_FILE = "uninstall-check.log"
 TITLE = "窓口のアンインストール"
@@ -48,8 +49,8 @@ def ask_windows(text: str) -> bool:
     return bool(user32.MessageBoxW(None, text, TITLE, flags) == 6)  # IDYES
 
 
-def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+def _parser() -> JapaneseArgumentParser:
+    p = JapaneseArgumentParser(
         prog="madoguchi uninstall-check",
         description="未送信のデータが残っていないかを確認します(アンインストール前、管理者用)。",
     )
