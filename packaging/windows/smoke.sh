@@ -185,13 +185,7 @@ grep -q "同期が完了しました" "$WORK/sync.out" || fail "sync did not com
 grep -q "キャッシュの住民数: 12人" "$WORK/sync.out" || fail "sync: cache count"
 [[ $(unsent) == 0 ]] || fail "outbox-status.json after the sync: $(cat "$TERMINAL/outbox-status.json")"
 
-step "offline: the login's events stay unsent, and outbox-status.json says so"
 stop_server
-rc=0
-sync_pc "$WORK/offline.out" || rc=$?
-[[ $rc == 5 ]] || fail "offline sync exited with $rc"
-[[ $(unsent) -ge 1 ]] || fail "no unsent event counted: $(cat "$TERMINAL/outbox-status.json")"
-echo "unsent: $(unsent)"
 
 step "upgrade to a newer version keeps the data; a downgrade is refused"
 # The same bundle as version x.y.(z+1), unsigned (what matters here is the MSI's upgrade logic),
@@ -215,8 +209,17 @@ if winrun msiexec /i "$(winpath "$WORK/madoguchi.msi")" /qn; then
   fail "the older MSI installed over the newer one"
 fi
 
+# After the upgrade: wine's RemoveExistingProducts does not set UPGRADINGPRODUCTCODE for the
+# old product's removal, so there the check would stop an upgrade that Windows lets through
+# (checklist item); the outbox is empty during the upgrade here.
+step "offline: the login's events stay unsent, and outbox-status.json says so"
+rc=0
+sync_pc "$WORK/offline.out" || rc=$?
+[[ $rc == 5 ]] || fail "offline sync exited with $rc"
+[[ $(unsent) -ge 1 ]] || fail "no unsent event counted: $(cat "$TERMINAL/outbox-status.json")"
+echo "unsent: $(unsent)"
+
 step "uninstall while an event is unsent: refused (quiet), then FORCE=1 proceeds, data kept"
-[[ $(unsent) -ge 1 ]] || fail "the upgrade changed the outbox count"
 if winrun msiexec /x "$(winpath "$WORK/newer.msi")" /qn /l*v "$(winpath "$WORK/uninstall-refused.log")"; then
   fail "msiexec /x went on with unsent events"
 fi
