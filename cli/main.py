@@ -21,6 +21,8 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "certificate": ("cli.certificate", "住民票の写しの見本作成(render)と検証(verify)"),
     "card": ("cli.card", "個人番号カード: status / read / simulate"),
     "enroll": ("cli.enroll", "このPCを中央サーバーに端末として登録します(管理者用)"),
+    "sync": ("cli.sync", "職員IDでログインして中央サーバーと同期します(管理者用)"),
+    "uninstall-check": ("cli.uninstall_check", "未送信のデータが残っていないかを確認します"),
 }
 
 

@@ -32,6 +32,7 @@ from .errors import CacheCorrupt, OutboxNotEmpty, StoreError, WrongKey
 from .issuances import IssuancesMixin
 from .migrations import LATEST_VERSION, migrate
 from .notifications import NotificationsMixin
+from .outbox_status import status_path
 from .protection import ProtectionMixin
 from .residents import ResidentsMixin
 from .search import SearchMixin
@@ -98,6 +99,7 @@ class Cache(
         self._reconnect = reconnect
         self._opener = opener
         self._load_state()
+        self.write_outbox_status()  # a cache made by an older version gets its file here
 
     def _load_state(self) -> None:
         tag_key = self._meta_get("my_number_tag_key")
@@ -370,3 +372,4 @@ def wipe(data_dir: str | os.PathLike[str], cache: Cache, device_secret: Any = No
             os.remove(target)
     for part in base.glob(f"{CACHE_FILE}.snapshot-*"):  # an initial sync's download
         os.remove(part)
+    status_path(db).unlink(missing_ok=True)

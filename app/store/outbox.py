@@ -15,6 +15,7 @@ back (`outbox_requeue`).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -23,6 +24,9 @@ from app.sync.protocol import Event, EventResult, payload_problems
 
 from .base import CacheBase
 from .errors import NotFound, StoreError
+from .outbox_status import status_path, write_status
+
+log = logging.getLogger(__name__)
 
 
 def now_iso() -> str:
@@ -58,6 +62,47 @@ def _utc(at: datetime) -> str:
 
 
 class OutboxMixin(CacheBase):
+    # (unsent, rejected) as last written to outbox-status.json; None: not written (or failed)
+    _status_written: tuple[int, int] | None = None
+
+    # -- the plaintext status beside the cache (app/store/outbox_status.py) --------------------
+
+    def _outbox_counts(self) -> tuple[int, int]:
+        row = self._query_one(
+            "SELECT count(*), coalesce(sum(state IN ('rejected', 'quarantined')), 0) FROM outbox"
+        )
+        return int(row[0]), int(row[1])
+
+    def write_outbox_status(self) -> None:
+        """Write outbox-status.json now (at open, after each sync round)."""
+        self._write_status()
+
+    def _write_status(self, counts: tuple[int, int] | None = None) -> None:
+        try:
+            counts = counts or self._outbox_counts()
+            write_status(status_path(self.path), counts[0], counts[1], datetime.now(UTC))
+            self._status_written = counts
+        except Exception as exc:  # never fails the caller's transaction; retried next time
+            log.warning("outbox status not written: %s", type(exc).__name__)
+            self._status_written = None
+
+    def _note_growth(self) -> None:
+        """Inside outbox_add's transaction: an event is on record before it is durable, so a
+        crash before the COMMIT over-counts (corrected at the next open), never under-counts."""
+        counts = self._outbox_counts()  # sees the transaction's own INSERT
+        written = self._status_written
+        if written is None or counts[0] > written[0]:
+            self._write_status(counts)
+
+    def _after_transaction(self) -> None:
+        try:
+            counts = self._outbox_counts()
+        except Exception as exc:
+            log.warning("outbox not counted: %s", type(exc).__name__)
+            return
+        if counts != self._status_written:
+            self._write_status(counts)
+
     # -- outbox -------------------------------------------------------------------------------
 
     def outbox_add(self, event: Event) -> None:
@@ -79,6 +124,7 @@ class OutboxMixin(CacheBase):
                 " VALUES (?, ?, ?, ?, ?)",
                 (event.event_id, event.type, event.model_dump_json(), now, now),
             )
+            self._note_growth()
 
     def outbox_pending(self, limit: int = 500, now: datetime | None = None) -> list[Event]:
         """The oldest pending events (rejected and quarantined ones excluded), in the order they

@@ -437,6 +437,8 @@ class SyncEngine(PushMixin):
         # The pages applied above are in the cache's write-ahead log; copy them back into the
         # file now, in this background operation and off the cache's lock.
         self.cache.checkpoint()
+        # The uninstaller's count (app/store/outbox_status.py), fresh after every round.
+        self.cache.write_outbox_status()
         errors = [p.error for p in (push, pull, repair) if p is not None and p.error is not None]
         online = not any(isinstance(e, ServerUnreachable | ServerFailed) for e in errors)
         # From this round (our own feed item, or the server's 403), not from the cache's flag.

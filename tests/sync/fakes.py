@@ -292,6 +292,9 @@ class FakeCache:
     def checkpoint(self) -> tuple[int, int] | None:
         return None  # nothing in memory to copy back
 
+    def write_outbox_status(self) -> None:
+        self.status_writes = getattr(self, "status_writes", 0) + 1
+
     def bucket_digest(self) -> Digest:
         pairs: list[list[tuple[str, int]]] = [[] for _ in range(DIGEST_BUCKETS)]
         for hid, data in self.households.items():
