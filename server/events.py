@@ -507,6 +507,39 @@ def apply_batch(
         return job(conn)
 
 
+def apply_session_batch(
+    db: Database, who: Callable[[Connection], Caller], batch: Sequence[Any]
+) -> EventsResponse:
+    """POST /v1/events: `who` finds the session's operator (server.auth.operator_in) and the
+    batch is judged as theirs. On PostgreSQL both happen in one write transaction, on one
+    pooled connection (a look-up of its own cost a checkout, a ping and a transaction's round
+    trips per request); on SQLite the look-up reads and the batch goes to the group commit."""
+    if db.is_sqlite:
+        with db.read() as conn:
+            caller = who(conn)
+        return db.group_commit().run(_batch_job(caller.terminal_no, caller, batch))
+    with db.write() as conn:
+        caller = who(conn)
+        return _batch_job(caller.terminal_no, caller, batch)(conn)
+
+
+async def apply_session_batch_async(
+    db: Database, who: Callable[[Connection], Caller], batch: Sequence[Any]
+) -> EventsResponse:
+    """apply_session_batch for the event loop, in one worker thread per request: on SQLite
+    the request awaits the group commit without holding one."""
+    if db.is_sqlite:
+        caller = await run_in_threadpool(_read_caller, db, who)
+        job = _batch_job(caller.terminal_no, caller, batch)
+        return await asyncio.wrap_future(db.group_commit().submit(job))
+    return await run_in_threadpool(apply_session_batch, db, who, batch)
+
+
+def _read_caller(db: Database, who: Callable[[Connection], Caller]) -> Caller:
+    with db.read() as conn:
+        return who(conn)
+
+
 def apply_one(db: Database, terminal_no: str, event: Event) -> EventResult:
     """One event judged as if its own operator had sent it in a session at `terminal_no`, for
     trusted callers inside the server's process (the demo's seed, tests); no HTTP route
@@ -524,17 +557,6 @@ def apply_one(db: Database, terminal_no: str, event: Event) -> EventResult:
     caller = Caller(event.operator_id, roles, False, terminal_no)
     batch = [event.model_dump(mode="json")]
     return apply_batch(db, terminal_no, caller, batch).results[0]
-
-
-async def apply_batch_async(
-    db: Database, terminal_no: str, caller: Caller, batch: Sequence[Any]
-) -> EventsResponse:
-    """apply_batch for the event loop: on SQLite the request awaits the group commit without
-    holding a worker thread; on PostgreSQL it runs in one."""
-    if db.is_sqlite:
-        job = _batch_job(terminal_no, caller, batch)
-        return await asyncio.wrap_future(db.group_commit().submit(job))
-    return await run_in_threadpool(apply_batch, db, terminal_no, caller, batch)
 
 
 def certificate_info(db: Database, issuance_no: str) -> CertificateInfo | None:

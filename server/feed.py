@@ -11,7 +11,7 @@ from sqlalchemy import Connection, bindparam, delete, insert, select
 
 from app.sync.protocol import DIGEST_BUCKETS, bucket_digest
 from server.db import Database, latest_seq, next_seqs
-from server.register_crypto import reveal
+from server.register_crypto import RegisterCipher, reveal
 from server.tables import changes, households
 
 CHUNK_CHARS = 64 * 1024
@@ -75,10 +75,18 @@ def read_page(db: Database, after: int, limit: int) -> list[bytes]:
     cursor held a pooled connection between chunks, and with every worker thread waiting for a
     connection, nothing moved until the pool timed out). Stored data is JSON text and copied
     as is, with the sealed 個人番号 put back (server/register_crypto.py)."""
-    cipher = db.register_cipher
     with db.read() as conn:
-        latest = latest_seq(conn)
-        rows = conn.execute(_PAGE, {"after": after, "latest": latest, "rows": limit + 1}).all()
+        return read_page_in(conn, db.register_cipher, after, limit)
+
+
+def read_page_in(
+    conn: Connection, cipher: RegisterCipher | None, after: int, limit: int
+) -> list[bytes]:
+    """read_page on the caller's read connection (GET /v1/changes looks its caller up on the
+    same one). The rows are all fetched here: the caller gives the connection back before
+    the page is sent."""
+    latest = latest_seq(conn)
+    rows = conn.execute(_PAGE, {"after": after, "latest": latest, "rows": limit + 1}).all()
     has_more = len(rows) > limit
     rows = rows[:limit]
     # Each chunk costs an ASGI message, a gzip call and a TLS record: one per row would dominate.
