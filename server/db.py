@@ -67,6 +67,23 @@ def _sqlite_engine(url: str, *, immediate: bool) -> Engine:
     return engine
 
 
+def _postgres_session(dbapi_conn: Any, _record: Any) -> None:
+    """Settings of each new PostgreSQL connection.
+
+    plan_cache_mode=force_custom_plan: psycopg prepares a statement on its fifth execution,
+    and PostgreSQL then keeps one generic plan per connection, made for the tables' size at
+    that moment. A look-up by event id or issuance number, first planned while `events` and
+    `certificates` were nearly empty, stayed a sequential scan while they grew (no ANALYZE in
+    between): every push read both tables whole (benchmarks/bench_load.py: 0.4-0.8 ms of the
+    database's CPU per push after a thousand pushes, and growing). A custom plan per execution
+    costs a few microseconds of planning for these statements and always sees the index.
+    """
+    cur = dbapi_conn.cursor()
+    cur.execute("SET plan_cache_mode = force_custom_plan")
+    cur.close()
+    dbapi_conn.commit()
+
+
 class _WriteLock:
     """SQLite's writers one at a time, queued where waiting is cheap: an RLock in the process,
     and across processes (`serve --workers N`, an admin command) an flock on a file beside
@@ -120,6 +137,7 @@ class Database:
             self.writer = create_engine(
                 url, pool_pre_ping=True, pool_size=8, max_overflow=8, hide_parameters=True
             )
+            event.listen(self.writer, "connect", _postgres_session)
             # One snapshot per read: a feed page's latest_seq and its rows agree even while
             # writers compact older items away (same pool as the writer).
             self.reader = self.writer.execution_options(isolation_level="REPEATABLE READ")
