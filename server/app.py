@@ -297,9 +297,9 @@ def _routes(app: FastAPI) -> None:
         limit: Annotated[int, Query(ge=1, le=MAX_PAGE_LIMIT)] = DEFAULT_PAGE_LIMIT,
     ) -> Response:
         # The most frequent request of all (a terminal's empty delta page): the caller and the
-        # page in one read transaction, in this one worker thread, with the connection given
-        # back before anything is sent; the chunks then go out from memory in the event loop.
-        with ctx.db.read() as conn:
+        # page on one connection (two statements) in this one worker thread, the connection
+        # given back before anything is sent; the chunks then go out from memory in the loop.
+        with ctx.db.read_each() as conn:
             who.operator_in(conn)
             chunks = read_page_in(conn, ctx.db.register_cipher, after, limit)
         if len(chunks) == 1:  # a plain answer costs less than a stream of one chunk

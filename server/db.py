@@ -130,6 +130,7 @@ class Database:
         if self.is_sqlite:
             self.writer = _sqlite_engine(url, immediate=True)
             self.reader = _sqlite_engine(url, immediate=False)
+            self._each_reader = self.reader
             self._write_lock = _WriteLock(make_url(url).database)
         else:
             # hide_parameters: an error that reaches a log names the statement, never the
@@ -141,6 +142,8 @@ class Database:
             # One snapshot per read: a feed page's latest_seq and its rows agree even while
             # writers compact older items away (same pool as the writer).
             self.reader = self.writer.execution_options(isolation_level="REPEATABLE READ")
+            # Reads of one statement each (its own snapshot): no BEGIN and COMMIT round trips.
+            self._each_reader = self.writer.execution_options(isolation_level="AUTOCOMMIT")
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
@@ -156,6 +159,20 @@ class Database:
     @contextmanager
     def read(self) -> Iterator[Connection]:
         with self.reader.connect() as conn, conn.begin():
+            conn.info[CIPHER_KEY] = self.register_cipher
+            yield conn
+
+    @contextmanager
+    def read_each(self) -> Iterator[Connection]:
+        """A connection for reads whose every statement stands alone (a statement sees one
+        snapshot): on PostgreSQL outside a transaction, which saves the round trips of BEGIN
+        and COMMIT (GET /v1/changes: the caller, then the page in one statement); on SQLite
+        a read transaction as read() (no round trips there)."""
+        if self.is_sqlite:
+            with self.read() as conn:
+                yield conn
+            return
+        with self._each_reader.connect() as conn:
             conn.info[CIPHER_KEY] = self.register_cipher
             yield conn
 
