@@ -44,11 +44,12 @@ from ui.background import run_in_background, user_message
 from ui.card_desk import CardDeskWidget
 from ui.daily_report import DailyReportWindow, PrintReport, SaveReport
 from ui.fkeys import FKeyBar
-from ui.household_view import HouseholdView, RevealAddress
+from ui.household_view import HouseholdView
 from ui.idle_lock import IdleLock
 from ui.issuance_dialog import IssuanceDialog, PrintFn
 from ui.notification_review import ReviewTab
 from ui.notification_tab import NotificationTab, show_decisions
+from ui.person_detail import PersonDetailDialog
 from ui.privacy import exclude_from_capture
 from ui.search_panel import SearchPanel
 from ui.settings import Settings
@@ -214,7 +215,6 @@ class MainWindow(QMainWindow):
         print_pdf: PrintFn | None = None,
         print_report: PrintReport | None = None,
         save_report: SaveReport | None = None,
-        reveal_address: RevealAddress | None = None,
         settings: Settings | None = None,
         demo_menu: Callable[[QMainWindow], None] | None = None,
         requester_card_reader: Any = None,
@@ -231,7 +231,6 @@ class MainWindow(QMainWindow):
         self._print_pdf = print_pdf
         self._print_report = print_report
         self._save_report = save_report
-        self._reveal_address = reveal_address
         self.settings = settings
         self._requester_card_reader = requester_card_reader  # issuance: the requester's card
         self._sync_running = False
@@ -311,7 +310,13 @@ class MainWindow(QMainWindow):
         session = self.session
         if session.can(Permission.SEARCH):
             self.search_panel = SearchPanel(session)
-            self.household_view = HouseholdView(reveal_address=self._reveal_address)
+            reveal = (
+                session.reveal_protected_address if session.can(Permission.REVEAL_ADDRESS) else None
+            )
+            self.household_view = HouseholdView(
+                reveal_address=reveal,
+                person_detail=session.can(Permission.VIEW_PERSON_DETAIL),
+            )
             splitter = QSplitter(objectName="searchSplitter")
             splitter.addWidget(self.search_panel)
             splitter.addWidget(self.household_view)
@@ -322,6 +327,7 @@ class MainWindow(QMainWindow):
             self.search_panel.household_chosen.connect(self.open_household)
             self.search_panel.cleared.connect(self.household_view.clear)
             self.household_view.issue_requested.connect(self.open_issuance)
+            self.household_view.detail_requested.connect(self.open_person_detail)
             self.household_view.issue_button.setVisible(session.can(Permission.ISSUE_CERTIFICATE))
         if self._card_desk_factory is not None and session.can(Permission.CARD_READ):
             self.card_desk = self._card_desk_factory(session)
@@ -615,6 +621,19 @@ class MainWindow(QMainWindow):
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         # An issuance leaves an event in the outbox: send it now rather than at the next tick.
         dialog.finished.connect(lambda _r: self.sync_now())
+        dialog.open()
+        return dialog
+
+    def open_person_detail(self, person_id: str) -> PersonDetailDialog | None:
+        """個人の詳細 of a member of the household on screen (audited by the session)."""
+        view = self.household_view
+        household = view.household if view is not None else None
+        if household is None:
+            return None
+        dialog = PersonDetailDialog(
+            self.session, household.member(person_id), household, parent=self
+        )
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.open()
         return dialog
 

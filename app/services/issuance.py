@@ -7,10 +7,12 @@ ONE transaction with the render inside.
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
+from enum import StrEnum
 from typing import Protocol
 
 from app.auth.approval import Approval, approve
@@ -34,6 +36,7 @@ from app.domain.certificates import (
     protections_of,
 )
 from app.domain.errors import ValidationError
+from app.domain.protected_address import ADDRESS_WITHHELD, is_withheld
 from app.domain.records import Household
 from app.services.seal import SealError
 from app.services.session_core import SessionCore, SessionError
@@ -80,6 +83,20 @@ class DailyReportRenderer(Protocol):
 
 
 KIND_LABELS = {kind.value: title for kind, title in REPORT_TITLES.items()}
+
+
+class ExportMedium(StrEnum):
+    """Where an output went besides the printer (DESIGN.md §8: every output to media)."""
+
+    PDF_FILE = "pdf_file"  # a PDF file (a folder, a USB stick)
+
+
+EXPORT_MEDIUM_LABELS: dict[ExportMedium, str] = {ExportMedium.PDF_FILE: "PDFファイル"}
+
+
+def daily_report_target(day: date) -> str:
+    """The audit target of a day's 日計表 (its print, its export)."""
+    return f"daily-report:{day.isoformat()}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,7 +152,29 @@ class IssuanceDesk(SessionCore):
         context: CertificateContext | None = None,
     ) -> Decision:
         """The rules applied; `context` from certificate_context() (read once per dialog), or
-        read here. issue() always reads it afresh."""
+        read here. issue() always reads it afresh. `household` names the household: the rules
+        read it from the register (the screen's copy may have its address withheld), and a
+        mailing address of a protected address stays withheld in the decision shown."""
+        self._require(Permission.ISSUE_CERTIFICATE)
+        registered = self.register_household(household.household_id)
+        decision = self._decide(request, registered, context)
+        m = decision.mail_to
+        if m is not None:
+            shield = self.address_shield()
+            if shield.withholds(registered, self.today()) or shield.names_protected(m.address):
+                hidden = dataclasses.replace(
+                    m, postal_code="", address=ADDRESS_WITHHELD, katagaki=None
+                )
+                decision = dataclasses.replace(decision, mail_to=hidden)
+        return decision
+
+    def _decide(
+        self,
+        request: CertificateRequest,
+        household: Household,
+        context: CertificateContext | None = None,
+    ) -> Decision:
+        """The rules on the household as registered (mailing address as registered)."""
         self._require(Permission.ISSUE_CERTIFICATE)
         return decide(
             request,
@@ -152,7 +191,8 @@ class IssuanceDesk(SessionCore):
         context: CertificateContext | None = None,
     ) -> bytes:
         """A 見本 rendering: what would be printed, without a 交付番号 and without audit."""
-        decision = self.decide(request, household, context)
+        household = self.register_household(household.household_id)
+        decision = self._decide(request, household, context)
         if not decision.allowed:
             raise SessionError("\n".join(decision.reasons))
         document = build_document(
@@ -244,7 +284,10 @@ class IssuanceDesk(SessionCore):
         is never handed over at the counter: asked with COUNTER, it is refused.
         """
         self._require(Permission.ISSUE_CERTIFICATE)
-        decision = self.decide(request, household)
+        # The register's copy, never the screen's (whose protected address is withheld).
+        household = self.register_household(household.household_id)
+        request = self._requester_as_registered(request)
+        decision = self._decide(request, household)
         if not decision.allowed:
             raise SessionError("\n".join(decision.reasons))
         if decision.delivery is not delivery:
@@ -343,6 +386,22 @@ class IssuanceDesk(SessionCore):
             )
         return IssuedCertificate(issuance=issuance, pdf=pdf, sheets=document.sheet_count)
 
+    def _requester_as_registered(self, request: CertificateRequest) -> CertificateRequest:
+        """A requester taken from the register whose address the screen had withheld: recorded
+        with the address as registered."""
+        person = request.requester.person
+        if person is None or person.person_id is None or not is_withheld(person.address):
+            return request
+        try:
+            h = self.cache.household_of_person(person.person_id)
+        except NotFound:
+            return request
+        address = h.address + (f"　{h.katagaki}" if h.katagaki else "")
+        requester = dataclasses.replace(
+            request.requester, person=dataclasses.replace(person, address=address)
+        )
+        return dataclasses.replace(request, requester=requester)
+
     def void(self, issuance_no: str, reason: str) -> None:
         """取消 of a misprinted or wrongly issued certificate (監督者): the issuance is marked,
         the certificate_voided event queued and the reason audited, in one transaction."""
@@ -390,12 +449,28 @@ class IssuanceDesk(SessionCore):
         pdf = self.daily_report_renderer(
             rows, day, office=self.operator.branch, terminal_no=self.terminal_no
         )
-        self.audit(AuditAction.EXPORT, [f"daily-report:{day.isoformat()}"])
+        self.audit(AuditAction.EXPORT, [daily_report_target(day)])
         return pdf
 
     def record_print(self, issuance_no: str, pages: int) -> None:
         """Every print is an audit entry (DESIGN.md §8: outputs to media are recorded)."""
         self.audit(AuditAction.PRINT, [issuance_no], reason=f"{pages}ページ")
+
+    def record_export(self, target: str, medium: ExportMedium) -> None:
+        """An output to media (the 日計表 saved as a PDF), recorded before the file is written:
+        an output that cannot be recorded does not happen. A day's 日計表 (figures only, no
+        personal data: daily_report_target) needs DAILY_REPORT; anything else EXPORT."""
+        medium = ExportMedium(medium)
+        if target.startswith("daily-report:"):
+            self._require(Permission.DAILY_REPORT)
+            try:
+                date.fromisoformat(target.removeprefix("daily-report:"))
+            except ValueError:
+                message = "出力する日計表の日付が正しくありません。"
+                raise ValidationError("target", message) from None
+        else:
+            self._require(Permission.EXPORT)
+        self.audit(AuditAction.EXPORT, [target], reason=EXPORT_MEDIUM_LABELS[medium])
 
 
 def _requester_info(request: CertificateRequest) -> RequesterInfo:

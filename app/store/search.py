@@ -177,6 +177,9 @@ class SearchHit:
     status: str
     protected: bool  # 支援措置 active on the day of the search
     relationship: str
+    # Set by the session (app.services): the address is withheld on screen (支援措置, also at
+    # the protected address); `address` then holds app.domain.protected_address's placeholder.
+    address_withheld: bool = False
 
 
 @dataclass(frozen=True, slots=True)
