@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -24,13 +25,16 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.cards.mynumber import CardReading
+from app.domain.cards import CardFaceInfo, CardState
 from app.domain.certificates import RequesterKind, ThirdPartyGround
+from app.services.card_desk import DeskReading
 from app.services.login import LoginService
 from cli.gui import build_main_window, create_application
 from printing import render_certificate, render_daily_report
-from tests.e2e.conftest import PROTECTED_HOUSEHOLD
+from tests.e2e.conftest import PROTECTED_ADDRESS, PROTECTED_HOUSEHOLD, PROTECTED_PERSON
 from ui.approval import ApprovalDialog
-from ui.card_desk import CollationBDialog, CustomerPinWindow
+from ui.card_desk import CardDeskWidget, CollationBDialog, CustomerPinWindow
 from ui.issuance_dialog import IssuanceDialog
 from ui.login import LoginDialog
 from ui.main_window import MainWindow
@@ -135,6 +139,38 @@ def main(terminal_dir: str, passwords_file: str) -> None:
     assert window.household_view is not None
     window.household_view.show_household(household, session.today())
     check(window, "メイン画面・支援措置の世帯")
+
+    # 個人の詳細: first the reason (支援措置), then the detail; and a long 異動履歴.
+    detail = window.open_person_detail(PROTECTED_PERSON)
+    assert detail is not None
+    check(detail, "個人の詳細・理由")
+    detail.reason.setText("本人からの異動履歴の確認")
+    detail.request()
+    wait(lambda: detail.detail is not None, "the protected person's detail")
+    check(detail, "個人の詳細・支援措置")
+    detail.reject()
+    longest = max(
+        session.search(name="さとう").hits,
+        key=lambda h: len(session.cache.person(h.person_id)[0].history),
+    )
+    window.household_view.show_household(
+        session.open_household(longest.household_id), session.today()
+    )
+    detail = window.open_person_detail(longest.person_id)
+    assert detail is not None
+    wait(lambda: detail.detail is not None, "a person's detail")
+    check(detail, "個人の詳細")
+    detail.reject()
+
+    # The card desk's comparison with the register's address withheld (the reveal row shown).
+    desk = window.card_desk
+    if isinstance(desk, CardDeskWidget):
+        face = CardFaceInfo("守田 静香", PROTECTED_ADDRESS, date(1990, 6, 1), "female")
+        reading = DeskReading("pin", CardReading(face=face))
+        desk._read_done((reading, desk.service.match(reading), CardState.NOT_ISSUED))
+        window.tabs.setCurrentWidget(desk)
+        check(window, "メイン画面・カード窓口・住所の表示")
+        window.tabs.setCurrentIndex(0)
 
     # The issuance dialog of a large household, with a long decision (third party, no purpose).
     hits = session.search(name="さとう").hits

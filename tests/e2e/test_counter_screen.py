@@ -446,7 +446,9 @@ def test_daily_report_prints_saves_and_closes_with_esc(
     info = subprocess.run(["pdfinfo", str(target)], capture_output=True, text=True, check=True)
     assert "Pages:           1" in info.stdout
     exports = session.chain.query(actions=[AuditAction.EXPORT.value])
-    assert any(e.reason == "PDFファイル" for e in exports)  # the file is an output to media, recorded
+    assert any(
+        e.reason == "PDFファイル" for e in exports
+    )  # the file is an output to media, recorded
 
     # Without a print server (as here) the failure says which printer, in the window.
     if shutil.which("lp") is not None:
