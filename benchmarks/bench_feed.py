@@ -110,7 +110,7 @@ def run(backend: str, url: str | None, register: Path, persons: int, work: Path)
         report = server.import_jsonl(register)
         t_import = time.perf_counter() - t0
         assert report.ok, report.errors[:3]
-        server.add_operator("bench", "計測", ["clerk"], "本庁", "bench-password")
+        server.add_operator("bench", "計測", ["clerk"], "本庁", "bench-passphrase-2026")
         token = server.make_token()
 
         # Baseline: the raw page query (keyset SELECT of the stored JSON, nothing built).
@@ -180,7 +180,7 @@ def run(backend: str, url: str | None, register: Path, persons: int, work: Path)
                 time.sleep(0.2)
         cert, key_path, ca = store_enrollment(work / f"{backend}-t", key, answer, KEY_PASSWORD)
         with SyncClient(base, ca, cert, key_path, KEY_PASSWORD) as client:
-            client.login("bench", "bench-password")
+            client.login("bench", "bench-passphrase-2026")
             t0 = time.perf_counter()
             after, seen = 0, 0
             while True:

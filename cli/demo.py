@@ -80,6 +80,31 @@ class DemoFileSecretStore:
 
     def delete(self) -> None:
         self.path.unlink(missing_ok=True)
+        self.failure_guard().delete()
+
+    def failure_guard(self) -> DemoFileRecord:
+        return DemoFileRecord(self.path.with_name(self.path.name + "-failures"))
+
+
+class DemoFileRecord:
+    """The key slots' failure counts beside the demo's file secret (demo only, as above)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def read(self) -> bytes | None:
+        try:
+            return self.path.read_bytes()
+        except FileNotFoundError:
+            return None
+
+    def write(self, data: bytes) -> None:
+        from app.fileio import atomic_write_text
+
+        atomic_write_text(self.path, data.decode("utf-8"))
+
+    def delete(self) -> None:
+        self.path.unlink(missing_ok=True)
 
 
 def _secret_store_factory(data_dir: Path) -> tuple[Callable[[str], object], str | None]:
@@ -168,7 +193,7 @@ def prepare(data_dir: Path, residents: int, port: int) -> DemoEnvironment:
             _write_residents(jsonl, residents)
             report = server.import_jsonl(jsonl)
             _say(f"  サーバーに取り込みました({time.monotonic() - t0:.1f}秒、{report})")
-            operators = {op_id: secrets.token_urlsafe(9) for op_id, _, _ in DEMO_OPERATORS}
+            operators = {op_id: secrets.token_urlsafe(12) for op_id, _, _ in DEMO_OPERATORS}
             for op_id, name, roles in DEMO_OPERATORS:
                 server.add_operator(op_id, name, roles, DEMO_BRANCH, operators[op_id])
             # As `madoguchi-server snapshot` after an import: the terminal's first sync
@@ -290,6 +315,9 @@ def main(argv: list[str]) -> int:
     from cli.gui import default_data_dir
 
     data_dir: Path = args.data_dir or default_data_dir("demo")
+    from cli import logs
+
+    logs.configure(data_dir)
 
     from app.store.instance_lock import AlreadyRunning, InstanceLock
 

@@ -9,7 +9,11 @@ The CA is fetched and its fingerprint checked before the token is sent (app/serv
 
 Exit status: 0 enrolled; 2 usage or provisioning error; 3 CA fingerprint mismatch; 4 token
 invalid (used, expired, mistyped); 5 server unreachable; 6 this PC is already enrolled;
-7 the server is another municipality's; 8 this program is too old for the server; 1 other.
+7 the server is another municipality's; 8 this program is too old for the server; 9 another
+copy of Madoguchi (the GUI, the demo, a second enroll) uses the data folder; 1 other.
+
+Like the GUI, it holds the data folder's single-instance lock (app/store/instance_lock.py)
+while it writes there: a GUI left open on the first-run wizard would enroll the PC twice.
 """
 
 from __future__ import annotations
@@ -17,6 +21,10 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from app.machine.provisioning import Provisioning
 
 EXIT_CODES = {
     "input": 2,
@@ -26,6 +34,7 @@ EXIT_CODES = {
     "already_enrolled": 6,
     "municipality": 7,
     "too_old": 8,
+    "already_running": 9,
     "refused": 1,
 }
 
@@ -51,8 +60,7 @@ def main(argv: list[str]) -> int:
     args = _parser().parse_args(argv)
     from app.machine.paths import default_data_dir
     from app.machine.provisioning import ProvisioningError, find_provisioning
-    from app.services.enrollment import EnrollmentError, check_server, enroll_checked
-    from cli.gui import migrate_per_user_terminal
+    from app.store.instance_lock import AlreadyRunning, InstanceLock
 
     data_dir: Path = args.data_dir or default_data_dir()
     try:
@@ -76,6 +84,23 @@ def main(argv: list[str]) -> int:
         return 2
     if provisioning is not None:
         _say(f"プロビジョニングファイル: {provisioning.source}")
+    try:
+        instance = InstanceLock(data_dir).acquire()
+    except AlreadyRunning as exc:
+        _say(f"エラー: {exc.message}")
+        _say("窓口を終了してから、もう一度実行してください。")
+        return EXIT_CODES["already_running"]
+    with instance:
+        return _enroll(data_dir, server, fingerprint, token, provisioning)
+
+
+def _enroll(
+    data_dir: Path, server: str, fingerprint: str, token: str, provisioning: Provisioning | None
+) -> int:
+    from app.machine.provisioning import ProvisioningError
+    from app.services.enrollment import EnrollmentError, check_server, enroll_checked
+    from cli.gui import migrate_per_user_terminal
+
     try:
         migrate_per_user_terminal(data_dir)
         _say(f"接続先: {server}")

@@ -307,26 +307,32 @@ def run_gui(data_dir: str | Path | None = None, demo: Any = None) -> int:
         # First run: the city's IT administrator enrolls the PC (a clerk closes it).
         if not run_enrollment_wizard(data_dir):
             return 2
+    # The server's password rule, for the forced change at login (the server checks again).
+    from app.domain.passwords import PasswordRules, context_words_of
+
+    rules = PasswordRules()
     try:
         terminal = TerminalConfig.load(files)
         label = f"{terminal.municipality_name} 端末 {terminal.terminal_no}"
+        words = context_words_of(terminal.municipality_name, terminal.municipality_code)
+        rules = PasswordRules(context_words=words)
     except Exception:  # the dialog still opens; the login call reports the problem
         label = ""
     threading.Thread(target=_warm_up, args=(data_dir,), name="warm-up", daemon=True).start()
     secret_store_factory = demo.secret_store_factory if demo is not None else None
     login_service: list[Any] = []
 
-    def login(operator_id: str, password: str) -> Any:
+    def login(operator_id: str, password: str, new_password: str | None = None) -> Any:
         # Runs in a background operation; the warm-up has usually loaded everything by now.
         if not login_service:
             jukinet = demo.jukinet if demo is not None else None
             login_service.append(build_login_service(data_dir, secret_store_factory, jukinet))
-        return login_service[0].login(operator_id, password)
+        return login_service[0].login(operator_id, password, new_password)
 
     windows: list[Any] = []
 
     def show_login() -> None:
-        dialog = LoginDialog(login, terminal_label=label)
+        dialog = LoginDialog(login, terminal_label=label, password_check=rules.problems)
         windows.append(dialog)
         dialog.logged_in.connect(show_main)
         dialog.rejected.connect(app.quit)

@@ -11,6 +11,7 @@ import io
 import sys
 from importlib import import_module
 from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
 
 from cli.argparse_ja import JapaneseArgumentParser
 
@@ -20,6 +21,8 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "certificate": ("cli.certificate", "住民票の写しの見本作成(render)と検証(verify)"),
     "card": ("cli.card", "個人番号カード: status / read / simulate"),
     "enroll": ("cli.enroll", "このPCを中央サーバーに端末として登録します(管理者用)"),
+    "sync": ("cli.sync", "職員IDでログインして中央サーバーと同期します(管理者用)"),
+    "uninstall-check": ("cli.uninstall_check", "未送信のデータが残っていないかを確認します"),
 }
 
 
@@ -74,9 +77,12 @@ def main(argv: list[str] | None = None) -> int:
     if argv and argv[0] in HIDDEN:
         return int(import_module(HIDDEN[argv[0]]).main(argv[1:]) or 0)
     args = _parser().parse_args(argv)
-    from cli.gui import run_gui
+    from cli import logs
+    from cli.gui import default_data_dir, run_gui
 
-    return run_gui(data_dir=args.data_dir)
+    data_dir = Path(args.data_dir) if args.data_dir else default_data_dir()
+    logs.configure(data_dir)
+    return run_gui(data_dir=data_dir)
 
 
 if __name__ == "__main__":

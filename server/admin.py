@@ -8,24 +8,27 @@ from __future__ import annotations
 
 import base64
 import binascii
+import logging
+import os
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 from sqlalchemy import Connection, func, insert, select, update
 
+from app.domain.passwords import PasswordRules
 from app.domain.roles import Role
+from app.domain.text import control_character
 from app.sync.protocol import (
     EnrollRequest,
     EnrollResponse,
     OperatorProfile,
     Policy,
-    SessionRequest,
-    SessionResponse,
 )
 from server import ca as ca_mod
-from server import security
+from server import register_crypto, security
 from server.config import ServerConfig
 from server.db import Database
 from server.errors import AdminError, ApiError
@@ -42,6 +45,8 @@ from server.tables import (
 
 KNOWN_ROLES = tuple(r.value for r in Role)  # app.domain.roles: the one table
 
+log = logging.getLogger(__name__)
+
 
 def now() -> datetime:
     return datetime.now(UTC)
@@ -52,17 +57,53 @@ def aware(value: datetime) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
+def private_dir(path: Path) -> None:
+    """A directory only the server's account may enter (0700, also when it existed)."""
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.chmod(path, 0o700)
+
+
+def private_file(path: Path) -> None:
+    """Create `path` empty with mode 0600 unless it exists; an existing one is made 0600.
+
+    An existing file is never opened: closing a descriptor of a SQLite database drops every
+    POSIX lock this process holds on it, and the process's open connections then no longer
+    count as readers (another process took its WAL for the last one and removed it)."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        os.chmod(path, 0o600)
+    else:
+        os.close(fd)
+
+
 def init_server(config: ServerConfig) -> Database:
-    """Create data dir, CA, master key and schema; seed the policy. Idempotent."""
-    config.data_dir.mkdir(parents=True, exist_ok=True)
+    """Create data dir, CA, master key and schema; seed the policy; open the register's key.
+    Idempotent. The data dir is 0700 and the SQLite file 0600 (SQLite gives its -wal and -shm
+    files the database file's mode)."""
+    private_dir(config.data_dir)
     security.configure_hasher(config.password_time_cost, config.password_memory_kib)
     ca_mod.create_ca(config)
+    if config.database_url is None:
+        private_file(config.data_dir / "server.db")
+        for suffix in ("-wal", "-shm"):
+            side = config.data_dir / f"server.db{suffix}"
+            if side.exists():
+                os.chmod(side, 0o600)
     db = Database(config.db_url)
     db.migrate()
     with db.write() as conn:
         if conn.execute(select(policy.c.id)).first() is None:
             _store_policy(conn, Policy(), version=1)
+        db.register_cipher = register_crypto.attach(conn, load_master_key(config))
     return db
+
+
+def password_rules(config: ServerConfig) -> PasswordRules:
+    return PasswordRules(
+        min_length=config.password_min_length,
+        context_words=(config.municipality_name, config.municipality_code, "kitami"),
+    )
 
 
 def _store_policy(conn: Connection, value: Policy, version: int) -> None:
@@ -90,7 +131,7 @@ def set_policy(db: Database, value: Policy) -> None:
 # --- operators --------------------------------------------------------------------------------
 
 
-def _profile(row: Any) -> OperatorProfile:
+def profile(row: Any) -> OperatorProfile:
     return OperatorProfile(
         operator_id=row.operator_id,
         display_name=row.display_name,
@@ -102,7 +143,7 @@ def _profile(row: Any) -> OperatorProfile:
 
 def _publish_operator(conn: Connection, operator_id: str) -> None:
     row = conn.execute(select(operators).where(operators.c.operator_id == operator_id)).one()
-    append_change(conn, "operator", operator_id, row.version, _profile(row).model_dump(mode="json"))
+    append_change(conn, "operator", operator_id, row.version, profile(row).model_dump(mode="json"))
 
 
 def _check_roles(roles: list[str] | tuple[str, ...]) -> str:
@@ -115,6 +156,14 @@ def _check_roles(roles: list[str] | tuple[str, ...]) -> str:
     return ",".join(dict.fromkeys(roles))
 
 
+def _check_password(
+    rules: PasswordRules, password: str, operator_id: str, previous: str | None = None
+) -> None:
+    problems = rules.problems(password, operator_id, previous)
+    if problems:
+        raise AdminError("パスワードを受け付けられません: " + " ".join(problems))
+
+
 def add_operator(
     db: Database,
     operator_id: str,
@@ -123,12 +172,16 @@ def add_operator(
     branch: str,
     password: str,
     person_id: str | None = None,
+    *,
+    rules: PasswordRules | None = None,
+    must_change: bool = False,
 ) -> OperatorProfile:
-    if not operator_id or len(operator_id) > 64:
-        raise AdminError("操作者IDは1〜64文字です。")
-    if len(password) < 8:
-        raise AdminError("パスワードは8文字以上にしてください。")
+    if not operator_id or len(operator_id) > 64 or control_character(operator_id) is not None:
+        raise AdminError("操作者IDは1〜64文字です(制御文字は使えません)。")
+    if len(display_name) > 200 or len(branch) > 100:
+        raise AdminError("氏名は200文字以内、所属は100文字以内にしてください。")
     role_text = _check_roles(roles)
+    _check_password(rules or PasswordRules(), password, operator_id)
     with db.write() as conn:
         exists = conn.execute(
             select(operators.c.operator_id).where(operators.c.operator_id == operator_id)
@@ -148,11 +201,12 @@ def add_operator(
                 version=1,
                 created_at=now(),
                 person_id=person_id,
+                must_change_password=must_change,
             )
         )
         _publish_operator(conn, operator_id)
         row = conn.execute(select(operators).where(operators.c.operator_id == operator_id)).one()
-        return _profile(row)
+        return profile(row)
 
 
 def update_operator(
@@ -163,7 +217,10 @@ def update_operator(
     active: bool | None = None,
     unlock: bool = False,
     password: str | None = None,
+    rules: PasswordRules | None = None,
 ) -> OperatorProfile:
+    """An administrator's change. A new password is a reset: the operator must choose their
+    own at the next login (must_change_password), and their open sessions end."""
     values: dict[str, Any] = {"version": operators.c.version + 1}
     if roles is not None:
         values["roles"] = _check_roles(roles)
@@ -172,18 +229,20 @@ def update_operator(
     if unlock:
         values.update(locked=False, failed_attempts=0)
     if password is not None:
+        _check_password(rules or PasswordRules(), password, operator_id)
         values["password_hash"] = security.hash_password(password)
+        values["must_change_password"] = True
     with db.write() as conn:
         done = conn.execute(
             update(operators).where(operators.c.operator_id == operator_id).values(**values)
         ).rowcount
         if not done:
             raise AdminError(f"操作者 {operator_id} は登録されていません。")
-        if active is False:
+        if active is False or password is not None:
             conn.execute(sessions.delete().where(sessions.c.operator_id == operator_id))
         _publish_operator(conn, operator_id)
         row = conn.execute(select(operators).where(operators.c.operator_id == operator_id)).one()
-        return _profile(row)
+        return profile(row)
 
 
 def list_operators(db: Database) -> list[dict[str, Any]]:
@@ -342,113 +401,6 @@ def list_terminals(db: Database) -> list[dict[str, Any]]:
             ).order_by(terminals.c.terminal_no)
         )
         return [dict(r._mapping) for r in rows]
-
-
-# --- sessions ---------------------------------------------------------------------------------
-
-
-def login(
-    db: Database, config: ServerConfig, master_key: bytes, terminal_no: str, req: SessionRequest
-) -> SessionResponse:
-    denied = ApiError(401, "invalid_credentials", "職員IDまたはパスワードが違います。")
-    with db.read() as conn:
-        row = conn.execute(
-            select(operators).where(operators.c.operator_id == req.operator_id)
-        ).first()
-    if row is None:
-        security.hash_password(req.password)  # same cost as a real check: no timing oracle
-        raise denied
-    if row.locked:
-        raise ApiError(
-            403,
-            "operator_locked",
-            "この職員IDはパスワードの誤りが続いたためロックされています。管理者に連絡してください。",
-        )
-    if not row.active:
-        raise ApiError(403, "operator_inactive", "この職員IDは利用停止されています。")
-    ok = security.verify_password(row.password_hash, req.password)
-    if not ok:
-        # Counted in SQL (parallel attempts all count) and committed before answering.
-        with db.write() as conn:
-            conn.execute(
-                update(operators)
-                .where(operators.c.operator_id == row.operator_id)
-                .values(failed_attempts=operators.c.failed_attempts + 1)
-            )
-            conn.execute(
-                update(operators)
-                .where(
-                    operators.c.operator_id == row.operator_id,
-                    operators.c.failed_attempts >= config.lockout_threshold,
-                )
-                .values(locked=True)
-            )
-            locked = conn.execute(
-                select(operators.c.locked).where(operators.c.operator_id == row.operator_id)
-            ).scalar_one()
-        if locked:
-            raise ApiError(
-                403,
-                "operator_locked",
-                "パスワードの誤りが続いたため、この職員IDをロックしました。管理者に連絡してください。",
-            )
-        raise denied
-    with db.write() as conn:
-        if row.failed_attempts:
-            conn.execute(
-                update(operators)
-                .where(operators.c.operator_id == row.operator_id)
-                .values(failed_attempts=0)
-            )
-        sealed = conn.execute(
-            select(terminals.c.escrowed_dek).where(terminals.c.terminal_no == terminal_no)
-        ).scalar_one()
-        # Expired sessions are swept here, at the rate logins happen.
-        conn.execute(sessions.delete().where(sessions.c.expires_at < now()))
-        token = security.new_token()
-        conn.execute(
-            insert(sessions).values(
-                token_hash=security.token_hash(token),
-                operator_id=row.operator_id,
-                terminal_no=terminal_no,
-                created_at=now(),
-                expires_at=now() + timedelta(hours=config.session_hours),
-            )
-        )
-        current_policy = get_policy(conn)
-    dek = security.open_dek(master_key, terminal_no, sealed)
-    return SessionResponse(
-        session_token=token,
-        operator=_profile(row),
-        dek_b64=base64.b64encode(dek).decode(),
-        policy=current_policy,
-        server_time=now(),
-    )
-
-
-def session_operator(db: Database, token: str, terminal_no: str) -> str:
-    """The operator of a live session opened on this terminal, else 401."""
-    invalid = ApiError(
-        401,
-        "session_invalid",
-        "ログインの有効期限が切れたか、ログインしていません。もう一度ログインしてください。",
-    )
-    with db.read() as conn:
-        row = conn.execute(
-            select(
-                sessions.c.operator_id,
-                sessions.c.terminal_no,
-                sessions.c.expires_at,
-                operators.c.active,
-            )
-            .join(operators, operators.c.operator_id == sessions.c.operator_id)
-            .where(sessions.c.token_hash == security.token_hash(token))
-        ).first()
-    if row is None or row.terminal_no != terminal_no or not row.active:
-        raise invalid
-    if aware(row.expires_at) < now():
-        raise invalid
-    return str(row.operator_id)
 
 
 # --- reconciliation ---------------------------------------------------------------------------

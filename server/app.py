@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -11,10 +14,12 @@ from cryptography.exceptions import InvalidSignature
 from fastapi import BackgroundTasks, Depends, FastAPI, Header, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 from sqlalchemy import select
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.gzip import GZipMiddleware
 
+from app.domain.audit_chain import verifier_for
 from app.sync.notification_protocol import (
     ConfirmRequest,
     NotificationDecision,
@@ -31,26 +36,30 @@ from app.sync.protocol import (
     MAX_PAGE_LIMIT,
     MIN_CLIENT_VERSION_HEADER,
     SESSION_HEADER,
+    AuditHead,
+    AuditHeadAnswer,
     BucketRecords,
     CertificateInfo,
+    ChangePasswordRequest,
     ChangesPage,
     Digest,
     EnrollRequest,
     EnrollResponse,
     ErrorBody,
-    EventsBatch,
+    Event,
     EventsResponse,
     SessionRequest,
     SessionResponse,
     SnapshotInfo,
 )
-from server import admin, events, notification_api, setup_routes, snapshot
+from server import admin, audit_heads, auth, events, notification_api, setup_routes, snapshot
 from server import ca as ca_mod
+from server.audit_ingest import terminal_public_key
 from server.client_version import ClientVersionGate
 from server.config import ServerConfig
 from server.db import Database
 from server.errors import ApiError
-from server.feed import bucket_households, compute_digest, stream_page
+from server.feed import bucket_households, compute_digest, read_page
 from server.tables import terminals
 
 log = logging.getLogger(__name__)
@@ -65,6 +74,7 @@ class ServerContext:
         self.config = config
         self.db = db
         self.ca = ca_mod.load_ca(config)
+        self.ca_fingerprint = ca_mod.fingerprint(self.ca.cert)
         self.master_key = admin.load_master_key(config)
 
 
@@ -75,9 +85,31 @@ def _error(status: int, code: str, message: str) -> JSONResponse:
 # --- who calls -------------------------------------------------------------------------
 
 
-def terminal_no(request: Request) -> str:
-    """The calling terminal, from the client certificate the TLS layer verified."""
-    ctx = get_ctx(request)
+@dataclass(frozen=True)
+class _Certificate:
+    fingerprint: str
+    not_before: datetime
+    not_after: datetime
+
+
+@functools.lru_cache(maxsize=4096)
+def _checked_certificate(pem: str, ca_fingerprint: str, ca_cert: Any) -> _Certificate | None:
+    """Parse and verify a client certificate once per process (an ECDSA verification per
+    request was a measurable share of a request's CPU); None when our CA did not issue it."""
+    try:
+        cert = x509.load_pem_x509_certificate(pem.encode("ascii"))
+        # TLS verified it already; checked again so that a misconfigured listener fails closed.
+        cert.verify_directly_issued_by(ca_cert)
+    except (ValueError, TypeError, InvalidSignature, UnicodeEncodeError):
+        return None
+    return _Certificate(
+        ca_mod.fingerprint(cert), cert.not_valid_before_utc, cert.not_valid_after_utc
+    )
+
+
+def _fingerprint(request: Request) -> str:
+    """The fingerprint of the client certificate the TLS layer verified, checked again."""
+    ctx = _ctx(request)
     tls = (request.scope.get("extensions") or {}).get("tls") or {}
     chain = tls.get("client_cert_chain") or []
     if not chain:
@@ -86,53 +118,76 @@ def terminal_no(request: Request) -> str:
             "client_cert_required",
             "端末証明書がありません。この端末はまだ登録されていません。",
         )
-    try:
-        cert = x509.load_pem_x509_certificate(chain[0].encode("ascii"))
-        # TLS verified it already; checked again so that a misconfigured listener fails closed.
-        cert.verify_directly_issued_by(ctx.ca.cert)
-    except (ValueError, TypeError, InvalidSignature, UnicodeEncodeError):
+    cert = _checked_certificate(chain[0], ctx.ca_fingerprint, ctx.ca.cert)
+    if cert is None:
         raise ApiError(
             403, "client_cert_invalid", "この端末証明書は当市の認証局が発行したものではありません。"
-        ) from None
-    moment = datetime.now(UTC)
-    if not (cert.not_valid_before_utc <= moment <= cert.not_valid_after_utc):
+        )
+    if not (cert.not_before <= datetime.now(UTC) <= cert.not_after):
         raise ApiError(
             403,
             "client_cert_expired",
             "端末証明書の有効期限が切れています。端末を登録し直してください。",
         )
-    with ctx.db.read() as conn:
+    return cert.fingerprint
+
+
+def terminal_no(request: Request) -> str:
+    """The calling terminal (for the calls without a session: POST /v1/sessions)."""
+    fingerprint = _fingerprint(request)
+    with _ctx(request).db.read() as conn:
         row = conn.execute(
             select(terminals.c.terminal_no, terminals.c.revoked).where(
-                terminals.c.fingerprint == ca_mod.fingerprint(cert)
+                terminals.c.fingerprint == fingerprint
             )
         ).first()
-    if row is None:
-        raise ApiError(403, "terminal_unknown", "この端末は登録されていません。")
-    if row.revoked:
-        raise ApiError(
-            403,
-            "terminal_revoked",
-            "この端末は登録を取り消されています。管理者に連絡してください。",
-        )
-    return str(row.terminal_no)
+    return str(auth.check_terminal(row).terminal_no)
 
 
 Terminal = Annotated[str, Depends(terminal_no)]
 
 
-def operator_id(
+def session_caller(
     request: Request,
-    terminal: Terminal,
     session: Annotated[str | None, Header(alias=SESSION_HEADER)] = None,
-) -> str:
+) -> auth.Caller:
+    """The calling terminal and the operator of its session, in one look-up (one thread hop,
+    one read transaction per request)."""
+    fingerprint = _fingerprint(request)
     if not session:
+        # The terminal is still checked first: a revoked one learns it, not "log in".
+        terminal_no(request)
         raise ApiError(401, "session_required", "ログインしてください。")
-    ctx = get_ctx(request)
-    return admin.session_operator(ctx.db, session, terminal)
+    return auth.session_caller(_ctx(request).db, session, fingerprint)
 
 
-Operator = Annotated[str, Depends(operator_id)]
+async def operator_id(
+    caller: Annotated[auth.Caller, Depends(session_caller)],
+) -> auth.Caller:
+    """The session's operator, for every call but the password change: after an
+    administrator's reset, nothing else is allowed until the operator chose a password."""
+    if caller.must_change_password:
+        raise ApiError(
+            403,
+            "password_change_required",
+            "管理者がパスワードを再設定しました。新しいパスワードに変更してください。",
+        )
+    return caller
+
+
+Operator = Annotated[auth.Caller, Depends(operator_id)]
+AnySession = Annotated[auth.Caller, Depends(session_caller)]
+
+
+class _RawBatch(BaseModel):
+    """POST /v1/events as the server reads it: each event is validated on its own
+    (server.events), so one bad event is `rejected` instead of failing the batch. The
+    documented schema is protocol.Event."""
+
+    model_config = ConfigDict(extra="forbid")
+    events: list[Annotated[dict[str, Any], WithJsonSchema(Event.model_json_schema())]] = Field(
+        max_length=MAX_EVENTS_PER_BATCH
+    )
 
 
 class BodyLimit:
@@ -159,9 +214,14 @@ class BodyLimit:
         await self.app(scope, receive, send)
 
 
-def get_ctx(request: Request) -> ServerContext:
+def _ctx(request: Request) -> ServerContext:
     ctx: ServerContext = request.app.state.ctx
     return ctx
+
+
+async def get_ctx(request: Request) -> ServerContext:
+    # async: a plain attribute read needs no worker thread (sync dependencies each take one).
+    return _ctx(request)
 
 
 Ctx = Annotated[ServerContext, Depends(get_ctx)]
@@ -177,6 +237,20 @@ DESCRIPTION = (
 )
 
 
+async def _from_memory(chunks: list[bytes]) -> AsyncIterator[bytes]:
+    for chunk in chunks:
+        yield chunk
+
+
+def _session_answer(answer: SessionResponse) -> JSONResponse:
+    # must_change_password travels only when true: terminals older than the field would
+    # refuse an answer that carries it.
+    body = answer.model_dump(mode="json")
+    if not answer.must_change_password:
+        body.pop("must_change_password")
+    return JSONResponse(body)
+
+
 def _routes(app: FastAPI) -> None:
 
     @app.post(f"{API_PREFIX}/enroll", response_model=EnrollResponse, responses=_ERRORS)
@@ -184,8 +258,18 @@ def _routes(app: FastAPI) -> None:
         return admin.enroll(ctx.db, ctx.config, ctx.ca, ctx.master_key, body)
 
     @app.post(f"{API_PREFIX}/sessions", response_model=SessionResponse, responses=_ERRORS)
-    def sessions(ctx: Ctx, body: SessionRequest, terminal: Terminal) -> SessionResponse:
-        return admin.login(ctx.db, ctx.config, ctx.master_key, terminal, body)
+    def sessions(ctx: Ctx, body: SessionRequest, terminal: Terminal) -> JSONResponse:
+        return _session_answer(auth.login(ctx.db, ctx.config, ctx.master_key, terminal, body))
+
+    @app.post(f"{API_PREFIX}/password", response_model=SessionResponse, responses=_ERRORS)
+    def change_password(ctx: Ctx, body: ChangePasswordRequest, caller: AnySession) -> JSONResponse:
+        """The session's operator changes their own password (old + new); every session of
+        the operator ends and the answer is a new one, as after a login."""
+        return _session_answer(
+            auth.change_password(
+                ctx.db, ctx.config, ctx.master_key, caller.terminal_no, caller.operator_id, body
+            )
+        )
 
     @app.get(
         f"{API_PREFIX}/changes",
@@ -194,36 +278,36 @@ def _routes(app: FastAPI) -> None:
     )
     def changes(
         ctx: Ctx,
-        _terminal: Terminal,
-        _operator: Operator,
+        _caller: Operator,
         after: Annotated[int, Query(ge=0, le=2**62)] = 0,
         limit: Annotated[int, Query(ge=1, le=MAX_PAGE_LIMIT)] = DEFAULT_PAGE_LIMIT,
     ) -> StreamingResponse:
-        return StreamingResponse(stream_page(ctx.db, after, limit), media_type="application/json")
+        # Read here, in the worker thread, with the connection given back before streaming;
+        # the chunks then go out from memory in the event loop (no thread, no connection).
+        return StreamingResponse(
+            _from_memory(read_page(ctx.db, after, limit)), media_type="application/json"
+        )
 
     @app.post(f"{API_PREFIX}/events", response_model=EventsResponse, responses=_ERRORS)
-    def post_events(
-        ctx: Ctx, body: EventsBatch, terminal: Terminal, _operator: Operator
-    ) -> EventsResponse:
-        return events.apply_batch(ctx.db, terminal, body.events)
+    async def post_events(ctx: Ctx, body: _RawBatch, caller: Operator) -> EventsResponse:
+        return await events.apply_batch_async(ctx.db, caller.terminal_no, caller, body.events)
 
     @app.get(f"{API_PREFIX}/digest", response_model=Digest, responses=_ERRORS)
-    def digest(ctx: Ctx, _terminal: Terminal, _operator: Operator) -> Digest:
+    def digest(ctx: Ctx, _caller: Operator) -> Digest:
         return Digest(bucket_count=DIGEST_BUCKETS, buckets=compute_digest(ctx.db))
 
     @app.get(f"{API_PREFIX}/records", response_model=BucketRecords, responses=_ERRORS)
     def records(
         ctx: Ctx,
-        _terminal: Terminal,
-        _operator: Operator,
+        _caller: Operator,
         bucket: Annotated[int, Query(ge=0, lt=DIGEST_BUCKETS)],
     ) -> BucketRecords:
         return BucketRecords(bucket=bucket, households=bucket_households(ctx.db, bucket))
 
     @app.post(f"{API_PREFIX}/snapshot", response_model=SnapshotInfo, responses=_ERRORS)
-    def prepare_snapshot(ctx: Ctx, terminal: Terminal, _operator: Operator) -> SnapshotInfo:
+    def prepare_snapshot(ctx: Ctx, caller: Operator) -> SnapshotInfo:
         # Copies the newest base under this terminal's key: seconds per 100,000 persons.
-        return snapshot.prepare(ctx.db, ctx.config, ctx.master_key, terminal)
+        return snapshot.prepare(ctx.db, ctx.config, ctx.master_key, caller.terminal_no)
 
     @app.get(
         f"{API_PREFIX}/snapshot/{{snapshot_id}}/file",
@@ -232,13 +316,12 @@ def _routes(app: FastAPI) -> None:
     )
     def snapshot_file(
         ctx: Ctx,
-        terminal: Terminal,
-        _operator: Operator,
+        caller: Operator,
         snapshot_id: Annotated[str, Path(min_length=32, max_length=32)],
         range_header: Annotated[str | None, Header(alias="Range")] = None,
     ) -> StreamingResponse:
         chunks, size, first, last, status = snapshot.open_range(
-            ctx.config, terminal, snapshot_id, range_header
+            ctx.config, caller.terminal_no, snapshot_id, range_header
         )
         headers = {
             "Accept-Ranges": "bytes",
@@ -258,14 +341,13 @@ def _routes(app: FastAPI) -> None:
     @app.delete(f"{API_PREFIX}/snapshot/{{snapshot_id}}", status_code=204, responses=_ERRORS)
     def discard_snapshot(
         ctx: Ctx,
-        terminal: Terminal,
-        _operator: Operator,
+        caller: Operator,
         snapshot_id: Annotated[str, Path(min_length=32, max_length=32)],
         background: BackgroundTasks,
     ) -> None:
         # Checked now (404 for another terminal's id); deleted after the answer: unlinking a
         # file of gigabytes took 3 s at a million persons, and the terminal need not wait.
-        path = snapshot.export_path(ctx.config, terminal, snapshot_id)
+        path = snapshot.export_path(ctx.config, caller.terminal_no, snapshot_id)
         background.add_task(snapshot.discard, path)
 
     @app.get(
@@ -275,9 +357,10 @@ def _routes(app: FastAPI) -> None:
     )
     def certificate(
         ctx: Ctx,
-        _terminal: Terminal,
-        _operator: Operator,
-        issuance_no: Annotated[str, Path(min_length=1, max_length=64)],
+        _caller: Operator,
+        issuance_no: Annotated[
+            str, Path(min_length=1, max_length=64, pattern=r"^[^\x00-\x1f\x7f]+$")
+        ],
     ) -> CertificateInfo:
         info = events.certificate_info(ctx.db, issuance_no)
         if info is None:
@@ -288,11 +371,10 @@ def _routes(app: FastAPI) -> None:
     @app.get(f"{API_PREFIX}/notifications", response_model=NotificationList, responses=_ERRORS)
     def notifications(
         ctx: Ctx,
-        _terminal: Terminal,
-        operator: Operator,
+        caller: Operator,
         decided: Annotated[bool, Query()] = False,
     ) -> NotificationList:
-        return notification_api.listing(ctx.db, operator, decided=decided)
+        return notification_api.listing(ctx.db, caller.operator_id, decided=decided)
 
     @app.get(
         f"{API_PREFIX}/notifications/{{notification_id}}",
@@ -300,9 +382,9 @@ def _routes(app: FastAPI) -> None:
         responses=_ERRORS,
     )
     def notification(
-        ctx: Ctx, _terminal: Terminal, operator: Operator, notification_id: NotificationId
+        ctx: Ctx, caller: Operator, notification_id: NotificationId
     ) -> NotificationDetail:
-        return notification_api.detail(ctx.db, operator, notification_id)
+        return notification_api.detail(ctx.db, caller.operator_id, notification_id)
 
     @app.post(
         f"{API_PREFIX}/notifications/{{notification_id}}/confirm",
@@ -311,12 +393,13 @@ def _routes(app: FastAPI) -> None:
     )
     def confirm_notification(
         ctx: Ctx,
-        terminal: Terminal,
-        operator: Operator,
+        caller: Operator,
         notification_id: NotificationId,
         body: ConfirmRequest,
     ) -> NotificationDecision:
-        return notification_api.confirm(ctx.db, operator, terminal, notification_id, body)
+        return notification_api.confirm(
+            ctx.db, caller.operator_id, caller.terminal_no, notification_id, body
+        )
 
     @app.post(
         f"{API_PREFIX}/notifications/{{notification_id}}/return",
@@ -325,14 +408,25 @@ def _routes(app: FastAPI) -> None:
     )
     def return_notification(
         ctx: Ctx,
-        terminal: Terminal,
-        operator: Operator,
+        caller: Operator,
         notification_id: NotificationId,
         body: ReturnRequest,
     ) -> NotificationDecision:
-        return notification_api.return_(ctx.db, operator, terminal, notification_id, body)
+        return notification_api.return_(
+            ctx.db, caller.operator_id, caller.terminal_no, notification_id, body
+        )
 
     setup_routes.register(app, Terminal)  # GET /v1/ca, /v1/info, /v1/seal
+
+    @app.post(f"{API_PREFIX}/audit/head", response_model=AuditHeadAnswer, responses=_ERRORS)
+    def audit_head(
+        ctx: Ctx, body: AuditHead, terminal: Terminal, _operator: Operator
+    ) -> AuditHeadAnswer:
+        """Where the calling terminal's audit chain ends (signed); docs/audit.md "Chain heads"."""
+        with ctx.db.write() as conn:
+            key = terminal_public_key(conn, terminal)
+            verifier = verifier_for(key) if key is not None else None
+            return audit_heads.record_head(conn, terminal, body, verifier)
 
 
 def create_app(config: ServerConfig, db: Database | None = None) -> FastAPI:
@@ -393,6 +487,25 @@ def create_app(config: ServerConfig, db: Database | None = None) -> FastAPI:
 
     _routes(app)
     return app
+
+
+# `serve --workers N`: each worker process builds its app from this JSON (server.cli).
+WORKER_ENV = "MADOGUCHI_SERVER_WORKER"
+
+
+def worker_app() -> FastAPI:
+    """The app of one worker process (uvicorn imports this by name, factory=True)."""
+    import json
+    import os
+
+    from server import logs
+    from server.config import load_config
+
+    spec = json.loads(os.environ[WORKER_ENV])
+    config = load_config(data_dir=spec["data_dir"], config_file=spec.get("config_file"))
+    os.umask(0o077)
+    logs.configure(config.data_dir, config.log_file, spec.get("log_level") or "info")
+    return create_app(config)
 
 
 # FastAPI describes a response by its status's reason phrase, which Python 3.13 renamed after

@@ -25,9 +25,17 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from app.domain.audit_chain import ACTION_LABELS, ChainEntry
 from app.sync.protocol import Policy
+from server.audit_heads import HeadFinding, deleted_on_server, recorded_findings
 from server.audit_ingest import ChainProblem, stored_entries, terminal_public_key, verify_stored
+from server.tables import login_events
 
 JST = timezone(timedelta(hours=9), "JST")  # Japan has no daylight saving time
+
+# Exit statuses of `madoguchi-server audit report` (docs/audit.md "The auditor's report").
+EXIT_CLEAN = 0
+EXIT_ANOMALIES = 1
+EXIT_USAGE = 2  # wrong arguments, no database, no schema
+EXIT_INTEGRITY = 3
 
 
 _LABELS: dict[str, str] = {a.value: label for a, label in ACTION_LABELS.items()}
@@ -128,6 +136,23 @@ class AuditReport:
     operators: dict[str, OperatorSummary]
     chain_problems: list[ChainProblem]
     notes: list[str]
+    # Issue 21: chains that ended lower or were rewritten (heads), entries deleted on the
+    # server, and the server's own record of failed logins and lockouts in the period.
+    head_findings: list[HeadFinding] = field(default_factory=list)
+    login_failures: dict[tuple[str, str], int] = field(default_factory=dict)
+    lockouts: list[tuple[datetime, str, str]] = field(default_factory=list)
+
+    @property
+    def integrity_findings(self) -> int:
+        """Problems of the trail itself and lockouts: what must never be waved through."""
+        return len(self.chain_problems) + len(self.head_findings) + len(self.lockouts)
+
+    def exit_code(self) -> int:
+        """`audit report`'s exit status: 0 nothing to look at, 1 anomalies of operators,
+        3 the trail itself (chains, heads, deletions) or lockouts."""
+        if self.integrity_findings:
+            return EXIT_INTEGRITY
+        return EXIT_ANOMALIES if self.anomalies() else EXIT_CLEAN
 
     def anomalies(self, kind: AnomalyKind | None = None) -> list[Anomaly]:
         return [
@@ -371,7 +396,30 @@ def build_report(
         notes.append(
             "端末証明書が登録されていない端末は、署名を検証せずハッシュと連鎖のみ確認しました。"
         )
-    return AuditReport(start, end, operator_id, summaries, problems, notes)
+    report = AuditReport(start, end, operator_id, summaries, problems, notes)
+    inspector = inspect(conn)
+    if inspector.has_table("audit_findings"):
+        # Whatever the period: a deletion found now is about entries of any time.
+        report.head_findings = deleted_on_server(conn) + recorded_findings(conn, t0, t1)
+    if inspector.has_table("login_events"):
+        _login_events(conn, report, t0, t1)
+    return report
+
+
+def _login_events(conn: Connection, report: AuditReport, t0: datetime, t1: datetime) -> None:
+    q = select(login_events).where(login_events.c.at >= t0, login_events.c.at < t1)
+    if report.operator_id is not None:
+        q = q.where(login_events.c.operator_id == report.operator_id)
+    for r in conn.execute(q.order_by(login_events.c.at, login_events.c.id)):
+        key = (r.operator_id, r.terminal_no or "—")
+        if r.kind == "locked":
+            report.lockouts.append((_aware(r.at).astimezone(JST), *key))
+        else:
+            report.login_failures[key] = report.login_failures.get(key, 0) + 1
+
+
+def _aware(at: datetime) -> datetime:
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
 
 
 def format_report(report: AuditReport) -> str:
@@ -385,6 +433,21 @@ def format_report(report: AuditReport) -> str:
         lines += [f"  ・{p}" for p in report.chain_problems]
     else:
         lines.append("■ 監査ログの連続性: 問題なし")
+    if report.head_findings:
+        lines.append(f"■ 監査ログの欠落・巻き戻し: {len(report.head_findings)} 件")
+        lines += [f"  ・{f}" for f in report.head_findings]
+    else:
+        lines.append("■ 監査ログの欠落・巻き戻し: なし")
+    if report.lockouts:
+        lines.append(f"■ パスワード誤りによるロック: {len(report.lockouts)} 件")
+        lines += [f"  ・{at:%m/%d %H:%M} 操作者 {op}(端末 {t})" for at, op, t in report.lockouts]
+    if report.login_failures:
+        total = sum(report.login_failures.values())
+        lines.append(f"■ ログイン失敗(サーバーで確認): {total} 件")
+        lines += [
+            f"  ・操作者 {op}(端末 {t}): {n} 回"
+            for (op, t), n in sorted(report.login_failures.items())
+        ]
     lines.append("")
     if not report.operators:
         lines.append("対象期間の操作記録はありません。")
@@ -433,7 +496,7 @@ def report_main(argv: Sequence[str] | None = None) -> int:
     args = p.parse_args(list(argv) if argv is not None else None)
     if args.end < args.start:
         print("終了日が開始日より前です。", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
 
     from server.config import load_config
     from server.db import Database
@@ -447,13 +510,14 @@ def report_main(argv: Sequence[str] | None = None) -> int:
                     "監査ログのデータベースが見つかりません(madoguchi-server init が必要です)。",
                     file=sys.stderr,
                 )
-                return 1
+                return EXIT_USAGE
             report = build_report(conn, args.start, args.end, args.operator)
     except SQLAlchemyError as exc:
         # The URL may carry a password: name only the kind of failure.
         print(f"データベースに接続できません({type(exc).__name__})。", file=sys.stderr)
-        return 1
+        return EXIT_USAGE
     finally:
         db.dispose()
     sys.stdout.write(format_report(report))
-    return 0
+    # Non-zero on findings (issue 21): a scheduled run tells the auditor there is something.
+    return report.exit_code()

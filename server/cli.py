@@ -7,22 +7,35 @@ database (unless database_url names PostgreSQL), the CA and the master key.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import re
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from app.sync.protocol import Policy
-from server import admin, setup_cli
+from server import admin, logs, setup_cli
 from server.config import CONFIG_FILE_NAME, ServerConfig, load_config
 from server.errors import AdminError
 
 
 def _config(args: argparse.Namespace) -> ServerConfig:
     return load_config(data_dir=args.data_dir, config_file=args.config)
+
+
+@contextlib.contextmanager
+def private_umask() -> Iterator[None]:
+    """Files the command creates are the server account's only (0600, directories 0700):
+    the SQLite database and its WAL, snapshots, logs, staging files of an import."""
+    previous = os.umask(0o077)
+    try:
+        yield
+    finally:
+        os.umask(previous)
 
 
 def _db(args: argparse.Namespace) -> tuple[ServerConfig, Any]:
@@ -32,12 +45,13 @@ def _db(args: argparse.Namespace) -> tuple[ServerConfig, Any]:
             f"データディレクトリ {cfg.data_dir} は初期化されていません。"
             "先に `madoguchi-server init` を実行してください。"
         )
+    logs.configure(cfg.data_dir, cfg.log_file, getattr(args, "log_level", "info"))
     return cfg, admin.init_server(cfg)
 
 
 def cmd_init(args: argparse.Namespace) -> int:
     data_dir = Path(args.data_dir or load_config().data_dir)
-    data_dir.mkdir(parents=True, exist_ok=True)
+    admin.private_dir(data_dir)
     toml = data_dir / CONFIG_FILE_NAME
     if not toml.exists():
         lines = ["[server]"]
@@ -47,8 +61,10 @@ def cmd_init(args: argparse.Namespace) -> int:
                 lines.append(f"{key} = {json.dumps(value, ensure_ascii=False)}")
         if args.hostname:
             lines.append(f"tls_hostnames = {json.dumps(args.hostname)}")
+        admin.private_file(toml)  # a database URL may carry a password
         toml.write_text("\n".join(lines) + "\n", encoding="utf-8")
     cfg = load_config(data_dir=data_dir, config_file=args.config)
+    logs.configure(cfg.data_dir, cfg.log_file)
     admin.init_server(cfg).dispose()
     print(f"初期化しました: {cfg.data_dir}")
     print(f"認証局証明書(端末に配布): {cfg.ca_cert_path}")
@@ -59,16 +75,31 @@ def cmd_init(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from server.app import create_app
+    from server.app import WORKER_ENV, create_app
     from server.tls import uvicorn_config
 
-    cfg, db = _db(args)
+    cfg, db = _db(args)  # migrations run here, once, before any worker starts
     host = args.host or cfg.host
     port = args.port if args.port is not None else cfg.port
-    app = create_app(cfg, db=db)
-    server = uvicorn.Server(uvicorn_config(app, cfg, host, port, log_level=args.log_level))
-    print(f"https://{host}:{port} で待ち受けます(Ctrl+C で停止)。", flush=True)
-    server.run()
+    workers = args.workers or cfg.workers
+    # uvicorn's own logging setup stays off: ours (server/logs.py) takes its records.
+    common = {"log_level": args.log_level, "access_log": True, "log_config": None}
+    print(f"https://{host}:{port} で待ち受けます(ワーカー {workers}、Ctrl+C で停止)。", flush=True)
+    if workers <= 1:
+        app = create_app(cfg, db=db)
+        uvicorn.Server(uvicorn_config(app, cfg, host, port, **common)).run()
+        return 0
+    from uvicorn.supervisors import Multiprocess
+
+    db.dispose()
+    # Worker processes build their app from the same data dir and config file.
+    os.environ[WORKER_ENV] = json.dumps(
+        {"data_dir": str(cfg.data_dir), "config_file": args.config, "log_level": args.log_level}
+    )
+    uv = uvicorn_config(
+        "server.app:worker_app", cfg, host, port, factory=True, workers=workers, **common
+    )
+    Multiprocess(uv, sockets=[uv.bind_socket()]).run()
     return 0
 
 
@@ -78,11 +109,12 @@ _QUOTED = re.compile(r"「[^」]*」")
 def cmd_import(args: argparse.Namespace) -> int:
     from server.importer import import_file
 
-    _cfg, db = _db(args)
+    cfg, db = _db(args)
     path = Path(args.file)
     if not path.exists():
         raise AdminError(f"ファイル {path} がありません。")
-    report = import_file(db, path)
+    # The staging file holds the import's records: in the server's private directory.
+    report = import_file(db, path, work_dir=cfg.data_dir)
     for line, message in report.errors:
         # The console may end up in a scheduler's log: the field and the line say what to fix,
         # the quoted value (a birth date, an address) stays in the file.
@@ -110,7 +142,8 @@ def _roles(text: str) -> list[str]:
 
 
 def cmd_operator(args: argparse.Namespace) -> int:
-    _cfg, db = _db(args)
+    cfg, db = _db(args)
+    rules = admin.password_rules(cfg)
     if args.action == "add":
         if not args.password_stdin:
             raise AdminError("パスワードは --password-stdin で標準入力から渡してください。")
@@ -123,6 +156,8 @@ def cmd_operator(args: argparse.Namespace) -> int:
             args.branch,
             password,
             person_id=args.person_id,
+            rules=rules,
+            must_change=args.temporary,
         )
         print(f"操作者 {args.id} を登録しました。")
     elif args.action == "roles":
@@ -135,10 +170,11 @@ def cmd_operator(args: argparse.Namespace) -> int:
         if not args.password_stdin:
             raise AdminError("パスワードは --password-stdin で標準入力から渡してください。")
         password = sys.stdin.readline().rstrip("\r\n")
-        if len(password) < 8:
-            raise AdminError("パスワードは8文字以上にしてください。")
-        admin.update_operator(db, args.id, password=password, unlock=True)
-        print(f"操作者 {args.id} のパスワードを変更しました(ロックも解除しました)。")
+        admin.update_operator(db, args.id, password=password, unlock=True, rules=rules)
+        print(
+            f"操作者 {args.id} のパスワードを再設定しました(ロックも解除しました)。"
+            "次のログインで本人が新しいパスワードに変更するまで、ほかの操作はできません。"
+        )
     elif args.action == "list":
         for op in admin.list_operators(db):
             state = "無効" if not op["active"] else ("ロック" if op["locked"] else "有効")
@@ -251,6 +287,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--host")
     s.add_argument("--port", type=int)
     s.add_argument("--log-level", default="info")
+    s.add_argument("--workers", type=int, help="ワーカープロセス数(既定: 設定の workers、1)")
 
     s = sub.add_parser("import", help="JSONL(1行1世帯)を取り込む")
     s.add_argument("file")
@@ -266,12 +303,15 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--branch", required=True)
     a.add_argument("--password-stdin", action="store_true")
     a.add_argument("--person-id", help="操作者本人の住民ID(監査で本人・自世帯の照会を確認)")
+    a.add_argument(
+        "--temporary", action="store_true", help="仮パスワード(最初のログインで変更させる)"
+    )
     a = ops.add_parser("roles")
     a.add_argument("id")
     a.add_argument("--roles", required=True)
     for name in ("deactivate", "unlock"):
         ops.add_parser(name).add_argument("id")
-    a = ops.add_parser("password", help="パスワードの再設定(ロックも解除)")
+    a = ops.add_parser("password", help="パスワードの再設定(ロックも解除、次回ログインで変更)")
     a.add_argument("id")
     a.add_argument("--password-stdin", action="store_true")
     ops.add_parser("list")
@@ -338,14 +378,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         **args.setup_handlers,
     }
     try:
-        if args.command == "audit":
-            return cmd_audit(args, args.audit_args)
-        return int(handlers[args.command](args))
+        with private_umask():
+            if args.command == "audit":
+                return cmd_audit(args, args.audit_args)
+            return int(handlers[args.command](args))
     except AdminError as exc:
         print(f"エラー: {exc.message}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130
+    finally:
+        logs.reset()
 
 
 if __name__ == "__main__":

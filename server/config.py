@@ -31,6 +31,16 @@ class ServerConfig:
     # argon2id cost for new password hashes (argon2-cffi's defaults, RFC 9106 low-memory).
     password_time_cost: int = 3
     password_memory_kib: int = 65536
+    # NIST SP 800-63B-4: 15 where the password is the only factor; 8 at the least (passwords.py).
+    password_min_length: int = 15
+    # A connection must finish its request headers within header_timeout_s of connecting (or
+    # of its previous answer), and a body may pause at most body_timeout_s (server/tls.py).
+    header_timeout_s: int = 10
+    body_timeout_s: int = 30
+    # `serve`: uvicorn worker processes (1 = in-process).
+    workers: int = 1
+    # Rotating log file in data_dir/logs (server/logs.py); "" = console only.
+    log_file: str = "logs/server.log"
     # The oldest client program (e.g. "0.2.0") the server still serves; older ones get 426
     # and the terminal tells the clerk to have it updated. None: every version is served.
     min_client_version: str | None = None

@@ -179,14 +179,24 @@ class EmbeddedServer:
         person_id: str | None = None,
     ) -> None:
         admin.add_operator(
-            self.db, operator_id, display_name, roles, branch, password, person_id=person_id
+            self.db,
+            operator_id,
+            display_name,
+            roles,
+            branch,
+            password,
+            person_id=person_id,
+            rules=admin.password_rules(self.config),
         )
 
     def update_operator(self, operator_id: str, **changes: Any) -> None:
-        admin.update_operator(self.db, operator_id, **changes)
+        """As the admin CLI: a new password is a reset (the operator must change it)."""
+        admin.update_operator(
+            self.db, operator_id, rules=admin.password_rules(self.config), **changes
+        )
 
     def import_jsonl(self, path: Path | str) -> ImportReport:
-        return import_file(self.db, Path(path))
+        return import_file(self.db, Path(path), work_dir=self.config.data_dir)
 
     def build_snapshot(self) -> int:
         """Build the register's snapshot for initial syncs (as `madoguchi-server snapshot`);

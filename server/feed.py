@@ -7,10 +7,11 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, select
+from sqlalchemy import Connection, bindparam, delete, insert, select
 
 from app.sync.protocol import DIGEST_BUCKETS, bucket_digest
 from server.db import Database, latest_seq, next_seqs
+from server.register_crypto import reveal
 from server.tables import changes, households
 
 CHUNK_CHARS = 64 * 1024
@@ -52,54 +53,65 @@ def append_change(
     return seq
 
 
-def stream_page(db: Database, after: int, limit: int) -> Iterator[bytes]:
-    """A ChangesPage as JSON bytes, row by row: data is stored as JSON text and copied as is."""
+# Built once (a terminal's empty delta page is the most frequent request of all).
+_PAGE = (
+    select(
+        changes.c.seq,
+        changes.c.kind,
+        changes.c.key,
+        changes.c.version,
+        changes.c.deleted,
+        changes.c.data,
+    )
+    .where(changes.c.seq > bindparam("after"), changes.c.seq <= bindparam("latest"))
+    .order_by(changes.c.seq)
+    .limit(bindparam("rows"))
+)
+
+
+def read_page(db: Database, after: int, limit: int) -> list[bytes]:
+    """A ChangesPage as JSON chunks of ~64 KiB, read in one go: the connection goes back to
+    the pool before the first byte is sent (issue 21 item 12: a page streamed from an open
+    cursor held a pooled connection between chunks, and with every worker thread waiting for a
+    connection, nothing moved until the pool timed out). Stored data is JSON text and copied
+    as is, with the sealed 個人番号 put back (server/register_crypto.py)."""
+    cipher = db.register_cipher
     with db.read() as conn:
         latest = latest_seq(conn)
-        query = (
-            select(
-                changes.c.seq,
-                changes.c.kind,
-                changes.c.key,
-                changes.c.version,
-                changes.c.deleted,
-                changes.c.data,
-            )
-            .where(changes.c.seq > after, changes.c.seq <= latest)
-            .order_by(changes.c.seq)
-            .limit(limit + 1)
+        rows = conn.execute(_PAGE, {"after": after, "latest": latest, "rows": limit + 1}).all()
+    has_more = len(rows) > limit
+    rows = rows[:limit]
+    # Each chunk costs an ASGI message, a gzip call and a TLS record: one per row would dominate.
+    chunks: list[bytes] = []
+    buffer: list[str] = ['{"items":[']
+    size = 0
+    last = after
+    for count, (seq, kind, key, version, deleted, data) in enumerate(rows):
+        if data is not None and cipher is not None and kind == "household":
+            data = cipher.reveal_text(data)
+        # json.dumps with default arguments takes the C encoder (keys are ids, kinds a
+        # handful of words); the stored data is JSON text already.
+        text = (
+            f'{"," if count else ""}{{"seq":{seq},"kind":"{kind}","key":{json.dumps(key)},'
+            f'"version":{version},"deleted":{"true" if deleted else "false"},"data":'
+            f"{data if data is not None else 'null'}}}"
         )
-        result = conn.execution_options(yield_per=500).execute(query)
-        # Rows are gathered into ~64 KiB chunks: each chunk costs a thread hop (sync iterator),
-        # an ASGI message, a gzip call and a TLS record, so one per row would dominate.
-        buffer: list[str] = ['{"items":[']
-        size = 0
-        count = 0
-        last = after
-        has_more = False
-        for seq, kind, key, version, deleted, data in result:
-            if count == limit:
-                has_more = True
-                break
-            # json.dumps with default arguments takes the C encoder (keys are ids, kinds a
-            # handful of words); the stored data is JSON text already.
-            text = (
-                f'{"," if count else ""}{{"seq":{seq},"kind":"{kind}","key":{json.dumps(key)},'
-                f'"version":{version},"deleted":{"true" if deleted else "false"},"data":'
-                f"{data if data is not None else 'null'}}}"
-            )
-            buffer.append(text)
-            size += len(text)
-            count += 1  # noqa: SIM113 (the loop breaks at limit)
-            last = seq
-            if size >= CHUNK_CHARS:
-                yield "".join(buffer).encode()
-                buffer, size = [], 0
-        result.close()
+        buffer.append(text)
+        size += len(text)
+        last = seq
+        if size >= CHUNK_CHARS:
+            chunks.append("".join(buffer).encode())
+            buffer, size = [], 0
     next_after = last if has_more else max(last, latest)
     buffer.append(f'],"next_after":{next_after},"has_more":{"true" if has_more else "false"},')
     buffer.append(f'"latest_seq":{latest}}}')
-    yield "".join(buffer).encode()
+    chunks.append("".join(buffer).encode())
+    return chunks
+
+
+def stream_page(db: Database, after: int, limit: int) -> Iterator[bytes]:
+    """The page's chunks (see read_page), for callers that iterate."""
+    yield from read_page(db, after, limit)
 
 
 def compute_digest(db: Database) -> list[str]:
@@ -131,5 +143,5 @@ def bucket_households(db: Database, bucket: int) -> list[dict[str, Any]]:
             select(households.c.data)
             .where(households.c.bucket == bucket)
             .order_by(households.c.household_id)
-        )
-        return [json.loads(r[0]) for r in rows]
+        ).all()
+    return [json.loads(reveal(db.register_cipher, r[0])) for r in rows]

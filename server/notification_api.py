@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from app.domain.errors import DomainError
 from app.sync.notification_protocol import (
     ConfirmRequest,
     NotificationDecision,
@@ -23,6 +24,8 @@ def _answer[T](call: Callable[[], T]) -> T:
     except notifications.NotificationUnknown as exc:
         raise ApiError(404, "notification_unknown", exc.message) from None
     except notifications.NotificationRefused as exc:
+        raise ApiError(409, "notification_refused", exc.message) from None
+    except DomainError as exc:  # e.g. a 個人番号 the register holds for another person
         raise ApiError(409, "notification_refused", exc.message) from None
 
 

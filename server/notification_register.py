@@ -23,6 +23,7 @@ from app.domain.notifications.towns import load as load_towns
 from app.domain.records import Household, household_to_dict, parse_line
 from app.sync.protocol import bucket_of
 from server.feed import append_change, dumps
+from server.register_crypto import cipher_of
 from server.tables import households, id_counters, persons
 
 _towns: dict[str, TownList] = {}
@@ -58,7 +59,8 @@ def read_register(conn: Connection, draft: NotificationDraft, *, lock: bool = Fa
     )
     if lock:
         query = query.with_for_update()
-    found = [parse_line(r.data) for r in conn.execute(query)] if ids else []
+    cipher = cipher_of(conn)  # the register's 個人番号 are sealed (server/register_crypto.py)
+    found = [parse_line(cipher.reveal_text(r.data)) for r in conn.execute(query)] if ids else []
     if lock and found:
         members = [m.person_id for h in found for m in h.members]
         conn.execute(
@@ -97,8 +99,9 @@ def write_households(
     """New states of households into the register, each with a feed item of its own; the
     households that cease are deleted (a feed item each). Returns household_id → seq."""
     seqs: dict[str, int] = {}
+    cipher = cipher_of(conn)
     for h in written:
-        data = household_to_dict(h)
+        data = cipher.seal_household(household_to_dict(h))  # 個人番号 sealed at rest
         text = dumps(data)
         version = h.version
         seq = append_change(conn, "household", h.household_id, version, data)
@@ -119,6 +122,17 @@ def write_households(
                 )
             )
         ids = [m.person_id for m in h.members]
+        macs = {cipher.index(m.my_number): m.person_id for m in h.members if m.my_number}
+        held = conn.execute(
+            select(persons.c.person_id).where(
+                persons.c.my_number_mac.in_(list(macs)), persons.c.person_id.notin_(ids)
+            )
+        ).first()
+        if held is not None:
+            # The blind index is unique: a number belongs to one person of the register.
+            raise DomainError(
+                f"届出の個人番号が、登録済みの別の住民(個人ID {held.person_id})と同じです。"
+            )
         conn.execute(delete(persons).where(persons.c.person_id.in_(ids)))
         conn.execute(
             insert(persons),
@@ -128,6 +142,7 @@ def write_households(
                     "household_id": h.household_id,
                     "version": m.version,
                     "status": m.status,
+                    "my_number_mac": cipher.index(m.my_number) if m.my_number else None,
                 }
                 for m in h.members
             ],

@@ -49,7 +49,7 @@ from app.domain.records import household_to_dict
 from app.domain.roles import Permission, permissions_of
 from app.sync.notification_protocol import (
     NOTIFICATION_FEED_KIND,
-    FiledFinding,
+    AcknowledgedFinding,
     NotificationConflict,
     NotificationDecision,
     NotificationDetail,
@@ -425,7 +425,9 @@ def show(db: Database, notification_id: str) -> NotificationDetail:
             summary=_summary(row),
             draft=draft,
             form_digest=row.form_digest,
-            acknowledged=[FiledFinding.model_validate(a) for a in json.loads(row.acknowledged)],
+            acknowledged=[
+                AcknowledgedFinding.model_validate(a) for a in json.loads(row.acknowledged)
+            ],
             move_out_certificate_no=row.move_out_certificate_no,
             households=[household_to_dict(h) for h in register.households.values()],
             conflicts=conflicts,

@@ -28,6 +28,7 @@ import contextlib
 import hashlib
 import json
 import logging
+import re
 import threading
 import time
 import uuid
@@ -55,6 +56,7 @@ BUILD_PAGE_LIMIT = 2000
 EXPORT_TTL_S = 24 * 3600
 KEEP_BASES = 2
 CHUNK = 1024 * 1024
+_RANGE = re.compile(r"bytes\s*=\s*(?P<first>[0-9]{1,19})-(?P<last>[0-9]{0,19})", re.ASCII)
 
 _locks: dict[str, threading.Lock] = {}
 _locks_guard = threading.Lock()
@@ -287,12 +289,12 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
     416 when it lies outside the file."""
     if not header:
         return None
-    unit, _, spec = header.partition("=")
-    first_s, dash, last_s = spec.strip().partition("-")
-    if unit.strip() != "bytes" or not dash or "," in spec or not first_s.isdigit():
+    # ASCII digits only: str.isdigit() also takes "²" or "٣", which int() then refuses (a 500).
+    match = _RANGE.fullmatch(header.strip())
+    if match is None:
         raise ApiError(416, "bad_range", "要求された範囲が正しくありません。")
-    first = int(first_s)
-    last = int(last_s) if last_s.isdigit() else size - 1
+    first = int(match["first"])
+    last = int(match["last"]) if match["last"] else size - 1
     if first >= size or last < first:
         raise ApiError(416, "bad_range", "要求された範囲が正しくありません。")
     return first, min(last, size - 1)

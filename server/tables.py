@@ -20,6 +20,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 
 metadata = MetaData()
@@ -50,6 +51,9 @@ persons = Table(
     Column("household_id", String(64), nullable=False, index=True),
     Column("version", Integer, nullable=False),
     Column("status", String(16), nullable=False),
+    # Blind index of the 個人番号 (server/register_crypto.py, migration 0005): HMAC-SHA256 hex.
+    Column("my_number_mac", String(64), nullable=True),
+    Index("uq_persons_my_number_mac", "my_number_mac", unique=True),
 )
 
 changes = Table(
@@ -80,6 +84,8 @@ operators = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     # The operator's own resident record (migration 0002), for the audit report.
     Column("person_id", String(64), nullable=True),
+    # Set by an administrator's reset (migration 0005): only the change is allowed until done.
+    Column("must_change_password", Boolean, nullable=False, default=False, server_default=false()),
 )
 
 terminals = Table(
@@ -303,4 +309,62 @@ jukinet_messages = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("sent_at", DateTime(timezone=True), nullable=True),
     Column("receipt", String(64), nullable=True),
+)
+
+# One row (id=1): the register key's check value and whether stored 個人番号 are sealed
+# (server/register_crypto.py, migration 0005).
+register_keys = Table(
+    "register_keys",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("check_value", String(64), nullable=False),
+    Column("sealed", Boolean, nullable=False),
+)
+
+# Issue 21 (migration 0006). The highest head each terminal's audit chain has shown (POST
+# /v1/audit/head, server/audit_heads.py) and the last one; what was found on receipt.
+audit_heads = Table(
+    "audit_heads",
+    metadata,
+    Column("terminal_no", String(8), primary_key=True),
+    Column("last_seq", BigInteger, nullable=False),
+    Column("last_hash", String(64), nullable=False),
+    Column("last_at", DateTime(timezone=True), nullable=False),
+    Column("signature", Text, nullable=False),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("max_seq", BigInteger, nullable=False),
+    Column("max_hash", String(64), nullable=False),
+)
+
+audit_findings = Table(
+    "audit_findings",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("terminal_no", String(8), nullable=False, index=True),
+    Column("kind", String(32), nullable=False),
+    Column("detail", Text, nullable=False),  # Japanese, seqs and ids only
+    Column("found_at", DateTime(timezone=True), nullable=False, index=True),
+)
+
+# A supervisor's approval used by a certificate_issued event: one approval, one certificate.
+approvals_used = Table(
+    "approvals_used",
+    metadata,
+    Column("approval_id", String(36), primary_key=True),
+    Column("event_id", String(36), nullable=False),
+    Column("terminal_no", String(8), nullable=False),
+    Column("approver_id", String(64), nullable=False),
+    Column("used_at", DateTime(timezone=True), nullable=False),
+)
+
+# Failed logins and lockouts seen by the server (online logins and password checks), for the
+# audit report: the terminal cannot record a failure that never reaches an open cache.
+login_events = Table(
+    "login_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", DateTime(timezone=True), nullable=False, index=True),
+    Column("operator_id", String(64), nullable=False),
+    Column("terminal_no", String(8), nullable=True),
+    Column("kind", String(16), nullable=False),  # failed | locked
 )

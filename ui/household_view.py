@@ -1,4 +1,9 @@
-"""世帯の表示: the household's members with their main items; 個人番号 is never shown here.
+"""世帯の表示: the household's members with their main items.
+
+個人番号 is not in the table: the session hands the household out masked (app.services), and
+the field below the table shows the selected person's number only through
+`reveal_my_number(person_id, reason)` (a reason, the permission, an audit entry), masked again
+after a while and whenever the selection or the household changes.
 
 The session hands out a protected household (支援措置, and anyone registered at a protected
 address) with its address withheld (app.domain.protected_address): the view cannot show what it
@@ -34,6 +39,7 @@ from app.domain.records import Household
 from ui.address_reveal import AddressReveal, RevealAddress
 from ui.background import run_in_background
 from ui.marks import MarkedRowDelegate, mark_item
+from ui.privacy import MaskedMyNumber
 
 COLUMNS = ("氏名", "フリガナ", "生年月日", "年齢", "性別", "続柄", "住民となった日", "状態")
 SEX_LABELS = {"male": "男", "female": "女"}
@@ -75,6 +81,7 @@ class HouseholdView(QWidget):
         person_detail: bool = False,
         hide_after_ms: int = 30_000,
         runner: Callable[..., None] = run_in_background,
+        reveal_my_number: Callable[[str, str], str | None] | None = None,
     ) -> None:
         super().__init__(parent)
         self.household: Household | None = None
@@ -115,6 +122,25 @@ class HouseholdView(QWidget):
         self.table.setItemDelegate(MarkedRowDelegate(self.table))
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
 
+        # 個人番号 of the selected person: masked; revealed with a reason (REVEAL_MY_NUMBER).
+        self.my_number_row = QWidget(objectName="myNumberRow")
+        self.my_number: MaskedMyNumber | None = None
+        if reveal_my_number is not None:
+            reveal = reveal_my_number
+
+            def reveal_selected(reason: str) -> str | None:
+                person_id = self.selected_person_id()
+                if person_id is None:
+                    raise ValueError("no person selected")  # the button is disabled then
+                return reveal(person_id, reason)
+
+            self.my_number = MaskedMyNumber(reveal_selected, parent=self.my_number_row)
+            number_row = QHBoxLayout(self.my_number_row)
+            number_row.setContentsMargins(0, 0, 0, 0)
+            number_row.addWidget(QLabel("個人番号(選択した人):"))
+            number_row.addWidget(self.my_number, 1)
+        self.my_number_row.setVisible(reveal_my_number is not None)
+
         self.issue_button = QPushButton("住民票の写しを交付…(&I)", objectName="issueButton")
         self.issue_button.setEnabled(False)
         self.issue_button.clicked.connect(self._request_issue)
@@ -123,8 +149,9 @@ class HouseholdView(QWidget):
         self.detail_button.setEnabled(False)
         self.detail_button.setVisible(person_detail)
         self.detail_button.clicked.connect(self.request_detail)
+        self.table.itemSelectionChanged.connect(self._selection_changed)
+        self._selection_changed()
         if person_detail:
-            self.table.itemSelectionChanged.connect(self._selection_changed)
             self.table.activated.connect(lambda _i: self.request_detail())  # Enter on a row
 
         buttons = QHBoxLayout()
@@ -138,6 +165,7 @@ class HouseholdView(QWidget):
         layout.addWidget(self.reveal_row)
         layout.addWidget(self.warning)
         layout.addWidget(self.table, 1)
+        layout.addWidget(self.my_number_row)
         layout.addLayout(buttons)
 
     @property
@@ -150,6 +178,8 @@ class HouseholdView(QWidget):
         self.household = household
         self._protected = protected_members(household, today)
         self._withheld = is_withheld(household.address)
+        if self.my_number is not None:
+            self.my_number.mask()
         self.title.setText(f"世帯主: {household.head.name}(世帯ID {household.household_id})")
         if self._withheld:
             self.address.setText(HIDDEN_ADDRESS)
@@ -197,7 +227,7 @@ class HouseholdView(QWidget):
         self.warning.hide()
         self.table.setRowCount(0)
         self.issue_button.setEnabled(False)
-        self.detail_button.setEnabled(False)
+        self._selection_changed()
 
     def selected_person_id(self) -> str | None:
         rows = {i.row() for i in self.table.selectedIndexes()}
@@ -208,7 +238,11 @@ class HouseholdView(QWidget):
         return members[row].person_id if row < len(members) else None
 
     def _selection_changed(self) -> None:
-        self.detail_button.setEnabled(self.selected_person_id() is not None)
+        selected = self.selected_person_id() is not None
+        self.detail_button.setEnabled(selected)
+        if self.my_number is not None:
+            self.my_number.mask()
+            self.my_number.button.setEnabled(selected)
 
     def request_detail(self) -> None:
         person_id = self.selected_person_id()

@@ -73,8 +73,9 @@ PrintFn = Callable[[bytes, int, str, str | None], int]
 
 
 class IssuanceDialog(QDialog):
-    """One request for one household. `approve_dialog(situation, targets) -> Approval | None`
-    opens the supervisor approval (injected so tests can drive it)."""
+    """One request for one household. `approve_dialog(situation, request, household) ->
+    Approval | None` opens the supervisor approval for this request (injected so tests can
+    drive it)."""
 
     decided = Signal(object)  # the Decision now shown (or None after an error)
     printed = Signal(int)  # pages
@@ -84,7 +85,7 @@ class IssuanceDialog(QDialog):
         session: CounterSessionApi,
         household: Household,
         *,
-        approve_dialog: Callable[[str, list[str]], Any],
+        approve_dialog: Callable[[str, Any, Household], Any],
         print_pdf: PrintFn | None = None,
         read_card: CardReader | None = None,
         printer: str = "",
@@ -450,7 +451,7 @@ class IssuanceDialog(QDialog):
         def approval_checked(why: str | None) -> None:
             approval = None
             if why is not None:
-                approval = self._approve_dialog(why, list(decision.person_ids))
+                approval = self._approve_dialog(why, request, self.household)
                 if approval is None:
                     self._busy(False)
                     self._show_decision_text(self.decision_text(), ok=True)

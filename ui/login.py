@@ -15,8 +15,11 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
+from app.auth.errors import PasswordChangeRequired
+from app.domain.passwords import PasswordRules
 from app.services.session_api import CounterSessionApi
 from ui.background import run_in_background, user_message
+from ui.password_dialog import PasswordChangeDialog
 
 
 class LoginDialog(QDialog):
@@ -25,10 +28,20 @@ class LoginDialog(QDialog):
     logged_in = Signal(object)
 
     def __init__(
-        self, login: Callable[[str, str], Any], *, terminal_label: str = "", parent=None
+        self,
+        login: Callable[..., Any],
+        *,
+        terminal_label: str = "",
+        password_check: Callable[[str, str, str | None], list[str]] | None = None,
+        parent=None,
     ) -> None:
+        """`login(operator_id, password, new_password=None)` (LoginService.login): it raises
+        PasswordChangeRequired after an administrator's reset; the dialog then asks for a new
+        password (checked as typed by `password_check`, the server's rule) and logs in with it."""
         super().__init__(parent)
         self._login = login
+        self._password_check = password_check or PasswordRules().problems
+        self.change_dialog: PasswordChangeDialog | None = None
         self.session: CounterSessionApi | None = None
         self.setWindowTitle("窓口 — ログイン")
         self.setObjectName("loginDialog")
@@ -81,8 +94,12 @@ class LoginDialog(QDialog):
         self._busy(True)
         self.message.setStyleSheet("color: #333;")
         self.message.setText("確認しています…")
+        login = self._login
         run_in_background(
-            self, lambda: self._login(operator_id, password), self._succeeded, self._failed
+            self,
+            lambda: login(operator_id, password),
+            self._succeeded,
+            lambda exc: self._failed(exc, operator_id, password),
         )
 
     def _busy(self, busy: bool) -> None:
@@ -97,9 +114,29 @@ class LoginDialog(QDialog):
         self.logged_in.emit(session)
         self.accept()
 
-    def _failed(self, exc: BaseException) -> None:
+    def _failed(self, exc: BaseException, operator_id: str = "", password: str = "") -> None:
         self._busy(False)
+        if isinstance(exc, PasswordChangeRequired):
+            self._ask_new_password(operator_id, password, exc.message)
+            return
         self.password.clear()
         self.password.setFocus()
         self.message.setStyleSheet("color: #b00020;")
         self.message.setText(user_message(exc))
+
+    def _ask_new_password(self, operator_id: str, password: str, message: str) -> None:
+        """The forced change: nothing opens before it (the server holds the DEK back)."""
+        self.password.clear()
+        self.message.setStyleSheet("color: #b00020;")
+        self.message.setText(message)
+        login = self._login
+        dialog = PasswordChangeDialog(
+            operator_id,
+            lambda old, new: login(operator_id, old, new_password=new),
+            self._password_check,
+            forced_old_password=password,
+            parent=self,
+        )
+        self.change_dialog = dialog
+        dialog.changed.connect(self._succeeded)
+        dialog.open()

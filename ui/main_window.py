@@ -44,11 +44,13 @@ from ui.background import run_in_background, user_message
 from ui.card_desk import CardDeskWidget
 from ui.daily_report import DailyReportWindow, PrintReport, SaveReport
 from ui.fkeys import FKeyBar
+from ui.held_events import HeldEventsPanel
 from ui.household_view import HouseholdView
 from ui.idle_lock import IdleLock
 from ui.issuance_dialog import IssuanceDialog, PrintFn
 from ui.notification_review import ReviewTab
 from ui.notification_tab import NotificationTab, show_decisions
+from ui.password_dialog import PasswordChangeDialog
 from ui.person_detail import PersonDetailDialog
 from ui.privacy import exclude_from_capture
 from ui.search_panel import SearchPanel
@@ -249,6 +251,7 @@ class MainWindow(QMainWindow):
         # 書かない窓口 (issue 20): the clerk's 異動届, the head office's 届出審査.
         self.notification_tab: NotificationTab | None = None
         self.history: IssuanceHistory | None = None
+        self.held_events: HeldEventsPanel | None = None
         self.tabs.currentChanged.connect(self._tab_changed)
         self.fkeys = FKeyBar(self)
         central = QWidget(objectName="mainCentral")
@@ -268,6 +271,9 @@ class MainWindow(QMainWindow):
         sync_now = QAction("今すぐ同期", self)
         sync_now.triggered.connect(self.sync_now)
         menu.addAction(sync_now)
+        change = QAction("パスワードの変更…", self)
+        change.triggered.connect(self.change_password)
+        menu.addAction(change)
         logout = QAction("ログアウト", self)
         logout.setShortcut(QKeySequence("Ctrl+Shift+Q"))
         logout.triggered.connect(self.close)
@@ -313,9 +319,13 @@ class MainWindow(QMainWindow):
             reveal = (
                 session.reveal_protected_address if session.can(Permission.REVEAL_ADDRESS) else None
             )
+            reveal_number = (
+                session.reveal_my_number if session.can(Permission.REVEAL_MY_NUMBER) else None
+            )
             self.household_view = HouseholdView(
                 reveal_address=reveal,
                 person_detail=session.can(Permission.VIEW_PERSON_DETAIL),
+                reveal_my_number=reveal_number,
             )
             splitter = QSplitter(objectName="searchSplitter")
             splitter.addWidget(self.search_panel)
@@ -344,6 +354,9 @@ class MainWindow(QMainWindow):
         if session.can(Permission.DAILY_REPORT):
             self.history = IssuanceHistory(session, self.show_daily_report)
             self.tabs.addTab(self.history, "交付履歴")
+        if session.can(Permission.APPROVE):  # 送信保留: the supervisor's list (issue 21)
+            self.held_events = HeldEventsPanel(session)
+            self.tabs.addTab(self.held_events, "送信保留")
         if self._audit_viewer_factory is not None and session.can(Permission.VIEW_AUDIT):
             self.tabs.addTab(self._audit_viewer_factory(session), "監査ログ")
         if self.tabs.count() == 0:
@@ -379,6 +392,7 @@ class MainWindow(QMainWindow):
             widget.deleteLater()
         self.search_panel = self.household_view = None
         self.card_desk = self.history = None
+        self.held_events = None
         self.notification_tab = None
         self._build_tabs()
         self._build_fkeys()
@@ -397,6 +411,8 @@ class MainWindow(QMainWindow):
         widget = self.tabs.widget(index)
         if self.history is not None and widget is self.history:
             self.history.refresh()
+        if self.held_events is not None and widget is self.held_events:
+            self.held_events.refresh()
         # A tab with keys of its own (the 異動届 tab's F5 届書, F9 届出) has them to itself: the
         # bar's key would make them ambiguous, and Qt then fires neither.
         own = (
@@ -490,7 +506,8 @@ class MainWindow(QMainWindow):
         run_in_background(self, self.session.status, self.status.show_status, lambda _e: None)
 
     def sync_now(self) -> None:
-        if self._sync_running or self._closing:
+        # Under the idle lock the session refuses every call (app.services): wait for the unlock.
+        if self._sync_running or self._closing or self.idle_lock.is_locked:
             return
         self._sync_running = True
         relay = self._relay
@@ -596,10 +613,26 @@ class MainWindow(QMainWindow):
         if self._search_tab():
             self.open_household(household_id)
 
-    def approve_dialog(self, situation: str, targets: list[str]) -> Any:
+    def change_password(self) -> PasswordChangeDialog:
+        """The operator's own change (online): checked by the server's rule as typed."""
+        session = self.session
+        dialog = PasswordChangeDialog(
+            session.operator.operator_id,
+            session.change_password,
+            lambda password, _op, previous: session.password_problems(password, previous),
+            parent=self,
+        )
+        dialog.changed.connect(
+            lambda _r: self.status.showMessage("パスワードを変更しました。", 8000)
+        )
+        dialog.open()
+        return dialog
+
+    def approve_dialog(self, situation: str, request: Any, household: Household) -> Any:
+        """The supervisor's approval of this request (a one-time token, app.services.issuance)."""
         session = self.session
         dialog = ApprovalDialog(
-            lambda sup, pw, reason: session.approve(sup, pw, reason, targets),
+            lambda sup, pw, reason: session.approve(sup, pw, reason, request, household),
             situation=situation,
             parent=self,
         )

@@ -176,16 +176,17 @@ class ReviewTab(QWidget):
         self.confirm_current.setEnabled(open_ and bool(self.detail and self.detail.conflicts))
         self.return_button.setEnabled(open_)
 
-    def refresh(self, *_args: object) -> None:
+    def refresh(self, *_args: object, note: str | None = None) -> None:
+        """Reload the list; `note` (a decision just made) stays in front of the count."""
         decided = self.decided.isChecked()
         run_in_background(
             self,
             lambda: self.session.review_list(decided=decided),
-            self._show,
+            lambda items: self._show(items, note),
             lambda e: self.message.setText(user_message(e)),
         )
 
-    def _show(self, items: list[Any]) -> None:
+    def _show(self, items: list[Any], note: str | None = None) -> None:
         self.items = items
         self.table.setRowCount(len(items))
         for r, s in enumerate(items):
@@ -204,7 +205,9 @@ class ReviewTab(QWidget):
                 if s.state == "conflict":
                     item.setForeground(QColor("#b71c1c"))
                 self.table.setItem(r, c, item)
-        self.message.setText(f"{len(items)}件" if items else "審査待ちの届出はありません。")
+        count = f"{len(items)}件" if items else "審査待ちの届出はありません。"
+        # A decision's note is not overwritten by the list that follows it.
+        self.message.setText(f"{note} {count}" if note else count)
         self.detail = None
         self.view.clear()
         self._enable(False)
@@ -272,8 +275,8 @@ class ReviewTab(QWidget):
         )
 
     def _decided(self, text: str) -> None:
-        self.refresh()
         self.message.setText(text)
+        self.refresh(note=text)
 
     def _refused(self, exc: BaseException) -> None:
         self.message.setText(user_message(exc))

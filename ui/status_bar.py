@@ -21,6 +21,10 @@ class CounterStatusBar(QStatusBar):
         self.connection = QLabel("未接続", objectName="statusConnection")
         self.age = QLabel("", objectName="statusAge")
         self.outbox = QLabel("", objectName="statusOutbox")
+        # Events the server refused or kept failing on: a supervisor looks at them (送信保留).
+        self.held = QLabel("", objectName="statusHeld")
+        self.held.setStyleSheet("color: #fff; background: #a05a00; font-weight: bold;")
+        self.held.hide()
         self.progress = QProgressBar(objectName="statusProgress")
         self.progress.setMaximumWidth(180)
         self.progress.setTextVisible(True)
@@ -30,7 +34,7 @@ class CounterStatusBar(QStatusBar):
         self.update_notice.setStyleSheet("color: #fff; background: #b00020; font-weight: bold;")
         self.update_notice.hide()
         self.addPermanentWidget(self.update_notice)
-        for w in (self.operator, self.connection, self.age, self.outbox):
+        for w in (self.operator, self.connection, self.age, self.outbox, self.held):
             w.setContentsMargins(8, 0, 8, 0)
             self.addPermanentWidget(w)
         self.addPermanentWidget(self.progress)
@@ -67,6 +71,9 @@ class CounterStatusBar(QStatusBar):
         self.age.setText(age)
         self.outbox.setText(f"未送信 {status.outbox_count}件")
         self.outbox.setStyleSheet("color: #a05a00;" if status.outbox_count else "")
+        held = status.held_count
+        self.held.setText(f" 送信保留 {held}件(監督者が確認) ")
+        self.held.setVisible(held > 0)
 
     def show_update_required(self, message: str | None) -> None:
         """The server's answer to this program's version: `message` while it is refused."""

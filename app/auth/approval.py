@@ -2,7 +2,9 @@
 
 Used for 支援措置 requests and for issuance past `max_staleness` (DESIGN.md §5, §6). The
 supervisor types their own id and password at the clerk's terminal; the approval is an audit
-entry by the supervisor, with the reason and the clerk's id.
+entry by the supervisor, with the reason and the clerk's id. The certificate desk
+(app.services.issuance) turns it into a one-time token bound to the request (`Approval.token`);
+an Approval without a token the terminal granted issues nothing.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from app.auth.lockout import LockoutTracker
 from app.auth.permissions import Permission, has_permission
 from app.auth.session import Session
 from app.store.audit import AuditAction
-from app.sync.protocol import OperatorProfile
+from app.sync.protocol import ApprovalToken, OperatorProfile
 
 MIN_REASON_LENGTH = 2
 
@@ -29,6 +31,8 @@ class Approval:
     at: datetime
     operator_id: str = ""
     target_ids: tuple[str, ...] = ()
+    # The signed one-time token bound to the request (set by the certificate desk).
+    token: ApprovalToken | None = None
 
 
 def normalise_reason(reason: str | None, what: str = "この操作") -> str:

@@ -3,6 +3,19 @@
 from __future__ import annotations
 
 from app.domain.errors import DomainError
+from app.domain.passwords import WeakPassword
+
+__all__ = [
+    "ApprovalRefused",
+    "AuthError",
+    "InvalidCredentials",
+    "LockedOut",
+    "PasswordChangeRequired",
+    "ReasonRequired",
+    "ScreenLocked",
+    "SessionEnded",
+    "WeakPassword",  # the password rule's (app.domain.passwords), raised by app.auth too
+]
 
 
 class AuthError(DomainError):
@@ -12,12 +25,6 @@ class AuthError(DomainError):
 class InvalidCredentials(AuthError):
     def __init__(self, message: str = "職員IDまたはパスワードが違います。") -> None:
         super().__init__(message)
-
-
-class WeakPassword(AuthError):
-    def __init__(self, problems: list[str]) -> None:
-        super().__init__("パスワードが条件を満たしていません: " + " ".join(problems))
-        self.problems = problems
 
 
 class LockedOut(AuthError):
@@ -39,3 +46,22 @@ class ApprovalRefused(AuthError):
 class SessionEnded(AuthError):
     def __init__(self) -> None:
         super().__init__("セッションは終了しています。もう一度ログインしてください。")
+
+
+class ScreenLocked(AuthError):
+    """The idle lock is on: every use case waits for the unlock (or a takeover)."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "画面がロックされています。パスワードでロックを解除してから操作してください。"
+        )
+
+
+class PasswordChangeRequired(AuthError):
+    """The server answered must_change_password: an administrator set this password, and
+    nothing opens until the operator has chosen a new one (the login window asks for it)."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "管理者がパスワードを再設定しました。ほかの操作の前に、新しいパスワードを決めてください。"
+        )

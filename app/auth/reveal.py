@@ -5,9 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import msgspec
+
 from app.auth.approval import normalise_reason
 from app.auth.permissions import Permission
 from app.auth.session import Session
+from app.domain.records import Household, Person
 from app.store.audit import AuditAction
 
 MASK = "●●●● ●●●● ●●●●"
@@ -16,6 +19,21 @@ MASK = "●●●● ●●●● ●●●●"
 def mask_my_number(number: str | None) -> str:
     """What the screen shows before a reveal: nothing of the number, not even its length."""
     return "(なし)" if not number else MASK
+
+
+def mask_person(person: Person) -> Person:
+    """The person as the screen may hold it: a 個人番号 becomes MASK (None stays None, so the
+    rules still see who has one)."""
+    if person.my_number is None:
+        return person
+    return msgspec.structs.replace(person, my_number=MASK)
+
+
+def mask_household(household: Household) -> Household:
+    """Every member's 個人番号 masked (what open_household hands to the UI)."""
+    return msgspec.structs.replace(
+        household, members=tuple(mask_person(m) for m in household.members)
+    )
 
 
 def format_my_number(number: str) -> str:

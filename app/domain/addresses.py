@@ -12,7 +12,7 @@ app.domain.certificates.
 
   The register writes 住居表示 as 「N丁目N番N号」 and 地番 as 「N番地N」 (or 「N番地のN」); clerks
   type 「N-N-N」; kanji numerals before 条・丁目・番・号 become digits. The store keys the register
-  and the query with it (cache schema v11 recomputed the stored keys); the screen's 支援措置
+  and the query with it (cache schema v12 recomputed the stored keys); the screen's 支援措置
   withholding compares addresses with it too (app.domain.protected_address).
 """
 

@@ -61,6 +61,9 @@ class AuditAction(StrEnum):
     NOTIFICATION_FILED = "notification_filed"
     NOTIFICATION_CONFIRMED = "notification_confirmed"
     NOTIFICATION_RETURNED = "notification_returned"
+    LOCKOUT = "lockout"
+    LOOKUP_MY_NUMBER = "lookup_my_number"
+    OUTBOX_REQUEUE = "outbox_requeue"
 
 
 ACTION_LABELS: dict[AuditAction, str] = {
@@ -89,6 +92,9 @@ ACTION_LABELS: dict[AuditAction, str] = {
     AuditAction.NOTIFICATION_FILED: "異動届の届出",
     AuditAction.NOTIFICATION_CONFIRMED: "異動届の確定",
     AuditAction.NOTIFICATION_RETURNED: "異動届の差戻し",
+    AuditAction.LOCKOUT: "パスワード誤りによるロック",
+    AuditAction.LOOKUP_MY_NUMBER: "個人番号による照会",
+    AuditAction.OUTBOX_REQUEUE: "送信保留データの再送",
 }
 
 # Actions whose entry must say why (the auditor reads the reason).
@@ -99,6 +105,7 @@ ACTIONS_NEEDING_REASON: frozenset[AuditAction] = frozenset(
         AuditAction.APPROVAL,
         AuditAction.VOID_CERTIFICATE,
         AuditAction.NOTIFICATION_RETURNED,
+        AuditAction.OUTBOX_REQUEUE,
     }
 )
 

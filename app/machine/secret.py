@@ -17,8 +17,11 @@ from app.machine.api import MachineApi
 from app.store.errors import StoreError
 
 SECRET_FILE = "device-secret.dpapi"
+GUARD_FILE = "offline-failures.dpapi"
 _ENTROPY = b"madoguchi device secret v1:"
+_GUARD_ENTROPY = b"madoguchi offline failures v1:"
 _HEADER = "madoguchi-device-secret-v1 "
+_GUARD_HEADER = "madoguchi-offline-failures-v1 "
 
 
 class MachineSecretStore:
@@ -63,6 +66,13 @@ class MachineSecretStore:
 
     def delete(self) -> None:
         self.path.unlink(missing_ok=True)
+        self.failure_guard().delete()
+
+    def failure_guard(self) -> MachineRecord:
+        """The key slots' failure counts, DPAPI-protected beside this secret. Whoever can put
+        this file back can also read the secret beside it (docs/store.md)."""
+        entropy = _GUARD_ENTROPY + self._entropy[len(_ENTROPY) :]
+        return MachineRecord(self.path.parent / GUARD_FILE, entropy, self._api)
 
     @staticmethod
     def _damaged() -> str:
@@ -70,3 +80,35 @@ class MachineSecretStore:
             "端末の秘密情報(device-secret.dpapi)を読めません。別のPCから複写されたか、壊れています。"
             "管理者に連絡して端末を登録し直してください。"
         )
+
+
+class MachineRecord:
+    """A small DPAPI-protected (machine key) file: app.store.keys.FailureGuard on Windows."""
+
+    def __init__(self, path: Path, entropy: bytes, api: MachineApi) -> None:
+        self.path = Path(path)
+        self._entropy = entropy
+        self._api = api
+
+    def read(self) -> bytes | None:
+        try:
+            text = self.path.read_text(encoding="ascii").strip()
+        except FileNotFoundError:
+            return None
+        except (OSError, UnicodeDecodeError):
+            return b""  # damaged: the key slots treat it as vouching for nothing
+        if not text.startswith(_GUARD_HEADER):
+            return b""
+        try:
+            return self._api.unprotect(base64.b64decode(text[len(_GUARD_HEADER) :]), self._entropy)
+        except (OSError, binascii.Error, ValueError):
+            return b""
+
+    def write(self, data: bytes) -> None:
+        from app.fileio import atomic_write_text
+
+        blob = self._api.protect(data, self._entropy)
+        atomic_write_text(self.path, _GUARD_HEADER + base64.b64encode(blob).decode("ascii") + "\n")
+
+    def delete(self) -> None:
+        self.path.unlink(missing_ok=True)

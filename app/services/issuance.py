@@ -7,17 +7,21 @@ ONE transaction with the render inside.
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from enum import StrEnum
-from typing import Protocol
+from typing import Any, Protocol
+
+from pydantic import BaseModel
 
 from app.auth.approval import Approval, approve
 from app.auth.errors import InvalidCredentials
 from app.auth.permissions import Permission
+from app.domain.audit_chain import canonical_at, verifier_for
 from app.domain.certificates import (
     DELIVERY_LABELS,
     IDENTITY_LABELS,
@@ -45,6 +49,7 @@ from app.store.errors import NotFound
 from app.store.issuances import Issuance
 from app.sync.errors import ServerRejected, ServerUnreachable
 from app.sync.protocol import (
+    ApprovalToken,
     CertificateIssuedPayload,
     CertificateVoidedPayload,
     Event,
@@ -81,6 +86,9 @@ class DailyReportRenderer(Protocol):
         terminal_no: str,
     ) -> bytes: ...
 
+
+# How long a supervisor's approval may wait for its issuance (issue 21: short).
+APPROVAL_TTL = timedelta(minutes=10)
 
 KIND_LABELS = {kind.value: title for kind, title in REPORT_TITLES.items()}
 
@@ -219,15 +227,34 @@ class IssuanceDesk(SessionCore):
         return None
 
     def approve(
-        self, supervisor_id: str, password: str, reason: str, target_ids: list[str]
+        self,
+        supervisor_id: str,
+        password: str,
+        reason: str,
+        request: CertificateRequest,
+        household: Household,
     ) -> Approval:
-        """A supervisor's second login in the same dialog: verified, then recorded in the chain.
+        """A supervisor's second login in the same dialog: verified, recorded in the chain, and
+        granted as a one-time token bound to this request (the persons and items decided now,
+        the requester, the 請求事由), signed with the terminal key, valid APPROVAL_TTL.
 
         Online the server checks the password (a separate, short-lived session); offline the
         supervisor's key slot on this terminal does.
         """
+        self._require(Permission.ISSUE_CERTIFICATE)
         if self.auth.session is None:
             raise SessionError("ログアウトしました。もう一度ログインしてください。")
+        # As issue() reads them: the register's household, the requester as registered (the
+        # approval's binding is compared with issue()'s).
+        household = self.register_household(household.household_id)
+        request = self._requester_as_registered(request)
+        decision = self._decide(request, household)
+        if not decision.allowed:
+            raise SessionError("\n".join(decision.reasons))
+        grounds = self._approval_grounds(decision)
+        if not grounds:
+            raise SessionError("この交付には監督者の承認は必要ありません。")
+        approval_id = str(uuid.uuid4())
 
         def verify(sup_id: str, pw: str) -> OperatorProfile:
             if self._client_factory is not None:
@@ -248,26 +275,80 @@ class IssuanceDesk(SessionCore):
                 raise InvalidCredentials("この監督者はこの端末に登録されていません。")
             return profile
 
-        return approve(
+        approval = approve(
             self.auth.session,
             supervisor_id,
             password,
             reason,
             verify=verify,
             record=self.chain.append,
-            target_ids=target_ids,
+            target_ids=[approval_id, *decision.person_ids],
             clock=self.clock,
         )
+        token = ApprovalToken(
+            approval_id=approval_id,
+            terminal_no=self.terminal_no,
+            operator_id=self.operator.operator_id,
+            approver_id=approval.supervisor_id,
+            reason=approval.reason,
+            grounds=grounds,
+            issued_at=canonical_at(approval.at),
+            expires_at=canonical_at(approval.at + APPROVAL_TTL),
+            **_binding(request, decision, household),
+        )
+        signature = base64.b64encode(self.sign(token.signed_bytes())).decode("ascii")
+        token = token.model_copy(update={"signature_b64": signature})
+        self.cache.grant_approval(token, canonical_at(approval.at))
+        return dataclasses.replace(approval, token=token)
 
-    def _check_approval(self, approval: Approval | None, why: str, targets: list[str]) -> None:
+    def _approval_grounds(self, decision: Decision) -> list[str]:
+        grounds = []
+        if decision.needs_supervisor:
+            grounds.append("support_measure")
+        if self.engine.freshness(self.clock()).needs_approval:
+            grounds.append("stale_cache")
+        return grounds
+
+    def _check_approval(
+        self,
+        approval: Approval | None,
+        why: str,
+        request: CertificateRequest,
+        decision: Decision,
+        household: Household,
+        now: datetime,
+    ) -> ApprovalToken:
+        """The approval's token, if it is one this terminal granted to this operator for this
+        very request, unused and not expired; SessionError otherwise."""
         if approval is None:
             raise SessionError(why)
-        if approval.operator_id != self.operator.operator_id or not set(targets) <= set(
-            approval.target_ids
-        ):
-            raise SessionError("承認の対象がこの請求と一致しません。もう一度承認を受けてください。")
-        if self.clock() - approval.at > timedelta(minutes=15):
-            raise SessionError("承認から時間が経っています。もう一度承認を受けてください。")
+        token = approval.token
+        again = "もう一度監督者の承認を受けてください。"
+        if token is None:
+            raise SessionError(f"この承認はこの端末で受けたものではありません。{again}")
+        if self.cache.granted_approval(token.approval_id) != token or not self._signed_here(token):
+            raise SessionError(
+                f"この承認はすでに使われたか、この端末で受けたものではありません。{again}"
+            )
+        if token.operator_id != self.operator.operator_id or token.terminal_no != self.terminal_no:
+            raise SessionError(f"この承認は別の職員または端末のものです。{again}")
+        expected = _binding(request, decision, household)
+        bound = token.model_dump(include=set(expected))
+        if bound != {k: _dump(v) for k, v in expected.items()}:
+            raise SessionError(f"承認の対象がこの請求と一致しません。{again}")
+        if now >= datetime.fromisoformat(token.expires_at):
+            raise SessionError(f"承認から時間が経っています。{again}")
+        return token
+
+    def _signed_here(self, token: ApprovalToken) -> bool:
+        from app.store.audit import public_key_from_pem
+
+        try:
+            signature = base64.b64decode(token.signature_b64, validate=True)
+        except ValueError:
+            return False
+        verify = verifier_for(public_key_from_pem(self.files_cert_pem()))
+        return verify(token.signed_bytes(), signature)
 
     def issue(
         self,
@@ -282,6 +363,8 @@ class IssuanceDesk(SessionCore):
 
         `delivery` is how the copy leaves. A copy the rules send by mail (任意代理人 + 個人番号)
         is never handed over at the counter: asked with COUNTER, it is refused.
+        `household` names the household; its record is read here from the cache (what the
+        screen holds is masked, and a caller's copy is never printed).
         """
         self._require(Permission.ISSUE_CERTIFICATE)
         # The register's copy, never the screen's (whose protected address is withheld).
@@ -302,12 +385,11 @@ class IssuanceDesk(SessionCore):
         if not freshness.can_issue:
             raise SessionError(freshness.message)
         seal = self.seal()  # no verified 公印 from the server, no issuance
-        stale_approved_by = None
+        token: ApprovalToken | None = None
         why = self.approval_needed(decision)
         if why is not None:
-            self._check_approval(approval, why, list(decision.person_ids))
-        if freshness.needs_approval and approval is not None:  # checked just above
-            stale_approved_by = approval.supervisor_id
+            token = self._check_approval(approval, why, request, decision, household, now)
+        stale_approved_by = token.approver_id if token and freshness.needs_approval else None
 
         day = now.astimezone().date()
         persons = [household.member(pid) for pid in decision.person_ids]
@@ -317,6 +399,9 @@ class IssuanceDesk(SessionCore):
         rule = decision.rule.value if decision.rule is not None else None
         with self.cache.transaction():
             issuance_no = self.cache.next_issuance_no(self.terminal_no, day)
+            if token is not None:
+                # Used up with the issuance: one approval, one certificate.
+                self.cache.consume_approval(token.approval_id, issuance_no, canonical_at(now))
             document = build_document(
                 request,
                 decision,
@@ -341,12 +426,14 @@ class IssuanceDesk(SessionCore):
                     fee_yen=decision.fee_yen,
                     requester_kind=request.requester_kind.value,
                     content_digest=digest,
-                    approved_by=approval.supervisor_id if approval else None,
+                    approved_by=token.approver_id if token else None,
                     requester=requester,
                     purpose=purpose,
                     rule=rule,
                     delivery=delivery.value,
                     mail_to=mail_to,
+                    items=_items_of(decision),
+                    approval=token,
                 )
                 return new_event(
                     payload,
@@ -471,6 +558,30 @@ class IssuanceDesk(SessionCore):
         else:
             self._require(Permission.EXPORT)
         self.audit(AuditAction.EXPORT, [target], reason=EXPORT_MEDIUM_LABELS[medium])
+
+
+def _items_of(decision: Decision) -> dict[str, list[str]]:
+    items = decision.items
+    return {pid: sorted(i.value for i in items.get(pid, ())) for pid in decision.person_ids}
+
+
+def _binding(
+    request: CertificateRequest, decision: Decision, household: Household
+) -> dict[str, Any]:
+    """What an approval is bound to: the household, the persons and items decided, who asked
+    (kind and identity) and why. ApprovalToken fields; the server compares them with the
+    certificate_issued payload."""
+    return {
+        "household_id": household.household_id,
+        "person_ids": sorted(decision.person_ids),
+        "items": _items_of(decision),
+        "requester": _requester_info(request),
+        "purpose": _purpose_info(request),
+    }
+
+
+def _dump(value: Any) -> Any:
+    return value.model_dump() if isinstance(value, BaseModel) else value
 
 
 def _requester_info(request: CertificateRequest) -> RequesterInfo:

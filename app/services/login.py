@@ -11,8 +11,9 @@ import base64
 from datetime import timedelta
 from pathlib import Path
 
-from app.auth.errors import InvalidCredentials
-from app.auth.service import AuthService
+from app.auth.errors import InvalidCredentials, PasswordChangeRequired
+from app.auth.service import AuthService, PendingFailure
+from app.domain.passwords import PasswordRules, WeakPassword, context_words_of
 from app.services.issuance import DailyReportRenderer, Renderer
 from app.services.revocation import LOCKED_MESSAGE, is_locked
 from app.services.session import CounterSession, NotificationTools
@@ -23,12 +24,13 @@ from app.services.terminal import (
     TerminalError,
     TerminalFiles,
     default_secret_store,
+    make_private,
 )
 from app.store.audit import signer_for
 from app.store.db import Cache, open_cache
 from app.store.keys import KeySlots
 from app.sync.client import SyncClient, load_private_key
-from app.sync.errors import ServerRejected
+from app.sync.errors import ServerRejected, ServerUnreachable
 from app.sync.protocol import OperatorProfile, SessionResponse
 
 
@@ -55,6 +57,9 @@ class LoginService:
         self.daily_report_renderer = daily_report_renderer
         self.secret_store_factory = secret_store_factory
         self.clock = clock
+        # Failed attempts before any cache was open, shared by every attempt of this login
+        # window: the next successful login writes them all into the audit chain.
+        self._pending_failures: list[PendingFailure] = []
 
     def terminal(self) -> TerminalConfig:
         return TerminalConfig.load(self.files)
@@ -77,14 +82,55 @@ class LoginService:
             key_password=device_secret,
         )
 
-    def login(self, operator_id: str, password: str) -> CounterSession:
+    def login(
+        self, operator_id: str, password: str, new_password: str | None = None
+    ) -> CounterSession:
+        """Log in; `new_password` answers the server's must_change_password (an administrator
+        reset this operator's password: PasswordChangeRequired until a new one is given; it is
+        checked here by the server's rule, then set, before anything opens)."""
         if is_locked(self.files.data_dir):
             raise SessionError(LOCKED_MESSAGE)
         config = self.terminal()
+        secret_store = self.secret_store_factory(config.install_id)
         device_secret = self._device_secret(config)
+        make_private(self.files)
         client = self.client(config, device_secret)
-        slots = KeySlots(self.files.slots)
+        # The failure counts live beside the device secret too (issue 21: a restored
+        # keyslots.json must not give a guesser five more tries).
+        slots = KeySlots(self.files.slots, guard=secret_store.failure_guard())
         opened: dict[str, Cache] = {}
+        rules = PasswordRules(
+            context_words=context_words_of(config.municipality_name, config.municipality_code)
+        )
+        changed: dict[str, str] = {}
+
+        def set_password(op_id: str, old: str, new: str) -> SessionResponse:
+            """POST /v1/password, and this operator's key slot wrapped with the new password."""
+            try:
+                answer = client.change_password(old, new)
+            except ServerRejected as exc:
+                if exc.status == 401 and exc.code == "invalid_credentials":
+                    raise InvalidCredentials("現在のパスワードが違います。") from None
+                if exc.code == "weak_password":
+                    raise WeakPassword([exc.message]) from None
+                if exc.status == 401:
+                    raise SessionError(
+                        "パスワードの変更には中央サーバーへの接続が必要です。"
+                        "オンラインでログインし直してから変更してください。"
+                    ) from None
+                raise
+            except ServerUnreachable:
+                raise SessionError(
+                    "中央サーバーに接続できないため、パスワードを変更できません。"
+                ) from None
+            dek = base64.b64decode(answer.dek_b64)
+            slots.create_or_refresh(
+                op_id, new, dek, device_secret, answer.policy.offline_login_days
+            )
+            return answer
+
+        def change_password(op_id: str, old: str, new: str) -> None:
+            set_password(op_id, old, new)
 
         def online_login(op_id: str, pw: str) -> SessionResponse:
             try:
@@ -93,6 +139,15 @@ class LoginService:
                 if exc.status == 401:
                     raise InvalidCredentials(exc.message) from None
                 raise
+            if answer.must_change_password:
+                # A password an administrator set opens nothing: not the cache (no DEK came),
+                # not an offline slot (the old one is removed).
+                slots.delete(op_id)
+                if new_password is None or "cache" in opened:
+                    raise PasswordChangeRequired()
+                rules.check(new_password, op_id, previous=pw)
+                answer = set_password(op_id, pw, new_password)
+                changed[op_id] = pw = new_password
             dek = base64.b64decode(answer.dek_b64)
             if "cache" not in opened:  # a takeover at the lock screen only checks credentials
                 opened["cache"] = open_cache(self.files.cache, dek)
@@ -126,9 +181,14 @@ class LoginService:
             online_login=online_login,
             offline_login=offline_login,
             clock=self.clock,
+            pending=self._pending_failures,
+            policy=rules,
+            change_password=change_password,
         )
         try:
             auth.login(operator_id, password)
+            if operator_id.strip() in changed:
+                auth.password_changed_at_login(changed[operator_id.strip()])
         except BaseException:
             if "cache" in opened:
                 opened["cache"].close()
@@ -150,7 +210,7 @@ class LoginService:
                 daily_report_renderer=self.daily_report_renderer,
                 clock=self.clock,
                 client_factory=lambda: self.client(config, device_secret),
-                secret_store=self.secret_store_factory(config.install_id),
+                secret_store=secret_store,
                 notification_tools=self.notification_tools,
             )
         except BaseException:

@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from app.services.terminal import TerminalConfig
     from app.store.issuances import Issuance
     from app.store.notifications import LocalNotification
+    from app.store.outbox import HeldEvent
     from app.store.search import SearchPage
     from app.sync.engine import Cancel, Progress
     from app.sync.notification_protocol import (
@@ -84,6 +85,8 @@ class CounterSessionApi(Protocol):
 
     def open_household(self, household_id: str) -> Household: ...
 
+    def reveal_my_number(self, person_id: str, reason: str) -> str | None: ...
+
     # 支援措置: households and hits come with a protected address withheld; shown with a reason
     def reveal_protected_address(self, household_id: str, reason: str) -> str: ...
 
@@ -111,7 +114,12 @@ class CounterSessionApi(Protocol):
     def approval_needed(self, decision: Decision) -> str | None: ...
 
     def approve(
-        self, supervisor_id: str, password: str, reason: str, target_ids: list[str]
+        self,
+        supervisor_id: str,
+        password: str,
+        reason: str,
+        request: CertificateRequest,
+        household: Household,
     ) -> Approval: ...
 
     def issue(
@@ -185,6 +193,14 @@ class CounterSessionApi(Protocol):
 
     # sync and the end of the session
     def status(self) -> SyncStatus: ...
+
+    def held_events(self) -> list[HeldEvent]: ...
+
+    def change_password(self, old_password: str, new_password: str) -> None: ...
+
+    def password_problems(self, password: str, previous: str | None = None) -> list[str]: ...
+
+    def requeue_event(self, event_id: str, reason: str) -> None: ...
 
     def sync_once(
         self, progress: Progress | None = None, cancel: Cancel | None = None

@@ -15,9 +15,11 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
+from app.auth.approval import normalise_reason
 from app.auth.errors import InvalidCredentials
 from app.auth.idle import IdlePolicy
 from app.auth.permissions import Permission, has_permission, require_permission
+from app.auth.reveal import mask_household, reveal_my_number
 from app.auth.service import AuthService
 from app.domain import wareki
 from app.domain.certificates import Municipality
@@ -30,6 +32,7 @@ from app.services.terminal import TerminalConfig, TerminalFiles
 from app.store.audit import AuditAction, AuditChain, AuditEntry, Problem, public_key_from_pem
 from app.store.db import Cache
 from app.store.keys import KeySlots
+from app.store.outbox import HeldEvent
 from app.store.search import SearchHit, SearchPage, SearchQuery
 from app.sync.client import SyncClient
 from app.sync.engine import Cancel, Progress, SyncEngine
@@ -148,9 +151,15 @@ class SessionCore:
     def can(self, permission: Permission) -> bool:
         return has_permission(self.operator.roles, permission)
 
-    def _require(self, permission: Permission) -> None:
+    def _check_open(self) -> None:
+        """Every use case starts here: not after logout, and not under the idle lock
+        (auth.lock() … unlock()/takeover()), whatever the UI shows."""
         if self.closed:
             raise SessionError("ログアウトしました。もう一度ログインしてください。")
+        self.auth.require_unlocked()
+
+    def _require(self, permission: Permission) -> None:
+        self._check_open()
         require_permission(self.operator.roles, permission)
 
     def audit(
@@ -159,6 +168,7 @@ class SessionCore:
         target_ids: tuple[str, ...] | list[str] = (),
         reason: str | None = None,
     ) -> None:
+        self._check_open()  # nothing is done (or recorded as done) under the lock
         self.chain.append(self.operator.operator_id, action, list(target_ids), reason)
 
     def today(self) -> date:
@@ -191,19 +201,31 @@ class SessionCore:
         if query.is_empty():
             raise ValidationError("query", "検索条件を1つ以上入力してください。")
         page = self.cache.search(query, limit=limit)
-        self.audit(AuditAction.SEARCH, [h.person_id for h in page.hits[:50]])
+        self.audit(
+            AuditAction.SEARCH,
+            [h.person_id for h in page.hits[:50]],
+            reason=search_criteria(
+                name=name,
+                birth=birth,
+                sex=sex,
+                address=address,
+                juminhyo_code=juminhyo_code,
+                include_removed=include_removed,
+                hits=len(page.hits),
+            ),
+        )
         shield = self.address_shield()
         return SearchPage([_screen_hit(h, shield) for h in page.hits], page.total)
 
     def open_household(self, household_id: str) -> Household:
-        """The household for the screen: a protected address withheld (reveal_protected_address
-        shows it with a reason)."""
+        """The household for the screen: every 個人番号 masked (reveal_my_number shows one), a
+        protected address withheld (reveal_protected_address shows it with a reason)."""
         self._require(Permission.VIEW_RECORD)
         household = self.cache.household(household_id)
         self.audit(
             AuditAction.VIEW_HOUSEHOLD, [household_id, *(m.person_id for m in household.members)]
         )
-        return self.screen_household(household)
+        return mask_household(self.screen_household(household))
 
     # -- 支援措置: protected addresses withheld at the source -----------------------------------
 
@@ -219,6 +241,21 @@ class SessionCore:
         """The household as registered, for the rules and the print (never for the screen:
         what the UI holds is the screen copy, whose address may be withheld)."""
         return self.cache.household(household_id)
+
+    def reveal_my_number(self, person_id: str, reason: str) -> str | None:
+        """One person's 個人番号 for the screen: the permission, a reason, and the audit entry
+        (written before the number is read) — app.auth.reveal.reveal_my_number."""
+        self._check_open()
+        session = self.auth.session
+        if session is None:
+            raise SessionError("ログアウトしました。もう一度ログインしてください。")
+        return reveal_my_number(
+            session,
+            person_id,
+            reason,
+            fetch=lambda pid: self.cache.person(pid)[0].my_number,
+            record=self.chain.append,
+        )
 
     def audit_log(
         self,
@@ -244,6 +281,7 @@ class SessionCore:
     # -- sync -----------------------------------------------------------------------------------
 
     def status(self) -> SyncStatus:
+        """Counts and times only (no personal data): answered under the idle lock too."""
         if self.closed:
             raise SessionError("ログアウトしました。")
         return self.engine.status(self.clock())
@@ -253,15 +291,29 @@ class SessionCore:
     ) -> SyncReport:
         """Queue the audit trail, push the outbox, pull the feed. One sync at a time."""
         with self._sync_lock:
-            if self.closed:
-                raise SessionError("ログアウトしました。")
+            self._check_open()
             self.queue_audit_batches()
             report = self.engine.sync_once(progress=progress, cancel=cancel)
+            if report.online and report.terminal_action == "none":
+                self._send_audit_head()
             if report.online and report.error is None:
                 self._refresh_seal()
             if report.revoked_operators or report.terminal_action != "none":
                 self._apply_revocations(report)
             return report
+
+    def _send_audit_head(self) -> None:
+        """The chain's signed head to the server (issue 21 item 8): it sees a chain that later
+        ends lower, or vanishes. A failure leaves it for the next round."""
+        try:
+            answer = self.client.send_audit_head(self.chain.signed_head(self.clock()))
+        except (DomainError, OSError) as exc:
+            log.info("audit head not sent: %s", type(exc).__name__)
+            return
+        if answer.status != "ok":
+            log.warning(
+                "audit head: the server recorded a finding for terminal %s", self.terminal_no
+            )
 
     def _apply_revocations(self, report: SyncReport) -> None:
         """Revoked operators lose their slots; a revoked terminal is wiped (outbox empty) or
@@ -294,6 +346,7 @@ class SessionCore:
 
     def reconnect(self, password: str) -> None:
         """Open a server session for the operator at the counter again (password re-entered)."""
+        self._check_open()
         op_id = self.operator.operator_id
         try:
             answer = self.client.login(op_id, password)
@@ -307,6 +360,32 @@ class SessionCore:
             op_id, password, dek, self._device_secret, answer.policy.offline_login_days
         )
         self.audit(AuditAction.LOGIN, reason="再接続(オンライン)")
+
+    def change_password(self, old_password: str, new_password: str) -> None:
+        """The operator's own change (online): the server's rule checked here first, then
+        POST /v1/password; this terminal's key slot is wrapped with the new password, the idle
+        lock takes it, and the change is an audit entry (app.auth.service)."""
+        self._check_open()
+        self.auth.change_password(old_password, new_password)
+
+    def password_problems(self, password: str, previous: str | None = None) -> list[str]:
+        """What the server's rule (app.domain.passwords) says of a new password, in Japanese,
+        for the dialog to show as the clerk types; nothing is sent."""
+        return self.auth.policy.problems(password, self.operator.operator_id, previous)
+
+    def held_events(self) -> list[HeldEvent]:
+        """Events the server rejected or kept failing on (quarantined), for the supervisor."""
+        self._require(Permission.APPROVE)
+        return self.cache.outbox_held()
+
+    def requeue_event(self, event_id: str, reason: str) -> None:
+        """A supervisor puts a held event back in the queue (after the cause is fixed); the
+        decision and its reason are an audit entry in the same transaction."""
+        self._require(Permission.APPROVE)
+        text = normalise_reason(reason, "送信保留データの再送")
+        with self.cache.transaction():
+            self.cache.outbox_requeue(event_id)
+            self.audit(AuditAction.OUTBOX_REQUEUE, [event_id], reason=text)
 
     def queue_audit_batches(self) -> int:
         """Move unpushed audit entries into the outbox (durable there; the outbox delivers)."""
@@ -345,6 +424,46 @@ def _screen_hit(hit: SearchHit, shield: AddressShield) -> SearchHit:
     if not shield.hit_withheld(protected=hit.protected, address=hit.address):
         return hit
     return dataclasses.replace(hit, address=ADDRESS_WITHHELD, katagaki=None, address_withheld=True)
+
+
+_SEX_LABELS = {"male": "男", "female": "女"}
+_CRITERION_CHARS = 100
+
+
+def search_criteria(
+    *,
+    name: str = "",
+    birth: str = "",
+    sex: str | None = None,
+    address: str = "",
+    juminhyo_code: str = "",
+    include_removed: bool = True,
+    hits: int = 0,
+) -> str:
+    """The search's criteria for its audit entry (docs/audit.md "Search criteria"): which
+    fields were used and what was typed, so an auditor can tell a search that served a
+    counter visit from one that did not (DESIGN.md §8). The 住民票コード keeps its last four
+    digits only (the hits name the person); a 個人番号 is never a search criterion here."""
+
+    def cut(text: str) -> str:
+        text = " ".join(text.split())
+        return text if len(text) <= _CRITERION_CHARS else text[:_CRITERION_CHARS] + "…"
+
+    parts: list[str] = []
+    if name.strip():
+        parts.append(f"氏名「{cut(name)}」")
+    if birth.strip():
+        parts.append(f"生年月日「{cut(birth)}」")
+    if sex:
+        parts.append(f"性別「{_SEX_LABELS.get(sex, cut(sex))}」")
+    if address.strip():
+        parts.append(f"住所「{cut(address)}」")
+    code = juminhyo_code.strip()
+    if code:
+        parts.append(f"住民票コード「{'＊' * max(0, len(code) - 4)}{cut(code[-4:])}」")
+    if not include_removed:
+        parts.append("除票を除く")
+    return f"条件: {' '.join(parts) or 'なし'} / 該当 {hits}件"
 
 
 def _birth_criteria(text: str) -> dict[str, Any]:

@@ -13,6 +13,7 @@ Data directory layout (one per terminal):
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import socket
 from collections.abc import Callable
@@ -34,14 +35,28 @@ class TerminalError(DomainError):
     pass
 
 
+class FailureGuard(Protocol):
+    """app.store.keys.FailureGuard (the key slots' failure counts beside the secret)."""
+
+    def read(self) -> bytes | None: ...
+
+    def write(self, data: bytes) -> None: ...
+
+    def delete(self) -> None: ...
+
+
 class SecretStore(Protocol):
-    """Where the device secret lives: the OS keyring (app.store.keys.DeviceSecret)."""
+    """Where the device secret lives: the OS keyring (app.store.keys.DeviceSecret), or the
+    machine store on Windows (app.machine.secret.MachineSecretStore). The same place keeps the
+    key slots' failure counts (`failure_guard()`), out of reach of a restored keyslots.json."""
 
     def get(self) -> bytes | None: ...
 
     def get_or_create(self) -> bytes: ...
 
     def delete(self) -> None: ...
+
+    def failure_guard(self) -> FailureGuard: ...
 
 
 SecretStoreFactory = Callable[[str], SecretStore]
@@ -111,6 +126,20 @@ class TerminalConfig:
 
     def save(self, files: TerminalFiles) -> None:
         atomic_write_text(files.config, json.dumps(asdict(self), ensure_ascii=False, indent=2))
+
+
+def make_private(files: TerminalFiles) -> None:
+    """POSIX: the terminal's folder 0700 and its files 0600, tightened at every login (folders
+    and files of earlier versions were 0755 / 0644). Windows: the folder's ACL from enrollment
+    (app.machine) already admits only the program's users; nothing to do here."""
+    if os.name == "nt":
+        return
+    folder = files.data_dir
+    if folder.stat().st_mode & 0o077:
+        folder.chmod(0o700)
+    for entry in folder.iterdir():
+        if entry.is_file() and not entry.is_symlink() and entry.stat().st_mode & 0o077:
+            entry.chmod(0o600)
 
 
 def _pem_fingerprint(pem: str) -> str:

@@ -9,6 +9,7 @@ never names or numbers (the 個人番号 is never an entry field).
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import json
 import threading
@@ -36,6 +37,7 @@ from app.domain.audit_chain import (
     verifier_for,
     verify_chain,
 )
+from app.sync.protocol import AuditHead
 
 # The terminal's entries are the chain's entries (the names the store's callers use).
 AuditEntry = ChainEntry
@@ -290,6 +292,19 @@ class AuditChain:
         """
         verifier = verifier_for(public_key) if public_key is not None else None
         return verify_chain(self.entries(), verifier, terminal_no=self.terminal_no)
+
+    def signed_head(self, at: datetime | None = None) -> AuditHead:
+        """Where the chain ends now (last seq and hash; seq 0 and the genesis hash when empty),
+        signed with the terminal key: sent to the server after every sync round."""
+        last_seq, last_hash = self.head()
+        head = AuditHead(
+            terminal_no=self.terminal_no,
+            last_seq=last_seq,
+            last_hash=last_hash,
+            at=_iso(at) if at is not None else _now_iso(),
+        )
+        signature = base64.b64encode(self._sign(head.signed_bytes())).decode("ascii")
+        return head.model_copy(update={"signature_b64": signature})
 
     def pending_count(self) -> int:
         rows = self._fetch("SELECT COUNT(*) FROM audit_entries WHERE pushed = 0")

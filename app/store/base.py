@@ -72,6 +72,11 @@ class CacheBase:
                 self._depth = 0
                 if relaxed:
                     self._conn.execute("PRAGMA synchronous = FULL")
+                self._after_transaction()
+
+    def _after_transaction(self) -> None:
+        """After the outermost COMMIT or ROLLBACK (the outbox's status file, app/store/outbox.py).
+        Must not raise: the transaction's outcome is decided by then."""
 
     def optimize(self) -> None:
         """Refresh the planner's statistics (after an initial sync; cheap otherwise)."""

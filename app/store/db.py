@@ -26,11 +26,13 @@ import sqlcipher3
 
 from app.fileio import fsync_dir, fsync_file, replace_file
 
+from .approvals import ApprovalsMixin
 from .base import CacheBase
 from .errors import CacheCorrupt, OutboxNotEmpty, StoreError, WrongKey
 from .issuances import IssuancesMixin
 from .migrations import LATEST_VERSION, migrate
 from .notifications import NotificationsMixin
+from .outbox_status import status_path
 from .protection import ProtectionMixin
 from .residents import ResidentsMixin
 from .search import SearchMixin
@@ -63,7 +65,13 @@ def slots_path(data_dir: str | os.PathLike[str]) -> Path:
 
 
 class Cache(
-    ResidentsMixin, SearchMixin, IssuancesMixin, ProtectionMixin, NotificationsMixin, CacheBase
+    ResidentsMixin,
+    SearchMixin,
+    IssuancesMixin,
+    ApprovalsMixin,
+    ProtectionMixin,
+    NotificationsMixin,
+    CacheBase,
 ):
     """The local cache. Methods (see the mixins and docs/store.md):
 
@@ -72,8 +80,9 @@ class Cache(
     household_of_person, find_by_juminhyo_code, find_by_my_number, counts; search;
     anti-entropy: bucket_digest, households_in_bucket, replace_bucket; outbox_*, notices,
     acknowledge_notice; next_issuance_no, record_issuance, issuance, issuances_on,
-    void_issuance; record_notification, notifications_filed, notification_filed,
-    unseen_notification_decisions, mark_notifications_seen; transaction, connection, close.
+    void_issuance; grant_approval, granted_approval, consume_approval; record_notification,
+    notifications_filed, notification_filed, unseen_notification_decisions,
+    mark_notifications_seen; transaction, connection, close.
     """
 
     def __init__(
@@ -90,6 +99,7 @@ class Cache(
         self._reconnect = reconnect
         self._opener = opener
         self._load_state()
+        self.write_outbox_status()  # a cache made by an older version gets its file here
 
     def _load_state(self) -> None:
         tag_key = self._meta_get("my_number_tag_key")
@@ -224,6 +234,7 @@ def _connect(path: Path, dek: bytes | None, *, create: bool = False) -> tuple[An
         reconnect = plain
     else:
         hex_key = _check_dek(dek)
+        _private_file(path, create=create)
         formats = (_FORMAT,) if create else (_FORMAT, _LEGACY)
         for i, settings in enumerate(formats):
             try:
@@ -245,6 +256,21 @@ def _connect(path: Path, dek: bytes | None, *, create: bool = False) -> tuple[An
     # Decrypted pages kept in memory: every miss costs a decryption (see PAGE_CACHE_KIB).
     conn.execute(f"PRAGMA cache_size = -{PAGE_CACHE_KIB}")
     return conn, reconnect
+
+
+def _private_file(path: Path, *, create: bool) -> None:
+    """POSIX: the cache file is 0600 before SQLite opens it (SQLite gives its -wal and -shm
+    the main file's mode); an older file made 0644 is tightened. Windows: the folder's ACL."""
+    if os.name == "nt":
+        return
+    if create:
+        with contextlib.suppress(FileExistsError):
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        return
+    for name in (str(path), str(path) + "-wal", str(path) + "-shm"):
+        with contextlib.suppress(FileNotFoundError):
+            if os.stat(name).st_mode & 0o077:
+                os.chmod(name, 0o600)
 
 
 def _open(path: Path, dek: bytes | None, *, create: bool) -> Cache:
@@ -346,3 +372,4 @@ def wipe(data_dir: str | os.PathLike[str], cache: Cache, device_secret: Any = No
             os.remove(target)
     for part in base.glob(f"{CACHE_FILE}.snapshot-*"):  # an initial sync's download
         os.remove(part)
+    status_path(db).unlink(missing_ok=True)

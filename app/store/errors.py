@@ -78,3 +78,16 @@ class SlotDeleted(StoreError):
             "パスワードを5回間違えたため、この端末のオフライン用の鍵を削除しました。"
             "オンラインでログインしてください。"
         )
+
+
+class SlotRolledBack(SlotDeleted):
+    """The key-slot file holds a slot its failure guard does not know (put back from a copy):
+    deleted like a slot after five failures, with its own message."""
+
+    def __init__(self) -> None:
+        StoreError.__init__(
+            self,
+            "この端末のオフライン用の鍵ファイルが、記録されている状態と一致しません"
+            "(古い写しで置き換えられた可能性があります)。鍵を削除しました。"
+            "オンラインでログインしてください。",
+        )

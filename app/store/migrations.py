@@ -346,11 +346,52 @@ _V10 = [
     "CREATE INDEX notifications_unseen ON notifications(seen) WHERE seen = 0",
 ]
 
-# v11 (issue 17): the address keys become app.domain.addresses.search_key (「3丁目6番19号」
+# v11 (issue 21): supervisor approvals as one-time tokens (granted at approval, consumed in the
+# issuance's transaction: one approval, one certificate); the outbox learns to set aside an
+# event that keeps failing with 5xx or unreadable answers (attempts, next_attempt_at, state
+# 'quarantined') so that it never blocks the events behind it. SQLite cannot change a CHECK:
+# the outbox is rebuilt with its rows and sequence.
+_V11 = [
+    """CREATE TABLE approvals (
+        approval_id TEXT PRIMARY KEY,
+        approver_id TEXT NOT NULL,
+        operator_id TEXT NOT NULL,
+        granted_at TEXT NOT NULL,
+        expires_at TEXT NOT NULL,
+        token TEXT NOT NULL,
+        consumed_at TEXT,
+        issuance_no TEXT UNIQUE
+    )""",
+    """CREATE TABLE outbox_v11 (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        event_id TEXT NOT NULL UNIQUE,
+        type TEXT NOT NULL,
+        body TEXT NOT NULL,
+        state TEXT NOT NULL DEFAULT 'pending'
+            CHECK (state IN ('pending', 'rejected', 'quarantined')),
+        reason TEXT,
+        added_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at TEXT
+    )""",
+    """INSERT INTO outbox_v11(seq, event_id, type, body, state, reason, added_at, updated_at)
+        SELECT seq, event_id, type, body, state, reason, added_at, updated_at FROM outbox""",
+    # The sequence goes on from where the old table's was (a deleted event's seq is not reused).
+    "DELETE FROM sqlite_sequence WHERE name = 'outbox_v11'",
+    """INSERT INTO sqlite_sequence(name, seq)
+        SELECT 'outbox_v11', seq FROM sqlite_sequence WHERE name = 'outbox'""",
+    "DROP TABLE outbox",
+    "ALTER TABLE outbox_v11 RENAME TO outbox",
+    "CREATE INDEX outbox_state ON outbox(state, seq)",
+]
+
+
+# v12 (issue 17): the address keys become app.domain.addresses.search_key (「3丁目6番19号」
 # and 「3-6-19」 alike, kanji numerals before 条・丁目・番・号 as digits) instead of address_key:
 # recomputed for every household, then copied to its persons (whose covering indexes the
 # search walks). `migrate` gives the steps the fold as the SQL function madoguchi_search_key.
-_V11 = [
+_V12 = [
     """UPDATE households SET address_key = madoguchi_search_key(address),
         katagaki_key = CASE WHEN katagaki IS NULL OR katagaki = '' THEN NULL
                             ELSE madoguchi_search_key(katagaki) END""",
@@ -361,7 +402,7 @@ _V11 = [
 ]
 
 MIGRATIONS: Sequence[Sequence[str]] = (
-    _V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8, _V9, _V10, _V11
+    _V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8, _V9, _V10, _V11, _V12
 )  # fmt: skip
 LATEST_VERSION = len(MIGRATIONS)
 
@@ -373,7 +414,7 @@ def migrate(conn: Any, upto: int = LATEST_VERSION) -> int:
     its own BEGIN IMMEDIATE … COMMIT with the user_version bump.
     """
     current = int(conn.execute("PRAGMA user_version").fetchone()[0])
-    # The domain's pure folds, for the steps that recompute stored keys (v11).
+    # The domain's pure folds, for the steps that recompute stored keys (v12).
     conn.create_function("madoguchi_search_key", 1, search_key, deterministic=True)
     for step in range(current, upto):
         conn.execute("BEGIN IMMEDIATE")

@@ -469,7 +469,7 @@ class ResidentsMixin(CacheBase):
     # -- rows ---------------------------------------------------------------------------------
 
     def _prepare_household(self, h: Household, raw: str) -> PreparedHousehold:
-        # The stored address keys (v11): 「3丁目6番19号」 and 「3-6-19」 fold alike.
+        # The stored address keys (v12): 「3丁目6番19号」 and 「3-6-19」 fold alike.
         akey = search_key(h.address)
         kkey = search_key(h.katagaki) if h.katagaki else None
         row = (

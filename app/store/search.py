@@ -9,7 +9,7 @@ household and kana so that filtering never leaves the table:
   ("山田" matches the family key exactly, and 山田太郎 etc. as prefixes; "タロウ" finds the
   given name);
 - addresses folded by `app.domain.addresses.search_key` (NFKC, no spaces, the 街区 either way:
-  「3丁目6番19号」 and 「3-6-19」 alike; schema v11 recomputed the stored keys), matched as a
+  「3丁目6番19号」 and 「3-6-19」 alike; schema v12 recomputed the stored keys), matched as a
   prefix on the 住所 or on the 方書.
 
 Ranking: exact name matches before prefix matches, residents before 除票, then by kana.

@@ -20,6 +20,7 @@ LOCAL_TABLES = (
     "issuances",
     "audit_entries",
     "notifications",
+    "approvals",
 )
 # Meta rows the terminal writes itself (CacheBase.set_local_state).
 LOCAL_META = "local:%"

@@ -58,8 +58,11 @@ from app.sync.protocol import (
     PROTOCOL_VERSION,
     PROTOCOL_VERSION_HEADER,
     SESSION_HEADER,
+    AuditHead,
+    AuditHeadAnswer,
     BucketRecords,
     CertificateInfo,
+    ChangePasswordRequest,
     ChangesPage,
     Digest,
     EnrollRequest,
@@ -306,6 +309,15 @@ class SyncClient:
         self.session_token = answer.session_token
         return answer
 
+    def change_password(self, old_password: str, new_password: str) -> SessionResponse:
+        """POST /v1/password: the session's operator replaces their password (also the way out
+        of `must_change_password`); the answer is a new session, which this client keeps."""
+        body = ChangePasswordRequest(old_password=old_password, new_password=new_password)
+        response = self._request("POST", "/password", json=body.model_dump(mode="json"))
+        answer = self._parse(SessionResponse, response)
+        self.session_token = answer.session_token
+        return answer
+
     def logout(self) -> None:
         self.session_token = None
 
@@ -434,6 +446,11 @@ class SyncClient:
     def discard_snapshot(self, snapshot_id: str) -> None:
         """Tell the server this terminal has taken its copy (the server deletes it)."""
         self._request("DELETE", f"/snapshot/{snapshot_id}")
+
+    def send_audit_head(self, head: AuditHead) -> AuditHeadAnswer:
+        """POST /v1/audit/head: where this terminal's audit chain ends (signed)."""
+        response = self._request("POST", "/audit/head", json=head.model_dump(mode="json"))
+        return self._parse(AuditHeadAnswer, response)
 
     def certificate(self, issuance_no: str) -> CertificateInfo:
         path = "/certificates/" + quote(issuance_no, safe="")

@@ -11,13 +11,9 @@ Guarantees, and where they come from:
   "Snapshot"): a resumable download checked by SHA-256, taken as the cache in one step
   (`cache.adopt_snapshot`), then the feed from the snapshot's seq. Otherwise, or when the
   snapshot cannot be used, the feed from 0 in bulk mode.
-- Push never loses or duplicates an event: events stay in the outbox until the server answered
-  them; the server deduplicates by `event_id`, so a batch re-sent after a cut connection comes
-  back `duplicate`. Network errors, 5xx and unreadable answers are retried with exponential
-  backoff and full jitter, a bounded number of times. A batch the server refuses as a whole
-  (400/413/422) is split in halves until the offending event is alone; that one is recorded as
-  `rejected` with the server's reason: kept and shown, never retried automatically, never
-  blocking the queue.
+- Push never loses or duplicates an event, and one event never blocks the outbox
+  (app/sync/push.py, the push half of this class: retries, splitting a refused batch, holding
+  back and quarantining an event the server keeps failing on).
 - Anti-entropy compares `client.digest()` with `cache.bucket_digest()` and replaces the
   differing buckets from `client.records(k)`. A server restored from an older backup (its
   `latest_seq` is below our cursor) is detected: the cursor moves back to the server's head
@@ -59,17 +55,17 @@ from app.sync.protocol import (
     ChangeItem,
     ChangesPage,
     Digest,
-    Event,
-    EventResult,
-    EventsResponse,
     Policy,
     bucket_digest,
     bucket_of,
 )
+from app.sync.push import PushMixin, is_revocation
 from app.sync.results import PullResult, PushResult, RepairResult, SyncReport, SyncStatus
 from app.sync.retry import (
+    DEFAULT_EVENT_BACKOFF,
     DEFAULT_RETRY,
     Cancel,
+    EventBackoff,
     Retrier,
     RetryCounter,
     RetryPolicy,
@@ -92,8 +88,6 @@ DELTA_PAGE_LIMIT = 250
 # 23.3–24.3 s with 14–28 ms.
 INITIAL_PAGE_LIMIT = DEFAULT_PAGE_LIMIT
 
-# Whole-batch refusals that name no event: split the batch to find the one at fault.
-SPLIT_STATUSES = frozenset({400, 413, 422})
 
 __all__ = [
     "Cancel",
@@ -110,12 +104,7 @@ __all__ = [
 ]
 
 
-def _revocation(exc: ServerRejected) -> bool:
-    """A 403 that says this terminal is revoked (the server refuses it on every request)."""
-    return exc.status == 403 and "revoked" in (exc.code or "").lower()
-
-
-class SyncEngine:
+class SyncEngine(PushMixin):
     def __init__(
         self,
         cache: SyncCache,
@@ -127,6 +116,7 @@ class SyncEngine:
         initial_page_limit: int = INITIAL_PAGE_LIMIT,
         batch_size: int = MAX_EVENTS_PER_BATCH,
         retry: RetryPolicy = DEFAULT_RETRY,
+        event_backoff: EventBackoff = DEFAULT_EVENT_BACKOFF,
         anti_entropy_every: int = 12,
         prefetch: bool = True,
         use_snapshot: bool = True,
@@ -147,11 +137,12 @@ class SyncEngine:
         self.prefetch = prefetch
         self.use_snapshot = use_snapshot
         self._retrier = Retrier(retry, sleep=sleep, rng=rng)
+        self.event_backoff = event_backoff
         self._lock = threading.RLock()
         self._runs = 0
         self._store_rule_ok: bool | None = None
-        # (last complete pull, policy, outbox length) as last read, for snapshot()
-        self._known: tuple[datetime | None, Policy, int] = (None, Policy(), 0)
+        # (last complete pull, policy, outbox length, held) as last read, for snapshot()
+        self._known: tuple[datetime | None, Policy, int, int] = (None, Policy(), 0, 0)
         self._running = False
         self._online: bool | None = None
         self._last_sync_at: datetime | None = None
@@ -192,7 +183,7 @@ class SyncEngine:
                 result.cancelled = True
             except ServerRejected as exc:
                 result.error = exc
-                result.terminal_revoked = _revocation(exc)
+                result.terminal_revoked = is_revocation(exc)
             except (ServerUnreachable, ServerFailed, MalformedAnswer) as exc:
                 result.error = exc
             log.info(
@@ -316,87 +307,6 @@ class SyncEngine:
                 # Only our own item: the feed carries every terminal's (without terminal_no
                 # the 403 on the next request is what tells us).
                 result.terminal_revoked = bool(item.data and item.data.get("revoked"))
-
-    # -- push ---------------------------------------------------------------------------------
-
-    def push(self, cancel: Cancel | None = None) -> PushResult:
-        """Send the outbox in batches until it is empty (or the server cannot be reached)."""
-        with self._lock:
-            result = PushResult()
-            tried: set[str] = set()
-            try:
-                while True:
-                    if is_cancelled(cancel):
-                        raise SyncCancelled
-                    pending = self.cache.outbox_pending(self.batch_size)
-                    batch = [e for e in pending if e.event_id not in tried]
-                    if not batch:
-                        break
-                    tried.update(e.event_id for e in batch)
-                    self._send(batch, result, cancel)
-            except SyncCancelled:
-                result.cancelled = True
-            except ServerRejected as exc:
-                result.error = exc
-                result.terminal_revoked = _revocation(exc)
-            except (ServerUnreachable, ServerFailed, MalformedAnswer) as exc:
-                result.error = exc
-            result.remaining = self.cache.outbox_count()
-            result.notices = [
-                conflict_notice(e, r, self._current_version) for e, r in result.conflicts
-            ]
-            log.info(
-                "sync push: %d sent, %d accepted, %d duplicate, %d conflict, %d rejected, %d left",
-                result.sent,
-                result.accepted,
-                result.duplicate,
-                len(result.conflicts),
-                len(result.rejected),
-                result.remaining,
-            )
-            return result
-
-    def _send(self, batch: list[Event], result: PushResult, cancel: Cancel | None) -> None:
-        try:
-            response: EventsResponse = self._call(
-                "events", lambda: self.client.push_events(batch), cancel, result
-            )
-        except ServerRejected as exc:
-            if exc.status not in SPLIT_STATUSES:
-                raise
-            if len(batch) > 1:
-                mid = len(batch) // 2
-                self._send(batch[:mid], result, cancel)
-                self._send(batch[mid:], result, cancel)
-                return
-            # This one event is what the server refuses: keep it as rejected, go on.
-            refused = EventResult(event_id=batch[0].event_id, status="rejected", reason=exc.message)
-            response = EventsResponse(results=[refused])
-            log.warning(
-                "sync push: event %s refused as a batch of one (%s)", batch[0].event_id, exc.status
-            )
-        result.batches += 1
-        result.sent += len(batch)
-        by_id = {e.event_id: e for e in batch}
-        answered: dict[str, EventResult] = {}
-        for r in response.results:
-            if r.event_id in by_id and r.event_id not in answered:
-                answered[r.event_id] = r
-            else:
-                log.warning("sync push: unexpected result for event %s ignored", r.event_id)
-        self.cache.outbox_record_results(list(answered.values()))
-        for r in answered.values():
-            if r.status == "accepted":
-                result.accepted += 1
-            elif r.status == "duplicate":
-                result.duplicate += 1
-            elif r.status == "conflict":
-                result.conflicts.append((by_id[r.event_id], r))
-                log.warning("sync push: event %s accepted with conflict", r.event_id)
-            else:
-                result.rejected.append(r)
-                log.warning("sync push: event %s rejected", r.event_id)
-        result.unanswered.extend(eid for eid in by_id if eid not in answered)
 
     # -- anti-entropy -------------------------------------------------------------------------
 
@@ -527,6 +437,8 @@ class SyncEngine:
         # The pages applied above are in the cache's write-ahead log; copy them back into the
         # file now, in this background operation and off the cache's lock.
         self.cache.checkpoint()
+        # The uninstaller's count (app/store/outbox_status.py), fresh after every round.
+        self.cache.write_outbox_status()
         errors = [p.error for p in (push, pull, repair) if p is not None and p.error is not None]
         online = not any(isinstance(e, ServerUnreachable | ServerFailed) for e in errors)
         # From this round (our own feed item, or the server's 403), not from the cache's flag.
@@ -550,7 +462,12 @@ class SyncEngine:
             (getattr(e, "message", None) or type(e).__name__ for e in errors), None
         )
         fresh = self.freshness(finished)
-        self._known = (fresh.last_complete_pull, self.cache.policy(), outbox)
+        self._known = (
+            fresh.last_complete_pull,
+            self.cache.policy(),
+            outbox,
+            self.cache.outbox_held_count(),
+        )
         return SyncReport(
             started_at=started,
             finished_at=finished,
@@ -577,13 +494,14 @@ class SyncEngine:
             self.cache.last_complete_pull(),
             self.cache.policy(),
             self.cache.outbox_count(),
+            self.cache.outbox_held_count(),
         )
         return self.snapshot(now)
 
     def snapshot(self, now: datetime | None = None) -> SyncStatus:
         """Status from what the engine last saw; never touches the cache: safe on the GUI
         thread at any time (outbox length as of the last sync/status())."""
-        last_pull, policy, outbox = self._known
+        last_pull, policy, outbox, held = self._known
         return SyncStatus(
             online=self._online,
             last_sync_at=self._last_sync_at,
@@ -591,4 +509,5 @@ class SyncEngine:
             freshness=freshness(last_pull, policy, now or self.clock()),
             outbox_count=outbox,
             running=self._running,
+            held_count=held,
         )

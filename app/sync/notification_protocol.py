@@ -18,7 +18,8 @@ from pydantic import Field, PlainSerializer, PlainValidator, WithJsonSchema, mod
 
 from app.domain.errors import ValidationError
 from app.domain.notifications import NotificationDraft, Procedure, draft_to_dict, parse_draft
-from app.sync.protocol import EVENT_PAYLOADS, WireDatetime
+from app.sync.protocol import EVENT_PAYLOADS, WireDatetime, WireText
+from app.sync.protocol import WireAnswer as _Answer
 from app.sync.protocol import WireModel as _Model
 
 NOTIFICATION_FILED: Final = "notification_filed"
@@ -88,7 +89,16 @@ class NotificationFiledPayload(_Model):
 EVENT_PAYLOADS[NOTIFICATION_FILED] = NotificationFiledPayload
 
 
-class NotificationConflict(_Model):
+class AcknowledgedFinding(_Answer):
+    """FiledFinding as the server answers it (NotificationDetail): a newer server may add a
+    field (issue 21 item 9), which the strict request model would refuse."""
+
+    code: str
+    field: str
+    message: str
+
+
+class NotificationConflict(_Answer):
     kind: Literal["version_moved", "missing", "not_resident", "household_changed", "pending"]
     message: str
     person_id: str | None = None
@@ -96,7 +106,7 @@ class NotificationConflict(_Model):
     other_notification_id: str | None = None  # kind "pending": the 届出 that came first
 
 
-class NotificationSummary(_Model):
+class NotificationSummary(_Answer):
     """One row of the head office's list (GET /v1/notifications, the 審査 tab, the CLI).
     Ids and dates only: the reviewer opens the 届出 to see names."""
 
@@ -114,7 +124,7 @@ class NotificationSummary(_Model):
     late: bool = False  # filed past the time limit (過料 notice)
 
 
-class NotificationDecision(_Model):
+class NotificationDecision(_Answer):
     """The head office's answer, on the feed (kind "notification") for every terminal; the
     filing terminal shows it to the clerk. No names: ids, the state, the reason."""
 
@@ -129,13 +139,13 @@ class NotificationDecision(_Model):
     person_ids: dict[str, str] = Field(default_factory=dict)  # draft key → allocated person_id
 
 
-class NotificationList(_Model):
+class NotificationList(_Answer):
     """GET /v1/notifications (審査 role)."""
 
     items: list[NotificationSummary]
 
 
-class NotificationStep(_Model):
+class NotificationStep(_Answer):
     """One step of a 届出 at the server (its own audit: filed, conflict, confirmed, returned)."""
 
     step: str
@@ -145,14 +155,14 @@ class NotificationStep(_Model):
     detail: str | None = None
 
 
-class NotificationDetail(_Model):
+class NotificationDetail(_Answer):
     """GET /v1/notifications/{id} (審査 role): the 届出 and the register as it is now, side by
     side; `conflicts` are computed now (the register may have moved since the filing)."""
 
     summary: NotificationSummary
     draft: Draft
     form_digest: str
-    acknowledged: list[FiledFinding] = Field(default_factory=list)
+    acknowledged: list[AcknowledgedFinding] = Field(default_factory=list)
     move_out_certificate_no: str | None = None
     households: list[dict[str, Any]] = Field(default_factory=list)  # interchange format, now
     conflicts: list[NotificationConflict] = Field(default_factory=list)
@@ -170,4 +180,4 @@ class ConfirmRequest(_Model):
 class ReturnRequest(_Model):
     """POST /v1/notifications/{id}/return (審査 role): back to the filing terminal."""
 
-    reason: str = Field(min_length=1, max_length=500)
+    reason: Annotated[WireText, Field(min_length=1, max_length=500)]

@@ -18,6 +18,7 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -25,8 +26,11 @@ from pydantic import (
     PrivateAttr,
     StrictInt,
     ValidationError,
+    field_validator,
     model_validator,
 )
+
+from app.domain.text import control_character
 
 PROTOCOL_VERSION = 1
 API_PREFIX = "/v1"
@@ -93,17 +97,61 @@ def _iso_only(value: Any) -> Any:
 # A datetime on the wire in requests: an ISO 8601 string only.
 WireDatetime = Annotated[datetime, BeforeValidator(_iso_only)]
 
+# Column limits of the server's database (server/tables.py): a value past them is refused at the
+# boundary (422 / a rejected event) instead of failing in the database (500).
+INT32_MAX = 2**31 - 1
+MAX_REASON_CHARS = 1000
+MAX_DETAILS_CHARS = 4096
+UUID_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+
+
+def _plain(value: str) -> str:
+    if control_character(value) is not None:
+        raise ValueError("control characters are not allowed")
+    return value
+
+
+def _text(value: str) -> str:
+    if control_character(value, allow_layout=True) is not None:
+        raise ValueError("control characters are not allowed")
+    return value
+
+
+# The same rules as JSON Schema patterns (docs/openapi.json says what the server accepts); the
+# validators also refuse lone surrogates, which a pattern cannot name.
+_PLAIN_PATTERN = r"^[^\x00-\x1f\x7f]*$"
+_TEXT_PATTERN = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
+# An id or a short code: no control characters, at most a String(64) column.
+WireId = Annotated[
+    str, Field(min_length=1, max_length=64, pattern=_PLAIN_PATTERN), AfterValidator(_plain)
+]
+# Free text typed by a person (a reason): tabs and line breaks allowed, nothing else below 0x20.
+WireText = Annotated[
+    str, Field(max_length=MAX_REASON_CHARS, pattern=_TEXT_PATTERN), AfterValidator(_text)
+]
+
 
 class _Model(BaseModel):
-    # Unknown keys from the other side are errors: a malformed answer must not pass silently.
+    """What the server parses from terminals: unknown keys are errors (a malformed or forged
+    request must not pass silently)."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-# The base of every wire model, for the protocol's other modules (notification_protocol.py).
+class _Answer(BaseModel):
+    """What a terminal parses from the server: unknown keys are ignored, so that a newer server
+    may add an optional field without stopping every older terminal (issue 21 item 9)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+# The bases for the protocol's other modules (notification_protocol.py): WireModel for what the
+# server reads from terminals (strict), WireAnswer for what terminals read from the server.
 WireModel = _Model
+WireAnswer = _Answer
 
 
-class Policy(_Model):
+class Policy(_Answer):
     """Per-municipality policy, pushed through the change feed (kind="policy")."""
 
     max_staleness_hours: int = 24
@@ -117,14 +165,16 @@ class Policy(_Model):
 
 
 class EnrollRequest(_Model):
-    token: str
-    csr_pem: str
+    token: str = Field(max_length=256)
+    csr_pem: str = Field(max_length=16384)
     # The terminal's database key (DEK), base64; the server keeps it under its master key.
-    escrowed_dek_b64: str
-    hostname: str = ""
+    escrowed_dek_b64: str = Field(max_length=128)
+    hostname: Annotated[
+        str, Field(max_length=255, pattern=_PLAIN_PATTERN), AfterValidator(_plain)
+    ] = ""
 
 
-class EnrollResponse(_Model):
+class EnrollResponse(_Answer):
     terminal_no: str
     certificate_pem: str
     ca_chain_pem: str
@@ -132,12 +182,24 @@ class EnrollResponse(_Model):
     municipality_name: str
 
 
+# Longer than any password the policy accepts (app/domain/passwords.py), short enough that hashing
+# it is no denial of service.
+MAX_PASSWORD_CHARS = 1024
+
+
 class SessionRequest(_Model):
-    operator_id: str
-    password: str
+    operator_id: WireId
+    password: str = Field(max_length=MAX_PASSWORD_CHARS)
 
 
-class OperatorProfile(_Model):
+class ChangePasswordRequest(_Model):
+    """POST /v1/password: the operator of the session changes their own password."""
+
+    old_password: str = Field(max_length=MAX_PASSWORD_CHARS)
+    new_password: str = Field(max_length=MAX_PASSWORD_CHARS)
+
+
+class OperatorProfile(_Answer):
     operator_id: str
     display_name: str
     roles: tuple[str, ...]
@@ -146,15 +208,19 @@ class OperatorProfile(_Model):
     # Operator changes ride the feed; the household data never carries passwords.
 
 
-class SessionResponse(_Model):
+class SessionResponse(_Answer):
     session_token: str
     operator: OperatorProfile
+    # Empty while must_change_password: the DEK comes with the session after the change.
     dek_b64: str
     policy: Policy
     server_time: datetime
+    # An administrator reset the password: every call but POST /v1/password is refused (403
+    # password_change_required) until the operator has chosen a new one. Sent only when true.
+    must_change_password: bool = False
 
 
-class ChangeItem(_Model):
+class ChangeItem(_Answer):
     seq: int
     kind: ChangeKind
     key: str  # household_id, operator_id, "policy" or terminal_no
@@ -173,7 +239,7 @@ class ChangeItem(_Model):
         return None if self.data is None else msgspec.json.encode(self.data)
 
 
-class ChangesPage(_Model):
+class ChangesPage(_Answer):
     items: list[ChangeItem]
     # The cursor to ask with next: the last item's seq while has_more; when the page ends the
     # feed it is latest_seq (older changes of a record are compacted away, so the seqs up to
@@ -184,7 +250,8 @@ class ChangesPage(_Model):
     latest_seq: int
 
 
-class _WireItem(msgspec.Struct, forbid_unknown_fields=True):
+# Unknown fields of a newer server are skipped, as _Answer does.
+class _WireItem(msgspec.Struct):
     seq: int
     kind: ChangeKind
     key: str
@@ -193,7 +260,7 @@ class _WireItem(msgspec.Struct, forbid_unknown_fields=True):
     data: msgspec.Raw = msgspec.Raw(b"null")
 
 
-class _WirePage(msgspec.Struct, forbid_unknown_fields=True):
+class _WirePage(msgspec.Struct):
     items: list[_WireItem]
     next_after: int
     has_more: bool
@@ -241,15 +308,19 @@ def parse_changes_page(content: bytes) -> ChangesPage:
 
 
 class Event(_Model):
-    event_id: str = Field(min_length=36, max_length=36)  # UUID, the idempotency key
+    event_id: str = Field(pattern=UUID_PATTERN)  # UUID (lower case), the idempotency key
     type: EventType
     occurred_at: WireDatetime
-    operator_id: str
-    terminal_no: str
+    operator_id: WireId
+    terminal_no: Annotated[
+        str, Field(min_length=1, max_length=8, pattern=_PLAIN_PATTERN), AfterValidator(_plain)
+    ]
     # person_id → the 住民票版数 the terminal relied on (for conflicts).
-    relied_versions: dict[str, StrictInt] = Field(default_factory=dict)
+    relied_versions: dict[WireId, Annotated[StrictInt, Field(ge=0, le=INT32_MAX)]] = Field(
+        default_factory=dict, max_length=100
+    )
     # Marked when issued past max_staleness with a supervisor's approval.
-    stale_approved_by: str | None = None
+    stale_approved_by: WireId | None = None
     payload: dict[str, Any] = Field(default_factory=dict)
 
 
@@ -257,17 +328,17 @@ class EventsBatch(_Model):
     events: list[Event] = Field(max_length=MAX_EVENTS_PER_BATCH)
 
 
-class EventResult(_Model):
+class EventResult(_Answer):
     event_id: str
     status: EventStatus
     reason: str | None = None  # Japanese, shown to the clerk for rejected / conflict
 
 
-class EventsResponse(_Model):
+class EventsResponse(_Answer):
     results: list[EventResult]
 
 
-class Digest(_Model):
+class Digest(_Answer):
     bucket_count: int
     # hex SHA-256 over the sorted "(household_id, version)" lines of each bucket, exactly as
     # `bucket_digest` computes it: lines f"{household_id}\t{version}\n" sorted by household_id
@@ -275,12 +346,12 @@ class Digest(_Model):
     buckets: list[str]
 
 
-class BucketRecords(_Model):
+class BucketRecords(_Answer):
     bucket: int
     households: list[dict[str, Any]]
 
 
-class SnapshotInfo(_Model):
+class SnapshotInfo(_Answer):
     """A copy of the register prepared for one terminal's initial sync (docs/sync.md).
 
     The file is the terminal's own cache format (SQLCipher, keyed with the terminal's escrowed
@@ -296,7 +367,7 @@ class SnapshotInfo(_Model):
     created_at: datetime
 
 
-class CertificateInfo(_Model):
+class CertificateInfo(_Answer):
     issuance_no: str
     terminal_no: str
     operator_id: str
@@ -310,7 +381,7 @@ class CertificateInfo(_Model):
     delivery: Literal["counter", "mail"] = "counter"
 
 
-class ServerInfo(_Model):
+class ServerInfo(_Answer):
     """GET /v1/info: what an administrator confirms before enrolling a PC (no secrets)."""
 
     municipality_code: str
@@ -319,7 +390,7 @@ class ServerInfo(_Model):
     min_client_version: str | None = None
 
 
-class SealBundle(_Model):
+class SealBundle(_Answer):
     """GET /v1/seal: the 公印 image and the 市長's title and name, signed by the municipality's
     CA key over `app.domain.seal.seal_signed_bytes(...)`; the terminal verifies it with the CA
     it pinned at enrollment before printing it on an issued certificate."""
@@ -334,7 +405,7 @@ class SealBundle(_Model):
     signature_b64: str = Field(min_length=1, max_length=400)
 
 
-class ErrorBody(_Model):
+class ErrorBody(_Answer):
     """Body of every 4xx/5xx answer: a code for programs, a Japanese message for people."""
 
     code: str
@@ -398,23 +469,126 @@ class MailToInfo(_Model):
     person_id: str = Field(min_length=1, max_length=64)
 
 
+_TerminalNo = Annotated[
+    str, Field(min_length=1, max_length=8, pattern=_PLAIN_PATTERN), AfterValidator(_plain)
+]
+
+
+def _no_bool(value: Any) -> Any:
+    if isinstance(value, bool):
+        raise ValueError("a number, not true/false")
+    return value
+
+
+# An integer as JSON Schema means it (a number without fraction), never a boolean.
+_Count = Annotated[int, BeforeValidator(_no_bool)]
+
+
+def _stamp(value: str) -> str:
+    """An aware ISO 8601 time (audit_chain.canonical_at writes them)."""
+    try:
+        at = datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError("not an ISO 8601 time") from None
+    if at.tzinfo is None:
+        raise ValueError("a time without its time zone")
+    return value
+
+
+_Stamp = Annotated[
+    str,
+    Field(min_length=1, max_length=40, json_schema_extra={"format": "date-time"}),
+    AfterValidator(_plain),
+    AfterValidator(_stamp),
+]
+_Signature = Annotated[str, Field(max_length=256, pattern=r"^[A-Za-z0-9+/=]*$")]
+
+
+class AuditHead(_Model):
+    """POST /v1/audit/head, after every sync round: where this terminal's audit chain ends now
+    (its last seq and hash), signed with the terminal key. The server keeps the highest head it
+    has seen per terminal; a chain that later ends lower, or at the same seq with another hash,
+    or whose pushed entries go missing on the server, is a finding of `audit report`
+    (docs/audit.md "Chain heads")."""
+
+    terminal_no: _TerminalNo
+    last_seq: _Count = Field(ge=0, le=2**53 - 1)  # exact in a JSON number
+    last_hash: str = Field(pattern=r"^[0-9a-f]{64}$")
+    at: _Stamp  # canonical UTC ISO (audit_chain.canonical_at)
+    signature_b64: _Signature = ""
+
+    def signed_bytes(self) -> bytes:
+        from app.domain.audit_chain import canonical_json
+
+        body = self.model_dump(mode="json", exclude={"signature_b64"})
+        return b"madoguchi audit head v1\n" + canonical_json(body)
+
+
+class AuditHeadAnswer(_Answer):
+    """What the server made of a head: "ok", or the finding it recorded (Japanese)."""
+
+    status: Literal["ok", "finding"] = "ok"
+    message: str | None = None
+
+
+class ApprovalToken(_Model):
+    """A supervisor's approval (支援措置, a stale cache) as a one-time token bound to one request
+    (docs/sync.md "Approvals"): signed with the terminal key over `signed_bytes()`, granted in
+    the cache's approvals table, consumed in the issuance's transaction. The server checks the
+    signature, the binding against the payload, the approver's role and that no other event used
+    the same approval_id."""
+
+    approval_id: str = Field(pattern=UUID_PATTERN)
+    terminal_no: _TerminalNo
+    operator_id: WireId  # the clerk it was granted to
+    approver_id: WireId  # the supervisor
+    reason: WireText  # the supervisor's reason
+    grounds: list[WireId] = Field(
+        default_factory=list, max_length=4
+    )  # support_measure, stale_cache
+    issued_at: _Stamp  # canonical UTC ISO (audit_chain.canonical_at)
+    expires_at: _Stamp
+    # The request it is for: whose household, which persons and items, who asked, why.
+    household_id: WireId
+    person_ids: list[WireId] = Field(min_length=1, max_length=100)  # sorted
+    items: dict[WireId, list[WireId]] = Field(default_factory=dict, max_length=100)  # sorted
+    requester: RequesterInfo
+    purpose: PurposeInfo | None = None
+    signature_b64: _Signature = ""
+
+    def signed_bytes(self) -> bytes:
+        """What the terminal key signs: canonical JSON (the audit chain's form) of every field
+        but the signature, under a domain tag so no other signed thing can pass for it."""
+        from app.domain.audit_chain import canonical_json
+
+        body = self.model_dump(mode="json", exclude={"signature_b64"})
+        return b"madoguchi approval v1\n" + canonical_json(body)
+
+
 class CertificateIssuedPayload(_Model):
-    issuance_no: str = Field(min_length=1, max_length=64)  # "{terminal_no}-{yyyymmdd}-{seq}"
-    kind: str = Field(min_length=1, max_length=64)  # e.g. "juminhyo", "joshohyo"
-    person_ids: list[str] = Field(min_length=1, max_length=100)
+    issuance_no: WireId  # "{terminal_no}-{yyyymmdd}-{seq}"
+    kind: WireId  # e.g. "juminhyo", "joshohyo"
+    person_ids: list[WireId] = Field(min_length=1, max_length=100)
     copies: int = Field(ge=1, le=100)
-    fee_yen: int = Field(ge=0)
-    content_digest: str = Field(min_length=1, max_length=256)
+    fee_yen: int = Field(ge=0, le=INT32_MAX)
+    content_digest: Annotated[
+        str, Field(min_length=1, max_length=256, pattern=_PLAIN_PATTERN), AfterValidator(_plain)
+    ]
     # For the auditor and reconciliation: whose household, who asked, who approved.
-    household_id: str | None = Field(default=None, max_length=64)
-    requester_kind: str | None = Field(default=None, max_length=32)
-    approved_by: str | None = Field(default=None, max_length=64)
+    household_id: WireId | None = None
+    requester_kind: (
+        Annotated[str, Field(max_length=32, pattern=_PLAIN_PATTERN), AfterValidator(_plain)] | None
+    ) = None
+    approved_by: WireId | None = None
     # Issue 19: the requester as a person, the 請求事由, the article, and how it left.
     requester: RequesterInfo | None = None
     purpose: PurposeInfo | None = None
     rule: str | None = Field(default=None, max_length=32)
     delivery: Literal["counter", "mail"] = "counter"
     mail_to: MailToInfo | None = None
+    # Issue 21: the items printed per person, and the supervisor's approval it consumed.
+    items: dict[WireId, list[WireId]] | None = Field(default=None, max_length=100)
+    approval: ApprovalToken | None = None
 
     @model_validator(mode="after")
     def _mail_has_address(self) -> CertificateIssuedPayload:
@@ -424,23 +598,31 @@ class CertificateIssuedPayload(_Model):
 
 
 class CertificateVoidedPayload(_Model):
-    issuance_no: str = Field(min_length=1, max_length=64)
-    reason: str = ""
+    issuance_no: WireId
+    reason: WireText = ""
 
 
 class CardEventPayload(_Model):
     # 交付, 一時停止, 一時停止解除, 廃止, 回収, 返納 ... (recorded; J-LIS does the card itself)
-    action: str = Field(min_length=1, max_length=64)
-    person_id: str | None = None
+    action: WireId
+    person_id: WireId | None = None
+    # Ids and states only; bounded (stored as text on the server).
     details: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("details")
+    @classmethod
+    def _small(cls, value: dict[str, Any]) -> dict[str, Any]:
+        if len(msgspec.json.encode(value)) > MAX_DETAILS_CHARS:
+            raise ValueError(f"details larger than {MAX_DETAILS_CHARS} bytes of JSON")
+        return value
 
 
 class ReconciliationAckPayload(_Model):
     """The terminal has shown a conflict notice: by queue id, or every row of a conflicting
     event (the terminal knows the event_id from the `conflict` answer)."""
 
-    reconciliation_id: StrictInt | None = None
-    event_id: str | None = Field(default=None, min_length=36, max_length=36)
+    reconciliation_id: Annotated[StrictInt, Field(ge=1, le=INT32_MAX)] | None = None
+    event_id: str | None = Field(default=None, pattern=UUID_PATTERN)
 
 
 class AuditBatchPayload(_Model):

@@ -48,6 +48,10 @@ class PushResult:
     rejected: list[EventResult] = field(default_factory=list)
     # Events of a batch the server did not answer: still pending, sent again next time.
     unanswered: list[str] = field(default_factory=list)
+    # Events the server failed on alone (5xx, an unreadable answer) while it answered the
+    # rest: (event_id, error). Held back and counted; `quarantined` reached the limit now.
+    failing: list[tuple[str, Exception]] = field(default_factory=list)
+    quarantined: list[str] = field(default_factory=list)
     remaining: int = 0  # pending in the outbox afterwards
     cancelled: bool = False
     terminal_revoked: bool = False
@@ -106,6 +110,11 @@ class SyncReport:
             return getattr(err, "message", None) or "同期に失敗しました。"
         if not self.online:
             return "オフラインです。"
+        if self.push.quarantined:
+            return (
+                f"送信できないデータが{len(self.push.quarantined)}件あります。"
+                "監督者が「送信保留」で確認してください。"
+            )
         return f"同期しました(未送信 {self.outbox_count} 件)。"
 
 
@@ -119,3 +128,5 @@ class SyncStatus:
     freshness: Freshness
     outbox_count: int
     running: bool
+    # Rejected or quarantined events waiting for a supervisor (never sent on their own).
+    held_count: int = 0

@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Protocol, TypeVar
 
 from app.sync.errors import MalformedAnswer, ServerFailed, ServerRejected, ServerUnreachable
@@ -58,6 +59,24 @@ class RetryPolicy:
 
 
 DEFAULT_RETRY = RetryPolicy()  # frozen: one default shared safely
+
+
+@dataclass(frozen=True, slots=True)
+class EventBackoff:
+    """One event the server keeps failing on while it takes others (issue 21 item 5): held back
+    base·2^(n−1) after its nth failed attempt (at most `cap_seconds`), quarantined at the
+    `quarantine_after`th for a supervisor to look at."""
+
+    quarantine_after: int = 5
+    base_seconds: float = 60.0
+    cap_seconds: float = 1800.0
+
+    def retry_at(self, attempts: int, now: datetime) -> datetime:
+        delay = min(self.cap_seconds, self.base_seconds * (2 ** max(0, attempts - 1)))
+        return now + timedelta(seconds=delay)
+
+
+DEFAULT_EVENT_BACKOFF = EventBackoff()
 
 
 class Retrier:

@@ -10,7 +10,9 @@ trap 'rm -rf "$work"' EXIT
 # Every file of the bundle as a component under INSTALLDIR (wixl-heat writes the fragment).
 (cd "$bundle" && find . -type f | sed 's|^\./||' | sort) |
   wixl-heat -p "" --directory-ref INSTALLDIR --component-group Bundle --var var.SourceDir \
-    --win64 >"$work/bundle.wxs"
+    --win64 | sed -E 's|<File Id="fil[0-9A-F]+"( KeyPath="yes" Source="\$\(var\.SourceDir\)/madoguchi\.exe"/>)|<File Id="MadoguchiExe"\1|' >"$work/bundle.wxs"
+# madoguchi.exe gets a known File Id: the uninstall's CheckOutbox action runs it (madoguchi.wxs).
+grep -q 'File Id="MadoguchiExe"' "$work/bundle.wxs" || { echo "madoguchi.exe not in the bundle" >&2; exit 1; }
 # The city's provisioning file (server URL, CA fingerprint, municipality code) goes to
 # %ProgramData%\Madoguchi\provisioning.json. A file already there (edited by the administrator)
 # is never overwritten, and an uninstall leaves it: the component has no GUID, so Windows

@@ -11,6 +11,7 @@ from PySide6.QtCore import QDate
 from app.auth.permissions import PermissionDenied
 from app.store.audit import AuditAction, AuditChain
 from tests.auth.widget_support import sync_runner
+from tests.support.poll import QT_WAIT_MS
 from ui.audit_viewer import AuditViewer
 
 DAY = date(2026, 11, 26)
@@ -59,25 +60,25 @@ def test_filters_and_table(qtbot: Any, filled: AuditChain, terminal_key: Any) ->
     v.date_from.setDate(QDate(2026, 11, 25))
     v.date_to.setDate(QDate(2026, 11, 27))
     v.refresh()
-    qtbot.waitUntil(lambda: v.status.text() == "6 件", timeout=3000)
+    qtbot.waitUntil(lambda: v.status.text() == "6 件", timeout=QT_WAIT_MS)
     v.operator.setText("clerk1")
     v.action.setCurrentIndex(v.action.findData("search"))
     v.refresh()
-    qtbot.waitUntil(lambda: v.status.text() == "2 件", timeout=3000)
+    qtbot.waitUntil(lambda: v.status.text() == "2 件", timeout=QT_WAIT_MS)
     assert v.table.item(0, 2).text() == "clerk1" and v.table.item(0, 4).text() == "検索"
     v.date_from.setDate(QDate(2026, 11, 20))
     v.refresh()
-    qtbot.waitUntil(lambda: v.status.text() == "3 件", timeout=3000)
+    qtbot.waitUntil(lambda: v.status.text() == "3 件", timeout=QT_WAIT_MS)
 
 
 def test_chain_status(qtbot: Any, filled: AuditChain, cache: Any, terminal_key: Any) -> None:
     v = _viewer(qtbot, filled, terminal_key)
     v.check_chain()
-    qtbot.waitUntil(lambda: "問題なし" in v.chain_status.text(), timeout=3000)
+    qtbot.waitUntil(lambda: "問題なし" in v.chain_status.text(), timeout=QT_WAIT_MS)
     cache.execute("DELETE FROM audit_entries WHERE seq = 3")
     cache.commit()
     v.check_chain()
-    qtbot.waitUntil(lambda: "問題 1 件" in v.chain_status.text(), timeout=3000)
+    qtbot.waitUntil(lambda: "問題 1 件" in v.chain_status.text(), timeout=QT_WAIT_MS)
     assert "欠落" in v.chain_status.text()
 
 

@@ -259,7 +259,7 @@ def test_report_command_output(
         "--database-url",
         url,
     ]
-    assert report_main(argv) == 0
+    assert report_main(argv) == 1  # anomalies found: non-zero (issue 21)
     out = capsys.readouterr().out
     assert "監査レポート 2026-11-25" in out
     assert "監査ログの連続性: 問題なし" in out
@@ -272,7 +272,7 @@ def test_report_command_output(
         assert label in out
     # Says what it could not check: operators without a person_id.
     assert "個人IDが登録されていない操作者" in out and "snoop" in out
-    assert report_main([*argv, "--operator", "clerk1"]) == 0
+    assert report_main([*argv, "--operator", "clerk1"]) == 0  # nothing to look at
     one = capsys.readouterr().out
     assert "操作者 clerk1" in one and "操作者 snoop" not in one and "異常なし" in one
     # The next day has nothing.
@@ -315,7 +315,7 @@ def test_office_hours_come_from_the_policy(server_with_day: tuple[Path, Database
 
 def test_report_command_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     url = f"sqlite:///{tmp_path / 'empty.db'}"
-    assert report_main(["--from", "2026-11-25", "--to", "2026-11-25", "--database-url", url]) == 1
+    assert report_main(["--from", "2026-11-25", "--to", "2026-11-25", "--database-url", url]) == 2
     assert "init" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         report_main(["--from", "2026/11/25", "--to", "2026-11-25", "--database-url", url])

@@ -19,6 +19,7 @@ from app.auth.session import Session
 from app.store.audit import AUDIT_TABLE_DDL, AuditChain, signer_for
 from app.sync.protocol import OperatorProfile
 from tests.auth.widget_support import sync_runner
+from tests.support.poll import QT_WAIT_MS
 from ui.approval import ApprovalDialog
 
 SUPER = OperatorProfile(
@@ -75,7 +76,7 @@ def test_wrong_password_stays_in_the_dialog(
     dialog.password.setText("nope")
     dialog.reason.setPlainText("本人申請")
     dialog.submit()
-    qtbot.waitUntil(lambda: "違います" in dialog.message.text(), timeout=3000)
+    qtbot.waitUntil(lambda: "違います" in dialog.message.text(), timeout=QT_WAIT_MS)
     assert dialog.isVisible() and dialog.approval is None
     assert [e.action for e in chain.entries()] == ["login_failed"]
 
@@ -87,7 +88,7 @@ def test_approval_recorded_and_returned(
     dialog.password.setText("sup-pass")
     dialog.reason.setPlainText("本人申請・本人確認済み")
     dialog.submit()
-    qtbot.waitUntil(lambda: dialog.approval is not None, timeout=3000)
+    qtbot.waitUntil(lambda: dialog.approval is not None, timeout=QT_WAIT_MS)
     assert dialog.result() == QDialog.DialogCode.Accepted
     a = dialog.approval
     assert a is not None and (a.supervisor_id, a.operator_id) == ("super1", "clerk1")

@@ -28,11 +28,11 @@ from app.auth.errors import (
 )
 from app.auth.idle import IdlePolicy
 from app.auth.lockout import LockoutTracker
-from app.auth.passwords import PasswordPolicy
 from app.auth.permissions import PermissionDenied
 from app.auth.reveal import MASK, format_my_number, mask_my_number, reveal_my_number
 from app.auth.service import AuthService
 from app.auth.session import Session
+from app.domain.passwords import PasswordRules
 from app.store.audit import AUDIT_TABLE_DDL, AuditChain, signer_for
 from app.store.errors import NoSlot, WrongPassword
 from app.sync.errors import ServerFailed, ServerRejected, ServerUnreachable
@@ -273,27 +273,31 @@ def test_password_change_policy_and_record(chain: AuditChain) -> None:
         auth.change_password(old, "short")
     with pytest.raises(WeakPassword):
         auth.change_password(old, old)
-    auth.change_password(old, "Neue-Kennwort-77")
-    assert PASSWORDS["clerk1"] == "Neue-Kennwort-77"
+    auth.change_password(old, "neue lange Kennwort-Wiese 77")
+    assert PASSWORDS["clerk1"] == "neue lange Kennwort-Wiese 77"
     assert _trail(chain)[-1] == ("clerk1", "password_change")
     auth.lock()
-    auth.unlock("Neue-Kennwort-77")
+    auth.unlock("neue lange Kennwort-Wiese 77")
 
 
 @pytest.mark.parametrize(
     ("password", "ok"),
     [
-        ("Abcdef1234", True),
-        ("abcdefghij", False),  # one class only
-        ("abcdef1234", False),  # two classes
-        ("correct horse battery staple", True),  # passphrase
-        ("Clerk1-Abc123", False),  # contains the id
-        ("Ab1!", False),
+        # The terminal applies the server's rule (app.domain.passwords, issue 21): length, a
+        # deny-list, runs, the id, the city's words; no composition rules.
+        ("correct horse battery staple", True),
+        ("kitchen lamp over the river", True),
+        ("Abcdef1234", False),  # short, however mixed
+        ("password12345678", False),  # a breached password with digits
         ("aaaaaaaaaaaaaaaaaaaa", False),
+        ("123456789012345678", False),  # a run
+        ("clerk1 is my login name", False),  # the id
+        ("北見市北見市北見市12345", False),  # the city's name and digits
     ],
 )
 def test_password_policy(password: str, ok: bool) -> None:
-    assert (PasswordPolicy().problems(password, "clerk1") == []) is ok
+    rules = PasswordRules(context_words=("北見市", "012084"))
+    assert (rules.problems(password, "clerk1") == []) is ok
 
 
 def test_idle_policy() -> None:
@@ -389,3 +393,79 @@ def test_masks() -> None:
     assert not any(c.isdigit() for c in MASK)
     assert mask_my_number(None) == "(なし)"
     assert format_my_number("123456789018") == "1234 5678 9018"
+
+
+# --- issue 21: the lock as state the services read; lockouts in the chain ----------------------
+
+
+def test_lock_is_state_until_unlock_or_takeover(chain: AuditChain) -> None:
+    from app.auth.errors import ScreenLocked
+
+    auth = _service(FakeServer(), record=chain.append)
+    auth.login("clerk1", PASSWORDS["clerk1"])
+    auth.require_unlocked()
+    auth.lock()
+    assert auth.locked
+    with pytest.raises(ScreenLocked):
+        auth.require_unlocked()
+    with pytest.raises(InvalidCredentials):
+        auth.unlock("nope")
+    assert auth.locked  # a wrong password leaves it on
+    auth.unlock(PASSWORDS["clerk1"])
+    auth.require_unlocked()
+    auth.lock()
+    auth.takeover("issuer1", PASSWORDS["issuer1"])
+    assert not auth.locked
+
+
+def test_unlock_lockout_is_an_audit_entry(chain: AuditChain) -> None:
+    auth = _service(FakeServer(), record=chain.append)
+    auth.login("clerk1", PASSWORDS["clerk1"])
+    auth.lock()
+    for _ in range(4):
+        with pytest.raises(InvalidCredentials):
+            auth.unlock("nope")
+    assert "lockout" not in [a for _, a in _trail(chain)]
+    with pytest.raises(LockedOut):
+        auth.unlock("nope")
+    trail = _trail(chain)
+    assert trail[-3:] == [("clerk1", "login_failed"), ("clerk1", "lockout"), ("clerk1", "logout")]
+
+
+def test_offline_slot_deleted_is_a_lockout_kept_until_the_cache_opens(chain: AuditChain) -> None:
+    from app.store.errors import SlotDeleted
+
+    def offline(operator_id: str, password: str) -> OperatorProfile:
+        if password != PASSWORDS[operator_id]:
+            raise SlotDeleted()
+        return PROFILES[operator_id]
+
+    server = FakeServer()
+    server.up = False
+    clock = iter(T0 + timedelta(seconds=i) for i in range(100))
+    auth = AuthService(
+        terminal_no="T0001",
+        online_login=server.login,
+        offline_login=offline,
+        clock=lambda: next(clock),
+        hasher=FAST,
+    )
+    with pytest.raises(SlotDeleted):
+        auth.login("clerk1", "fifth-wrong-guess")
+    auth.login("issuer1", PASSWORDS["issuer1"])
+    auth.attach_recorder(chain.append)
+    assert _trail(chain) == [
+        ("clerk1", "login_failed"),
+        ("clerk1", "lockout"),
+        ("issuer1", "login"),
+    ]
+
+
+def test_server_lockout_answer_is_an_audit_entry(chain: AuditChain) -> None:
+    def login(operator_id: str, password: str) -> SessionResponse:
+        raise ServerRejected(403, "operator_locked", "ロックしました。")
+
+    auth = AuthService(terminal_no="T0001", online_login=login, record=chain.append, hasher=FAST)
+    with pytest.raises(ServerRejected):
+        auth.login("clerk1", "x")
+    assert _trail(chain) == [("clerk1", "login_failed"), ("clerk1", "lockout")]

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
 from app.auth.errors import InvalidCredentials, LockedOut
 from app.auth.idle import IdlePolicy
 from tests.auth.widget_support import sync_runner
+from tests.support.poll import QT_WAIT_MS
 from ui.idle_lock import IdleLock, LockOverlay
 
 
@@ -98,7 +99,7 @@ def test_locks_after_idle_time_and_covers_the_window(setup: Any, qtbot: Any) -> 
     lock.check()
     assert not lock.is_locked
     clock.now += 1
-    with qtbot.waitSignal(lock.locked, timeout=1000):
+    with qtbot.waitSignal(lock.locked, timeout=QT_WAIT_MS):
         lock.check()
     assert lock.is_locked and lock.overlay.isVisible()
     assert lock.overlay.geometry() == window.rect()
@@ -111,7 +112,7 @@ def test_locks_after_idle_time_and_covers_the_window(setup: Any, qtbot: Any) -> 
     assert image.pixelColor(pos).name() == "#1f2a36"
     assert image.pixelColor(secret.mapTo(window, secret.rect().topLeft())).name() == "#1f2a36"
     window.resize(1000, 700)
-    qtbot.waitUntil(lambda: lock.overlay.geometry() == window.rect(), timeout=1000)
+    qtbot.waitUntil(lambda: lock.overlay.geometry() == window.rect(), timeout=QT_WAIT_MS)
 
 
 def test_input_postpones_the_lock(setup: Any, qtbot: Any) -> None:
@@ -146,13 +147,13 @@ def test_wrong_then_right_password_unlocks(setup: Any, qtbot: Any) -> None:
     lock.lock()
     qtbot.keyClicks(lock.overlay.password, "wrong")
     qtbot.mouseClick(lock.overlay.unlock_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: "違います" in lock.overlay.message.text(), timeout=3000)
+    qtbot.waitUntil(lambda: "違います" in lock.overlay.message.text(), timeout=QT_WAIT_MS)
     assert lock.is_locked and lock.overlay.password.text() == ""  # never left in the field
     qtbot.keyClicks(lock.overlay.password, "right")
     got: list[object] = []
     lock.unlocked.connect(got.append)
     qtbot.mouseClick(lock.overlay.unlock_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: got == ["clerk1"], timeout=3000)
+    qtbot.waitUntil(lambda: got == ["clerk1"], timeout=QT_WAIT_MS)
     assert not lock.is_locked and not lock.overlay.isVisible()
     qtbot.keyClicks(field, "ok")
     assert field.text() == "ok"
@@ -170,7 +171,7 @@ def test_takeover_by_another_operator(setup: Any, qtbot: Any) -> None:
     got: list[object] = []
     lock.taken_over.connect(got.append)
     qtbot.mouseClick(lock.overlay.takeover_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: got == ["issuer1"], timeout=3000)
+    qtbot.waitUntil(lambda: got == ["issuer1"], timeout=QT_WAIT_MS)
     assert not lock.is_locked
     assert ("takeover", "issuer1") in auth.calls
 
@@ -183,7 +184,7 @@ def test_five_failures_end_the_session(setup: Any, qtbot: Any) -> None:
     for _ in range(5):
         qtbot.keyClicks(lock.overlay.password, "wrong")
         qtbot.mouseClick(lock.overlay.unlock_button, Qt.MouseButton.LeftButton)
-        qtbot.waitUntil(lambda: lock.overlay.unlock_button.isEnabled(), timeout=3000)
+        qtbot.waitUntil(lambda: lock.overlay.unlock_button.isEnabled(), timeout=QT_WAIT_MS)
     assert ended == [True]
     assert lock.is_locked  # the window stays covered until the app shows the login
 
@@ -214,7 +215,7 @@ def test_open_dialogs_are_covered_too_and_unlock_from_there(setup: Any, qtbot: A
     qtbot.keyClicks(cover.password, "right")
     qtbot.mouseClick(cover.unlock_button, Qt.MouseButton.LeftButton)
     assert not lock.is_locked and not lock.overlay.isVisible()
-    qtbot.waitUntil(lambda: dialog.findChild(LockOverlay) is None, timeout=2000)
+    qtbot.waitUntil(lambda: dialog.findChild(LockOverlay) is None, timeout=QT_WAIT_MS)
     qtbot.keyClicks(inner, "ok")
     assert inner.text() == "ok"
     dialog.close()
@@ -243,7 +244,9 @@ def test_a_dialog_deleted_under_the_lock(setup: Any, qtbot: Any) -> None:
     qtbot.waitExposed(dialog)
     lock.lock()
     dialog.deleteLater()
-    qtbot.waitUntil(lambda: not any(isinstance(w, QDialog) for w in window.children()))
+    qtbot.waitUntil(
+        lambda: not any(isinstance(w, QDialog) for w in window.children()), timeout=QT_WAIT_MS
+    )
     qtbot.keyClicks(lock.overlay.password, "right")
     qtbot.mouseClick(lock.overlay.unlock_button, Qt.MouseButton.LeftButton)
     assert not lock.is_locked

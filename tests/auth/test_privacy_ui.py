@@ -18,6 +18,7 @@ from app.auth.session import Session
 from app.store.audit import AUDIT_TABLE_DDL, AuditChain, signer_for
 from app.sync.protocol import OperatorProfile
 from tests.auth.widget_support import sync_runner
+from tests.support.poll import QT_WAIT_MS
 from ui import privacy
 from ui.privacy import (
     WDA_EXCLUDEFROMCAPTURE,
@@ -118,7 +119,7 @@ def _widget(qtbot: Any, chain: AuditChain, roles: tuple[str, ...]) -> MaskedMyNu
 
 def test_reveal_without_reason_is_refused(qtbot: Any, chain: AuditChain) -> None:
     w = _widget(qtbot, chain, ("issuer",))
-    with qtbot.waitSignal(w.refused, timeout=1000):
+    with qtbot.waitSignal(w.refused, timeout=QT_WAIT_MS):
         qtbot.mouseClick(w.button, Qt.MouseButton.LeftButton)
     assert w.value.text() == MASK and "理由" in w.message.text()
     qtbot.keyClicks(w.reason, "   ")
@@ -132,18 +133,18 @@ def test_reveal_with_reason_is_audited_and_masks_again(qtbot: Any, chain: AuditC
     w.reason.setText("本人確認のため")  # QTest types ASCII only
     clear_capture_calls()
     qtbot.mouseClick(w.button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: w.is_revealed, timeout=3000)
+    qtbot.waitUntil(lambda: w.is_revealed, timeout=QT_WAIT_MS)
     assert [c.hwnd for c in capture_calls()] == [int(w.window().winId())]
     assert w.value.text() == "1234 5678 9018" and w.reason.text() == ""
     e = chain.entries()[-1]
     assert (e.action, e.target_ids, e.reason) == ("reveal_my_number", ("P1",), "本人確認のため")
-    qtbot.waitUntil(lambda: w.value.text() == MASK, timeout=3000)
+    qtbot.waitUntil(lambda: w.value.text() == MASK, timeout=QT_WAIT_MS)
 
 
 def test_reveal_without_permission_is_refused(qtbot: Any, chain: AuditChain) -> None:
     w = _widget(qtbot, chain, ("clerk",))
     w.reason.setText("本人確認のため")  # QTest types ASCII only
     qtbot.mouseClick(w.button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: w.button.isEnabled(), timeout=3000)
+    qtbot.waitUntil(lambda: w.button.isEnabled(), timeout=QT_WAIT_MS)
     assert w.value.text() == MASK and "権限" in w.message.text()
     assert chain.entries() == []

@@ -103,7 +103,7 @@ def test_simulate_status_and_read_through_pcscd(pcscd: Pcscd, profile: CardProfi
         assert code == 1
     finally:
         proc.terminate()
-        stdout, stderr = proc.communicate(timeout=10)
+        stdout, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 0, stderr
     assert "vpcd" in stdout and "取り外しました" in stdout
 

@@ -13,6 +13,7 @@ from app.cards.simulator_transport import SimulatorTransport
 from app.domain.cards import CardAction, CardFaceInfo, CardState
 from app.domain.records import Household, Person
 from app.services.card_desk import CardDeskService, DeskContext, RecordedCardEvent
+from tests.support.poll import QT_WAIT_MS
 from ui.card_desk import CardDeskWidget, CollationBDialog, CustomerPinWindow
 
 
@@ -52,7 +53,7 @@ def widget(qtbot, card: VirtualCard, profile: CardProfile):
 
 
 def test_read_with_pin_match_and_issue(qtbot, widget: CardDeskWidget, profile: CardProfile) -> None:
-    with qtbot.waitSignal(widget.matched, timeout=10000) as blocker:
+    with qtbot.waitSignal(widget.matched, timeout=QT_WAIT_MS) as blocker:
         widget.start_pin_read(profile.kenhojo_pin)
     assert blocker.args[0].identical
     # The card was read and matched off the GUI thread.
@@ -66,14 +67,14 @@ def test_read_with_pin_match_and_issue(qtbot, widget: CardDeskWidget, profile: C
     assert not widget.action_buttons[CardAction.RESUME].isEnabled()
 
     # 交付 without the checklist is refused with a clear message.
-    with qtbot.waitSignal(widget.failed, timeout=10000) as failed:
+    with qtbot.waitSignal(widget.failed, timeout=QT_WAIT_MS) as failed:
         widget.action_buttons[CardAction.ISSUE].click()
     assert "本人確認" in failed.args[0]
 
     widget.face_check.setChecked(True)
     widget.pin_set_check.setChecked(True)
     widget.document_checks["交付通知書"].setChecked(True)
-    with qtbot.waitSignal(widget.event_recorded, timeout=10000) as rec:
+    with qtbot.waitSignal(widget.event_recorded, timeout=QT_WAIT_MS) as rec:
         widget.action_buttons[CardAction.ISSUE].click()
     recorded: RecordedCardEvent = rec.args[0]
     assert recorded.new_state == CardState.ISSUED and recorded.event.type == "card_event"
@@ -85,7 +86,7 @@ def test_read_with_pin_match_and_issue(qtbot, widget: CardDeskWidget, profile: C
 def test_collation_b_shows_photo_and_expiry(
     qtbot, widget: CardDeskWidget, profile: CardProfile
 ) -> None:
-    with qtbot.waitSignal(widget.matched, timeout=10000):
+    with qtbot.waitSignal(widget.matched, timeout=QT_WAIT_MS):
         widget.start_collation_b_read(profile.collation_b)
     assert widget.photo.pixmap() is not None and not widget.photo.pixmap().isNull()
     assert profile.card_expires_on.isoformat() in widget.expiry_label.text()
@@ -93,11 +94,11 @@ def test_collation_b_shows_photo_and_expiry(
 
 
 def test_wrong_pin_message_and_status(qtbot, widget: CardDeskWidget) -> None:
-    with qtbot.waitSignal(widget.failed, timeout=10000) as failed:
+    with qtbot.waitSignal(widget.failed, timeout=QT_WAIT_MS) as failed:
         widget.start_pin_read("0000")
     assert "残り2回" in failed.args[0] and "残り2回" in widget.message.text()
     assert widget.pin_button.isEnabled()
-    with qtbot.waitSignal(widget.reading_done, timeout=10000):
+    with qtbot.waitSignal(widget.reading_done, timeout=QT_WAIT_MS):
         widget.start_status()
     assert "券面事項入力補助用暗証番号: 残り2回" in widget.retry_label.text()
 
@@ -109,7 +110,7 @@ def test_address_difference_is_shown(qtbot, card: VirtualCard, profile: CardProf
     )
     w = CardDeskWidget(svc)
     qtbot.addWidget(w)
-    with qtbot.waitSignal(w.matched, timeout=10000):
+    with qtbot.waitSignal(w.matched, timeout=QT_WAIT_MS):
         w.start_pin_read(profile.kenhojo_pin)
     assert "追記が必要" in w.table.item(1, 3).text()
     assert w.table.item(0, 3).text() == "一致"
@@ -159,7 +160,7 @@ def test_pin_is_typed_in_the_customer_window_not_on_the_clerks_screen(
     # The clerk's screen only says that the resident is typing; no digit field on it.
     assert "お客様用の画面" in widget.message.text()
     assert not widget.pin_button.isEnabled() and widget.cancel_pin_button.isVisible()
-    with qtbot.waitSignal(widget.matched, timeout=10000):
+    with qtbot.waitSignal(widget.matched, timeout=QT_WAIT_MS):
         qtbot.keyClicks(pad, profile.kenhojo_pin)
         qtbot.keyClick(pad, Qt.Key.Key_Enter)
     assert widget.pin_window is None and widget.pin_button.isEnabled()
@@ -176,7 +177,7 @@ def test_matched_household_opens_from_the_desk(
     qtbot, widget: CardDeskWidget, profile: CardProfile
 ) -> None:
     assert not widget.open_household_button.isEnabled()
-    with qtbot.waitSignal(widget.matched, timeout=10000):
+    with qtbot.waitSignal(widget.matched, timeout=QT_WAIT_MS):
         widget.start_pin_read(profile.kenhojo_pin)
     assert widget.open_household_button.isEnabled()
     with qtbot.waitSignal(widget.household_requested) as asked:
@@ -188,7 +189,7 @@ def test_presence_signal_from_another_thread(qtbot, widget: CardDeskWidget) -> N
     t = threading.Thread(target=lambda: widget.card_presence.emit("Virtual PCD 00 00", True))
     t.start()
     t.join()
-    qtbot.waitUntil(lambda: "カードが置かれました" in widget.message.text(), timeout=5000)
+    qtbot.waitUntil(lambda: "カードが置かれました" in widget.message.text(), timeout=QT_WAIT_MS)
     widget.card_presence.emit("Virtual PCD 00 00", False)
     assert "取り外されました" in widget.message.text()
 
@@ -204,7 +205,7 @@ def test_card_pulled_out_mid_read_is_explained(
     )
     w = CardDeskWidget(svc)
     qtbot.addWidget(w)
-    with qtbot.waitSignal(w.failed, timeout=10000) as failed:
+    with qtbot.waitSignal(w.failed, timeout=QT_WAIT_MS) as failed:
         w.start_pin_read(profile.kenhojo_pin)
     assert "取り外されました" in failed.args[0]
     assert w.pin_button.isEnabled() and w.table.rowCount() == 0

@@ -21,10 +21,10 @@ from printing import demo_seal_png, render_certificate, render_daily_report
 from server.embedded import EmbeddedServer
 
 PASSWORDS = {
-    "issuer01": "issuer-pass-1",
-    "super01": "super-pass-1",
-    "clerk01": "clerk-pass-1",
-    "audit01": "audit-pass-1",
+    "issuer01": "issuer-passphrase-1",
+    "super01": "supervisor-passphrase-1",
+    "clerk01": "clerk-passphrase-1",
+    "audit01": "auditor-passphrase-1",
 }
 ROLES = {
     "issuer01": ("issuer",),

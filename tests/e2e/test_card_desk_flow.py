@@ -8,6 +8,7 @@ import pytest
 from app.domain.cards import CardAction, CardState
 from app.store.audit import AuditAction
 from cli.card_desk_wiring import card_desk_widget
+from tests.support.poll import QT_WAIT_MS
 
 
 def test_read_match_and_record_issue(qtbot, counter) -> None:
@@ -17,7 +18,7 @@ def test_read_match_and_record_issue(qtbot, counter) -> None:
         widget = card_desk_widget(session, demo=True)
         qtbot.addWidget(widget)
 
-        with qtbot.waitSignal(widget.matched, timeout=10000) as matched:
+        with qtbot.waitSignal(widget.matched, timeout=QT_WAIT_MS) as matched:
             widget.start_pin_read("1234")
         match = matched.args[0]
         assert match.found and match.person.person_id == "P-DEMO-CARD"
@@ -31,7 +32,7 @@ def test_read_match_and_record_issue(qtbot, counter) -> None:
         widget.document_checks["運転免許証"].setChecked(True)
         issue = widget.action_buttons[CardAction.ISSUE]
         assert issue.isEnabled()
-        with qtbot.waitSignal(widget.event_recorded, timeout=10000):
+        with qtbot.waitSignal(widget.event_recorded, timeout=QT_WAIT_MS):
             issue.click()
         assert session.card_state("P-DEMO-CARD") == CardState.ISSUED.value
         assert session.cache.outbox_count() >= 1

@@ -118,3 +118,111 @@ def test_auditor_sees_only_the_audit_log(qtbot, counter) -> None:
     assert labels == ["監査ログ"]
     with qtbot.waitSignal(window.logged_out, timeout=TIMEOUT):
         window.close()
+
+
+def test_reveal_button_shows_the_selected_number_through_the_session(qtbot, counter) -> None:
+    """Issue 21 item 7: the household comes masked; the 個人番号 field below the table reveals
+    the selected person's number with a reason (audited), and masks it on a new selection."""
+    from app.auth.reveal import MASK
+    from app.store.audit import AuditAction
+
+    session = _login(qtbot, counter)
+    window = MainWindow(session)
+    qtbot.addWidget(window)
+    window.show()
+    with qtbot.waitSignal(window.synced, timeout=TIMEOUT):
+        window.sync_now()
+    hit = next(
+        h for h in session.search(name="さとう").hits if h.status == "resident" and not h.protected
+    )
+    number = session.cache.person(hit.person_id)[0].my_number
+    assert number
+    window.open_household(hit.household_id)
+    view = window.household_view
+    assert view is not None and view.my_number is not None and view.my_number_row.isVisible()
+    qtbot.waitUntil(lambda: view.household is not None, timeout=TIMEOUT)
+    assert all(m.my_number in (None, MASK) for m in view.household.members)
+    field = view.my_number
+    assert not field.button.isEnabled()  # nobody selected yet
+    row = next(i for i, m in enumerate(view.household.members) if m.person_id == hit.person_id)
+    view.table.selectRow(row)
+    assert field.button.isEnabled() and field.value.text() == MASK
+    field.reason.setText("本人からの申出で番号を確認")
+    with qtbot.waitSignal(field.revealed, timeout=TIMEOUT):
+        field.button.click()
+    assert field.value.text().replace(" ", "") == number
+    entry = session.chain.entries()[-1]
+    assert entry.action == AuditAction.REVEAL_MY_NUMBER.value and entry.target_ids == (
+        hit.person_id,
+    )
+    view.table.selectRow((row + 1) % view.table.rowCount())
+    assert field.value.text() == MASK
+    with qtbot.waitSignal(window.logged_out, timeout=TIMEOUT):
+        window.close()
+
+
+def test_a_clerk_has_no_reveal_field(qtbot, counter) -> None:
+    session = _login(qtbot, counter, "clerk01")
+    window = MainWindow(session)
+    qtbot.addWidget(window)
+    assert window.household_view is not None and window.household_view.my_number is None
+    assert window.held_events is None
+    with qtbot.waitSignal(window.logged_out, timeout=TIMEOUT):
+        window.close()
+
+
+def test_a_supervisor_has_the_held_events_tab(qtbot, counter) -> None:
+    session = _login(qtbot, counter, "super01")
+    window = MainWindow(session)
+    qtbot.addWidget(window)
+    tabs = [window.tabs.tabText(i) for i in range(window.tabs.count())]
+    assert "送信保留" in tabs and window.held_events is not None
+    window.tabs.setCurrentWidget(window.held_events)
+    qtbot.waitUntil(lambda: "ありません" in window.held_events.summary.text(), timeout=TIMEOUT)
+    with qtbot.waitSignal(window.logged_out, timeout=TIMEOUT):
+        window.close()
+
+
+def test_login_dialog_forces_the_change_after_a_reset(qtbot, counter) -> None:
+    """Issue 21 item 6: the login answer says the password was reset; the dialog asks for a new
+    one (the rule checked as typed), and the session opens only with it."""
+    from app.domain.passwords import PasswordRules
+
+    counter.server.update_operator("issuer01", password="administrator-set-phrase-9")
+    dialog = LoginDialog(counter.login_service().login, password_check=PasswordRules().problems)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    dialog.operator_id.setText("issuer01")
+    dialog.password.setText("administrator-set-phrase-9")
+    dialog.buttons.accepted.emit()
+    qtbot.waitUntil(lambda: dialog.change_dialog is not None, timeout=TIMEOUT)
+    change = dialog.change_dialog
+    assert change is not None and change.old.isHidden()
+    assert "再設定" in dialog.message.text() and dialog.session is None
+    change.new.setText("12345678901234567890")
+    assert change.problems.text() and not change.ok.isEnabled()
+    change.new.setText("my own counter phrase 2026")
+    change.again.setText("my own counter phrase 2026")
+    with qtbot.waitSignal(dialog.logged_in, timeout=TIMEOUT) as blocker:
+        change.submit()
+    session = blocker.args[0]
+    try:
+        assert session.operator.operator_id == "issuer01"
+        assert session.chain.entries()[-1].action == "password_change"
+    finally:
+        session.logout()
+
+
+def test_main_window_menu_changes_the_password(qtbot, counter) -> None:
+    session = _login(qtbot, counter, "clerk01")
+    window = MainWindow(session)
+    qtbot.addWidget(window)
+    dialog = window.change_password()
+    dialog.old.setText(PASSWORDS["clerk01"])
+    dialog.new.setText("a fresh phrase for the counter")
+    dialog.again.setText("a fresh phrase for the counter")
+    with qtbot.waitSignal(dialog.changed, timeout=TIMEOUT):
+        dialog.submit()
+    assert session.chain.entries()[-1].action == "password_change"
+    with qtbot.waitSignal(window.logged_out, timeout=TIMEOUT):
+        window.close()

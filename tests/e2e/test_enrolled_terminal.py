@@ -32,7 +32,7 @@ from tests.printing.conftest import need_tool
 from tests.support.server import FAST_PASSWORDS
 from ui.login import LoginDialog
 
-PASSWORD = "issuer-pass-1"
+PASSWORD = "issuer-passphrase-1"
 TIMEOUT = 30_000
 
 

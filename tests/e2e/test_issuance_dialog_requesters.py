@@ -55,7 +55,7 @@ def _dialog(qtbot, session, household, tmp_path: Path | None = None) -> Issuance
     dialog = IssuanceDialog(
         session,
         household,
-        approve_dialog=lambda why, targets: None,
+        approve_dialog=lambda *_a: None,
         print_pdf=print_to_file if tmp_path else None,
     )
     dialog.printed_path = printed  # type: ignore[attr-defined]
@@ -247,9 +247,7 @@ def test_requester_read_from_their_card(qtbot, session) -> None:
 
     household = _resident_household(session)
     reader = requester_card_reader(session, demo=True, ask_pin=lambda parent: "1234")
-    dialog = IssuanceDialog(
-        session, household, approve_dialog=lambda why, targets: None, read_card=reader
-    )
+    dialog = IssuanceDialog(session, household, approve_dialog=lambda *_a: None, read_card=reader)
     qtbot.addWidget(dialog)
     qtbot.waitUntil(lambda: dialog.context is not None, timeout=TIMEOUT)
     panel = dialog.requester_panel

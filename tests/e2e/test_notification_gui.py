@@ -159,8 +159,8 @@ def test_a_move_within_typed_printed_filed_and_confirmed(qtbot, counter, tmp_pat
     window.close()
 
     # The head office: review01 confirms in the 届出審査 tab.
-    counter.server.add_operator("review01", "審査 一子", ("review",), "本庁", "review-pass-1")
-    reviewer = N.login_service(counter.terminal_dir).login("review01", "review-pass-1")
+    counter.server.add_operator("review01", "審査 一子", ("review",), "本庁", "review-passphrase-1")
+    reviewer = N.login_service(counter.terminal_dir).login("review01", "review-passphrase-1")
     review_window = MainWindow(reviewer)
     qtbot.addWidget(review_window)
     review_window.show()

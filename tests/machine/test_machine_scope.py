@@ -101,6 +101,37 @@ def test_machine_secret_round_trip_and_refusals(tmp_path: Path) -> None:
     assert not path.exists()
 
 
+def test_offline_failure_guard_beside_the_machine_secret(tmp_path: Path) -> None:
+    """Issue 21 item 11 on Windows: the key slots' failure counts in a DPAPI file beside the
+    device secret, for this enrollment only; removed with the secret."""
+    from datetime import UTC, datetime
+
+    from app.machine.secret import GUARD_FILE
+    from app.store.errors import SlotDeleted, WrongPassword
+    from app.store.keys import Argon2Params, KeySlots
+
+    api = FakeMachineApi()
+    store = MachineSecretStore(tmp_path / SECRET_FILE, "abcd", api)
+    secret = store.get_or_create()
+    now = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+    slots_file, copy = tmp_path / "keyslots.json", tmp_path / "copy.json"
+    slots = KeySlots(slots_file, Argon2Params(1, 1024, 1), guard=store.failure_guard())
+    slots.create_or_refresh("op1", "pw", b"k" * 32, secret, 7, now=now)
+    copy.write_bytes(slots_file.read_bytes())
+    for _ in range(4):
+        with pytest.raises(WrongPassword):
+            slots.unwrap("op1", "guess", secret, now)
+    guard_file = tmp_path / GUARD_FILE
+    assert b'"failures"' not in guard_file.read_bytes()  # DPAPI-protected, not plain JSON
+    slots_file.write_bytes(copy.read_bytes())
+    with pytest.raises(SlotDeleted):
+        slots.unwrap("op1", "guess", secret, now)
+    # Another enrollment's id reads nothing from it (a damaged record vouches for no slot).
+    assert MachineSecretStore(tmp_path / SECRET_FILE, "other", api).failure_guard().read() == b""
+    store.delete()
+    assert not guard_file.exists()
+
+
 def test_windows_paths(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setattr(sys, "platform", "win32")
     monkeypatch.setenv("PROGRAMDATA", str(tmp_path / "PD"))
@@ -191,6 +222,22 @@ class _UserCredential:
 
     def delete(self) -> None:
         self.entries.pop(self.install_id, None)
+
+    def failure_guard(self) -> _UserRecord:
+        return _UserRecord()
+
+
+class _UserRecord:
+    data: ClassVar[bytes | None] = None
+
+    def read(self) -> bytes | None:
+        return _UserRecord.data
+
+    def write(self, data: bytes) -> None:
+        _UserRecord.data = data
+
+    def delete(self) -> None:
+        _UserRecord.data = None
 
 
 def test_per_user_folder_of_an_earlier_version_is_migrated(

@@ -16,7 +16,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -114,31 +113,28 @@ def cups() -> Iterator[Cups]:
         shutil.rmtree(d, ignore_errors=True)
 
 
-def _wait_output(cups: Cups, title: str, timeout: float = 150) -> Path:
-    deadline = time.monotonic() + timeout
-    idle_since = None
-    while time.monotonic() < deadline:
-        pending = subprocess.run(
-            ["lpstat", "-o", cups.queue], env=cups.env, capture_output=True, text=True
-        ).stdout.strip()
-        hits = sorted(cups.out_dir.glob(f"{title}*.pdf")) if cups.out_dir.is_dir() else []
-        if hits and not pending:
-            return hits[0]
-        if not pending:
-            # The job left the queue without output: give the backend a moment, then fail.
-            idle_since = idle_since or time.monotonic()
-            if time.monotonic() - idle_since > 5:
-                break
-        state = subprocess.run(
-            ["lpstat", "-p", cups.queue], env=cups.env, capture_output=True, text=True
+def _wait_output(cups: Cups, title: str, timeout: float = 300) -> Path:
+    """The PDF the queue wrote for `title`, once the job has left the queue. A queue that stops
+    with a failure ends the wait at once; the deadline only bounds a hung CUPS."""
+
+    def lpstat(*args: str) -> str:
+        return subprocess.run(
+            ["lpstat", *args], env=cups.env, capture_output=True, text=True
         ).stdout
+
+    def printed() -> Path | None:
+        hits = sorted(cups.out_dir.glob(f"{title}*.pdf")) if cups.out_dir.is_dir() else []
+        if hits and not lpstat("-o", cups.queue).strip():
+            return hits[0]
+        state = lpstat("-p", cups.queue)
         if "failed" in state.lower():
-            break
-        time.sleep(0.5)
-    state = subprocess.run(
-        ["lpstat", "-p", cups.queue], env=cups.env, capture_output=True, text=True
-    ).stdout
-    raise AssertionError(f"no output from the CUPS queue for {title}: {state}")
+            raise AssertionError(f"the CUPS queue failed for {title}: {state}")
+        return None
+
+    try:
+        return poll_until(printed, timeout=timeout, interval=0.5, what=f"CUPS output of {title}")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}: {lpstat('-p', cups.queue)}") from exc
 
 
 def _raster(pdf: Path, out: Path) -> list[Image.Image]:

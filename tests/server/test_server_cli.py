@@ -6,6 +6,7 @@ import os
 import re
 import secrets
 import socket
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -52,8 +53,13 @@ def test_cli_init_import_operator_token_and_serve(
     capsys.readouterr()
     assert main(["import", str(tmp_path / "in.jsonl")]) == 1  # one bad line → non-zero
     out = capsys.readouterr()
-    assert "in.jsonl:4:" in out.err and "郵便番号" in out.err and "新規 3" in out.out
+    assert (
+        "in.jsonl:4:" in out.err and "郵便番号" in out.err and "何も取り込んでいません" in out.out
+    )
     assert "「123」" not in out.err  # the line and the field, never the value
+    write_jsonl(tmp_path / "in.jsonl", households)  # corrected: all of it goes in
+    assert main(["import", str(tmp_path / "in.jsonl")]) == 0
+    assert "新規 3" in capsys.readouterr().out
 
     # The register for initial syncs: a keyed file and its sealed key, no plaintext.
     assert main(["snapshot"]) == 0
@@ -61,7 +67,7 @@ def test_cli_init_import_operator_token_and_serve(
     (base,) = (data / "snapshots").glob("base-*.db")
     assert households[0]["address"].encode() not in base.read_bytes()
 
-    monkeypatch.setattr(sys, "stdin", __import__("io").StringIO("a-long-password\n"))
+    monkeypatch.setattr(sys, "stdin", __import__("io").StringIO("a-long-passphrase-9\n"))
     assert (
         main(
             [
@@ -98,8 +104,8 @@ def test_cli_init_import_operator_token_and_serve(
             "serve",
             "--port",
             str(port),
-            "--log-level",
-            "warning",
+            "--workers",
+            "2",
         ],
         env=env,
         cwd=Path(__file__).resolve().parents[2],
@@ -120,9 +126,22 @@ def test_cli_init_import_operator_token_and_serve(
         )
         cert, key_path, ca = store_enrollment(tmp_path / "t", key, answer, KEY_PASSWORD)
         with SyncClient(base, ca, cert, key_path, KEY_PASSWORD) as client:
-            client.login("op9", "a-long-password")
+            client.login("op9", "a-long-passphrase-9")
             page = client.changes(0, 100)
         assert sum(1 for i in page.items if i.kind == "household") == 3
+        # Two worker processes, one private log file, paths without their query strings.
+        log = data / "logs" / "server.log"
+
+        def two_workers() -> bool:
+            assert proc.poll() is None
+            started = re.findall(r"Started server process \[(\d+)\]", log.read_text())
+            return len(set(started)) >= 2
+
+        poll_until(two_workers, timeout=60, interval=0.2, what="two worker processes")
+        text = log.read_text(encoding="utf-8")
+        assert '"GET /v1/changes HTTP/1.1" 200' in text and "after=" not in text
+        assert "a-long-passphrase-9" not in text
+        assert stat.S_IMODE(log.stat().st_mode) == 0o600
         assert main(["terminal", "revoke", answer.terminal_no]) == 0
         assert main(["terminal", "revoke", "9999"]) == 1
     finally:
@@ -147,7 +166,7 @@ def test_cli_admin_commands_on_operators_terminals_and_policy(
     monkeypatch.setenv("MADOGUCHI_SERVER_PASSWORD_MEMORY_KIB", "1024")
     monkeypatch.setenv("MADOGUCHI_SERVER_PASSWORD_TIME_COST", "1")
     assert main([*d, "init"]) == 0
-    monkeypatch.setattr(sys, "stdin", io.StringIO("a-long-password\n"))
+    monkeypatch.setattr(sys, "stdin", io.StringIO("a-long-passphrase-9\n"))
     assert (
         main(
             [
@@ -173,7 +192,7 @@ def test_cli_admin_commands_on_operators_terminals_and_policy(
     assert main([*d, "operator", "roles", "s1", "--roles", "emperor"]) == 1
     assert main([*d, "operator", "deactivate", "s1"]) == 0
     assert main([*d, "operator", "unlock", "nobody"]) == 1
-    monkeypatch.setattr(sys, "stdin", io.StringIO("another-password\n"))
+    monkeypatch.setattr(sys, "stdin", io.StringIO("another-passphrase-7\n"))
     assert main([*d, "operator", "password", "s1", "--password-stdin"]) == 0
     capsys.readouterr()
     assert main([*d, "operator", "list"]) == 0

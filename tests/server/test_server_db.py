@@ -11,14 +11,15 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 
 from server import admin
 from server.config import load_config
 from server.db import MIGRATIONS_DIR, Database
+from server.errors import AdminError
 from server.feed import stream_page
 from server.importer import import_lines
-from server.tables import metadata, operators
+from server.tables import feed_counter, metadata, operators
 from tests.support.postgres import PostgresCluster
 from tests.support.server import make_household
 
@@ -43,7 +44,13 @@ def test_migrations_produce_exactly_the_tables_of_tables_py(db_url: str) -> None
         db.dispose()
 
 
-def test_upgrade_from_0001_keeps_the_data(db_url: str) -> None:
+def test_upgrade_from_0001_keeps_the_data_and_seals_the_numbers(db_url: str) -> None:
+    """A register written by a server before migration 0005 (plaintext 個人番号): after the
+    upgrade and the first start, the numbers are sealed, indexed, and served as before."""
+    from server import register_crypto
+    from server.feed import dumps
+    from server.tables import changes, households, persons
+
     db = Database(db_url)
     try:
         cfg = Config()
@@ -52,28 +59,55 @@ def test_upgrade_from_0001_keeps_the_data(db_url: str) -> None:
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "0001")
             conn.commit()
-        import_lines(db, [(1, json.dumps(make_household(1), ensure_ascii=False))])
-        db.migrate()
-        with db.read() as conn:
-            assert conn.execute(select(operators.c.person_id)).all() == []
-        with db.write() as conn:
+        household = make_household(1)
+        number = household["members"][0]["my_number"]
+        with db.write() as conn:  # as the importer of revision 0001 wrote it
+            text = dumps(household)
             conn.execute(
-                insert(operators).values(
-                    operator_id="o",
-                    display_name="x",
-                    password_hash="h",
-                    roles="clerk",
-                    branch="b",
-                    failed_attempts=0,
-                    locked=False,
-                    active=True,
-                    version=1,
-                    created_at=admin.now(),
-                    person_id="P00000010",
+                insert(households).values(
+                    household_id="H00000001", version=1, bucket=0, seq=1, data=text
                 )
             )
+            conn.execute(
+                insert(changes).values(
+                    seq=1,
+                    kind="household",
+                    key="H00000001",
+                    version=1,
+                    deleted=False,
+                    data=text,
+                    at=admin.now(),
+                )
+            )
+            for m in household["members"]:
+                conn.execute(
+                    insert(persons).values(
+                        person_id=m["person_id"],
+                        household_id="H00000001",
+                        version=1,
+                        status="resident",
+                    )
+                )
+            conn.execute(update(feed_counter).values(seq=1))
+        db.migrate()
+        key = b"k" * 32
+        with db.write() as conn:
+            db.register_cipher = register_crypto.attach(conn, key)
+        with db.read() as conn:
+            assert conn.execute(select(operators.c.person_id)).all() == []
+            stored = [r[0] for r in conn.execute(select(households.c.data))]
+            stored += [r[0] for r in conn.execute(select(changes.c.data))]
+            macs = [r[0] for r in conn.execute(select(persons.c.my_number_mac))]
+        assert stored and all(number not in text and "mn1." in text for text in stored)
+        assert register_crypto.RegisterCipher(key).index(number) in macs
         page = json.loads(b"".join(stream_page(db, 0, 10)))
         assert [i["key"] for i in page["items"]] == ["H00000001"]
+        assert page["items"][0]["data"]["members"][0]["my_number"] == number
+        # A second start does not seal again; another master key does not start at all.
+        with db.write() as conn:
+            register_crypto.attach(conn, key)
+        with pytest.raises(AdminError, match="マスター鍵"), db.write() as conn:
+            register_crypto.attach(conn, b"x" * 32)
     finally:
         db.dispose()
 

@@ -116,15 +116,21 @@ def test_a_rejected_event_is_judged_again_when_resent(
 def test_each_event_stands_alone_in_a_batch(sync_server: ServerEnv) -> None:
     env = sync_server
     good = _issued(env, 6)
+    card = _event(env, "card_event", {"action": "一時停止", "person_id": "P00000020"})
+    bad = _issued(env, 7, person="P55555555")
+    results = env.client.push_events([good, bad, card]).results
+    assert [r.status for r in results] == ["accepted", "rejected", "accepted"]
+    # Voiding takes a supervisor (tests/server/test_server_authorization.py).
+    env.server.add_operator("sup01", "監督", ["supervisor"], "本庁", "supervisor-passphrase")
+    supervisor = env.new_client(login=False)
+    supervisor.login("sup01", "supervisor-passphrase")
     void = _event(
         env,
         "certificate_voided",
         {"issuance_no": f"{env.terminal.terminal_no}-20261126-6", "reason": "汚損"},
+        operator_id="sup01",
     )
-    card = _event(env, "card_event", {"action": "一時停止", "person_id": "P00000020"})
-    bad = _issued(env, 7, person="P55555555")
-    results = env.client.push_events([good, bad, void, card]).results
-    assert [r.status for r in results] == ["accepted", "rejected", "accepted", "accepted"]
+    assert supervisor.push_events([void]).results[0].status == "accepted"
     info = env.client.certificate(f"{env.terminal.terminal_no}-20261126-6")
     assert info.voided
     # Same issuance number in a new event: refused, the first record stays.
@@ -157,7 +163,11 @@ def test_bad_input_gets_clear_4xx(sync_server: ServerEnv) -> None:
     env = sync_server
     answer = _raw(env, b'{"events": [')
     assert answer.status_code == 400 and answer.json()["code"] == "malformed_json"
+    # An event that can be named is answered on its own; one without an id fails the batch.
     answer = _raw(env, b'{"events": [{"event_id": "x", "type": "teleport"}]}')
+    assert answer.status_code == 200
+    assert answer.json()["results"][0]["status"] == "rejected"
+    answer = _raw(env, b'{"events": [{"type": "teleport"}]}')
     assert answer.status_code == 422 and answer.json()["code"] == "invalid_request"
     too_many = [
         _issued(env, 100 + i).model_dump(mode="json") for i in range(MAX_EVENTS_PER_BATCH + 1)
@@ -282,3 +292,41 @@ def test_certificate_requester_purpose_and_mail_are_stored(sync_server_any: Serv
     [old] = env.client.push_events([_issued(env, 33)]).results
     assert old.status == "accepted"
     assert env.client.certificate(f"{env.terminal.terminal_no}-20261126-33").delivery == "counter"
+
+
+def test_a_run_of_issuances_is_judged_as_if_one_by_one(
+    sync_server_any: ServerEnv, tmp_path: Path
+) -> None:
+    """The server takes a run of certificate_issued events in a few statements; the answers are
+    those of judging them in order: accepted, conflict (queued), unknown person, a number twice,
+    an id already accepted."""
+    env = sync_server_any
+    changed = make_household(3)
+    changed["members"][0]["name"] = "見本 改名"  # P00000030 → v2
+    env.server.import_jsonl(write_jsonl(tmp_path / "c.jsonl", [changed]))
+    earlier = _issued(env, 50)
+    assert env.client.push_events([earlier]).results[0].status == "accepted"
+    run = [
+        _issued(env, 51),
+        _issued(env, 52, person="P00000030", relied_versions={"P00000030": 1}),
+        _issued(env, 53, person="P00009999"),
+        _issued(env, 51),  # the same number as the first of the run
+        earlier,
+        _issued(env, 54),
+    ]
+    run.append(run[5])  # the same event twice in one batch
+    results = env.client.push_events(run).results
+    assert [r.status for r in results] == [
+        "accepted",
+        "conflict",
+        "rejected",
+        "rejected",
+        "duplicate",
+        "accepted",
+        "duplicate",
+    ]
+    assert "照合待ち" in (results[1].reason or "") and "P00009999" in (results[2].reason or "")
+    queue = admin.list_reconciliation(env.server.db)
+    assert [(q["event_id"], q["person_id"]) for q in queue] == [(run[1].event_id, "P00000030")]
+    for n in (51, 52, 54):
+        assert env.client.certificate(f"{env.terminal.terminal_no}-20261126-{n}").copies == 1

@@ -72,7 +72,9 @@ def test_initial_sync_sees_each_record_once_after_updates(
     assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
 
 
-def test_import_reports_bad_lines_by_number_and_keeps_going(sync_server: ServerEnv) -> None:
+def test_import_reports_every_bad_line_by_number_and_imports_nothing(
+    sync_server: ServerEnv,
+) -> None:
     bad_digit = make_household(90)
     bad_digit["members"][0]["juminhyo_code"] = "12345678901"
     lines = [
@@ -83,8 +85,11 @@ def test_import_reports_bad_lines_by_number_and_keeps_going(sync_server: ServerE
         json.dumps(make_household(89), ensure_ascii=False),
     ]
     report = import_lines(sync_server.server.db, enumerate(lines, start=1))
-    assert report.inserted == 2 and report.read == 5
+    assert report.inserted == 0 and report.read == 5 and not report.ok
     assert [n for n, _ in report.errors] == [2, 3, 4]
+    assert "何も取り込んでいません" in report.summary()
+    keys = {i.key for i in sync_server.client.changes(0, 5000).items}
+    assert "H00000088" not in keys and "H00000089" not in keys
     assert "住民票コード" in report.errors[1][1]
     my_number = bad_digit["members"][0]["my_number"]
     assert all(my_number not in msg for _, msg in report.errors)
@@ -95,7 +100,7 @@ def test_operator_policy_and_terminal_changes_ride_the_feed(
 ) -> None:
     _, cursor = _drain(sync_server, 0)
     server = sync_server.server
-    server.add_operator("sup01", "監督 者", ["supervisor"], "端野支所", "password-123")
+    server.add_operator("sup01", "監督 者", ["supervisor"], "端野支所", "supervising-password-123")
     server.update_operator("sup01", roles=["supervisor", "auditor"])
     server.set_policy(Policy(fee_yen=350))
     other = sync_server.enroll_another(tmp_path / "other")

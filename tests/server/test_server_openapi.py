@@ -25,10 +25,16 @@ from tests.support.server import (
 
 ROOT = Path(__file__).resolve().parents[2]
 # 413 is how the protocol refuses an oversize batch (protocol.MAX_EVENTS_PER_BATCH).
+# POST /v1/events judges each event on its own: an event that breaks the documented Event
+# schema is answered 200 with `rejected` for that event (issue 21), not a 4xx for the batch.
 _CONFIG = SchemathesisConfig.from_str(
     """
 [checks.negative_data_rejection]
 expected-statuses = [400, 401, 403, 404, 405, 406, 409, 413, 415, 422, 428, 429]
+
+[[operations]]
+include-path = "/v1/events"
+checks.negative_data_rejection.enabled = false
 """
 )
 schema = schemathesis.openapi.from_dict(openapi_document(), config=_CONFIG)

@@ -113,11 +113,11 @@ def test_deactivated_operator_loses_session_and_login(sync_server: ServerEnv) ->
 def test_admin_refuses_bad_operator_data(sync_server: ServerEnv) -> None:
     with pytest.raises(AdminError, match="役割"):
         sync_server.server.add_operator("x1", "x", ["wizard"], "本庁", "long enough")
-    with pytest.raises(AdminError, match="8文字"):
+    with pytest.raises(AdminError, match="15文字"):
         sync_server.server.add_operator("x2", "x", ["clerk"], "本庁", "short")
     with pytest.raises(AdminError, match="すでに"):
         sync_server.server.add_operator(
-            sync_server.operator_id, "x", ["clerk"], "本庁", "long enough"
+            sync_server.operator_id, "x", ["clerk"], "本庁", "long enough to pass"
         )
 
 

@@ -238,3 +238,37 @@ def test_transaction_nesting_and_rollback(cache: Cache) -> None:
     from datetime import date
 
     assert cache.next_issuance_no("0001", date(2026, 1, 5)) == "0001-20260105-0001"
+
+
+def test_v11_keeps_the_outbox_and_adds_approvals(tmp_path: Path, dek: bytes) -> None:
+    """Issue 21: the outbox is rebuilt (a new state, attempts) with its rows and sequence."""
+    path = tmp_path / "m.db"
+    conn = sqlcipher3.connect(str(path), isolation_level=None)
+    conn.execute(f"PRAGMA key = \"x'{dek.hex()}'\"")
+    migrations.migrate(conn, upto=10)
+    for n, state in ((1, "pending"), (2, "rejected"), (3, "pending")):
+        conn.execute(
+            "INSERT INTO outbox(event_id, type, body, state, reason, added_at, updated_at)"
+            " VALUES (?, 'card_event', '{}', ?, ?, 'a', 'u')",
+            (f"e{n}", state, "理由" if state == "rejected" else None),
+        )
+    conn.execute("DELETE FROM outbox WHERE event_id = 'e3'")  # the sequence is past its rows
+    conn.close()
+    with open_cache(path, dek) as c:
+        db = c.connection
+        assert db.execute(
+            "SELECT seq, event_id, state, reason, attempts FROM outbox"
+        ).fetchall() == [
+            (1, "e1", "pending", None, 0),
+            (2, "e2", "rejected", "理由", 0),
+        ]
+        db.execute(
+            "INSERT INTO outbox(event_id, type, body, added_at, updated_at)"
+            " VALUES ('e4', 'card_event', '{}', 'a', 'u')"
+        )
+        assert db.execute("SELECT seq FROM outbox WHERE event_id = 'e4'").fetchone() == (4,)
+        db.execute(
+            "UPDATE outbox SET state = 'quarantined' WHERE event_id = 'e1'"
+        )  # the new state is allowed
+        cols = [r[1] for r in db.execute("PRAGMA table_info(approvals)")]
+        assert cols[:2] == ["approval_id", "approver_id"] and "consumed_at" in cols

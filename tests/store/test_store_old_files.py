@@ -47,7 +47,7 @@ def test_an_old_file_opens_and_migrates(fixture: Path, tmp_path: Path) -> None:
         person = household["members"][0]
         hits = cache.search(SearchQuery(name=person["name"]), today=date(2026, 11, 26)).hits
         assert person["person_id"] in {h.person_id for h in hits}
-        # v11: the address keys recomputed by search_key: the 街区 typed with dashes is found
+        # v12: the address keys recomputed by search_key: the 街区 typed with dashes is found
         # (「北5条東6丁目11番5号」 as 「北5条東6-11-5」).
         dashed = search_key(household["address"]).removeprefix("北海道北見市")
         assert "-" in dashed and "丁目" not in dashed and "番" not in dashed

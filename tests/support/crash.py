@@ -7,9 +7,12 @@ import signal
 import subprocess
 
 
-def kill_at_marker(proc: subprocess.Popen[str], marker: str, nth: int = 1) -> list[str]:
+def kill_at_marker(
+    proc: subprocess.Popen[str], marker: str, nth: int = 1, *, go_on: bool = False
+) -> list[str]:
     """Read the child's stdout; SIGKILL it when the `nth` line starting with `marker` arrives
-    (or stop at a line "done"); wait for it and return the lines seen."""
+    (or stop at a line "done"); wait for it and return the lines seen. With `go_on`, the child
+    waits on stdin at each marker line: the earlier ones are answered with a line."""
     assert proc.stdout is not None
     seen: list[str] = []
     for line in proc.stdout:
@@ -17,6 +20,10 @@ def kill_at_marker(proc: subprocess.Popen[str], marker: str, nth: int = 1) -> li
         if line.startswith(marker) and sum(s.startswith(marker) for s in seen) == nth:
             os.kill(proc.pid, signal.SIGKILL)
             break
+        if line.startswith(marker) and go_on:
+            assert proc.stdin is not None
+            proc.stdin.write("\n")
+            proc.stdin.flush()
         if line.startswith("done"):
             break
     proc.wait(timeout=60)

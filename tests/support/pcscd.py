@@ -24,7 +24,6 @@ import signal
 import socket
 import subprocess
 import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -105,7 +104,7 @@ class Pcscd:
     def slot_port(self, slot: int) -> int:
         return self.port + slot
 
-    def start(self, timeout: float = 15.0) -> None:
+    def start(self, timeout: float = 60.0) -> None:
         binary = _pcscd_binary()
         assert binary is not None
         log = self.log_path.open("ab")
@@ -161,17 +160,22 @@ def _components_missing() -> str | None:
 
 
 @contextlib.contextmanager
-def _session_lock(timeout: float = 300.0) -> Iterator[None]:
+def _session_lock(timeout: float = 3600.0) -> Iterator[None]:
+    # Another test session (a parallel run on a shared machine) holds pcscd for its whole run:
+    # minutes, more under load. The deadline only bounds a hung session.
     with LOCK_FILE.open("a") as fh:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError("another test session holds pcscd") from None
-                time.sleep(0.5)
+
+        def take() -> bool:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+
+        poll_until(
+            take,
+            timeout=timeout,
+            interval=0.5,
+            what="the pcscd lock (held by another test session)",
+            retry_on=(BlockingIOError,),
+        )
         try:
             yield
         finally:

@@ -7,12 +7,19 @@ Calls `condition` until it returns something truthy and returns that. Exceptions
 stops the wait at once. Past `timeout` seconds it fails with AssertionError naming `what` (and
 chains the last retried exception). The deadline only bounds a wait for an outside component:
 it never decides a test's result by itself.
+
+Qt tests wait with qtbot.waitUntil / waitSignal (they spin the event loop, which this loop does
+not); their bound is QT_WAIT_MS, the same for every such wait: generous, because a loaded
+machine makes an argon2id check or a background thread take seconds, and a wait for something
+that does happen returns as soon as it does.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
+
+QT_WAIT_MS = 30_000
 
 
 def poll_until[T](

@@ -3,24 +3,42 @@
 
 Reads its configuration (JSON, from Rig.child_config) on stdin, runs the engine against the
 real cache file and the real server, and prints one line per page applied / batch answered so
-that the parent knows when to kill it. Each step pauses where the parent kills it.
+that the parent knows when to kill it. At the marker of its mode the child waits for a line on
+stdin ("go on"), so the parent's SIGKILL lands exactly there, whatever the machine's load.
 """
 
 from __future__ import annotations
 
+import faulthandler
 import json
 import os
+import signal
 import sys
-import time
+from pathlib import Path
 from typing import Any
 
 from app.store.db import open_cache
 from app.sync.client import SyncClient
 from app.sync.engine import SyncEngine
+from tests.support.poll import poll_until
+
+PAUSE_AT = {
+    "pull": "applying",
+    "push": "answered",
+    "snapshot-download": "downloading",
+    "snapshot-replace": "replacing",
+}
 
 
 def main(mode: str) -> None:
+    faulthandler.register(signal.SIGUSR1)  # a stuck child shows its stack on request
     cfg = json.loads(sys.stdin.readline())
+
+    def marker(line: str) -> None:
+        print(line, flush=True)
+        if line.split()[0] == PAUSE_AT[mode]:
+            sys.stdin.readline()  # the parent kills us here, or says go on
+
     cache = open_cache(cfg["cache"], bytes.fromhex(cfg["dek"]))
     client = SyncClient(
         cfg["base_url"], cfg["ca"], cfg["cert"], cfg["key"], cfg["key_password"].encode()
@@ -43,8 +61,7 @@ def main(mode: str) -> None:
         # "applying" is printed: the parent's SIGKILL lands before the COMMIT.
         with cache.transaction():
             real_apply(items, next_after)  # joins the outer transaction
-            print(f"applying {next_after}", flush=True)
-            time.sleep(0.3)
+            marker(f"applying {next_after}")
         print(f"applied {next_after}", flush=True)
 
     real_push = client.push_events
@@ -52,16 +69,23 @@ def main(mode: str) -> None:
     def slow_push(events: list[Any]) -> Any:
         print(f"sending {len(events)}", flush=True)  # the parent may kill us inside this
         answer = real_push(events)
-        print(f"answered {len(events)}", flush=True)
-        time.sleep(0.3)  # the parent kills us here: answered, not yet recorded
+        marker(f"answered {len(events)}")  # answered, not yet recorded
         return answer
 
     real_download = client.download_snapshot
 
     def slow_download(info: Any, path: Any, progress: Any = None, cancelled: Any = None) -> Any:
         def report(done: int, total: int) -> None:
-            print(f"downloading {done}", flush=True)
-            time.sleep(0.05)  # the parent kills us between two chunks
+            # The client's writer thread writes behind the download: the marker waits until
+            # some of it is on disk, so the kill always leaves bytes to resume from.
+            part = Path(path)
+            poll_until(
+                lambda: part.exists() and part.stat().st_size > 0,
+                timeout=60,
+                interval=0.01,
+                what="the download's first bytes on disk",
+            )
+            marker(f"downloading {done}")  # between two chunks
 
         return real_download(info, path, report, cancelled)
 
@@ -69,8 +93,7 @@ def main(mode: str) -> None:
 
     def slow_replace(source: Any, target: Any) -> None:
         # The snapshot holds the terminal's own rows by now; the cache file is not yet replaced.
-        print("replacing", flush=True)
-        time.sleep(0.3)
+        marker("replacing")
         real_replace(source, target)
 
     cache.apply_changes = slow_apply  # type: ignore[method-assign]

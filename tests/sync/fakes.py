@@ -173,6 +173,9 @@ class FakeCache:
         self.outbox: dict[str, Event] = {}  # pending, in insertion order
         self.done: dict[str, EventResult] = {}
         self.rejected: dict[str, EventResult] = {}
+        self.attempts: dict[str, int] = {}
+        self.held_until: dict[str, datetime] = {}
+        self.quarantined: dict[str, Event] = {}
         self.applied_pages = 0
         self.fail_apply_after: int | None = None
         self.path = ":memory:"
@@ -237,8 +240,35 @@ class FakeCache:
     def outbox_add(self, event: Event) -> None:
         self.outbox[event.event_id] = event
 
-    def outbox_pending(self, limit: int) -> list[Event]:
-        return list(self.outbox.values())[:limit]
+    def outbox_pending(self, limit: int, now: datetime | None = None) -> list[Event]:
+        due = [
+            e
+            for e in self.outbox.values()
+            if now is None
+            or e.event_id not in self.held_until
+            or self.held_until[e.event_id] <= now
+        ]
+        return due[:limit]
+
+    def outbox_failed(
+        self,
+        event_id: str,
+        reason: str,
+        retry_at: Callable[[int], datetime],
+        quarantine_after: int,
+    ) -> int:
+        if event_id not in self.outbox:
+            return 0
+        n = self.attempts.get(event_id, 0) + 1
+        self.attempts[event_id] = n
+        if n >= quarantine_after:
+            self.quarantined[event_id] = self.outbox.pop(event_id)
+        else:
+            self.held_until[event_id] = retry_at(n)
+        return n
+
+    def outbox_held_count(self) -> int:
+        return len(self.rejected) + len(self.quarantined)
 
     def outbox_record_results(self, results: list[EventResult]) -> None:
         for r in results:
@@ -251,7 +281,7 @@ class FakeCache:
         return len(self.outbox)
 
     def outbox_total(self) -> int:
-        return len(self.outbox) + len(self.rejected)
+        return len(self.outbox) + len(self.rejected) + len(self.quarantined)
 
     def schema_version(self) -> int:
         return 0
@@ -261,6 +291,9 @@ class FakeCache:
 
     def checkpoint(self) -> tuple[int, int] | None:
         return None  # nothing in memory to copy back
+
+    def write_outbox_status(self) -> None:
+        self.status_writes = getattr(self, "status_writes", 0) + 1
 
     def bucket_digest(self) -> Digest:
         pairs: list[list[tuple[str, int]]] = [[] for _ in range(DIGEST_BUCKETS)]

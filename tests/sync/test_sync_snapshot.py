@@ -154,16 +154,25 @@ def test_damaged_download_is_fetched_again(rig: Rig) -> None:
 
 def test_server_gone_during_the_download_keeps_the_cache_empty_and_usable(rig: Rig) -> None:
     rig.server.build_snapshot()
-    gone = threading.Event()
+    # The marker: the proxy lets 4 chunks through and holds the rest, so the download cannot
+    # finish (kernel buffers included) whatever the load; the server stops while it is held.
+    held = rig.proxy.hold_after(4 * CHUNK)
 
-    def stop_server(have: int) -> None:
-        if have >= 3 * CHUNK and not gone.is_set():
-            gone.set()
-            rig.stop_server()
+    def stop_at_the_marker() -> None:
+        held.wait()
+        rig.proxy.down = True  # the client's retries find no server either
+        rig.stop_server()
 
-    Downloaded(rig, stop_server)
+    stopper = threading.Thread(target=stop_at_the_marker, name="stop-server", daemon=True)
+    stopper.start()
+    downloaded = Downloaded(rig)
     first = rig.engine.pull()
+    assert held.is_set(), "the download ended before the marker"
+    stopper.join()
     assert isinstance(first.error, ServerUnreachable) and rig.cache.cursor() == 0
+    assert downloaded.counts and downloaded.counts[-1] >= 2 * CHUNK  # it was under way
+    rig.proxy.release()
+    rig.proxy.down = False
     rig.restart_server()
     second = rig.engine.pull()
     assert second.complete and second.snapshot_seq is not None

@@ -10,6 +10,7 @@ from PySide6.QtWidgets import QWidget
 from shiboken6 import delete
 
 from app.domain.errors import DomainError
+from tests.support.poll import QT_WAIT_MS
 from ui.background import run_in_background, user_message
 
 
@@ -23,7 +24,7 @@ def test_result_arrives_on_the_gui_thread(qtbot) -> None:
     seen: list[tuple[int, bool]] = []
     gui = threading.get_ident()
     run_in_background(w, lambda: 6 * 7, lambda r: seen.append((r, threading.get_ident() == gui)))
-    qtbot.waitUntil(lambda: bool(seen))
+    qtbot.waitUntil(lambda: bool(seen), timeout=QT_WAIT_MS)
     assert seen == [(42, True)]
 
 
@@ -36,7 +37,7 @@ def test_error_reaches_the_handler_with_its_japanese_message(qtbot) -> None:
         raise DomainError("検索条件を1つ以上入力してください。")
 
     run_in_background(w, fail, on_error=lambda e: errors.append(user_message(e)))
-    qtbot.waitUntil(lambda: bool(errors))
+    qtbot.waitUntil(lambda: bool(errors), timeout=QT_WAIT_MS)
     assert errors == ["検索条件を1つ以上入力してください。"]
 
 
@@ -45,7 +46,7 @@ def test_many_quick_results_in_a_row(qtbot) -> None:
     for _ in range(200):
         w = _Widget()
         qtbot.addWidget(w)
-        with qtbot.waitSignal(w.done, timeout=5000):
+        with qtbot.waitSignal(w.done, timeout=QT_WAIT_MS):
             run_in_background(w, lambda: 1, lambda _r, w=w: w.done.emit())
 
 

@@ -46,3 +46,24 @@ def test_progress_shows_counts_or_a_busy_bar(qtbot) -> None:
     assert bar.progress.maximum() == 0 and "準備" in bar.progress.toolTip()
     bar.show_progress(6_233, 89_278)
     assert bar.progress.format() == "同期中 6,233/89,278" and bar.progress.toolTip() == ""
+
+
+def test_held_events_are_a_notice_for_the_supervisor(qtbot) -> None:
+    """Issue 21 item 5: a quarantined or rejected event shows, the connection stays online."""
+    bar = CounterStatusBar()
+    qtbot.addWidget(bar)
+    bar.show()
+    bar.show_status(_status(NOW - timedelta(minutes=5)))
+    assert not bar.held.isVisible()
+    held = SyncStatus(
+        online=True,
+        last_sync_at=None,
+        last_error=None,
+        freshness=freshness(NOW - timedelta(minutes=5), Policy(), NOW),
+        outbox_count=0,
+        running=False,
+        held_count=1,
+    )
+    bar.show_status(held)
+    assert bar.held.isVisible() and "送信保留 1件" in bar.held.text()
+    assert bar.connection.text() == "● オンライン"
