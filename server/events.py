@@ -198,11 +198,40 @@ def _certificate_issued(conn: Connection, event: Event, terminal_no: str) -> str
     refused = approvals.refusal(conn, event, p, terminal_no, _terminal_verifier(conn, terminal_no))
     if refused is not None:
         raise Rejected(refused)
+    if p.replaces is not None:
+        _void_replaced(conn, event, p, terminal_no)
     reason = _conflicts(conn, event, terminal_no)
     conn.execute(_INSERT_CERTIFICATE, _certificate_row(event, p, terminal_no))
     if p.approval is not None:
         approvals.mark_used(conn, event, p.approval, terminal_no)
     return reason
+
+
+def _void_replaced(
+    conn: Connection, event: Event, p: CertificateIssuedPayload, terminal_no: str
+) -> None:
+    """A reprint (issue 17): the certificate it replaces, issued by the same terminal and still
+    standing, is voided in the same transaction (the approval was checked before)."""
+    token = p.approval
+    approver = token.approver_id if token is not None else "?"
+    done = conn.execute(
+        update(certificates)
+        .where(
+            certificates.c.issuance_no == p.replaces,
+            certificates.c.terminal_no == terminal_no,
+            certificates.c.voided.is_(False),
+        )
+        .values(
+            voided=True,
+            voided_at=event.occurred_at,
+            void_reason=f"印刷し直しのため取消({p.issuance_no} で再交付、承認 {approver})",
+        )
+    ).rowcount
+    if not done:
+        raise Rejected(
+            f"再交付の元の交付番号 {p.replaces} は、この端末の交付として記録されていないか、"
+            "取消済みです。"
+        )
 
 
 def _terminal_verifier(conn: Connection, terminal_no: str) -> Verifier | None:

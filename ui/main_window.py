@@ -81,6 +81,15 @@ def _requester_label(kind: str) -> str:
         return kind
 
 
+def _reprint_link(i: Any) -> str:
+    """The 交付履歴's link between a reprint and the issuance it voided (issue 17)."""
+    if getattr(i, "replaced_by", None):
+        return f"→ {i.replaced_by} で再交付"
+    if getattr(i, "replaces", None):
+        return f"← {i.replaces} の再交付"
+    return ""
+
+
 class IssuanceHistory(QWidget):
     """交付履歴 of the day, and the 日計表."""
 
@@ -96,6 +105,7 @@ class IssuanceHistory(QWidget):
         "請求者",
         "交付方法",
         "状態",
+        "印刷し直し",
     )
 
     def __init__(
@@ -161,6 +171,7 @@ class IssuanceHistory(QWidget):
                 _requester_label(i.requester_kind),
                 "郵送" if i.mailed else "窓口",
                 "取消" if i.voided else "交付",
+                _reprint_link(i),
             )
             for c, v in enumerate(values):
                 self.table.setItem(r, c, QTableWidgetItem(v))
@@ -628,11 +639,16 @@ class MainWindow(QMainWindow):
         dialog.open()
         return dialog
 
-    def approve_dialog(self, situation: str, request: Any, household: Household) -> Any:
-        """The supervisor's approval of this request (a one-time token, app.services.issuance)."""
+    def approve_dialog(
+        self, situation: str, request: Any, household: Household, replaces: str | None = None
+    ) -> Any:
+        """The supervisor's approval of this request (a one-time token, app.services.issuance);
+        `replaces`: of a reprint of that 交付番号."""
         session = self.session
         dialog = ApprovalDialog(
-            lambda sup, pw, reason: session.approve(sup, pw, reason, request, household),
+            lambda sup, pw, reason: session.approve(
+                sup, pw, reason, request, household, replaces=replaces
+            ),
             situation=situation,
             parent=self,
         )

@@ -233,10 +233,13 @@ class IssuanceDesk(SessionCore):
         reason: str,
         request: CertificateRequest,
         household: Household,
+        replaces: str | None = None,
     ) -> Approval:
         """A supervisor's second login in the same dialog: verified, recorded in the chain, and
         granted as a one-time token bound to this request (the persons and items decided now,
         the requester, the 請求事由), signed with the terminal key, valid APPROVAL_TTL.
+        `replaces`: the approval is for a reprint of that 交付番号 (reissue(): it is voided and
+        a new issuance made); a reprint always needs one.
 
         Online the server checks the password (a separate, short-lived session); offline the
         supervisor's key slot on this terminal does.
@@ -252,6 +255,9 @@ class IssuanceDesk(SessionCore):
         if not decision.allowed:
             raise SessionError("\n".join(decision.reasons))
         grounds = self._approval_grounds(decision)
+        if replaces is not None:
+            self._replaceable(replaces, household, decision)
+            grounds.append("reprint")
         if not grounds:
             raise SessionError("この交付には監督者の承認は必要ありません。")
         approval_id = str(uuid.uuid4())
@@ -294,7 +300,7 @@ class IssuanceDesk(SessionCore):
             grounds=grounds,
             issued_at=canonical_at(approval.at),
             expires_at=canonical_at(approval.at + APPROVAL_TTL),
-            **_binding(request, decision, household),
+            **_binding(request, decision, household, replaces),
         )
         signature = base64.b64encode(self.sign(token.signed_bytes())).decode("ascii")
         token = token.model_copy(update={"signature_b64": signature})
@@ -317,6 +323,7 @@ class IssuanceDesk(SessionCore):
         decision: Decision,
         household: Household,
         now: datetime,
+        replaces: str | None = None,
     ) -> ApprovalToken:
         """The approval's token, if it is one this terminal granted to this operator for this
         very request, unused and not expired; SessionError otherwise."""
@@ -332,7 +339,7 @@ class IssuanceDesk(SessionCore):
             )
         if token.operator_id != self.operator.operator_id or token.terminal_no != self.terminal_no:
             raise SessionError(f"この承認は別の職員または端末のものです。{again}")
-        expected = _binding(request, decision, household)
+        expected = _binding(request, decision, household, replaces)
         bound = token.model_dump(include=set(expected))
         if bound != {k: _dump(v) for k, v in expected.items()}:
             raise SessionError(f"承認の対象がこの請求と一致しません。{again}")
@@ -357,6 +364,53 @@ class IssuanceDesk(SessionCore):
         *,
         approval: Approval | None = None,
         delivery: Delivery = Delivery.COUNTER,
+    ) -> IssuedCertificate:
+        return self._issue(request, household, approval=approval, delivery=delivery)
+
+    def reissue(
+        self,
+        issuance_no: str,
+        request: CertificateRequest,
+        household: Household,
+        *,
+        approval: Approval | None,
+        delivery: Delivery = Delivery.COUNTER,
+    ) -> IssuedCertificate:
+        """印刷し直し (a jammed or misprinted copy): never a second copy under the same 交付番号.
+        With a supervisor's approval for this reprint (approve(..., replaces=issuance_no)), in
+        ONE transaction: the old issuance is voided (certificate_voided, audited) and a new one
+        issued under a new 交付番号 that names it (`replaces`; 交付履歴 shows the link). The
+        request is decided again on the register as it is now."""
+        return self._issue(
+            request, household, approval=approval, delivery=delivery, replaces=issuance_no
+        )
+
+    def _replaceable(self, issuance_no: str, household: Household, decision: Decision) -> None:
+        """A reprint replaces an issuance of this terminal that stands (not voided), for the
+        same household and persons."""
+        try:
+            old = self.cache.issuance(issuance_no)
+        except NotFound:
+            raise SessionError(f"交付番号 {issuance_no} の交付記録がありません。") from None
+        if old.voided:
+            raise SessionError(
+                f"交付番号 {issuance_no} は既に取り消されています。印刷し直しはできません。"
+            )
+        if old.household_id != household.household_id or sorted(old.person_ids) != sorted(
+            decision.person_ids
+        ):
+            raise SessionError(
+                f"交付番号 {issuance_no} とは世帯または対象者が異なるため、印刷し直しにできません。"
+            )
+
+    def _issue(
+        self,
+        request: CertificateRequest,
+        household: Household,
+        *,
+        approval: Approval | None,
+        delivery: Delivery,
+        replaces: str | None = None,
     ) -> IssuedCertificate:
         """Decide, (approve), allocate the 交付番号, render, and record issuance + outbox event +
         audit entry in ONE transaction: a certificate that failed to render was never issued.
@@ -387,8 +441,11 @@ class IssuanceDesk(SessionCore):
         seal = self.seal()  # no verified 公印 from the server, no issuance
         token: ApprovalToken | None = None
         why = self.approval_needed(decision)
+        if replaces is not None:
+            self._replaceable(replaces, household, decision)
+            why = why or "印刷し直し(再交付)には監督者の承認が必要です。"
         if why is not None:
-            token = self._check_approval(approval, why, request, decision, household, now)
+            token = self._check_approval(approval, why, request, decision, household, now, replaces)
         stale_approved_by = token.approver_id if token and freshness.needs_approval else None
 
         day = now.astimezone().date()
@@ -399,6 +456,16 @@ class IssuanceDesk(SessionCore):
         rule = decision.rule.value if decision.rule is not None else None
         with self.cache.transaction():
             issuance_no = self.cache.next_issuance_no(self.terminal_no, day)
+            if replaces is not None and token is not None:
+                # The old copy is voided first, in the same transaction, on the approval. No
+                # certificate_voided event: the certificate_issued event that names it (with
+                # the approval) voids it on the server too (server/events.py).
+                void_reason = (
+                    f"印刷し直しのため取消({issuance_no} で再交付、承認 {token.approver_id}:"
+                    f" {token.reason})"
+                )
+                self.cache.void_issuance(replaces, void_reason)
+                self.audit(AuditAction.VOID_CERTIFICATE, [replaces], reason=void_reason)
             if token is not None:
                 # Used up with the issuance: one approval, one certificate.
                 self.cache.consume_approval(token.approval_id, issuance_no, canonical_at(now))
@@ -434,6 +501,7 @@ class IssuanceDesk(SessionCore):
                     mail_to=mail_to,
                     items=_items_of(decision),
                     approval=token,
+                    replaces=replaces,
                 )
                 return new_event(
                     payload,
@@ -465,11 +533,13 @@ class IssuanceDesk(SessionCore):
                 rule=rule,
                 delivery=delivery.value,
                 mail_to=mail_to,
+                replaces=replaces,
             )
+            reason = _audit_reason(request, decision, delivery, documents)
             self.audit(
                 AuditAction.ISSUE_CERTIFICATE,
                 [issuance_no, *decision.person_ids],
-                reason=_audit_reason(request, decision, delivery, documents),
+                reason=reason if replaces is None else f"{reason}・{replaces} の再交付",
             )
         return IssuedCertificate(issuance=issuance, pdf=pdf, sheets=document.sheet_count)
 
@@ -566,12 +636,16 @@ def _items_of(decision: Decision) -> dict[str, list[str]]:
 
 
 def _binding(
-    request: CertificateRequest, decision: Decision, household: Household
+    request: CertificateRequest,
+    decision: Decision,
+    household: Household,
+    replaces: str | None = None,
 ) -> dict[str, Any]:
     """What an approval is bound to: the household, the persons and items decided, who asked
-    (kind and identity) and why. ApprovalToken fields; the server compares them with the
-    certificate_issued payload."""
+    (kind and identity) and why, and the 交付番号 a reprint replaces. ApprovalToken fields; the
+    server compares them with the certificate_issued payload."""
     return {
+        "replaces": replaces,
         "household_id": household.household_id,
         "person_ids": sorted(decision.person_ids),
         "items": _items_of(decision),

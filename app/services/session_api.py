@@ -120,6 +120,7 @@ class CounterSessionApi(Protocol):
         reason: str,
         request: CertificateRequest,
         household: Household,
+        replaces: str | None = None,
     ) -> Approval: ...
 
     def issue(
@@ -128,6 +129,16 @@ class CounterSessionApi(Protocol):
         household: Household,
         *,
         approval: Approval | None = None,
+        delivery: Delivery = ...,
+    ) -> IssuedCertificate: ...
+
+    def reissue(
+        self,
+        issuance_no: str,
+        request: CertificateRequest,
+        household: Household,
+        *,
+        approval: Approval | None,
         delivery: Delivery = ...,
     ) -> IssuedCertificate: ...
 

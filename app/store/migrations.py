@@ -387,11 +387,15 @@ _V11 = [
 ]
 
 
-# v12 (issue 17): the address keys become app.domain.addresses.search_key (「3丁目6番19号」
+# v12 (issue 17): a reprint is a void + a new issuance (app.services.issuance.reissue): the new
+# one names the 交付番号 it replaces, at most one replacement per issuance. And the address keys
+# become app.domain.addresses.search_key (「3丁目6番19号」
 # and 「3-6-19」 alike, kanji numerals before 条・丁目・番・号 as digits) instead of address_key:
 # recomputed for every household, then copied to its persons (whose covering indexes the
 # search walks). `migrate` gives the steps the fold as the SQL function madoguchi_search_key.
 _V12 = [
+    "ALTER TABLE issuances ADD COLUMN replaces TEXT",
+    "CREATE UNIQUE INDEX issuances_replaces ON issuances(replaces) WHERE replaces IS NOT NULL",
     """UPDATE households SET address_key = madoguchi_search_key(address),
         katagaki_key = CASE WHEN katagaki IS NULL OR katagaki = '' THEN NULL
                             ELSE madoguchi_search_key(katagaki) END""",
