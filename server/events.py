@@ -428,13 +428,13 @@ def _authorise(event: Event, terminal_no: str, caller: Caller) -> None:
         raise Rejected("イベントの端末番号が送信した端末と一致しません。")
     if event.operator_id != caller.operator_id:
         raise Rejected(
-            f"イベントの操作者({event.operator_id})がログイン中の操作者と一致しません。"
-            "その操作者がログインしてから送信してください。"
+            f"イベントの職員({event.operator_id})がログイン中の職員と一致しません。"
+            "その職員がログインしてから送信してください。"
         )
     needed = REQUIRED.get(event.type)
     if needed is not None and not caller.may(needed):
         raise Rejected(
-            f"操作者 {caller.operator_id} には{_KIND_LABELS[event.type]}の権限がありません。"
+            f"職員 {caller.operator_id} には{_KIND_LABELS[event.type]}の権限がありません。"
         )
 
 
@@ -547,7 +547,7 @@ def apply_one(db: Database, terminal_no: str, event: Event) -> EventResult:
             )
         ).first()
     if row is None or not row.active:
-        reason = f"操作者 {event.operator_id} はサーバーに登録されていないか、無効です。"
+        reason = f"職員 {event.operator_id} はサーバーに登録されていないか、無効です。"
         return EventResult(event_id=event.event_id, status="rejected", reason=reason)
     roles = tuple(r for r in row.roles.split(",") if r)
     caller = Caller(event.operator_id, roles, False, terminal_no)

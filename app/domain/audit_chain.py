@@ -84,7 +84,7 @@ ACTION_LABELS: dict[AuditAction, str] = {
     AuditAction.APPROVAL: "監督者承認",
     AuditAction.LOCK: "画面ロック",
     AuditAction.UNLOCK: "ロック解除",
-    AuditAction.TAKEOVER: "操作者の引き継ぎ",
+    AuditAction.TAKEOVER: "職員の引き継ぎ",
     AuditAction.PASSWORD_CHANGE: "パスワード変更",
     AuditAction.VIEW_AUDIT_LOG: "監査ログの閲覧",
     AuditAction.NOTIFICATION_PREPARED: "異動届の作成",
