@@ -69,7 +69,7 @@ def test_one_term_for_the_staff_id() -> None:
     for package in ("app", "ui", "cli", "server", "printing"):
         for path in sorted((root / package).rglob("*.py")):
             for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-                if isinstance(node, ast.Constant) and isinstance(node.value, str):
-                    if "操作者" in node.value or "オペレーター" in node.value:
-                        found.append(f"{path.relative_to(root)}:{node.lineno}")
+                text = node.value if isinstance(node, ast.Constant) else None
+                if isinstance(text, str) and ("操作者" in text or "オペレーター" in text):
+                    found.append(f"{path.relative_to(root)}:{node.lineno}")
     assert found == []
