@@ -55,11 +55,16 @@ def install_japanese(app: Any) -> Any:
 
     QLocale.setDefault(QLocale(QLocale.Language.Japanese, QLocale.Country.Japan))
     translator = QTranslator(app)
-    folder = QLibraryInfo.path(QLibraryInfo.LibraryPath.TranslationsPath)
-    if translator.load(QLocale(QLocale.Language.Japanese), "qtbase", "_", folder):
-        app.installTranslator(translator)
+    folders = [QLibraryInfo.path(QLibraryInfo.LibraryPath.TranslationsPath)]
+    bundle = getattr(sys, "_MEIPASS", None)  # the frozen Windows build (packaging/madoguchi.spec)
+    if bundle:
+        folders.append(str(Path(bundle) / "PySide6" / "translations"))
+    for folder in folders:
+        if translator.load(QLocale(QLocale.Language.Japanese), "qtbase", "_", folder):
+            app.installTranslator(translator)
+            break
     else:  # a build without Qt's translations: the buttons stay in English
-        log.warning("qtbase_ja translation not found in %s", folder)
+        log.warning("qtbase_ja translation not found in %s", ", ".join(folders))
     return translator
 
 

@@ -113,6 +113,50 @@ def wait(predicate: Any, what: str, timeout_s: float = 60) -> None:
         time.sleep(0.01)
 
 
+def issue_and_reprint(service: LoginService, passwords: dict[str, str]) -> list[str]:
+    """A clerk issues one certificate and reprints it with the supervisor's approval (a void +
+    a new 交付番号): the 交付履歴 then has two rows and the link between them."""
+    from tests.e2e.test_counter_services import self_request
+
+    clerk = service.login("issuer01", passwords["issuer01"])
+    try:
+        clerk.sync_once()
+        hits = clerk.search(name="さとう").hits
+        hit = next(h for h in hits if h.status == "resident" and not h.protected)
+        household = clerk.open_household(hit.household_id)
+        request = self_request(household, hit.person_id, "勤務先に提出するため")
+        first = clerk.issue(request, household).issuance.issuance_no
+        approval = clerk.approve(
+            "super01", passwords["super01"], "用紙詰まり", request, household, replaces=first
+        )
+        second = clerk.reissue(first, request, household, approval=approval).issuance.issuance_no
+        return [first, second]
+    finally:
+        clerk.logout()
+
+
+def readable(table: Any, columns: list[int], name: str, must_show: list[str]) -> None:
+    """Each cell of `columns` fits its column, and the first column lies wholly in view."""
+    checked.append(f"{name}・列の幅")
+    _settle()
+    metrics = table.fontMetrics()
+    shown = set()
+    for c in columns:
+        width = table.columnWidth(c)
+        for r in range(table.rowCount()):
+            item = table.item(r, c)
+            text = item.text() if item is not None else ""
+            shown.add(text)
+            if metrics.horizontalAdvance(text) > width - 6:  # Qt's cell margins
+                problems.append(f"{name}: 「{text}」 is cut in its column ({width} px)")
+    first = table.columnViewportPosition(columns[0]) + table.columnWidth(columns[0])
+    if first > table.viewport().width():
+        problems.append(f"{name}: the first column ends at {first}, outside the table's view")
+    missing = [n for n in must_show if n not in shown]
+    if missing:
+        problems.append(f"{name}: {missing} not shown")
+
+
 def main(terminal_dir: str, passwords_file: str) -> None:
     passwords = json.loads(Path(passwords_file).read_text(encoding="utf-8"))
     app = create_application()
@@ -125,6 +169,8 @@ def main(terminal_dir: str, passwords_file: str) -> None:
     check(login, "ログイン")
     login.close()
 
+    reprinted = issue_and_reprint(service, passwords)
+
     session = service.login("super01", passwords["super01"])
     session.sync_once()
     window = build_main_window(session)
@@ -133,6 +179,15 @@ def main(terminal_dir: str, passwords_file: str) -> None:
     for i in range(window.tabs.count()):
         window.tabs.setCurrentIndex(i)
         check(window, f"メイン画面・{window.tabs.tabText(i)}")
+    window.tabs.setCurrentIndex(0)
+
+    # 交付履歴 with an issuance and its reprint: the 交付番号 column is read out, never cut.
+    history = window.history
+    assert history is not None
+    window.tabs.setCurrentWidget(history)
+    wait(lambda: history.table.rowCount() >= 2, "the 交付履歴")
+    check(window, "メイン画面・交付履歴(印刷し直し)")
+    readable(history.table, [0, history.COLUMNS.index("印刷し直し")], "交付履歴", reprinted)
     window.tabs.setCurrentIndex(0)
 
     household = session.open_household(PROTECTED_HOUSEHOLD)
