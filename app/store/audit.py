@@ -185,20 +185,6 @@ class AuditChain:
             raise
         conn.commit()
 
-    @contextmanager
-    def _locked_write(self) -> Iterator[None]:
-        """The write and the chain's own lock, always in the order the callers take them: with
-        a store, its transaction first (an issuance or a sync round opens it and appends inside
-        it), then ours; taken the other way round, a logout's entry and a sync round's
-        mark_pushed each held one lock and waited for the other. On a bare connection, ours
-        first (it serialises the BEGIN)."""
-        if self._cache is not None:
-            with self._write(), self._lock:
-                yield
-            return
-        with self._lock, self._write():
-            yield
-
     def _fetch(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         """Read under the store's lock (its re-entrant transaction) or ours."""
         if self._cache is not None:
@@ -226,7 +212,7 @@ class AuditChain:
             raise TypeError("target_ids must be a sequence of ids, not a string")
         if action in ACTIONS_NEEDING_REASON and not (reason and reason.strip()):
             raise ValueError(f"audit action {action.value} needs a reason")
-        with self._locked_write():
+        with self._lock, self._write():
             last_seq, last_hash = self.head()
             unsigned = AuditEntry(
                 seq=last_seq + 1,
@@ -347,7 +333,7 @@ class AuditChain:
 
     def mark_pushed(self, upto_seq: int) -> int:
         """Mark entries up to `upto_seq` as accepted by the server; returns how many changed."""
-        with self._locked_write():
+        with self._lock, self._write():
             cur = self._conn.execute(
                 "UPDATE audit_entries SET pushed = 1 WHERE seq <= ? AND pushed = 0", (upto_seq,)
             )
