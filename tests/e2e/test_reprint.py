@@ -120,16 +120,21 @@ def test_the_dialog_reprints_under_a_new_number_with_a_supervisor(qtbot, counter
     """pytest-qt: after printing, 「印刷し直し」(F6) asks the supervisor (the real approval
     dialog), then shows and prints the new 交付番号; the 交付履歴 shows the link both ways."""
     from PySide6.QtCore import QTimer
-    from PySide6.QtWidgets import QApplication
+    from PySide6.QtWidgets import QApplication, QMessageBox
 
+    from printing.dispatch import PrintError, printer_label
     from tests.support.poll import QT_WAIT_MS
     from ui.approval import ApprovalDialog
     from ui.main_window import IssuanceHistory, MainWindow
 
     session = counter.login("issuer01")
     printed: list[str] = []
+    printers: list[str | None] = []
 
     def print_pdf(pdf: bytes, copies: int, issuance_no: str, printer: str | None) -> int:
+        printers.append(printer)
+        if len(printers) == 1:  # the first job fails, as a printer out of paper does
+            raise PrintError(f"プリンター{printer_label(printer)}に送れませんでした(用紙切れ)。")
         printed.append(issuance_no)
         return 1
 
@@ -151,8 +156,27 @@ def test_the_dialog_reprints_under_a_new_number_with_a_supervisor(qtbot, counter
         qtbot.waitUntil(lambda: dialog.issued is not None, timeout=QT_WAIT_MS)
         old_no = dialog.issued.issuance.issuance_no
         assert not dialog.reprint_button.isEnabled()  # not before the print
+        # The printer is chosen for this job; a failure names it and leaves 印刷 on.
+        dialog.printer_choice.addItem("窓口プリンタ2", "窓口プリンタ2")
+        dialog.printer_choice.setCurrentIndex(dialog.printer_choice.findData("窓口プリンタ2"))
+        messages: list[str] = []
+
+        def dismiss() -> None:
+            box = QApplication.activeModalWidget()
+            if not isinstance(box, QMessageBox):
+                QTimer.singleShot(10, dismiss)
+                return
+            messages.append(box.text())
+            box.accept()
+
+        QTimer.singleShot(0, dismiss)
+        dialog.print_button.click()
+        qtbot.waitUntil(lambda: bool(messages), timeout=QT_WAIT_MS)
+        assert printers == ["窓口プリンタ2"] and "「窓口プリンタ2」" in messages[0]
+        assert dialog.print_button.isEnabled() and printed == []
         with qtbot.waitSignal(dialog.printed, timeout=QT_WAIT_MS):
             dialog.print_button.click()
+        assert printers[-1] == "窓口プリンタ2"
         assert printed == [old_no] and not dialog.print_button.isEnabled()
         assert dialog.reprint_button.isEnabled() and "印刷し直し" in dialog.preview_status.text()
 
