@@ -176,8 +176,9 @@ def test_rules_and_issuance_read_the_register_not_the_screen_copy(issuer: Any) -
     # By address: only the register's address tells that the copy reveals a protected one.
     decision = issuer.decide(request, screen_copy)
     assert decision.allowed and decision.needs_supervisor
+    # The approval is bound to the request as issue() reads it (the requester as registered).
     approval = issuer.approve(
-        "super01", PASSWORDS["super01"], "本人が来庁、運転免許証で確認", [NEIGHBOUR_PERSON]
+        "super01", PASSWORDS["super01"], "本人が来庁、運転免許証で確認", request, screen_copy
     )
     issued = issuer.issue(request, screen_copy, approval=approval)
     text = "".join(
