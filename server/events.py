@@ -219,11 +219,40 @@ def _certificate_issued(conn: Connection, event: Event, terminal_no: str) -> str
     refused = approvals.refusal(conn, event, p, terminal_no, _terminal_verifier(conn, terminal_no))
     if refused is not None:
         raise Rejected(refused)
+    if p.replaces is not None:
+        _void_replaced(conn, event, p, terminal_no)
     reason = _conflicts(conn, event, terminal_no)
     conn.execute(_INSERT_CERTIFICATE, _certificate_row(event, p, terminal_no))
     if p.approval is not None:
         approvals.mark_used(conn, event, p.approval, terminal_no)
     return reason
+
+
+def _void_replaced(
+    conn: Connection, event: Event, p: CertificateIssuedPayload, terminal_no: str
+) -> None:
+    """A reprint (issue 17): the certificate it replaces, issued by the same terminal and still
+    standing, is voided in the same transaction (the approval was checked before)."""
+    token = p.approval
+    approver = token.approver_id if token is not None else "?"
+    done = conn.execute(
+        update(certificates)
+        .where(
+            certificates.c.issuance_no == p.replaces,
+            certificates.c.terminal_no == terminal_no,
+            certificates.c.voided.is_(False),
+        )
+        .values(
+            voided=True,
+            voided_at=event.occurred_at,
+            void_reason=f"印刷し直しのため取消({p.issuance_no} で再交付、承認 {approver})",
+        )
+    ).rowcount
+    if not done:
+        raise Rejected(
+            f"再交付の元の交付番号 {p.replaces} は、この端末の交付として記録されていないか、"
+            "取消済みです。"
+        )
 
 
 def _terminal_verifier(conn: Connection, terminal_no: str) -> Verifier | None:
@@ -436,13 +465,13 @@ def _authorise(event: Event, terminal_no: str, caller: Caller) -> None:
         raise Rejected("イベントの端末番号が送信した端末と一致しません。")
     if event.operator_id != caller.operator_id:
         raise Rejected(
-            f"イベントの操作者({event.operator_id})がログイン中の操作者と一致しません。"
-            "その操作者がログインしてから送信してください。"
+            f"イベントの職員({event.operator_id})がログイン中の職員と一致しません。"
+            "その職員がログインしてから送信してください。"
         )
     needed = REQUIRED.get(event.type)
     if needed is not None and not caller.may(needed):
         raise Rejected(
-            f"操作者 {caller.operator_id} には{_KIND_LABELS[event.type]}の権限がありません。"
+            f"職員 {caller.operator_id} には{_KIND_LABELS[event.type]}の権限がありません。"
         )
 
 
@@ -588,7 +617,7 @@ def apply_one(db: Database, terminal_no: str, event: Event) -> EventResult:
             )
         ).first()
     if row is None or not row.active:
-        reason = f"操作者 {event.operator_id} はサーバーに登録されていないか、無効です。"
+        reason = f"職員 {event.operator_id} はサーバーに登録されていないか、無効です。"
         return EventResult(event_id=event.event_id, status="rejected", reason=reason)
     roles = tuple(r for r in row.roles.split(",") if r)
     caller = Caller(event.operator_id, roles, False, terminal_no)
