@@ -18,7 +18,9 @@ What it does, with the real components on loopback:
 
 Prints requests/s, p50/p95/p99 per kind, errors, the exactly-once check, and the ratio of the
 loaded p95 to the baseline's. Target: 100 terminals, push p95 ≤ 500 ms (2-core machine). The
-load generator shares the machine with the server: its CPU time is printed with the figures.
+load generator shares the machine with the server: its CPU time is printed with the figures,
+as are the server's and (PostgreSQL) the database's CPU per request. The PostgreSQL cluster is
+the tests' throwaway one (fsync and synchronous_commit off): commits wait for no disk here.
 """
 
 from __future__ import annotations
@@ -315,18 +317,25 @@ def run_load(
 # --- figures --------------------------------------------------------------------------------
 
 
-def server_cpu_seconds(root: int) -> float:
-    """CPU time (user + system) of the server process and its workers so far (Linux /proc)."""
+def tree_cpu_seconds(root: int) -> float:
+    """CPU time (user + system) of a process and all its descendants so far (Linux /proc): the
+    server and its workers, or PostgreSQL's postmaster and its backends."""
     ticks = os.sysconf("SC_CLK_TCK")
-    total = 0.0
+    children: dict[int, list[int]] = {}
+    cpu: dict[int, float] = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             fields = stat.read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        pid, ppid = int(stat.parent.name), int(fields[1])
-        if pid == root or ppid == root:
-            total += (int(fields[11]) + int(fields[12])) / ticks
+        pid = int(stat.parent.name)
+        children.setdefault(int(fields[1]), []).append(pid)
+        cpu[pid] = (int(fields[11]) + int(fields[12])) / ticks
+    total, todo = 0.0, [root]
+    while todo:
+        pid = todo.pop()
+        total += cpu.get(pid, 0.0)
+        todo += children.get(pid, [])
     return total
 
 
@@ -386,7 +395,13 @@ def report(name: str, result: dict[str, Any], seconds: float) -> dict[str, float
     return figures
 
 
-def run_backend(backend: str, url: str | None, args: argparse.Namespace, work: Path) -> None:
+def run_backend(
+    backend: str,
+    url: str | None,
+    args: argparse.Namespace,
+    work: Path,
+    database_pid: int | None = None,
+) -> None:
     data_dir = work / backend
     print(
         f"{backend}: {args.terminals} terminals, {args.workers} server worker(s), "
@@ -404,15 +419,23 @@ def run_backend(backend: str, url: str | None, args: argparse.Namespace, work: P
             base_url, specs[:1], people, args.baseline_seconds, 1, work, "base", pause=0.0
         )
         base = report("baseline, 1 terminal", baseline, args.baseline_seconds)
-        cpu = server_cpu_seconds(proc.pid)
+        cpu = tree_cpu_seconds(proc.pid)
+        db_cpu = tree_cpu_seconds(database_pid) if database_pid else 0.0
         loaded = run_load(base_url, specs[1:], people, args.seconds, args.clients, work, "load")
-        cpu = server_cpu_seconds(proc.pid) - cpu
+        cpu = tree_cpu_seconds(proc.pid) - cpu
         figures = report(f"{len(specs) - 1} terminals", loaded, args.seconds)
         requests = len(loaded["latency"]["pull"]) + len(loaded["latency"]["push"])
         print(
             f"  server CPU during the load: {cpu:.0f}s in {loaded['wall_s']:.0f}s "
             f"({cpu / loaded['wall_s']:.2f} cores), {cpu / requests * 1000:.1f} ms per request"
         )
+        if database_pid:
+            db_cpu = tree_cpu_seconds(database_pid) - db_cpu
+            print(
+                f"  PostgreSQL CPU during the load: {db_cpu:.0f}s "
+                f"({db_cpu / loaded['wall_s']:.2f} cores), "
+                f"{db_cpu / requests * 1000:.1f} ms per request"
+            )
         load_after = os.getloadavg()
         merged_sent = baseline["sent"] + loaded["sent"]
         merged = {
@@ -462,7 +485,10 @@ def main(argv: list[str] | None = None) -> int:
                 cluster = PostgresCluster(bin_dir, Path(tempfile.mkdtemp(prefix="bench-pg-")))
                 cluster.start()
                 try:
-                    run_backend("postgres", cluster.create_database(), args, work)
+                    # The throwaway cluster of the tests: fsync and synchronous_commit off, so
+                    # a commit waits for no flush here (a production server keeps both on).
+                    postmaster = int((cluster.data / "postmaster.pid").read_text().split()[0])
+                    run_backend("postgres", cluster.create_database(), args, work, postmaster)
                 finally:
                     cluster.stop()
     return 0

@@ -60,14 +60,23 @@ def card_desk_widget(session: Any, *, demo: Any = None) -> Any:
         _demo_transport if demo is not None else PcscTransport,
         session.card_lookup,
         audit=session.card_audit,
+        screen=session.screen_household,
     )
 
     def state_of(person_id: str) -> CardState:
         value = session.card_state(person_id)
         return CardState(value) if value else CardState.NOT_ISSUED
 
+    from app.auth.permissions import Permission
+
+    reveal = session.reveal_protected_address if session.can(Permission.REVEAL_ADDRESS) else None
     # The outbox event and the card's state are written in the recording's background operation.
-    return CardDeskWidget(service, card_state_of=state_of, persist=session.record_card_event)
+    return CardDeskWidget(
+        service,
+        card_state_of=state_of,
+        persist=session.record_card_event,
+        reveal_address=reveal,
+    )
 
 
 def requester_card_reader(session: Any, *, demo: Any = None, ask_pin: Any = None) -> Any:
@@ -83,6 +92,7 @@ def requester_card_reader(session: Any, *, demo: Any = None, ask_pin: Any = None
         _demo_transport if demo is not None else PcscTransport,
         session.card_lookup,
         audit=session.card_audit,
+        screen=session.screen_household,
     )
 
     def default_ask(parent: Any) -> str | None:
@@ -122,6 +132,7 @@ def notification_card_reader(session: Any, *, demo: Any = None, ask_pin: Any = N
         _demo_transport if demo is not None else PcscTransport,
         session.card_lookup,
         audit=session.card_audit,
+        screen=session.screen_household,
     )
 
     def default_ask(parent: Any) -> str | None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gc
 import logging
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -56,11 +55,16 @@ def install_japanese(app: Any) -> Any:
 
     QLocale.setDefault(QLocale(QLocale.Language.Japanese, QLocale.Country.Japan))
     translator = QTranslator(app)
-    folder = QLibraryInfo.path(QLibraryInfo.LibraryPath.TranslationsPath)
-    if translator.load(QLocale(QLocale.Language.Japanese), "qtbase", "_", folder):
-        app.installTranslator(translator)
+    folders = [QLibraryInfo.path(QLibraryInfo.LibraryPath.TranslationsPath)]
+    bundle = getattr(sys, "_MEIPASS", None)  # the frozen Windows build (packaging/madoguchi.spec)
+    if bundle:
+        folders.append(str(Path(bundle) / "PySide6" / "translations"))
+    for folder in folders:
+        if translator.load(QLocale(QLocale.Language.Japanese), "qtbase", "_", folder):
+            app.installTranslator(translator)
+            break
     else:  # a build without Qt's translations: the buttons stay in English
-        log.warning("qtbase_ja translation not found in %s", folder)
+        log.warning("qtbase_ja translation not found in %s", ", ".join(folders))
     return translator
 
 
@@ -127,16 +131,20 @@ def build_main_window(session: Any, *, demo: Any = None) -> Any:
         return outcome.pages
 
     def print_report(pdf: bytes, printer: str | None) -> int:
+        from app.services.issuance import daily_report_target
+
         day = session.today()
         outcome = print_document(pdf, printer=printer, title=f"日計表 {day:%Y-%m-%d}")
-        session.record_print(f"daily-report:{day.isoformat()}", outcome.pages)
+        session.record_print(daily_report_target(day), outcome.pages)
         return outcome.pages
 
     def save_report(pdf: bytes, path: str) -> None:
-        from app.store.audit import AuditAction
+        from app.fileio import atomic_write
+        from app.services.issuance import ExportMedium, daily_report_target
 
-        _write_file(Path(path), pdf)
-        session.audit(AuditAction.EXPORT, [f"daily-report:{session.today().isoformat()}"], "PDF")
+        # Recorded first: an output that cannot be recorded does not happen.
+        session.record_export(daily_report_target(session.today()), ExportMedium.PDF_FILE)
+        atomic_write(Path(path), pdf)
 
     window = MainWindow(
         session,
@@ -145,7 +153,6 @@ def build_main_window(session: Any, *, demo: Any = None) -> Any:
         print_pdf=print_issued,
         print_report=print_report,
         save_report=save_report,
-        reveal_address=_address_revealer(session),
         settings=settings,
         demo_menu=_demo_menu(demo) if demo is not None else None,
         requester_card_reader=_requester_card_reader(session, demo),
@@ -159,36 +166,6 @@ def build_main_window(session: Any, *, demo: Any = None) -> Any:
     )
     window.file_menu.insertAction(window.file_menu.actions()[0], settings_action)
     return window
-
-
-def _write_file(path: Path, data: bytes) -> None:
-    """Whole or not at all: a temp file beside the target, flushed, then renamed over it."""
-    tmp = path.with_name(f".{path.name}.part")
-    with open(tmp, "wb") as out:
-        out.write(data)
-        out.flush()
-        os.fsync(out.fileno())
-    os.replace(tmp, path)
-
-
-def _address_revealer(session: Any) -> Any:
-    """支援措置: a protected household's address shown only with a reason, audited first.
-
-    Composed here from the session's audit trail until the service layer offers it
-    (second pass: a session method with its own audit action)."""
-
-    def reveal(household_id: str, person_ids: list[str], reason: str) -> None:
-        from app.auth.approval import normalise_reason
-        from app.auth.permissions import Permission, require_permission
-        from app.store.audit import AuditAction
-
-        require_permission(session.operator.roles, Permission.VIEW_RECORD)
-        text = normalise_reason(reason, "支援措置の対象者の住所の表示")
-        session.audit(
-            AuditAction.VIEW_PERSON, [household_id, *person_ids], reason=f"住所の表示: {text}"
-        )
-
-    return reveal
 
 
 def _audit_viewer(session: Any) -> Any:

@@ -177,7 +177,7 @@ def add_operator(
     must_change: bool = False,
 ) -> OperatorProfile:
     if not operator_id or len(operator_id) > 64 or control_character(operator_id) is not None:
-        raise AdminError("操作者IDは1〜64文字です(制御文字は使えません)。")
+        raise AdminError("職員IDは1〜64文字です(制御文字は使えません)。")
     if len(display_name) > 200 or len(branch) > 100:
         raise AdminError("氏名は200文字以内、所属は100文字以内にしてください。")
     role_text = _check_roles(roles)
@@ -187,7 +187,7 @@ def add_operator(
             select(operators.c.operator_id).where(operators.c.operator_id == operator_id)
         ).first()
         if exists:
-            raise AdminError(f"操作者 {operator_id} はすでに登録されています。")
+            raise AdminError(f"職員 {operator_id} はすでに登録されています。")
         conn.execute(
             insert(operators).values(
                 operator_id=operator_id,
@@ -237,7 +237,7 @@ def update_operator(
             update(operators).where(operators.c.operator_id == operator_id).values(**values)
         ).rowcount
         if not done:
-            raise AdminError(f"操作者 {operator_id} は登録されていません。")
+            raise AdminError(f"職員 {operator_id} は登録されていません。")
         if active is False or password is not None:
             conn.execute(sessions.delete().where(sessions.c.operator_id == operator_id))
         _publish_operator(conn, operator_id)

@@ -7,7 +7,8 @@ token that is
 - signed with the key of the terminal that sends it (the certificate on file);
 - the terminal's and the session operator's (the clerk it was granted to);
 - bound to this very issuance: household, persons, items, requester and 請求事由 equal to the
-  payload's, the approver the payload names;
+  payload's, the approver the payload names, and the 交付番号 a reprint replaces (a reprint
+  without a token is refused);
 - valid when the certificate was issued (issued_at ≤ occurred_at < expires_at);
 - given by an active operator whose roles hold APPROVE (a supervisor), not the clerk;
 - used by no other event (`approvals_used`, one row per approval id).
@@ -49,6 +50,7 @@ def _bound(token: ApprovalToken, p: CertificateIssuedPayload) -> bool:
         == {k: sorted(v) for k, v in p.items.items()}
         and token.requester == p.requester
         and token.purpose == p.purpose
+        and token.replaces == p.replaces
     )
 
 
@@ -62,6 +64,8 @@ def refusal(
     token = p.approval
     named = p.approved_by or event.stale_approved_by
     if token is None:
+        if p.replaces is not None:
+            return "再交付(印刷し直し)には監督者の承認票が必要です。端末で承認を受けてください。"
         if named:
             return "監督者の承認の記録(承認票)がありません。端末で承認を受け直してください。"
         return None

@@ -289,7 +289,7 @@ def analyse(
                     AnomalyKind.HIGH_VOLUME,
                     op,
                     None,
-                    f"{day:%m/%d} 検索・閲覧 {n} 件(同日の操作者の中央値 {median:g} 件)",
+                    f"{day:%m/%d} 検索・閲覧 {n} 件(同日の職員の中央値 {median:g} 件)",
                 )
             )
     for s in summaries.values():
@@ -318,7 +318,7 @@ def register_facts(
     unknown = sorted(ops - set(facts.operator_person))
     if unknown:
         notes.append(
-            f"個人IDが登録されていない操作者 {len(unknown)} 名は、"
+            f"個人IDが登録されていない職員 {len(unknown)} 名は、"
             "本人・自世帯の照会を確認できません"
             f"({', '.join(unknown[:10])}{' ほか' if len(unknown) > 10 else ''})。"
             "住民である職員は operator add --person-id で登録してください。"
@@ -425,7 +425,7 @@ def _aware(at: datetime) -> datetime:
 def format_report(report: AuditReport) -> str:
     lines = [
         f"監査レポート {report.start.isoformat()} 〜 {report.end.isoformat()}"
-        f"(対象: {report.operator_id or '全操作者'})",
+        f"(対象: {report.operator_id or '全職員'})",
         "",
     ]
     if report.chain_problems:
@@ -440,12 +440,12 @@ def format_report(report: AuditReport) -> str:
         lines.append("■ 監査ログの欠落・巻き戻し: なし")
     if report.lockouts:
         lines.append(f"■ パスワード誤りによるロック: {len(report.lockouts)} 件")
-        lines += [f"  ・{at:%m/%d %H:%M} 操作者 {op}(端末 {t})" for at, op, t in report.lockouts]
+        lines += [f"  ・{at:%m/%d %H:%M} 職員 {op}(端末 {t})" for at, op, t in report.lockouts]
     if report.login_failures:
         total = sum(report.login_failures.values())
         lines.append(f"■ ログイン失敗(サーバーで確認): {total} 件")
         lines += [
-            f"  ・操作者 {op}(端末 {t}): {n} 回"
+            f"  ・職員 {op}(端末 {t}): {n} 回"
             for (op, t), n in sorted(report.login_failures.items())
         ]
     lines.append("")
@@ -455,7 +455,7 @@ def format_report(report: AuditReport) -> str:
         s = report.operators[op]
         total = sum(s.counts.values())
         lines.append(
-            f"■ 操作者 {op}: 操作 {total} 件(検索 {s.counts.get('search', 0)}、"
+            f"■ 職員 {op}: 操作 {total} 件(検索 {s.counts.get('search', 0)}、"
             f"閲覧 {s.counts.get('view_household', 0) + s.counts.get('view_person', 0)}、"
             f"交付 {s.counts.get('issue_certificate', 0)})"
         )
@@ -485,11 +485,11 @@ def report_main(argv: Sequence[str] | None = None) -> int:
     """`madoguchi-server audit report --from YYYY-MM-DD --to YYYY-MM-DD [--operator ID]`."""
     p = argparse.ArgumentParser(
         prog="madoguchi-server audit report",
-        description="操作者ごと・期間ごとに、監査で確認すべき操作(異常)を一覧にします。",
+        description="職員ごと・期間ごとに、監査で確認すべき操作(異常)を一覧にします。",
     )
     p.add_argument("--from", dest="start", type=_date, required=True, help="開始日(YYYY-MM-DD)")
     p.add_argument("--to", dest="end", type=_date, required=True, help="終了日(YYYY-MM-DD、含む)")
-    p.add_argument("--operator", help="操作者ID(省略時は全員)")
+    p.add_argument("--operator", help="職員ID(省略時は全員)")
     p.add_argument("--data-dir", help="サーバのデータフォルダ")
     p.add_argument("--config", help="設定ファイル(server.toml)")
     p.add_argument("--database-url", help="データベースURL(設定より優先)")

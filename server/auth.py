@@ -225,14 +225,20 @@ _CALLER_QUERY = (
 )
 
 
-def session_caller(db: Database, token: str, fingerprint: str) -> Caller:
+def caller_in(conn: Connection, token: str | None, fingerprint: str) -> Caller:
     """The terminal of this certificate (403 unknown / revoked) and the operator of a live
-    session it opened (else 401)."""
-    with db.read() as conn:
-        row = conn.execute(
-            _CALLER_QUERY, {"token_hash": security.token_hash(token), "fingerprint": fingerprint}
-        ).first()
+    session it opened (401 without a session, or a dead one), in the caller's transaction: the
+    hot routes look the caller up on the connection their work then uses (one checkout, one
+    transaction per request)."""
+    row = conn.execute(
+        _CALLER_QUERY,
+        # Without a token, the same query finds the terminal alone: a revoked one learns it
+        # before "log in".
+        {"token_hash": security.token_hash(token) if token else "", "fingerprint": fingerprint},
+    ).first()
     row = check_terminal(row)
+    if not token:
+        raise ApiError(401, "session_required", "ログインしてください。")
     if (
         row.operator_id is None
         or row.session_terminal != row.terminal_no
@@ -246,3 +252,25 @@ def session_caller(db: Database, token: str, fingerprint: str) -> Caller:
         must_change_password=bool(row.must_change_password),
         terminal_no=str(row.terminal_no),
     )
+
+
+def session_caller(db: Database, token: str | None, fingerprint: str) -> Caller:
+    """caller_in in a read transaction of its own."""
+    with db.read() as conn:
+        return caller_in(conn, token, fingerprint)
+
+
+def operator_in(conn: Connection, token: str | None, fingerprint: str) -> Caller:
+    """caller_in for every call but the password change: after an administrator's reset,
+    nothing else is allowed until the operator chose a password."""
+    return require_own_password(caller_in(conn, token, fingerprint))
+
+
+def require_own_password(caller: Caller) -> Caller:
+    if caller.must_change_password:
+        raise ApiError(
+            403,
+            "password_change_required",
+            "管理者がパスワードを再設定しました。新しいパスワードに変更してください。",
+        )
+    return caller

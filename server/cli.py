@@ -159,20 +159,20 @@ def cmd_operator(args: argparse.Namespace) -> int:
             rules=rules,
             must_change=args.temporary,
         )
-        print(f"操作者 {args.id} を登録しました。")
+        print(f"職員 {args.id} を登録しました。")
     elif args.action == "roles":
         admin.update_operator(db, args.id, roles=_roles(args.roles))
-        print(f"操作者 {args.id} の役割を変更しました。")
+        print(f"職員 {args.id} の役割を変更しました。")
     elif args.action == "deactivate":
         admin.update_operator(db, args.id, active=False)
-        print(f"操作者 {args.id} を無効にしました。")
+        print(f"職員 {args.id} を無効にしました。")
     elif args.action == "password":
         if not args.password_stdin:
             raise AdminError("パスワードは --password-stdin で標準入力から渡してください。")
         password = sys.stdin.readline().rstrip("\r\n")
         admin.update_operator(db, args.id, password=password, unlock=True, rules=rules)
         print(
-            f"操作者 {args.id} のパスワードを再設定しました(ロックも解除しました)。"
+            f"職員 {args.id} のパスワードを再設定しました(ロックも解除しました)。"
             "次のログインで本人が新しいパスワードに変更するまで、ほかの操作はできません。"
         )
     elif args.action == "list":
@@ -181,7 +181,7 @@ def cmd_operator(args: argparse.Namespace) -> int:
             print(f"{op['operator_id']}\t{state}\t{op['roles']}\t{op['branch']}")
     elif args.action == "unlock":
         admin.update_operator(db, args.id, unlock=True)
-        print(f"操作者 {args.id} のロックを解除しました。")
+        print(f"職員 {args.id} のロックを解除しました。")
     return 0
 
 
@@ -294,7 +294,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("snapshot", help="初回同期用の登録データの写しを作成(毎夜と取り込みの後に実行)")
 
-    s = sub.add_parser("operator", help="操作者の管理")
+    s = sub.add_parser("operator", help="職員の管理")
     ops = s.add_subparsers(dest="action", required=True)
     a = ops.add_parser("add")
     a.add_argument("--id", required=True)
@@ -302,7 +302,7 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--roles", required=True)
     a.add_argument("--branch", required=True)
     a.add_argument("--password-stdin", action="store_true")
-    a.add_argument("--person-id", help="操作者本人の住民ID(監査で本人・自世帯の照会を確認)")
+    a.add_argument("--person-id", help="職員本人の住民ID(監査で本人・自世帯の照会を確認)")
     a.add_argument(
         "--temporary", action="store_true", help="仮パスワード(最初のログインで変更させる)"
     )

@@ -67,6 +67,23 @@ def _sqlite_engine(url: str, *, immediate: bool) -> Engine:
     return engine
 
 
+def _postgres_session(dbapi_conn: Any, _record: Any) -> None:
+    """Settings of each new PostgreSQL connection.
+
+    plan_cache_mode=force_custom_plan: psycopg prepares a statement on its fifth execution,
+    and PostgreSQL then keeps one generic plan per connection, made for the tables' size at
+    that moment. A look-up by event id or issuance number, first planned while `events` and
+    `certificates` were nearly empty, stayed a sequential scan while they grew (no ANALYZE in
+    between): every push read both tables whole (benchmarks/bench_load.py: 0.4-0.8 ms of the
+    database's CPU per push after a thousand pushes, and growing). A custom plan per execution
+    costs a few microseconds of planning for these statements and always sees the index.
+    """
+    cur = dbapi_conn.cursor()
+    cur.execute("SET plan_cache_mode = force_custom_plan")
+    cur.close()
+    dbapi_conn.commit()
+
+
 class _WriteLock:
     """SQLite's writers one at a time, queued where waiting is cheap: an RLock in the process,
     and across processes (`serve --workers N`, an admin command) an flock on a file beside
@@ -113,6 +130,7 @@ class Database:
         if self.is_sqlite:
             self.writer = _sqlite_engine(url, immediate=True)
             self.reader = _sqlite_engine(url, immediate=False)
+            self._each_reader = self.reader
             self._write_lock = _WriteLock(make_url(url).database)
         else:
             # hide_parameters: an error that reaches a log names the statement, never the
@@ -120,9 +138,12 @@ class Database:
             self.writer = create_engine(
                 url, pool_pre_ping=True, pool_size=8, max_overflow=8, hide_parameters=True
             )
+            event.listen(self.writer, "connect", _postgres_session)
             # One snapshot per read: a feed page's latest_seq and its rows agree even while
             # writers compact older items away (same pool as the writer).
             self.reader = self.writer.execution_options(isolation_level="REPEATABLE READ")
+            # Reads of one statement each (its own snapshot): no BEGIN and COMMIT round trips.
+            self._each_reader = self.writer.execution_options(isolation_level="AUTOCOMMIT")
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
@@ -138,6 +159,20 @@ class Database:
     @contextmanager
     def read(self) -> Iterator[Connection]:
         with self.reader.connect() as conn, conn.begin():
+            conn.info[CIPHER_KEY] = self.register_cipher
+            yield conn
+
+    @contextmanager
+    def read_each(self) -> Iterator[Connection]:
+        """A connection for reads whose every statement stands alone (a statement sees one
+        snapshot): on PostgreSQL outside a transaction, which saves the round trips of BEGIN
+        and COMMIT (GET /v1/changes: the caller, then the page in one statement); on SQLite
+        a read transaction as read() (no round trips there)."""
+        if self.is_sqlite:
+            with self.read() as conn:
+                yield conn
+            return
+        with self._each_reader.connect() as conn:
             conn.info[CIPHER_KEY] = self.register_cipher
             yield conn
 

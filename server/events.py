@@ -22,7 +22,19 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import ValidationError as PydanticValidationError
-from sqlalchemy import Connection, bindparam, delete, insert, select, update
+from sqlalchemy import (
+    Connection,
+    Integer,
+    bindparam,
+    cast,
+    delete,
+    insert,
+    literal_column,
+    null,
+    select,
+    union_all,
+    update,
+)
 from sqlalchemy.exc import DataError, IntegrityError
 from starlette.concurrency import run_in_threadpool
 
@@ -99,11 +111,20 @@ _PREVIOUS = select(events_table.c.status, events_table.c.terminal_no).where(
     events_table.c.event_id == bindparam("event_id")
 )
 _DROP_EVENT = delete(events_table).where(events_table.c.event_id == bindparam("event_id"))
-_PREVIOUS_MANY = select(events_table.c.event_id).where(
-    events_table.c.event_id.in_(bindparam("ids", expanding=True))
-)
-_CERTIFICATES_MANY = select(certificates.c.issuance_no).where(
-    certificates.c.issuance_no.in_(bindparam("nos", expanding=True))
+# A run of issuances looks up in ONE statement (one round trip instead of three): which of
+# its event ids the server knows, which issuance numbers are taken, the persons' versions.
+_LOOKUP = union_all(
+    select(
+        literal_column("'event'").label("what"),
+        events_table.c.event_id.label("key"),
+        cast(null(), Integer).label("version"),
+    ).where(events_table.c.event_id.in_(bindparam("ids", expanding=True))),
+    select(
+        literal_column("'certificate'"), certificates.c.issuance_no, cast(null(), Integer)
+    ).where(certificates.c.issuance_no.in_(bindparam("nos", expanding=True))),
+    select(literal_column("'person'"), persons.c.person_id, persons.c.version).where(
+        persons.c.person_id.in_(bindparam("persons", expanding=True))
+    ),
 )
 _INSERT_EVENT = insert(events_table)
 _CERTIFICATE_TERMINAL = select(certificates.c.terminal_no).where(
@@ -198,11 +219,40 @@ def _certificate_issued(conn: Connection, event: Event, terminal_no: str) -> str
     refused = approvals.refusal(conn, event, p, terminal_no, _terminal_verifier(conn, terminal_no))
     if refused is not None:
         raise Rejected(refused)
+    if p.replaces is not None:
+        _void_replaced(conn, event, p, terminal_no)
     reason = _conflicts(conn, event, terminal_no)
     conn.execute(_INSERT_CERTIFICATE, _certificate_row(event, p, terminal_no))
     if p.approval is not None:
         approvals.mark_used(conn, event, p.approval, terminal_no)
     return reason
+
+
+def _void_replaced(
+    conn: Connection, event: Event, p: CertificateIssuedPayload, terminal_no: str
+) -> None:
+    """A reprint (issue 17): the certificate it replaces, issued by the same terminal and still
+    standing, is voided in the same transaction (the approval was checked before)."""
+    token = p.approval
+    approver = token.approver_id if token is not None else "?"
+    done = conn.execute(
+        update(certificates)
+        .where(
+            certificates.c.issuance_no == p.replaces,
+            certificates.c.terminal_no == terminal_no,
+            certificates.c.voided.is_(False),
+        )
+        .values(
+            voided=True,
+            voided_at=event.occurred_at,
+            void_reason=f"印刷し直しのため取消({p.issuance_no} で再交付、承認 {approver})",
+        )
+    ).rowcount
+    if not done:
+        raise Rejected(
+            f"再交付の元の交付番号 {p.replaces} は、この端末の交付として記録されていないか、"
+            "取消済みです。"
+        )
 
 
 def _terminal_verifier(conn: Connection, terminal_no: str) -> Verifier | None:
@@ -335,16 +385,9 @@ def _issue_in_bulk(
     event; the outcome is the same as judging the run in order."""
     if len(run) < 2:
         return {}
-    ids = [e.event_id for e in run]
-    known = {r.event_id for r in conn.execute(_PREVIOUS_MANY, {"ids": ids})}
-    plan: list[tuple[Event, CertificateIssuedPayload]] = []
-    seen_ids: set[str] = set()
-    seen_numbers: set[str] = set()
-    for event in run:
-        # A second event with the same id or number is judged after this one, by _judge.
-        if event.event_id in known or event.event_id in seen_ids:
-            continue
-        seen_ids.add(event.event_id)
+    # Checked first, each on its own (no database): what a bulk write could take.
+    fits: dict[int, CertificateIssuedPayload] = {}
+    for index, event in enumerate(run):
         try:
             _authorise(event, terminal_no, caller)
             p = CertificateIssuedPayload.model_validate(event.payload)
@@ -352,23 +395,46 @@ def _issue_in_bulk(
             continue
         if p.approval is not None or p.approved_by or event.stale_approved_by:
             continue  # an approval is checked by _judge (approvals.refusal)
-        if p.issuance_no.startswith(f"{terminal_no}-") and p.issuance_no not in seen_numbers:
-            seen_numbers.add(p.issuance_no)
-            plan.append((event, p))
-    if not plan:
+        if p.issuance_no.startswith(f"{terminal_no}-"):
+            fits[index] = p
+    if not fits:
         return {}
-    numbers = [p.issuance_no for _, p in plan]
-    taken = {r.issuance_no for r in conn.execute(_CERTIFICATES_MANY, {"nos": numbers})}
-    wanted = sorted({pid for e, p in plan for pid in (*p.person_ids, *e.relied_versions)})
-    versions = {
-        r.person_id: int(r.version) for r in conn.execute(_PERSON_VERSIONS, {"ids": wanted})
-    }
-    plan = [
-        (e, p)
-        for e, p in plan
-        if p.issuance_no not in taken
-        and all(pid in versions for pid in (*p.person_ids, *e.relied_versions))
-    ]
+    known: set[str] = set()
+    taken: set[str] = set()
+    versions: dict[str, int] = {}
+    found = conn.execute(
+        _LOOKUP,
+        {
+            "ids": sorted({e.event_id for e in run}),
+            "nos": sorted({p.issuance_no for p in fits.values()}),
+            "persons": sorted(
+                {pid for i, p in fits.items() for pid in (*p.person_ids, *run[i].relied_versions)}
+            ),
+        },
+    )
+    for what, key, version in found:
+        if what == "event":
+            known.add(key)
+        elif what == "certificate":
+            taken.add(key)
+        else:
+            versions[key] = int(version)
+    plan: list[tuple[Event, CertificateIssuedPayload]] = []
+    seen_ids: set[str] = set()
+    seen_numbers: set[str] = set()
+    for index, event in enumerate(run):
+        # A second event with the same id or number is judged after this one, by _judge.
+        if event.event_id in known or event.event_id in seen_ids:
+            continue
+        seen_ids.add(event.event_id)
+        fit = fits.get(index)
+        if fit is None or fit.issuance_no in seen_numbers:
+            continue
+        seen_numbers.add(fit.issuance_no)
+        if fit.issuance_no not in taken and all(
+            pid in versions for pid in (*fit.person_ids, *event.relied_versions)
+        ):
+            plan.append((event, fit))
     if not plan:
         return {}
     certificates_rows, event_rows, reconciliation_rows = [], [], []
@@ -399,13 +465,13 @@ def _authorise(event: Event, terminal_no: str, caller: Caller) -> None:
         raise Rejected("イベントの端末番号が送信した端末と一致しません。")
     if event.operator_id != caller.operator_id:
         raise Rejected(
-            f"イベントの操作者({event.operator_id})がログイン中の操作者と一致しません。"
-            "その操作者がログインしてから送信してください。"
+            f"イベントの職員({event.operator_id})がログイン中の職員と一致しません。"
+            "その職員がログインしてから送信してください。"
         )
     needed = REQUIRED.get(event.type)
     if needed is not None and not caller.may(needed):
         raise Rejected(
-            f"操作者 {caller.operator_id} には{_KIND_LABELS[event.type]}の権限がありません。"
+            f"職員 {caller.operator_id} には{_KIND_LABELS[event.type]}の権限がありません。"
         )
 
 
@@ -507,6 +573,39 @@ def apply_batch(
         return job(conn)
 
 
+def apply_session_batch(
+    db: Database, who: Callable[[Connection], Caller], batch: Sequence[Any]
+) -> EventsResponse:
+    """POST /v1/events: `who` finds the session's operator (server.auth.operator_in) and the
+    batch is judged as theirs. On PostgreSQL both happen in one write transaction, on one
+    pooled connection (a look-up of its own cost a checkout, a ping and a transaction's round
+    trips per request); on SQLite the look-up reads and the batch goes to the group commit."""
+    if db.is_sqlite:
+        with db.read() as conn:
+            caller = who(conn)
+        return db.group_commit().run(_batch_job(caller.terminal_no, caller, batch))
+    with db.write() as conn:
+        caller = who(conn)
+        return _batch_job(caller.terminal_no, caller, batch)(conn)
+
+
+async def apply_session_batch_async(
+    db: Database, who: Callable[[Connection], Caller], batch: Sequence[Any]
+) -> EventsResponse:
+    """apply_session_batch for the event loop, in one worker thread per request: on SQLite
+    the request awaits the group commit without holding one."""
+    if db.is_sqlite:
+        caller = await run_in_threadpool(_read_caller, db, who)
+        job = _batch_job(caller.terminal_no, caller, batch)
+        return await asyncio.wrap_future(db.group_commit().submit(job))
+    return await run_in_threadpool(apply_session_batch, db, who, batch)
+
+
+def _read_caller(db: Database, who: Callable[[Connection], Caller]) -> Caller:
+    with db.read() as conn:
+        return who(conn)
+
+
 def apply_one(db: Database, terminal_no: str, event: Event) -> EventResult:
     """One event judged as if its own operator had sent it in a session at `terminal_no`, for
     trusted callers inside the server's process (the demo's seed, tests); no HTTP route
@@ -518,23 +617,12 @@ def apply_one(db: Database, terminal_no: str, event: Event) -> EventResult:
             )
         ).first()
     if row is None or not row.active:
-        reason = f"操作者 {event.operator_id} はサーバーに登録されていないか、無効です。"
+        reason = f"職員 {event.operator_id} はサーバーに登録されていないか、無効です。"
         return EventResult(event_id=event.event_id, status="rejected", reason=reason)
     roles = tuple(r for r in row.roles.split(",") if r)
     caller = Caller(event.operator_id, roles, False, terminal_no)
     batch = [event.model_dump(mode="json")]
     return apply_batch(db, terminal_no, caller, batch).results[0]
-
-
-async def apply_batch_async(
-    db: Database, terminal_no: str, caller: Caller, batch: Sequence[Any]
-) -> EventsResponse:
-    """apply_batch for the event loop: on SQLite the request awaits the group commit without
-    holding a worker thread; on PostgreSQL it runs in one."""
-    if db.is_sqlite:
-        job = _batch_job(terminal_no, caller, batch)
-        return await asyncio.wrap_future(db.group_commit().submit(job))
-    return await run_in_threadpool(apply_batch, db, terminal_no, caller, batch)
 
 
 def certificate_info(db: Database, issuance_no: str) -> CertificateInfo | None:

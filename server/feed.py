@@ -7,12 +7,12 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, insert, select
+from sqlalchemy import Connection, bindparam, cast, delete, insert, null, select, union_all
 
 from app.sync.protocol import DIGEST_BUCKETS, bucket_digest
 from server.db import Database, latest_seq, next_seqs
-from server.register_crypto import reveal
-from server.tables import changes, households
+from server.register_crypto import RegisterCipher, reveal
+from server.tables import changes, feed_counter, households
 
 CHUNK_CHARS = 64 * 1024
 
@@ -53,8 +53,12 @@ def append_change(
     return seq
 
 
-# Built once (a terminal's empty delta page is the most frequent request of all).
-_PAGE = (
+# Built once (a terminal's empty delta page is the most frequent request of all). One
+# statement: the feed's head (latest seq, the row whose kind is NULL) and the page up to it,
+# from one snapshot on either database, so that a page needs no transaction of its own (on
+# PostgreSQL a BEGIN and a COMMIT are a round trip each).
+_HEAD = select(feed_counter.c.seq).where(feed_counter.c.id == 1)
+_ROWS = (
     select(
         changes.c.seq,
         changes.c.kind,
@@ -63,9 +67,24 @@ _PAGE = (
         changes.c.deleted,
         changes.c.data,
     )
-    .where(changes.c.seq > bindparam("after"), changes.c.seq <= bindparam("latest"))
+    # No upper bound here: in one snapshot every item has a seq at most the counter's (both
+    # are written in one transaction), and a bound the planner cannot see (a subquery) made
+    # PostgreSQL sort the whole feed for a page from 0 instead of walking the index.
+    .where(changes.c.seq > bindparam("after"))
     .order_by(changes.c.seq)
     .limit(bindparam("rows"))
+    .subquery()
+)
+_PAGE = union_all(
+    select(
+        feed_counter.c.seq,
+        cast(null(), changes.c.kind.type),
+        cast(null(), changes.c.key.type),
+        cast(null(), changes.c.version.type),
+        cast(null(), changes.c.deleted.type),
+        cast(null(), changes.c.data.type),
+    ).where(feed_counter.c.id == 1),
+    select(_ROWS),
 )
 
 
@@ -75,10 +94,27 @@ def read_page(db: Database, after: int, limit: int) -> list[bytes]:
     cursor held a pooled connection between chunks, and with every worker thread waiting for a
     connection, nothing moved until the pool timed out). Stored data is JSON text and copied
     as is, with the sealed 個人番号 put back (server/register_crypto.py)."""
-    cipher = db.register_cipher
-    with db.read() as conn:
-        latest = latest_seq(conn)
-        rows = conn.execute(_PAGE, {"after": after, "latest": latest, "rows": limit + 1}).all()
+    with db.read_each() as conn:
+        return read_page_in(conn, db.register_cipher, after, limit)
+
+
+def read_page_in(
+    conn: Connection, cipher: RegisterCipher | None, after: int, limit: int
+) -> list[bytes]:
+    """read_page on the caller's connection (GET /v1/changes looks its caller up on the same
+    one): one statement, so any read connection will do (Database.read_each). The rows are all
+    fetched here: the caller gives the connection back before the page is sent."""
+    rows = []
+    latest: int | None = None
+    for row in conn.execute(_PAGE, {"after": after, "rows": limit + 1}):
+        if row[1] is None:  # the head
+            latest = int(row[0])
+        else:
+            rows.append(row)
+    if latest is None:
+        raise RuntimeError("the feed counter's row is missing")
+    rows.sort(key=lambda r: int(r[0]))  # a union promises no order (in practice: already so)
+    rows = [r for r in rows if r[0] <= latest]  # none past the head in one snapshot; if ever
     has_more = len(rows) > limit
     rows = rows[:limit]
     # Each chunk costs an ASGI message, a gzip call and a TLS record: one per row would dominate.

@@ -263,7 +263,7 @@ def file_event(conn: Connection, event: Event, terminal_no: str) -> str | None:
     ).scalar_one_or_none()
     if Permission.FILE_NOTIFICATION not in permissions_of((roles or "").split(",")):
         raise NotificationRejected(
-            f"操作者 {event.operator_id} には住民異動届の受付の権限がありません。"
+            f"職員 {event.operator_id} には住民異動届の受付の権限がありません。"
         )
     if event.event_id != p.notification_id:
         raise NotificationRejected("イベントIDと届出IDが一致しません。")

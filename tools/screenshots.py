@@ -120,6 +120,23 @@ def main(argv: list[str] | None = None) -> int:
         wait(lambda: view.household is not None, "household")
         shot("screen-search.png")
 
+        # 番地 typed with dashes, as a clerk types it: 「北5条東6丁目11番5号」 as 「北5条東6-11-5」.
+        from app.domain.addresses import search_key
+
+        street = next(
+            (h for h in panel.hits if "丁目" in h.address and h.address.endswith("号")),
+            panel.hits[row],
+        )
+        typed = search_key(street.address).removeprefix("北海道北見市")
+        panel.clear()
+        type_text(panel.address, typed)
+        window.fkeys.press(1)
+        wait(lambda: bool(panel.hits), "search by 番地")
+        panel.table.selectRow(0)
+        window.fkeys.press(8)
+        wait(lambda: view.household is not None, "household by 番地")
+        shot("screen-search-banchi.png")
+
         # A household under 支援措置: the first protected resident of the demo's synthetic data.
         from app.synthetic.generator import household_dicts
         from cli.demo import DEMO_SEED
@@ -166,11 +183,33 @@ def main(argv: list[str] | None = None) -> int:
         shot("screen-issuance.png")
         dialog.issue_button.click()
         wait(lambda: dialog.issued is not None, "issued")
+        # 印刷し直し: printed (the demo has no printer here: a stand-in that reports one page),
+        # then F6 with the supervisor's approval (given here without the modal dialog).
+        first_no = dialog.issued.issuance.issuance_no
+        dialog._print_pdf = lambda *_a: 1
+        dialog.print_issued()
+        wait(dialog.reprint_button.isEnabled, "printed")
+
+        def approve(_situation: str, request: object, hh: object, replaces: str | None = None):
+            return session.approve(  # type: ignore[attr-defined]
+                "super01",
+                env.operators["super01"],
+                "用紙詰まりのため",
+                request,
+                hh,
+                replaces=replaces,
+            )
+
+        dialog._approve_dialog = approve  # type: ignore[method-assign]
+        dialog.reprint()
+        wait(lambda: dialog.issued.issuance.issuance_no != first_no, "reprinted")
+        shot("screen-reprint.png")
         dialog.reject()
 
         assert window.history is not None
         window.tabs.setCurrentWidget(window.history)
-        wait(lambda: window.history.table.rowCount() > 0, "history")  # type: ignore[union-attr]
+        wait(lambda: window.history.table.rowCount() > 1, "history")  # type: ignore[union-attr]
+        shot("screen-history-reprint.png")
         window.history.report_button.click()
         wait(lambda: any(w.isVisible() for w in window.findChildren(DailyReportWindow)), "report")
         shot("screen-daily-report.png")

@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
 from app.auth.permissions import Permission, require_permission
 from app.domain.audit_chain import ACTION_LABELS, AuditAction, ChainEntry, Problem
 from app.domain.cards import DESK_NOTE_LABELS
+from app.domain.notifications import PROCEDURE_LABELS, Procedure
 from ui.background import run_in_background, user_message
 
 
@@ -42,7 +43,28 @@ class HasRoles(Protocol):
 
 
 COLUMNS = ("連番", "日時", "職員ID", "端末", "操作", "対象ID", "理由")
-DATE_FORMAT = "yyyy/MM/dd"  # never the C locale's 「7 12 2026」
+DATE_FORMAT = "yyyy年M月d日"  # as Japanese dates are written; never the C locale's 「7 12 2026」
+
+
+def reason_label(reason: str | None) -> str:
+    """An entry's reason for the auditor: the codes the program writes (card_read, move_in …)
+    in Japanese; what a person typed stays as typed."""
+    if not reason:
+        return ""
+    if reason in DESK_NOTE_LABELS:
+        return DESK_NOTE_LABELS[reason]
+    try:
+        return PROCEDURE_LABELS[Procedure(reason)]
+    except ValueError:
+        return reason
+
+
+def date_time_label(at: datetime) -> str:
+    """2026年12月7日 09:30:00 (local time)."""
+    local = at.astimezone()
+    return f"{local.year}年{local.month}月{local.day}日 {local:%H:%M:%S}"
+
+
 Query = Callable[[str | None, datetime | None, datetime | None, Sequence[str] | None], list[Any]]
 
 
@@ -161,12 +183,12 @@ class AuditViewer(QWidget):
             label = ACTION_LABELS.get(AuditAction(e.action), e.action)
             cells = (
                 str(e.seq),
-                f"{local:%Y/%m/%d %H:%M:%S}",
+                date_time_label(local),
                 e.operator_id,
                 e.terminal_no,
                 label,
                 ", ".join(e.target_ids),
-                DESK_NOTE_LABELS.get(e.reason or "", e.reason or ""),
+                reason_label(e.reason),
             )
             for col, text in enumerate(cells):
                 self.table.setItem(row, col, QTableWidgetItem(text))

@@ -50,7 +50,9 @@ from app.domain.cards import (
     register_address,
 )
 from app.domain.identifiers import fold_digits, mask_my_number
+from app.domain.protected_address import is_withheld
 from app.services.card_desk import CardDeskService, DeskReading, MatchResult, RecordedCardEvent
+from ui.address_reveal import AddressReveal, RevealAddress
 from ui.background import run_in_background, user_message
 
 SEX_JA = {"male": "男", "female": "女", "not_applicable": "適用不能"}
@@ -232,10 +234,12 @@ class CardDeskWidget(QWidget):
         *,
         card_state_of: Callable[[str], CardState] | None = None,
         persist: Callable[[RecordedCardEvent], object] | None = None,
+        reveal_address: RevealAddress | None = None,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
         self.service = service
+        self._reveal_address = reveal_address
         self._card_state_of = card_state_of
         self._persist = persist
         self.pin_window: CustomerPinWindow | None = None
@@ -285,6 +289,15 @@ class CardDeskWidget(QWidget):
         side.addStretch(1)
         middle.addLayout(side, 1)
         root.addLayout(middle)
+        # 支援措置: the register's address comes withheld from the session; shown with a reason.
+        self.address_reveal = AddressReveal(
+            reveal_address or (lambda _h, _r: ""),
+            self,
+            label="住民票の住所を表示(&W)",
+            name="cardAddressReveal",
+        )
+        self.address_reveal.revealed.connect(self._address_revealed)
+        root.addWidget(self.address_reveal)
 
         check = QGroupBox("本人確認(交付時)")
         cl = QVBoxLayout(check)
@@ -421,6 +434,7 @@ class CardDeskWidget(QWidget):
     def _start(self, fn: Callable[[], DeskReading]) -> None:
         if self.busy:
             return
+        self.address_reveal.offer(None)  # a new reading: the previous card holder's goes
         self._set_busy(True, "カードを読み取っています。カードを動かさないでください…")
 
         service, state_of = self.service, self._card_state_of
@@ -468,6 +482,10 @@ class CardDeskWidget(QWidget):
     def _show_match(self, match: MatchResult) -> None:
         face = self.reading.face if self.reading else None
         self.table.setRowCount(0)
+        household = match.household
+        withheld = household is not None and is_withheld(household.address)
+        offer = withheld and self._reveal_address is not None
+        self.address_reveal.offer(household.household_id if offer and household else None)
         if face is None:
             return
         diffs = {d.field: d for d in match.differences}
@@ -507,6 +525,26 @@ class CardDeskWidget(QWidget):
                 if d is not None and d.kind != "notation":
                     item.setForeground(Qt.GlobalColor.red)
                 self.table.setItem(r, c, item)
+
+    def _address_revealed(self, household_id: str, address: str) -> None:
+        household = self.match.household if self.match is not None else None
+        if household is None or household.household_id != household_id:
+            return
+        for r in range(self.table.rowCount()):
+            label = self.table.item(r, 0)
+            if label is not None and label.text() == "住所":
+                cell = self.table.item(r, 2)
+                if cell is not None:
+                    cell.setText(address)
+        self.address_reveal.offer(None)
+
+    def register_address_text(self) -> str:
+        """What the comparison shows as the register's address (tests, the manual)."""
+        for r in range(self.table.rowCount()):
+            label, cell = self.table.item(r, 0), self.table.item(r, 2)
+            if label is not None and label.text() == "住所" and cell is not None:
+                return cell.text()
+        return ""
 
     # -- recording -----------------------------------------------------------------------------
 

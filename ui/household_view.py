@@ -5,11 +5,14 @@ the field below the table shows the selected person's number only through
 `reveal_my_number(person_id, reason)` (a reason, the permission, an audit entry), masked again
 after a while and whenever the selection or the household changes.
 
-A household with a person under 支援措置 hides its address (the protection covers everyone at
-the address, DESIGN.md §6) until it is revealed with a reason: `reveal_address(household_id,
-person_ids, reason)` runs in the background, checks the permission and writes the audit entry
-before the address is shown; the address is hidden again after a while and whenever the
-household changes.
+The session hands out a protected household (支援措置, and anyone registered at a protected
+address) with its address withheld (app.domain.protected_address): the view cannot show what it
+never got. The reveal row asks for a reason and calls the session's `reveal_protected_address`
+in the background (permission, audit entry, then the address); the address is hidden again
+after a while and whenever the household changes.
+
+A member's detail (本籍・筆頭者, 前住所, 異動履歴) opens from the selected row: Enter, a double
+click or 「個人の詳細」(Alt+P) emit `detail_requested(person_id)`.
 """
 
 from __future__ import annotations
@@ -23,7 +26,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
-    QLineEdit,
     QPushButton,
     QTableWidget,
     QTableWidgetItem,
@@ -32,25 +34,32 @@ from PySide6.QtWidgets import (
 )
 
 from app.domain import wareki
+from app.domain.protected_address import full_address, is_withheld
 from app.domain.records import Household
-from ui.background import run_in_background, user_message
+from ui.address_reveal import AddressReveal, RevealAddress
+from ui.background import run_in_background
 from ui.marks import MarkedRowDelegate, mark_item
 from ui.privacy import MaskedMyNumber
 
 COLUMNS = ("氏名", "フリガナ", "生年月日", "年齢", "性別", "続柄", "住民となった日", "状態")
 SEX_LABELS = {"male": "男", "female": "女"}
-HIDDEN_ADDRESS = "住所: 支援措置の対象者がいるため表示していません"
+HIDDEN_ADDRESS = "住所: 支援措置のため表示していません"
 PROTECTED_WARNING = (
     "⚠ この世帯には支援措置(DV・ストーカー・児童虐待等)の対象者がいます。"
     "証明書の交付には監督者の承認が必要です。住所を画面に出さず、来庁者に伝えないでください。"
 )
+# Registered at the address of a protected person (another household): the address is
+# protected too, without naming who is protected.
+ADDRESS_WARNING = (
+    "⚠ この住所は支援措置により保護されています。"
+    "証明書の交付には監督者の承認が必要です。住所を画面に出さず、来庁者に伝えないでください。"
+)
 
-RevealAddress = Callable[[str, list[str], str], object]
+__all__ = ["HIDDEN_ADDRESS", "HouseholdView", "RevealAddress", "household_address"]
 
 
 def household_address(household: Household) -> str:
-    address = household.address + (f" {household.katagaki}" if household.katagaki else "")
-    return f"〒{household.postal_code} {address}"
+    return full_address(household)
 
 
 def protected_members(household: Household, today: date) -> list[str]:
@@ -58,15 +67,18 @@ def protected_members(household: Household, today: date) -> list[str]:
 
 
 class HouseholdView(QWidget):
-    """Emits `issue_requested(household)` for 住民票の写しの交付."""
+    """Emits `issue_requested(household)` for 住民票の写しの交付 and `detail_requested(person_id)`
+    for a member's detail."""
 
     issue_requested = Signal(object)
+    detail_requested = Signal(str)
 
     def __init__(
         self,
         parent: QWidget | None = None,
         *,
         reveal_address: RevealAddress | None = None,
+        person_detail: bool = False,
         hide_after_ms: int = 30_000,
         runner: Callable[..., None] = run_in_background,
         reveal_my_number: Callable[[str, str], str | None] | None = None,
@@ -74,28 +86,22 @@ class HouseholdView(QWidget):
         super().__init__(parent)
         self.household: Household | None = None
         self._protected: list[str] = []
+        self._withheld = False
         self._reveal = reveal_address
-        self._run = runner
         self.title = QLabel("世帯が選ばれていません", objectName="householdTitle")
         self.title.setStyleSheet("font-size: 15px; font-weight: bold;")
         self.address = QLabel("", objectName="householdAddress")
         self.address.setWordWrap(True)
 
-        # The reveal row of a protected household: reason, button, message.
-        self.reveal_row = QWidget(objectName="addressRevealRow")
-        self.reveal_reason = QLineEdit(objectName="addressRevealReason")
-        self.reveal_reason.setPlaceholderText("住所を表示する理由(必須・記録されます)")
-        self.reveal_button = QPushButton("住所を表示(&V)", objectName="addressRevealButton")
-        self.reveal_button.clicked.connect(self.request_reveal)
-        self.reveal_reason.returnPressed.connect(self.request_reveal)
-        self.reveal_message = QLabel("", objectName="addressRevealMessage")
-        self.reveal_message.setStyleSheet("color: #b00020;")
-        row = QHBoxLayout(self.reveal_row)
-        row.setContentsMargins(0, 0, 0, 0)
-        row.addWidget(self.reveal_reason, 1)
-        row.addWidget(self.reveal_button)
-        row.addWidget(self.reveal_message)
-        self.reveal_row.hide()
+        # The reveal row of a withheld address: reason, button, message.
+        self.reveal = AddressReveal(
+            reveal_address or (lambda _h, _r: ""), self, name="addressReveal", runner=runner
+        )
+        self.reveal_row = self.reveal
+        self.reveal_reason = self.reveal.reason
+        self.reveal_button = self.reveal.button
+        self.reveal_message = self.reveal.message
+        self.reveal.revealed.connect(self._revealed)
         self.hide_timer = QTimer(self)
         self.hide_timer.setSingleShot(True)
         self.hide_timer.setInterval(hide_after_ms)
@@ -133,15 +139,23 @@ class HouseholdView(QWidget):
             number_row.setContentsMargins(0, 0, 0, 0)
             number_row.addWidget(QLabel("個人番号(選択した人):"))
             number_row.addWidget(self.my_number, 1)
-            self.table.itemSelectionChanged.connect(self._selection_changed)
-            self._selection_changed()
         self.my_number_row.setVisible(reveal_my_number is not None)
 
         self.issue_button = QPushButton("住民票の写しを交付…(&I)", objectName="issueButton")
         self.issue_button.setEnabled(False)
         self.issue_button.clicked.connect(self._request_issue)
+        self.detail_button = QPushButton("個人の詳細…(&P)", objectName="personDetailButton")
+        self.detail_button.setToolTip("選んだ人の本籍・筆頭者、前住所、異動履歴(記録されます)")
+        self.detail_button.setEnabled(False)
+        self.detail_button.setVisible(person_detail)
+        self.detail_button.clicked.connect(self.request_detail)
+        self.table.itemSelectionChanged.connect(self._selection_changed)
+        self._selection_changed()
+        if person_detail:
+            self.table.activated.connect(lambda _i: self.request_detail())  # Enter on a row
 
         buttons = QHBoxLayout()
+        buttons.addWidget(self.detail_button)
         buttons.addStretch(1)
         buttons.addWidget(self.issue_button)
 
@@ -156,24 +170,23 @@ class HouseholdView(QWidget):
 
     @property
     def address_hidden(self) -> bool:
-        return bool(self._protected) and self.address.text() == HIDDEN_ADDRESS
+        return self._withheld and self.address.text() == HIDDEN_ADDRESS
 
     def show_household(self, household: Household, today: date | None = None) -> None:
         today = today or date.today()
         self.hide_timer.stop()
         self.household = household
         self._protected = protected_members(household, today)
+        self._withheld = is_withheld(household.address)
         if self.my_number is not None:
             self.my_number.mask()
         self.title.setText(f"世帯主: {household.head.name}(世帯ID {household.household_id})")
-        self.reveal_message.clear()
-        self.reveal_reason.clear()
-        if self._protected:
+        if self._withheld:
             self.address.setText(HIDDEN_ADDRESS)
-            self.reveal_row.setVisible(self._reveal is not None)
+            self.reveal.offer(household.household_id if self._reveal is not None else None)
         else:
             self.address.setText(household_address(household))
-            self.reveal_row.hide()
+            self.reveal.offer(None)
         self.table.setRowCount(len(household.members))
         for row, p in enumerate(household.members):
             protected = p.is_protected_on(today)
@@ -195,12 +208,26 @@ class HouseholdView(QWidget):
                 item = QTableWidgetItem(value)
                 mark_item(item, protected=protected, removed=p.is_removed)
                 self.table.setItem(row, col, item)
-        if self._protected:
-            self.warning.setText(PROTECTED_WARNING)
+        if self._protected or self._withheld:
+            self.warning.setText(PROTECTED_WARNING if self._protected else ADDRESS_WARNING)
             self.warning.show()
         else:
             self.warning.hide()
         self.issue_button.setEnabled(True)
+        self._selection_changed()
+
+    def clear(self) -> None:
+        self.hide_timer.stop()
+        self.household = None
+        self._protected = []
+        self._withheld = False
+        self.title.setText("世帯が選ばれていません")
+        self.address.clear()
+        self.reveal.offer(None)
+        self.warning.hide()
+        self.table.setRowCount(0)
+        self.issue_button.setEnabled(False)
+        self._selection_changed()
 
     def selected_person_id(self) -> str | None:
         rows = {i.row() for i in self.table.selectedIndexes()}
@@ -211,55 +238,31 @@ class HouseholdView(QWidget):
         return members[row].person_id if row < len(members) else None
 
     def _selection_changed(self) -> None:
-        if self.my_number is None:
-            return
-        self.my_number.mask()
-        self.my_number.button.setEnabled(self.selected_person_id() is not None)
+        selected = self.selected_person_id() is not None
+        self.detail_button.setEnabled(selected)
+        if self.my_number is not None:
+            self.my_number.mask()
+            self.my_number.button.setEnabled(selected)
 
-    def clear(self) -> None:
-        self.hide_timer.stop()
-        self.household = None
-        self._protected = []
-        self.title.setText("世帯が選ばれていません")
-        self.address.clear()
-        self.reveal_row.hide()
-        self.reveal_reason.clear()
-        self.warning.hide()
-        self.table.setRowCount(0)
-        self.issue_button.setEnabled(False)
+    def request_detail(self) -> None:
+        person_id = self.selected_person_id()
+        if person_id is not None and not self.detail_button.isHidden():
+            self.detail_requested.emit(person_id)
 
-    # --- 支援措置: the address only with a reason, audited --------------------------------------
+    # --- 支援措置: the address only with a reason, audited ----------------------------------
 
     def request_reveal(self) -> None:
-        household, reveal = self.household, self._reveal
-        if household is None or reveal is None or not self._protected:
+        self.reveal.request()
+
+    def _revealed(self, household_id: str, address: str) -> None:
+        if self.household is None or self.household.household_id != household_id:
             return
-        reason = self.reveal_reason.text().strip()
-        if not reason:
-            self.reveal_message.setText("理由を入力してください。")
-            return
-        self.reveal_message.clear()
-        self.reveal_button.setEnabled(False)
-        person_ids = list(self._protected)
-        household_id = household.household_id
-
-        def shown(_result: object) -> None:
-            self.reveal_button.setEnabled(True)
-            if self.household is None or self.household.household_id != household_id:
-                return  # another household meanwhile: its address stays hidden
-            self.reveal_reason.clear()
-            self.address.setText(household_address(self.household))
-            self.hide_timer.start()
-
-        def refused(exc: BaseException) -> None:
-            self.reveal_button.setEnabled(True)
-            self.reveal_message.setText(user_message(exc))
-
-        self._run(self, lambda: reveal(household_id, person_ids, reason), shown, refused)
+        self.address.setText(address)
+        self.hide_timer.start()
 
     def hide_address(self) -> None:
         self.hide_timer.stop()
-        if self._protected:
+        if self._withheld:
             self.address.setText(HIDDEN_ADDRESS)
 
     def _request_issue(self) -> None:

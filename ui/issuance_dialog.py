@@ -46,6 +46,7 @@ from app.domain.certificates import (
     CertificateContext,
     CertificateRequest,
     Decision,
+    Delivery,
     FormKind,
     IdentityDocument,
 )
@@ -67,7 +68,7 @@ PROTECTED_BANNER = (
     "⚠ 支援措置の対象者に関わる請求です。交付には監督者の承認が必要です。"
     "住所・請求者を来庁者に見せないでください。登録された加害者からの請求には応じられません。"
 )
-KEY_HINT = "F3 交付 ・ F4 印刷 ・ F5 見本 ・ F12 または Esc 閉じる"
+KEY_HINT = "F3 交付 ・ F4 印刷 ・ F5 見本 ・ F6 印刷し直し ・ F12 または Esc 閉じる"
 # (pdf, copies, 交付番号, printer or None for the default) -> pages printed; runs in a worker.
 PrintFn = Callable[[bytes, int, str, str | None], int]
 
@@ -101,6 +102,7 @@ class IssuanceDialog(QDialog):
         self._print_pdf = print_pdf
         self.decision: Decision | None = None
         self.issued: Any = None
+        self._issued_request: Any = None  # the request the issuance was made for
         # The 支援措置 of the register and this municipality, read once in the background.
         self.context: CertificateContext | None = None
         self._generation = 0  # bumped by every input; older decisions are dropped
@@ -196,19 +198,34 @@ class IssuanceDialog(QDialog):
         self.issue_button = QPushButton("交付する", objectName="confirmIssueButton")
         self.print_button = QPushButton("印刷", objectName="printButton")
         self.print_button.setEnabled(False)
+        # 印刷し直し: a void + a new issuance with a supervisor (never a second copy of a 交付番号).
+        self.reprint_button = QPushButton("印刷し直し…", objectName="reprintButton")
+        self.reprint_button.setToolTip(
+            "用紙詰まり・印刷不良のとき: 監督者の承認を受けて、この交付を取り消し、"
+            "新しい交付番号で交付し直します。"
+        )
+        self.reprint_button.setEnabled(False)
         self.close_button = QPushButton("閉じる", objectName="closeButton")
         self.printer_choice = PrinterChoice(printer, self)
         printer_label = QLabel("プリンター(&L)")
         printer_label.setBuddy(self.printer_choice)
-        for b in (self.preview_button, self.issue_button, self.print_button, self.close_button):
+        for b in (
+            self.preview_button,
+            self.issue_button,
+            self.print_button,
+            self.reprint_button,
+            self.close_button,
+        ):
             b.setAutoDefault(False)  # Enter in a field never issues or prints
         self.preview_button.clicked.connect(self.preview)
         self.issue_button.clicked.connect(self.issue)
         self.print_button.clicked.connect(self.print_issued)
+        self.reprint_button.clicked.connect(self.reprint)
         self.close_button.clicked.connect(self.reject)
         bind_fkey(self.issue_button, 3, self)
         bind_fkey(self.print_button, 4, self)
         bind_fkey(self.preview_button, 5, self)
+        bind_fkey(self.reprint_button, 6, self)
         bind_fkey(self.close_button, 12, self)
         key_hint = QLabel(KEY_HINT, objectName="issuanceKeys")
         key_hint.setStyleSheet("color: #555;")
@@ -221,6 +238,7 @@ class IssuanceDialog(QDialog):
         actions.addStretch(1)
         actions.addWidget(self.issue_button)
         actions.addWidget(self.print_button)
+        actions.addWidget(self.reprint_button)
         actions.addWidget(self.close_button)
 
         fixed = QWidget(objectName="decisionBox")
@@ -458,6 +476,7 @@ class IssuanceDialog(QDialog):
                     self.preview_status.setText("承認されなかったため、交付していません。")
                     return
             household = self.household
+            self._issued_request = request
 
             def work() -> Any:
                 return session.issue(request, household, approval=approval, delivery=delivery)
@@ -486,6 +505,8 @@ class IssuanceDialog(QDialog):
             self.decision_label.setText(f"交付番号 {no} を記録しました。印刷してください。")
         self.decision_label.setStyleSheet("color: #0b5d1e; padding: 4px;")
         self.print_button.setEnabled(self._print_pdf is not None)
+        self.printer_choice.setEnabled(True)
+        self.reprint_button.setEnabled(False)  # after a print (or a failed one)
         for w in (self.issue_button, self.preview_button):
             w.setEnabled(False)
         if self._print_pdf is not None:
@@ -515,15 +536,61 @@ class IssuanceDialog(QDialog):
             # Printed once. A second copy of the same 交付番号 is not printed from here: a
             # misprint is voided and issued anew (監督者).
             self.preview_status.setText(
-                f"{where}に{pages}ページを印刷しました。印刷に失敗したときは、監督者が交付を"
-                "取り消してから交付し直します。"
+                f"{where}に{pages}ページを印刷しました。用紙詰まりなどで印刷し直すときは"
+                "「印刷し直し」(F6、監督者の承認)で、新しい交付番号で交付し直します。"
             )
+            self.reprint_button.setEnabled(True)
             self.printed.emit(pages)
 
         def failed(exc: BaseException) -> None:
             self.print_button.setEnabled(True)
             self.printer_choice.setEnabled(True)
+            self.reprint_button.setEnabled(True)
             self.preview_status.setText("印刷できませんでした。")
             QMessageBox.warning(self, "印刷できません", user_message(exc))
 
         run_in_background(self, lambda: print_pdf(pdf, copies, no, printer), done, failed)
+
+    def reprint(self) -> None:
+        """印刷し直し: with a supervisor's approval for this 交付番号, the issuance is voided and
+        the request issued again under a new 交付番号 (app.services.issuance.reissue); the old
+        paper is never reprinted under its own number."""
+        issued, request = self.issued, self._issued_request
+        if issued is None or request is None or not self.reprint_button.isEnabled():
+            return
+        old_no = issued.issuance.issuance_no
+        delivery = Delivery.MAIL if issued.issuance.mailed else Delivery.COUNTER
+        situation = (
+            f"交付番号 {old_no} を印刷し直します。この交付を取り消し、新しい交付番号で交付し直す"
+            "には監督者の承認が必要です(同じ交付番号の写しは2枚作りません)。"
+        )
+        approval = self._approve_dialog(situation, request, self.household, replaces=old_no)
+        if approval is None:
+            self.preview_status.setText("承認されなかったため、印刷し直していません。")
+            return
+        session, household = self.session, self.household
+        self.reprint_button.setEnabled(False)
+        self.print_button.setEnabled(False)
+        self.preview_status.setText(f"交付番号 {old_no} を取り消し、交付し直しています…")
+
+        def reissued(new: Any) -> None:
+            self._issued(new)
+            self.decision_label.setText(
+                f"交付番号 {old_no} を取り消し、交付番号 {new.issuance.issuance_no} で"
+                "交付し直しました。印刷してください(前の用紙は破棄してください)。"
+            )
+
+        def failed(exc: BaseException) -> None:
+            self.reprint_button.setEnabled(True)
+            self.print_button.setEnabled(self._print_pdf is not None)
+            self.preview_status.setText("印刷し直しできませんでした。")
+            QMessageBox.warning(self, "印刷し直しできません", user_message(exc))
+
+        run_in_background(
+            self,
+            lambda: session.reissue(
+                old_no, request, household, approval=approval, delivery=delivery
+            ),
+            reissued,
+            failed,
+        )

@@ -45,12 +45,13 @@ from ui.card_desk import CardDeskWidget
 from ui.daily_report import DailyReportWindow, PrintReport, SaveReport
 from ui.fkeys import FKeyBar
 from ui.held_events import HeldEventsPanel
-from ui.household_view import HouseholdView, RevealAddress
+from ui.household_view import HouseholdView
 from ui.idle_lock import IdleLock
 from ui.issuance_dialog import IssuanceDialog, PrintFn
 from ui.notification_review import ReviewTab
 from ui.notification_tab import NotificationTab, show_decisions
 from ui.password_dialog import PasswordChangeDialog
+from ui.person_detail import PersonDetailDialog
 from ui.privacy import exclude_from_capture
 from ui.search_panel import SearchPanel
 from ui.settings import Settings
@@ -80,6 +81,15 @@ def _requester_label(kind: str) -> str:
         return kind
 
 
+def _reprint_link(i: Any) -> str:
+    """The 交付履歴's link between a reprint and the issuance it voided (issue 17)."""
+    if getattr(i, "replaced_by", None):
+        return f"→ {i.replaced_by} で再交付"
+    if getattr(i, "replaces", None):
+        return f"← {i.replaces} の再交付"
+    return ""
+
+
 class IssuanceHistory(QWidget):
     """交付履歴 of the day, and the 日計表."""
 
@@ -95,6 +105,7 @@ class IssuanceHistory(QWidget):
         "請求者",
         "交付方法",
         "状態",
+        "印刷し直し",
     )
 
     def __init__(
@@ -160,6 +171,7 @@ class IssuanceHistory(QWidget):
                 _requester_label(i.requester_kind),
                 "郵送" if i.mailed else "窓口",
                 "取消" if i.voided else "交付",
+                _reprint_link(i),
             )
             for c, v in enumerate(values):
                 self.table.setItem(r, c, QTableWidgetItem(v))
@@ -216,7 +228,6 @@ class MainWindow(QMainWindow):
         print_pdf: PrintFn | None = None,
         print_report: PrintReport | None = None,
         save_report: SaveReport | None = None,
-        reveal_address: RevealAddress | None = None,
         settings: Settings | None = None,
         demo_menu: Callable[[QMainWindow], None] | None = None,
         requester_card_reader: Any = None,
@@ -233,7 +244,6 @@ class MainWindow(QMainWindow):
         self._print_pdf = print_pdf
         self._print_report = print_report
         self._save_report = save_report
-        self._reveal_address = reveal_address
         self.settings = settings
         self._requester_card_reader = requester_card_reader  # issuance: the requester's card
         self._sync_running = False
@@ -317,9 +327,16 @@ class MainWindow(QMainWindow):
         session = self.session
         if session.can(Permission.SEARCH):
             self.search_panel = SearchPanel(session)
-            reveal = session.reveal_my_number if session.can(Permission.REVEAL_MY_NUMBER) else None
+            reveal = (
+                session.reveal_protected_address if session.can(Permission.REVEAL_ADDRESS) else None
+            )
+            reveal_number = (
+                session.reveal_my_number if session.can(Permission.REVEAL_MY_NUMBER) else None
+            )
             self.household_view = HouseholdView(
-                reveal_address=self._reveal_address, reveal_my_number=reveal
+                reveal_address=reveal,
+                person_detail=session.can(Permission.VIEW_PERSON_DETAIL),
+                reveal_my_number=reveal_number,
             )
             splitter = QSplitter(objectName="searchSplitter")
             splitter.addWidget(self.search_panel)
@@ -331,6 +348,7 @@ class MainWindow(QMainWindow):
             self.search_panel.household_chosen.connect(self.open_household)
             self.search_panel.cleared.connect(self.household_view.clear)
             self.household_view.issue_requested.connect(self.open_issuance)
+            self.household_view.detail_requested.connect(self.open_person_detail)
             self.household_view.issue_button.setVisible(session.can(Permission.ISSUE_CERTIFICATE))
         if self._card_desk_factory is not None and session.can(Permission.CARD_READ):
             self.card_desk = self._card_desk_factory(session)
@@ -621,11 +639,16 @@ class MainWindow(QMainWindow):
         dialog.open()
         return dialog
 
-    def approve_dialog(self, situation: str, request: Any, household: Household) -> Any:
-        """The supervisor's approval of this request (a one-time token, app.services.issuance)."""
+    def approve_dialog(
+        self, situation: str, request: Any, household: Household, replaces: str | None = None
+    ) -> Any:
+        """The supervisor's approval of this request (a one-time token, app.services.issuance);
+        `replaces`: of a reprint of that 交付番号."""
         session = self.session
         dialog = ApprovalDialog(
-            lambda sup, pw, reason: session.approve(sup, pw, reason, request, household),
+            lambda sup, pw, reason: session.approve(
+                sup, pw, reason, request, household, replaces=replaces
+            ),
             situation=situation,
             parent=self,
         )
@@ -647,6 +670,19 @@ class MainWindow(QMainWindow):
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         # An issuance leaves an event in the outbox: send it now rather than at the next tick.
         dialog.finished.connect(lambda _r: self.sync_now())
+        dialog.open()
+        return dialog
+
+    def open_person_detail(self, person_id: str) -> PersonDetailDialog | None:
+        """個人の詳細 of a member of the household on screen (audited by the session)."""
+        view = self.household_view
+        household = view.household if view is not None else None
+        if household is None:
+            return None
+        dialog = PersonDetailDialog(
+            self.session, household.member(person_id), household, parent=self
+        )
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.open()
         return dialog
 

@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 
 from app.domain import wareki
 from app.domain.identifiers import fold_digits, is_valid_juminhyo_code
+from app.domain.protected_address import ADDRESS_WITHHELD
 from app.services.session_api import CounterSessionApi
 from ui.background import run_in_background, user_message
 from ui.marks import MarkedRowDelegate, mark_item
@@ -34,7 +35,9 @@ from ui.marks import MarkedRowDelegate, mark_item
 SEX_LABELS = {"male": "男", "female": "女"}
 COLUMNS = ("氏名", "フリガナ", "生年月日", "年齢", "性別", "住所", "続柄", "状態")
 ADDRESS_COLUMN = COLUMNS.index("住所")
-PROTECTED_ADDRESS = "(支援措置のため表示しません)"
+# The session withholds the address of a protected person and of anyone at a protected
+# address (app.domain.protected_address): the row shows the same words.
+PROTECTED_ADDRESS = ADDRESS_WITHHELD
 CODE_MESSAGE = (
     "住民票コードは11桁の数字です(最後の1桁は検査数字)。"
     "入力した番号が正しくありません。住民票コード通知票などで確かめてください。"
@@ -182,10 +185,9 @@ class SearchPanel(QWidget):
             if hit.protected:
                 status += " ⚠支援措置"
                 protected_rows += 1
+            withheld = hit.protected or hit.address_withheld
             address = hit.address + (f" {hit.katagaki}" if hit.katagaki else "")
-            shown = (
-                PROTECTED_ADDRESS if hit.protected else local_address(address, self.municipality)
-            )
+            shown = PROTECTED_ADDRESS if withheld else local_address(address, self.municipality)
             values = (
                 hit.name,
                 hit.name_kana,
@@ -198,7 +200,7 @@ class SearchPanel(QWidget):
             )
             for col, value in enumerate(values):
                 item = QTableWidgetItem(value)
-                if col == ADDRESS_COLUMN and not hit.protected:
+                if col == ADDRESS_COLUMN and not withheld:
                     item.setToolTip(address)
                 mark_item(item, protected=hit.protected, removed=hit.status == "removed")
                 self.table.setItem(row, col, item)

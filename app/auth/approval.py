@@ -89,7 +89,7 @@ def approve(
         supervisor_id,
         AuditAction.APPROVAL,
         list(target_ids),
-        reason=f"{text}(操作者: {session.operator_id})",
+        reason=f"{text}(職員ID: {session.operator_id})",
         at=at,
     )
     return Approval(supervisor_id, text, at, session.operator_id, tuple(target_ids))

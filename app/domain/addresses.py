@@ -2,7 +2,7 @@
 app.domain.certificates.
 
 - `address_key(text)`: NFKC (full-width digits), no spaces, one dash: equal keys ⇔ the same
-  address text. What the store keeps and compares today.
+  address text. What the certificate rules compare (支援措置 by address).
 - `search_key(text)`: like `address_key`, and the 街区 written either way too, so that what a clerk
   types and what the register writes fold alike:
 
@@ -11,9 +11,9 @@ app.domain.certificates.
       search_key("常呂町字栄浦112番地25")           == "常呂町字栄浦112-25"
 
   The register writes 住居表示 as 「N丁目N番N号」 and 地番 as 「N番地N」 (or 「N番地のN」); clerks
-  type 「N-N-N」; kanji numerals before 条・丁目・番・号 become digits. Meant for the stored search
-  keys and the query alike: adopting it in app.store means recomputing the stored keys (a
-  migration), not done yet.
+  type 「N-N-N」; kanji numerals before 条・丁目・番・号 become digits. The store keys the register
+  and the query with it (cache schema v12 recomputed the stored keys); the screen's 支援措置
+  withholding compares addresses with it too (app.domain.protected_address).
 """
 
 from __future__ import annotations

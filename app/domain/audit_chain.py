@@ -42,6 +42,7 @@ class AuditAction(StrEnum):
     VIEW_HOUSEHOLD = "view_household"
     VIEW_PERSON = "view_person"
     REVEAL_MY_NUMBER = "reveal_my_number"
+    REVEAL_ADDRESS = "reveal_address"  # 支援措置: a withheld address shown, with the reason
     ISSUE_CERTIFICATE = "issue_certificate"
     VOID_CERTIFICATE = "void_certificate"
     PRINT = "print"
@@ -73,6 +74,7 @@ ACTION_LABELS: dict[AuditAction, str] = {
     AuditAction.VIEW_HOUSEHOLD: "世帯の閲覧",
     AuditAction.VIEW_PERSON: "個人の閲覧",
     AuditAction.REVEAL_MY_NUMBER: "個人番号の表示",
+    AuditAction.REVEAL_ADDRESS: "支援措置対象の住所の表示",
     AuditAction.ISSUE_CERTIFICATE: "証明書の交付",
     AuditAction.VOID_CERTIFICATE: "交付の取消",
     AuditAction.PRINT: "印刷",
@@ -82,7 +84,7 @@ ACTION_LABELS: dict[AuditAction, str] = {
     AuditAction.APPROVAL: "監督者承認",
     AuditAction.LOCK: "画面ロック",
     AuditAction.UNLOCK: "ロック解除",
-    AuditAction.TAKEOVER: "操作者の引き継ぎ",
+    AuditAction.TAKEOVER: "職員の引き継ぎ",
     AuditAction.PASSWORD_CHANGE: "パスワード変更",
     AuditAction.VIEW_AUDIT_LOG: "監査ログの閲覧",
     AuditAction.NOTIFICATION_PREPARED: "異動届の作成",
@@ -99,6 +101,7 @@ ACTION_LABELS: dict[AuditAction, str] = {
 ACTIONS_NEEDING_REASON: frozenset[AuditAction] = frozenset(
     {
         AuditAction.REVEAL_MY_NUMBER,
+        AuditAction.REVEAL_ADDRESS,
         AuditAction.APPROVAL,
         AuditAction.VOID_CERTIFICATE,
         AuditAction.NOTIFICATION_RETURNED,

@@ -96,7 +96,7 @@ class PasswordRules:
         elif pw and _is_run(folded):
             out.append("同じ文字の繰り返しや連続した文字(1234…、abcd…)は使えません。")
         if operator_id and len(operator_id) >= 3 and operator_id.casefold() in folded:
-            out.append("操作者IDを含めないでください。")
+            out.append("職員IDを含めないでください。")
         elif _mostly_context(folded, [*SERVICE_WORDS, *self.context_words]):
             out.append("システム名や市の名前などを除くと短すぎます。")
         if previous is not None and normalize(previous) == pw:

@@ -32,6 +32,8 @@ class Permission(StrEnum):
     SEARCH = "search"  # 検索
     VIEW_RECORD = "view_record"  # 住民票の閲覧
     REVEAL_MY_NUMBER = "reveal_my_number"  # 個人番号の表示(理由付き)
+    REVEAL_ADDRESS = "reveal_address"  # 支援措置の対象となる住所の表示(理由付き)
+    VIEW_PERSON_DETAIL = "view_person_detail"  # 個人の詳細(本籍・筆頭者、前住所、異動履歴)
     ISSUE_CERTIFICATE = "issue_certificate"  # 住民票の写しの交付
     VOID_CERTIFICATE = "void_certificate"  # 交付の取消
     APPROVE = "approve"  # 監督者承認(支援措置、古いキャッシュ)
@@ -59,6 +61,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.SEARCH,
             Permission.VIEW_RECORD,
             Permission.REVEAL_MY_NUMBER,
+            Permission.REVEAL_ADDRESS,
+            Permission.VIEW_PERSON_DETAIL,
             Permission.ISSUE_CERTIFICATE,
             Permission.CARD_READ,
             Permission.CARD_DESK,
@@ -71,6 +75,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.SEARCH,
             Permission.VIEW_RECORD,
             Permission.REVEAL_MY_NUMBER,
+            Permission.REVEAL_ADDRESS,
+            Permission.VIEW_PERSON_DETAIL,
             Permission.ISSUE_CERTIFICATE,
             Permission.VOID_CERTIFICATE,
             Permission.APPROVE,
@@ -84,9 +90,15 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     # The auditor reads the trail but never the register: separation of duties.
     Role.AUDITOR: frozenset({Permission.VIEW_AUDIT, Permission.EXPORT}),
     Role.ADMIN: frozenset({Permission.ADMINISTER, Permission.DAILY_REPORT}),
-    # The head office's review of filed 届出: reads the register to compare, never issues.
+    # The head office's review of filed 届出: reads the register to compare (the 異動履歴 of
+    # the person detail too), never issues.
     Role.REVIEW: frozenset(
-        {Permission.SEARCH, Permission.VIEW_RECORD, Permission.REVIEW_NOTIFICATION}
+        {
+            Permission.SEARCH,
+            Permission.VIEW_RECORD,
+            Permission.VIEW_PERSON_DETAIL,
+            Permission.REVIEW_NOTIFICATION,
+        }
     ),
 }
 

@@ -14,6 +14,7 @@ record 交付, 一時停止, 一時停止解除, 廃止, 回収, 返納.
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -38,6 +39,7 @@ from app.domain.cards import (
     transition,
 )
 from app.domain.errors import DomainError
+from app.domain.protected_address import ADDRESS_WITHHELD, is_withheld
 from app.domain.records import Household, Person
 from app.sync.protocol import CardEventPayload, Event, new_event
 
@@ -129,11 +131,15 @@ class CardDeskService:
         audit: Callable[[str, dict[str, object]], None] | None = None,
         clock: Callable[[], datetime] = _now,
         new_event_id: Callable[[], str] = lambda: str(uuid.uuid4()),
+        screen: Callable[[Household], Household] | None = None,
     ) -> None:
         self.context = context
         self._open = open_transport
         self._lookup = lookup
         self._audit = audit
+        # The session's screen_household: the match is made on the register's copy, the
+        # result carries the screen's (a protected address withheld).
+        self._screen = screen
         self._clock = clock
         self._new_id = new_event_id
 
@@ -247,6 +253,8 @@ class CardDeskService:
                 + "。"
             )
         )
+        if self._screen is not None:
+            person, household, diffs = _screened(self._screen(household), person, diffs)
         return MatchResult(person, household, diffs, len(candidates), message)
 
     # -- desk events -----------------------------------------------------------------------
@@ -287,6 +295,19 @@ class CardDeskService:
             {"event_id": event.event_id, "action": action.value, "person_id": person.person_id},
         )
         return RecordedCardEvent(person.person_id, action, current_state, new_state, event)
+
+
+def _screened(
+    shown: Household, person: Person, diffs: tuple[FieldDifference, ...]
+) -> tuple[Person, Household, tuple[FieldDifference, ...]]:
+    """The match as the screen may hold it: the register's address withheld in the
+    comparison too when the household's is."""
+    if is_withheld(shown.address):
+        diffs = tuple(
+            dataclasses.replace(d, register_value=ADDRESS_WITHHELD) if d.field == "address" else d
+            for d in diffs
+        )
+    return shown.member(person.person_id), shown, diffs
 
 
 _FIELD_JA = {

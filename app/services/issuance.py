@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from enum import StrEnum
 from typing import Any, Protocol
 
 from pydantic import BaseModel
@@ -39,6 +40,7 @@ from app.domain.certificates import (
     protections_of,
 )
 from app.domain.errors import ValidationError
+from app.domain.protected_address import ADDRESS_WITHHELD, is_withheld
 from app.domain.records import Household
 from app.services.seal import SealError
 from app.services.session_core import SessionCore, SessionError
@@ -89,6 +91,20 @@ class DailyReportRenderer(Protocol):
 APPROVAL_TTL = timedelta(minutes=10)
 
 KIND_LABELS = {kind.value: title for kind, title in REPORT_TITLES.items()}
+
+
+class ExportMedium(StrEnum):
+    """Where an output went besides the printer (DESIGN.md §8: every output to media)."""
+
+    PDF_FILE = "pdf_file"  # a PDF file (a folder, a USB stick)
+
+
+EXPORT_MEDIUM_LABELS: dict[ExportMedium, str] = {ExportMedium.PDF_FILE: "PDFファイル"}
+
+
+def daily_report_target(day: date) -> str:
+    """The audit target of a day's 日計表 (its print, its export)."""
+    return f"daily-report:{day.isoformat()}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,7 +160,29 @@ class IssuanceDesk(SessionCore):
         context: CertificateContext | None = None,
     ) -> Decision:
         """The rules applied; `context` from certificate_context() (read once per dialog), or
-        read here. issue() always reads it afresh."""
+        read here. issue() always reads it afresh. `household` names the household: the rules
+        read it from the register (the screen's copy may have its address withheld), and a
+        mailing address of a protected address stays withheld in the decision shown."""
+        self._require(Permission.ISSUE_CERTIFICATE)
+        registered = self.register_household(household.household_id)
+        decision = self._decide(request, registered, context)
+        m = decision.mail_to
+        if m is not None:
+            shield = self.address_shield()
+            if shield.withholds(registered, self.today()) or shield.names_protected(m.address):
+                hidden = dataclasses.replace(
+                    m, postal_code="", address=ADDRESS_WITHHELD, katagaki=None
+                )
+                decision = dataclasses.replace(decision, mail_to=hidden)
+        return decision
+
+    def _decide(
+        self,
+        request: CertificateRequest,
+        household: Household,
+        context: CertificateContext | None = None,
+    ) -> Decision:
+        """The rules on the household as registered (mailing address as registered)."""
         self._require(Permission.ISSUE_CERTIFICATE)
         return decide(
             request,
@@ -161,7 +199,8 @@ class IssuanceDesk(SessionCore):
         context: CertificateContext | None = None,
     ) -> bytes:
         """A 見本 rendering: what would be printed, without a 交付番号 and without audit."""
-        decision = self.decide(request, household, context)
+        household = self.register_household(household.household_id)
+        decision = self._decide(request, household, context)
         if not decision.allowed:
             raise SessionError("\n".join(decision.reasons))
         document = build_document(
@@ -194,10 +233,13 @@ class IssuanceDesk(SessionCore):
         reason: str,
         request: CertificateRequest,
         household: Household,
+        replaces: str | None = None,
     ) -> Approval:
         """A supervisor's second login in the same dialog: verified, recorded in the chain, and
         granted as a one-time token bound to this request (the persons and items decided now,
         the requester, the 請求事由), signed with the terminal key, valid APPROVAL_TTL.
+        `replaces`: the approval is for a reprint of that 交付番号 (reissue(): it is voided and
+        a new issuance made); a reprint always needs one.
 
         Online the server checks the password (a separate, short-lived session); offline the
         supervisor's key slot on this terminal does.
@@ -205,11 +247,17 @@ class IssuanceDesk(SessionCore):
         self._require(Permission.ISSUE_CERTIFICATE)
         if self.auth.session is None:
             raise SessionError("ログアウトしました。もう一度ログインしてください。")
-        household = self.cache.household(household.household_id)
-        decision = self.decide(request, household)
+        # As issue() reads them: the register's household, the requester as registered (the
+        # approval's binding is compared with issue()'s).
+        household = self.register_household(household.household_id)
+        request = self._requester_as_registered(request)
+        decision = self._decide(request, household)
         if not decision.allowed:
             raise SessionError("\n".join(decision.reasons))
         grounds = self._approval_grounds(decision)
+        if replaces is not None:
+            self._replaceable(replaces, household, decision)
+            grounds.append("reprint")
         if not grounds:
             raise SessionError("この交付には監督者の承認は必要ありません。")
         approval_id = str(uuid.uuid4())
@@ -252,7 +300,7 @@ class IssuanceDesk(SessionCore):
             grounds=grounds,
             issued_at=canonical_at(approval.at),
             expires_at=canonical_at(approval.at + APPROVAL_TTL),
-            **_binding(request, decision, household),
+            **_binding(request, decision, household, replaces),
         )
         signature = base64.b64encode(self.sign(token.signed_bytes())).decode("ascii")
         token = token.model_copy(update={"signature_b64": signature})
@@ -275,6 +323,7 @@ class IssuanceDesk(SessionCore):
         decision: Decision,
         household: Household,
         now: datetime,
+        replaces: str | None = None,
     ) -> ApprovalToken:
         """The approval's token, if it is one this terminal granted to this operator for this
         very request, unused and not expired; SessionError otherwise."""
@@ -290,7 +339,7 @@ class IssuanceDesk(SessionCore):
             )
         if token.operator_id != self.operator.operator_id or token.terminal_no != self.terminal_no:
             raise SessionError(f"この承認は別の職員または端末のものです。{again}")
-        expected = _binding(request, decision, household)
+        expected = _binding(request, decision, household, replaces)
         bound = token.model_dump(include=set(expected))
         if bound != {k: _dump(v) for k, v in expected.items()}:
             raise SessionError(f"承認の対象がこの請求と一致しません。{again}")
@@ -316,6 +365,53 @@ class IssuanceDesk(SessionCore):
         approval: Approval | None = None,
         delivery: Delivery = Delivery.COUNTER,
     ) -> IssuedCertificate:
+        return self._issue(request, household, approval=approval, delivery=delivery)
+
+    def reissue(
+        self,
+        issuance_no: str,
+        request: CertificateRequest,
+        household: Household,
+        *,
+        approval: Approval | None,
+        delivery: Delivery = Delivery.COUNTER,
+    ) -> IssuedCertificate:
+        """印刷し直し (a jammed or misprinted copy): never a second copy under the same 交付番号.
+        With a supervisor's approval for this reprint (approve(..., replaces=issuance_no)), in
+        ONE transaction: the old issuance is voided (certificate_voided, audited) and a new one
+        issued under a new 交付番号 that names it (`replaces`; 交付履歴 shows the link). The
+        request is decided again on the register as it is now."""
+        return self._issue(
+            request, household, approval=approval, delivery=delivery, replaces=issuance_no
+        )
+
+    def _replaceable(self, issuance_no: str, household: Household, decision: Decision) -> None:
+        """A reprint replaces an issuance of this terminal that stands (not voided), for the
+        same household and persons."""
+        try:
+            old = self.cache.issuance(issuance_no)
+        except NotFound:
+            raise SessionError(f"交付番号 {issuance_no} の交付記録がありません。") from None
+        if old.voided:
+            raise SessionError(
+                f"交付番号 {issuance_no} は既に取り消されています。印刷し直しはできません。"
+            )
+        if old.household_id != household.household_id or sorted(old.person_ids) != sorted(
+            decision.person_ids
+        ):
+            raise SessionError(
+                f"交付番号 {issuance_no} とは世帯または対象者が異なるため、印刷し直しにできません。"
+            )
+
+    def _issue(
+        self,
+        request: CertificateRequest,
+        household: Household,
+        *,
+        approval: Approval | None,
+        delivery: Delivery,
+        replaces: str | None = None,
+    ) -> IssuedCertificate:
         """Decide, (approve), allocate the 交付番号, render, and record issuance + outbox event +
         audit entry in ONE transaction: a certificate that failed to render was never issued.
 
@@ -325,8 +421,10 @@ class IssuanceDesk(SessionCore):
         screen holds is masked, and a caller's copy is never printed).
         """
         self._require(Permission.ISSUE_CERTIFICATE)
-        household = self.cache.household(household.household_id)
-        decision = self.decide(request, household)
+        # The register's copy, never the screen's (whose protected address is withheld).
+        household = self.register_household(household.household_id)
+        request = self._requester_as_registered(request)
+        decision = self._decide(request, household)
         if not decision.allowed:
             raise SessionError("\n".join(decision.reasons))
         if decision.delivery is not delivery:
@@ -343,8 +441,11 @@ class IssuanceDesk(SessionCore):
         seal = self.seal()  # no verified 公印 from the server, no issuance
         token: ApprovalToken | None = None
         why = self.approval_needed(decision)
+        if replaces is not None:
+            self._replaceable(replaces, household, decision)
+            why = why or "印刷し直し(再交付)には監督者の承認が必要です。"
         if why is not None:
-            token = self._check_approval(approval, why, request, decision, household, now)
+            token = self._check_approval(approval, why, request, decision, household, now, replaces)
         stale_approved_by = token.approver_id if token and freshness.needs_approval else None
 
         day = now.astimezone().date()
@@ -355,6 +456,16 @@ class IssuanceDesk(SessionCore):
         rule = decision.rule.value if decision.rule is not None else None
         with self.cache.transaction():
             issuance_no = self.cache.next_issuance_no(self.terminal_no, day)
+            if replaces is not None and token is not None:
+                # The old copy is voided first, in the same transaction, on the approval. No
+                # certificate_voided event: the certificate_issued event that names it (with
+                # the approval) voids it on the server too (server/events.py).
+                void_reason = (
+                    f"印刷し直しのため取消({issuance_no} で再交付、承認 {token.approver_id}:"
+                    f" {token.reason})"
+                )
+                self.cache.void_issuance(replaces, void_reason)
+                self.audit(AuditAction.VOID_CERTIFICATE, [replaces], reason=void_reason)
             if token is not None:
                 # Used up with the issuance: one approval, one certificate.
                 self.cache.consume_approval(token.approval_id, issuance_no, canonical_at(now))
@@ -390,6 +501,7 @@ class IssuanceDesk(SessionCore):
                     mail_to=mail_to,
                     items=_items_of(decision),
                     approval=token,
+                    replaces=replaces,
                 )
                 return new_event(
                     payload,
@@ -421,13 +533,31 @@ class IssuanceDesk(SessionCore):
                 rule=rule,
                 delivery=delivery.value,
                 mail_to=mail_to,
+                replaces=replaces,
             )
+            reason = _audit_reason(request, decision, delivery, documents)
             self.audit(
                 AuditAction.ISSUE_CERTIFICATE,
                 [issuance_no, *decision.person_ids],
-                reason=_audit_reason(request, decision, delivery, documents),
+                reason=reason if replaces is None else f"{reason}・{replaces} の再交付",
             )
         return IssuedCertificate(issuance=issuance, pdf=pdf, sheets=document.sheet_count)
+
+    def _requester_as_registered(self, request: CertificateRequest) -> CertificateRequest:
+        """A requester taken from the register whose address the screen had withheld: recorded
+        with the address as registered."""
+        person = request.requester.person
+        if person is None or person.person_id is None or not is_withheld(person.address):
+            return request
+        try:
+            h = self.cache.household_of_person(person.person_id)
+        except NotFound:
+            return request
+        address = h.address + (f"　{h.katagaki}" if h.katagaki else "")
+        requester = dataclasses.replace(
+            request.requester, person=dataclasses.replace(person, address=address)
+        )
+        return dataclasses.replace(request, requester=requester)
 
     def void(self, issuance_no: str, reason: str) -> None:
         """取消 of a misprinted or wrongly issued certificate (監督者): the issuance is marked,
@@ -476,12 +606,28 @@ class IssuanceDesk(SessionCore):
         pdf = self.daily_report_renderer(
             rows, day, office=self.operator.branch, terminal_no=self.terminal_no
         )
-        self.audit(AuditAction.EXPORT, [f"daily-report:{day.isoformat()}"])
+        self.audit(AuditAction.EXPORT, [daily_report_target(day)])
         return pdf
 
     def record_print(self, issuance_no: str, pages: int) -> None:
         """Every print is an audit entry (DESIGN.md §8: outputs to media are recorded)."""
         self.audit(AuditAction.PRINT, [issuance_no], reason=f"{pages}ページ")
+
+    def record_export(self, target: str, medium: ExportMedium) -> None:
+        """An output to media (the 日計表 saved as a PDF), recorded before the file is written:
+        an output that cannot be recorded does not happen. A day's 日計表 (figures only, no
+        personal data: daily_report_target) needs DAILY_REPORT; anything else EXPORT."""
+        medium = ExportMedium(medium)
+        if target.startswith("daily-report:"):
+            self._require(Permission.DAILY_REPORT)
+            try:
+                date.fromisoformat(target.removeprefix("daily-report:"))
+            except ValueError:
+                message = "出力する日計表の日付が正しくありません。"
+                raise ValidationError("target", message) from None
+        else:
+            self._require(Permission.EXPORT)
+        self.audit(AuditAction.EXPORT, [target], reason=EXPORT_MEDIUM_LABELS[medium])
 
 
 def _items_of(decision: Decision) -> dict[str, list[str]]:
@@ -490,12 +636,16 @@ def _items_of(decision: Decision) -> dict[str, list[str]]:
 
 
 def _binding(
-    request: CertificateRequest, decision: Decision, household: Household
+    request: CertificateRequest,
+    decision: Decision,
+    household: Household,
+    replaces: str | None = None,
 ) -> dict[str, Any]:
     """What an approval is bound to: the household, the persons and items decided, who asked
-    (kind and identity) and why. ApprovalToken fields; the server compares them with the
-    certificate_issued payload."""
+    (kind and identity) and why, and the 交付番号 a reprint replaces. ApprovalToken fields; the
+    server compares them with the certificate_issued payload."""
     return {
+        "replaces": replaces,
         "household_id": household.household_id,
         "person_ids": sorted(decision.person_ids),
         "items": _items_of(decision),

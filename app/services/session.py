@@ -23,6 +23,7 @@ from app.services.issuance import (
 )
 from app.services.notification_review import ReviewDesk
 from app.services.notifications import NotificationDesk, NotificationTools
+from app.services.records_view import RecordView
 from app.services.session_core import Clock, SessionCore, SessionError, utc_now
 from app.services.terminal import TerminalConfig, TerminalFiles
 from app.store.db import Cache
@@ -44,9 +45,9 @@ __all__ = [
 ]
 
 
-class CounterSession(IssuanceDesk, CardAdapters, NotificationDesk, ReviewDesk):
-    """One operator at one terminal: search, view, decide, issue, the card desk, the 異動届 desk
-    and its 審査, sync."""
+class CounterSession(IssuanceDesk, CardAdapters, NotificationDesk, ReviewDesk, RecordView):
+    """One operator at one terminal: search, view (a withheld address, a person's detail),
+    decide, issue, the card desk, the 異動届 desk and its 審査, sync."""
 
     def __init__(
         self,

@@ -30,9 +30,10 @@ if TYPE_CHECKING:
         NotificationDraft,
         TownList,
     )
-    from app.domain.records import Household
-    from app.services.issuance import IssuedCertificate
+    from app.domain.records import Household, Person
+    from app.services.issuance import ExportMedium, IssuedCertificate
     from app.services.notifications import FiledNotification, PreparedForm
+    from app.services.records_view import PersonDetail
     from app.services.terminal import TerminalConfig
     from app.store.issuances import Issuance
     from app.store.notifications import LocalNotification
@@ -86,6 +87,13 @@ class CounterSessionApi(Protocol):
 
     def reveal_my_number(self, person_id: str, reason: str) -> str | None: ...
 
+    # 支援措置: households and hits come with a protected address withheld; shown with a reason
+    def reveal_protected_address(self, household_id: str, reason: str) -> str: ...
+
+    def person_reason_required(self, person: Person, household: Household) -> bool: ...
+
+    def person_detail(self, person_id: str, reason: str | None = None) -> PersonDetail: ...
+
     # certificates
     def certificate_context(self, household: Household) -> CertificateContext: ...
 
@@ -112,6 +120,7 @@ class CounterSessionApi(Protocol):
         reason: str,
         request: CertificateRequest,
         household: Household,
+        replaces: str | None = None,
     ) -> Approval: ...
 
     def issue(
@@ -123,6 +132,16 @@ class CounterSessionApi(Protocol):
         delivery: Delivery = ...,
     ) -> IssuedCertificate: ...
 
+    def reissue(
+        self,
+        issuance_no: str,
+        request: CertificateRequest,
+        household: Household,
+        *,
+        approval: Approval | None,
+        delivery: Delivery = ...,
+    ) -> IssuedCertificate: ...
+
     def void(self, issuance_no: str, reason: str) -> None: ...
 
     def issuances_today(self) -> list[Issuance]: ...
@@ -130,6 +149,8 @@ class CounterSessionApi(Protocol):
     def daily_report_pdf(self, day: date | None = None) -> bytes: ...
 
     def record_print(self, issuance_no: str, pages: int) -> None: ...
+
+    def record_export(self, target: str, medium: ExportMedium) -> None: ...
 
     # 住民異動届 (app/services/notifications.py): the 異動届 desk
     def towns(self) -> TownList: ...

@@ -7,6 +7,7 @@ entry. The GUI calls these from background operations; nothing here touches Qt.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import logging
 import threading
 import uuid
@@ -23,6 +24,7 @@ from app.auth.service import AuthService
 from app.domain import wareki
 from app.domain.certificates import Municipality
 from app.domain.errors import DomainError, ValidationError
+from app.domain.protected_address import ADDRESS_WITHHELD, AddressShield
 from app.domain.records import Household
 from app.services.revocation import apply_revocations
 from app.services.seal import SealError, VerifiedSeal, current_seal, refresh_seal
@@ -31,7 +33,7 @@ from app.store.audit import AuditAction, AuditChain, AuditEntry, Problem, public
 from app.store.db import Cache
 from app.store.keys import KeySlots
 from app.store.outbox import HeldEvent
-from app.store.search import SearchPage, SearchQuery
+from app.store.search import SearchHit, SearchPage, SearchQuery
 from app.sync.client import SyncClient
 from app.sync.engine import Cancel, Progress, SyncEngine
 from app.sync.errors import ServerRejected
@@ -212,16 +214,33 @@ class SessionCore:
                 hits=len(page.hits),
             ),
         )
-        return page
+        shield = self.address_shield()
+        return SearchPage([_screen_hit(h, shield) for h in page.hits], page.total)
 
     def open_household(self, household_id: str) -> Household:
-        """The household for the screen, every 個人番号 masked (reveal_my_number shows one)."""
+        """The household for the screen: every 個人番号 masked (reveal_my_number shows one), a
+        protected address withheld (reveal_protected_address shows it with a reason)."""
         self._require(Permission.VIEW_RECORD)
         household = self.cache.household(household_id)
         self.audit(
             AuditAction.VIEW_HOUSEHOLD, [household_id, *(m.person_id for m in household.members)]
         )
-        return mask_household(household)
+        return mask_household(self.screen_household(household))
+
+    # -- 支援措置: protected addresses withheld at the source -----------------------------------
+
+    def address_shield(self) -> AddressShield:
+        """Today's protected addresses (app.domain.protected_address), from the register."""
+        return AddressShield.of(self.cache.protected_addresses(self.today()))
+
+    def screen_household(self, household: Household) -> Household:
+        """What the screen may hold of a household (the register's copy stays in app/)."""
+        return self.address_shield().screen_copy(household, self.today())
+
+    def register_household(self, household_id: str) -> Household:
+        """The household as registered, for the rules and the print (never for the screen:
+        what the UI holds is the screen copy, whose address may be withheld)."""
+        return self.cache.household(household_id)
 
     def reveal_my_number(self, person_id: str, reason: str) -> str | None:
         """One person's 個人番号 for the screen: the permission, a reason, and the audit entry
@@ -399,6 +418,12 @@ class SessionCore:
             self.closed = True
             self.client.close()
             self.cache.close()
+
+
+def _screen_hit(hit: SearchHit, shield: AddressShield) -> SearchHit:
+    if not shield.hit_withheld(protected=hit.protected, address=hit.address):
+        return hit
+    return dataclasses.replace(hit, address=ADDRESS_WITHHELD, katagaki=None, address_withheld=True)
 
 
 _SEX_LABELS = {"male": "男", "female": "女"}

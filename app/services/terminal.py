@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from app.domain.errors import DomainError
 from app.fileio import atomic_write_text
+from app.sync.files import CA_FILE, TERMINAL_CERT_FILE, TERMINAL_KEY_FILE
 
 if TYPE_CHECKING:
     from app.machine.api import MachineApi
@@ -72,15 +73,15 @@ class TerminalFiles:
 
     @property
     def cert(self) -> Path:
-        return self.data_dir / "terminal.pem"
+        return self.data_dir / TERMINAL_CERT_FILE
 
     @property
     def key(self) -> Path:
-        return self.data_dir / "terminal.key"
+        return self.data_dir / TERMINAL_KEY_FILE
 
     @property
     def ca(self) -> Path:
-        return self.data_dir / "ca.pem"
+        return self.data_dir / CA_FILE
 
     @property
     def cache(self) -> Path:

@@ -156,7 +156,9 @@ class AuditChain:
         self.terminal_no = terminal_no
         self._sign = signer
         # One writer at a time in this process; BEGIN IMMEDIATE orders writers across processes.
-        self._lock = threading.RLock()
+        # Over a store, the store's own lock: a second lock would be taken in either order
+        # (store transaction then chain, chain then store transaction) and could deadlock.
+        self._lock = self._cache.lock if self._cache is not None else threading.RLock()
 
     @property
     def _conn(self) -> Any:

@@ -74,6 +74,14 @@ class CacheBase:
                     self._conn.execute("PRAGMA synchronous = FULL")
                 self._after_transaction()
 
+    @property
+    def lock(self) -> threading.RLock:
+        """The one lock of this store's connection. Whatever else writes through it (the audit
+        chain, app/store/audit.py) takes this lock, not one of its own: two locks taken in
+        opposite orders (a sync queueing audit batches inside a transaction, a logout appending
+        its entry) deadlocked the terminal."""
+        return self._lock
+
     def _after_transaction(self) -> None:
         """After the outermost COMMIT or ROLLBACK (the outbox's status file, app/store/outbox.py).
         Must not raise: the transaction's outcome is decided by then."""

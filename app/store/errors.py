@@ -52,7 +52,7 @@ class KeyringUnavailable(StoreError):
 class NoSlot(StoreError):
     def __init__(self) -> None:
         super().__init__(
-            "この端末にはこの操作者のオフライン用の鍵がありません。オンラインでログインしてください。"
+            "この端末にはこの職員のオフライン用の鍵がありません。オンラインでログインしてください。"
         )
 
 

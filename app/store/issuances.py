@@ -42,6 +42,10 @@ class Issuance:
     rule: str | None = None
     delivery: str = "counter"
     mail_to: MailToInfo | None = None
+    # Since schema v12: a reprint is a void of the old issuance and a new one that names it
+    # (`replaces`); the voided one knows its replacement (`replaced_by`).
+    replaces: str | None = None
+    replaced_by: str | None = None
 
     @property
     def mailed(self) -> bool:
@@ -86,6 +90,7 @@ class IssuancesMixin(OutboxMixin):
         rule: str | None = None,
         delivery: str = "counter",
         mail_to: MailToInfo | None = None,
+        replaces: str | None = None,
     ) -> Issuance:
         """Store the issuance and its outbox event in ONE transaction, with the 交付番号.
 
@@ -93,7 +98,8 @@ class IssuancesMixin(OutboxMixin):
         transaction (the certificate prints it before it is recorded); None allocates one here
         for `issued_at`'s own date (pass local time). `event_factory(issuance_no)` builds the
         certificate_issued event (it needs the number). A mailed issuance (`delivery="mail"`)
-        must carry the address it goes to.
+        must carry the address it goes to. `replaces`: the 交付番号 this one reprints, voided
+        in the same transaction before (app.services.issuance.reissue); replaced only once.
         """
         if delivery not in ("counter", "mail") or (delivery == "mail") != (mail_to is not None):
             raise StoreError("郵送の交付には送付先が必要です（窓口交付には送付先はありません）。")
@@ -102,11 +108,26 @@ class IssuancesMixin(OutboxMixin):
             if issuance_no is not None and not issuance_no.startswith(f"{terminal_no}-"):
                 raise StoreError(f"交付番号 {issuance_no} はこの端末の番号ではありません。")
             event = event_factory(no) if event_factory is not None else None
+            if replaces is not None:
+                row = conn.execute(
+                    "SELECT voided FROM issuances WHERE issuance_no = ?", (replaces,)
+                ).fetchone()
+                if row is None or not row[0]:
+                    raise StoreError(
+                        f"交付番号 {replaces} は取り消されていないため再交付できません。"
+                    )
+                taken = conn.execute(
+                    "SELECT issuance_no FROM issuances WHERE replaces = ?", (replaces,)
+                ).fetchone()
+                if taken is not None:
+                    raise StoreError(
+                        f"交付番号 {replaces} は既に {taken[0]} で再交付されています。"
+                    )
             conn.execute(
                 "INSERT INTO issuances(issuance_no, day, issued_at, operator_id, kind,"
                 " household_id, person_ids, copies, fee_yen, requester_kind, id_document,"
-                " content_digest, event_id, requester, purpose, rule, delivery, mail_to)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " content_digest, event_id, requester, purpose, rule, delivery, mail_to, replaces)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     no,
                     issued_at.date().isoformat(),
@@ -126,6 +147,7 @@ class IssuancesMixin(OutboxMixin):
                     rule,
                     delivery,
                     None if mail_to is None else mail_to.model_dump_json(),
+                    replaces,
                 ),
             )
             if event is not None:
@@ -169,7 +191,9 @@ class IssuancesMixin(OutboxMixin):
 _SELECT_ISSUANCE = (
     "SELECT issuance_no, issued_at, operator_id, kind, household_id, person_ids, copies, fee_yen,"
     " requester_kind, id_document, content_digest, voided, void_reason, event_id, requester,"
-    " purpose, rule, delivery, mail_to FROM issuances"
+    " purpose, rule, delivery, mail_to, replaces,"
+    " (SELECT r.issuance_no FROM issuances r WHERE r.replaces = issuances.issuance_no)"
+    " FROM issuances"
 )
 
 
@@ -194,4 +218,6 @@ def _issuance(r: Sequence[Any]) -> Issuance:
         rule=r[16],
         delivery=r[17],
         mail_to=None if r[18] is None else MailToInfo.model_validate_json(r[18]),
+        replaces=r[19],
+        replaced_by=r[20],
     )

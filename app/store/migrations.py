@@ -17,6 +17,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from app.domain.addresses import search_key
+
 # Step 1 (v1): residents, search keys, operators, meta (cursor, policy, terminal status).
 _V1 = [
     """CREATE TABLE meta (
@@ -384,7 +386,28 @@ _V11 = [
     "CREATE INDEX outbox_state ON outbox(state, seq)",
 ]
 
-MIGRATIONS: Sequence[Sequence[str]] = (_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8, _V9, _V10, _V11)
+
+# v12 (issue 17): a reprint is a void + a new issuance (app.services.issuance.reissue): the new
+# one names the 交付番号 it replaces, at most one replacement per issuance. And the address keys
+# become app.domain.addresses.search_key (「3丁目6番19号」
+# and 「3-6-19」 alike, kanji numerals before 条・丁目・番・号 as digits) instead of address_key:
+# recomputed for every household, then copied to its persons (whose covering indexes the
+# search walks). `migrate` gives the steps the fold as the SQL function madoguchi_search_key.
+_V12 = [
+    "ALTER TABLE issuances ADD COLUMN replaces TEXT",
+    "CREATE UNIQUE INDEX issuances_replaces ON issuances(replaces) WHERE replaces IS NOT NULL",
+    """UPDATE households SET address_key = madoguchi_search_key(address),
+        katagaki_key = CASE WHEN katagaki IS NULL OR katagaki = '' THEN NULL
+                            ELSE madoguchi_search_key(katagaki) END""",
+    """UPDATE persons SET address_key = h.address_key, katagaki_key = h.katagaki_key
+        FROM households h WHERE h.household_id = persons.household_id
+        AND (persons.address_key IS NOT h.address_key
+             OR persons.katagaki_key IS NOT h.katagaki_key)""",
+]
+
+MIGRATIONS: Sequence[Sequence[str]] = (
+    _V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8, _V9, _V10, _V11, _V12
+)  # fmt: skip
 LATEST_VERSION = len(MIGRATIONS)
 
 
@@ -395,6 +418,8 @@ def migrate(conn: Any, upto: int = LATEST_VERSION) -> int:
     its own BEGIN IMMEDIATE … COMMIT with the user_version bump.
     """
     current = int(conn.execute("PRAGMA user_version").fetchone()[0])
+    # The domain's pure folds, for the steps that recompute stored keys (v12).
+    conn.create_function("madoguchi_search_key", 1, search_key, deterministic=True)
     for step in range(current, upto):
         conn.execute("BEGIN IMMEDIATE")
         try:

@@ -25,3 +25,16 @@ class ProtectionMixin(CacheBase):
             (today.isoformat(),),
         )
         return [self.household(r[0]) for r in rows]
+
+    def protected_addresses(self, today: date) -> list[str]:
+        """The 住所 (without 方書) of every household where a resident under a 支援措置 still in
+        force on `today` is registered: what the session withholds on screen
+        (app.domain.protected_address). Read through the partial index, without parsing."""
+        rows = self._query(
+            "SELECT DISTINCT h.address FROM persons p INDEXED BY persons_support"
+            " JOIN households h ON h.household_id = p.household_id"
+            " WHERE p.support_until IS NOT NULL AND p.support_until >= ?"
+            " AND p.status = 'resident'",
+            (today.isoformat(),),
+        )
+        return [r[0] for r in rows]

@@ -22,7 +22,7 @@ from typing import Any
 
 import msgspec
 
-from app.domain.addresses import address_key
+from app.domain.addresses import search_key
 from app.domain.errors import ValidationError
 from app.domain.records import (
     Household,
@@ -469,8 +469,9 @@ class ResidentsMixin(CacheBase):
     # -- rows ---------------------------------------------------------------------------------
 
     def _prepare_household(self, h: Household, raw: str) -> PreparedHousehold:
-        akey = address_key(h.address)
-        kkey = address_key(h.katagaki) if h.katagaki else None
+        # The stored address keys (v12): 「3丁目6番19号」 and 「3-6-19」 fold alike.
+        akey = search_key(h.address)
+        kkey = search_key(h.katagaki) if h.katagaki else None
         row = (
             h.household_id,
             h.version,

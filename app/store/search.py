@@ -8,8 +8,9 @@ household and kana so that filtering never leaves the table:
   kana, 通称 and its kana, 旧氏 + given name. A query matches a key exactly or as a prefix
   ("山田" matches the family key exactly, and 山田太郎 etc. as prefixes; "タロウ" finds the
   given name);
-- addresses NFKC-normalised without spaces (`address_key`), matched as a prefix on the 住所
-  or on the 方書.
+- addresses folded by `app.domain.addresses.search_key` (NFKC, no spaces, the 街区 either way:
+  「3丁目6番19号」 and 「3-6-19」 alike; schema v12 recomputed the stored keys), matched as a
+  prefix on the 住所 or on the 方書.
 
 Ranking: exact name matches before prefix matches, residents before 除票, then by kana.
 
@@ -37,7 +38,7 @@ from typing import Any, NamedTuple
 
 import msgspec
 
-from app.domain.addresses import address_key
+from app.domain.addresses import address_key, search_key
 from app.domain.names import fold
 from app.domain.records import Person
 
@@ -76,7 +77,7 @@ def address_keys(query: str, register_address: str | None) -> AddressKeys:
     and 市区町村 ("北海道北見市", "北海道常呂郡置戸町"); a clerk types "北見市北4条",
     "置戸町字境野" or "北4条". The part left out is taken from `register_address` (any
     address key of the register) and put in front. The 方書 key is the query as typed."""
-    key = address_key(query)
+    key = search_key(query)
     pref = _PREFECTURE.match(register_address or "")
     if not register_address or not pref or _PREFECTURE.match(key):
         return AddressKeys(key, key)
@@ -177,6 +178,9 @@ class SearchHit:
     status: str
     protected: bool  # 支援措置 active on the day of the search
     relationship: str
+    # Set by the session (app.services): the address is withheld on screen (支援措置, also at
+    # the protected address); `address` then holds app.domain.protected_address's placeholder.
+    address_withheld: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,7 +234,7 @@ class SearchMixin(CacheBase):
         return self._by_person(q, folded, akey)
 
     def _address_keys(self, query: str | None) -> AddressKeys | None:
-        if not query or not address_key(query):
+        if not query or not search_key(query):
             return None
         register = self._conn.execute(
             "SELECT address_key FROM persons INDEXED BY persons_address"

@@ -34,6 +34,7 @@ from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
 
 from app import __version__ as CLIENT_VERSION
+from app.fileio import atomic_write
 from app.sync.errors import (
     ClientTooOld,
     MalformedAnswer,
@@ -41,6 +42,7 @@ from app.sync.errors import (
     ServerRejected,
     ServerUnreachable,
 )
+from app.sync.files import CA_FILE, TERMINAL_CERT_FILE, TERMINAL_KEY_FILE
 from app.sync.notification_protocol import (
     ConfirmRequest,
     NotificationDecision,
@@ -526,10 +528,9 @@ def make_csr(key: ec.EllipticCurvePrivateKey, hostname: str = "madoguchi-termina
 
 
 def _write_private(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(data)
+    # mkstemp makes the temporary file 0600; whole or not at all (a crash mid-enrollment must
+    # not leave a key that loads as garbage)
+    atomic_write(path, data)
 
 
 def write_private_key(path: Path | str, key: ec.EllipticCurvePrivateKey, password: bytes) -> Path:
@@ -558,12 +559,13 @@ def store_enrollment(
     answer: EnrollResponse,
     password: bytes,
 ) -> tuple[Path, Path, Path]:
-    """Writes terminal.key (encrypted), terminal.pem and ca.pem; returns (cert, key, ca)."""
+    """Writes terminal.key (encrypted), terminal.pem and ca.pem, each atomically; returns
+    (cert, key, ca)."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    key_path = write_private_key(directory / "terminal.key", key, password)
-    cert_path = directory / "terminal.pem"
-    cert_path.write_text(answer.certificate_pem, encoding="ascii")
-    ca_path = directory / "ca.pem"
-    ca_path.write_text(answer.ca_chain_pem, encoding="ascii")
+    key_path = write_private_key(directory / TERMINAL_KEY_FILE, key, password)
+    cert_path = directory / TERMINAL_CERT_FILE
+    atomic_write(cert_path, answer.certificate_pem.encode("ascii"))
+    ca_path = directory / CA_FILE
+    atomic_write(ca_path, answer.ca_chain_pem.encode("ascii"))
     return cert_path, key_path, ca_path

@@ -545,7 +545,7 @@ class ApprovalToken(_Model):
     reason: WireText  # the supervisor's reason
     grounds: list[WireId] = Field(
         default_factory=list, max_length=4
-    )  # support_measure, stale_cache
+    )  # support_measure, stale_cache, reprint
     issued_at: _Stamp  # canonical UTC ISO (audit_chain.canonical_at)
     expires_at: _Stamp
     # The request it is for: whose household, which persons and items, who asked, why.
@@ -555,13 +555,18 @@ class ApprovalToken(_Model):
     requester: RequesterInfo
     purpose: PurposeInfo | None = None
     signature_b64: _Signature = ""
+    # Issue 17: a reprint's approval names the 交付番号 it voids and replaces.
+    replaces: WireId | None = None
 
     def signed_bytes(self) -> bytes:
         """What the terminal key signs: canonical JSON (the audit chain's form) of every field
-        but the signature, under a domain tag so no other signed thing can pass for it."""
+        but the signature, under a domain tag so no other signed thing can pass for it. A token
+        that replaces nothing signs without the key (as before issue 17)."""
         from app.domain.audit_chain import canonical_json
 
         body = self.model_dump(mode="json", exclude={"signature_b64"})
+        if body.get("replaces") is None:
+            body.pop("replaces", None)
         return b"madoguchi approval v1\n" + canonical_json(body)
 
 
@@ -589,6 +594,9 @@ class CertificateIssuedPayload(_Model):
     # Issue 21: the items printed per person, and the supervisor's approval it consumed.
     items: dict[WireId, list[WireId]] | None = Field(default=None, max_length=100)
     approval: ApprovalToken | None = None
+    # Issue 17: a reprint — the 交付番号 voided just before (certificate_voided) that this
+    # issuance replaces; it needs a supervisor's approval naming that number.
+    replaces: WireId | None = None
 
     @model_validator(mode="after")
     def _mail_has_address(self) -> CertificateIssuedPayload:

@@ -119,6 +119,10 @@ for exe in madoguchi.exe:GUI madoguchi-cli.exe:CUI; do
   [[ $subsystem == *"(Windows ${exe#*:})" ]] || { echo "${exe%:*}: $subsystem" >&2; exit 1; }
 done
 
+step "Qt's Japanese translation is in the bundle (OK/キャンセル, the calendar)"
+[[ -f $BUNDLE/_internal/PySide6/translations/qtbase_ja.qm ]] ||
+  { echo "qtbase_ja.qm missing in $BUNDLE/_internal/PySide6/translations" >&2; exit 1; }
+
 step "the bundle carries none of the wine prefix's stub DLLs"
 "$HERE/check_bundle.sh" "$BUNDLE" $(wine_stub_digests)
 

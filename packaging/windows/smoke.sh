@@ -136,7 +136,7 @@ TERMINAL=$C/ProgramData/Madoguchi/terminal
 srv() { (cd "$ROOT" && uv run --frozen --no-sync madoguchi-server --data-dir "$SRV" "$@"); }
 srv init --municipality-code 012084 >/dev/null
 srv import "$WORK/town.jsonl" >/dev/null
-printf 'smoke-pass-123\n' | srv operator add --id smoke01 --name "試験 職員" --roles clerk \
+printf 'kitami-branch-counter-smoke\n' | srv operator add --id smoke01 --name "試験 職員" --roles clerk \
   --branch 本庁 --password-stdin >/dev/null
 token=$(srv terminal token | tail -1)
 sport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
@@ -173,7 +173,7 @@ cat "$WORK/enroll.out"
 # The administrator pre-loads the PC: a clerk's login and a sync, the password on stdin.
 sync_pc() { # sync_pc OUT: the exit status of madoguchi-cli sync
   set +e
-  winrun_input smoke-pass-123 "$CLI" sync --operator smoke01 >"$1" 2>&1
+  winrun_input kitami-branch-counter-smoke "$CLI" sync --operator smoke01 >"$1" 2>&1
   local rc=$?
   set -e
   cat "$1"

@@ -88,6 +88,7 @@ def test_dates_and_reasons_read_in_japanese(
     at = datetime(2026, 12, 7, 0, 30, tzinfo=UTC)
     chain.append("clerk1", AuditAction.CARD_READ, [], reason="card_read", at=at)
     chain.append("clerk1", AuditAction.CARD_READ, ["P1"], reason="card_match", at=at)
+    chain.append("clerk1", AuditAction.NOTIFICATION_FILED, ["N1"], reason="move_in", at=at)
     v = AuditViewer(
         _S("auditor"),
         query=lambda op, start, end, actions: chain.query(
@@ -98,9 +99,16 @@ def test_dates_and_reasons_read_in_japanese(
         runner=sync_runner,
     )
     qtbot.addWidget(v)
-    # Year first, as Japanese dates are written — never the C locale's 「7 12 2026」.
-    assert v.date_from.text() == "2026/12/07" and v.date_to.text() == "2026/12/07"
+    # As Japanese dates are written (年月日) — never the C locale's 「7 12 2026」.
+    assert v.date_from.text() == "2026年12月7日" and v.date_to.text() == "2026年12月7日"
     v.refresh()
     reasons = {v.table.item(r, 6).text() for r in range(v.table.rowCount())}
-    assert reasons == {"カード読取", "住民票との照合"}
-    assert v.table.item(0, 1).text().startswith("2026/12/07 ")
+    assert reasons == {"カード読取", "住民票との照合", "転入"}
+    local = at.astimezone()
+    assert v.table.item(0, 1).text() == (
+        f"{local.year}年{local.month}月{local.day}日 {local:%H:%M:%S}"
+    )
+    # A date typed the Japanese way is taken.
+    v.date_from.lineEdit().setText("2026年12月1日")
+    v.date_from.interpretText()
+    assert v.date_from.date().toPython() == date(2026, 12, 1)

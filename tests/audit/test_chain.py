@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import itertools
 import json
+import sys
+import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -18,6 +20,7 @@ from app.store.audit import (
     ProblemKind,
     signer_for,
 )
+from tests.support.poll import poll_until
 
 T0 = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
 
@@ -201,3 +204,54 @@ def test_works_inside_the_store_transaction(tmp_path: Any, terminal_key: Any) ->
     assert [e.action for e in chain.entries()] == ["login", "issue_certificate", "print"]
     assert chain.verify(terminal_key.public_key()) == []
     conn.close()
+
+
+def test_a_sync_and_a_logout_never_deadlock(tmp_path: Any, terminal_key: Any) -> None:
+    """The sync thread queues audit batches inside a store transaction and marks them pushed
+    (store, then chain); a logout on another thread appends its entry (chain, then store). With
+    a lock of the chain's own, each held what the other waited for: the terminal froze at
+    logout (seen in tests/e2e/test_counter_screen.py under load)."""
+    import os
+
+    import sqlcipher3
+
+    from app.store.audit import AUDIT_TABLE_DDL
+    from app.store.base import CacheBase
+
+    conn = sqlcipher3.connect(str(tmp_path / "c.db"), isolation_level=None, check_same_thread=False)
+    conn.execute(f"PRAGMA key = \"x'{os.urandom(32).hex()}'\"")
+    conn.execute(AUDIT_TABLE_DDL)
+    cache = CacheBase(conn, str(tmp_path / "c.db"))
+    chain = AuditChain(cache, "T0004", signer_for(terminal_key))
+    _fill(chain, 3)
+    logout_done = threading.Event()
+    sync_done = threading.Event()
+
+    def logout() -> None:
+        chain.append("op1", AuditAction.LOGOUT, [])
+        logout_done.set()
+
+    def sync() -> None:
+        with cache.transaction():
+            appender = threading.Thread(target=logout, daemon=True)
+            appender.start()
+            # until the logout waits inside append (on whichever lock it needs first)
+            poll_until(lambda: _waits_in(appender, "append"), timeout=30, what="the logout")
+            chain.mark_pushed(3)
+        sync_done.set()
+
+    syncer = threading.Thread(target=sync, daemon=True)
+    syncer.start()
+    assert sync_done.wait(60), "the sync thread deadlocked with the logout"
+    assert logout_done.wait(60), "the logout deadlocked with the sync thread"
+    assert [e.action for e in chain.entries()][-1] == AuditAction.LOGOUT
+    assert chain.pending_count() == 1  # the three marked pushed, the logout entry waiting
+
+
+def _waits_in(thread: threading.Thread, function: str) -> bool:
+    frame = sys._current_frames().get(thread.ident or -1)
+    while frame is not None:
+        if frame.f_code.co_name == function:
+            return True
+        frame = frame.f_back
+    return False

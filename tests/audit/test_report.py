@@ -271,10 +271,10 @@ def test_report_command_output(
     ):
         assert label in out
     # Says what it could not check: operators without a person_id.
-    assert "個人IDが登録されていない操作者" in out and "snoop" in out
+    assert "個人IDが登録されていない職員" in out and "snoop" in out
     assert report_main([*argv, "--operator", "clerk1"]) == 0  # nothing to look at
     one = capsys.readouterr().out
-    assert "操作者 clerk1" in one and "操作者 snoop" not in one and "異常なし" in one
+    assert "職員 clerk1" in one and "職員 snoop" not in one and "異常なし" in one
     # The next day has nothing.
     nxt = (DAY + timedelta(days=1)).isoformat()
     assert report_main(["--from", nxt, "--to", nxt, "--database-url", url]) == 0

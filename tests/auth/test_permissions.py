@@ -21,10 +21,14 @@ EXPECTED: dict[Role, set[Permission]] = {
     # 書かない窓口: the counter's clerks take 住民異動届 (FILE_NOTIFICATION); the head office's
     # 審査 confirms or returns them (REVIEW_NOTIFICATION) and files none itself.
     Role.CLERK: {P.SEARCH, P.VIEW_RECORD, P.CARD_READ, P.FILE_NOTIFICATION},
+    # 支援措置's withheld address and a person's detail (本籍・筆頭者, 異動履歴): those who issue
+    # and decide; the 審査 reads the detail to check a 届出, never a withheld address.
     Role.ISSUER: {
         P.SEARCH,
         P.VIEW_RECORD,
         P.REVEAL_MY_NUMBER,
+        P.REVEAL_ADDRESS,
+        P.VIEW_PERSON_DETAIL,
         P.ISSUE_CERTIFICATE,
         P.CARD_READ,
         P.CARD_DESK,
@@ -35,6 +39,8 @@ EXPECTED: dict[Role, set[Permission]] = {
         P.SEARCH,
         P.VIEW_RECORD,
         P.REVEAL_MY_NUMBER,
+        P.REVEAL_ADDRESS,
+        P.VIEW_PERSON_DETAIL,
         P.ISSUE_CERTIFICATE,
         P.VOID_CERTIFICATE,
         P.APPROVE,
@@ -46,7 +52,7 @@ EXPECTED: dict[Role, set[Permission]] = {
     },
     Role.AUDITOR: {P.VIEW_AUDIT, P.EXPORT},
     Role.ADMIN: {P.ADMINISTER, P.DAILY_REPORT},
-    Role.REVIEW: {P.SEARCH, P.VIEW_RECORD, P.REVIEW_NOTIFICATION},
+    Role.REVIEW: {P.SEARCH, P.VIEW_RECORD, P.VIEW_PERSON_DETAIL, P.REVIEW_NOTIFICATION},
 }
 
 

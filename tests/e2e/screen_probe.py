@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -24,13 +25,16 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.cards.mynumber import CardReading
+from app.domain.cards import CardFaceInfo, CardState
 from app.domain.certificates import RequesterKind, ThirdPartyGround
+from app.services.card_desk import DeskReading
 from app.services.login import LoginService
 from cli.gui import build_main_window, create_application
 from printing import render_certificate, render_daily_report
-from tests.e2e.conftest import PROTECTED_HOUSEHOLD
+from tests.e2e.conftest import PROTECTED_ADDRESS, PROTECTED_HOUSEHOLD, PROTECTED_PERSON
 from ui.approval import ApprovalDialog
-from ui.card_desk import CollationBDialog, CustomerPinWindow
+from ui.card_desk import CardDeskWidget, CollationBDialog, CustomerPinWindow
 from ui.issuance_dialog import IssuanceDialog
 from ui.login import LoginDialog
 from ui.main_window import MainWindow
@@ -109,6 +113,50 @@ def wait(predicate: Any, what: str, timeout_s: float = 60) -> None:
         time.sleep(0.01)
 
 
+def issue_and_reprint(service: LoginService, passwords: dict[str, str]) -> list[str]:
+    """A clerk issues one certificate and reprints it with the supervisor's approval (a void +
+    a new 交付番号): the 交付履歴 then has two rows and the link between them."""
+    from tests.e2e.test_counter_services import self_request
+
+    clerk = service.login("issuer01", passwords["issuer01"])
+    try:
+        clerk.sync_once()
+        hits = clerk.search(name="さとう").hits
+        hit = next(h for h in hits if h.status == "resident" and not h.protected)
+        household = clerk.open_household(hit.household_id)
+        request = self_request(household, hit.person_id, "勤務先に提出するため")
+        first = clerk.issue(request, household).issuance.issuance_no
+        approval = clerk.approve(
+            "super01", passwords["super01"], "用紙詰まり", request, household, replaces=first
+        )
+        second = clerk.reissue(first, request, household, approval=approval).issuance.issuance_no
+        return [first, second]
+    finally:
+        clerk.logout()
+
+
+def readable(table: Any, columns: list[int], name: str, must_show: list[str]) -> None:
+    """Each cell of `columns` fits its column, and the first column lies wholly in view."""
+    checked.append(f"{name}・列の幅")
+    _settle()
+    metrics = table.fontMetrics()
+    shown = set()
+    for c in columns:
+        width = table.columnWidth(c)
+        for r in range(table.rowCount()):
+            item = table.item(r, c)
+            text = item.text() if item is not None else ""
+            shown.add(text)
+            if metrics.horizontalAdvance(text) > width - 6:  # Qt's cell margins
+                problems.append(f"{name}: 「{text}」 is cut in its column ({width} px)")
+    first = table.columnViewportPosition(columns[0]) + table.columnWidth(columns[0])
+    if first > table.viewport().width():
+        problems.append(f"{name}: the first column ends at {first}, outside the table's view")
+    missing = [n for n in must_show if n not in shown]
+    if missing:
+        problems.append(f"{name}: {missing} not shown")
+
+
 def main(terminal_dir: str, passwords_file: str) -> None:
     passwords = json.loads(Path(passwords_file).read_text(encoding="utf-8"))
     app = create_application()
@@ -121,6 +169,8 @@ def main(terminal_dir: str, passwords_file: str) -> None:
     check(login, "ログイン")
     login.close()
 
+    reprinted = issue_and_reprint(service, passwords)
+
     session = service.login("super01", passwords["super01"])
     session.sync_once()
     window = build_main_window(session)
@@ -131,10 +181,51 @@ def main(terminal_dir: str, passwords_file: str) -> None:
         check(window, f"メイン画面・{window.tabs.tabText(i)}")
     window.tabs.setCurrentIndex(0)
 
+    # 交付履歴 with an issuance and its reprint: the 交付番号 column is read out, never cut.
+    history = window.history
+    assert history is not None
+    window.tabs.setCurrentWidget(history)
+    wait(lambda: history.table.rowCount() >= 2, "the 交付履歴")
+    check(window, "メイン画面・交付履歴(印刷し直し)")
+    readable(history.table, [0, history.COLUMNS.index("印刷し直し")], "交付履歴", reprinted)
+    window.tabs.setCurrentIndex(0)
+
     household = session.open_household(PROTECTED_HOUSEHOLD)
     assert window.household_view is not None
     window.household_view.show_household(household, session.today())
     check(window, "メイン画面・支援措置の世帯")
+
+    # 個人の詳細: first the reason (支援措置), then the detail; and a long 異動履歴.
+    detail = window.open_person_detail(PROTECTED_PERSON)
+    assert detail is not None
+    check(detail, "個人の詳細・理由")
+    detail.reason.setText("本人からの異動履歴の確認")
+    detail.request()
+    wait(lambda: detail.detail is not None, "the protected person's detail")
+    check(detail, "個人の詳細・支援措置")
+    detail.reject()
+    longest = max(
+        session.search(name="さとう").hits,
+        key=lambda h: len(session.cache.person(h.person_id)[0].history),
+    )
+    window.household_view.show_household(
+        session.open_household(longest.household_id), session.today()
+    )
+    detail = window.open_person_detail(longest.person_id)
+    assert detail is not None
+    wait(lambda: detail.detail is not None, "a person's detail")
+    check(detail, "個人の詳細")
+    detail.reject()
+
+    # The card desk's comparison with the register's address withheld (the reveal row shown).
+    desk = window.card_desk
+    if isinstance(desk, CardDeskWidget):
+        face = CardFaceInfo("守田 静香", PROTECTED_ADDRESS, date(1990, 6, 1), "female")
+        reading = DeskReading("pin", CardReading(face=face))
+        desk._read_done((reading, desk.service.match(reading), CardState.NOT_ISSUED))
+        window.tabs.setCurrentWidget(desk)
+        check(window, "メイン画面・カード窓口・住所の表示")
+        window.tabs.setCurrentIndex(0)
 
     # The issuance dialog of a large household, with a long decision (third party, no purpose).
     hits = session.search(name="さとう").hits

@@ -186,7 +186,7 @@ def test_protected_address_hidden_until_revealed_and_audited(qtbot: Any, session
     view.reveal_reason.setText("本人からの住所確認の申出")
     view.reveal_button.click()
     qtbot.waitUntil(lambda: PROTECTED_ADDRESS_TEXT in view.address.text(), timeout=TIMEOUT)
-    entries = session.chain.query(actions=[AuditAction.VIEW_PERSON.value])
+    entries = session.chain.query(actions=[AuditAction.REVEAL_ADDRESS.value])
     assert any(
         PROTECTED_HOUSEHOLD in e.target_ids and "本人からの住所確認の申出" in (e.reason or "")
         for e in entries
@@ -446,7 +446,9 @@ def test_daily_report_prints_saves_and_closes_with_esc(
     info = subprocess.run(["pdfinfo", str(target)], capture_output=True, text=True, check=True)
     assert "Pages:           1" in info.stdout
     exports = session.chain.query(actions=[AuditAction.EXPORT.value])
-    assert any(e.reason == "PDF" for e in exports)  # the file is an output to media, recorded
+    assert any(
+        e.reason == "PDFファイル" for e in exports
+    )  # the file is an output to media, recorded
 
     # Without a print server (as here) the failure says which printer, in the window.
     if shutil.which("lp") is not None:

@@ -169,3 +169,40 @@ def test_the_bulk_path_checks_approvals_too(sync_server_any: ServerEnv) -> None:
         )
     statuses = [r.status for r in desk.client.push_events(events).results]
     assert statuses == ["accepted", "rejected", "rejected"]
+
+
+def test_a_reprint_needs_its_token_and_voids_what_it_replaces(sync_server_any: ServerEnv) -> None:
+    """Issue 17: 印刷し直し is a new issuance naming the 交付番号 it replaces, with a supervisor's
+    token for that very number; the server voids the replaced certificate with it."""
+    desk = Desk(sync_server_any)
+    assert desk.issue(None) == ("accepted", None)
+    first = f"{desk.terminal_no}-20261207-0001"
+    refusals = {
+        "no token": desk.issue(None, replaces=first),
+        "token for a plain issuance": desk.issue(desk.token(), replaces=first),
+        "token for another number": desk.issue(
+            desk.token(replaces=f"{desk.terminal_no}-20261207-0099"), replaces=first
+        ),
+        "not a standing certificate": desk.issue(
+            desk.token(replaces=f"{desk.terminal_no}-20261207-0099"),
+            replaces=f"{desk.terminal_no}-20261207-0099",
+        ),
+    }
+    expected = {
+        "no token": "再交付(印刷し直し)には監督者の承認票が必要",
+        "token for a plain issuance": "一致しません",
+        "token for another number": "一致しません",
+        "not a standing certificate": "記録されていないか、取消済み",
+    }
+    for case, (status, reason) in refusals.items():
+        assert status == "rejected", case
+        assert expected[case] in (reason or ""), (case, reason)
+    status, reason = desk.issue(desk.token(grounds=["reprint"], replaces=first), replaces=first)
+    assert (status, reason) == ("accepted", None)
+    with sync_server_any.server.db.read() as conn:
+        rows = conn.execute(
+            select(certificates.c.issuance_no, certificates.c.voided, certificates.c.void_reason)
+        ).all()
+    state = {r.issuance_no: (r.voided, r.void_reason) for r in rows}
+    assert state[first][0] and "再交付" in state[first][1]
+    assert len(state) == 2 and sum(1 for v, _ in state.values() if not v) == 1

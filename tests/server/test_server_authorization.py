@@ -134,7 +134,7 @@ def test_the_sessions_operator_is_recorded_and_a_claimed_other_operator_is_refus
     env.server.add_operator("issuer02", "試験 発行", ["issuer"], "本庁", PASSWORD)
     # The session is clerk01's; the event claims issuer02 did it.
     status, reason = _status(env.client, _issued(no, 5, "issuer02"))
-    assert status == "rejected" and "ログイン中の操作者" in reason
+    assert status == "rejected" and "ログイン中の職員" in reason
     assert _status(env.client, _issued(no, 6, env.operator_id))[0] == "accepted"
     assert env.client.certificate(f"{no}-20261201-6").operator_id == env.operator_id
     with env.server.db.read() as conn:
@@ -153,4 +153,4 @@ def test_kinds_every_operator_may_send_still_need_the_sessions_operator(
     no = env.terminal.terminal_no
     payload: dict[str, Any] = {"entries": []} if kind == "audit_batch" else {"reconciliation_id": 1}
     status, reason = _status(env.client, _event(env.client, no, kind, payload, "someone-else"))
-    assert status == "rejected" and "ログイン中の操作者" in reason
+    assert status == "rejected" and "ログイン中の職員" in reason

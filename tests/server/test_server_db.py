@@ -166,3 +166,36 @@ def test_parallel_writers_get_distinct_increasing_seqs_and_readers_skip_none(
         assert len(set(seen.values())) == len(seen)
     finally:
         db.dispose()
+
+
+def test_event_lookups_keep_the_index_as_the_tables_grow(postgres_cluster: PostgresCluster) -> None:
+    """psycopg prepares a statement on its fifth execution and PostgreSQL would keep the plan
+    made for the tables' size then: a look-up by event id first run on an empty `events`
+    stayed a sequential scan while the table grew (every push read it whole). Each execution
+    is planned for the table as it is now."""
+    from server.events import _LOOKUP
+
+    db = Database(postgres_cluster.create_database())
+    try:
+        db.migrate()
+        ids = ["00000000-0000-4000-8000-00000000000" + str(i) for i in range(5)]
+        with db.write() as conn:  # one connection: psycopg's prepared statements are per connection
+            for _ in range(20):
+                conn.execute(_LOOKUP, {"ids": ids, "nos": ["0001-1"], "persons": ["P1"]}).all()
+            conn.exec_driver_sql(
+                "INSERT INTO events (event_id, type, terminal_no, operator_id, occurred_at,"
+                " received_at, status, payload) SELECT gen_random_uuid()::text,"
+                " 'certificate_issued', '0001', 'clerk01', now(), now(), 'accepted',"
+                " repeat('x', 300) FROM generate_series(1, 20000)"
+            )
+            name = conn.exec_driver_sql(
+                "SELECT name FROM pg_prepared_statements WHERE statement LIKE '%%FROM events%%'"
+            ).scalar_one()
+            arguments = ", ".join(f"'{i}'" for i in [*ids, "0001-1", "P1"])
+            plan = "\n".join(
+                conn.exec_driver_sql(f"EXPLAIN EXECUTE {name}({arguments})").scalars().all()
+            )
+        assert "Seq Scan" not in plan, plan
+        assert "events_event_id_key" in plan, plan
+    finally:
+        db.dispose()

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
+from app.domain.addresses import search_key
 from app.store.audit import AuditChain
 from app.store.db import open_cache
 from app.store.migrations import LATEST_VERSION
@@ -45,6 +46,12 @@ def test_an_old_file_opens_and_migrates(fixture: Path, tmp_path: Path) -> None:
         assert cache.household_data(household["household_id"]) == household
         person = household["members"][0]
         hits = cache.search(SearchQuery(name=person["name"]), today=date(2026, 11, 26)).hits
+        assert person["person_id"] in {h.person_id for h in hits}
+        # v12: the address keys recomputed by search_key: the 街区 typed with dashes is found
+        # (「北5条東6丁目11番5号」 as 「北5条東6-11-5」).
+        dashed = search_key(household["address"]).removeprefix("北海道北見市")
+        assert "-" in dashed and "丁目" not in dashed and "番" not in dashed
+        hits = cache.search(SearchQuery(address=dashed), today=date(2026, 11, 26)).hits
         assert person["person_id"] in {h.person_id for h in hits}
         assert cache.operator("op1") is not None and cache.policy().fee_yen == facts["fee_yen"]
         assert [e.event_id for e in cache.outbox_pending(10)] == facts["outbox"]

@@ -316,3 +316,42 @@ def test_address_keys_of_other_municipalities() -> None:
     assert address_keys("東京都千代田区", "北海道北見市北1条").address == "東京都千代田区"
     assert address_keys("北1条", None) == ("北1条", "北1条")
     assert address_keys("北1条", "北見市北1条西") == ("北1条", "北1条")  # no 都道府県: as typed
+
+
+def test_street_numbers_typed_with_dashes(tmp_path, dek) -> None:
+    """番地 as a clerk types it (issue 17): 「3-6-19」 finds 「3丁目6番19号」, 「950-40」 finds
+    「950番地40」, in full-width and with kanji numerals too (app.domain.addresses.search_key
+    keys the register and the query alike)."""
+    from app.store.db import create_cache
+
+    cache = create_cache(tmp_path / "dash.db", dek)
+    chome = person("東野 一郎", "ヒガシノ イチロウ", "1960-04-01")
+    banchi = person("東野 次郎", "ヒガシノ ジロウ", "1962-05-02")
+    other = person("東野 三郎", "ヒガシノ サブロウ", "1964-06-03")
+    cache.apply_changes(
+        household_items(
+            [
+                household("HD1", "北海道北見市北5条東6丁目11番5号", [chome]),
+                household("HD2", "北海道北見市小泉950番地40", [banchi], katagaki="メゾン306号室"),
+                household("HD3", "北海道北見市北5条東6丁目12番1号", [other]),
+            ]
+        ),
+        3,
+    )
+    for typed in (
+        "北5条東6-11-5",
+        "北見市北5条東6-11-5",
+        "北５条東６－１１－５",
+        "北五条東六丁目11-5",
+        "北5条東6丁目11番5号",  # as the register writes it: still found
+        "北5条東6-11",
+    ):
+        assert ids(cache, address=typed) == [chome["person_id"]], typed
+        assert ids(cache, name="ひがしの", address=typed) == [chome["person_id"]], typed
+    assert set(ids(cache, address="北5条東6丁目")) == {chome["person_id"], other["person_id"]}
+    assert set(ids(cache, address="北5条東6-")) == {chome["person_id"], other["person_id"]}
+    for typed in ("小泉950-40", "小泉950番地40", "小泉950番地の40", "小泉９５０－４０"):
+        assert ids(cache, address=typed) == [banchi["person_id"]], typed
+    assert ids(cache, address="北5条東6-11-6") == []
+    assert ids(cache, address="メゾン306号室") == [banchi["person_id"]]  # 方書 as typed
+    cache.close()

@@ -56,3 +56,20 @@ def test_demo_help_in_japanese(capsys: Any) -> None:
     with pytest.raises(SystemExit):
         main(["demo", "--residents", "たくさん"])
     assert "エラー: 引数 --residents: 整数ではありません" in capsys.readouterr().err
+
+
+def test_one_term_for_the_staff_id() -> None:
+    """職員ID everywhere the program speaks to people (UI, CLI, messages): no 操作者 or
+    オペレーター for the same thing (issue 17). String literals only, comments aside."""
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    found = []
+    for package in ("app", "ui", "cli", "server", "printing"):
+        for path in sorted((root / package).rglob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                text = node.value if isinstance(node, ast.Constant) else None
+                if isinstance(text, str) and ("操作者" in text or "オペレーター" in text):
+                    found.append(f"{path.relative_to(root)}:{node.lineno}")
+    assert found == []

@@ -29,7 +29,7 @@ def test_problems_as_typed_and_nothing_sent_before(qtbot) -> None:
     assert "15文字以上" in text and "よく使われている" in text
     assert not dialog.ok.isEnabled()
     dialog.new.setText("clerk01 on the north counter")
-    assert "操作者IDを含めないで" in dialog.problems.text()
+    assert "職員IDを含めないで" in dialog.problems.text()
     dialog.new.setText("quiet river under the bridge")
     dialog.again.setText("quiet river under the bridgeX")
     assert "一致しません" in dialog.problems.text() and not dialog.ok.isEnabled()
