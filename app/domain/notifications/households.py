@@ -296,7 +296,8 @@ def propose_households(
     moving = [p for p in members if p.person_id in movers]
     staying = [p for p in members if p.person_id not in movers]
     whole = not staying
-    if procedure in (Procedure.MOVE_WITHIN, Procedure.SEPARATION):
+    # Nobody ticked yet (a 世帯分離 starts so): the household as it is, no new one.
+    if procedure in (Procedure.MOVE_WITHIN, Procedure.SEPARATION) and moving:
         at_new = procedure == Procedure.MOVE_WITHIN
         if whole and target is None and at_new:
             plans.append(
