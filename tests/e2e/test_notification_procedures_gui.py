@@ -123,11 +123,12 @@ class Desk:
         tab.hits_list.setCurrentRow(row)
         wanted = tab.target if as_target else tab.source
         (tab.choose_target if as_target else tab.choose_source).click()
-        now = (lambda: tab.target) if as_target else (lambda: tab.source)
-        self.qtbot.waitUntil(
-            lambda: now() is not None and now() is not wanted and now().household_id == h.household_id,  # type: ignore[union-attr]
-            timeout=TIMEOUT,
-        )
+
+        def chosen() -> bool:
+            now = tab.target if as_target else tab.source
+            return now is not None and now is not wanted and now.household_id == h.household_id
+
+        self.qtbot.waitUntil(chosen, timeout=TIMEOUT)
 
     def tick(self, keys: Iterable[str]) -> None:
         self.tab.movers.set_checked(set(keys))
@@ -420,7 +421,9 @@ def test_special_move_out_with_the_card_for_a_household(qtbot, counter, tmp_path
     desk.window.close()
 
 
-def test_household_changes_separation_merger_and_head_change(qtbot, counter, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_household_changes_separation_merger_and_head_change(
+    qtbot, counter, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
     """世帯分離 of two children, 世帯合併 of that new household back into the old one (the same
     address), and a 世帯主変更 of another household: each confirmed, each seen in the register."""
     clerk = N.login_service(counter.terminal_dir).login("clerk01", PASSWORDS["clerk01"])
@@ -484,8 +487,10 @@ def test_household_changes_separation_merger_and_head_change(qtbot, counter, tmp
         households(
             clerk,
             2,
-            lambda h: h.household_id != family.household_id
-            and any(p.relationship == "妻" for p in h.members),
+            lambda h: (
+                h.household_id != family.household_id
+                and any(p.relationship == "妻" for p in h.members)
+            ),
         )
     )
     wife = next(p for p in couple.members if p.relationship == "妻")
