@@ -51,6 +51,7 @@ from app.domain.cards import (
 )
 from app.domain.identifiers import fold_digits, mask_my_number
 from app.domain.protected_address import is_withheld
+from app.domain.wareki import format_date, format_western
 from app.services.card_desk import CardDeskService, DeskReading, MatchResult, RecordedCardEvent
 from ui.address_reveal import AddressReveal, RevealAddress
 from ui.background import run_in_background, user_message
@@ -468,7 +469,7 @@ class CardDeskWidget(QWidget):
         lines = []
         for e in reading.expiries:
             mark = {"valid": "", "expiring": "⚠ ", "expired": "✖ "}[e.level]
-            lines.append(f"{mark}{e.message}(有効期限 {e.expires_on.isoformat()})")
+            lines.append(f"{mark}{e.message}(有効期限 {format_western(e.expires_on)})")
         self.expiry_label.setText("\n".join(lines))
         self.retry_label.setText("\n".join(reading.retry_lines()))
         kenmen = reading.reading.kenmen
@@ -496,8 +497,8 @@ class CardDeskWidget(QWidget):
             (
                 "birth_date",
                 "生年月日",
-                face.birth_date.isoformat(),
-                person.birth_date.isoformat() if person else "",
+                format_date(face.birth_date),
+                format_date(person.birth_date) if person else "",
             ),
             ("sex", "性別", SEX_JA[face.sex], SEX_JA.get(person.sex, "") if person else ""),
         ]

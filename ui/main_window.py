@@ -344,6 +344,10 @@ class MainWindow(QMainWindow):
             splitter.setChildrenCollapsible(False)
             splitter.setStretchFactor(0, 6)
             splitter.setStretchFactor(1, 5)
+            # The stretch factors share only what is left over the panes' size hints, and the
+            # household's hint is wide: at 1366 px the search list got ~515 px and its 住所
+            # column showed only 「…」. Proportional sizes give the list 6/11 of the width.
+            splitter.setSizes([6000, 5000])
             self.tabs.addTab(splitter, "住民検索")
             self.search_panel.household_chosen.connect(self.open_household)
             self.search_panel.cleared.connect(self.household_view.clear)

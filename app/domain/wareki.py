@@ -82,6 +82,11 @@ def format_date(day: date) -> str:
     return f"{era.name}{_year_text(year)}年{day.month}月{day.day}日"
 
 
+def format_western(day: date) -> str:
+    """「2030年4月12日」: the 西暦 form, as the card's face writes its 有効期限."""
+    return f"{day.year}年{day.month}月{day.day}日"
+
+
 def format_short(day: date) -> str:
     """ "R1.5.1": the quick-entry form, era letter and dotted numbers."""
     era, year = era_year(day)

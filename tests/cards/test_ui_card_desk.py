@@ -10,6 +10,7 @@ from PySide6.QtWidgets import QApplication
 
 from app.cards.simulator import CardProfile, VirtualCard
 from app.cards.simulator_transport import SimulatorTransport
+from app.domain import wareki
 from app.domain.cards import CardAction, CardFaceInfo, CardState
 from app.domain.records import Household, Person
 from app.services.card_desk import CardDeskService, DeskContext, RecordedCardEvent
@@ -89,7 +90,12 @@ def test_collation_b_shows_photo_and_expiry(
     with qtbot.waitSignal(widget.matched, timeout=QT_WAIT_MS):
         widget.start_collation_b_read(profile.collation_b)
     assert widget.photo.pixmap() is not None and not widget.photo.pixmap().isNull()
-    assert profile.card_expires_on.isoformat() in widget.expiry_label.text()
+    # Dates as the card's face writes them: 有効期限 in 西暦, 生年月日 in 和暦, never ISO.
+    expires = profile.card_expires_on
+    assert f"{expires.year}年{expires.month}月{expires.day}日" in widget.expiry_label.text()
+    assert expires.isoformat() not in widget.expiry_label.text()
+    assert widget.table.item(2, 0).text() == "生年月日"
+    assert widget.table.item(2, 1).text() == wareki.format_date(profile.birth_date)
     assert widget.table.rowCount() == 4  # no 個人番号 with 照合番号B
 
 

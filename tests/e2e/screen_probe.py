@@ -38,6 +38,7 @@ from ui.card_desk import CardDeskWidget, CollationBDialog, CustomerPinWindow
 from ui.issuance_dialog import IssuanceDialog
 from ui.login import LoginDialog
 from ui.main_window import MainWindow
+from ui.search_panel import ADDRESS_COLUMN
 from ui.settings import Settings, SettingsDialog
 
 checked: list[str] = []
@@ -180,6 +181,19 @@ def main(terminal_dir: str, passwords_file: str) -> None:
         window.tabs.setCurrentIndex(i)
         check(window, f"メイン画面・{window.tabs.tabText(i)}")
     window.tabs.setCurrentIndex(0)
+
+    # The search list's 住所 column shows at least the 町名 ("北4条東8丁目"), not only 「…」.
+    panel = window.search_panel
+    assert panel is not None
+    panel.name.setText("たかはし")
+    panel.run_search()
+    wait(lambda: panel.table.rowCount() > 0, "the search results")
+    _settle()
+    checked.append("住民検索・住所の列")
+    address_width = panel.table.columnWidth(ADDRESS_COLUMN)
+    needed = panel.table.fontMetrics().horizontalAdvance("北4条東8丁目") + 6
+    if address_width < needed:
+        problems.append(f"住民検索: the 住所 column is {address_width} px, the 町名 needs {needed}")
 
     # 交付履歴 with an issuance and its reprint: the 交付番号 column is read out, never cut.
     history = window.history
