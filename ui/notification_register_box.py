@@ -26,9 +26,11 @@ from ui.background import run_in_background, user_message
 
 
 def hit_text(hit: Any) -> str:
-    state = "（除票）" if hit.status != "resident" else ""
+    # The marks lead: a long address is cut at the list's right edge, and a 除票 or a
+    # 支援措置 must never be what is cut away (the whole line is the item's tooltip).
+    state = "【除票】" if hit.status != "resident" else ""
     mark = "【支援措置】" if hit.protected else ""
-    return f"{mark}{hit.name}　{wareki.format_date(hit.birth_date)}　{hit.address}{state}"
+    return f"{mark}{state}{hit.name}　{wareki.format_date(hit.birth_date)}　{hit.address}"
 
 
 class RegisterBox(QGroupBox):
@@ -83,7 +85,9 @@ class RegisterBox(QGroupBox):
             self.hits = list(page.hits)
             self.hits_list.clear()
             for hit in self.hits:
-                self.hits_list.addItem(QListWidgetItem(hit_text(hit)))
+                item = QListWidgetItem(hit_text(hit))
+                item.setToolTip(item.text())
+                self.hits_list.addItem(item)
             if self.hits:
                 self.hits_list.setCurrentRow(0)
                 self.hits_list.setFocus()
