@@ -393,8 +393,8 @@ def _issue_in_bulk(
             p = CertificateIssuedPayload.model_validate(event.payload)
         except (Rejected, PydanticValidationError):
             continue
-        if p.approval is not None or p.approved_by or event.stale_approved_by:
-            continue  # an approval is checked by _judge (approvals.refusal)
+        if p.approval is not None or p.approved_by or event.stale_approved_by or p.replaces:
+            continue  # an approval or a reprint is checked by _judge (approvals.refusal)
         if p.issuance_no.startswith(f"{terminal_no}-"):
             fits[index] = p
     if not fits:

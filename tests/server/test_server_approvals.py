@@ -206,3 +206,41 @@ def test_a_reprint_needs_its_token_and_voids_what_it_replaces(sync_server_any: S
     state = {r.issuance_no: (r.voided, r.void_reason) for r in rows}
     assert state[first][0] and "再交付" in state[first][1]
     assert len(state) == 2 and sum(1 for v, _ in state.values() if not v) == 1
+
+
+def test_a_reprint_without_a_token_is_refused_in_a_batch_too(sync_server_any: ServerEnv) -> None:
+    """The bulk path for runs of issuances judged a reprint's `replaces` nowhere: a batch of two
+    issuances, the second naming the 交付番号 it replaces with no token, was accepted and left
+    the replaced certificate standing (two papers for one request, no supervisor)."""
+    desk = Desk(sync_server_any)
+    assert desk.issue(None) == ("accepted", None)
+    first = f"{desk.terminal_no}-20261207-0001"
+
+    def plain(n: int, **extra: Any) -> Event:
+        payload: dict[str, Any] = {
+            "issuance_no": f"{desk.terminal_no}-20261209-{n:04d}",
+            "kind": "juminhyo",
+            "person_ids": [PERSON],
+            "copies": 1,
+            "fee_yen": 300,
+            "content_digest": "ab" * 32,
+            **extra,
+        }
+        return Event(
+            event_id=str(uuid.uuid4()),
+            type="certificate_issued",
+            occurred_at=desk.now,
+            operator_id=sync_server_any.operator_id,
+            terminal_no=desk.terminal_no,
+            payload=payload,
+        )
+
+    results = desk.client.push_events([plain(1), plain(2, replaces=first)]).results
+    assert [r.status for r in results] == ["accepted", "rejected"]
+    assert "承認票が必要" in (results[1].reason or "")
+    with sync_server_any.server.db.read() as conn:
+        rows = conn.execute(select(certificates.c.issuance_no, certificates.c.voided)).all()
+    assert {r.issuance_no: r.voided for r in rows} == {
+        first: False,
+        f"{desk.terminal_no}-20261209-0001": False,
+    }
