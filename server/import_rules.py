@@ -10,6 +10,7 @@ from typing import Any, BinaryIO
 
 from app.domain.records import FIELD_LABELS, Household
 from app.domain.text import control_character
+from app.sync.protocol import INT32_MAX
 
 MAX_LINE_BYTES = 1024 * 1024
 # ids are String(64) columns on the server; the texts have no column of their own (the household
@@ -103,6 +104,8 @@ def line_problem(h: Household, data: dict[str, Any], today: date) -> str | None:
                 problem = _too_long(key, entry.get(key))
                 if problem:
                     return f"{who}の記事: {problem}"
+        if m["version"] > INT32_MAX:
+            return f"{who}: 住民票版数(version)が大きすぎます({INT32_MAX:,}まで)。"
         if date.fromisoformat(m["birth_date"]) > today:
             return f"{who}: 生年月日が未来の日付です。"
     return None

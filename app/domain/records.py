@@ -499,7 +499,9 @@ def parse_line(line: str | bytes) -> Household:
     """
     try:
         household = _DECODER.decode(line)
-    except (msgspec.DecodeError, UnicodeEncodeError):  # the latter: a str with lone surrogates
+    # UnicodeEncodeError: a str with lone surrogates; UnicodeDecodeError: bytes not UTF-8
+    # (json.loads below names the line's fault).
+    except (msgspec.DecodeError, UnicodeError):
         pass
     else:
         if _follows_rules(household):

@@ -256,3 +256,31 @@ def test_cli_import_exits_non_zero_and_imports_nothing(
     out = capsys.readouterr()
     assert "in.jsonl:2:" in out.err and "何も取り込んでいません" in out.out
     _assert_nothing_imported(env, before)
+
+
+def test_a_line_that_is_not_utf8_is_named_not_a_traceback(
+    sync_server: ServerEnv, tmp_path: Path
+) -> None:
+    """A file saved in Shift_JIS (or a stray byte) stopped the import with a UnicodeDecodeError
+    traceback, without a line number."""
+    path = tmp_path / "sjis.jsonl"
+    good = json.dumps(make_household(600), ensure_ascii=False)
+    sjis = json.dumps(make_household(601), ensure_ascii=False).encode("shift_jis")
+    path.write_bytes(good.encode() + b"\n" + sjis + b"\n" + b'{"household_id": "\xff"}\n')
+    before = _register(sync_server)
+    report = import_file(sync_server.server.db, path, work_dir=tmp_path)
+    assert [n for n, _ in report.errors] == [2, 3]
+    assert all("UTF-8" in m for _, m in report.errors), report.errors
+    _assert_nothing_imported(sync_server, before)
+
+
+def test_a_version_past_the_column_is_refused(sync_server_any: ServerEnv, tmp_path: Path) -> None:
+    """住民票版数 is a 32-bit column and every event relies on it as a 32-bit value: 2**40 was
+    imported (a DataError on PostgreSQL; on SQLite a person no terminal could issue for)."""
+    env = sync_server_any
+    rows = [make_household(700), _with(make_household(701), version=2**40)]
+    before = _register(env)
+    report = _import(env, tmp_path / "v.jsonl", rows)
+    assert [n for n, _ in report.errors] == [2], report.errors
+    assert "版数" in report.errors[0][1]
+    _assert_nothing_imported(env, before)
