@@ -57,6 +57,7 @@ from server.auth import Caller
 from server.db import Database
 from server.event_checks import describe, parse_event
 from server.feed import dumps
+from server.register_crypto import cipher_of
 from server.tables import (
     card_events,
     certificates,
@@ -373,7 +374,11 @@ def _record(
     status: str,
     reason: str | None,
 ) -> None:
-    conn.execute(_INSERT_EVENT, _event_row(event, terminal_no, operator_id, status, reason))
+    row = _event_row(event, terminal_no, operator_id, status, reason)
+    if event.type == "notification_filed":
+        # A 転入's movers carry their 個人番号: sealed at rest like the register's (issue 21).
+        row["payload"] = dumps(cipher_of(conn).seal_numbers(event.payload))
+    conn.execute(_INSERT_EVENT, row)
 
 
 def _issue_in_bulk(

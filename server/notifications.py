@@ -68,6 +68,7 @@ from server.notification_register import (
     towns_for,
     write_households,
 )
+from server.register_crypto import cipher_of
 from server.tables import (
     change_history,
     households,
@@ -305,7 +306,7 @@ def file_event(conn: Connection, event: Event, terminal_no: str) -> str | None:
             moved_on=draft.moved_on,
             filed_at=filed_at,
             late=late,
-            draft=dumps(draft_to_dict(draft)),
+            draft=dumps(cipher_of(conn).seal_numbers(draft_to_dict(draft))),
             form_digest=p.form_digest,
             acknowledged=dumps([a.model_dump(mode="json") for a in p.acknowledged]),
             move_out_certificate_no=p.move_out_certificate_no,
@@ -402,7 +403,7 @@ class NotificationRefused(DomainError):
 def show(db: Database, notification_id: str) -> NotificationDetail:
     with db.read() as conn:
         row = _row(conn, notification_id)
-        draft = parse_draft(row.draft)
+        draft = parse_draft(cipher_of(conn).reveal_text(row.draft))
         register = read_register(conn, draft)
         conflicts: list[NotificationConflict] = []
         if row.state in OPEN_STATES:
@@ -499,7 +500,7 @@ def confirm(
         row = _row(conn, notification_id, lock=True)
         if row.state not in OPEN_STATES:
             raise NotificationRefused(f"届出 {notification_id} は審査済みです（{row.state}）。")
-        draft = parse_draft(row.draft)
+        draft = parse_draft(cipher_of(conn).reveal_text(row.draft))
         if relied_versions:
             draft = replace(draft, relied_versions=dict(relied_versions))
         register = read_register(conn, draft, lock=True)

@@ -93,6 +93,20 @@ class RegisterCipher:
             members.append(m)
         return {**data, "members": members}
 
+    def seal_numbers(self, value: Any) -> Any:
+        """A copy of any JSON value with every `my_number` string in it sealed, at any depth:
+        the stored 住民異動届 and its event carry the movers' numbers (a 転出証明書's)."""
+        if isinstance(value, dict):
+            return {
+                k: self.seal(v)
+                if k == "my_number" and isinstance(v, str) and v and not v.startswith(PREFIX)
+                else self.seal_numbers(v)
+                for k, v in value.items()
+            }
+        if isinstance(value, list):
+            return [self.seal_numbers(v) for v in value]
+        return value
+
     def reveal_text(self, text: str) -> str:
         """The stored JSON text with the numbers back in place (no JSON decoding)."""
         if PREFIX not in text:

@@ -134,3 +134,58 @@ def test_pg_dump_holds_no_readable_my_number(
         assert {m["my_number"] for h in served for m in h["members"]} >= set(_numbers(households))
     finally:
         env.close()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_a_filed_move_in_leaves_no_readable_my_number(
+    request: pytest.FixtureRequest, tmp_path: Path, backend: str
+) -> None:
+    """A 転入 filed with the movers' 個人番号 (from the 転出証明書) kept them in plain text in the
+    stored event (events.payload) and the stored 届出 (notifications.draft): a copy of
+    server.db or a pg_dump showed them. The reviewer and the register still get them."""
+    from server import notifications
+    from tests.domain.notifications import data as D
+    from tests.server.test_server_notifications import REVIEWER, _start, fresh, push
+
+    cluster: PostgresCluster | None = None
+    url = None
+    if backend == "postgres":
+        cluster = request.getfixturevalue("postgres_cluster")
+        assert cluster is not None
+        url = cluster.create_database()
+    env = _start(tmp_path, url)
+    try:
+        draft = fresh(D.special_move_in())
+        numbers = [m.my_number for m in draft.movers if m.my_number]
+        assert numbers and push(env, draft).status == "accepted"
+        shown = notifications.show(env.server.db, draft.notification_id)
+        assert [m.my_number for m in shown.draft.movers if m.my_number] == numbers
+        notifications.confirm(env.server.db, draft.notification_id, decided_by=REVIEWER)
+        fed = [
+            json.loads(item.data_json())
+            for item in env.client.changes(0, 5000).items
+            if item.kind == "household"
+        ]
+        assert set(numbers) <= set(_numbers(fed))
+        if cluster is None:
+            env.server.stop()
+            dump = b"".join(
+                p.read_bytes() for p in env.server.config.data_dir.glob("server.db*") if p.is_file()
+            ).decode("utf-8", "replace")
+        else:
+            done = cluster._run(
+                "pg_dump",
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(cluster.port),
+                "-U",
+                cluster.user,
+                url.rsplit("/", 1)[1],
+            )
+            assert done.returncode == 0, done.stderr
+            dump = done.stdout
+        assert draft.notification_id in dump  # the 届出 is in the dump
+        assert not [n for n in numbers if n in dump]
+    finally:
+        env.close()
