@@ -11,7 +11,7 @@ it (the change dialog), so the clerk reads every problem before anything is sent
 - No composition rules (no "one digit, one capital").
 - A deny-list: common passwords from breach corpora (resources/passwords/common-passwords.txt),
   the service's and the city's own words, the operator id, repetitions and runs ("aaaa…",
-  "1234…").
+  "1234…", "abcabcabc…") and keyboard walks ("qwertyuiop…", "1qaz2wsx…").
 
 Pure apart from reading the deny-list from the package data once.
 """
@@ -67,6 +67,37 @@ def _is_run(text: str) -> bool:
     return False
 
 
+def _is_repeated(text: str) -> bool:
+    """A short block said three times or more ("abcabcabc…", "123123123…")."""
+    for period in range(1, len(text) // 3 + 1):
+        if all(text[i] == text[i + period] for i in range(len(text) - period)):
+            return True
+    return False
+
+
+# Keyboard walks ("qwertyuiop…", "1qaz2wsx…", "zxcvbnm…"): neighbours on a row or down a
+# column of the keyboard, in either direction.
+_KEY_LINES = (
+    "1234567890",
+    "qwertyuiop",
+    "asdfghjkl",
+    "zxcvbnm",
+    *("1qaz", "2wsx", "3edc", "4rfv", "5tgb", "6yhn", "7ujm", "8ik", "9ol", "0p"),
+)
+_KEY_NEIGHBOURS = frozenset(
+    pair for line in _KEY_LINES for a, b in itertools.pairwise(line) for pair in (a + b, b + a)
+)
+
+
+def _is_keyboard_walk(text: str) -> bool:
+    """Three pairs in four (or more) of the letters and digits are keyboard neighbours."""
+    keys = re.sub(r"[^a-z0-9]", "", text)
+    if len(keys) < ABSOLUTE_MIN_LENGTH:
+        return False
+    pairs = [a + b for a, b in itertools.pairwise(keys)]
+    return sum(p in _KEY_NEIGHBOURS for p in pairs) * 4 >= len(pairs) * 3
+
+
 @dataclass(frozen=True)
 class PasswordRules:
     min_length: int = SINGLE_FACTOR_MIN_LENGTH
@@ -93,8 +124,10 @@ class PasswordRules:
         base = _TRAILING.sub("", folded)
         if folded in _deny_list() or (len(base) >= ABSOLUTE_MIN_LENGTH and base in _deny_list()):
             out.append("よく使われているパスワードのため使えません。")
-        elif pw and _is_run(folded):
+        elif pw and (_is_run(folded) or _is_repeated(folded)):
             out.append("同じ文字の繰り返しや連続した文字(1234…、abcd…)は使えません。")
+        elif _is_keyboard_walk(folded):
+            out.append("キーボードの並び(qwerty…、1qaz…)は使えません。")
         if operator_id and len(operator_id) >= 3 and operator_id.casefold() in folded:
             out.append("職員IDを含めないでください。")
         elif _mostly_context(folded, [*SERVICE_WORDS, *self.context_words]):

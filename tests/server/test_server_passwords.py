@@ -30,6 +30,11 @@ TEMPORARY = "temporary reset phrase 7"
         "123456789012345",  # 15, a run
         "1q2w3e4r5t6y7u8i",  # 16, in the breach list
         "qqqqqqqqqqqqqqqqqq",
+        "qwertyuiopasdfgh",  # keyboard walks and repeated blocks were accepted
+        "1qaz2wsx3edc4rfv5tgb",
+        "zxcvbnmasdfghjkl",
+        "123123123123123123",
+        "abcabcabcabcabcabc",
         "new-k0123 is my name",  # the operator id
         "madoguchi北見市2026",  # the service and the city
     ],
