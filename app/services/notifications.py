@@ -336,6 +336,7 @@ class NotificationDesk(SessionCore):
     def notification_decisions(self) -> list[LocalNotification]:
         """Decisions of the head office not yet shown at this terminal (confirmed, returned
         with the reason, or waiting as a conflict); shown once, then marked seen."""
+        self._check_open()  # under the idle lock nothing is shown, nor marked seen
         if not self.can(Permission.FILE_NOTIFICATION):
             return []
         unseen = self.cache.unseen_notification_decisions()

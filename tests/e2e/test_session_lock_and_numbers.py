@@ -212,3 +212,38 @@ def test_search_records_its_criteria(counter) -> None:
         assert "該当" in reason
     finally:
         session.logout()
+
+
+def test_the_other_use_cases_refuse_under_the_idle_lock_too(counter) -> None:
+    """The use cases the first list left out. `notification_decisions` ran under the lock: it
+    handed out the head office's decisions with their drafts (names, addresses, the movers'
+    個人番号) and marked them seen, so the clerk would never be shown them after the unlock."""
+    session = counter.login("issuer01")
+    try:
+        assert session.sync_once().error is None
+        household_id, person_id, _number = _numbered_household(session)
+        session.auth.lock()
+        before = len(_actions(session))
+        calls: dict[str, Callable[[], Any]] = {
+            "notification_decisions": session.notification_decisions,
+            "notifications_filed": session.notifications_filed,
+            "person_detail": lambda: session.person_detail(person_id, "本人の申出"),
+            "reveal_protected_address": lambda: session.reveal_protected_address(
+                household_id, "本人の申出"
+            ),
+            "check_notification": lambda: session.check_notification(None),
+            "prepare_notification_form": lambda: session.prepare_notification_form(None),
+            "review_list": session.review_list,
+            "review_detail": lambda: session.review_detail("x"),
+            "audit_log": session.audit_log,
+            "held_events": session.held_events,
+            "requeue_event": lambda: session.requeue_event("x", "再送"),
+            "change_password": lambda: session.change_password("a", "b"),
+        }
+        for name, call in calls.items():
+            with pytest.raises(ScreenLocked):
+                call()
+                pytest.fail(name)
+        assert len(_actions(session)) == before
+    finally:
+        session.logout()
