@@ -24,6 +24,7 @@ import contextlib
 import functools
 import socket
 import ssl
+from asyncio import constants as asyncio_constants
 from typing import Any, cast
 
 import h11
@@ -63,6 +64,12 @@ class ClientCertH11Protocol(H11Protocol):
         self._header_timeout = float(getattr(config, "madoguchi_header_timeout", 10))
         self._body_timeout = float(getattr(config, "madoguchi_body_timeout", 30))
         self._deadline: asyncio.TimerHandle | None = None
+        # The TLS handshake comes before this protocol's connection_made, so the header
+        # deadline cannot cover it; asyncio gives it constants.SSL_HANDSHAKE_TIMEOUT (60 s)
+        # because uvicorn passes no ssl_handshake_timeout to create_server. asyncio reads the
+        # constant when it wraps the accepted connection, right after making this protocol:
+        # the handshake gets the header deadline too (issue 21 item 10). Server processes only.
+        setattr(asyncio_constants, "SSL_HANDSHAKE_TIMEOUT", self._header_timeout)  # noqa: B010
 
     # -- deadlines ------------------------------------------------------------------------
 

@@ -85,6 +85,24 @@ def test_connections_that_never_finish_their_headers_are_closed(
     assert sum(_closed_by_server(s) for s in slow) == SLOW_CONNECTIONS
 
 
+def test_connections_that_never_finish_the_tls_handshake_are_closed(
+    quick_deadlines: ServerEnv,
+) -> None:
+    """Before TLS is up the header deadline had not started: a connection that sent nothing,
+    or half a ClientHello, stayed open for asyncio's 60 s handshake timeout (uvicorn sets
+    none), six times the header deadline, for anyone who can reach the port."""
+    env = quick_deadlines
+    half_hello = bytes.fromhex("16030100c4010000c00303")
+    stalled = []
+    for n in range(SLOW_CONNECTIONS // 4):
+        sock = socket.create_connection((env.server.host, env.server.port), timeout=30)
+        if n % 2:
+            sock.sendall(half_hello)
+        stalled.append(sock)
+    assert env.client.changes(0).latest_seq > 0
+    assert sum(_closed_by_server(s) for s in stalled) == len(stalled)  # type: ignore[arg-type]
+
+
 def test_a_body_that_stops_arriving_is_closed(quick_deadlines: ServerEnv) -> None:
     env = quick_deadlines
     sock = _open(env, _tls(env))
