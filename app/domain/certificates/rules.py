@@ -32,6 +32,7 @@ from app.domain.certificates.protection import (
     Match,
     ProtectedResident,
     Revealed,
+    client_is_perpetrator,
     exposures,
     match_perpetrator,
     protections_of,
@@ -501,8 +502,12 @@ def decide(
         _merge_protections(context, household, today), household, persons, printed_texts
     )
     possible: list[Exposure] = []
+    client_flagged = False
     if exposed and requester.person is not None:
         for e in exposed:
+            client_flagged = client_flagged or any(
+                client_is_perpetrator(requester.client_name, k) for k in e.protection.perpetrators
+            )
             matches = [match_perpetrator(requester.person, k) for k in e.protection.perpetrators]
             if Match.SAME in matches:
                 return _refuse(
@@ -577,6 +582,11 @@ def decide(
             lines.append(
                 "請求者は、登録された加害者と生年月日が同じで、氏名の一部が一致します。"
                 "本人確認書類で別人であることを確かめてください。"
+            )
+        if client_flagged:
+            lines.append(
+                "依頼者の氏名が、登録された加害者の氏名と一致します。"
+                "加害者の代理人による請求であれば交付しないでください。"
             )
         screen_text = "".join(lines)
         reasons.append("確認に時間がかかりますので、しばらくお待ちください。")
