@@ -550,3 +550,19 @@ def test_R19_03c_client_named_as_the_perpetrator() -> None:
     assert "加害者" not in "".join(d.reasons)  # the resident hears nothing of it
     other = replace(r, requester=replace(lawyer, client_name="株式会社北見不動産"))
     assert "依頼者" not in decide(other, h, TODAY).screen_text
+
+
+def test_R19_06c_permanent_resident_has_no_period_row() -> None:
+    """§30の45 表: a 永住者 (中長期在留者 without a 在留期間) prints 区分 and 在留資格; the
+    在留期間 and its 満了の日 labels were printed over empty cells."""
+    h = H.with_member(H.foreign(H.household(2), 1), 1, residence_status="永住者")
+    h = H.with_member(h, 1, period_of_stay=None, period_of_stay_until=None)
+    r = CertificateRequest(
+        Requester(K.SELF, registered(h, "P0001")),
+        (IdentityDocument.RESIDENCE_CARD,),
+        ("P0001",),
+        items=frozenset(C.FOREIGN_ITEMS),
+    )
+    text = text_of(r, decide(r, h, TODAY), h)
+    assert "cell\t在留資格\t永住者" in text and "cell\t在留カードの番号\tAB12345678CD" in text
+    assert "在留期間" not in text
