@@ -566,3 +566,32 @@ def test_R19_06c_permanent_resident_has_no_period_row() -> None:
     text = text_of(r, decide(r, h, TODAY), h)
     assert "cell\t在留資格\t永住者" in text and "cell\t在留カードの番号\tAB12345678CD" in text
     assert "在留期間" not in text
+
+
+def test_R19_02d_perpetrator_is_recognised_before_any_other_answer() -> None:
+    """要領 第6-10: the registered 加害者 asking for a copy that reveals the protected address is
+    refused with the neutral reason and the clerk is told — whatever else is wrong with the
+    request. Before, as 本人 or 同一世帯員 of the victim's household, without documents, or with
+    a vague 請求事由, the answer coached them ("not a member", "documents", "be concrete") and
+    the clerk was never told who asked."""
+    h = H.protected(H.household(3), 1, perpetrators=("PX-PERP",))
+    perp = PersonRef("加害　太郎", "北見市常盤町1丁目", date(1975, 1, 1), "PX-PERP")
+    for r in (
+        CertificateRequest(Requester(K.SELF, perp), LICENSE, person_ids=("P0002",)),
+        CertificateRequest(Requester(K.HOUSEHOLD_MEMBER, perp), LICENSE, person_ids=("P0002",)),
+        CertificateRequest(third_party(perp), (), person_ids=("P0002",), purpose=CONCRETE),
+        CertificateRequest(
+            third_party(perp),
+            LICENSE,
+            person_ids=("P0002",),
+            purpose=replace(CONCRETE, reason="必要なため"),
+        ),
+        CertificateRequest(Requester(K.PROXY, perp, principal_id="P0002"), LICENSE),
+    ):
+        d = decide(r, h, TODAY)
+        assert d.reasons == (C.REFUSAL_TO_PERPETRATOR,), (r.requester.kind, d.reasons)
+        assert "加害者" in d.screen_text
+    # Someone else making the same mistakes hears what is wrong.
+    other = PersonRef("窓口　来人", "北見市常盤町2丁目", date(1980, 5, 5), "PX-OTHER")
+    d = decide(CertificateRequest(Requester(K.SELF, other), LICENSE, ("P0002",)), h, TODAY)
+    assert d.reasons != (C.REFUSAL_TO_PERPETRATOR,) and not d.screen_text
