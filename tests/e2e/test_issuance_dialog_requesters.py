@@ -107,6 +107,9 @@ def test_self_sees_what_always_prints(qtbot, session) -> None:
         assert items[item].isEnabled() and not items[item].isChecked()
     assert "登録あり" in panel.identity.text()
     _shot(dialog, "screen-issuance-self.png")
+    # And the items, further down the form (it scrolls at 1366x768).
+    dialog.form_scroll.ensureWidgetVisible(dialog.items_panel)
+    _shot(dialog, "screen-issuance-items.png")
     dialog.accept()
 
 
