@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date
-from typing import Any
+from typing import Any, cast
 
 from PySide6.QtCore import Signal
+from PySide6.QtGui import QStandardItemModel
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -79,6 +80,12 @@ class RequesterPanel(QGroupBox):
         self.kind = QComboBox(objectName="requesterKind")
         for kind, label in REQUESTER_LABELS.items():
             self.kind.addItem(label, kind)
+        if household.municipality_code == session.config.municipality_code:
+            # §12の4 is for residents of another municipality (decide() refuses it too).
+            wide = self.kind.findData(K.WIDE_AREA)
+            item = cast(QStandardItemModel, self.kind.model()).item(wide)
+            item.setEnabled(False)
+            item.setToolTip("広域交付は他の市区町村に住民登録のある人の請求です。")
 
         # --- the person at the counter ---------------------------------------------------------
         self.member = QComboBox(objectName="requesterMember")

@@ -516,3 +516,82 @@ def test_L19_13_item_options_for_the_dialog() -> None:
     assert third.never == C.NUMBER_ITEMS and Item.HISTORY in third.with_reason
     removed_third = C.item_options(K.THIRD_PARTY, removed=True)
     assert {Item.BECAME_RESIDENT, Item.PREVIOUS_ADDRESS} <= removed_third.always
+
+
+# --- second pass (r19): what the first pass still let through ------------------------------
+
+
+def test_R19_09b_reason_without_content_is_refused() -> None:
+    """§12の3④四: 「aaaa」 or a placeholder is no 利用の目的 (it passed, being 4 characters)."""
+    h = H.household(2)
+    base = CertificateRequest(third_party(), LICENSE, ("P0001",), purpose=CONCRETE)
+    for vague in ("aaaa", "ああああ", "abab", "テストです", "test用", "ＸＸＸＸＸ"):
+        d = decide(replace(base, purpose=replace(CONCRETE, reason=vague)), h, TODAY)
+        assert not d.allowed and "請求事由" in d.reasons[0], vague
+    for concrete in ("相続登記の申請", "NHK受信契約の解約手続に添付", "訴訟提起"):
+        assert not C.vague_reason(concrete), concrete
+
+
+def test_R19_03c_client_named_as_the_perpetrator() -> None:
+    """要領 第6-10: a request by the 加害者's 代理人 is the 加害者's request. A 特定事務受任者
+    names the client (§12の3④五) by name only: a client named as a registered 加害者 is told to
+    the clerk and the supervisor (the 職務上請求書 carries no birth date to be sure)."""
+    known = (PerpetratorRecord("加害　太郎", date(1975, 1, 1)),)
+    h = H.protected(H.household(3), 1, known=known)
+    docs = (*LICENSE, IdentityDocument.WORK_REQUEST_FORM)
+    lawyer = third_party(
+        by_hand("弁護　士郎", date(1960, 3, 3)),
+        profession=Profession.LAWYER,
+        client_name="加害 太郎",
+    )
+    r = CertificateRequest(lawyer, docs, person_ids=("P0002",), purpose=CONCRETE)
+    d = decide(r, h, TODAY)
+    assert d.needs_supervisor and "依頼者" in d.screen_text and "加害者" in d.screen_text
+    assert "加害者" not in "".join(d.reasons)  # the resident hears nothing of it
+    other = replace(r, requester=replace(lawyer, client_name="株式会社北見不動産"))
+    assert "依頼者" not in decide(other, h, TODAY).screen_text
+
+
+def test_R19_06c_permanent_resident_has_no_period_row() -> None:
+    """§30の45 表: a 永住者 (中長期在留者 without a 在留期間) prints 区分 and 在留資格; the
+    在留期間 and its 満了の日 labels were printed over empty cells."""
+    h = H.with_member(H.foreign(H.household(2), 1), 1, residence_status="永住者")
+    h = H.with_member(h, 1, period_of_stay=None, period_of_stay_until=None)
+    r = CertificateRequest(
+        Requester(K.SELF, registered(h, "P0001")),
+        (IdentityDocument.RESIDENCE_CARD,),
+        ("P0001",),
+        items=frozenset(C.FOREIGN_ITEMS),
+    )
+    text = text_of(r, decide(r, h, TODAY), h)
+    assert "cell\t在留資格\t永住者" in text and "cell\t在留カードの番号\tAB12345678CD" in text
+    assert "在留期間" not in text
+
+
+def test_R19_02d_perpetrator_is_recognised_before_any_other_answer() -> None:
+    """要領 第6-10: the registered 加害者 asking for a copy that reveals the protected address is
+    refused with the neutral reason and the clerk is told — whatever else is wrong with the
+    request. Before, as 本人 or 同一世帯員 of the victim's household, without documents, or with
+    a vague 請求事由, the answer coached them ("not a member", "documents", "be concrete") and
+    the clerk was never told who asked."""
+    h = H.protected(H.household(3), 1, perpetrators=("PX-PERP",))
+    perp = PersonRef("加害　太郎", "北見市常盤町1丁目", date(1975, 1, 1), "PX-PERP")
+    for r in (
+        CertificateRequest(Requester(K.SELF, perp), LICENSE, person_ids=("P0002",)),
+        CertificateRequest(Requester(K.HOUSEHOLD_MEMBER, perp), LICENSE, person_ids=("P0002",)),
+        CertificateRequest(third_party(perp), (), person_ids=("P0002",), purpose=CONCRETE),
+        CertificateRequest(
+            third_party(perp),
+            LICENSE,
+            person_ids=("P0002",),
+            purpose=replace(CONCRETE, reason="必要なため"),
+        ),
+        CertificateRequest(Requester(K.PROXY, perp, principal_id="P0002"), LICENSE),
+    ):
+        d = decide(r, h, TODAY)
+        assert d.reasons == (C.REFUSAL_TO_PERPETRATOR,), (r.requester.kind, d.reasons)
+        assert "加害者" in d.screen_text
+    # Someone else making the same mistakes hears what is wrong.
+    other = PersonRef("窓口　来人", "北見市常盤町2丁目", date(1980, 5, 5), "PX-OTHER")
+    d = decide(CertificateRequest(Requester(K.SELF, other), LICENSE, ("P0002",)), h, TODAY)
+    assert d.reasons != (C.REFUSAL_TO_PERPETRATOR,) and not d.screen_text

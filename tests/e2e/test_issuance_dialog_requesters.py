@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 
 from app.domain.certificates import IdentityDocument, Item, RequesterKind, ThirdPartyGround
@@ -106,6 +107,9 @@ def test_self_sees_what_always_prints(qtbot, session) -> None:
         assert items[item].isEnabled() and not items[item].isChecked()
     assert "登録あり" in panel.identity.text()
     _shot(dialog, "screen-issuance-self.png")
+    # And the items, further down the form (it scrolls at 1366x768).
+    dialog.form_scroll.ensureWidgetVisible(dialog.items_panel)
+    _shot(dialog, "screen-issuance-items.png")
     dialog.accept()
 
 
@@ -258,4 +262,18 @@ def test_requester_read_from_their_card(qtbot, session) -> None:
     assert panel.found.person_id == "P-DEMO-CARD" and panel.found.name == "窓口 花子"
     assert "登録あり" in panel.identity.text()
     assert dialog.request().requester.person_id == "P-DEMO-CARD"
+    dialog.accept()
+
+
+def test_wide_area_is_not_offered_for_own_residents(qtbot, session) -> None:
+    """§12の4 is for residents of another municipality: for this city's own household the
+    dialog does not offer 広域交付 (it could be chosen, only to be refused)."""
+    household = _resident_household(session)
+    assert household.municipality_code == session.config.municipality_code
+    dialog = _dialog(qtbot, session, household)
+    kinds = dialog.requester_panel.kind
+    index = kinds.findData(K.WIDE_AREA)
+    assert not kinds.model().item(index).isEnabled()
+    assert "他の市区町村" in kinds.itemData(index, Qt.ItemDataRole.ToolTipRole)
+    assert kinds.model().item(kinds.findData(K.SELF)).isEnabled()
     dialog.accept()

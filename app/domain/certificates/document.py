@@ -147,7 +147,8 @@ def _foreign_rows(person: Person, items: frozenset[Item]) -> list[tuple[Cell, ..
             first.append(Cell("在留資格", person.residence_status or "", pid))
         rows.append(tuple(first))
         period_label = _FOREIGN_PERIOD_LABELS.get(kind)
-        if period_label is not None:
+        # A 永住者 has no 在留期間: no label over an empty cell.
+        if period_label is not None and (person.period_of_stay or person.period_of_stay_until):
             period = [Cell(period_label, person.period_of_stay or "", pid)]
             if kind == "中長期在留者":
                 period.append(

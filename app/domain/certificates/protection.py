@@ -140,3 +140,11 @@ def match_perpetrator(requester: PersonRef, perpetrator: KnownPerpetrator) -> Ma
     ):
         return Match.POSSIBLE
     return Match.NONE
+
+
+def client_is_perpetrator(client_name: str, perpetrator: KnownPerpetrator) -> bool:
+    """A 特定事務受任者's client (§12の3④五, a name only) named as the 加害者: the 加害者's own
+    request through a 代理人 (要領 第6-10). Without a birth date it is for a supervisor."""
+    return bool(client_name.strip() and perpetrator.name) and fold(client_name) == fold(
+        perpetrator.name
+    )

@@ -347,18 +347,23 @@ _VAGUE_REASONS = frozenset(
         "業務",
         "仕事",
         "用事",
+        "テスト",
+        "test",
+        "てすと",
     }
 )
 _REASON_SUFFIX = re.compile(r"(のため|の為|ため|為|用|に使用|に使う|です|。|、)+$")
 _NOT_TEXT = re.compile(r"[\s\W_0-9０-９]+")
 MIN_REASON_CHARS = 4
+MIN_DISTINCT_CHARS = 3  # 「aaaa」「abab」 are keys pressed, not a purpose
 
 
 def vague_reason(reason: str) -> bool:
     """True when a 請求事由 states no concrete use: fewer than MIN_REASON_CHARS characters of
-    text, or one of the empty phrases alone (「必要なため」「手続きのため」「確認用」…)."""
-    core = _NOT_TEXT.sub("", unicodedata.normalize("NFKC", reason))
-    if len(core) < MIN_REASON_CHARS:
+    text or fewer than MIN_DISTINCT_CHARS different ones, or one of the empty phrases alone
+    (「必要なため」「手続きのため」「確認用」「テスト」…)."""
+    core = _NOT_TEXT.sub("", unicodedata.normalize("NFKC", reason)).lower()
+    if len(core) < MIN_REASON_CHARS or len(set(core)) < MIN_DISTINCT_CHARS:
         return True
     stem = re.sub(r"(な|の)$", "", _REASON_SUFFIX.sub("", core))
     return core in _VAGUE_REASONS or stem in _VAGUE_REASONS or not stem

@@ -32,6 +32,7 @@ from app.domain.certificates.protection import (
     Match,
     ProtectedResident,
     Revealed,
+    client_is_perpetrator,
     exposures,
     match_perpetrator,
     protections_of,
@@ -40,6 +41,7 @@ from app.domain.certificates.requester import (
     ACTING_FOR,
     REQUESTER_LABELS,
     IdentityDocument,
+    PersonRef,
     Purpose,
     Requester,
     RequesterKind,
@@ -367,6 +369,22 @@ _REVEALED_TEXT = {
 }
 
 
+def _perpetrator_refusal(person: PersonRef, exposed: list[Exposure]) -> Decision | None:
+    """The neutral refusal when `person` is the registered 加害者 of a measure the copy exposes;
+    the clerk's screen says why."""
+    for e in exposed:
+        if any(match_perpetrator(person, k) is Match.SAME for k in e.protection.perpetrators):
+            return _refuse(
+                [REFUSAL_TO_PERPETRATOR],
+                screen_text=(
+                    "支援措置の対象者の住所が分かる写しを、登録された加害者が請求しています"
+                    f"（{_REVEALED_TEXT[e.how]}）。"
+                    "交付しないでください。理由は請求者に伝えず、監督者に報告してください。"
+                ),
+            )
+    return None
+
+
 def decide(
     request: CertificateRequest,
     household: Household,
@@ -383,6 +401,22 @@ def decide(
 
     if not 1 <= request.copies <= MAX_COPIES:
         return _refuse([f"通数は1通から{MAX_COPIES}通までです。"])
+    by_id = {m.person_id: m for m in household.members}
+    protections = _merge_protections(context, household, today)
+    if requester.person is not None:
+        # The 加害者 is recognised before anything else is answered (no coaching, and the
+        # clerk is told): a copy that certifies a protected person or their 住所. The printed
+        # 前住所・記事 are checked once the items are known.
+        asked = (
+            [m for m in household.members if not m.is_removed]
+            if request.person_ids is None
+            else [by_id[pid] for pid in request.person_ids if pid in by_id]
+        )
+        refusal = _perpetrator_refusal(
+            requester.person, exposures(protections, household, asked, [])
+        )
+        if refusal is not None:
+            return refusal
     problem = identity_problem(requester, request.identity_documents)
     if problem:
         return _refuse([problem])
@@ -390,7 +424,6 @@ def decide(
     if problem:
         return _refuse([problem])
 
-    by_id = {m.person_id: m for m in household.members}
     current_ids = {m.person_id for m in household.members if not m.is_removed}
     if request.person_ids is None:
         persons = [m for m in household.members if not m.is_removed]
@@ -497,23 +530,21 @@ def decide(
         omitted += [n for n in notes if n not in omitted]
 
     # 支援措置: the copy reveals a protected address → supervisor; the 加害者 → nothing.
-    exposed = exposures(
-        _merge_protections(context, household, today), household, persons, printed_texts
-    )
+    exposed = exposures(protections, household, persons, printed_texts)
     possible: list[Exposure] = []
+    client_flagged = False
     if exposed and requester.person is not None:
+        refusal = _perpetrator_refusal(requester.person, exposed)
+        if refusal is not None:
+            return refusal
         for e in exposed:
-            matches = [match_perpetrator(requester.person, k) for k in e.protection.perpetrators]
-            if Match.SAME in matches:
-                return _refuse(
-                    [REFUSAL_TO_PERPETRATOR],
-                    screen_text=(
-                        "支援措置の対象者の住所が分かる写しを、登録された加害者が請求しています"
-                        f"（{_REVEALED_TEXT[e.how]}）。"
-                        "交付しないでください。理由は請求者に伝えず、監督者に報告してください。"
-                    ),
-                )
-            if Match.POSSIBLE in matches:
+            client_flagged = client_flagged or any(
+                client_is_perpetrator(requester.client_name, k) for k in e.protection.perpetrators
+            )
+            if any(
+                match_perpetrator(requester.person, k) is Match.POSSIBLE
+                for k in e.protection.perpetrators
+            ):
                 possible.append(e)
     if exposed and not request.purpose.given:
         # 省令第4条第2項第1号: for a request concerning a DV victim the 請求事由 is required.
@@ -577,6 +608,11 @@ def decide(
             lines.append(
                 "請求者は、登録された加害者と生年月日が同じで、氏名の一部が一致します。"
                 "本人確認書類で別人であることを確かめてください。"
+            )
+        if client_flagged:
+            lines.append(
+                "依頼者の氏名が、登録された加害者の氏名と一致します。"
+                "加害者の代理人による請求であれば交付しないでください。"
             )
         screen_text = "".join(lines)
         reasons.append("確認に時間がかかりますので、しばらくお待ちください。")
