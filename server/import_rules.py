@@ -83,7 +83,10 @@ def line_problem(h: Household, data: dict[str, Any], today: date) -> str | None:
     where = f"世帯[{h.household_id}]"
     found = _bad_text(data)
     if found is not None:
-        return f"{where}: {_label(found)}に制御文字(改行・タブ・NULなど)が含まれています。"
+        return (
+            f"{where}: {_label(found)}に制御文字"
+            "(改行・タブ・NUL・文字の向きを変える記号など)が含まれています。"
+        )
     if len(h.members) > MAX_MEMBERS:
         return f"{where}: 世帯員が多すぎます({MAX_MEMBERS}人まで)。"
     for key in ("address", "katagaki"):

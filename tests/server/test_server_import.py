@@ -108,6 +108,12 @@ CASES: dict[str, Callable[[], tuple[list[Household], int, list[str]]]] = {
         ["H00000108", "4 行目"],
     ),
     "NUL in a name": lambda: ([_with(make_household(109), name="試験\u0000太郎")], 1, ["制御文字"]),
+    # Shown as 「試験 太郎」 reversed at its end on the screen and on a certificate.
+    "bidi override in a name": lambda: (
+        [_with(make_household(147), name="試験 \u202e郎太")],
+        1,
+        ["文字の向き"],
+    ),
     "tab in an address": lambda: (
         [{**make_household(110), "address": "北見市\t北1条"}],
         1,
