@@ -119,8 +119,9 @@ def _text(value: str) -> str:
 
 # The same rules as JSON Schema patterns (docs/openapi.json says what the server accepts); the
 # validators also refuse lone surrogates, which a pattern cannot name.
-_PLAIN_PATTERN = r"^[^\x00-\x1f\x7f]*$"
-_TEXT_PATTERN = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
+_INVISIBLE_PATTERN = r"\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069"
+_PLAIN_PATTERN = rf"^[^\x00-\x1f{_INVISIBLE_PATTERN}]*$"
+_TEXT_PATTERN = rf"^[^\x00-\x08\x0b\x0c\x0e-\x1f{_INVISIBLE_PATTERN}]*$"
 # An id or a short code: no control characters, at most a String(64) column.
 WireId = Annotated[
     str, Field(min_length=1, max_length=64, pattern=_PLAIN_PATTERN), AfterValidator(_plain)

@@ -19,8 +19,10 @@ import pytest
 from app.sync.protocol import SESSION_HEADER
 from tests.support.server import ServerEnv
 
+PASSWORD = "staple-horse-lantern-42"
 
-def _http(env: ServerEnv) -> httpx.Client:
+
+def _http(env: ServerEnv, token: str | None = None) -> httpx.Client:
     ctx = ssl.create_default_context(cafile=str(env.terminal.ca_path))
     ctx.load_cert_chain(
         str(env.terminal.cert_path), str(env.terminal.key_path), password=env.terminal.key_password
@@ -28,7 +30,7 @@ def _http(env: ServerEnv) -> httpx.Client:
     return httpx.Client(
         verify=ctx,
         base_url=env.server.base_url,
-        headers={SESSION_HEADER: env.client.session_token or ""},
+        headers={SESSION_HEADER: token or env.client.session_token or ""},
     )
 
 
@@ -80,8 +82,13 @@ def _audit_entry(**fields: Any) -> dict[str, Any]:
 
 BAD_EVENTS = {
     # The voids name the batch's good certificate: before the limits, the clerk voided it.
+    # (They are sent by a supervisor: anyone else's void is refused for that alone.)
     "NUL in a void reason": lambda env: _event(
         env, "certificate_voided", {"issuance_no": _first(env), "reason": "汚\x00損"}
+    ),
+    # Read back in the audit report and the 交付履歴 with its end reversed.
+    "bidi override in a void reason": lambda env: _event(
+        env, "certificate_voided", {"issuance_no": _first(env), "reason": "汚損\u202e品良"}
     ),
     "operator id over 64 characters": lambda env: {
         **_issued(env, 900),
@@ -115,14 +122,24 @@ def test_a_bad_value_rejects_its_event_only(sync_server_any: ServerEnv, case: st
     env = sync_server_any
     good = _issued(env, 1)
     bad = BAD_EVENTS[case](env)
+    token = None
+    if bad["type"] == "certificate_voided":
+        # Only a supervisor at the issuing terminal may void (issue 21 item 1): the issuer's
+        # void would be refused for its role, and the bad value would go untested.
+        env.server.add_operator("super09", "試験 監督", ["issuer", "supervisor"], "本庁", PASSWORD)
+        supervisor = env.new_client(login=False)
+        supervisor.login("super09", PASSWORD)
+        token = supervisor.session_token
+        good["operator_id"] = bad["operator_id"] = "super09"
     # json.dumps writes a lone surrogate as \ud800: the JSON text itself stays valid.
     body = json.dumps({"events": [good, bad]}).encode()
-    with _http(env) as http:
+    with _http(env, token) as http:
         answer = http.post("/v1/events", content=body, headers={"Content-Type": "application/json"})
     assert answer.status_code == 200, answer.text
     results = answer.json()["results"]
     assert [r["status"] for r in results] == ["accepted", "rejected"], results
     assert any("\u3040" <= ch <= "\u9fff" for ch in results[1]["reason"])
+    assert "権限" not in results[1]["reason"], results  # refused for its value, not its sender
     # The batch's good event really was stored, and nothing of the bad one.
     info = env.client.certificate(_first(env))
     assert info.copies == 1 and not info.voided
