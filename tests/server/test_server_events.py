@@ -133,6 +133,19 @@ def test_each_event_stands_alone_in_a_batch(sync_server: ServerEnv) -> None:
     assert supervisor.push_events([void]).results[0].status == "accepted"
     info = env.client.certificate(f"{env.terminal.terminal_no}-20261126-6")
     assert info.voided
+    # Voided once: a second void (a new event) and a void of a number never issued are refused
+    # for what they name, by the supervisor who may void.
+    for number in ("20261126-6", "20260101-404"):
+        unknown = _event(
+            env,
+            "certificate_voided",
+            {"issuance_no": f"{env.terminal.terminal_no}-{number}", "reason": "汚損"},
+            operator_id="sup01",
+        )
+        [refused] = supervisor.push_events([unknown]).results
+        assert refused.status == "rejected" and "記録されていないか、取消済み" in (
+            refused.reason or ""
+        ), refused
     # Same issuance number in a new event: refused, the first record stays.
     again = _issued(env, 6)
     assert env.client.push_events([again]).results[0].status == "rejected"
