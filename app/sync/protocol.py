@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 
 import msgspec
@@ -94,8 +94,19 @@ def _iso_only(value: Any) -> Any:
     return value
 
 
-# A datetime on the wire in requests: an ISO 8601 string only.
-WireDatetime = Annotated[datetime, BeforeValidator(_iso_only)]
+def _as_utc(value: datetime) -> datetime:
+    # One instant, one form: SQLite keeps no offset, so a terminal clock's 09:00-14:00 was read
+    # back as 09:00 UTC. A time without an offset is the program's own UTC (as before).
+    if value.tzinfo is None:
+        return value
+    try:
+        return value.astimezone(UTC)
+    except OverflowError as exc:  # 0001-01-01T00:00+14:00 has no UTC form
+        raise ValueError("date-time out of range") from exc
+
+
+# A datetime on the wire in requests: an ISO 8601 string only, kept in UTC.
+WireDatetime = Annotated[datetime, BeforeValidator(_iso_only), AfterValidator(_as_utc)]
 
 # Column limits of the server's database (server/tables.py): a value past them is refused at the
 # boundary (422 / a rejected event) instead of failing in the database (500).

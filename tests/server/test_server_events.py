@@ -343,3 +343,16 @@ def test_a_run_of_issuances_is_judged_as_if_one_by_one(
     assert [(q["event_id"], q["person_id"]) for q in queue] == [(run[1].event_id, "P00000030")]
     for n in (51, 52, 54):
         assert env.client.certificate(f"{env.terminal.terminal_no}-20261126-{n}").copies == 1
+
+
+def test_a_time_with_any_offset_is_kept_as_the_same_instant(sync_server_any: ServerEnv) -> None:
+    """A terminal's clock may say 09:00-14:00 (a PC set to another zone): the issuance is that
+    instant on both backends. SQLite stores no offset, and it read back 14 hours early."""
+    from datetime import timedelta, timezone
+
+    env = sync_server_any
+    at = datetime(2026, 11, 26, 9, 0, tzinfo=timezone(timedelta(hours=-14)))
+    event = _issued(env, 40).model_copy(update={"occurred_at": at})
+    assert env.client.push_events([event]).results[0].status == "accepted"
+    info = env.client.certificate(f"{env.terminal.terminal_no}-20261126-40")
+    assert info.issued_at == at == datetime(2026, 11, 26, 23, 0, tzinfo=UTC)
