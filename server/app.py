@@ -36,6 +36,7 @@ from app.sync.protocol import (
     MAX_PAGE_LIMIT,
     MIN_CLIENT_VERSION_HEADER,
     SESSION_HEADER,
+    UUID_PATTERN,
     AuditHead,
     AuditHeadAnswer,
     BucketRecords,
@@ -239,7 +240,12 @@ async def get_ctx(request: Request) -> ServerContext:
 
 
 Ctx = Annotated[ServerContext, Depends(get_ctx)]
-NotificationId = Annotated[str, Path(min_length=36, max_length=36)]
+# A snapshot's id: uuid4().hex (server/snapshot.py). Both ids are patterns, not lengths only: a
+# length-only schema let the API fuzzer count an astral character as two (UTF-16) and send an
+# id of 34 code points as 36, refused as too short (a failing conformance run on 3.13).
+SnapshotId = Annotated[str, Path(min_length=32, max_length=32, pattern=r"^[0-9a-f]{32}$")]
+# A 届出's id is the event id it was filed under: a lower-case UUID (protocol.Event).
+NotificationId = Annotated[str, Path(min_length=36, max_length=36, pattern=UUID_PATTERN)]
 
 DESCRIPTION = (
     "窓口 central sync server, protocol v1. Every endpoint but POST /v1/enroll, GET /v1/ca and "
@@ -337,7 +343,7 @@ def _routes(app: FastAPI) -> None:
     def snapshot_file(
         ctx: Ctx,
         caller: Operator,
-        snapshot_id: Annotated[str, Path(min_length=32, max_length=32)],
+        snapshot_id: SnapshotId,
         range_header: Annotated[str | None, Header(alias="Range")] = None,
     ) -> StreamingResponse:
         chunks, size, first, last, status = snapshot.open_range(
@@ -362,7 +368,7 @@ def _routes(app: FastAPI) -> None:
     def discard_snapshot(
         ctx: Ctx,
         caller: Operator,
-        snapshot_id: Annotated[str, Path(min_length=32, max_length=32)],
+        snapshot_id: SnapshotId,
         background: BackgroundTasks,
     ) -> None:
         # Checked now (404 for another terminal's id); deleted after the answer: unlinking a
