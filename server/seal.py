@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
-import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -22,6 +20,7 @@ from pydantic import ValidationError as PydanticValidationError
 
 from app.domain.errors import ValidationError
 from app.domain.seal import check_mayor_text, image_digest, png_dimensions, seal_signed_bytes
+from app.fileio import atomic_write
 from app.sync.protocol import SealBundle
 from server.ca import CA
 from server.config import ServerConfig
@@ -102,7 +101,7 @@ def set_seal(
         mayor_title=mayor_title,
         mayor_name=mayor_name,
     )
-    _write_atomically(seal_path(config), bundle.model_dump_json(indent=2).encode("utf-8"))
+    atomic_write(seal_path(config), bundle.model_dump_json(indent=2))
     return bundle
 
 
@@ -119,18 +118,3 @@ def describe(bundle: SealBundle) -> str:
         ensure_ascii=False,
         indent=2,
     )
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    # TODO(s18): fold into the project's one atomic-write helper when it lands.
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

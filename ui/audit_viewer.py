@@ -32,6 +32,7 @@ from app.auth.permissions import Permission, require_permission
 from app.domain.audit_chain import ACTION_LABELS, AuditAction, ChainEntry, Problem
 from app.domain.cards import DESK_NOTE_LABELS
 from app.domain.notifications import PROCEDURE_LABELS, Procedure
+from app.domain.wareki import format_western
 from ui.background import run_in_background, user_message
 
 
@@ -62,7 +63,7 @@ def reason_label(reason: str | None) -> str:
 def date_time_label(at: datetime) -> str:
     """2026年12月7日 09:30:00 (local time)."""
     local = at.astimezone()
-    return f"{local.year}年{local.month}月{local.day}日 {local:%H:%M:%S}"
+    return f"{format_western(local.date())} {local:%H:%M:%S}"
 
 
 Query = Callable[[str | None, datetime | None, datetime | None, Sequence[str] | None], list[Any]]

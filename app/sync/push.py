@@ -17,7 +17,7 @@ import logging
 import threading
 from collections.abc import Callable
 from datetime import datetime
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from app.sync.errors import MalformedAnswer, ServerFailed, ServerRejected, ServerUnreachable
 from app.sync.notices import conflict_notice
@@ -58,13 +58,13 @@ class PushMixin:
     event_backoff: EventBackoff
     _lock: threading.RLock
 
-    def _call(
-        self, what: str, fn: Callable[[], T], cancel: Cancel | None, counter: RetryCounter
-    ) -> T:
-        raise NotImplementedError
+    if TYPE_CHECKING:  # provided by SyncEngine (app/sync/engine.py)
 
-    def _current_version(self, person_id: str) -> int | None:
-        raise NotImplementedError
+        def _call(
+            self, what: str, fn: Callable[[], T], cancel: Cancel | None, counter: RetryCounter
+        ) -> T: ...
+
+        def _current_version(self, person_id: str) -> int | None: ...
 
     def push(self, cancel: Cancel | None = None) -> PushResult:
         """Send the outbox in batches until it is empty (or the server cannot be reached)."""
